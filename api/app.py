@@ -1,0 +1,30 @@
+"""The FastAPI application: /healthz, /api/v1/..., OpenAPI at /docs."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+
+from api.routes import alerts, auth, dead_letters, devices, health, tickets
+from api.state import ApiContext
+
+
+def create_app(ctx: ApiContext) -> FastAPI:
+    app = FastAPI(
+        title="Community Hub",
+        version="0.1.0",
+        description=(
+            "Device events from a residential community's gates, locks, wristbands and "
+            "charging piles become alerts and service tickets. Log in at "
+            "`/api/v1/auth/token` (OAuth2 password flow) and use the bearer token."
+        ),
+    )
+    app.state.ctx = ctx
+    for module in (health, auth, devices, alerts, tickets, dead_letters):
+        app.include_router(module.router)
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    return app

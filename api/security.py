@@ -1,0 +1,78 @@
+"""JWT access tokens (OAuth2 password flow) and the current user."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import jwt
+from fastapi import Depends, HTTPException, status
+from fastapi.security import OAuth2PasswordBearer
+
+from api.deps import Conn, Context
+from hub.settings import Settings
+from hub.users.models import Role, UserPublic
+from hub.users.scope import Scope, scope_for
+from hub.users.service import get_user
+
+_ALGORITHM = "HS256"
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token")
+
+_UNAUTHORIZED = HTTPException(
+    status_code=status.HTTP_401_UNAUTHORIZED,
+    detail="not authenticated: send a valid bearer token from /api/v1/auth/token",
+    headers={"WWW-Authenticate": "Bearer"},
+)
+
+
+def create_access_token(user: UserPublic, settings: Settings) -> tuple[str, int]:
+    lifetime = timedelta(minutes=settings.access_token_minutes)
+    now = datetime.now(UTC)
+    claims = {"sub": str(user.id), "role": user.role.value, "iat": now, "exp": now + lifetime}
+    token = jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm=_ALGORITHM)
+    return token, int(lifetime.total_seconds())
+
+
+async def current_user(
+    token: Annotated[str, Depends(oauth2_scheme)], ctx: Context, conn: Conn
+) -> UserPublic:
+    try:
+        claims = jwt.decode(
+            token,
+            ctx.settings.jwt_secret.get_secret_value(),
+            algorithms=[_ALGORITHM],
+            options={"require": ["sub", "exp"]},
+        )
+        user_id = int(claims["sub"])
+    except (jwt.PyJWTError, ValueError) as exc:
+        raise _UNAUTHORIZED from exc
+    user = await get_user(conn, user_id)
+    if user is None:
+        raise _UNAUTHORIZED
+    return user
+
+
+CurrentUser = Annotated[UserPublic, Depends(current_user)]
+
+
+async def current_scope(user: CurrentUser, conn: Conn) -> Scope:
+    return await scope_for(conn, user)
+
+
+UserScope = Annotated[Scope, Depends(current_scope)]
+
+
+def require_roles(*roles: Role) -> Callable[[UserPublic], Awaitable[UserPublic]]:
+    """A dependency that lets only the given roles through (403 with the reason otherwise)."""
+
+    async def check(user: CurrentUser) -> UserPublic:
+        if user.role not in roles:
+            raise HTTPException(
+                status_code=status.HTTP_403_FORBIDDEN,
+                detail=f"role {user.role.value} may not do this; needs one of "
+                + ", ".join(r.value for r in roles),
+            )
+        return user
+
+    return check

@@ -1,0 +1,1 @@
+"""Sans-I/O device protocol codecs: bytes in, typed events out; commands and replies out."""

@@ -1,0 +1,115 @@
+"""The canonical event model every adapter produces and the hub consumes.
+
+Edge and hub share these types: the edge serializes them onto MQTT, the hub
+validates them on arrival. Keep them backwards compatible; bump
+``schema_version`` for any change a stored consumer could not read.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+)
+
+
+class DeviceFamily(StrEnum):
+    DOOR_ACCESS = "door_access"
+    LOCK = "lock"
+    WRISTBAND = "wristband"
+    CHARGER = "charger"
+
+
+class Severity(StrEnum):
+    """FIWARE Alert severities, lowest first."""
+
+    INFORMATIONAL = "informational"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class Lane(StrEnum):
+    """Alarms travel on their own lane so a telemetry backlog never delays them."""
+
+    ALARM = "alarm"
+    TELEMETRY = "telemetry"
+
+
+def _decode_b64(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        try:
+            return base64.b64decode(value, validate=True)
+        except ValueError as exc:
+            raise ValueError("raw must be standard base64") from exc
+    raise ValueError("raw must be bytes or a base64 string")
+
+
+# Raw device bytes: bytes in Python, one-line standard base64 in JSON.
+RawBytes = Annotated[
+    bytes,
+    PlainValidator(_decode_b64),
+    PlainSerializer(
+        lambda b: base64.b64encode(b).decode("ascii"), return_type=str, when_used="json"
+    ),
+]
+
+# A device id must be usable as one MQTT topic level and in a URL path segment.
+DeviceId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+GatewayId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+EventKindName = Annotated[
+    str, Field(min_length=3, max_length=64, pattern=r"^[a-z0-9_]+\.[a-z0-9_]+$")
+]
+Scalar = float | int | str | bool | None
+
+
+class DeviceEvent(BaseModel):
+    """One normalized thing a device said.
+
+    ``event_id`` is assigned once, where the frame is first decoded (the edge),
+    and travels with every redelivery, so the hub can drop duplicates.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = 1
+    event_id: UUID
+    device_id: DeviceId
+    family: DeviceFamily
+    protocol: str = Field(min_length=1, max_length=32)
+    kind: EventKindName
+    severity: Severity = Severity.INFORMATIONAL
+    lane: Lane = Lane.TELEMETRY
+    device_time: AwareDatetime | None = None
+    received_at: AwareDatetime
+    gateway_id: GatewayId
+    values: dict[str, Scalar] = Field(default_factory=dict)
+    raw: RawBytes = b""
+
+
+class DeadLetter(BaseModel):
+    """Input that could not be turned into events: kept with its raw bytes and the reason."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dead_letter_id: UUID
+    gateway_id: str = Field(min_length=1, max_length=64)
+    source: str = Field(max_length=256)
+    protocol: str = Field(max_length=32)
+    device_id: str | None = Field(default=None, max_length=128)
+    received_at: datetime
+    reason: str = Field(max_length=1000)
+    raw: RawBytes = b""

@@ -1,0 +1,306 @@
+"""Watch frame content -> normalized DeviceEvents (PROTOCOLS.md 1a)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from enum import IntFlag
+from typing import Final
+from uuid import UUID, uuid4
+
+from device_adapters.kinds import KINDS
+from device_adapters.model import DeviceEvent, DeviceFamily, Scalar
+from device_adapters.watch.codec import PROTOCOL, WatchDecodeError, WatchFrame
+
+
+class StatusFlags(IntFlag):
+    """Status bits of UD*/AL/WT content (a frame may set several; unknown bits are kept)."""
+
+    LOW_BATTERY = 1 << 0
+    LEFT_GEOFENCE = 1 << 1
+    ENTERED_GEOFENCE = 1 << 2
+    IN_MOTION = 1 << 4
+    POWER_CUT = 1 << 14
+    SOS = 1 << 16
+    LOW_BATTERY_2 = 1 << 17
+    LEFT_GEOFENCE_2 = 1 << 18
+    ENTERED_GEOFENCE_2 = 1 << 19
+    TAKEN_OFF = 1 << 20
+    FALL = 1 << 21
+    FALL_2 = 1 << 22
+
+
+# One alarm kind per meaning, in priority order; duplicated bits collapse into one event.
+ALARM_BITS: Final[tuple[tuple[str, StatusFlags], ...]] = (
+    ("wristband.sos", StatusFlags.SOS),
+    ("wristband.fall", StatusFlags.FALL | StatusFlags.FALL_2),
+    ("wristband.removed", StatusFlags.TAKEN_OFF),
+    ("device.low_battery", StatusFlags.LOW_BATTERY | StatusFlags.LOW_BATTERY_2),
+    ("wristband.geofence_exit", StatusFlags.LEFT_GEOFENCE | StatusFlags.LEFT_GEOFENCE_2),
+    ("wristband.geofence_enter", StatusFlags.ENTERED_GEOFENCE | StatusFlags.ENTERED_GEOFENCE_2),
+    ("device.power_cut", StatusFlags.POWER_CUT),
+)
+
+# AL_LTE/AL_WCDMA/UD3 are newer-firmware variants with the same field layout.
+POSITION_TYPES: Final = frozenset(
+    {"UD", "UD2", "UD3", "UD_LTE", "UD_WCDMA", "AL", "AL_LTE", "AL_WCDMA", "WT"}
+)
+NO_EVENT_TYPES: Final = frozenset({"INIT", "TKQ", "TKQ2"})
+
+# ASCII only and bounded: float()/int() alone would accept "nan", "1_0", Arabic digits,
+# and int() raises on over 4300 digits.
+_DECIMAL_RE: Final = re.compile(r"[+-]?(?:[0-9]{1,15}(?:\.[0-9]{0,15})?|\.[0-9]{1,15})")
+_UINT_RE: Final = re.compile(r"[0-9]{1,10}")
+_HEX_RE: Final = re.compile(r"[0-9A-Fa-f]{1,16}")
+_DDMMYY_RE: Final = re.compile(r"[0-9]{6}")
+
+_REQUIRED_POSITION_FIELDS: Final = 16  # date .. status; cell and Wi-Fi data are optional
+
+
+class _Fields:
+    """Typed access to a frame's fields; every failure is a WatchDecodeError with the raw frame."""
+
+    def __init__(self, frame: WatchFrame) -> None:
+        self.frame = frame
+
+    def fail(self, reason: str) -> WatchDecodeError:
+        return WatchDecodeError(f"{self.frame.content_type[:32]}: {reason}", self.frame.raw)
+
+    def text(self, i: int, name: str) -> str:
+        if i >= len(self.frame.fields):
+            raise self.fail(f"missing field {name}")
+        return self.frame.fields[i].strip()
+
+    def decimal(self, i: int, name: str) -> float:
+        s = self.text(i, name)
+        if not _DECIMAL_RE.fullmatch(s):
+            raise self.fail(f"{name} is not a number: {s[:32]!r}")
+        return float(s)
+
+    def uint(self, i: int, name: str) -> int:
+        s = self.text(i, name)
+        if not _UINT_RE.fullmatch(s):
+            raise self.fail(f"{name} is not an unsigned integer: {s[:32]!r}")
+        return int(s)
+
+    def opt_decimal(self, i: int, name: str) -> float | None:
+        # Absent or empty secondary readings are common; garbage is still an error.
+        if i >= len(self.frame.fields) or not self.frame.fields[i].strip():
+            return None
+        return self.decimal(i, name)
+
+    def opt_uint(self, i: int, name: str) -> int | None:
+        if i >= len(self.frame.fields) or not self.frame.fields[i].strip():
+            return None
+        return self.uint(i, name)
+
+    def coordinate(self, i: int, name: str, limit: float, positive: str, negative: str) -> float:
+        value = self.decimal(i, name)
+        if abs(value) > limit:
+            raise self.fail(f"{name} out of range: {value}")
+        hemisphere = self.text(i + 1, f"{name} hemisphere")
+        if hemisphere == negative:
+            return -abs(value)
+        # Some firmware leaves the hemisphere empty: take the number as signed.
+        if hemisphere not in (positive, ""):
+            raise self.fail(f"{name} hemisphere must be {positive} or {negative}")
+        return value
+
+    def device_time(self, date_i: int, time_i: int) -> datetime | None:
+        date, time = self.text(date_i, "date"), self.text(time_i, "time")
+        if not _DDMMYY_RE.fullmatch(date) or not _DDMMYY_RE.fullmatch(time):
+            raise self.fail(f"date/time must be ddmmyy,hhmmss: {date[:16]!r},{time[:16]!r}")
+        if date == "000000":
+            return None  # clock never set; the alarm still matters, so do not reject it
+        try:
+            return datetime(
+                2000 + int(date[4:6]),
+                int(date[2:4]),
+                int(date[0:2]),
+                int(time[0:2]),
+                int(time[2:4]),
+                int(time[4:6]),
+                tzinfo=UTC,
+            )
+        except ValueError as exc:
+            raise self.fail(f"invalid date/time {date},{time}") from exc
+
+
+def _network_summary(fields: tuple[str, ...]) -> dict[str, Scalar]:
+    """Summarize cell and Wi-Fi data after the status field.
+
+    Lenient on purpose: these fields are optional and vary by firmware, and a garbled tail
+    must never cost us the SOS in front of it. Whatever parses is reported.
+    """
+    out: dict[str, Scalar] = {}
+    items = [f.strip() for f in fields]
+
+    def uint_at(i: int) -> int | None:
+        if i < len(items) and _UINT_RE.fullmatch(items[i]):
+            return int(items[i])
+        return None
+
+    cells = uint_at(0)
+    if cells is None:
+        return out
+    out["cell_count"] = cells
+    p = 2  # count, timing advance
+    if cells > 0:  # MCC and MNC are only sent with at least one cell
+        mcc, mnc = uint_at(p), uint_at(p + 1)
+        if mcc is None or mnc is None:
+            return out
+        out["mcc"], out["mnc"] = mcc, mnc
+        p += 2 + 3 * cells  # LAC, CID, RSSI per cell
+    wifi = uint_at(p)
+    if wifi is None or p + 1 + 3 * wifi > len(items):
+        return out
+    out["wifi_count"] = wifi
+    p += 1 + 3 * wifi  # SSID, MAC, RSSI per access point
+    if p < len(items) and _DECIMAL_RE.fullmatch(items[p]):
+        out["accuracy_m"] = float(items[p])
+    return out
+
+
+class _EventFactory:
+    def __init__(
+        self,
+        frame: WatchFrame,
+        received_at: datetime,
+        gateway_id: str,
+        new_id: Callable[[], UUID],
+    ) -> None:
+        self.frame = frame
+        self.received_at = received_at
+        self.gateway_id = gateway_id
+        self.new_id = new_id
+
+    def make(
+        self, kind: str, values: dict[str, Scalar], device_time: datetime | None = None
+    ) -> DeviceEvent:
+        info = KINDS[kind]
+        return DeviceEvent(
+            event_id=self.new_id(),
+            device_id=f"{PROTOCOL}:{self.frame.device_id}",
+            family=DeviceFamily.WRISTBAND,
+            protocol=PROTOCOL,
+            kind=kind,
+            severity=info.severity,
+            lane=info.lane,
+            device_time=device_time,
+            received_at=self.received_at,
+            gateway_id=self.gateway_id,
+            values=values,
+            raw=self.frame.raw,
+        )
+
+
+def _present(values: Mapping[str, Scalar]) -> dict[str, Scalar]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _link(f: _Fields, make: _EventFactory) -> list[DeviceEvent]:
+    values = {
+        "steps": f.opt_uint(0, "steps"),
+        "tumbles": f.opt_uint(1, "tumbles"),
+        "battery_pct": f.opt_uint(2, "battery"),
+    }
+    return [make.make("wristband.heartbeat", _present(values))]
+
+
+def _position(f: _Fields, make: _EventFactory) -> list[DeviceEvent]:
+    if len(f.frame.fields) < _REQUIRED_POSITION_FIELDS:
+        raise f.fail(f"expected at least {_REQUIRED_POSITION_FIELDS} fields up to status")
+    device_time = f.device_time(0, 1)
+    fix = f.text(2, "fix")
+    if fix not in ("A", "V"):
+        raise f.fail(f"fix must be A or V: {fix[:8]!r}")
+    latitude = f.coordinate(3, "latitude", 90.0, "N", "S")
+    longitude = f.coordinate(5, "longitude", 180.0, "E", "W")
+    status_hex = f.text(15, "status")
+    if not _HEX_RE.fullmatch(status_hex):
+        raise f.fail(f"status is not hex: {status_hex[:32]!r}")
+    status = StatusFlags(int(status_hex, 16))
+    battery = f.opt_uint(12, "battery")
+
+    values: dict[str, Scalar] = {
+        "latitude": latitude,
+        "longitude": longitude,
+        "gps_fix": fix == "A",
+        "speed_kmh": f.opt_decimal(7, "speed"),
+        "course_deg": f.opt_decimal(8, "course"),
+        "altitude_m": f.opt_decimal(9, "altitude"),
+        "satellites": f.opt_uint(10, "satellites"),
+        "gsm_signal": f.opt_uint(11, "gsm signal"),
+        "battery_pct": battery,
+        "steps": f.opt_uint(13, "steps"),
+        "tumbles": f.opt_uint(14, "tumbles"),
+        "status_hex": status_hex,
+        "worn": StatusFlags.TAKEN_OFF not in status,
+        "in_motion": StatusFlags.IN_MOTION in status,
+    }
+    values.update(_network_summary(f.frame.fields[_REQUIRED_POSITION_FIELDS:]))
+    events = [make.make("wristband.position", _present(values), device_time)]
+
+    # gps_fix travels with the alarm: without it a V fix's 0,0 reads as a real place.
+    alarm_values = _present(
+        {
+            "latitude": latitude,
+            "longitude": longitude,
+            "gps_fix": fix == "A",
+            "battery_pct": battery,
+            "status_hex": status_hex,
+        }
+    )
+    for kind, bits in ALARM_BITS:
+        if status & bits:
+            events.append(make.make(kind, dict(alarm_values), device_time))
+    return events
+
+
+def _heart_rate(f: _Fields, make: _EventFactory) -> list[DeviceEvent]:
+    return [make.make("wristband.heart_rate", {"heart_rate_bpm": f.uint(0, "heart rate")})]
+
+
+def _blood_pressure(f: _Fields, make: _EventFactory) -> list[DeviceEvent]:
+    values = {
+        "systolic_mmhg": f.uint(0, "systolic"),
+        "diastolic_mmhg": f.uint(1, "diastolic"),
+        "heart_rate_bpm": f.opt_uint(2, "heart rate"),
+    }
+    return [make.make("wristband.blood_pressure", _present(values))]
+
+
+_Handler = Callable[[_Fields, _EventFactory], list[DeviceEvent]]
+
+# Keys are matched exactly except the health readings, whose case varies by firmware.
+_HANDLERS: Final[dict[str, _Handler]] = {
+    "LK": _link,
+    **dict.fromkeys(POSITION_TYPES, _position),
+}
+_HANDLERS_CASELESS: Final[dict[str, _Handler]] = {
+    "pulse": _heart_rate,
+    "heart": _heart_rate,
+    "bphrt": _blood_pressure,
+    "blood": _blood_pressure,
+}
+
+
+def to_events(
+    frame: WatchFrame,
+    *,
+    received_at: datetime,
+    gateway_id: str,
+    new_id: Callable[[], UUID] = uuid4,
+) -> list[DeviceEvent]:
+    """Normalize one frame. Raises :class:`WatchDecodeError` (only) for content it cannot use.
+
+    INIT/TKQ/TKQ2 give no events; they only need :func:`reply_for`.
+    """
+    ctype = frame.content_type
+    if ctype in NO_EVENT_TYPES:
+        return []
+    handler = _HANDLERS.get(ctype) or _HANDLERS_CASELESS.get(ctype.lower())
+    if handler is None:
+        raise WatchDecodeError(f"unsupported content type {ctype[:32]!r}", frame.raw)
+    return handler(_Fields(frame), _EventFactory(frame, received_at, gateway_id, new_id))

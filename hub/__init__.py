@@ -1,0 +1,1 @@
+"""Community Hub: device events in, alerts and service tickets out."""

@@ -1,0 +1,36 @@
+"""Alert lifecycle states and the public shape of an alert."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+from device_adapters.model import Severity
+
+
+class AlertStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    CLEARED = "cleared"
+
+
+class AlertPublic(BaseModel):
+    id: int
+    device_id: str
+    kind: str
+    severity: Severity
+    status: AlertStatus
+    summary: str
+    opened_at: datetime
+    last_event_at: datetime
+    event_count: int
+    acknowledged_at: datetime | None
+    cleared_at: datetime | None
+    resident_id: int | None
+    household_id: int | None
+    grid_id: int | None
+    latitude: float | None
+    longitude: float | None
+    ticket_id: int | None = None

@@ -1,0 +1,1 @@
+"""The MQTT bridge between edge gateways and the hub."""

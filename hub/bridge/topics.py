@@ -1,0 +1,46 @@
+"""The MQTT topic table, in one place. docs/mqtt-topics.md documents it for people.
+
+Every topic starts with ``chub/v1`` so that a broker shared with other
+systems (Zigbee2MQTT, for one) keeps them apart, and so that a breaking change
+can move to ``v2`` beside it.
+"""
+
+from __future__ import annotations
+
+from device_adapters.model import Lane
+
+ROOT = "chub/v1"
+
+# edge -> hub, QoS 1, not retained: one DeviceEvent JSON per message.
+EVENTS_SUBSCRIPTION = f"{ROOT}/edge/+/events/#"
+# edge -> hub, QoS 1, not retained: one DeadLetter JSON per message.
+DEAD_LETTERS_SUBSCRIPTION = f"{ROOT}/edge/+/deadletters"
+
+
+def event_topic(gateway_id: str, lane: Lane, device_id: str) -> str:
+    return f"{ROOT}/edge/{gateway_id}/events/{lane.value}/{device_id}"
+
+
+def dead_letter_topic(gateway_id: str) -> str:
+    return f"{ROOT}/edge/{gateway_id}/deadletters"
+
+
+def gateway_status_topic(gateway_id: str) -> str:
+    """Retained ``online``/``offline``; ``offline`` is also the gateway's last will."""
+    return f"{ROOT}/edge/{gateway_id}/status"
+
+
+def hub_status_topic(client_id: str) -> str:
+    """Retained ``online``/``offline`` of one hub process; ``offline`` is its last will."""
+    return f"{ROOT}/hub/{client_id}/status"
+
+
+def lane_of_topic(topic: str) -> Lane | None:
+    """The lane an event topic names, or None if the topic is not an event topic."""
+    parts = topic.split("/")
+    if len(parts) != 7 or parts[:3] != ["chub", "v1", "edge"] or parts[4] != "events":
+        return None
+    try:
+        return Lane(parts[5])
+    except ValueError:
+        return None

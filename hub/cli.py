@@ -1,0 +1,171 @@
+"""The ``community-hub`` console command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from hub.netutil import PortInUseError
+from hub.settings import Settings
+
+log = logging.getLogger("community_hub")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    for name in ("data_dir", "api_port", "mqtt_port", "watch_port", "mqtt_host", "api_host"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    return Settings(**overrides)
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    # Migration chatter says nothing a user acts on.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+async def _demo(args: argparse.Namespace) -> None:
+    from hub.demo.run import DemoOptions, run_demo
+
+    settings = _settings(args)
+    options = DemoOptions(simulator=not args.no_simulator, alarm_every_s=args.alarm_every)
+    await run_demo(settings, options)
+
+
+async def _hub(args: argparse.Namespace) -> None:
+    from api.app import create_app
+    from api.server import ApiServer
+    from hub.runtime import HubRuntime
+
+    settings = _settings(args)
+    runtime = HubRuntime(settings)
+    await runtime.start()
+    api = ApiServer(create_app(runtime.api_context()), settings.api_host, settings.api_port)
+    try:
+        await api.start()
+        log.info("API on http://%s:%s/docs", settings.api_host, settings.api_port)
+        await asyncio.Event().wait()
+    finally:
+        await api.stop()
+        await runtime.stop()
+
+
+async def _edge(args: argparse.Namespace) -> None:
+    from edge.gateway import run_edge
+
+    await run_edge(_settings(args))
+
+
+async def _simulate(args: argparse.Namespace) -> None:
+    from edge.simulator import run_simulator
+
+    ids = [str(8800001000 + n) for n in range(args.watches)]
+    report = await run_simulator(
+        args.host,
+        args.port,
+        ids,
+        duration_s=args.duration,
+        alarm_every_s=args.alarm_every,
+        heartbeat_every_s=args.heartbeat_every,
+        position_every_s=args.position_every,
+        progress=True,
+    )
+    print(report.summary())
+
+
+async def _migrate(args: argparse.Namespace) -> None:
+    from hub.storage.db import Database
+
+    settings = _settings(args)
+    db = Database.open(settings.resolved_database_url)
+    try:
+        await db.migrate()
+    finally:
+        await db.close()
+    print(f"database at head: {settings.resolved_database_url}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="community-hub",
+        description="IoT device hub for residential communities. Settings: HUB_* variables.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="broker, edge, hub, API and simulated watches, on SQLite")
+    demo.add_argument("--data-dir", type=Path, help="where the SQLite file lives (.hub-data)")
+    demo.add_argument("--api-port", type=int, default=8000)
+    demo.add_argument("--mqtt-port", type=int, default=11883, help="embedded broker port")
+    demo.add_argument("--watch-port", type=int, default=5088, help="TCP port watches connect to")
+    demo.add_argument("--no-simulator", action="store_true", help="do not simulate watches")
+    demo.add_argument(
+        "--alarm-every",
+        type=float,
+        default=45.0,
+        metavar="S",
+        help="mean seconds between simulated SOS/fall alarms",
+    )
+    demo.set_defaults(run=_demo)
+
+    hub = sub.add_parser("hub", help="the hub and its API, against an external broker")
+    hub.add_argument("--api-host")
+    hub.add_argument("--api-port", type=int)
+    hub.add_argument("--mqtt-host")
+    hub.add_argument("--mqtt-port", type=int)
+    hub.set_defaults(run=_hub)
+
+    edge = sub.add_parser("edge", help="the edge gateway: device servers, uplink to the broker")
+    edge.add_argument("--mqtt-host")
+    edge.add_argument("--mqtt-port", type=int)
+    edge.add_argument("--watch-port", type=int)
+    edge.set_defaults(run=_edge)
+
+    sim = sub.add_parser("simulate", help="simulated watches against an edge gateway")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=5088)
+    sim.add_argument("--watches", type=int, default=10)
+    sim.add_argument("--duration", type=float, default=60.0, metavar="S")
+    sim.add_argument("--alarm-every", type=float, default=10.0, metavar="S")
+    sim.add_argument("--heartbeat-every", type=float, default=5.0, metavar="S")
+    sim.add_argument("--position-every", type=float, default=10.0, metavar="S")
+    sim.set_defaults(run=_simulate)
+
+    migrate = sub.add_parser("migrate", help="bring the database schema to the latest version")
+    migrate.set_defaults(run=_migrate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    try:
+        coro: Coroutine[Any, Any, None] = args.run(args)
+        asyncio.run(coro)
+    except KeyboardInterrupt:
+        return 130
+    except PortInUseError as exc:
+        print(f"community-hub: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        print(f"community-hub: invalid settings:\n{exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    os._exit(main())

@@ -1,0 +1,1 @@
+"""deadletters domain."""

@@ -1,0 +1,186 @@
+"""Seed one believable community for the demo: a street office, two grids, four
+buildings, elderly residents living alone with wristbands, volunteers on duty.
+
+Idempotent: a database that already has the demo community is left alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from device_adapters.model import DeviceFamily
+from hub.devices.service import register_device
+from hub.duty.tables import duty_rota
+from hub.grid.tables import buildings, communities, grids, households, streets
+from hub.residents.tables import family_contacts, residents
+from hub.users.models import Role
+from hub.users.service import create_user
+
+COMMUNITY_NAME = "Sunrise Garden Community (朝阳花园社区)"
+DEMO_PASSWORD = "demo-pass-2026"
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    username: str
+    role: Role
+    description: str
+
+
+@dataclass(frozen=True)
+class DemoWearer:
+    watch_id: str  # native id the simulated watch sends
+    resident: str
+    address: str
+
+
+ACCOUNTS: tuple[DemoAccount, ...] = (
+    DemoAccount("admin", Role.ADMIN, "sees everything, incl. dead letters"),
+    DemoAccount("manager", Role.PROPERTY_MANAGER, "property manager of the community"),
+    DemoAccount("staff", Role.COMMUNITY_STAFF, "grid worker supervising the community"),
+    DemoAccount("vol.li", Role.VOLUNTEER, "volunteer, grid 1, on duty 08:00-20:00"),
+    DemoAccount("vol.chen", Role.VOLUNTEER, "volunteer, grid 1, on duty 20:00-08:00"),
+    DemoAccount("vol.wang", Role.VOLUNTEER, "volunteer, grid 2, on duty all day"),
+    DemoAccount("vol.zhao", Role.VOLUNTEER, "backup volunteer for both grids"),
+    DemoAccount("resident.sun", Role.RESIDENT, "daughter living with Sun Lihua, 1-101"),
+)
+
+WEARERS: tuple[DemoWearer, ...] = (
+    DemoWearer("8800000101", "Sun Lihua (孙丽华)", "Building 1, Unit 101"),
+    DemoWearer("8800000202", "Zhou Guoqiang (周国强)", "Building 2, Unit 202"),
+    DemoWearer("8800000301", "Wu Meifang (吴美芳)", "Building 3, Unit 301"),
+    DemoWearer("8800000402", "Zheng Jianguo (郑建国)", "Building 4, Unit 402"),
+)
+
+_FULL_NAMES = {
+    "admin": "Hub Administrator",
+    "manager": "Liu Wei (刘伟)",
+    "staff": "Huang Min (黄敏)",
+    "vol.li": "Li Na (李娜)",
+    "vol.chen": "Chen Jie (陈杰)",
+    "vol.wang": "Wang Fang (王芳)",
+    "vol.zhao": "Zhao Lei (赵磊)",
+    "resident.sun": "Sun Xiaoyan (孙晓燕)",
+}
+
+
+async def _insert(conn: AsyncConnection, table: sa.Table, **values: object) -> int:
+    result = await conn.execute(table.insert().values(**values))
+    assert result.inserted_primary_key is not None
+    return int(result.inserted_primary_key[0])
+
+
+async def seed_demo(conn: AsyncConnection) -> bool:
+    """Create the demo community; returns False if it already existed."""
+    exists = (
+        await conn.execute(sa.select(communities.c.id).where(communities.c.name == COMMUNITY_NAME))
+    ).first()
+    if exists:
+        return False
+    street = await _insert(conn, streets, name="Huaihai Street Office (淮海街道)")
+    community = await _insert(
+        conn, communities, street_id=street, name=COMMUNITY_NAME, timezone="Asia/Shanghai"
+    )
+    grid_ids = [
+        await _insert(conn, grids, community_id=community, name=f"Grid {n} (第{n}网格)")
+        for n in (1, 2)
+    ]
+    # Buildings 1-2 in grid 1, 3-4 in grid 2.
+    building_ids = [
+        await _insert(conn, buildings, grid_id=grid_ids[(n - 1) // 2], name=f"Building {n}")
+        for n in (1, 2, 3, 4)
+    ]
+
+    users: dict[str, int] = {}
+    for account in ACCOUNTS:
+        if account.role is Role.RESIDENT:
+            continue
+        users[account.username] = await create_user(
+            conn,
+            username=account.username,
+            password=DEMO_PASSWORD,
+            full_name=_FULL_NAMES[account.username],
+            role=account.role,
+            phone="138" + str(10_000_000 + len(users)),
+            community_id=community
+            if account.role in (Role.PROPERTY_MANAGER, Role.COMMUNITY_STAFF)
+            else None,
+        )
+
+    for index, wearer in enumerate(WEARERS):
+        building = building_ids[index]
+        unit = wearer.address.rsplit(" ", 1)[-1]
+        household = await _insert(
+            conn,
+            households,
+            building_id=building,
+            unit=unit,
+            address=f"{COMMUNITY_NAME.split(' (')[0]}, {wearer.address}",
+        )
+        resident = await _insert(
+            conn,
+            residents,
+            household_id=household,
+            full_name=wearer.resident,
+            phone=f"139{20_000_000 + index}",
+            birth_year=1938 + 3 * index,
+            is_elderly=True,
+            lives_alone=index != 0,  # Sun Lihua lives with her daughter
+        )
+        await _insert(
+            conn,
+            family_contacts,
+            resident_id=resident,
+            full_name=f"Child of {wearer.resident.split(' (')[0]}",
+            relation="child",
+            phone=f"137{30_000_000 + index}",
+            priority=1,
+        )
+        await register_device(
+            conn,
+            device_id=f"watch:{wearer.watch_id}",
+            family=DeviceFamily.WRISTBAND.value,
+            protocol="watch",
+            name=f"Wristband of {wearer.resident.split(' (')[0]}",
+            household_id=household,
+            resident_id=resident,
+        )
+        if index == 0:
+            users["resident.sun"] = await create_user(
+                conn,
+                username="resident.sun",
+                password=DEMO_PASSWORD,
+                full_name=_FULL_NAMES["resident.sun"],
+                role=Role.RESIDENT,
+                resident_id=await _insert(
+                    conn,
+                    residents,
+                    household_id=household,
+                    full_name=_FULL_NAMES["resident.sun"],
+                    phone="13600000000",
+                    birth_year=1975,
+                ),
+            )
+
+    rota = [
+        (grid_ids[0], users["vol.li"], "primary", 8 * 60, 20 * 60),
+        (grid_ids[0], users["vol.chen"], "primary", 20 * 60, 8 * 60),  # past midnight
+        (grid_ids[1], users["vol.wang"], "primary", 0, 24 * 60),
+        (grid_ids[0], users["vol.zhao"], "backup", 0, 24 * 60),
+        (grid_ids[1], users["vol.zhao"], "backup", 0, 24 * 60),
+    ]
+    for grid_id, user_id, position, start, end in rota:
+        await _insert(
+            conn,
+            duty_rota,
+            grid_id=grid_id,
+            user_id=user_id,
+            position=position,
+            weekday=None,
+            start_minute=start,
+            end_minute=end,
+        )
+    return True

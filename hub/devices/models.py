@@ -1,0 +1,41 @@
+"""What the hub knows of a device, as the API shows it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from device_adapters.model import DeviceFamily
+
+
+@dataclass(frozen=True)
+class DeviceContext:
+    """Where a device sits in the grid and whom it belongs to: what routing needs."""
+
+    device_id: str
+    family: str
+    name: str
+    resident_id: int | None
+    household_id: int | None
+    building_id: int | None
+    grid_id: int | None
+    community_id: int | None
+
+
+class DevicePublic(BaseModel):
+    id: str
+    family: DeviceFamily
+    protocol: str
+    name: str
+    registered: bool
+    household_id: int | None
+    resident_id: int | None
+    building_id: int | None
+    first_seen_at: datetime | None
+    last_seen_at: datetime | None
+    last_gateway_id: str | None
+    battery_pct: int | None
+    state: dict[str, Any]

@@ -1,0 +1,198 @@
+"""The device registry: registration, last-known state from events, routing context."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
+
+from device_adapters.model import DeviceEvent
+from hub.devices.models import DeviceContext, DevicePublic
+from hub.devices.tables import devices
+from hub.grid.tables import buildings, grids, households
+from hub.users.models import Role
+from hub.users.scope import Scope, grids_on_rota, nothing
+
+# Values that describe one frame rather than the device; not kept as state.
+_TRANSIENT_VALUES = frozenset({"status_hex", "cell_count", "wifi_count"})
+
+
+async def register_device(
+    conn: AsyncConnection,
+    *,
+    device_id: str,
+    family: str,
+    protocol: str,
+    name: str,
+    household_id: int | None = None,
+    resident_id: int | None = None,
+    building_id: int | None = None,
+) -> None:
+    await conn.execute(
+        devices.insert().values(
+            id=device_id,
+            family=family,
+            protocol=protocol,
+            name=name,
+            registered=True,
+            household_id=household_id,
+            resident_id=resident_id,
+            building_id=building_id,
+            state={},
+        )
+    )
+
+
+def merge_state(state: dict[str, Any], event: DeviceEvent) -> dict[str, Any]:
+    """Fold one event into a device's last-known state (newest device time wins per key)."""
+    merged = dict(state)
+    for key, value in event.values.items():
+        if key not in _TRANSIENT_VALUES:
+            merged[key] = value
+    if event.kind == "wristband.removed":
+        merged["worn"] = False
+    merged["last_event_kind"] = event.kind
+    merged["last_event_at"] = event.received_at.isoformat()
+    return merged
+
+
+def _context_query() -> sa.Select[Any]:
+    """Devices joined to their place in the grid (through the household or the building)."""
+    house_building = buildings.alias("hb")
+    own_building = buildings.alias("ob")
+    return sa.select(
+        devices.c.id,
+        devices.c.family,
+        devices.c.name,
+        devices.c.resident_id,
+        devices.c.household_id,
+        devices.c.building_id,
+        devices.c.state,
+        devices.c.last_seen_at,
+        sa.func.coalesce(house_building.c.id, own_building.c.id).label("any_building_id"),
+        grids.c.id.label("grid_id"),
+        grids.c.community_id,
+    ).select_from(
+        devices.outerjoin(households, households.c.id == devices.c.household_id)
+        .outerjoin(house_building, house_building.c.id == households.c.building_id)
+        .outerjoin(own_building, own_building.c.id == devices.c.building_id)
+        .outerjoin(
+            grids,
+            grids.c.id == sa.func.coalesce(house_building.c.grid_id, own_building.c.grid_id),
+        )
+    )
+
+
+async def apply_events(
+    conn: AsyncConnection, fresh: Sequence[DeviceEvent]
+) -> dict[str, DeviceContext]:
+    """Update last-seen, battery and state of every device in ``fresh``.
+
+    A device nobody registered is added as unregistered, so its events are
+    kept and an admin can adopt it. Returns each device's routing context.
+    """
+    by_device: dict[str, list[DeviceEvent]] = {}
+    for event in fresh:
+        by_device.setdefault(event.device_id, []).append(event)
+    if not by_device:
+        return {}
+    query = _context_query().where(devices.c.id.in_(list(by_device)))
+    known = {row.id: row for row in await conn.execute(query)}
+    for device_id, device_events in by_device.items():
+        first = device_events[0]
+        row = known.get(device_id)
+        state: dict[str, Any] = dict(row.state) if row else {}
+        last_seen: datetime | None = row.last_seen_at if row else None
+        battery: int | None = None
+        for event in sorted(device_events, key=lambda e: e.received_at):
+            state = merge_state(state, event)
+            battery_value = event.values.get("battery_pct")
+            if isinstance(battery_value, int | float) and not isinstance(battery_value, bool):
+                battery = int(battery_value)
+            if last_seen is None or event.received_at > last_seen:
+                last_seen = event.received_at
+        changes: dict[str, Any] = {
+            "state": state,
+            "last_seen_at": last_seen,
+            "last_gateway_id": device_events[-1].gateway_id,
+        }
+        if battery is not None:
+            changes["battery_pct"] = battery
+        if row is None:
+            await conn.execute(
+                devices.insert().values(
+                    id=device_id,
+                    family=first.family.value,
+                    protocol=first.protocol,
+                    name=f"Unregistered {first.family.value} {device_id}",
+                    registered=False,
+                    first_seen_at=min(e.received_at for e in device_events),
+                    **changes,
+                )
+            )
+        else:
+            await conn.execute(
+                devices.update()
+                .where(devices.c.id == device_id)
+                .values(
+                    first_seen_at=sa.func.coalesce(devices.c.first_seen_at, first.received_at),
+                    **changes,
+                )
+            )
+    contexts: dict[str, DeviceContext] = {}
+    for device_id, device_events in by_device.items():
+        row = known.get(device_id)
+        contexts[device_id] = DeviceContext(
+            device_id=device_id,
+            family=device_events[0].family.value,
+            name=row.name if row else device_id,
+            resident_id=row.resident_id if row else None,
+            household_id=row.household_id if row else None,
+            building_id=row.any_building_id if row else None,
+            grid_id=row.grid_id if row else None,
+            community_id=row.community_id if row else None,
+        )
+    return contexts
+
+
+def _visible(scope: Scope) -> ColumnElement[bool] | None:
+    """None means no restriction."""
+    if scope.sees_everything:
+        return None
+    ctx = _context_query().subquery()
+    if scope.is_community_wide:
+        ids = sa.select(ctx.c.id).where(ctx.c.community_id == scope.community_id)
+    elif scope.role is Role.VOLUNTEER:
+        ids = sa.select(ctx.c.id).where(ctx.c.grid_id.in_(grids_on_rota(scope)))
+    elif scope.household_id is not None:
+        return devices.c.household_id == scope.household_id
+    else:
+        return nothing()
+    return devices.c.id.in_(ids)
+
+
+async def list_devices(
+    conn: AsyncConnection, scope: Scope, *, family: str | None, limit: int, offset: int
+) -> tuple[list[DevicePublic], int]:
+    conditions = [c for c in (_visible(scope),) if c is not None]
+    if family:
+        conditions.append(devices.c.family == family)
+    total = (
+        await conn.execute(sa.select(sa.func.count()).select_from(devices).where(*conditions))
+    ).scalar_one()
+    rows = await conn.execute(
+        sa.select(devices).where(*conditions).order_by(devices.c.id).limit(limit).offset(offset)
+    )
+    return [DevicePublic.model_validate(dict(r._mapping)) for r in rows], int(total)
+
+
+async def get_device(conn: AsyncConnection, scope: Scope, device_id: str) -> DevicePublic | None:
+    conditions = [c for c in (_visible(scope),) if c is not None]
+    row = (
+        await conn.execute(sa.select(devices).where(devices.c.id == device_id, *conditions))
+    ).first()
+    return DevicePublic.model_validate(dict(row._mapping)) if row else None

@@ -1,0 +1,55 @@
+"""The hub process: database, MQTT bridge and ingest worker, started and stopped together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from api.state import ApiContext
+from hub.bridge.mqtt_bridge import MqttBridge
+from hub.ingest.worker import IngestWorker, OutcomeListener
+from hub.settings import Settings
+from hub.storage.db import Database
+
+log = logging.getLogger(__name__)
+
+
+class HubRuntime:
+    def __init__(self, settings: Settings, listeners: list[OutcomeListener] | None = None) -> None:
+        self.settings = settings
+        self.db = Database.open(settings.resolved_database_url)
+        self.bridge = MqttBridge(settings)
+        self.worker = IngestWorker(self.db, self.bridge, settings, listeners)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.db.migrate()
+        await self.bridge.start()
+        self._task = asyncio.create_task(self.worker.run(), name="hub-ingest")
+        log.info("hub started: store %s", self.settings.resolved_database_url)
+
+    def api_context(self) -> ApiContext:
+        return ApiContext(
+            db=self.db,
+            settings=self.settings,
+            health_probes={
+                "mqtt_connected": lambda: self.bridge.connected,
+                "ingest": lambda: {
+                    "received": self.bridge.received,
+                    "pending": self.bridge.pending(),
+                    "stored": self.worker.stats.stored,
+                    "duplicates": self.worker.stats.duplicates,
+                    "dead_letters": self.worker.stats.dead_letters,
+                    "store_failures": self.worker.stats.store_failures,
+                },
+            },
+        )
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.bridge.stop()
+        await self.db.close()

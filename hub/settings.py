@@ -1,0 +1,81 @@
+"""One validated settings object, read from ``HUB_*`` environment variables.
+
+The defaults run the demo on one machine. A deployment that is not the demo
+must set its own secrets: the hub refuses to start with the demo's.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEMO_JWT_SECRET = "demo-only-secret-change-me-in-any-real-deployment"
+
+
+class InsecureSettingsError(ValueError):
+    """A non-demo deployment kept a default secret."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore")
+
+    mode: Literal["demo", "production"] = "demo"
+    data_dir: Path = Path(".hub-data")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL; default is a SQLite file in data_dir",
+    )
+
+    # MQTT broker the hub and the edge talk through.
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = Field(default=1883, ge=1, le=65535)
+    mqtt_username: str | None = None
+    mqtt_password: SecretStr | None = None
+    mqtt_keepalive_s: int = Field(default=30, ge=5, le=3600)
+    hub_client_id: str = Field(default="community-hub-1", min_length=1, max_length=64)
+
+    # Ingest batching: commit every N events or T milliseconds, whichever first.
+    ingest_batch_size: int = Field(default=500, ge=1, le=10_000)
+    ingest_batch_ms: int = Field(default=20, ge=0, le=5_000)
+
+    # Edge gateway.
+    gateway_id: str = Field(default="edge-1", pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
+    edge_host: str = "0.0.0.0"
+    watch_port: int = Field(default=5088, ge=1, le=65535)
+    edge_publish_timeout_s: float = Field(default=10.0, gt=0)
+    edge_max_in_flight: int = Field(default=1000, ge=1, le=60_000)
+    watch_idle_timeout_s: float = Field(default=900.0, gt=0)
+
+    # HTTP API.
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    jwt_secret: SecretStr = SecretStr(DEMO_JWT_SECRET)
+    access_token_minutes: int = Field(default=60, ge=1, le=24 * 60)
+
+    # Community defaults.
+    timezone: str = "Asia/Shanghai"
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> Settings:
+        if self.mode != "demo" and self.jwt_secret.get_secret_value() == DEMO_JWT_SECRET:
+            raise InsecureSettingsError(
+                "HUB_JWT_SECRET still has the demo value; set a long random secret "
+                "before running outside demo mode"
+            )
+        if self.mode != "demo" and len(self.jwt_secret.get_secret_value()) < 32:
+            raise InsecureSettingsError("HUB_JWT_SECRET must be at least 32 characters")
+        return self
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.sqlite_path}"
+
+    @property
+    def sqlite_path(self) -> Path:
+        return (self.data_dir / "hub.sqlite3").resolve()

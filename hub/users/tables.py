@@ -1,0 +1,24 @@
+"""People who log in: staff, property managers, volunteers, residents, admins."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from hub.storage.metadata import metadata
+from hub.storage.types import UtcDateTime
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("full_name", sa.String(100), nullable=False),
+    sa.Column("phone", sa.String(32)),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("password_hash", sa.String(256), nullable=False),
+    sa.Column("is_active", sa.Boolean, nullable=False, server_default=sa.true()),
+    # Scope: the community a manager or staff member works for; the resident a resident user is.
+    sa.Column("community_id", sa.ForeignKey("communities.id"), index=True),
+    sa.Column("resident_id", sa.ForeignKey("residents.id"), index=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)

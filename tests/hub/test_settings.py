@@ -1,0 +1,35 @@
+"""Settings: demo defaults work; a production deployment refuses the demo secret."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from hub.settings import Settings
+
+
+def test_demo_mode_accepts_defaults() -> None:
+    settings = Settings()
+    assert settings.mode == "demo"
+    assert settings.resolved_database_url.startswith("sqlite+aiosqlite:///")
+
+
+def test_production_refuses_the_demo_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_MODE", "production")
+    with pytest.raises(ValidationError, match="HUB_JWT_SECRET"):
+        Settings()
+
+
+def test_production_refuses_a_short_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_MODE", "production")
+    monkeypatch.setenv("HUB_JWT_SECRET", "short")
+    with pytest.raises(ValidationError, match="at least 32"):
+        Settings()
+
+
+def test_production_starts_with_its_own_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_MODE", "production")
+    monkeypatch.setenv("HUB_JWT_SECRET", "x" * 40)
+    monkeypatch.setenv("HUB_DATABASE_URL", "postgresql+asyncpg://hub@db/hub")
+    settings = Settings()
+    assert settings.resolved_database_url == "postgresql+asyncpg://hub@db/hub"

@@ -1,0 +1,75 @@
+"""Test data: a migrated, demo-seeded database and events as the edge would send them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import sqlalchemy as sa
+
+from device_adapters.kinds import KINDS
+from device_adapters.model import DeviceEvent, DeviceFamily
+from hub.demo.seed import seed_demo
+from hub.duty.service import on_duty
+from hub.grid.tables import buildings, households
+from hub.residents.tables import residents
+from hub.storage.db import Database
+from hub.users.tables import users
+
+
+async def open_seeded_db(directory: Path) -> Database:
+    db = Database.open(f"sqlite+aiosqlite:///{directory / 'hub.sqlite3'}")
+    await db.migrate()
+    async with db.write() as conn:
+        await seed_demo(conn)
+    return db
+
+
+def wristband_event(
+    native_id: str,
+    kind: str,
+    *,
+    event_id: UUID | None = None,
+    received_at: datetime | None = None,
+    values: dict[str, float | int | str | bool | None] | None = None,
+) -> DeviceEvent:
+    info = KINDS[kind]
+    return DeviceEvent(
+        event_id=event_id or uuid4(),
+        device_id=f"watch:{native_id}",
+        family=DeviceFamily.WRISTBAND,
+        protocol="watch",
+        kind=kind,
+        severity=info.severity,
+        lane=info.lane,
+        received_at=received_at or datetime.now(UTC),
+        gateway_id="edge-test",
+        values=values or {},
+        raw=b"[3G*" + native_id.encode() + b"*0002*LK]",
+    )
+
+
+async def volunteer_on_duty_for(db: Database, native_id: str, at: datetime) -> str:
+    """Username of the primary volunteer on duty, now, in the grid of a seeded wearer's home."""
+    from hub.devices.tables import devices
+
+    async with db.read() as conn:
+        grid_id = (
+            await conn.execute(
+                sa.select(buildings.c.grid_id)
+                .select_from(
+                    devices.join(residents, residents.c.id == devices.c.resident_id)
+                    .join(households, households.c.id == residents.c.household_id)
+                    .join(buildings, buildings.c.id == households.c.building_id)
+                )
+                .where(devices.c.id == f"watch:{native_id}")
+            )
+        ).scalar_one()
+        user_ids = await on_duty(conn, grid_id, at)
+        assert user_ids, "the demo rota must cover every hour"
+        return str(
+            (
+                await conn.execute(sa.select(users.c.username).where(users.c.id == user_ids[0]))
+            ).scalar_one()
+        )
