@@ -1,0 +1,43 @@
+"""Fixtures shared by the whole test suite."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from hub.broker.embedded import EmbeddedBroker
+from tests.support.brokers import MosquittoProcess, free_port, start_mosquitto
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[MosquittoProcess]:
+    """A real Mosquitto on 127.0.0.1 (``.host``, ``.port``) with the shipped tuning.
+
+    Function-scoped: every test gets an empty broker with its own persistence
+    directory. ``.stop()``, ``.kill()`` and ``.restart()`` are available.
+    Skipped when Mosquitto is not installed (an error when ``CI=true``).
+    """
+    broker = start_mosquitto(tmp_path / "mosquitto", free_port())
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest_asyncio.fixture
+async def embedded_broker() -> AsyncIterator[EmbeddedBroker]:
+    """The demo's embedded amqtt broker (``.host``, ``.port``), on a free port.
+
+    It runs on the test's event loop: clients in the test must not block that
+    loop while they wait for the broker (use ``asyncio.to_thread`` or poll
+    with ``asyncio.sleep``).
+    """
+    broker = EmbeddedBroker(host="127.0.0.1", port=free_port())
+    await broker.start()
+    try:
+        yield broker
+    finally:
+        await broker.stop()
