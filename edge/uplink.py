@@ -1,0 +1,303 @@
+"""The edge's MQTT uplink: paho-mqtt on its own network thread, bridged to asyncio.
+
+Every event and dead letter goes out at QoS 1, and ``publish_*`` returns only
+once the broker's PUBACK arrived: the watch server answers a device only after
+that, so an acknowledged alarm is on the broker. While the broker is down paho
+keeps the messages and sends them again on reconnect; the awaiting coroutine
+just waits longer, up to ``settings.edge_publish_timeout_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+from typing import Any, Protocol
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.client import ConnectFlags, DisconnectFlags
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from device_adapters.model import DeadLetter, DeviceEvent
+from hub.bridge.topics import dead_letter_topic, event_topic, gateway_status_topic
+from hub.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ONLINE = b"online"
+OFFLINE = b"offline"
+
+# Room in paho's queue beyond the tracked publishes, for the untracked retained
+# "online" status published on each reconnect.
+_STATUS_HEADROOM = 16
+# How long stop() waits for the broker to acknowledge the "offline" status.
+_STOP_ACK_TIMEOUT_S = 5.0
+
+
+class UplinkError(Exception):
+    """A publish could not be handed to the broker."""
+
+
+class UplinkTimeout(UplinkError):
+    """The broker did not acknowledge a publish in time; paho may still deliver it later."""
+
+
+class EventPublisher(Protocol):
+    """What the device-facing servers need from an uplink (tests may pass a fake)."""
+
+    async def publish_event(self, event: DeviceEvent) -> None: ...
+
+    async def publish_dead_letter(self, dl: DeadLetter) -> None: ...
+
+
+class MqttUplink:
+    """Publishes to the broker at QoS 1 and awaits the PUBACK of each message.
+
+    The bookkeeping of message ids is shared between paho's network thread
+    (``on_publish``) and the event loop thread (``_publish``), under one
+    ``threading.Lock``:
+
+    - ``_waiters``: mid -> future of a coroutine awaiting its PUBACK.
+    - ``_acked_early``: PUBACKs that arrived before the publisher registered its
+      future (paho sends from the network thread, so the ack can beat us).
+    - ``_abandoned``: mids whose publisher timed out or was cancelled; paho still
+      holds and will resend them, so they keep their in-flight slot until acked.
+    - ``_ignored``: untracked publishes (the retained "online" status).
+
+    Our lock is never held while calling into paho: paho calls ``on_publish``
+    holding its own message mutex, and the opposite order would deadlock.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self.gateway_id = settings.gateway_id
+        self.status_topic = gateway_status_topic(self.gateway_id)
+        self._client: mqtt.Client | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+        self._waiters: dict[int, asyncio.Future[None]] = {}
+        self._acked_early: set[int] = set()
+        self._abandoned: set[int] = set()
+        self._ignored: set[int] = set()
+        # Bounds the messages paho holds: its mids wrap at 65535, and more
+        # outstanding than its queue allows gives MQTT_ERR_QUEUE_SIZE.
+        self._slots = asyncio.Semaphore(settings.edge_max_in_flight)
+        self._connected = False
+        self._stopping = False
+        self._connected_event = asyncio.Event()
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    async def start(self) -> None:
+        """Start connecting in the background; succeeds even while the broker is down."""
+        if self._client is not None:
+            raise RuntimeError("uplink already started")
+        self._loop = asyncio.get_running_loop()
+        s = self._settings
+        # Fresh slots: a previous run may have left some held by unacknowledged messages.
+        self._slots = asyncio.Semaphore(s.edge_max_in_flight)
+        self._stopping = False
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"edge-{self.gateway_id}",
+            clean_session=True,
+            protocol=mqtt.MQTTv311,
+        )
+        if s.mqtt_username:
+            password = s.mqtt_password.get_secret_value() if s.mqtt_password else None
+            client.username_pw_set(s.mqtt_username, password)
+        client.will_set(self.status_topic, OFFLINE, qos=1, retain=True)
+        client.max_inflight_messages_set(s.edge_max_in_flight)
+        client.max_queued_messages_set(s.edge_max_in_flight + _STATUS_HEADROOM)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        self._client = client
+        # connect_async + loop_start: paho's thread retries the first connection
+        # too, so the edge can start before the broker.
+        client.connect_async(s.mqtt_host, s.mqtt_port, keepalive=s.mqtt_keepalive_s)
+        client.loop_start()
+        log.info("uplink %s connecting to %s:%s", self.gateway_id, s.mqtt_host, s.mqtt_port)
+
+    async def wait_connected(self) -> None:
+        """Wait until the broker accepted the connection (wrap in asyncio.timeout)."""
+        await self._connected_event.wait()
+
+    async def stop(self) -> None:
+        """Publish the retained "offline" status, disconnect cleanly, stop paho's thread."""
+        client = self._client
+        if client is None:
+            return
+        if self._connected:
+            try:
+                await self._publish(
+                    self.status_topic,
+                    OFFLINE,
+                    retain=True,
+                    limit_s=min(self._settings.edge_publish_timeout_s, _STOP_ACK_TIMEOUT_S),
+                )
+            except UplinkError as exc:
+                log.warning("uplink %s: offline status not acknowledged: %s", self.gateway_id, exc)
+        self._stopping = True
+        # A clean DISCONNECT tells the broker not to publish the will; the
+        # retained "offline" above already says the same.
+        client.disconnect()
+        await asyncio.to_thread(client.loop_stop)
+        self._client = None
+        self._connected = False
+        self._connected_event.clear()
+        with self._lock:
+            waiters = list(self._waiters.values())
+            self._waiters.clear()
+            self._acked_early.clear()
+            self._abandoned.clear()
+            self._ignored.clear()
+        for fut in waiters:
+            if not fut.done():
+                fut.set_exception(UplinkError("uplink stopped"))
+        log.info("uplink %s stopped", self.gateway_id)
+
+    # -- publishing ------------------------------------------------------------------
+
+    async def publish_event(self, event: DeviceEvent) -> None:
+        topic = event_topic(self.gateway_id, event.lane, event.device_id)
+        await self._publish(topic, event.model_dump_json().encode())
+
+    async def publish_dead_letter(self, dl: DeadLetter) -> None:
+        await self._publish(dead_letter_topic(self.gateway_id), dl.model_dump_json().encode())
+
+    async def _publish(
+        self, topic: str, payload: bytes, *, retain: bool = False, limit_s: float | None = None
+    ) -> None:
+        client, loop = self._client, self._loop
+        if client is None or loop is None:
+            raise UplinkError("uplink not started")
+        limit = self._settings.edge_publish_timeout_s if limit_s is None else limit_s
+        # One deadline for waiting for a slot and for the PUBACK together.
+        deadline = loop.time() + limit
+        try:
+            async with asyncio.timeout_at(deadline):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise UplinkTimeout(f"no in-flight slot within {limit:g}s for {topic}") from None
+
+        # From here the slot belongs to the message and is released when the
+        # broker acknowledges it (in _settle), not when this coroutine ends.
+        try:
+            info = client.publish(topic, payload, qos=1, retain=retain)
+        except BaseException:
+            self._slots.release()
+            raise
+        # NO_CONN: paho queued the message and sends it after reconnecting.
+        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            self._slots.release()
+            raise UplinkError(f"publish to {topic} refused: {mqtt.error_string(info.rc)}")
+        mid = info.mid
+        fut: asyncio.Future[None] = loop.create_future()
+        with self._lock:
+            early = mid in self._acked_early
+            if early:
+                self._acked_early.discard(mid)
+            else:
+                self._waiters[mid] = fut
+        if early:
+            self._slots.release()
+            return
+        try:
+            async with asyncio.timeout_at(deadline):
+                await fut
+        except TimeoutError:
+            self._abandon(mid)
+            raise UplinkTimeout(f"no PUBACK within {limit:g}s for {topic} (mid {mid})") from None
+        except asyncio.CancelledError:
+            self._abandon(mid)
+            raise
+
+    def _abandon(self, mid: int) -> None:
+        with self._lock:
+            if self._waiters.pop(mid, None) is not None:
+                # Still unacknowledged: the late ack releases the slot.
+                self._abandoned.add(mid)
+            # Otherwise the ack was already seen and _settle releases the slot.
+
+    def _settle(self, fut: asyncio.Future[None] | None) -> None:
+        """On the event loop: a tracked message was acknowledged."""
+        self._slots.release()
+        if fut is not None and not fut.done():
+            fut.set_result(None)
+
+    # -- paho callbacks (network thread) ------------------------------------------------
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            log.warning("uplink %s: broker refused connection: %s", self.gateway_id, reason_code)
+            return
+        sock = client.socket()
+        if isinstance(sock, socket.socket):
+            # paho leaves Nagle on, which delays small PUBACK-bound publishes.
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError as exc:
+                log.debug("TCP_NODELAY not set: %s", exc)
+        self._connected = True
+        info = client.publish(self.status_topic, ONLINE, qos=1, retain=True)
+        if info.rc in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            # Published from this thread, so its PUBACK cannot be handled before this.
+            with self._lock:
+                self._ignored.add(info.mid)
+        log.info("uplink %s connected", self.gateway_id)
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._connected_event.set)
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: DisconnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        was_connected, self._connected = self._connected, False
+        if was_connected and not self._stopping:
+            log.warning("uplink %s disconnected: %s", self.gateway_id, reason_code)
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._connected_event.clear)
+
+    def _on_publish(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        mid: int,
+        reason_code: ReasonCode,
+        properties: Properties,
+    ) -> None:
+        # Called with paho's message mutex held: only touch our own state here.
+        with self._lock:
+            if mid in self._ignored:
+                self._ignored.discard(mid)
+                return
+            fut = self._waiters.pop(mid, None)
+            if fut is None:
+                if mid in self._abandoned:
+                    self._abandoned.discard(mid)
+                else:
+                    self._acked_early.add(mid)
+                    return
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._settle, fut)

@@ -1,0 +1,1 @@
+"""Tests of the edge gateway (edge/) against a real Mosquitto."""
