@@ -50,6 +50,7 @@ class Incoming:
     payload: bytes
     lane: Lane | None
     redelivered: bool
+    connection: int  # which connection delivered it: a packet id means nothing on another
 
 
 class MqttBridge:
@@ -66,6 +67,7 @@ class MqttBridge:
         self._client = self._make_client()
         self.received = 0
         self.connects = 0
+        self.stale_acks_skipped = 0
 
     def _make_client(self) -> mqtt.Client:
         s = self._settings
@@ -118,6 +120,8 @@ class MqttBridge:
         if reason.is_failure:
             log.error("MQTT broker refused the hub: %s", reason)
             return
+        # Before anything of this connection arrives (paho calls back on one thread).
+        self.connects += 1
         sock = client.socket()
         if isinstance(sock, socket.socket):
             # paho leaves Nagle on; acks would wait tens of milliseconds.
@@ -125,7 +129,6 @@ class MqttBridge:
         # Subscribing again is harmless with a resumed session and needed with a new one.
         client.subscribe([(EVENTS_SUBSCRIPTION, 1), (DEAD_LETTERS_SUBSCRIPTION, 1)])
         client.publish(hub_status_topic(self._settings.hub_client_id), b"online", 1, True)
-        self.connects += 1
         self._connected.set()
         log.info(
             "hub connected to MQTT %s:%s (session resumed: %s)",
@@ -142,7 +145,9 @@ class MqttBridge:
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         lane = lane_of_topic(msg.topic)
-        item = Incoming(msg.mid, msg.qos, msg.topic, bytes(msg.payload), lane, bool(msg.dup))
+        item = Incoming(
+            msg.mid, msg.qos, msg.topic, bytes(msg.payload), lane, bool(msg.dup), self.connects
+        )
         with self._lock:
             self.received += 1
             (self._alarms if lane is Lane.ALARM else self._others).append(item)
@@ -190,7 +195,17 @@ class MqttBridge:
         return self._take(max_items)
 
     def ack(self, items: Sequence[Incoming]) -> None:
-        """PUBACK messages whose content is durably stored."""
+        """PUBACK messages whose content is durably stored.
+
+        A message from an earlier connection is not acknowledged: after a
+        reconnect its packet id may name a different, not yet stored message.
+        A resumed session redelivers the old one, and dedup drops the copy.
+        """
+        current = self.connects
         for item in items:
-            if item.qos > 0:
-                self._client.ack(item.mid, item.qos)
+            if item.qos == 0:
+                continue
+            if item.connection != current:
+                self.stale_acks_skipped += 1
+                continue
+            self._client.ack(item.mid, item.qos)

@@ -177,3 +177,35 @@ async def test_an_invalid_message_becomes_a_dead_letter_and_is_acknowledged(
         assert await _count(again, dead_letters) == 2
     finally:
         await again.stop()
+
+
+async def test_the_hub_reconnects_after_a_broker_restart_and_loses_nothing(
+    mosquitto: MosquittoProcess, tmp_path: Path
+) -> None:
+    settings = stack_settings(tmp_path, mosquitto.host, mosquitto.port)
+    runtime = HubRuntime(settings)
+    await runtime.start()
+    try:
+        assert await runtime.bridge.wait_connected(10)
+        before, after = _events(100), _events(100)
+        publisher = _publisher(mosquitto)
+        await asyncio.to_thread(_publish_all, publisher, before)
+        publisher.loop_stop()
+        publisher.disconnect()
+
+        await asyncio.to_thread(mosquitto.restart)
+        await _wait_for(lambda: _connected_again(runtime), timeout_s=40)
+
+        publisher = _publisher(mosquitto)
+        await asyncio.to_thread(_publish_all, publisher, after)
+        publisher.loop_stop()
+        publisher.disconnect()
+        await _wait_for(lambda: _stored_at_least(runtime, 200))
+        await asyncio.sleep(0.3)
+        assert await _count(runtime, events) == 200
+    finally:
+        await runtime.stop()
+
+
+async def _connected_again(runtime: HubRuntime) -> bool:
+    return runtime.bridge.connects >= 2 and runtime.bridge.connected

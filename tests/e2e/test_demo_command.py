@@ -1,0 +1,99 @@
+"""The README's first command, as a user runs it: `community-hub demo` in a subprocess.
+
+Within a minute the scripted SOS from a simulated watch is an alert and a
+dispatched ticket through the API; Ctrl-C stops it cleanly; a taken port is
+a one-line message, not a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hub.demo.seed import DEMO_PASSWORD
+from tests.support.brokers import free_port
+
+pytestmark = pytest.mark.e2e
+
+
+def _demo(tmp_path: Path, api: int, mqtt: int, watch: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hub.cli",
+            "demo",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--api-port",
+            str(api),
+            "--mqtt-port",
+            str(mqtt),
+            "--watch-port",
+            str(watch),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def _wait_for_dispatched_ticket(base: str, deadline: float) -> dict[str, object]:
+    with httpx.Client(base_url=base, timeout=5) as client:
+        while time.monotonic() < deadline:
+            try:
+                token = client.post(
+                    "/api/v1/auth/token", data={"username": "admin", "password": DEMO_PASSWORD}
+                )
+            except httpx.TransportError:
+                time.sleep(0.5)
+                continue
+            headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+            body = client.get("/api/v1/tickets?status=dispatched", headers=headers).json()
+            if body["total"] >= 1:
+                ticket: dict[str, object] = body["items"][0]
+                alert = client.get(f"/api/v1/alerts/{ticket['alert_id']}", headers=headers)
+                assert alert.json()["kind"] in ("wristband.sos", "wristband.fall")
+                return ticket
+            time.sleep(0.5)
+    raise AssertionError("no dispatched ticket within a minute")
+
+
+def test_demo_shows_an_sos_ticket_within_a_minute_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    api, mqtt, watch = free_port(), free_port(), free_port()
+    process = _demo(tmp_path, api, mqtt, watch)
+    try:
+        ticket = _wait_for_dispatched_ticket(f"http://127.0.0.1:{api}", time.monotonic() + 60)
+        assert ticket["assignee_id"] is not None
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, output
+    assert f"http://127.0.0.1:{api}/docs" in output
+    assert DEMO_PASSWORD in output and str(tmp_path / "data") in output
+    assert "Stopped." in output and "Traceback" not in output
+    assert (tmp_path / "data" / "hub.sqlite3").exists()
+
+
+def test_a_taken_port_is_reported_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        process = _demo(tmp_path, port, free_port(), free_port())
+        output, _ = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert f"port {port}" in output and "already in use (HTTP API)" in output
+    assert "--api-port" in output and "Traceback" not in output
