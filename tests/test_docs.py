@@ -1,0 +1,31 @@
+"""Documentation that is derived from code stays in step with it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from device_adapters.kinds import KINDS
+from device_adapters.model import Lane
+from hub.bridge import topics
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def test_every_event_kind_is_documented_with_its_severity_and_lane() -> None:
+    text = (DOCS / "event-kinds.md").read_text()
+    for info in KINDS.values():
+        assert f"| `{info.name}` | {info.severity.value} | {info.lane.value} |" in text
+
+
+def test_the_topic_table_lists_every_topic_the_code_uses() -> None:
+    text = (DOCS / "mqtt-topics.md").read_text()
+    for topic in (
+        topics.event_topic("{gateway_id}", Lane.ALARM, "{device_id}"),
+        topics.event_topic("{gateway_id}", Lane.TELEMETRY, "{device_id}"),
+        topics.dead_letter_topic("{gateway_id}"),
+        topics.gateway_status_topic("{gateway_id}"),
+        topics.hub_status_topic("{hub_client_id}"),
+        topics.EVENTS_SUBSCRIPTION,
+        topics.DEAD_LETTERS_SUBSCRIPTION,
+    ):
+        assert topic in text, topic
