@@ -49,6 +49,16 @@ class Settings(BaseSettings):
     edge_publish_timeout_s: float = Field(default=10.0, gt=0)
     edge_max_in_flight: int = Field(default=1000, ge=1, le=60_000)
     watch_idle_timeout_s: float = Field(default=900.0, gt=0)
+    iw_port: int = Field(default=5089, ge=1, le=65535)
+    ebike_port: int = Field(default=5090, ge=1, le=65535)
+    ocpp_port: int = Field(default=9000, ge=1, le=65535)
+    http_push_port: int = Field(default=8090, ge=1, le=65535)
+    # Zigbee2MQTT and Tuya bridges publish on a broker local to the community;
+    # by default the same broker the edge forwards to.
+    local_mqtt_host: str | None = None
+    local_mqtt_port: int | None = Field(default=None, ge=1, le=65535)
+    z2m_base_topic: str = "zigbee2mqtt"
+    tuya_base_topic: str = "tuya"
 
     # HTTP API.
     api_host: str = "127.0.0.1"

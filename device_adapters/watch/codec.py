@@ -68,14 +68,6 @@ class WatchFrame:
 
 
 @dataclass(frozen=True, slots=True)
-class Rejected:
-    """Bytes a stream skipped, with why; callers dead-letter them."""
-
-    raw: bytes
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
 class Header:
     """A parsed header; offsets are absolute positions in the buffer that was parsed."""
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Final
 
+from device_adapters.base import Rejected
 from device_adapters.watch.codec import (
     FRAME_TOO_LARGE,
     MAX_FRAME_BYTES,
     MAX_HEADER_BYTES,
     Header,
     HeaderError,
-    Rejected,
     WatchFrame,
     build_frame,
     find_frame_end,
