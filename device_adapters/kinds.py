@@ -95,3 +95,14 @@ KINDS: dict[str, KindInfo] = _kinds(
 def kind_info(name: str) -> KindInfo:
     """Return the catalogue entry for ``name``; unknown kinds are a programming error."""
     return KINDS[name]
+
+
+def markdown_table() -> str:
+    """The vocabulary as the Markdown table in docs/event-kinds.md."""
+    lines = ["| kind | severity | lane | silent | meaning |", "|---|---|---|---|---|"]
+    for k in KINDS.values():
+        silent = "yes" if k.silent else ""
+        lines.append(
+            f"| `{k.name}` | {k.severity.value} | {k.lane.value} | {silent} | {k.description} |"
+        )
+    return "\n".join(lines)
