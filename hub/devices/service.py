@@ -12,13 +12,11 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from device_adapters.model import DeviceEvent
 from hub.devices.models import DeviceContext, DevicePublic
+from hub.devices.state import merge_state
 from hub.devices.tables import devices
 from hub.grid.tables import buildings, grids, households
 from hub.users.models import Role
 from hub.users.scope import Scope, grids_on_rota, nothing
-
-# Values that describe one frame rather than the device; not kept as state.
-_TRANSIENT_VALUES = frozenset({"status_hex", "cell_count", "wifi_count"})
 
 
 async def register_device(
@@ -45,19 +43,6 @@ async def register_device(
             state={},
         )
     )
-
-
-def merge_state(state: dict[str, Any], event: DeviceEvent) -> dict[str, Any]:
-    """Fold one event into a device's last-known state (newest device time wins per key)."""
-    merged = dict(state)
-    for key, value in event.values.items():
-        if key not in _TRANSIENT_VALUES:
-            merged[key] = value
-    if event.kind == "wristband.removed":
-        merged["worn"] = False
-    merged["last_event_kind"] = event.kind
-    merged["last_event_at"] = event.received_at.isoformat()
-    return merged
 
 
 def _context_query() -> sa.Select[Any]:

@@ -50,6 +50,29 @@ def wristband_event(
     )
 
 
+def device_event(
+    device_id: str,
+    family: DeviceFamily,
+    kind: str,
+    values: dict[str, float | int | str | bool | None] | None = None,
+    *,
+    received_at: datetime | None = None,
+) -> DeviceEvent:
+    info = KINDS[kind]
+    return DeviceEvent(
+        event_id=uuid4(),
+        device_id=device_id,
+        family=family,
+        protocol=device_id.split(":", 1)[0],
+        kind=kind,
+        severity=info.severity,
+        lane=info.lane,
+        received_at=received_at or datetime.now(UTC),
+        gateway_id="edge-test",
+        values=values or {},
+    )
+
+
 async def volunteer_on_duty_for(db: Database, native_id: str, at: datetime) -> str:
     """Username of the primary volunteer on duty, now, in the grid of a seeded wearer's home."""
     from hub.devices.tables import devices

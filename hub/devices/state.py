@@ -1,0 +1,143 @@
+"""A device's last-known state, folded from its events, per family.
+
+What the state holds is what people ask of a device at a glance: is the
+wristband worn and where is it, is the lock locked, is the gate closed, which
+charging ports are free. Silent alarms (duress) never leave a trace here:
+residents can see their own devices' state.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from device_adapters.kinds import KINDS
+from device_adapters.model import DeviceEvent, DeviceFamily
+
+# Values that describe one frame rather than the device.
+_TRANSIENT = frozenset(
+    {
+        "status_hex",
+        "cell_count",
+        "wifi_count",
+        "raw_code",
+        "major",
+        "minor",
+        "serial_no",
+        "reason_code",
+        "unknown_dps",
+        "mcc",
+        "mnc",
+        "accuracy_m",
+    }
+)
+# A battery reading above this clears an earlier low-battery flag (replaced or charged).
+LOW_BATTERY_CLEARS_ABOVE_PCT = 20
+AVAILABILITIES = ("available", "charging", "reserved", "out_of_order", "unknown")
+
+
+def _scalar_updates(event: DeviceEvent, keys: frozenset[str] | None = None) -> dict[str, Any]:
+    return {
+        k: v for k, v in event.values.items() if k not in _TRANSIENT and (keys is None or k in keys)
+    }
+
+
+def _wristband(state: dict[str, Any], event: DeviceEvent) -> None:
+    state.update(_scalar_updates(event))
+    if event.kind == "wristband.removed":
+        state["worn"] = False
+    elif event.kind == "wristband.worn":
+        state["worn"] = True
+    if event.kind == "wristband.position" and "latitude" in event.values:
+        state["position_at"] = (event.device_time or event.received_at).isoformat()
+
+
+_LOCK_KEYS = frozenset({"lock_state", "state", "battery_pct"})
+
+
+def _lock(state: dict[str, Any], event: DeviceEvent) -> None:
+    state.update(_scalar_updates(event, _LOCK_KEYS))
+    if event.kind == "lock.locked":
+        state["lock_state"] = "locked"
+    elif event.kind == "lock.unlocked":
+        state["lock_state"] = "unlocked"
+        state["last_unlock"] = {
+            "method": event.values.get("method"),
+            "user": event.values.get("user"),
+            "at": event.received_at.isoformat(),
+        }
+    elif event.kind == "lock.jammed":
+        state["jammed"] = True
+
+
+def _door(state: dict[str, Any], event: DeviceEvent) -> None:
+    if "battery_pct" in event.values:
+        state["battery_pct"] = event.values["battery_pct"]
+    door = str(event.values.get("door", 1))
+    doors: dict[str, Any] = state.setdefault("doors", {})
+    if event.kind in ("door.opened", "door.forced_open", "door.held_open", "door.exit_button"):
+        doors[door] = "open"
+    elif event.kind == "door.closed":
+        doors[door] = "closed"
+    if event.kind == "door.access_granted":
+        # When, not who: the gate's state is visible beyond the person who passed.
+        state["last_access_at"] = event.received_at.isoformat()
+
+
+def _charger(state: dict[str, Any], event: DeviceEvent) -> None:
+    port_value = event.values.get("port")
+    if not isinstance(port_value, int) or isinstance(port_value, bool):
+        return
+    at = event.received_at.isoformat()
+    if port_value == 0:
+        # Port 0 is the whole pile: its status and faults apply to the pile itself.
+        pile: dict[str, Any] = state.setdefault("pile", {})
+        target = pile
+    else:
+        ports: dict[str, Any] = state.setdefault("ports", {})
+        target = ports.setdefault(str(port_value), {})
+    if event.kind == "charger.port_status":
+        for key in ("status", "error_code", "remaining_min", "power_w"):
+            if key in event.values:
+                target[key] = event.values[key]
+        availability = event.values.get("availability")
+        target["availability"] = availability if availability in AVAILABILITIES else "unknown"
+        if target["availability"] != "out_of_order":
+            target.pop("fault", None)
+    elif event.kind in ("charger.fault", "charger.overtemperature", "charger.smoke"):
+        target["fault"] = event.values.get("error_code") or event.kind.split(".", 1)[1]
+        target["availability"] = "out_of_order"
+    elif event.kind == "charger.meter":
+        for key in ("power_w", "energy_wh"):
+            if key in event.values:
+                target[key] = event.values[key]
+    elif event.kind == "charger.session_started":
+        target["availability"] = "charging"
+    elif event.kind == "charger.session_stopped" and target.get("availability") == "charging":
+        target["availability"] = "available"
+    target["updated_at"] = at
+
+
+_BY_FAMILY = {
+    DeviceFamily.WRISTBAND: _wristband,
+    DeviceFamily.LOCK: _lock,
+    DeviceFamily.DOOR_ACCESS: _door,
+    DeviceFamily.CHARGER: _charger,
+}
+
+
+def merge_state(state: dict[str, Any], event: DeviceEvent) -> dict[str, Any]:
+    """Fold one event into a device's state; returns a new dict."""
+    info = KINDS.get(event.kind)
+    if info is not None and info.silent:
+        return state
+    merged = copy.deepcopy(state)
+    _BY_FAMILY[event.family](merged, event)
+    battery = event.values.get("battery_pct")
+    if event.kind in ("device.low_battery", "device.battery_dead"):
+        merged["battery_low"] = True
+    elif isinstance(battery, int | float) and battery > LOW_BATTERY_CLEARS_ABOVE_PCT:
+        merged["battery_low"] = False
+    merged["last_event_kind"] = event.kind
+    merged["last_event_at"] = event.received_at.isoformat()
+    return merged
