@@ -86,6 +86,19 @@ async def _simulate(args: argparse.Namespace) -> None:
     print(report.summary())
 
 
+async def _bench(args: argparse.Namespace) -> None:
+    from hub.bench.codecs import markdown, run_codec_bench
+    from hub.bench.report import write_section
+
+    if args.which in ("codecs", "all"):
+        results = run_codec_bench(args.seconds)
+        table = markdown(results, args.seconds)
+        print(table)
+        if not args.no_write:
+            write_section(args.output, "codecs", table)
+            print(f"\nwritten to {args.output}")
+
+
 async def _migrate(args: argparse.Namespace) -> None:
     from hub.storage.db import Database
 
@@ -143,6 +156,15 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--heartbeat-every", type=float, default=5.0, metavar="S")
     sim.add_argument("--position-every", type=float, default=10.0, metavar="S")
     sim.set_defaults(run=_simulate)
+
+    bench = sub.add_parser(
+        "bench", help="measure, with a progress bar; results to docs/benchmarks.md"
+    )
+    bench.add_argument("which", nargs="?", default="all", choices=["all", "codecs"])
+    bench.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
+    bench.add_argument("--output", type=Path, default=Path("docs/benchmarks.md"))
+    bench.add_argument("--no-write", action="store_true", help="print only")
+    bench.set_defaults(run=_bench)
 
     migrate = sub.add_parser("migrate", help="bring the database schema to the latest version")
     migrate.set_defaults(run=_migrate)

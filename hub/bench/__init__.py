@@ -1,0 +1,1 @@
+"""``community-hub bench``: measured, not hoped. Results go to docs/benchmarks.md."""
