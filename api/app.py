@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
-from api.routes import alerts, auth, dead_letters, devices, health, tickets
+from api.routes import alerts, auth, chargers, dead_letters, devices, health, tickets
 from api.state import ApiContext
 
 
@@ -20,7 +20,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
         ),
     )
     app.state.ctx = ctx
-    for module in (health, auth, devices, alerts, tickets, dead_letters):
+    for module in (health, auth, devices, chargers, alerts, tickets, dead_letters):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

@@ -31,6 +31,18 @@ class DemoAccount:
 
 
 @dataclass(frozen=True)
+class DemoDevice:
+    """A shared or household device the demo's simulators speak for."""
+
+    device_id: str
+    family: DeviceFamily
+    protocol: str
+    name: str
+    building: int  # 1-4
+    household_of_wearer: int | None = None  # index into WEARERS: the device is at their home
+
+
+@dataclass(frozen=True)
 class DemoWearer:
     watch_id: str  # native id the simulated watch sends
     resident: str
@@ -53,6 +65,24 @@ WEARERS: tuple[DemoWearer, ...] = (
     DemoWearer("8800000202", "Zhou Guoqiang (周国强)", "Building 2, Unit 202"),
     DemoWearer("8800000301", "Wu Meifang (吴美芳)", "Building 3, Unit 301"),
     DemoWearer("8800000402", "Zheng Jianguo (郑建国)", "Building 4, Unit 402"),
+)
+
+# The IW-protocol watch of a fifth elderly resident, who lives alone in Building 2.
+IW_WEARER = DemoWearer("353456789012345", "Qian Shulan (钱淑兰)", "Building 2, Unit 301")
+
+DEVICES: tuple[DemoDevice, ...] = (
+    DemoDevice("hik:gate-north", DeviceFamily.DOOR_ACCESS, "hikvision_acs", "North gate", 1),
+    DemoDevice("hik:gate-south", DeviceFamily.DOOR_ACCESS, "hikvision_acs", "South gate", 3),
+    DemoDevice(
+        "z2m:b1_101_front_door", DeviceFamily.LOCK, "z2m_lock", "Front door lock, 1-101", 1, 0
+    ),
+    DemoDevice(
+        "tuya:bf3a1c2d4e5f6a7b8c", DeviceFamily.LOCK, "tuya_lock", "Front door lock, 2-202", 2, 1
+    ),
+    DemoDevice("ocpp:CP-P1-01", DeviceFamily.CHARGER, "ocpp16", "EV charger P1-01", 2),
+    DemoDevice("ocpp:CP-P1-02", DeviceFamily.CHARGER, "ocpp16", "EV charger P1-02", 4),
+    DemoDevice("ebike:EB-B1-01", DeviceFamily.CHARGER, "ebike", "E-bike pile, Building 1", 1),
+    DemoDevice("ebike:EB-B3-01", DeviceFamily.CHARGER, "ebike", "E-bike pile, Building 3", 3),
 )
 
 _FULL_NAMES = {
@@ -105,13 +135,14 @@ async def seed_demo(conn: AsyncConnection) -> bool:
             full_name=_FULL_NAMES[account.username],
             role=account.role,
             phone="138" + str(10_000_000 + len(users)),
-            community_id=community
-            if account.role in (Role.PROPERTY_MANAGER, Role.COMMUNITY_STAFF)
-            else None,
+            # Volunteers belong to the community too; what they may see is still
+            # narrowed to their assignments by their role.
+            community_id=community if account.role is not Role.ADMIN else None,
         )
 
-    for index, wearer in enumerate(WEARERS):
-        building = building_ids[index]
+    household_of: dict[int, int] = {}
+    for index, wearer in enumerate((*WEARERS, IW_WEARER)):
+        building = building_ids[index % len(building_ids)] if index < 4 else building_ids[1]
         unit = wearer.address.rsplit(" ", 1)[-1]
         household = await _insert(
             conn,
@@ -139,11 +170,13 @@ async def seed_demo(conn: AsyncConnection) -> bool:
             phone=f"137{30_000_000 + index}",
             priority=1,
         )
+        household_of[index] = household
+        protocol = "iw" if wearer is IW_WEARER else "watch"
         await register_device(
             conn,
-            device_id=f"watch:{wearer.watch_id}",
+            device_id=f"{protocol}:{wearer.watch_id}",
             family=DeviceFamily.WRISTBAND.value,
-            protocol="watch",
+            protocol=protocol,
             name=f"Wristband of {wearer.resident.split(' (')[0]}",
             household_id=household,
             resident_id=resident,
@@ -164,6 +197,19 @@ async def seed_demo(conn: AsyncConnection) -> bool:
                     birth_year=1975,
                 ),
             )
+
+    for device in DEVICES:
+        at_home = device.household_of_wearer
+        await register_device(
+            conn,
+            device_id=device.device_id,
+            family=device.family.value,
+            protocol=device.protocol,
+            name=device.name,
+            building_id=building_ids[device.building - 1],
+            household_id=household_of[at_home] if at_home is not None else None,
+            resident_id=None,
+        )
 
     rota = [
         (grid_ids[0], users["vol.li"], "primary", 8 * 60, 20 * 60),

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from hub.duty.tables import duty_rota
-from hub.grid.tables import grids
+from hub.grid.tables import buildings, grids, households
 from hub.residents.tables import residents
 from hub.users.models import Role, UserPublic
 
@@ -35,14 +35,22 @@ class Scope:
 
 
 async def scope_for(conn: AsyncConnection, user: UserPublic) -> Scope:
-    household_id = None
+    household_id, community_id = None, user.community_id
     if user.resident_id is not None:
-        household_id = (
+        row = (
             await conn.execute(
-                sa.select(residents.c.household_id).where(residents.c.id == user.resident_id)
+                sa.select(residents.c.household_id, grids.c.community_id)
+                .select_from(
+                    residents.join(households, households.c.id == residents.c.household_id)
+                    .join(buildings, buildings.c.id == households.c.building_id)
+                    .join(grids, grids.c.id == buildings.c.grid_id)
+                )
+                .where(residents.c.id == user.resident_id)
             )
-        ).scalar_one_or_none()
-    return Scope(user.id, user.role, user.community_id, household_id)
+        ).first()
+        if row is not None:
+            household_id, community_id = row.household_id, row.community_id
+    return Scope(user.id, user.role, community_id, household_id)
 
 
 def grids_of_community(scope: Scope) -> sa.Select[tuple[int]]:

@@ -17,7 +17,7 @@ users = sa.Table(
     sa.Column("role", sa.String(32), nullable=False),
     sa.Column("password_hash", sa.String(256), nullable=False),
     sa.Column("is_active", sa.Boolean, nullable=False, server_default=sa.true()),
-    # Scope: the community a manager or staff member works for; the resident a resident user is.
+    # The community a manager, staff member or volunteer works for; the resident a resident user is.
     sa.Column("community_id", sa.ForeignKey("communities.id"), index=True),
     sa.Column("resident_id", sa.ForeignKey("residents.id"), index=True),
     sa.Column("created_at", UtcDateTime, nullable=False),

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from hub.demo.seed import DEVICES, WEARERS
 from hub.ingest.flows import store_batch
 from hub.storage.db import Database
 from tests.api.conftest import Login
@@ -72,7 +73,7 @@ async def test_community_roles_see_the_whole_community(
         headers = await login(username)
         assert len(await _tickets(client, headers)) == 2
         devices = (await client.get("/api/v1/devices", headers=headers)).json()
-        assert devices["total"] == 4
+        assert devices["total"] == len(WEARERS) + 1 + len(DEVICES)  # + the IW wearer
 
 
 async def test_a_resident_sees_only_their_household(
@@ -80,7 +81,7 @@ async def test_a_resident_sees_only_their_household(
 ) -> None:
     headers = await login("resident.sun")
     devices = (await client.get("/api/v1/devices", headers=headers)).json()["items"]
-    assert [d["id"] for d in devices] == [f"watch:{SUN}"]
+    assert sorted(d["id"] for d in devices) == [f"watch:{SUN}", "z2m:b1_101_front_door"]
     tickets = await _tickets(client, headers)
     assert len(tickets) == 1 and "Sun Lihua" in str(tickets[0]["title"])
     response = await client.get(f"/api/v1/devices/watch:{WU}", headers=headers)
@@ -93,3 +94,36 @@ async def test_dead_letters_are_for_admins_only(client: httpx.AsyncClient, login
     ).status_code == 200
     response = await client.get("/api/v1/dead-letters", headers=await login("manager"))
     assert response.status_code == 403 and "admin" in response.json()["detail"]
+
+
+async def test_everyone_in_the_community_sees_charger_availability(
+    client: httpx.AsyncClient, login: Login, api_db: Database
+) -> None:
+    from device_adapters.model import DeviceFamily
+    from tests.support.hubdata import device_event
+
+    batch = [
+        device_event(
+            "ebike:EB-B1-01",
+            DeviceFamily.CHARGER,
+            "charger.port_status",
+            {"port": p, "status": s, "availability": a},
+        )
+        for p, s, a in ((1, "idle", "available"), (2, "charging", "charging"))
+    ] + [device_event("ebike:EB-B1-01", DeviceFamily.CHARGER, "charger.fault", {"port": 3})]
+    async with api_db.write() as conn:
+        await store_batch(conn, batch, [], datetime.now(UTC))
+    for username in ("resident.sun", "vol.zhao", "manager"):
+        chargers = (
+            await client.get("/api/v1/chargers/availability", headers=await login(username))
+        ).json()
+        assert len(chargers) == 4, username
+        pile = next(c for c in chargers if c["device_id"] == "ebike:EB-B1-01")
+        assert [(p["port"], p["availability"]) for p in pile["ports"]] == [
+            (1, "available"),
+            (2, "charging"),
+            (3, "out_of_order"),
+        ]
+        assert pile["summary"]["available"] == 1 and pile["summary"]["out_of_order"] == 1
+        # Chargers that have said nothing yet are listed with no ports, not hidden.
+        assert all(c["ports"] == [] for c in chargers if c["device_id"] != "ebike:EB-B1-01")

@@ -1,0 +1,1 @@
+"""chargers domain: what residents ask of charging piles: which ports are free."""
