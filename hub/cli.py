@@ -33,14 +33,19 @@ def _setup_logging(verbose: bool) -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
-    # Migration chatter says nothing a user acts on.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    # Per-message and per-connection chatter says nothing a user acts on; -v shows it.
+    if not verbose:
+        for name in ("alembic", "ocpp", "edge.ocpp_server.wire", "websockets", "httpx"):
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 async def _demo(args: argparse.Namespace) -> None:
     from hub.demo.run import DemoOptions, run_demo
 
     settings = _settings(args)
+    if not args.verbose:
+        # The demo's console is for people: tickets and problems, not every connection.
+        logging.getLogger("edge").setLevel(logging.WARNING)
     options = DemoOptions(simulator=not args.no_simulator, alarm_every_s=args.alarm_every)
     await run_demo(settings, options)
 

@@ -10,8 +10,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Device-facing servers an edge gateway can run; all of them unless told otherwise.
+EDGE_SERVERS = ("watch", "iw", "ebike", "ocpp", "http_push", "local_mqtt")
 
 DEMO_JWT_SECRET = "demo-only-secret-change-me-in-any-real-deployment"
 
@@ -49,6 +52,9 @@ class Settings(BaseSettings):
     edge_publish_timeout_s: float = Field(default=10.0, gt=0)
     edge_max_in_flight: int = Field(default=1000, ge=1, le=60_000)
     watch_idle_timeout_s: float = Field(default=900.0, gt=0)
+    edge_servers: list[str] = Field(
+        default=list(EDGE_SERVERS), description="which device servers the edge runs"
+    )
     iw_port: int = Field(default=5089, ge=1, le=65535)
     ebike_port: int = Field(default=5090, ge=1, le=65535)
     ocpp_port: int = Field(default=9000, ge=1, le=65535)
@@ -68,6 +74,22 @@ class Settings(BaseSettings):
 
     # Community defaults.
     timezone: str = "Asia/Shanghai"
+
+    @field_validator("edge_servers", mode="before")
+    @classmethod
+    def _split_servers(cls, value: object) -> object:
+        # HUB_EDGE_SERVERS=watch,ocpp as well as the JSON list pydantic-settings reads.
+        if isinstance(value, str) and not value.lstrip().startswith("["):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("edge_servers")
+    @classmethod
+    def _known_servers(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(EDGE_SERVERS))
+        if unknown:
+            raise ValueError(f"unknown edge servers {unknown}; choose from {list(EDGE_SERVERS)}")
+        return list(dict.fromkeys(value))
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

@@ -49,6 +49,9 @@ _REPLIES: Final[dict[str, str]] = {
     "INIT": "INIT,1",
     "TKQ": "TKQ",
     "TKQ2": "TKQ2",
+    # Each voice-message fragment is acknowledged, or the watch stops sending the rest
+    # (not in PROTOCOLS.md; Traccar's WatchProtocolDecoder answers "JXTKR,1").
+    "JXTK": "JXTKR,1",
 }
 
 

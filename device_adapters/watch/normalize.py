@@ -46,12 +46,15 @@ ALARM_BITS: Final[tuple[tuple[str, StatusFlags], ...]] = (
 POSITION_TYPES: Final = frozenset(
     {"UD", "UD2", "UD3", "UD_LTE", "UD_WCDMA", "AL", "AL_LTE", "AL_WCDMA", "WT"}
 )
-NO_EVENT_TYPES: Final = frozenset({"INIT", "TKQ", "TKQ2"})
+# INIT/TKQ/TKQ2 only need their reply. JXTK is one fragment of a voice message (AMR audio,
+# "JXTK,<?>,<file name>,<part>,<parts>,<audio>"): the hub keeps no audio, so a fragment is
+# acknowledged (see codec._REPLIES) and gives no event; it is not dead-lettered either.
+NO_EVENT_TYPES: Final = frozenset({"INIT", "TKQ", "TKQ2", "JXTK"})
 
 # ASCII only and bounded: float()/int() alone would accept "nan", "1_0", Arabic digits,
 # and int() raises on over 4300 digits.
-_DECIMAL_RE: Final = re.compile(r"[+-]?(?:[0-9]{1,15}(?:\.[0-9]{0,15})?|\.[0-9]{1,15})")
-_UINT_RE: Final = re.compile(r"[0-9]{1,10}")
+DECIMAL_RE: Final = re.compile(r"[+-]?(?:[0-9]{1,15}(?:\.[0-9]{0,15})?|\.[0-9]{1,15})")
+UINT_RE: Final = re.compile(r"[0-9]{1,10}")
 _HEX_RE: Final = re.compile(r"[0-9A-Fa-f]{1,16}")
 _DDMMYY_RE: Final = re.compile(r"[0-9]{6}")
 
@@ -74,13 +77,13 @@ class _Fields:
 
     def decimal(self, i: int, name: str) -> float:
         s = self.text(i, name)
-        if not _DECIMAL_RE.fullmatch(s):
+        if not DECIMAL_RE.fullmatch(s):
             raise self.fail(f"{name} is not a number: {s[:32]!r}")
         return float(s)
 
     def uint(self, i: int, name: str) -> int:
         s = self.text(i, name)
-        if not _UINT_RE.fullmatch(s):
+        if not UINT_RE.fullmatch(s):
             raise self.fail(f"{name} is not an unsigned integer: {s[:32]!r}")
         return int(s)
 
@@ -137,7 +140,7 @@ def _network_summary(fields: tuple[str, ...]) -> dict[str, Scalar]:
     items = [f.strip() for f in fields]
 
     def uint_at(i: int) -> int | None:
-        if i < len(items) and _UINT_RE.fullmatch(items[i]):
+        if i < len(items) and UINT_RE.fullmatch(items[i]):
             return int(items[i])
         return None
 
@@ -157,7 +160,7 @@ def _network_summary(fields: tuple[str, ...]) -> dict[str, Scalar]:
         return out
     out["wifi_count"] = wifi
     p += 1 + 3 * wifi  # SSID, MAC, RSSI per access point
-    if p < len(items) and _DECIMAL_RE.fullmatch(items[p]):
+    if p < len(items) and DECIMAL_RE.fullmatch(items[p]):
         out["accuracy_m"] = float(items[p])
     return out
 
@@ -195,7 +198,8 @@ class _EventFactory:
         )
 
 
-def _present(values: Mapping[str, Scalar]) -> dict[str, Scalar]:
+def present(values: Mapping[str, Scalar]) -> dict[str, Scalar]:
+    """The values that were reported (None means absent); shared with other wristband codecs."""
     return {k: v for k, v in values.items() if v is not None}
 
 
@@ -205,7 +209,7 @@ def _link(f: _Fields, make: _EventFactory) -> list[DeviceEvent]:
         "tumbles": f.opt_uint(1, "tumbles"),
         "battery_pct": f.opt_uint(2, "battery"),
     }
-    return [make.make("wristband.heartbeat", _present(values))]
+    return [make.make("wristband.heartbeat", present(values))]
 
 
 def _position(f: _Fields, make: _EventFactory) -> list[DeviceEvent]:
@@ -240,10 +244,10 @@ def _position(f: _Fields, make: _EventFactory) -> list[DeviceEvent]:
         "in_motion": StatusFlags.IN_MOTION in status,
     }
     values.update(_network_summary(f.frame.fields[_REQUIRED_POSITION_FIELDS:]))
-    events = [make.make("wristband.position", _present(values), device_time)]
+    events = [make.make("wristband.position", present(values), device_time)]
 
     # gps_fix travels with the alarm: without it a V fix's 0,0 reads as a real place.
-    alarm_values = _present(
+    alarm_values = present(
         {
             "latitude": latitude,
             "longitude": longitude,
@@ -268,7 +272,66 @@ def _blood_pressure(f: _Fields, make: _EventFactory) -> list[DeviceEvent]:
         "diastolic_mmhg": f.uint(1, "diastolic"),
         "heart_rate_bpm": f.opt_uint(2, "heart rate"),
     }
-    return [make.make("wristband.blood_pressure", _present(values))]
+    return [make.make("wristband.blood_pressure", present(values))]
+
+
+# Readings outside this range are not a body temperature in °C (a flag taken for the
+# reading, Fahrenheit firmware): they are refused rather than raise a false alarm.
+BODY_TEMP_RANGE_C: Final = (10.0, 50.0)
+
+
+def _body_temp(f: _Fields, i: int) -> dict[str, Scalar]:
+    celsius = f.decimal(i, "temperature")
+    low, high = BODY_TEMP_RANGE_C
+    if not low <= celsius <= high:
+        raise f.fail(f"temperature out of range {low:g}..{high:g} °C: {celsius:g}")
+    return {"body_temp_c": celsius}
+
+
+def _temperature(f: _Fields, make: _EventFactory) -> list[DeviceEvent]:
+    """``TEMP,36.5``: the body temperature is the first field (Traccar reads it there)."""
+    return [make.make("wristband.temperature", _body_temp(f, 0))]
+
+
+def _body_temperature_2(f: _Fields, make: _EventFactory) -> list[DeviceEvent]:
+    """``btemp2,1,35.29``: a flag, then the temperature as the last numeric field.
+
+    Traccar reads the flag then the temperature, and nothing when the flag is 0 (no valid
+    measurement: no event here either). Firmware differs in what else it sends, so the
+    reading is the last numeric field after the flag; a lone field is the reading itself.
+    """
+    fields = f.frame.fields
+    if len(fields) >= 2 and fields[0].strip() == "0":
+        return []
+    for i in range(len(fields) - 1, 0 if len(fields) >= 2 else -1, -1):
+        if DECIMAL_RE.fullmatch(fields[i].strip()):
+            return [make.make("wristband.temperature", _body_temp(f, i))]
+    raise f.fail("no numeric temperature field")
+
+
+# The first of two oxygen fields is read as a heart rate only from this value up: below it,
+# it is taken for a flag like btemp2's, so a "1" never becomes a 1 bpm reading.
+_MIN_PLAUSIBLE_BPM: Final = 20
+
+
+def _spo2(f: _Fields, make: _EventFactory) -> list[DeviceEvent]:
+    """``oxygen,98`` (SpO2 alone) or ``oxygen,72,98`` (then SpO2 is the second field).
+
+    Traccar reads SpO2 from the second field and ignores the first; no public decoder says
+    what the first is. It is reported as the heart rate when it is a plausible one.
+    """
+    fields = f.frame.fields
+    spo2_i = 1 if len(fields) >= 2 and fields[1].strip() else 0
+    spo2 = f.uint(spo2_i, "spo2")
+    if spo2 > 100:
+        raise f.fail(f"spo2 above 100 %: {spo2}")
+    values: dict[str, Scalar] = {"spo2_pct": spo2}
+    if spo2_i == 0:
+        return [make.make("wristband.spo2", values)]
+    first = f.opt_uint(0, "heart rate")
+    if first is not None and first >= _MIN_PLAUSIBLE_BPM:
+        values["heart_rate_bpm"] = first
+    return [make.make("wristband.spo2", values)]
 
 
 _Handler = Callable[[_Fields, _EventFactory], list[DeviceEvent]]
@@ -283,6 +346,9 @@ _HANDLERS_CASELESS: Final[dict[str, _Handler]] = {
     "heart": _heart_rate,
     "bphrt": _blood_pressure,
     "blood": _blood_pressure,
+    "temp": _temperature,
+    "btemp2": _body_temperature_2,
+    "oxygen": _spo2,
 }
 
 
@@ -295,7 +361,8 @@ def to_events(
 ) -> list[DeviceEvent]:
     """Normalize one frame. Raises :class:`WatchDecodeError` (only) for content it cannot use.
 
-    INIT/TKQ/TKQ2 give no events; they only need :func:`reply_for`.
+    INIT/TKQ/TKQ2 and JXTK (voice fragments) give no events; they only need
+    :func:`reply_for`.
     """
     ctype = frame.content_type
     if ctype in NO_EVENT_TYPES:

@@ -6,6 +6,7 @@ socket would deliver them; message codecs decode one message at a time.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,7 +15,13 @@ from typing import Any
 
 from tqdm import tqdm
 
-from device_adapters.base import MessageAdapter, MessageContext, Rejected, StreamAdapter
+from device_adapters.base import (
+    MessageAdapter,
+    MessageContext,
+    Rejected,
+    SessionAdapter,
+    StreamAdapter,
+)
 from device_adapters.registry import load_adapters
 from hub.bench.samples import SAMPLES, Sample
 
@@ -89,6 +96,32 @@ def _bench_message(adapter: MessageAdapter, sample: Sample, seconds: float) -> C
     return CodecResult(adapter.name, adapter.transport, None, handled / full_s, events / handled)
 
 
+_OCPP_ACTIONS = {
+    "BootNotification": "boot_notification",
+    "Heartbeat": "heartbeat",
+    "StatusNotification": "status_notification",
+    "MeterValues": "meter_values",
+}
+
+
+def _bench_session(adapter: SessionAdapter, sample: Sample, seconds: float) -> CodecResult:
+    """OCPP: parse the Call as the edge's server does, then normalize its payload."""
+    now = datetime.now(UTC)
+    cp_id = sample.hint or "bench"
+    events = 0
+
+    def full() -> int:
+        nonlocal events
+        for raw in sample.payloads:
+            _type, _id, action, payload = json.loads(raw)
+            normalize = getattr(adapter.functions, _OCPP_ACTIONS[action])
+            events += len(normalize(cp_id, payload, received_at=now, gateway_id="bench", raw=raw))
+        return len(sample.payloads)
+
+    handled, full_s = _timed(full, seconds)
+    return CodecResult(adapter.name, adapter.transport, None, handled / full_s, events / handled)
+
+
 def run_codec_bench(seconds_per_codec: float = 2.0, progress: bool = True) -> list[CodecResult]:
     adapters = load_adapters()
     names = [n for n in SAMPLES if n in adapters]
@@ -99,6 +132,8 @@ def run_codec_bench(seconds_per_codec: float = 2.0, progress: bool = True) -> li
             results.append(_bench_stream(adapter, sample, seconds_per_codec))
         elif isinstance(adapter, MessageAdapter):
             results.append(_bench_message(adapter, sample, seconds_per_codec))
+        elif isinstance(adapter, SessionAdapter):
+            results.append(_bench_session(adapter, sample, seconds_per_codec))
     return results
 
 

@@ -14,9 +14,10 @@ import sqlalchemy as sa
 from api.app import create_app
 from api.server import ApiServer
 from edge.gateway import EdgeGateway
-from edge.simulator import SimulatedWatch, run_simulator, send_once
+from edge.simulator import SimulatedWatch, send_once
 from hub.broker.embedded import EmbeddedBroker
-from hub.demo.seed import ACCOUNTS, DEMO_PASSWORD, WEARERS, seed_demo
+from hub.demo.seed import ACCOUNTS, DEMO_PASSWORD, DEVICES, WEARERS, seed_demo
+from hub.demo.traffic import run_community_traffic
 from hub.ingest.flows import BatchOutcome
 from hub.netutil import check_port_free
 from hub.runtime import HubRuntime
@@ -33,8 +34,6 @@ FIRST_SOS_AFTER_S = 8.0
 class DemoOptions:
     simulator: bool = True
     alarm_every_s: float = 45.0
-    heartbeat_every_s: float = 20.0
-    position_every_s: float = 30.0
     announce: Callable[[str], None] = print
 
 
@@ -49,9 +48,15 @@ class Demo:
     edge: EdgeGateway
     api: ApiServer
     tasks: list[asyncio.Task[object]] = field(default_factory=list)
+    traffic_stop: asyncio.Event = field(default_factory=asyncio.Event)
     usernames: dict[int, str] = field(default_factory=dict)
 
     async def stop(self) -> None:
+        # Simulated devices first, politely (they close their connections), then the rest.
+        self.traffic_stop.set()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                await asyncio.gather(*self.tasks, return_exceptions=True)
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
@@ -67,6 +72,10 @@ def check_demo_ports(settings: Settings) -> None:
     for host, port, what, flag in (
         ("127.0.0.1", settings.mqtt_port, "embedded MQTT broker", "--mqtt-port"),
         (settings.edge_host, settings.watch_port, "watch TCP server", "--watch-port"),
+        (settings.edge_host, settings.iw_port, "IW watch TCP server", "HUB_IW_PORT"),
+        (settings.edge_host, settings.ebike_port, "e-bike pile TCP server", "HUB_EBIKE_PORT"),
+        (settings.edge_host, settings.ocpp_port, "OCPP central system", "HUB_OCPP_PORT"),
+        (settings.edge_host, settings.http_push_port, "gate push server", "HUB_HTTP_PUSH_PORT"),
         (settings.api_host, settings.api_port, "HTTP API", "--api-port"),
     ):
         check_port_free(host, port, what, hint=f"choose another with {flag}")
@@ -105,21 +114,13 @@ async def start_demo(settings: Settings, options: DemoOptions) -> Demo:
         await demo.stop()
         raise
     if options.simulator:
-        demo.tasks.append(asyncio.create_task(_simulate(settings, options)))
+        demo.tasks.append(
+            asyncio.create_task(
+                run_community_traffic(settings, demo.traffic_stop, options.alarm_every_s)
+            )
+        )
         demo.tasks.append(asyncio.create_task(_first_sos(settings, options)))
     return demo
-
-
-async def _simulate(settings: Settings, options: DemoOptions) -> object:
-    return await run_simulator(
-        "127.0.0.1",
-        settings.watch_port,
-        [w.watch_id for w in WEARERS],
-        duration_s=None,
-        alarm_every_s=options.alarm_every_s,
-        heartbeat_every_s=options.heartbeat_every_s,
-        position_every_s=options.position_every_s,
-    )
 
 
 async def _first_sos(settings: Settings, options: DemoOptions) -> object:
@@ -127,6 +128,10 @@ async def _first_sos(settings: Settings, options: DemoOptions) -> object:
     watch = SimulatedWatch(WEARERS[0].watch_id)
     options.announce(f"  simulator: {WEARERS[0].resident} presses SOS on watch {watch.native_id}")
     return await send_once("127.0.0.1", settings.watch_port, watch.alarm("sos"), expect_reply=True)
+
+
+def _count(family: str) -> int:
+    return sum(1 for d in DEVICES if d.family.value == family)
 
 
 def banner(settings: Settings) -> str:
@@ -143,15 +148,25 @@ Community Hub demo is running.
 {accounts}
   Data (SQLite):          {settings.sqlite_path}
   MQTT broker (embedded): 127.0.0.1:{settings.mqtt_port}
-  Watches connect to:     {settings.edge_host}:{settings.watch_port} (TCP, "Watch" protocol)
+  Devices connect to the edge gateway on {settings.edge_host}:
+      wristbands  TCP {settings.watch_port} ("Watch" protocol), TCP {settings.iw_port} (IW protocol)
+      e-bike piles TCP {settings.ebike_port} (binary frames behind a DTU)
+      EV chargers ws://…:{settings.ocpp_port}/ocpp/<id> (OCPP 1.6J)
+      gates       http://…:{settings.http_push_port}/acs/<id>/events (event push)
+      locks       MQTT {settings.z2m_base_topic}/# (Zigbee2MQTT), \
+{settings.tuya_base_topic}/+/state (Tuya)
+  Simulated: {len(WEARERS) + 1} wristbands, {_count("door_access")} gates, {_count("lock")} locks, \
+{_count("charger")} charging piles
 
   Try:
     TOKEN=$(curl -s -d 'username=admin&password={DEMO_PASSWORD}' {base}/api/v1/auth/token \\
             | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
     curl -s -H "Authorization: Bearer $TOKEN" '{base}/api/v1/tickets?status=dispatched'
 
-  Simulated watches send heartbeats and positions; an SOS comes in {FIRST_SOS_AFTER_S:.0f} s,
-  then an SOS or a fall now and then. Ctrl-C stops the demo.
+    curl -s -H "Authorization: Bearer $TOKEN" {base}/api/v1/chargers/availability
+
+  An SOS comes in {FIRST_SOS_AFTER_S:.0f} s, then an SOS or a fall now and then.
+  Ctrl-C stops the demo.
 """
 
 

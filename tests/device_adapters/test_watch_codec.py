@@ -42,6 +42,63 @@ PULSE = b"[CS*8800000015*0008*PULSE,72]"
 BPHRT = b"[3G*4700609403*0013*bphrt,120,79,73,,,,]"
 REAL_FRAMES = [LK_BARE, LK_FULL, AL_SOS, UD_FIX, PULSE, BPHRT]
 
+# Real frames from Traccar's public WatchProtocolDecoderTest (captured from devices).
+UD2_REAL = (
+    b"[3G*9031853319*004E*UD2,220322,055105,A,22.761162,N,114.360192,E,0,0,47,14,100,64,0,0,"
+    b"00000008,0,0]"
+)
+UD_LTE_REAL = (
+    b"[3G*2104326058*00E9*UD_LTE,300621,135101,A,32.162652,N,34.888748,E,30.84,265.158,65.621,"
+    b"18,100,83,0,0,00000000,1,1,425,01,10223,8012811,100,3,ES4104,22:74:1d:39:64:ff,-46,"
+    b"metropoline-wifi,a8:3f:a1:e0:66:ba,-89,Egged.co.il,00:0c:42:51:cf:cd,-81,1.7055488]"
+)
+UD_WCDMA_REAL = (
+    b"[3G*0304187088*0100*UD_WCDMA,100720,094202,V,0.0,N,0.0,E,22.0,0,-1,21,75,92,0,0,00000000,"
+    b"1,1,425,01,10192,1282125,75,5,Inet,04:f0:21:46:1f:57,-54,iNetSecurity,00:1e:42:25:2f:3e,"
+    b"-71,Gilad,58:d5:6e:9d:1b:af,-80,weekend,14:ae:db:cb:99:25,-82,advancemed1,"
+    b"04:f0:21:4c:c8:3e,-89,0.0]"
+)
+WT_REAL = (
+    b"[3G*6005412902*011F*WT,170517,133811,V,18.512200,N,73.7750283,E,0.00,0.0,0.0,0,92,82,4262,"
+    b"0,00000010,2,1,404,22,10125,8301,141,10125,13921,122,5,Skynet,28:c6:8e:be:87:c0,-60,"
+    b"Intel Wi-Fi,4c:60:de:32:3d:38,-70,Nirvanic-2,40:e3:d6:4a:d9:c2,-73,A4-Guest,"
+    b"40:e3:d6:4a:d9:c4,-73,A4Idatix,40:e3:d6:4a:d9:c3,-73,13.8]"
+)
+AL_FALL_REAL = (
+    b"[3G*8308373902*0080*AL,230817,095346,A,47.083950,N,15.4821850,E,7.60,273.8,0.0,4,15,44,0,"
+    b"0,00200010,2,255,232,1,7605,42530,118,7605,58036,119,0,65.8]"
+)
+AL_REMOVED_REAL = (
+    b"[ZJ*014111001332708*0075*0064*AL,040418,052156,A,22.536207,N,113.938673,E,0,0,0,5,100,82,"
+    b"1000,50,00100000,1,255,460,0,9340,3663,35]"
+)
+BTEMP2_REAL = b"[3G*2104326058*000E*btemp2,1,35.29]"
+BLOOD_REAL = b"[ZJ*357653059860416*0007*000c*BLOOD,109,68]"
+HEART_ZERO_REAL = b"[3G*6005412902*0007*heart,0]"
+TRACCAR_FRAMES = [
+    UD2_REAL,
+    UD_LTE_REAL,
+    UD_WCDMA_REAL,
+    WT_REAL,
+    AL_FALL_REAL,
+    AL_REMOVED_REAL,
+    BTEMP2_REAL,
+    BLOOD_REAL,
+    HEART_ZERO_REAL,
+]
+ALL_REAL_FRAMES = [*REAL_FRAMES, *TRACCAR_FRAMES]
+
+# Built: the header of a real voice fragment in Traccar's test suite (one of six parts of
+# watch_7_20220526093954), with a short AMR body escaped as the real one is: 0x7D then
+# 0x01..0x05 for 0x7D [ ] , * so no raw frame character appears in the audio.
+JXTK_AUDIO = b"#!AMR\n\x0c\n<?\x96\x7d\x03\x7d\x02\x7d\x04\x7d\x05\x7d\x01\x00\xff"
+JXTK_BUILT = encode_frame(
+    "ZJ",
+    "789468050042692",
+    b"JXTK,0,watch_7_20220526093954,1,6," + JXTK_AUDIO,
+    index="0034",
+)
+
 RECEIVED = datetime(2024, 5, 1, 8, 0, 0, tzinfo=UTC)
 GATEWAY = "gw-test"
 DEVICE = "1234567890"
@@ -190,7 +247,7 @@ def test_bphrt_golden() -> None:
     assert event.values == {"systolic_mmhg": 120, "diastolic_mmhg": 79, "heart_rate_bpm": 73}
 
 
-@pytest.mark.parametrize("raw", REAL_FRAMES)
+@pytest.mark.parametrize("raw", ALL_REAL_FRAMES)
 def test_real_frames_events_are_json_round_trippable(raw: bytes) -> None:
     for event in events(raw):
         assert DeviceEvent.model_validate_json(event.model_dump_json()) == event
@@ -385,13 +442,248 @@ def test_heart_word_and_blood_pressure_without_heart_rate() -> None:
     assert bp.values == {"systolic_mmhg": 130, "diastolic_mmhg": 85}
 
 
-@pytest.mark.parametrize("word", ["XYZ", "JXTK", "TK", "img", ""])
+@pytest.mark.parametrize("word", ["XYZ", "TK", "img", ""])
 def test_unsupported_content_types_raise_but_may_still_reply(word: str) -> None:
     raw = encode_frame("3G", DEVICE, f"{word},1,2")
     with pytest.raises(WatchDecodeError, match=f"unsupported content type '{word}'") as info:
         events(raw)
     assert info.value.raw == raw
     assert reply_for(decode_frame(raw)) is None
+
+
+# --- real frames from Traccar's test suite -------------------------------------------------
+
+
+def test_ud2_real_golden() -> None:
+    [pos] = events(UD2_REAL)
+    assert pos.device_id == "watch:9031853319"
+    assert pos.device_time == datetime(2022, 3, 22, 5, 51, 5, tzinfo=UTC)
+    assert pos.values == {
+        "latitude": 22.761162,
+        "longitude": 114.360192,
+        "gps_fix": True,
+        "speed_kmh": 0.0,
+        "course_deg": 0.0,
+        "altitude_m": 47.0,
+        "satellites": 14,
+        "gsm_signal": 100,
+        "battery_pct": 64,
+        "steps": 0,
+        "tumbles": 0,
+        "status_hex": "00000008",  # bit 3 is not in the table: no alarm
+        "worn": True,
+        "in_motion": False,
+        "cell_count": 0,
+    }
+    assert reply_for(decode_frame(UD2_REAL)) is None
+
+
+def test_ud_lte_real_golden() -> None:
+    [pos] = events(UD_LTE_REAL)
+    assert pos.kind == "wristband.position"
+    assert pos.device_time == datetime(2021, 6, 30, 13, 51, 1, tzinfo=UTC)
+    assert pos.values == {
+        "latitude": 32.162652,
+        "longitude": 34.888748,
+        "gps_fix": True,
+        "speed_kmh": 30.84,
+        "course_deg": 265.158,
+        "altitude_m": 65.621,
+        "satellites": 18,
+        "gsm_signal": 100,
+        "battery_pct": 83,
+        "steps": 0,
+        "tumbles": 0,
+        "status_hex": "00000000",
+        "worn": True,
+        "in_motion": False,
+        "cell_count": 1,
+        "mcc": 425,
+        "mnc": 1,
+        "wifi_count": 3,
+        "accuracy_m": 1.7055488,
+    }
+    assert reply_for(decode_frame(UD_LTE_REAL)) is None
+
+
+def test_ud_wcdma_real_golden_without_fix() -> None:
+    [pos] = events(UD_WCDMA_REAL)
+    assert pos.device_id == "watch:0304187088"
+    assert pos.device_time == datetime(2020, 7, 10, 9, 42, 2, tzinfo=UTC)
+    assert pos.values["gps_fix"] is False
+    assert (pos.values["latitude"], pos.values["longitude"]) == (0.0, 0.0)
+    assert pos.values["altitude_m"] == -1.0
+    assert (pos.values["gsm_signal"], pos.values["battery_pct"]) == (75, 92)
+    assert (pos.values["mcc"], pos.values["mnc"]) == (425, 1)
+    assert (pos.values["cell_count"], pos.values["wifi_count"]) == (1, 5)
+    assert pos.values["accuracy_m"] == 0.0
+    assert pos.values["worn"] is True
+
+
+def test_wt_real_golden() -> None:
+    frame = decode_frame(WT_REAL)
+    assert frame.content_type == "WT"
+    assert "Intel Wi-Fi" in frame.fields  # an SSID with a space and a dash survives framing
+    [pos] = events(WT_REAL)
+    assert pos.kind == "wristband.position"
+    assert pos.device_time == datetime(2017, 5, 17, 13, 38, 11, tzinfo=UTC)
+    assert (pos.values["latitude"], pos.values["longitude"]) == (18.5122, 73.7750283)
+    assert pos.values["gps_fix"] is False
+    assert pos.values["steps"] == 4262
+    assert pos.values["battery_pct"] == 82
+    assert pos.values["status_hex"] == "00000010"
+    assert pos.values["in_motion"] is True
+    assert pos.values["worn"] is True
+    assert (pos.values["cell_count"], pos.values["wifi_count"]) == (2, 5)
+    assert pos.values["accuracy_m"] == 13.8
+    assert reply_for(frame) is None
+
+
+def test_al_fall_real_golden() -> None:
+    pos, fall = events(AL_FALL_REAL)
+    assert pos.values["worn"] is True
+    assert pos.values["in_motion"] is True
+    assert fall.kind == "wristband.fall"
+    assert (fall.severity, fall.lane) == (Severity.CRITICAL, Lane.ALARM)
+    assert fall.device_time == datetime(2017, 8, 23, 9, 53, 46, tzinfo=UTC)
+    assert fall.values == {
+        "latitude": 47.08395,
+        "longitude": 15.482185,
+        "gps_fix": True,
+        "battery_pct": 44,
+        "status_hex": "00200010",
+    }
+    assert reply_for(decode_frame(AL_FALL_REAL)) == b"[3G*8308373902*0002*AL]"
+
+
+def test_al_taken_off_real_golden_marks_not_worn() -> None:
+    frame = decode_frame(AL_REMOVED_REAL)
+    assert (frame.index, len(frame.content)) == ("0075", 0x64)
+    pos, removed = events(AL_REMOVED_REAL)
+    assert pos.values["worn"] is False
+    assert removed.kind == "wristband.removed"
+    assert removed.device_id == "watch:014111001332708"
+    assert removed.values["battery_pct"] == 82
+    assert reply_for(frame) == b"[ZJ*014111001332708*0075*0002*AL]"
+
+
+def test_btemp2_real_golden() -> None:
+    [event] = events(BTEMP2_REAL)
+    assert event.kind == "wristband.temperature"
+    assert (event.severity, event.lane) == (Severity.INFORMATIONAL, Lane.TELEMETRY)
+    assert event.values == {"body_temp_c": 35.29}
+    assert event.device_time is None
+    assert reply_for(decode_frame(BTEMP2_REAL)) is None
+
+
+def test_blood_real_golden_zj_without_heart_rate() -> None:
+    frame = decode_frame(BLOOD_REAL)
+    assert (frame.index, frame.content) == ("0007", b"BLOOD,109,68")
+    [event] = events(BLOOD_REAL)
+    assert event.kind == "wristband.blood_pressure"
+    assert event.values == {"systolic_mmhg": 109, "diastolic_mmhg": 68}
+
+
+def test_heart_zero_real_is_reported_as_sent() -> None:
+    # A 0 reading (nothing measured) is passed on as is; rules decide what it means.
+    [event] = events(HEART_ZERO_REAL)
+    assert event.values == {"heart_rate_bpm": 0}
+
+
+# --- built frames: temperature, SpO2, voice --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "celsius"),
+    [
+        ("TEMP,36.5", 36.5),
+        ("temp,37.2", 37.2),
+        ("btemp2,1,36.6", 36.6),
+        ("btemp2,36.6", 36.6),  # a lone field is the reading
+        ("btemp2,1,36.6,,", 36.6),  # trailing empty fields
+        ("btemp2,2,0,36.6", 36.6),  # whatever comes between, the last number is the reading
+        ("BTEMP2,1,38", 38.0),
+    ],
+)
+def test_temperature_words(content: str, celsius: float) -> None:
+    [event] = events(encode_frame("3G", DEVICE, content))
+    assert event.kind == "wristband.temperature"
+    assert event.values == {"body_temp_c": celsius}
+    assert reply_for(decode_frame(encode_frame("3G", DEVICE, content))) is None
+
+
+def test_btemp2_flag_zero_means_no_reading_and_no_event() -> None:
+    assert events(encode_frame("3G", DEVICE, "btemp2,0,36.5")) == []
+
+
+@pytest.mark.parametrize(
+    ("content", "values"),
+    [
+        ("oxygen,98", {"spo2_pct": 98}),
+        ("oxygen,72,98", {"spo2_pct": 98, "heart_rate_bpm": 72}),
+        ("OXYGEN,72,97,", {"spo2_pct": 97, "heart_rate_bpm": 72}),
+        ("oxygen,1,96", {"spo2_pct": 96}),  # a leading flag is not a 1 bpm heart rate
+        ("oxygen,,95", {"spo2_pct": 95}),
+        ("oxygen,99,", {"spo2_pct": 99}),
+    ],
+)
+def test_oxygen(content: str, values: dict[str, int]) -> None:
+    [event] = events(encode_frame("3G", DEVICE, content))
+    assert event.kind == "wristband.spo2"
+    assert (event.severity, event.lane) == (Severity.INFORMATIONAL, Lane.TELEMETRY)
+    assert event.values == values
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "TEMP",
+        "TEMP,",
+        "TEMP,hot",
+        "TEMP,nan",
+        "btemp2",
+        "btemp2,1",
+        "btemp2,1,x",
+        "btemp2,1,98.6",  # Fahrenheit is not taken for Celsius
+        "TEMP,0",
+        "oxygen",
+        "oxygen,",
+        "oxygen,101",
+        "oxygen,9.5",
+        "oxygen,abc,98",
+    ],
+)
+def test_malformed_temperature_and_oxygen_raise(content: str) -> None:
+    raw = encode_frame("3G", DEVICE, content)
+    with pytest.raises(WatchDecodeError) as info:
+        events(raw)
+    assert info.value.raw == raw
+
+
+def test_jxtk_voice_fragment_gives_no_event_and_is_acknowledged() -> None:
+    frame = decode_frame(JXTK_BUILT)
+    assert frame.content_type == "JXTK"
+    assert frame.content.endswith(JXTK_AUDIO)
+    assert events(JXTK_BUILT) == []
+    assert reply_for(frame) == b"[ZJ*789468050042692*0034*0007*JXTKR,1]"
+
+
+def test_jxtk_fragments_in_one_read_are_each_acknowledged() -> None:
+    parts = [
+        encode_frame(
+            "ZJ",
+            "789468050042692",
+            f"JXTK,0,watch_7_20220526093954,{n},3,".encode() + JXTK_AUDIO * n,
+            index=f"{0x33 + n:04X}",
+        )
+        for n in (1, 2, 3)
+    ]
+    out = WatchStream().feed(b"".join(parts))
+    assert out == [decode_frame(p) for p in parts]
+    replies = [reply_for(f) for f in out if isinstance(f, WatchFrame)]
+    assert replies == [
+        f"[ZJ*789468050042692*{0x33 + n:04X}*0007*JXTKR,1]".encode() for n in (1, 2, 3)
+    ]
 
 
 # --- replies -------------------------------------------------------------------------------
@@ -417,7 +709,12 @@ def test_replies(content: str, reply: str | None) -> None:
 
 
 def test_init_and_tkq_give_no_events_only_replies() -> None:
-    for content, reply in [("INIT,1", b"INIT,1"), ("TKQ", b"TKQ"), ("TKQ2", b"TKQ2")]:
+    for content, reply in [
+        ("INIT,1", b"INIT,1"),
+        ("TKQ", b"TKQ"),
+        ("TKQ2", b"TKQ2"),
+        ("JXTK,0,watch_7_20220526093954,6,6,#!AMR", b"JXTKR,1"),
+    ]:
         frame = decode_frame(encode_frame("SG", DEVICE, content))
         assert to_events(frame, received_at=RECEIVED, gateway_id=GATEWAY) == []
         answer = reply_for(frame)
@@ -521,7 +818,9 @@ def test_several_frames_in_one_feed() -> None:
     assert stream.buffered == 0
 
 
-@pytest.mark.parametrize("raw", [*REAL_FRAMES, b"[ZJ*014111001350304*0038*000B*LK,0,10,100]"])
+@pytest.mark.parametrize(
+    "raw", [*ALL_REAL_FRAMES, JXTK_BUILT, b"[ZJ*014111001350304*0038*000B*LK,0,10,100]"]
+)
 def test_frame_split_at_every_byte_position(raw: bytes) -> None:
     expected = decode_frame(raw)
     for cut in range(len(raw) + 1):

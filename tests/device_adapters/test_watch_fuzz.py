@@ -21,17 +21,20 @@ from device_adapters.watch import (
     reply_for,
     to_events,
 )
-from tests.device_adapters.test_watch_codec import REAL_FRAMES, position
+from tests.device_adapters.test_watch_codec import ALL_REAL_FRAMES, JXTK_BUILT, position
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 RECEIVED = datetime(2024, 5, 1, tzinfo=UTC)
 
 # Real frames plus built ones that reach the alarm and index paths.
 SEEDS = [
-    *REAL_FRAMES,
+    *ALL_REAL_FRAMES,
+    JXTK_BUILT,
     position("007F4017"),
     encode_frame("ZJ", "014111001350304", "LK,0,10,100", index="0038"),
     encode_frame("SG", "8800000015", "INIT,13800138000,1,1"),
+    encode_frame("3G", "1234567890", "oxygen,72,98"),
+    encode_frame("3G", "1234567890", "TEMP,36.5"),
 ]
 
 

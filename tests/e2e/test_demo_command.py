@@ -43,7 +43,15 @@ def _demo(tmp_path: Path, api: int, mqtt: int, watch: int) -> subprocess.Popen[s
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            # The other device servers on free ports too, so runs never collide.
+            **{
+                f"HUB_{name}_PORT": str(free_port())
+                for name in ("IW", "EBIKE", "OCPP", "HTTP_PUSH")
+            },
+        },
     )
 
 

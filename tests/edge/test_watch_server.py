@@ -51,6 +51,8 @@ def make_settings(broker: MosquittoProcess, **overrides: object) -> Settings:
         "gateway_id": GW,
         "edge_host": "127.0.0.1",
         "edge_publish_timeout_s": 5.0,
+        # Gateway tests here are about the watch server; the others have their own tests.
+        "edge_servers": ["watch"],
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

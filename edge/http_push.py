@@ -1,0 +1,315 @@
+"""The HTTP server that door access controllers push their events to.
+
+``POST /acs/{device_id}/events`` on ``settings.http_push_port``, one event per request,
+as Hikvision-style controllers send them in "HTTP listening" mode: either the
+``AccessControllerEvent`` JSON as the body (``application/json``, or any other content
+type), or ``multipart/form-data`` whose JSON part is named ``event_log`` or
+``AccessControllerEvent`` (a controller may add the face picture as a further part;
+it is ignored). The ``event_log`` part name follows public third-party receivers of
+real controllers, not a capture of our own. Configure each controller's push URL with
+its own ``device_id``; the events' device id is ``hik:<device_id>``.
+
+Answers, chosen so that a controller's retry does the right thing:
+
+- **200** ``{"status": "ok", "events": n}``: only after the broker acknowledged (PUBACK)
+  every event of the body. A heartbeat gives ``n = 0``. A duress event is answered
+  exactly like any other: the device is never told an alarm went out.
+- **400** ``{"status": "error", "reason": ...}``: the body cannot be decoded; it was
+  published as a DeadLetter (raw JSON part, or the body's first 64 KiB) before
+  answering. Resending the same malformed event would not help.
+- **401**: ``credentials`` were given and the request's HTTP Basic username (which must
+  equal ``device_id``) and password do not match.
+- **413**: body larger than :data:`MAX_BODY_BYTES`.
+- **503**: the uplink did not take an event or dead letter; the controller retries. A
+  retried body is decoded anew (new event ids), so an event whose PUBACK was merely
+  late can reach the hub twice.
+
+Authentication: per-device HTTP Basic when ``credentials`` (device id -> password) is
+given. ``credentials=None`` accepts every push and is meant for the demo and for a
+network where only the controllers can reach this port; anything else should pass
+credentials (and put TLS in front).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hmac
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from typing import Final
+from uuid import uuid4
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from api.server import ApiServer
+from device_adapters.base import MessageContext
+from device_adapters.hikvision import (
+    DEFAULT_VENDOR,
+    PROTOCOL,
+    HikvisionDecodeError,
+    decoder_for,
+    device_id_for,
+)
+from device_adapters.model import DeadLetter, DeviceEvent, Lane
+from edge.uplink import EventPublisher, UplinkError
+from hub.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# A pushed event with its face picture is a few hundred KiB.
+MAX_BODY_BYTES: Final = 2 * 1024 * 1024
+MAX_DEAD_LETTER_RAW: Final = 64 * 1024
+# Multipart part names that carry the event JSON, in order of preference.
+JSON_PART_NAMES: Final = ("event_log", "AccessControllerEvent")
+EVENTS_PATH: Final = "/acs/{device_id}/events"
+_MAX_REASON: Final = 1000  # DeadLetter.reason max_length
+_REALM: Final = 'Basic realm="community-hub-edge", charset="UTF-8"'
+
+
+class PushBodyError(ValueError):
+    """A request body from which no event JSON can be taken."""
+
+
+@dataclass
+class HttpPushStats:
+    """Counters since start; read by logs, the CLI and tests."""
+
+    requests: int = 0
+    events: int = 0
+    heartbeats: int = 0
+    dead_letters: int = 0
+    auth_failures: int = 0
+    too_large: int = 0
+    publish_failures: int = 0
+
+
+def extract_event_json(content_type: str | None, body: bytes) -> bytes:
+    """The event JSON of a push body: the body itself, or the JSON part of a multipart one.
+
+    In a multipart body the part named ``event_log`` or ``AccessControllerEvent`` wins,
+    then the first ``application/json`` part, then the first part that starts with ``{``.
+    """
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if media_type != "multipart/form-data":
+        return body
+    header = b"Content-Type: " + (content_type or "").encode("latin-1", "replace")
+    message = BytesParser(policy=policy.HTTP).parsebytes(header + b"\r\n\r\n" + body)
+    if not isinstance(message, EmailMessage) or not message.is_multipart():
+        raise PushBodyError("multipart body without a valid boundary")
+    parts: list[tuple[str | None, str, bytes]] = []
+    for part in message.iter_parts():
+        if not isinstance(part, EmailMessage) or part.is_multipart():
+            continue
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if isinstance(payload, bytes):
+            parts.append(
+                (name if isinstance(name, str) else None, part.get_content_type(), payload)
+            )
+    for wanted in JSON_PART_NAMES:
+        for name, _, payload in parts:
+            if name == wanted:
+                return payload
+    for _, media, payload in parts:
+        if media == "application/json":
+            return payload
+    for _, _, payload in parts:
+        if payload.lstrip().startswith(b"{"):
+            return payload
+    names = ", ".join(str(name) for name, _, _ in parts) or "none"
+    raise PushBodyError(f"multipart body has no event JSON part (parts: {names[:200]})")
+
+
+def basic_auth_matches(header: str | None, username: str, password: str) -> bool:
+    """Whether an ``Authorization`` header is HTTP Basic with exactly these credentials."""
+    if header is None:
+        return False
+    scheme, _, param = header.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return False
+    try:
+        decoded = base64.b64decode(param.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return False
+    user, sep, given = decoded.partition(":")
+    # Both compared, always: no early exit that would time which one was wrong.
+    user_ok = hmac.compare_digest(user.encode(), username.encode())
+    password_ok = hmac.compare_digest(given.encode(), password.encode())
+    return bool(sep) and user_ok and password_ok
+
+
+class HttpPushServer:
+    def __init__(
+        self,
+        settings: Settings,
+        uplink: EventPublisher,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        credentials: dict[str, str] | None = None,
+        vendor: str = DEFAULT_VENDOR,
+    ) -> None:
+        self._settings = settings
+        self._uplink = uplink
+        self.host = settings.edge_host if host is None else host
+        # A fixed port: ApiServer does not report the port the OS picked for 0.
+        self.port = settings.http_push_port if port is None else port
+        self.gateway_id = settings.gateway_id
+        self._credentials = None if credentials is None else dict(credentials)
+        self._decode = decoder_for(vendor)
+        self.stats = HttpPushStats()
+        self.app = self._build_app()
+        self._server: ApiServer | None = None
+
+    def _build_app(self) -> FastAPI:
+        app = FastAPI(
+            title="Community Hub edge: access controller push",
+            docs_url=None,
+            redoc_url=None,
+            openapi_url=None,
+        )
+        app.add_api_route(EVENTS_PATH, self._acs_events, methods=["POST"])
+        return app
+
+    async def start(self) -> None:
+        if self._server is not None:
+            raise RuntimeError("HTTP push server already started")
+        server = ApiServer(self.app, self.host, self.port)
+        await server.start()
+        self._server = server
+        auth = "HTTP Basic per device" if self._credentials is not None else "no authentication"
+        log.info("HTTP push server listening on %s:%s (%s)", self.host, self.port, auth)
+
+    async def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            await server.stop()
+            log.info("HTTP push server on port %s stopped", self.port)
+
+    # -- one request -------------------------------------------------------------------
+
+    async def _acs_events(self, device_id: str, request: Request) -> JSONResponse:
+        self.stats.requests += 1
+        if not self._authorized(device_id, request.headers.get("authorization")):
+            self.stats.auth_failures += 1
+            log.warning("push for %r refused: bad or missing credentials", device_id[:100])
+            return JSONResponse(
+                {"status": "error", "reason": "unauthorized"},
+                status_code=401,
+                headers={"WWW-Authenticate": _REALM},
+            )
+        body = await _read_body(request)
+        if body is None:
+            self.stats.too_large += 1
+            return JSONResponse(
+                {"status": "error", "reason": f"body larger than {MAX_BODY_BYTES} bytes"},
+                status_code=413,
+            )
+        peer = request.client.host if request.client is not None else "unknown"
+        source = f"http {peer} /acs/{device_id}"[:256]
+        received_at = datetime.now(UTC)
+        raw = body
+        try:
+            raw = extract_event_json(request.headers.get("content-type"), body)
+            ctx = MessageContext(
+                received_at=received_at,
+                gateway_id=self.gateway_id,
+                source=source,
+                device_hint=device_id,
+            )
+            events = self._decode(raw, ctx)
+        except (PushBodyError, HikvisionDecodeError) as exc:
+            reason = (getattr(exc, "reason", None) or str(exc) or type(exc).__name__)[:_MAX_REASON]
+            return await self._reject(device_id, source, received_at, raw, reason)
+        if not await self._publish(device_id, events):
+            return _retry_later()
+        if not events:
+            self.stats.heartbeats += 1
+        return JSONResponse({"status": "ok", "events": len(events)})
+
+    def _authorized(self, device_id: str, header: str | None) -> bool:
+        if self._credentials is None:
+            return True
+        password = self._credentials.get(device_id)
+        return password is not None and basic_auth_matches(header, device_id, password)
+
+    async def _publish(self, device_id: str, events: list[DeviceEvent]) -> bool:
+        """Publish all events (alarms handed over first); False if any was not acknowledged."""
+        events = sorted(events, key=lambda e: e.lane is not Lane.ALARM)
+        results = await asyncio.gather(
+            *(self._uplink.publish_event(e) for e in events), return_exceptions=True
+        )
+        failed = [r for r in results if isinstance(r, BaseException)]
+        for err in failed:
+            if not isinstance(err, UplinkError):
+                raise err
+        self.stats.events += len(events) - len(failed)
+        if failed:
+            self.stats.publish_failures += len(failed)
+            log.warning(
+                "push from %s: %d of %d events not published, answering 503: %s",
+                device_id[:100],
+                len(failed),
+                len(events),
+                failed[0],
+            )
+            return False
+        return True
+
+    async def _reject(
+        self, device_id: str, source: str, received_at: datetime, raw: bytes, reason: str
+    ) -> JSONResponse:
+        try:
+            known_id: str | None = device_id_for(device_id)
+        except HikvisionDecodeError:
+            known_id = None
+        truncated = len(raw) > MAX_DEAD_LETTER_RAW
+        dl = DeadLetter(
+            dead_letter_id=uuid4(),
+            gateway_id=self.gateway_id,
+            source=source,
+            protocol=PROTOCOL,
+            device_id=known_id,
+            received_at=received_at,
+            reason=(
+                f"{reason} (raw truncated to {MAX_DEAD_LETTER_RAW} bytes)" if truncated else reason
+            )[:_MAX_REASON],
+            raw=raw[:MAX_DEAD_LETTER_RAW],
+        )
+        log.info("dead letter from push %s: %s", source, reason)
+        try:
+            await self._uplink.publish_dead_letter(dl)
+        except UplinkError as exc:
+            self.stats.publish_failures += 1
+            log.warning("dead letter from %s not published, answering 503: %s", source, exc)
+            return _retry_later()
+        self.stats.dead_letters += 1
+        return JSONResponse({"status": "error", "reason": reason}, status_code=400)
+
+
+def _retry_later() -> JSONResponse:
+    return JSONResponse(
+        {"status": "retry", "reason": "uplink unavailable"},
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
+
+
+async def _read_body(request: Request) -> bytes | None:
+    """The whole body, or None as soon as it exceeds MAX_BODY_BYTES."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            return None
+    return bytes(body)

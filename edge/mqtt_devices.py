@@ -1,0 +1,441 @@
+"""Locks that report through the community's local MQTT broker: Zigbee2MQTT and Tuya.
+
+A paho-mqtt client (its own network thread, bridged to asyncio with
+``call_soon_threadsafe``) on the local broker (``settings.local_mqtt_host``/``_port``,
+by default the broker the uplink uses) subscribes at QoS 1 to:
+
+- ``<z2m_base>/#``: Zigbee2MQTT. ``<base>/<name>`` is a device's state message,
+  ``<base>/<name>/availability`` its availability; ``<base>/bridge/...`` and the
+  command topics ``<base>/<name>/set``/``get`` (and ``.../set/<attr>``) are ignored.
+  Friendly names may contain ``/``: the name is everything between the base and an
+  optional final ``/availability``.
+- ``<tuya_base>/+/state``: our Tuya->MQTT bridge publishes one data-point report per
+  message on ``<tuya_base>/<devId>/state`` (envelope in device_adapters.tuya.codec).
+
+Nothing is lost between the local broker and the uplink:
+
+- a persistent session (``clean_session=False``, fixed client id
+  ``edge-<gateway_id>-devices``) and **manual acknowledgement**: a message is PUBACKed
+  only after the uplink confirmed (PUBACK from the upstream broker) every event it
+  gave, or its dead letter. Until then the local broker keeps it and redelivers it
+  after a reconnect or a restart of the edge.
+- an uplink failure is retried in-process with capped exponential backoff (the same
+  events, same event ids, so the hub drops a copy that paho delivered late); on
+  ``stop()`` or a lost connection the retry ends without an ack and the broker's
+  redelivery takes over (decoded anew: new event ids).
+- undecodable payloads become DeadLetters (raw payload, topic as source), then are
+  acknowledged.
+- an ack is never sent on a later connection than the one that delivered the message
+  (the packet id would name another message there).
+
+This only covers messages published at QoS 1. **Zigbee2MQTT publishes at QoS 0 unless
+configured** (``qos: 1`` for the device in its configuration); at QoS 0 the broker
+keeps nothing for us. Messages delivered because they were retained are replays of an
+old state, not new happenings: only their state-like events (``lock.state``,
+``device.login``, ``device.heartbeat``) are forwarded, so that a retained
+``unlock`` or hijack report is not raised again on every edge restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
+from uuid import uuid4
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from device_adapters import tuya, zigbee2mqtt
+from device_adapters.base import MessageContext
+from device_adapters.errors import DecodeError
+from device_adapters.model import DeadLetter, DeviceEvent, Lane
+from edge.uplink import EventPublisher, UplinkError
+from hub.settings import Settings
+
+log = logging.getLogger(__name__)
+
+RETAINED_KINDS: Final = frozenset({"lock.state", "device.login", "device.heartbeat"})
+_MAX_REASON: Final = 1000  # DeadLetter.reason max_length
+_MAX_SOURCE: Final = 256  # DeadLetter.source max_length
+
+RouteKind = Literal["z2m_state", "z2m_availability", "tuya_state"]
+
+
+@dataclass(frozen=True)
+class Route:
+    kind: RouteKind
+    # The device as the topic names it: Zigbee2MQTT friendly name or Tuya devId.
+    name: str
+
+
+def route_topic(topic: str, z2m_base: str, tuya_base: str) -> Route | None:
+    """What a topic carries, or None for topics that are not device reports."""
+    z2m_prefix, tuya_prefix = f"{z2m_base}/", f"{tuya_base}/"
+    if topic.startswith(z2m_prefix):
+        rest = topic[len(z2m_prefix) :]
+        parts = rest.split("/")
+        if not rest or parts[0] == "bridge":
+            return None
+        if parts[-1] in ("set", "get") or (len(parts) > 1 and parts[-2] in ("set", "get")):
+            return None
+        if parts[-1] == "availability":
+            name = "/".join(parts[:-1])
+            return Route("z2m_availability", name) if name else None
+        return Route("z2m_state", rest)
+    if topic.startswith(tuya_prefix):
+        parts = topic[len(tuya_prefix) :].split("/")
+        if len(parts) == 2 and parts[0] and parts[1] == "state":
+            return Route("tuya_state", parts[0])
+    return None
+
+
+_Decoder = Callable[[bytes, MessageContext], list[DeviceEvent]]
+_DECODERS: Final[dict[RouteKind, tuple[_Decoder, str]]] = {
+    "z2m_state": (zigbee2mqtt.decode, zigbee2mqtt.PROTOCOL),
+    "z2m_availability": (zigbee2mqtt.decode_availability, zigbee2mqtt.PROTOCOL),
+    "tuya_state": (tuya.decode, tuya.PROTOCOL),
+}
+
+
+@dataclass
+class LocalMqttStats:
+    """Counters since start; read by logs, the CLI and tests."""
+
+    received: int = 0
+    events: int = 0
+    dead_letters: int = 0
+    ignored: int = 0
+    acked: int = 0
+    publish_failures: int = 0
+    retries: int = 0
+    unacked_on_stop: int = 0
+    stale_acks_skipped: int = 0
+    retained_events_dropped: int = 0
+    connects: int = 0
+
+
+@dataclass(frozen=True)
+class _Incoming:
+    mid: int
+    qos: int
+    topic: str
+    payload: bytes
+    retain: bool
+    connection: int
+    received_at: datetime
+
+
+class LocalMqttDevices:
+    def __init__(
+        self,
+        settings: Settings,
+        uplink: EventPublisher,
+        *,
+        client_id: str | None = None,
+        workers: int = 8,
+        retry_initial_s: float = 0.5,
+        retry_max_s: float = 30.0,
+        stop_timeout_s: float = 5.0,
+    ) -> None:
+        self._settings = settings
+        self._uplink = uplink
+        self.gateway_id = settings.gateway_id
+        self.host = settings.local_mqtt_host or settings.mqtt_host
+        self.port = settings.local_mqtt_port or settings.mqtt_port
+        self.client_id = client_id or f"edge-{settings.gateway_id}-devices"
+        self.z2m_base = settings.z2m_base_topic.rstrip("/")
+        self.tuya_base = settings.tuya_base_topic.rstrip("/")
+        self.subscriptions: list[tuple[str, int]] = [
+            (f"{self.z2m_base}/#", 1),
+            (f"{self.tuya_base}/+/state", 1),
+        ]
+        self.stats = LocalMqttStats()
+        # Last availability Zigbee2MQTT reported per device id (there is no offline
+        # event kind yet, so this is where "offline" is visible).
+        self.availability: dict[str, bool] = {}
+        self._workers_n = workers
+        self._retry_initial_s = retry_initial_s
+        self._retry_max_s = retry_max_s
+        self._stop_timeout_s = stop_timeout_s
+        self._client: mqtt.Client | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queue: asyncio.Queue[_Incoming] = asyncio.Queue()
+        self._workers: list[asyncio.Task[None]] = []
+        self._busy = 0
+        self._idle = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._ready = asyncio.Event()
+        # Incremented on paho's thread by each CONNACK; read on the loop (an int is atomic).
+        self._connection = 0
+        self._subscribe_mid: int | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self._ready.is_set()
+
+    async def start(self) -> None:
+        """Start connecting in the background; succeeds even while the broker is down."""
+        if self._client is not None:
+            raise RuntimeError("local MQTT devices already started")
+        self._loop = asyncio.get_running_loop()
+        self._queue = asyncio.Queue()
+        self._stopping = asyncio.Event()
+        self._ready = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._workers = [
+            asyncio.create_task(self._worker(), name=f"mqtt-devices-{i}")
+            for i in range(self._workers_n)
+        ]
+        s = self._settings
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.client_id,
+            clean_session=False,
+            protocol=mqtt.MQTTv311,
+            manual_ack=True,
+        )
+        if s.mqtt_username:
+            password = s.mqtt_password.get_secret_value() if s.mqtt_password else None
+            client.username_pw_set(s.mqtt_username, password)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        self._client = client
+        client.connect_async(self.host, self.port, keepalive=s.mqtt_keepalive_s)
+        client.loop_start()
+        log.info("local MQTT devices connecting to %s:%s", self.host, self.port)
+
+    async def wait_connected(self) -> None:
+        """Wait until connected and subscribed (wrap in asyncio.timeout)."""
+        await self._ready.wait()
+
+    async def stop(self) -> None:
+        """Finish what is being handled (bounded), then disconnect; the rest is redelivered."""
+        client = self._client
+        if client is None:
+            return
+        self._stopping.set()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._stop_timeout_s):
+                await self._idle.wait()
+        for task in self._workers:
+            task.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers = []
+        left = self._queue.qsize()
+        self.stats.unacked_on_stop += left
+        self._client = None
+        client.disconnect()
+        await asyncio.to_thread(client.loop_stop)
+        self._ready.clear()
+        log.info("local MQTT devices stopped (%d unacknowledged, left to the broker)", left)
+
+    # -- paho thread -------------------------------------------------------------------
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, reason: Any, _p: Any) -> None:
+        if reason.is_failure:
+            log.error("local MQTT broker refused the edge: %s", reason)
+            return
+        self._connection += 1
+        sock = client.socket()
+        if isinstance(sock, socket.socket):
+            # paho leaves Nagle on; acks would wait tens of milliseconds.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # Again on every connection: harmless with a resumed session, needed with a new one.
+        _, self._subscribe_mid = client.subscribe(self.subscriptions)
+        log.info(
+            "local MQTT devices connected to %s:%s (session resumed: %s)",
+            self.host,
+            self.port,
+            flags.session_present,
+        )
+
+    def _on_subscribe(self, _c: mqtt.Client, _u: Any, mid: int, reasons: Any, _p: Any) -> None:
+        if mid != self._subscribe_mid:
+            return
+        refused = [r for r in reasons if r.is_failure]
+        if refused:
+            log.error("local MQTT broker refused subscriptions %s: %s", self.subscriptions, refused)
+        self._call_soon(self._connection_ready)
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        self._call_soon(self._ready.clear)
+        if not self._stopping.is_set():
+            log.warning("local MQTT devices lost the broker (%s); paho reconnects", reason)
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        item = _Incoming(
+            mid=msg.mid,
+            qos=msg.qos,
+            topic=msg.topic,
+            payload=bytes(msg.payload),
+            retain=bool(msg.retain),
+            connection=self._connection,
+            received_at=datetime.now(UTC),
+        )
+        self._call_soon(self._queue.put_nowait, item)
+
+    def _call_soon(self, callback: Callable[..., object], *args: Any) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        # A closed loop raises RuntimeError: the broker redelivers what was not acknowledged.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(callback, *args)
+
+    # -- asyncio side ------------------------------------------------------------------
+
+    def _connection_ready(self) -> None:
+        self.stats.connects += 1
+        self._ready.set()
+
+    async def _worker(self) -> None:
+        while True:
+            item = await self._queue.get()
+            if self._stopping.is_set():
+                # Left unacknowledged: the broker redelivers it to the next session.
+                self.stats.unacked_on_stop += 1
+                continue
+            self._busy += 1
+            self._idle.clear()
+            try:
+                await self._handle(item)
+            except Exception:
+                # Not acknowledged: the broker redelivers it after the next reconnect.
+                log.exception("local MQTT message on %s failed", item.topic)
+            finally:
+                self._busy -= 1
+                if self._busy == 0:
+                    self._idle.set()
+
+    async def _handle(self, item: _Incoming) -> None:
+        self.stats.received += 1
+        route = route_topic(item.topic, self.z2m_base, self.tuya_base)
+        if route is None:
+            self.stats.ignored += 1
+            self._ack(item)
+            return
+        decode, protocol = _DECODERS[route.kind]
+        source = f"mqtt {item.topic}"[:_MAX_SOURCE]
+        ctx = MessageContext(
+            received_at=item.received_at,
+            gateway_id=self.gateway_id,
+            source=source,
+            device_hint=route.name,
+        )
+        try:
+            events = decode(item.payload, ctx)
+        except DecodeError as exc:
+            reason = exc.reason or type(exc).__name__
+        except Exception as exc:
+            # A bug in an adapter must neither lose the message nor stall the queue.
+            log.exception("adapter for %s failed on %s", protocol, item.topic)
+            reason = f"adapter error: {type(exc).__name__}: {exc}"
+        else:
+            if route.kind == "z2m_availability":
+                self._note_availability(route.name, item.payload)
+            if item.retain:
+                kept = [e for e in events if e.kind in RETAINED_KINDS]
+                self.stats.retained_events_dropped += len(events) - len(kept)
+                events = kept
+            if await self._deliver(item, events, None):
+                self._ack(item)
+            return
+        dl = DeadLetter(
+            dead_letter_id=uuid4(),
+            gateway_id=self.gateway_id,
+            source=source,
+            protocol=protocol,
+            device_id=_device_id_of(route),
+            received_at=item.received_at,
+            reason=reason[:_MAX_REASON],
+            raw=item.payload,
+        )
+        log.info("dead letter from %s: %s", item.topic, reason)
+        if await self._deliver(item, [], dl):
+            self._ack(item)
+
+    def _note_availability(self, name: str, payload: bytes) -> None:
+        available = zigbee2mqtt.availability_of(payload)
+        if available is None:
+            return
+        device_id = zigbee2mqtt.device_id_for(name)
+        if self.availability.get(device_id) is not False and not available:
+            log.warning("Zigbee device %s is offline", device_id)
+        self.availability[device_id] = available
+
+    async def _deliver(
+        self, item: _Incoming, events: list[DeviceEvent], dead_letter: DeadLetter | None
+    ) -> bool:
+        """Publish until the uplink confirmed all; False if given up (stop, reconnect)."""
+        pending = sorted(events, key=lambda e: e.lane is not Lane.ALARM)
+        pending_dl = dead_letter
+        delay = self._retry_initial_s
+        while True:
+            pending, pending_dl = await self._publish_once(pending, pending_dl)
+            if not pending and pending_dl is None:
+                return True
+            self.stats.publish_failures += 1
+            if self._stopping.is_set() or item.connection != self._connection:
+                return False
+            log.warning(
+                "uplink did not take %d item(s) from %s; retrying in %.1fs",
+                len(pending) + (pending_dl is not None),
+                item.topic,
+                delay,
+            )
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._stopping.wait()
+            if self._stopping.is_set():
+                return False
+            self.stats.retries += 1
+            delay = min(delay * 2, self._retry_max_s)
+
+    async def _publish_once(
+        self, events: list[DeviceEvent], dead_letter: DeadLetter | None
+    ) -> tuple[list[DeviceEvent], DeadLetter | None]:
+        """One attempt; returns what the uplink did not take."""
+        calls = [self._uplink.publish_event(e) for e in events]
+        if dead_letter is not None:
+            calls.append(self._uplink.publish_dead_letter(dead_letter))
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, UplinkError):
+                raise result
+        failed_events = [e for e, r in zip(events, results, strict=False) if r is not None]
+        self.stats.events += len(events) - len(failed_events)
+        dl_failed = dead_letter is not None and results[-1] is not None
+        if dead_letter is not None and not dl_failed:
+            self.stats.dead_letters += 1
+        return failed_events, dead_letter if dl_failed else None
+
+    def _ack(self, item: _Incoming) -> None:
+        client = self._client
+        if item.qos == 0 or client is None:
+            return
+        if item.connection != self._connection:
+            self.stats.stale_acks_skipped += 1
+            return
+        client.ack(item.mid, item.qos)
+        self.stats.acked += 1
+
+
+def _device_id_of(route: Route) -> str | None:
+    try:
+        if route.kind == "tuya_state":
+            return f"{tuya.DEVICE_ID_PREFIX}:{tuya.sanitize_dev_id(route.name)}"
+        return zigbee2mqtt.device_id_for(route.name)
+    except DecodeError:
+        return None

@@ -1,0 +1,1 @@
+"""Device simulators that talk to the edge as real devices do."""
