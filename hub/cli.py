@@ -75,8 +75,24 @@ async def _edge(args: argparse.Namespace) -> None:
 
 
 async def _simulate(args: argparse.Namespace) -> None:
-    from edge.simulator import run_simulator
+    from tqdm import tqdm
 
+    from edge.simulator import run_simulator
+    from hub.demo.traffic import run_community_traffic
+
+    if args.community:
+        # Every family of the demo community, against an edge at the settings' ports.
+        stop = asyncio.Event()
+        task = asyncio.create_task(
+            run_community_traffic(_settings(args), stop, alarm_every_s=args.alarm_every)
+        )
+        with tqdm(total=int(args.duration), unit="s", desc="simulating community") as bar:
+            for _ in range(int(args.duration)):
+                await asyncio.sleep(1)
+                bar.update(1)
+        stop.set()
+        await task
+        return
     ids = [str(8800001000 + n) for n in range(args.watches)]
     report = await run_simulator(
         args.host,
@@ -153,6 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
     edge.set_defaults(run=_edge)
 
     sim = sub.add_parser("simulate", help="simulated watches against an edge gateway")
+    sim.add_argument(
+        "--community",
+        action="store_true",
+        help="every family of the demo community (watches, IW, gates, locks, chargers) "
+        "against the edge's ports from HUB_* settings",
+    )
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=5088)
     sim.add_argument("--watches", type=int, default=10)

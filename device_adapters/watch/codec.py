@@ -273,6 +273,8 @@ def encode_frame(
 def reply_for(frame: WatchFrame) -> bytes | None:
     """The frame the server must send back, or None when the device expects nothing."""
     reply = _REPLIES.get(frame.content_type)
+    if reply is None and frame.content_type.startswith("AL"):
+        reply = "AL"  # vendor alarm variants (ALCUSTOMER1, ...) are resent until answered
     if reply is None:
         return None
     return encode_frame(frame.manufacturer, frame.device_id, reply, frame.index)

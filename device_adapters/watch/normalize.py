@@ -368,6 +368,10 @@ def to_events(
     if ctype in NO_EVENT_TYPES:
         return []
     handler = _HANDLERS.get(ctype) or _HANDLERS_CASELESS.get(ctype.lower())
+    if handler is None and ctype.startswith(("AL", "UD")):
+        # Vendor variants (ALCUSTOMER1, UD_xxx) keep the AL/UD field layout, as
+        # Traccar's decoder assumes; dead-lettering one would lose an alarm.
+        handler = _position
     if handler is None:
         raise WatchDecodeError(f"unsupported content type {ctype[:32]!r}", frame.raw)
     return handler(_Fields(frame), _EventFactory(frame, received_at, gateway_id, new_id))

@@ -925,3 +925,19 @@ def test_largest_frame_fits_default_buffer() -> None:
 def test_stream_rejects_too_small_buffer() -> None:
     with pytest.raises(ValueError):
         WatchStream(max_buffer=MIN_BUFFER_BYTES - 1)
+
+
+def test_vendor_alarm_variants_are_alarms_and_get_the_al_reply() -> None:
+    """ALCUSTOMER1 (seen in Traccar's suite) keeps the AL layout; a taken-off alarm in it."""
+    from datetime import UTC, datetime
+
+    from device_adapters.watch import decode_frame, encode_frame, reply_for, to_events
+
+    content = (
+        "ALCUSTOMER1,271219,094744,A,22.571707,N,113.8613968,E,0.00,0.0,0.0,6,100,81,0,0,"
+        "00100000,1,0,460,0,9336,3981,141"
+    )
+    frame = decode_frame(encode_frame("3G", "8809008845", content))
+    kinds = [e.kind for e in to_events(frame, received_at=datetime.now(UTC), gateway_id="gw")]
+    assert kinds == ["wristband.position", "wristband.removed"]
+    assert reply_for(frame) == b"[3G*8809008845*0002*AL]"
