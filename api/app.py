@@ -5,7 +5,17 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
-from api.routes import alerts, auth, chargers, dead_letters, devices, health, tickets
+from api.routes import (
+    alerts,
+    auth,
+    chargers,
+    commands,
+    dead_letters,
+    devices,
+    gateways,
+    health,
+    tickets,
+)
 from api.state import ApiContext
 
 
@@ -20,7 +30,17 @@ def create_app(ctx: ApiContext) -> FastAPI:
         ),
     )
     app.state.ctx = ctx
-    for module in (health, auth, devices, chargers, alerts, tickets, dead_letters):
+    for module in (
+        health,
+        auth,
+        devices,
+        commands,
+        chargers,
+        gateways,
+        alerts,
+        tickets,
+        dead_letters,
+    ):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.commands.dispatcher import CommandDispatcher
 from hub.settings import Settings
 from hub.storage.db import Database
 
@@ -14,5 +15,7 @@ from hub.storage.db import Database
 class ApiContext:
     db: Database
     settings: Settings
+    # Sends commands to gateways; None where the API runs without a broker (tests).
+    dispatcher: CommandDispatcher | None = None
     # Live figures for /healthz (MQTT connection, ingest counters); empty when not wired.
     health_probes: dict[str, Callable[[], Any]] = field(default_factory=dict)

@@ -113,3 +113,77 @@ class DeadLetter(BaseModel):
     received_at: datetime
     reason: str = Field(max_length=1000)
     raw: RawBytes = b""
+
+
+class CommandStatus(StrEnum):
+    PENDING = "pending"  # stored by the hub, not yet on the broker
+    SENT = "sent"  # on the broker, on its way to the edge
+    DELIVERED = "delivered"  # the edge handed it to the device, awaiting its answer
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    TIMED_OUT = "timed_out"  # the device did not answer in time
+    EXPIRED = "expired"  # its time to live ran out before it reached the device
+    FAILED = "failed"  # the edge could not run it (unknown device, unsupported command)
+
+
+FINAL_COMMAND_STATUSES = frozenset(
+    {
+        CommandStatus.ACCEPTED,
+        CommandStatus.REJECTED,
+        CommandStatus.TIMED_OUT,
+        CommandStatus.EXPIRED,
+        CommandStatus.FAILED,
+    }
+)
+
+# What the hub can ask a device to do. Parameters per kind are in docs/mqtt-topics.md.
+CommandKind = Literal[
+    "lock.unlock",  # params: {}
+    "lock.lock",  # params: {}
+    "charger.remote_start",  # params: {"port": int, "id_tag": str}
+    "charger.remote_stop",  # params: {"port": int} or {"transaction_id": int}
+    "charger.reserve",  # params: {"port": int, "id_tag": str, "reservation_id": int}
+    "charger.cancel_reservation",  # params: {"reservation_id": int}
+    "charger.unlock_connector",  # params: {"port": int}
+    "ebike.start",  # params: {"port": int, "minutes": int}
+    "ebike.stop",  # params: {"port": int}
+]
+
+
+class DeviceCommand(BaseModel):
+    """A command from the hub to one device, through the gateway the device is on."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    command_id: UUID
+    device_id: DeviceId
+    gateway_id: GatewayId
+    kind: CommandKind
+    params: dict[str, Scalar] = Field(default_factory=dict)
+    issued_at: AwareDatetime
+    expires_at: AwareDatetime
+
+
+class CommandResult(BaseModel):
+    """What became of a command, reported by the edge."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    command_id: UUID
+    device_id: DeviceId
+    status: CommandStatus
+    detail: str = Field(default="", max_length=500)
+    at: AwareDatetime
+
+
+class DeviceAvailability(BaseModel):
+    """Whether the edge can reach a device, and why that changed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    device_id: DeviceId
+    gateway_id: GatewayId
+    online: bool
+    # connected | disconnected | heartbeat_timeout | bridge_offline | bridge_online
+    reason: str = Field(max_length=64)
+    at: AwareDatetime

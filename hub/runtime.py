@@ -8,6 +8,7 @@ import logging
 
 from api.state import ApiContext
 from hub.bridge.mqtt_bridge import MqttBridge
+from hub.commands.dispatcher import CommandDispatcher
 from hub.ingest.worker import IngestWorker, OutcomeListener
 from hub.settings import Settings
 from hub.storage.db import Database
@@ -21,18 +22,23 @@ class HubRuntime:
         self.db = Database.open(settings.resolved_database_url)
         self.bridge = MqttBridge(settings)
         self.worker = IngestWorker(self.db, self.bridge, settings, listeners)
-        self._task: asyncio.Task[None] | None = None
+        self.dispatcher = CommandDispatcher(self.db, self.bridge)
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         await self.db.migrate()
         await self.bridge.start()
-        self._task = asyncio.create_task(self.worker.run(), name="hub-ingest")
+        self._tasks = [
+            asyncio.create_task(self.worker.run(), name="hub-ingest"),
+            asyncio.create_task(self.dispatcher.run(), name="hub-commands"),
+        ]
         log.info("hub started: store %s", self.settings.resolved_database_url)
 
     def api_context(self) -> ApiContext:
         return ApiContext(
             db=self.db,
             settings=self.settings,
+            dispatcher=self.dispatcher,
             health_probes={
                 "mqtt_connected": lambda: self.bridge.connected,
                 "ingest": lambda: {
@@ -47,9 +53,9 @@ class HubRuntime:
         )
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
         await self.bridge.stop()
         await self.db.close()

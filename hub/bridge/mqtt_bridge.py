@@ -32,8 +32,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from device_adapters.model import Lane
 from hub.bridge.topics import (
+    AVAILABILITY_SUBSCRIPTION,
+    COMMAND_RESULTS_SUBSCRIPTION,
     DEAD_LETTERS_SUBSCRIPTION,
     EVENTS_SUBSCRIPTION,
+    GATEWAY_STATUS_SUBSCRIPTION,
     hub_status_topic,
     lane_of_topic,
 )
@@ -127,7 +130,15 @@ class MqttBridge:
             # paho leaves Nagle on; acks would wait tens of milliseconds.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         # Subscribing again is harmless with a resumed session and needed with a new one.
-        client.subscribe([(EVENTS_SUBSCRIPTION, 1), (DEAD_LETTERS_SUBSCRIPTION, 1)])
+        client.subscribe(
+            [
+                (EVENTS_SUBSCRIPTION, 1),
+                (DEAD_LETTERS_SUBSCRIPTION, 1),
+                (AVAILABILITY_SUBSCRIPTION, 1),
+                (GATEWAY_STATUS_SUBSCRIPTION, 1),
+                (COMMAND_RESULTS_SUBSCRIPTION, 1),
+            ]
+        )
         client.publish(hub_status_topic(self._settings.hub_client_id), b"online", 1, True)
         self._connected.set()
         log.info(
@@ -193,6 +204,14 @@ class MqttBridge:
                     break
                 await asyncio.sleep(min(remaining, 0.002))
         return self._take(max_items)
+
+    async def publish(self, topic: str, payload: bytes, timeout_s: float = 10.0) -> bool:
+        """Publish at QoS 1; True once the broker acknowledged it."""
+        info = self._client.publish(topic, payload, qos=1)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS and info.rc != mqtt.MQTT_ERR_NO_CONN:
+            return False
+        await asyncio.to_thread(info.wait_for_publish, timeout_s)
+        return info.is_published()
 
     def ack(self, items: Sequence[Incoming]) -> None:
         """PUBACK messages whose content is durably stored.

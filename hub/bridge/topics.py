@@ -15,6 +15,12 @@ ROOT = "chub/v1"
 EVENTS_SUBSCRIPTION = f"{ROOT}/edge/+/events/#"
 # edge -> hub, QoS 1, not retained: one DeadLetter JSON per message.
 DEAD_LETTERS_SUBSCRIPTION = f"{ROOT}/edge/+/deadletters"
+# edge -> hub, QoS 1, retained per device: one DeviceAvailability JSON.
+AVAILABILITY_SUBSCRIPTION = f"{ROOT}/edge/+/availability/+"
+# edge -> hub, QoS 1, retained: "online" / "offline" (the gateway's last will).
+GATEWAY_STATUS_SUBSCRIPTION = f"{ROOT}/edge/+/status"
+# edge -> hub, QoS 1, not retained: one CommandResult JSON.
+COMMAND_RESULTS_SUBSCRIPTION = f"{ROOT}/edge/+/command-results/+"
 
 
 def event_topic(gateway_id: str, lane: Lane, device_id: str) -> str:
@@ -44,3 +50,37 @@ def lane_of_topic(topic: str) -> Lane | None:
         return Lane(parts[5])
     except ValueError:
         return None
+
+
+def availability_topic(gateway_id: str, device_id: str) -> str:
+    return f"{ROOT}/edge/{gateway_id}/availability/{device_id}"
+
+
+def command_topic(gateway_id: str, device_id: str) -> str:
+    """hub -> edge, QoS 1, not retained: one DeviceCommand JSON."""
+    return f"{ROOT}/edge/{gateway_id}/commands/{device_id}"
+
+
+def commands_subscription(gateway_id: str) -> str:
+    return f"{ROOT}/edge/{gateway_id}/commands/+"
+
+
+def command_result_topic(gateway_id: str, device_id: str) -> str:
+    return f"{ROOT}/edge/{gateway_id}/command-results/{device_id}"
+
+
+def topic_kind(topic: str) -> str | None:
+    """Which edge topic family a topic belongs to: events, deadletters, availability,
+    status, command-results; None for anything else."""
+    parts = topic.split("/")
+    if len(parts) < 4 or parts[:3] != ["chub", "v1", "edge"]:
+        return None
+    if len(parts) == 4 or parts[4] not in (
+        "events",
+        "deadletters",
+        "availability",
+        "status",
+        "command-results",
+    ):
+        return None
+    return parts[4]

@@ -39,3 +39,6 @@ class DevicePublic(BaseModel):
     last_gateway_id: str | None
     battery_pct: int | None
     state: dict[str, Any]
+    online: bool | None = None
+    availability_reason: str | None = None
+    availability_changed_at: datetime | None = None

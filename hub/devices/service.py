@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from device_adapters.model import DeviceEvent
+from device_adapters.model import DeviceAvailability, DeviceEvent
 from hub.devices.models import DeviceContext, DevicePublic
 from hub.devices.state import merge_state
 from hub.devices.tables import devices
@@ -181,3 +181,30 @@ async def get_device(conn: AsyncConnection, scope: Scope, device_id: str) -> Dev
         await conn.execute(sa.select(devices).where(devices.c.id == device_id, *conditions))
     ).first()
     return DevicePublic.model_validate(dict(row._mapping)) if row else None
+
+
+async def apply_availability(conn: AsyncConnection, reports: Sequence[DeviceAvailability]) -> int:
+    """Record reachability reports; an older report never overwrites a newer one.
+
+    Returns how many devices changed. Reports for devices the hub does not know
+    are ignored: availability alone does not register a device.
+    """
+    changed = 0
+    for report in sorted(reports, key=lambda r: r.at):
+        result = await conn.execute(
+            devices.update()
+            .where(
+                devices.c.id == report.device_id,
+                sa.or_(
+                    devices.c.availability_changed_at.is_(None),
+                    devices.c.availability_changed_at <= report.at,
+                ),
+            )
+            .values(
+                online=report.online,
+                availability_reason=report.reason,
+                availability_changed_at=report.at,
+            )
+        )
+        changed += result.rowcount
+    return changed

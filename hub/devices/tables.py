@@ -24,4 +24,8 @@ devices = sa.Table(
     sa.Column("last_gateway_id", sa.String(64)),
     sa.Column("battery_pct", sa.Integer),
     sa.Column("state", sa.JSON, nullable=False, default=dict),
+    # Reachability as the edge reports it (None: never reported).
+    sa.Column("online", sa.Boolean),
+    sa.Column("availability_reason", sa.String(64)),
+    sa.Column("availability_changed_at", UtcDateTime),
 )

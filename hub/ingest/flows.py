@@ -13,12 +13,14 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from device_adapters.model import DeadLetter, DeviceEvent
+from device_adapters.model import CommandResult, DeadLetter, DeviceAvailability, DeviceEvent
 from hub.alerts.rules import ALERT_RULES
 from hub.alerts.service import open_or_attach
+from hub.commands.service import apply_results
 from hub.deadletters import service as dead_letter_service
-from hub.devices.service import apply_events
+from hub.devices.service import apply_availability, apply_events
 from hub.events.tables import events
+from hub.gateways.service import record_status
 from hub.residents.service import who_and_where
 from hub.storage.upsert import insert_ignoring_duplicates
 from hub.tickets.service import open_for_alert
@@ -38,6 +40,17 @@ class TicketOpened:
 
 
 @dataclass
+class Parsed:
+    """One MQTT batch, sorted by what it carries."""
+
+    events: list[DeviceEvent] = field(default_factory=list)
+    letters: list[DeadLetter] = field(default_factory=list)
+    availability: list[DeviceAvailability] = field(default_factory=list)
+    results: list[CommandResult] = field(default_factory=list)
+    gateways: list[tuple[str, bool, datetime]] = field(default_factory=list)
+
+
+@dataclass
 class BatchOutcome:
     stored: int = 0
     duplicates: int = 0
@@ -45,6 +58,8 @@ class BatchOutcome:
     alerts_opened: list[int] = field(default_factory=list)
     alerts_attached: list[int] = field(default_factory=list)
     tickets_opened: list[TicketOpened] = field(default_factory=list)
+    availability_changes: int = 0
+    command_results: int = 0
 
 
 async def _existing_ids(conn: AsyncConnection, ids: list[object]) -> set[object]:
@@ -126,4 +141,14 @@ async def store_batch(
         ],
     )
     await dead_letter_service.store(conn, letters, now)
+    return outcome
+
+
+async def store_parsed(conn: AsyncConnection, parsed: Parsed, now: datetime) -> BatchOutcome:
+    """Everything one MQTT batch carried, in one transaction."""
+    outcome = await store_batch(conn, parsed.events, parsed.letters, now)
+    outcome.availability_changes = await apply_availability(conn, parsed.availability)
+    outcome.command_results = await apply_results(conn, parsed.results)
+    for gateway_id, online, at in parsed.gateways:
+        await record_status(conn, gateway_id, online, at)
     return outcome

@@ -19,9 +19,10 @@ from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
-from device_adapters.model import DeadLetter, DeviceEvent
+from device_adapters.model import CommandResult, DeadLetter, DeviceAvailability, DeviceEvent
 from hub.bridge.mqtt_bridge import Incoming, MqttBridge
-from hub.ingest.flows import BatchOutcome, store_batch
+from hub.bridge.topics import topic_kind
+from hub.ingest.flows import BatchOutcome, Parsed, store_parsed
 from hub.settings import Settings
 from hub.storage.db import Database
 
@@ -57,22 +58,28 @@ def _reason(exc: ValidationError) -> str:
     return f"invalid {where}: {first['msg']}{more}"[:1000]
 
 
-def parse(items: list[Incoming]) -> tuple[list[DeviceEvent], list[DeadLetter]]:
-    events: list[DeviceEvent] = []
-    letters: list[DeadLetter] = []
+def parse(items: list[Incoming]) -> Parsed:
+    parsed = Parsed()
     now = datetime.now(UTC)
     for item in items:
+        kind = topic_kind(item.topic)
         try:
-            if item.lane is not None:
-                events.append(DeviceEvent.model_validate_json(item.payload))
-            elif item.topic.endswith("/deadletters"):
-                letters.append(DeadLetter.model_validate_json(item.payload))
+            if kind == "events" and item.lane is not None:
+                parsed.events.append(DeviceEvent.model_validate_json(item.payload))
+            elif kind == "deadletters":
+                parsed.letters.append(DeadLetter.model_validate_json(item.payload))
+            elif kind == "availability":
+                parsed.availability.append(DeviceAvailability.model_validate_json(item.payload))
+            elif kind == "command-results":
+                parsed.results.append(CommandResult.model_validate_json(item.payload))
+            elif kind == "status" and item.payload in (b"online", b"offline"):
+                parsed.gateways.append((_gateway_of(item.topic), item.payload == b"online", now))
             else:
                 raise ValueError(f"no handler for topic {item.topic}")
         except (ValidationError, ValueError) as exc:
             reason = _reason(exc) if isinstance(exc, ValidationError) else str(exc)
             digest = hashlib.sha256(item.topic.encode() + b"\0" + item.payload).hexdigest()
-            letters.append(
+            parsed.letters.append(
                 DeadLetter(
                     dead_letter_id=uuid.uuid5(_DEAD_LETTER_NAMESPACE, digest),
                     gateway_id=_gateway_of(item.topic)[:64],
@@ -83,7 +90,7 @@ def parse(items: list[Incoming]) -> tuple[list[DeviceEvent], list[DeadLetter]]:
                     raw=item.payload,
                 )
             )
-    return events, letters
+    return parsed
 
 
 class IngestWorker:
@@ -111,8 +118,7 @@ class IngestWorker:
             items = await self._bridge.next_batch(batch_size, wait_s)
             if not items:
                 continue
-            events, letters = parse(items)
-            outcome = await self._store_until_done(events, letters)
+            outcome = await self._store_until_done(parse(items))
             # Only now, with the transaction committed, may the broker forget them.
             self._bridge.ack(items)
             self._count(len(items), outcome)
@@ -130,22 +136,22 @@ class IngestWorker:
                 except Exception:  # a listener must never stop ingest
                     log.exception("ingest listener failed")
 
-    async def _store_until_done(
-        self, events: list[DeviceEvent], letters: list[DeadLetter]
-    ) -> BatchOutcome:
+    async def _store_until_done(self, parsed: Parsed) -> BatchOutcome:
         delay = 0.1
         while True:
             started = time.perf_counter()
             try:
                 async with self._db.write() as conn:
-                    outcome = await store_batch(conn, events, letters, datetime.now(UTC))
+                    outcome = await store_parsed(conn, parsed, datetime.now(UTC))
                 self.stats.last_commit_ms = (time.perf_counter() - started) * 1000
                 return outcome
             except asyncio.CancelledError:
                 raise
             except Exception:
                 self.stats.store_failures += 1
-                log.exception("storing a batch of %d failed; retrying in %.1fs", len(events), delay)
+                log.exception(
+                    "storing a batch of %d failed; retrying in %.1fs", len(parsed.events), delay
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 

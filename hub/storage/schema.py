@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from hub.alerts.tables import alerts
+from hub.commands.tables import device_commands
 from hub.deadletters.tables import dead_letters
 from hub.devices.tables import devices
 from hub.duty.tables import duty_rota
 from hub.events.tables import events
+from hub.gateways.tables import gateways
 from hub.grid.tables import buildings, communities, grids, households, streets
 from hub.residents.tables import family_contacts, residents
 from hub.storage.metadata import metadata
@@ -18,10 +20,12 @@ __all__ = [
     "buildings",
     "communities",
     "dead_letters",
+    "device_commands",
     "devices",
     "duty_rota",
     "events",
     "family_contacts",
+    "gateways",
     "grids",
     "households",
     "metadata",

@@ -24,3 +24,18 @@ async def insert_ignoring_duplicates(
     else:  # pragma: no cover - only the two supported stores
         raise NotImplementedError(f"no insert-ignore for {dialect}")
     await conn.execute(stmt, list(rows))
+
+
+async def upsert(
+    conn: AsyncConnection, table: sa.Table, row: dict[str, Any], keys: Sequence[str]
+) -> None:
+    """Insert a row, or update every non-key column of the row with the same keys."""
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        stmt: Any = sqlite.insert(table).values(row)
+    elif dialect == "postgresql":
+        stmt = postgresql.insert(table).values(row)
+    else:  # pragma: no cover - only the two supported stores
+        raise NotImplementedError(f"no upsert for {dialect}")
+    changes = {k: stmt.excluded[k] for k in row if k not in keys}
+    await conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=changes))

@@ -108,7 +108,7 @@ async def test_messages_received_but_not_stored_are_redelivered(
     async def failing_store(*_args: object, **_kwargs: object) -> None:
         raise OSError("disk unavailable (simulated)")
 
-    monkeypatch.setattr(worker_module, "store_batch", failing_store)
+    monkeypatch.setattr(worker_module, "store_parsed", failing_store)
     broken = HubRuntime(settings)
     await broken.start()
     assert await broken.bridge.wait_connected(10)

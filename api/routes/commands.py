@@ -1,0 +1,66 @@
+"""Commands to devices: remote unlock, charger start/stop/reserve, e-bike ports.
+
+Only roles that may act on devices can send them; each command is its own
+audit record (who, when, what, why, and what became of it).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, HTTPException, Path, status
+
+from api.deps import Conn, Context, Limit, Offset
+from api.pagination import Page
+from api.security import require_roles
+from hub.commands import service
+from hub.commands.models import CommandCreate, CommandPublic
+from hub.users.models import Role, UserPublic
+
+router = APIRouter(prefix="/api/v1", tags=["commands"])
+
+# Opening a resident's door is for the property office and admins only; charger
+# commands also for community staff.
+_LOCK_ROLES = (Role.ADMIN, Role.PROPERTY_MANAGER)
+_DEVICE_ROLES = (Role.ADMIN, Role.PROPERTY_MANAGER, Role.COMMUNITY_STAFF)
+DeviceOperator = Annotated[UserPublic, Depends(require_roles(*_DEVICE_ROLES))]
+DeviceId = Annotated[str, Path(max_length=128)]
+
+
+@router.post("/devices/{device_id}/commands", status_code=status.HTTP_202_ACCEPTED)
+async def send_command(
+    device_id: DeviceId, request: CommandCreate, user: DeviceOperator, ctx: Context
+) -> CommandPublic:
+    if request.kind.startswith("lock.") and user.role not in _LOCK_ROLES:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"role {user.role.value} may not lock or unlock doors"
+        )
+    try:
+        async with ctx.db.write() as conn:
+            command = await service.create(conn, device_id, request, user.id, datetime.now(UTC))
+    except LookupError:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no device {device_id!r}") from None
+    except service.CommandRefused as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    if ctx.dispatcher is not None and await ctx.dispatcher.send(command):
+        async with ctx.db.read() as conn:
+            command = await service.get(conn, command.id) or command
+    return command
+
+
+@router.get("/devices/{device_id}/commands")
+async def device_commands(
+    device_id: DeviceId, _user: DeviceOperator, conn: Conn, limit: Limit = 50, offset: Offset = 0
+) -> Page[CommandPublic]:
+    items, total = await service.list_for_device(conn, device_id, limit, offset)
+    return Page(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get("/commands/{command_id}")
+async def command(command_id: UUID, _user: DeviceOperator, conn: Conn) -> CommandPublic:
+    found = await service.get(conn, command_id)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no command {command_id}")
+    return found

@@ -1,0 +1,1 @@
+"""gateways domain: the edge gateways and whether they are online."""

@@ -1,0 +1,27 @@
+"""Gateway presence, from the retained status each gateway publishes (and its last will)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.gateways.tables import gateways
+from hub.storage.upsert import upsert
+
+
+class GatewayPublic(BaseModel):
+    id: str
+    online: bool
+    changed_at: datetime
+
+
+async def record_status(conn: AsyncConnection, gateway_id: str, online: bool, at: datetime) -> None:
+    await upsert(conn, gateways, {"id": gateway_id, "online": online, "changed_at": at}, ["id"])
+
+
+async def list_gateways(conn: AsyncConnection) -> list[GatewayPublic]:
+    rows = await conn.execute(sa.select(gateways).order_by(gateways.c.id))
+    return [GatewayPublic.model_validate(dict(r._mapping)) for r in rows]
