@@ -28,7 +28,10 @@ class CommandCreate(BaseModel):
     kind: CommandKind
     params: dict[str, Scalar] = Field(default_factory=dict)
     ttl_s: Annotated[int, Field(ge=5, le=86_400, description="seconds the command may wait")] = 300
-    reason: Annotated[str, Field(max_length=500, description="why: kept in the audit trail")] = ""
+    reason: Annotated[
+        str,
+        Field(max_length=500, description="why: kept in the audit trail", validate_default=True),
+    ] = ""
 
     @field_validator("reason")
     @classmethod
