@@ -9,11 +9,14 @@ from typing import Protocol
 
 from device_adapters.base import StreamAdapter
 from device_adapters.registry import get_adapter
+from edge.availability import AvailabilitySink, AvailabilityTracker
+from edge.commands import CommandRunner
 from edge.http_push import HttpPushServer
 from edge.mqtt_devices import LocalMqttDevices
 from edge.ocpp_server import OcppServer
+from edge.outbox import Outbox
 from edge.stream_server import StreamServer
-from edge.uplink import MqttUplink
+from edge.uplink import EventPublisher, MqttUplink
 from hub.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -25,22 +28,31 @@ class DeviceServer(Protocol):
     async def stop(self) -> None: ...
 
 
-def _stream_server(name: str, settings: Settings, uplink: MqttUplink, port: int) -> StreamServer:
+def _stream_server(
+    name: str,
+    settings: Settings,
+    uplink: EventPublisher,
+    port: int,
+    availability: AvailabilitySink | None = None,
+) -> StreamServer:
     adapter = get_adapter(name)
     if not isinstance(adapter, StreamAdapter):
         raise TypeError(f"adapter {name!r} is not a stream adapter")
-    return StreamServer(adapter, settings, uplink, port=port)
+    return StreamServer(adapter, settings, uplink, port=port, availability=availability)
 
 
-def build_servers(settings: Settings, uplink: MqttUplink) -> dict[str, DeviceServer]:
+def build_servers(
+    settings: Settings, uplink: EventPublisher, availability: AvailabilitySink | None = None
+) -> dict[str, DeviceServer]:
     """The device servers named in ``settings.edge_servers``, in that order."""
+    s, up, av = settings, uplink, availability
     factories: dict[str, Callable[[], DeviceServer]] = {
-        "watch": lambda: _stream_server("watch", settings, uplink, settings.watch_port),
-        "iw": lambda: _stream_server("iw", settings, uplink, settings.iw_port),
-        "ebike": lambda: _stream_server("ebike", settings, uplink, settings.ebike_port),
-        "ocpp": lambda: OcppServer(settings, uplink),
-        "http_push": lambda: HttpPushServer(settings, uplink),
-        "local_mqtt": lambda: LocalMqttDevices(settings, uplink),
+        "watch": lambda: _stream_server("watch", s, up, s.watch_port, av),
+        "iw": lambda: _stream_server("iw", s, up, s.iw_port, av),
+        "ebike": lambda: _stream_server("ebike", s, up, s.ebike_port, av),
+        "ocpp": lambda: OcppServer(s, up, availability=av),
+        "http_push": lambda: HttpPushServer(s, up, availability=av),
+        "local_mqtt": lambda: LocalMqttDevices(s, up, availability=av),
     }
     return {name: factories[name]() for name in settings.edge_servers}
 
@@ -49,7 +61,14 @@ class EdgeGateway:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.uplink = MqttUplink(settings)
-        self.servers = build_servers(settings, self.uplink)
+        # Servers publish into the durable outbox, which forwards through the uplink:
+        # a device is acknowledged once its event is on the edge's disk.
+        self.outbox = Outbox(settings, self.uplink)
+        # Device online/offline from every server; published retained through the
+        # command runner's client, which also delivers the hub's commands.
+        self.availability = AvailabilityTracker(settings)
+        self.servers = build_servers(settings, self.outbox, self.availability)
+        self.commands = CommandRunner(settings, self.servers, availability=self.availability)
         self._started: list[DeviceServer] = []
 
     @property
@@ -59,10 +78,18 @@ class EdgeGateway:
         return server
 
     async def start(self) -> None:
-        # Uplink first, so the first frames already have somewhere to go; it
-        # does not wait for the broker (paho keeps publishes until connected).
-        await self.uplink.start()
+        # The outbox file first (a bad path or a second gateway on it fails before
+        # anything connects), then the uplink, which does not wait for the broker,
+        # then the forwarder, then the servers that fill the outbox.
+        await self.outbox.open()
         try:
+            await self.uplink.start()
+            await self.outbox.start()
+            # Before the servers, so their first connections are published and held
+            # commands wait for them; stopped after them (the _started order).
+            for service in (self.availability, self.commands):
+                await service.start()
+                self._started.append(service)
             for server in self.servers.values():
                 await server.start()
                 self._started.append(server)
@@ -87,7 +114,11 @@ class EdgeGateway:
                 except Exception:
                     log.exception("stopping a device server failed")
         finally:
-            await self.uplink.stop()
+            try:
+                # Forwarding stops and the file closes; what is left goes out next start.
+                await self.outbox.stop()
+            finally:
+                await self.uplink.stop()
         log.info("edge gateway %s stopped", self.settings.gateway_id)
 
 

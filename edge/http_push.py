@@ -28,6 +28,10 @@ Authentication: per-device HTTP Basic when ``credentials`` (device id -> passwor
 given. ``credentials=None`` accepts every push and is meant for the demo and for a
 network where only the controllers can reach this port; anything else should pass
 credentials (and put TLS in front).
+
+Availability: controllers keep no connection, so every authorized push (an event or a
+heartbeat) counts as a sign of life for the availability tracker, if given; the
+tracker's heartbeat timeout for door controllers makes a silent one offline.
 """
 
 from __future__ import annotations
@@ -57,7 +61,8 @@ from device_adapters.hikvision import (
     decoder_for,
     device_id_for,
 )
-from device_adapters.model import DeadLetter, DeviceEvent, Lane
+from device_adapters.model import DeadLetter, DeviceEvent, DeviceFamily, Lane
+from edge.availability import AvailabilitySink
 from edge.uplink import EventPublisher, UplinkError
 from hub.settings import Settings
 
@@ -155,6 +160,7 @@ class HttpPushServer:
         port: int | None = None,
         credentials: dict[str, str] | None = None,
         vendor: str = DEFAULT_VENDOR,
+        availability: AvailabilitySink | None = None,
     ) -> None:
         self._settings = settings
         self._uplink = uplink
@@ -165,6 +171,7 @@ class HttpPushServer:
         self._credentials = None if credentials is None else dict(credentials)
         self._decode = decoder_for(vendor)
         self.stats = HttpPushStats()
+        self._availability = availability
         self.app = self._build_app()
         self._server: ApiServer | None = None
 
@@ -205,6 +212,7 @@ class HttpPushServer:
                 status_code=401,
                 headers={"WWW-Authenticate": _REALM},
             )
+        self._note_alive(device_id)
         body = await _read_body(request)
         if body is None:
             self.stats.too_large += 1
@@ -233,6 +241,15 @@ class HttpPushServer:
         if not events:
             self.stats.heartbeats += 1
         return JSONResponse({"status": "ok", "events": len(events)})
+
+    def _note_alive(self, device_id: str) -> None:
+        if self._availability is None:
+            return
+        try:
+            known_id = device_id_for(device_id)
+        except HikvisionDecodeError:
+            return
+        self._availability.seen(known_id, DeviceFamily.DOOR_ACCESS)
 
     def _authorized(self, device_id: str, header: str | None) -> bool:
         if self._credentials is None:

@@ -34,6 +34,15 @@ keeps nothing for us. Messages delivered because they were retained are replays 
 old state, not new happenings: only their state-like events (``lock.state``,
 ``device.login``, ``device.heartbeat``) are forwarded, so that a retained
 ``unlock`` or hijack report is not raised again on every edge restart.
+
+For commands down (edge/commands.py): :meth:`LocalMqttDevices.publish` publishes on the
+local broker (a lock's ``<z2m_base>/<name>/set``), :meth:`LocalMqttDevices.expect_event`
+gives a future that the device's next fresh report matching a predicate resolves, and
+:meth:`LocalMqttDevices.friendly_name` maps a device id back to its Zigbee2MQTT name.
+
+Availability (with a tracker given): Zigbee2MQTT's availability messages make a device
+online "bridge_online" or offline "bridge_offline"; a fresh (not retained) state report
+of a Zigbee or Tuya lock counts as a sign of life.
 """
 
 from __future__ import annotations
@@ -49,12 +58,13 @@ from typing import Any, Final, Literal
 from uuid import uuid4
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from device_adapters import tuya, zigbee2mqtt
 from device_adapters.base import MessageContext
 from device_adapters.errors import DecodeError
-from device_adapters.model import DeadLetter, DeviceEvent, Lane
+from device_adapters.model import DeadLetter, DeviceEvent, DeviceFamily, Lane
+from edge.availability import BRIDGE_OFFLINE, BRIDGE_ONLINE, AvailabilitySink
 from edge.uplink import EventPublisher, UplinkError
 from hub.settings import Settings
 
@@ -65,6 +75,7 @@ _MAX_REASON: Final = 1000  # DeadLetter.reason max_length
 _MAX_SOURCE: Final = 256  # DeadLetter.source max_length
 
 RouteKind = Literal["z2m_state", "z2m_availability", "tuya_state"]
+_Future = asyncio.Future[DeviceEvent]
 
 
 @dataclass(frozen=True)
@@ -142,6 +153,7 @@ class LocalMqttDevices:
         retry_initial_s: float = 0.5,
         retry_max_s: float = 30.0,
         stop_timeout_s: float = 5.0,
+        availability: AvailabilitySink | None = None,
     ) -> None:
         self._settings = settings
         self._uplink = uplink
@@ -159,6 +171,11 @@ class LocalMqttDevices:
         # Last availability Zigbee2MQTT reported per device id (there is no offline
         # event kind yet, so this is where "offline" is visible).
         self.availability: dict[str, bool] = {}
+        # Zigbee2MQTT friendly name per device id, as last seen in a topic (the id is
+        # the sanitized name, so the name cannot always be read back from it).
+        self._names: dict[str, str] = {}
+        self._tracker = availability
+        self._expected: dict[str, list[tuple[Callable[[DeviceEvent], bool], _Future]]] = {}
         self._workers_n = workers
         self._retry_initial_s = retry_initial_s
         self._retry_max_s = retry_max_s
@@ -219,6 +236,60 @@ class LocalMqttDevices:
     async def wait_connected(self) -> None:
         """Wait until connected and subscribed (wrap in asyncio.timeout)."""
         await self._ready.wait()
+
+    # -- commands down -----------------------------------------------------------------
+
+    def friendly_name(self, device_id: str) -> str | None:
+        """The Zigbee2MQTT friendly name of ``z2m:<...>``: as last seen, else the id's own."""
+        name = self._names.get(device_id)
+        if name is not None:
+            return name
+        prefix = f"{zigbee2mqtt.DEVICE_ID_PREFIX}:"
+        if not device_id.startswith(prefix) or device_id == prefix:
+            return None
+        return device_id[len(prefix) :]
+
+    async def publish(self, topic: str, payload: bytes, *, timeout_s: float = 10.0) -> bool:
+        """Publish at QoS 1 on the local broker; True once the broker acknowledged it."""
+        client = self._client
+        if client is None:
+            return False
+        info = client.publish(topic, payload, qos=1)
+        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            log.warning("publish to %s refused: %s", topic, mqtt.error_string(info.rc))
+            return False
+        with contextlib.suppress(RuntimeError, ValueError):
+            await asyncio.to_thread(info.wait_for_publish, timeout_s)
+        return info.is_published()
+
+    def expect_event(
+        self, device_id: str, predicate: Callable[[DeviceEvent], bool]
+    ) -> asyncio.Future[DeviceEvent]:
+        """A future for the device's next event (from a fresh, not retained, report) that
+        ``predicate`` accepts; the caller bounds the wait (cancelling forgets it)."""
+        fut: _Future = asyncio.get_running_loop().create_future()
+        waiting = [w for w in self._expected.get(device_id, []) if not w[1].done()]
+        waiting.append((predicate, fut))
+        self._expected[device_id] = waiting
+        return fut
+
+    def _resolve_expected(self, events: list[DeviceEvent]) -> None:
+        for event in events:
+            waiting = self._expected.get(event.device_id)
+            if not waiting:
+                continue
+            keep = []
+            for predicate, fut in waiting:
+                if fut.done():
+                    continue
+                if predicate(event):
+                    fut.set_result(event)
+                else:
+                    keep.append((predicate, fut))
+            if keep:
+                self._expected[event.device_id] = keep
+            else:
+                del self._expected[event.device_id]
 
     async def stop(self) -> None:
         """Finish what is being handled (bounded), then disconnect; the rest is redelivered."""
@@ -345,6 +416,9 @@ class LocalMqttDevices:
         else:
             if route.kind == "z2m_availability":
                 self._note_availability(route.name, item.payload)
+            elif not item.retain:
+                self._note_report(route)
+                self._resolve_expected(events)
             if item.retain:
                 kept = [e for e in events if e.kind in RETAINED_KINDS]
                 self.stats.retained_events_dropped += len(events) - len(kept)
@@ -371,9 +445,25 @@ class LocalMqttDevices:
         if available is None:
             return
         device_id = zigbee2mqtt.device_id_for(name)
+        self._names[device_id] = name
         if self.availability.get(device_id) is not False and not available:
             log.warning("Zigbee device %s is offline", device_id)
         self.availability[device_id] = available
+        if self._tracker is not None:
+            if available:
+                self._tracker.online(device_id, DeviceFamily.LOCK, BRIDGE_ONLINE)
+            else:
+                self._tracker.offline(device_id, DeviceFamily.LOCK, BRIDGE_OFFLINE)
+
+    def _note_report(self, route: Route) -> None:
+        """A fresh state report: the lock is alive (and this is its friendly name)."""
+        device_id = _device_id_of(route)
+        if device_id is None:
+            return
+        if route.kind == "z2m_state":
+            self._names[device_id] = route.name
+        if self._tracker is not None:
+            self._tracker.seen(device_id, DeviceFamily.LOCK)
 
     async def _deliver(
         self, item: _Incoming, events: list[DeviceEvent], dead_letter: DeadLetter | None

@@ -13,9 +13,13 @@ Input that cannot be turned into events (not JSON, not an OCPP frame, a payload
 that breaks the 1.6 schema, an action nobody handles) is answered with a
 CallError and kept as a DeadLetter with its raw text; the connection stays open.
 
+Availability: with a tracker given, a charger is online ("connected") when its
+WebSocket opens, each message counts as a sign of life, and it is offline
+("disconnected") when its current connection closes (an old connection replaced by a
+reconnect changes nothing).
+
 Known limits: transaction ids come from a counter seeded from the clock (not
-persisted); a charger whose connection drops gets no "unknown" status yet (the
-hub sees it through missing heartbeats).
+persisted).
 """
 
 from __future__ import annotations
@@ -54,10 +58,11 @@ from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
-from device_adapters.model import DeadLetter, DeviceEvent, Lane
+from device_adapters.model import DeadLetter, DeviceEvent, DeviceFamily, Lane
 from device_adapters.ocpp16 import normalize as ocpp16
 from device_adapters.ocpp16.commands import CallPayload, ocpp_datetime
 from device_adapters.ocpp16.normalize import OcppDecodeError
+from edge.availability import CONNECTED, DISCONNECTED, AvailabilitySink
 from edge.uplink import EventPublisher, UplinkError
 from hub.settings import Settings
 
@@ -141,6 +146,7 @@ class _CentralSystemChargePoint(ChargePoint):  # type: ignore[misc]
     async def route_message(self, raw_msg: str | bytes) -> None:
         self.raw = raw_msg.encode("utf-8") if isinstance(raw_msg, str) else bytes(raw_msg)
         self.server.stats.messages += 1
+        self.server._seen(self)
         try:
             try:
                 msg = unpack(raw_msg)
@@ -290,6 +296,7 @@ class OcppServer:
         heartbeat_interval_s: int = HEARTBEAT_INTERVAL_S,
         response_timeout_s: float = 30.0,
         first_transaction_id: int | None = None,
+        availability: AvailabilitySink | None = None,
     ) -> None:
         self._settings = settings
         self._uplink = uplink
@@ -312,6 +319,7 @@ class OcppServer:
             else int(time.time()) - _EPOCH_2020
         )
         self._transactions: dict[tuple[str, int], int] = {}
+        self._availability = availability
 
     @property
     def connected_charge_points(self) -> set[str]:
@@ -375,6 +383,16 @@ class OcppServer:
         except ConnectionClosed as exc:
             raise ChargePointNotConnected(f"charge point {cp_id!r} disconnected: {exc}") from exc
 
+    def transaction_on_port(self, cp_id: str, port: int) -> int | None:
+        """The id of the latest transaction started on ``port`` and not stopped, if known."""
+        if cp_id.startswith(ocpp16.DEVICE_ID_PREFIX):
+            cp_id = cp_id[len(ocpp16.DEVICE_ID_PREFIX) :]
+        key = ocpp16.sanitize_charge_point_id(cp_id)
+        for (tx_cp, transaction_id), tx_port in reversed(self._transactions.items()):
+            if tx_port == port and ocpp16.sanitize_charge_point_id(tx_cp) == key:
+                return transaction_id
+        return None
+
     # -- one connection --------------------------------------------------------------------
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
@@ -426,6 +444,10 @@ class OcppServer:
         self.stats.connections_total += 1
         self.stats.connections_open += 1
         log.info("charger %s connected from %s", session.label, peer)
+        if self._availability is not None:
+            self._availability.online(
+                ocpp16.DEVICE_ID_PREFIX + key, DeviceFamily.CHARGER, CONNECTED
+            )
         reason = "closed by charger"
         try:
             await session.start()
@@ -441,11 +463,22 @@ class OcppServer:
             self.stats.connections_open -= 1
             if self._sessions.get(key) is session:
                 del self._sessions[key]
+                if self._availability is not None:
+                    self._availability.offline(
+                        ocpp16.DEVICE_ID_PREFIX + key, DeviceFamily.CHARGER, DISCONNECTED
+                    )
             if task is not None:
                 self._handlers.discard(task)
             log.info("charger %s from %s disconnected (%s)", session.label, peer, reason)
 
     # -- helpers for the sessions ----------------------------------------------------------
+
+    def _seen(self, session: _CentralSystemChargePoint) -> None:
+        if self._availability is None:
+            return
+        key = ocpp16.sanitize_charge_point_id(str(session.id))
+        if self._sessions.get(key) is session:
+            self._availability.seen(ocpp16.DEVICE_ID_PREFIX + key, DeviceFamily.CHARGER)
 
     async def _publish_events(
         self, session: _CentralSystemChargePoint, events: Sequence[DeviceEvent]

@@ -6,6 +6,17 @@ acknowledged them does the device get its reply (LK, AL, an e-bike ack...).
 Devices resend unanswered alarms, so replying late (or not at all when the
 uplink times out) is safe, while replying before the alarm is on the broker
 could lose it.
+
+A connection is bound to the device id of its first identified frame. A later frame
+on that connection that claims another device id is rejected: it becomes no event,
+is kept as a DeadLetter ("frame claims device X on a connection bound to Y") and gets
+no reply, so a device (or someone) cannot speak for another device through a
+connection opened by the first; the bound device keeps its connection.
+
+For commands down (edge/commands.py): :meth:`StreamServer.send_to` writes bytes to a
+device's current connection, and :meth:`StreamServer.expect` gives a future that the
+device's next frame matching a predicate resolves (its answer to a command).
+Connection changes and frames are reported to an availability tracker, if given.
 """
 
 from __future__ import annotations
@@ -13,7 +24,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
@@ -21,6 +33,7 @@ from uuid import uuid4
 from device_adapters.base import Rejected, StreamAdapter
 from device_adapters.errors import DecodeError
 from device_adapters.model import DeadLetter, Lane
+from edge.availability import CONNECTED, DISCONNECTED, AvailabilitySink
 from edge.uplink import EventPublisher, UplinkError
 from hub.settings import Settings
 
@@ -42,6 +55,9 @@ class StreamServerStats:
     replies: int = 0
     publish_failures: int = 0
     idle_closed: int = 0
+    # Frames claiming another device than the one their connection is bound to.
+    foreign_frames: int = 0
+    commands_sent: int = 0
 
 
 class StreamServer:
@@ -53,6 +69,7 @@ class StreamServer:
         *,
         port: int,
         host: str | None = None,
+        availability: AvailabilitySink | None = None,
     ) -> None:
         self.adapter = adapter
         self._settings = settings
@@ -65,6 +82,43 @@ class StreamServer:
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self._availability = availability
+        # device id -> its current connection (the latest that identified as it).
+        self._live: dict[str, _Connection] = {}
+        # device id -> futures waiting for one of its frames (see expect()).
+        self._expected: dict[str, list[tuple[Callable[[Any], bool], asyncio.Future[Any]]]] = {}
+
+    @property
+    def connected_devices(self) -> set[str]:
+        """Device ids with an open, identified connection."""
+        return set(self._live)
+
+    async def send_to(self, device_id: str, data: bytes) -> bool:
+        """Write ``data`` to the device's current connection; False if it has none."""
+        conn = self._live.get(device_id)
+        if conn is None or conn.writer is None or conn.writer.is_closing():
+            return False
+        try:
+            conn.writer.write(data)
+            await conn.writer.drain()
+        except (ConnectionError, OSError) as exc:
+            log.info("command to %s not written: %s", device_id, exc)
+            return False
+        self.stats.commands_sent += 1
+        return True
+
+    def expect(self, device_id: str, predicate: Callable[[Any], bool]) -> asyncio.Future[Any]:
+        """A future for the device's next frame that ``predicate`` accepts.
+
+        Resolved with the frame (before its events are published). Fails with
+        ConnectionResetError when the device's connection closes first; the caller
+        bounds the wait (and cancelling the future forgets it).
+        """
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        waiting = [w for w in self._expected.get(device_id, []) if not w[1].done()]
+        waiting.append((predicate, fut))
+        self._expected[device_id] = waiting
+        return fut
 
     async def start(self) -> None:
         if self._server is not None:
@@ -101,7 +155,7 @@ class StreamServer:
         if task is not None:
             self._handlers.add(task)
         peer = _peer_name(writer)
-        conn = _Connection(peer=peer, protocol=self.adapter.name)
+        conn = _Connection(peer=peer, protocol=self.adapter.name, writer=writer)
         self.stats.connections_total += 1
         self.stats.connections_open += 1
         log.info("%s connection from %s", self.adapter.name, peer)
@@ -139,6 +193,7 @@ class StreamServer:
             if task is not None:
                 self._handlers.discard(task)
             log.info("%s from %s disconnected (%s)", conn.label, peer, reason)
+            self._unbind(conn, reason)
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
@@ -156,14 +211,28 @@ class StreamServer:
     ) -> None:
         self.stats.frames += 1
         device_id = self.adapter.device_id(frame)
-        if conn.device_id != device_id:
-            if conn.device_id is None:
-                log.info("%s identified on %s", device_id, conn.peer)
-            else:
-                log.warning(
-                    "device on %s changed id from %s to %s", conn.peer, conn.device_id, device_id
-                )
-            conn.device_id = device_id
+        if conn.device_id is None:
+            self._bind(conn, device_id)
+        elif conn.device_id != device_id:
+            # Not the device this connection is: no events, no reply (a reply would
+            # tell the sender the frame was taken), only the record of it.
+            self.stats.foreign_frames += 1
+            log.warning(
+                "%s: frame claims device %s on a connection bound to %s",
+                conn.peer,
+                device_id,
+                conn.device_id,
+            )
+            await self._dead_letter(
+                conn,
+                frame.raw,
+                f"frame claims device {device_id} on a connection bound to {conn.device_id}",
+                conn.device_id,
+            )
+            return
+        elif self._availability is not None:
+            self._availability.seen(device_id, self.adapter.family)
+        self._resolve_expected(device_id, frame)
         try:
             events = self.adapter.to_events(
                 frame, received_at=datetime.now(UTC), gateway_id=self.gateway_id
@@ -202,6 +271,51 @@ class StreamServer:
             await writer.drain()
             self.stats.replies += 1
 
+    def _bind(self, conn: _Connection, device_id: str) -> None:
+        log.info("%s identified on %s", device_id, conn.peer)
+        conn.device_id = device_id
+        previous = self._live.get(device_id)
+        if previous is not None:
+            # Usually a device reconnecting before its old connection timed out; commands
+            # go to the new one, and the old one closing no longer means "offline".
+            log.info("%s: new connection %s replaces %s", device_id, conn.peer, previous.peer)
+        self._live[device_id] = conn
+        if self._availability is not None:
+            self._availability.online(device_id, self.adapter.family, CONNECTED)
+
+    def _unbind(self, conn: _Connection, reason: str) -> None:
+        device_id = conn.device_id
+        if device_id is None or self._live.get(device_id) is not conn:
+            return
+        del self._live[device_id]
+        for _, fut in self._expected.pop(device_id, []):
+            if not fut.done():
+                fut.set_exception(ConnectionResetError(f"{device_id} disconnected ({reason})"))
+        if self._availability is not None:
+            self._availability.offline(device_id, self.adapter.family, DISCONNECTED)
+
+    def _resolve_expected(self, device_id: str, frame: Any) -> None:
+        waiting = self._expected.get(device_id)
+        if not waiting:
+            return
+        keep = []
+        for predicate, fut in waiting:
+            if fut.done():
+                continue
+            try:
+                matched = predicate(frame)
+            except Exception as exc:
+                fut.set_exception(exc)
+                continue
+            if matched:
+                fut.set_result(frame)
+            else:
+                keep.append((predicate, fut))
+        if keep:
+            self._expected[device_id] = keep
+        else:
+            del self._expected[device_id]
+
     async def _dead_letter(
         self, conn: _Connection, raw: bytes, reason: str, device_id: str | None
     ) -> bool:
@@ -231,7 +345,9 @@ class StreamServer:
 class _Connection:
     peer: str
     protocol: str
+    # Bound by the first identified frame; never changes afterwards.
     device_id: str | None = None
+    writer: asyncio.StreamWriter | None = field(default=None, repr=False)
 
     @property
     def label(self) -> str:

@@ -201,6 +201,8 @@ class MqttUplink:
             self._slots.release()
             raise UplinkError(f"publish to {topic} refused: {mqtt.error_string(info.rc)}")
         mid = info.mid
+        import sys as _s; _s.path.insert(0, "/tmp/loss/trace"); from _dbgtrace import tr  # DEBUGTRACE
+        _i = payload.find(b'"event_id":"'); tr("pub", mid, info.rc, payload[_i + 12 : _i + 48].decode() if _i >= 0 else "-")  # DEBUGTRACE
         fut: asyncio.Future[None] = loop.create_future()
         with self._lock:
             early = mid in self._acked_early
@@ -216,6 +218,8 @@ class MqttUplink:
                 await fut
         except TimeoutError:
             self._abandon(mid)
+            import sys as _s; _s.path.insert(0, "/tmp/loss/trace"); from _dbgtrace import tr  # DEBUGTRACE
+            tr("timeout", mid)  # DEBUGTRACE
             raise UplinkTimeout(f"no PUBACK within {limit:g}s for {topic} (mid {mid})") from None
         except asyncio.CancelledError:
             self._abandon(mid)
@@ -255,6 +259,8 @@ class MqttUplink:
             except OSError as exc:
                 log.debug("TCP_NODELAY not set: %s", exc)
         self._connected = True
+        import sys as _s; _s.path.insert(0, "/tmp/loss/trace"); from _dbgtrace import tr  # DEBUGTRACE
+        tr("connect", flags.session_present)  # DEBUGTRACE
         info = client.publish(self.status_topic, ONLINE, qos=1, retain=True)
         if info.rc in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
             # Published from this thread, so its PUBACK cannot be handled before this.
@@ -273,6 +279,8 @@ class MqttUplink:
         properties: Properties | None,
     ) -> None:
         was_connected, self._connected = self._connected, False
+        import sys as _s; _s.path.insert(0, "/tmp/loss/trace"); from _dbgtrace import tr  # DEBUGTRACE
+        tr("disconnect", reason_code)  # DEBUGTRACE
         if was_connected and not self._stopping:
             log.warning("uplink %s disconnected: %s", self.gateway_id, reason_code)
         if self._loop is not None and not self._loop.is_closed():
@@ -287,6 +295,8 @@ class MqttUplink:
         properties: Properties,
     ) -> None:
         # Called with paho's message mutex held: only touch our own state here.
+        import sys as _s; _s.path.insert(0, "/tmp/loss/trace"); from _dbgtrace import tr  # DEBUGTRACE
+        tr("puback", mid)  # DEBUGTRACE
         with self._lock:
             if mid in self._ignored:
                 self._ignored.discard(mid)

@@ -118,6 +118,17 @@ async def _bench(args: argparse.Namespace) -> None:
         if not args.no_write:
             write_section(args.output, "codecs", table)
             print(f"\nwritten to {args.output}")
+    if args.which in ("pipeline", "all"):
+        from hub.bench import pipeline
+
+        result = await pipeline.run_pipeline_bench(
+            duration_s=args.duration, outage_s=args.outage, connections=args.connections
+        )
+        table = pipeline.markdown(result)
+        print(table)
+        if not args.no_write:
+            write_section(args.output, "pipeline", table)
+            print(f"\nwritten to {args.output}")
 
 
 async def _migrate(args: argparse.Namespace) -> None:
@@ -187,7 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser(
         "bench", help="measure, with a progress bar; results to docs/benchmarks.md"
     )
-    bench.add_argument("which", nargs="?", default="all", choices=["all", "codecs"])
+    bench.add_argument("which", nargs="?", default="all", choices=["all", "codecs", "pipeline"])
+    bench.add_argument("--duration", type=float, default=20.0, help="pipeline: seconds of load")
+    bench.add_argument("--outage", type=float, default=10.0, help="pipeline: broker down, s")
+    bench.add_argument("--connections", type=int, default=50, help="pipeline: watch sockets")
     bench.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
     bench.add_argument("--output", type=Path, default=Path("docs/benchmarks.md"))
     bench.add_argument("--no-write", action="store_true", help="print only")

@@ -6,12 +6,13 @@ must set its own secrets: the hub refuses to start with the demo's.
 
 from __future__ import annotations
 
+import json
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Device-facing servers an edge gateway can run; all of them unless told otherwise.
 EDGE_SERVERS = ("watch", "iw", "ebike", "ocpp", "http_push", "local_mqtt")
@@ -51,8 +52,12 @@ class Settings(BaseSettings):
     watch_port: int = Field(default=5088, ge=1, le=65535)
     edge_publish_timeout_s: float = Field(default=10.0, gt=0)
     edge_max_in_flight: int = Field(default=1000, ge=1, le=60_000)
+    # Durable outbox (edge/outbox.py): None puts it in data_dir. When the rows
+    # exceed max_bytes, old telemetry is thinned; alarms are never dropped.
+    edge_outbox_path: Path | None = None
+    edge_outbox_max_bytes: int = Field(default=256 * 1024 * 1024, ge=4096)
     watch_idle_timeout_s: float = Field(default=900.0, gt=0)
-    edge_servers: list[str] = Field(
+    edge_servers: Annotated[list[str], NoDecode] = Field(
         default=list(EDGE_SERVERS), description="which device servers the edge runs"
     )
     iw_port: int = Field(default=5089, ge=1, le=65535)
@@ -65,6 +70,20 @@ class Settings(BaseSettings):
     local_mqtt_port: int | None = Field(default=None, ge=1, le=65535)
     z2m_base_topic: str = "zigbee2mqtt"
     tuya_base_topic: str = "tuya"
+    # Device availability: a device silent for longer than its family's limit is
+    # reported offline ("heartbeat_timeout") even if its connection looks open;
+    # 0 turns the check off for that family. Mains-powered devices keep their link
+    # up and report often (chargers: OCPP Heartbeat every 300 s, so 900 s is three
+    # missed; door controllers push a heartbeat every minute or so), so a short
+    # silence already means trouble. Battery devices sleep between reports to save
+    # power (wristbands stretch their LK interval when idle; Zigbee and Tuya locks
+    # report on use and a periodic battery reading), so they get longer limits.
+    offline_after_s_wristband: float = Field(default=1200.0, ge=0)
+    offline_after_s_charger: float = Field(default=900.0, ge=0)
+    offline_after_s_door: float = Field(default=300.0, ge=0)
+    offline_after_s_lock: float = Field(default=7200.0, ge=0)
+    # Commands from the hub: how long the edge waits for a device's answer.
+    edge_command_timeout_s: float = Field(default=30.0, gt=0)
 
     # HTTP API.
     api_host: str = "127.0.0.1"
@@ -78,8 +97,10 @@ class Settings(BaseSettings):
     @field_validator("edge_servers", mode="before")
     @classmethod
     def _split_servers(cls, value: object) -> object:
-        # HUB_EDGE_SERVERS=watch,ocpp as well as the JSON list pydantic-settings reads.
-        if isinstance(value, str) and not value.lstrip().startswith("["):
+        # HUB_EDGE_SERVERS=watch,ocpp, or a JSON list.
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
 
@@ -111,3 +132,7 @@ class Settings(BaseSettings):
     @property
     def sqlite_path(self) -> Path:
         return (self.data_dir / "hub.sqlite3").resolve()
+
+    @property
+    def resolved_outbox_path(self) -> Path:
+        return (self.edge_outbox_path or self.data_dir / "edge-outbox.sqlite3").resolve()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import tempfile
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ def make_settings(broker: MosquittoProcess, **overrides: object) -> Settings:
         "edge_publish_timeout_s": 5.0,
         # Gateway tests here are about the watch server; the others have their own tests.
         "edge_servers": ["watch"],
+        "data_dir": tempfile.mkdtemp(prefix="chub-edge-test-"),
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -33,3 +33,20 @@ def test_production_starts_with_its_own_secret(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("HUB_DATABASE_URL", "postgresql+asyncpg://hub@db/hub")
     settings = Settings()
     assert settings.resolved_database_url == "postgresql+asyncpg://hub@db/hub"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("watch,ocpp", ["watch", "ocpp"]), ('["iw"]', ["iw"]), ("watch, watch", ["watch"])],
+)
+def test_edge_servers_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, value: str, expected: list[str]
+) -> None:
+    monkeypatch.setenv("HUB_EDGE_SERVERS", value)
+    assert Settings().edge_servers == expected
+
+
+def test_an_unknown_edge_server_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_EDGE_SERVERS", "watch,telnet")
+    with pytest.raises(ValidationError, match="telnet"):
+        Settings()
