@@ -7,6 +7,8 @@ import logging
 from collections.abc import Callable
 from typing import Protocol
 
+from pydantic import SecretStr
+
 from device_adapters.base import StreamAdapter
 from device_adapters.registry import get_adapter
 from edge.availability import AvailabilitySink, AvailabilityTracker
@@ -41,6 +43,12 @@ def _stream_server(
     return StreamServer(adapter, settings, uplink, port=port, availability=availability)
 
 
+def _plain(credentials: dict[str, SecretStr] | None) -> dict[str, str] | None:
+    if credentials is None:
+        return None
+    return {device: secret.get_secret_value() for device, secret in credentials.items()}
+
+
 def build_servers(
     settings: Settings, uplink: EventPublisher, availability: AvailabilitySink | None = None
 ) -> dict[str, DeviceServer]:
@@ -51,7 +59,9 @@ def build_servers(
         "iw": lambda: _stream_server("iw", s, up, s.iw_port, av),
         "ebike": lambda: _stream_server("ebike", s, up, s.ebike_port, av),
         "ocpp": lambda: OcppServer(s, up, availability=av),
-        "http_push": lambda: HttpPushServer(s, up, availability=av),
+        "http_push": lambda: HttpPushServer(
+            s, up, availability=av, credentials=_plain(s.gate_credentials)
+        ),
         "local_mqtt": lambda: LocalMqttDevices(s, up, availability=av),
     }
     return {name: factories[name]() for name in settings.edge_servers}
@@ -59,6 +69,7 @@ def build_servers(
 
 class EdgeGateway:
     def __init__(self, settings: Settings) -> None:
+        settings.check_edge_credentials()
         self.settings = settings
         self.uplink = MqttUplink(settings)
         # Servers publish into the durable outbox, which forwards through the uplink:

@@ -37,9 +37,6 @@ tracker's heartbeat timeout for door controllers makes a silent one offline.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import hmac
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -63,6 +60,7 @@ from device_adapters.hikvision import (
 )
 from device_adapters.model import DeadLetter, DeviceEvent, DeviceFamily, Lane
 from edge.availability import AvailabilitySink
+from edge.basic_auth import basic_auth_matches
 from edge.uplink import EventPublisher, UplinkError
 from hub.settings import Settings
 
@@ -130,24 +128,6 @@ def extract_event_json(content_type: str | None, body: bytes) -> bytes:
             return payload
     names = ", ".join(str(name) for name, _, _ in parts) or "none"
     raise PushBodyError(f"multipart body has no event JSON part (parts: {names[:200]})")
-
-
-def basic_auth_matches(header: str | None, username: str, password: str) -> bool:
-    """Whether an ``Authorization`` header is HTTP Basic with exactly these credentials."""
-    if header is None:
-        return False
-    scheme, _, param = header.strip().partition(" ")
-    if scheme.lower() != "basic":
-        return False
-    try:
-        decoded = base64.b64decode(param.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, ValueError):
-        return False
-    user, sep, given = decoded.partition(":")
-    # Both compared, always: no early exit that would time which one was wrong.
-    user_ok = hmac.compare_digest(user.encode(), username.encode())
-    password_ok = hmac.compare_digest(given.encode(), password.encode())
-    return bool(sep) and user_ok and password_ok
 
 
 class HttpPushServer:

@@ -63,6 +63,7 @@ from device_adapters.ocpp16 import normalize as ocpp16
 from device_adapters.ocpp16.commands import CallPayload, ocpp_datetime
 from device_adapters.ocpp16.normalize import OcppDecodeError
 from edge.availability import CONNECTED, DISCONNECTED, AvailabilitySink
+from edge.basic_auth import basic_auth_matches
 from edge.uplink import EventPublisher, UplinkError
 from hub.settings import Settings
 
@@ -397,7 +398,7 @@ class OcppServer:
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         try:
-            ocpp16.charge_point_id_from_path(request.path)
+            cp_id = ocpp16.charge_point_id_from_path(request.path)
         except OcppDecodeError as exc:
             self.stats.refused += 1
             log.info("OCPP connection to %r refused: %s", request.path[:100], exc.reason)
@@ -406,6 +407,21 @@ class OcppServer:
                 f"no charge point id in the URL path: {exc.reason}\n"
                 "connect to ws://<host>:<port>/ocpp/<charge point id>\n",
             )
+        credentials = self._settings.ocpp_credentials
+        if credentials is not None:
+            # OCPP 1.6 security profile 1: HTTP Basic, username = charge point id.
+            password = credentials.get(cp_id)
+            header = request.headers.get("Authorization")
+            if password is None or not basic_auth_matches(
+                header, cp_id, password.get_secret_value()
+            ):
+                self.stats.refused += 1
+                log.warning("OCPP connection for %r refused: bad or missing credentials", cp_id)
+                response = connection.respond(
+                    HTTPStatus.UNAUTHORIZED, "charge point id and password required\n"
+                )
+                response.headers["WWW-Authenticate"] = 'Basic realm="ocpp"'
+                return response
         return None
 
     async def _handle(self, connection: ServerConnection) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from hub.netutil import PortInUseError
-from hub.settings import Settings
+from hub.settings import InsecureSettingsError, Settings
 
 log = logging.getLogger("community_hub")
 
@@ -225,6 +225,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except ValidationError as exc:
         print(f"community-hub: invalid settings:\n{exc}", file=sys.stderr)
+        return 2
+    except InsecureSettingsError as exc:
+        print(f"community-hub: refusing to start: {exc}", file=sys.stderr)
         return 2
     return 0
 

@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     ebike_port: int = Field(default=5090, ge=1, le=65535)
     ocpp_port: int = Field(default=9000, ge=1, le=65535)
     http_push_port: int = Field(default=8090, ge=1, le=65535)
+    # Per-device passwords (device id -> password), JSON in the environment, e.g.
+    # HUB_OCPP_CREDENTIALS='{"CP-P1-01": "…"}'. None: no authentication (demo only).
+    ocpp_credentials: dict[str, SecretStr] | None = None
+    gate_credentials: dict[str, SecretStr] | None = None
     # Zigbee2MQTT and Tuya bridges publish on a broker local to the community;
     # by default the same broker the edge forwards to.
     local_mqtt_host: str | None = None
@@ -122,6 +126,24 @@ class Settings(BaseSettings):
         if self.mode != "demo" and len(self.jwt_secret.get_secret_value()) < 32:
             raise InsecureSettingsError("HUB_JWT_SECRET must be at least 32 characters")
         return self
+
+    def check_edge_credentials(self) -> None:
+        """Refuse to run charger or gate servers without per-device passwords outside the demo.
+
+        A charger or gate that anyone can impersonate is a way in. Checked when an
+        edge gateway starts, not for every process: a hub runs no device servers.
+        """
+        if self.mode == "demo":
+            return
+        for server, creds, name in (
+            ("ocpp", self.ocpp_credentials, "HUB_OCPP_CREDENTIALS"),
+            ("http_push", self.gate_credentials, "HUB_GATE_CREDENTIALS"),
+        ):
+            if server in self.edge_servers and creds is None:
+                raise InsecureSettingsError(
+                    f"{name} must list each device's password outside demo mode "
+                    f"(or leave {server} out of HUB_EDGE_SERVERS)"
+                )
 
     @cached_property
     def resolved_database_url(self) -> str:
