@@ -34,8 +34,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 from uuid import UUID, uuid4
 
+from device_adapters.event_factory import EventFactory
 from device_adapters.iw.codec import LOGIN, PROTOCOL, IwDecodeError, IwFrame
-from device_adapters.kinds import KINDS
 from device_adapters.model import DeviceEvent, DeviceFamily, Scalar
 from device_adapters.watch.normalize import BODY_TEMP_RANGE_C, DECIMAL_RE, UINT_RE, present
 
@@ -116,39 +116,6 @@ class _Fields:
         if i < len(self.items) and UINT_RE.fullmatch(self.items[i].strip()):
             return int(self.items[i].strip())
         return None
-
-
-class _EventFactory:
-    def __init__(
-        self,
-        frame: IwFrame,
-        received_at: datetime,
-        gateway_id: str,
-        new_id: Callable[[], UUID],
-    ) -> None:
-        self.frame = frame
-        self.received_at = received_at
-        self.gateway_id = gateway_id
-        self.new_id = new_id
-
-    def make(
-        self, kind: str, values: dict[str, Scalar], device_time: datetime | None = None
-    ) -> DeviceEvent:
-        info = KINDS[kind]
-        return DeviceEvent(
-            event_id=self.new_id(),
-            device_id=f"{PROTOCOL}:{self.frame.imei}",
-            family=DeviceFamily.WRISTBAND,
-            protocol=PROTOCOL,
-            kind=kind,
-            severity=info.severity,
-            lane=info.lane,
-            device_time=device_time,
-            received_at=self.received_at,
-            gateway_id=self.gateway_id,
-            values=values,
-            raw=self.frame.raw,
-        )
 
 
 def _coordinate(degrees: str, minutes: str, limit: int, negative: bool) -> float | None:
@@ -250,11 +217,11 @@ def _cell_and_wifi(f: _Fields, wifi_field: int) -> dict[str, Scalar]:
     return out
 
 
-def _login(f: _Fields, make: _EventFactory) -> list[DeviceEvent]:
+def _login(f: _Fields, make: EventFactory) -> list[DeviceEvent]:
     return [make.make("device.login", {"imei": f.frame.imei})]
 
 
-def _location(f: _Fields, make: _EventFactory) -> list[DeviceEvent]:
+def _location(f: _Fields, make: EventFactory) -> list[DeviceEvent]:
     frame_type = f.frame.frame_type
     loc = _Location(f, make.received_at)
     alarm_code: str | None = None
@@ -289,7 +256,7 @@ def _location(f: _Fields, make: _EventFactory) -> list[DeviceEvent]:
     return events
 
 
-def _cell_location(f: _Fields, make: _EventFactory) -> list[DeviceEvent]:
+def _cell_location(f: _Fields, make: EventFactory) -> list[DeviceEvent]:
     # language, reply flag, cell count, MCC, MNC, cells..., Wi-Fi count, Wi-Fi list
     cells = f.uint(2, "cell count")
     values: dict[str, Scalar] = {"gps_fix": False, "cell_count": cells}
@@ -316,18 +283,18 @@ def _status(f: _Fields, i: int) -> dict[str, Scalar]:
     }
 
 
-def _heartbeat(f: _Fields, make: _EventFactory) -> list[DeviceEvent]:
+def _heartbeat(f: _Fields, make: EventFactory) -> list[DeviceEvent]:
     values = _status(f, 0)
     values["steps"] = f.opt_uint(1, "steps")
     values["tumbles"] = f.opt_uint(2, "rolls")
     return [make.make("wristband.heartbeat", present(values))]
 
 
-def _heart_rate(f: _Fields, make: _EventFactory) -> list[DeviceEvent]:
+def _heart_rate(f: _Fields, make: EventFactory) -> list[DeviceEvent]:
     return [make.make("wristband.heart_rate", {"heart_rate_bpm": f.uint(0, "heart rate")})]
 
 
-def _blood_pressure(f: _Fields, make: _EventFactory) -> list[DeviceEvent]:
+def _blood_pressure(f: _Fields, make: EventFactory) -> list[DeviceEvent]:
     values = {
         "systolic_mmhg": f.uint(1, "systolic"),
         "diastolic_mmhg": f.uint(2, "diastolic"),
@@ -344,7 +311,7 @@ def _body_temp(f: _Fields, i: int) -> float:
     return celsius
 
 
-def _health(f: _Fields, make: _EventFactory) -> list[DeviceEvent]:
+def _health(f: _Fields, make: EventFactory) -> list[DeviceEvent]:
     """HP: heart rate, systolic, diastolic, SpO2, blood sugar, temperature; any may be empty.
 
     Blood sugar has no event kind (and an unknown unit): it is not reported.
@@ -367,12 +334,12 @@ def _health(f: _Fields, make: _EventFactory) -> list[DeviceEvent]:
     return events
 
 
-def _temperature(f: _Fields, make: _EventFactory) -> list[DeviceEvent]:
+def _temperature(f: _Fields, make: EventFactory) -> list[DeviceEvent]:
     values = {"body_temp_c": _body_temp(f, 0), "battery_pct": f.opt_uint(1, "battery")}
     return [make.make("wristband.temperature", present(values))]
 
 
-_Handler = Callable[[_Fields, _EventFactory], list[DeviceEvent]]
+_Handler = Callable[[_Fields, EventFactory], list[DeviceEvent]]
 
 _HANDLERS: Final[dict[str, _Handler]] = {
     LOGIN: _login,
@@ -398,4 +365,15 @@ def to_events(
     handler = _HANDLERS.get(frame.frame_type)
     if handler is None:
         raise IwDecodeError(f"unsupported type {frame.frame_type!r}", frame.raw)
-    return handler(_Fields(frame), _EventFactory(frame, received_at, gateway_id, new_id))
+    return handler(
+        _Fields(frame),
+        EventFactory(
+            f"{PROTOCOL}:{frame.imei}",
+            DeviceFamily.WRISTBAND,
+            PROTOCOL,
+            received_at,
+            gateway_id,
+            frame.raw,
+            new_id,
+        ),
+    )

@@ -26,7 +26,7 @@ from urllib.parse import unquote
 from uuid import UUID, uuid4
 
 from device_adapters.errors import DecodeError
-from device_adapters.kinds import KINDS
+from device_adapters.event_factory import EventFactory
 from device_adapters.model import DeviceEvent, DeviceFamily, Scalar
 
 PROTOCOL: Final = "ocpp16"
@@ -246,42 +246,18 @@ def parse_timestamp(value: str) -> datetime | None:
         return None
 
 
-class _EventFactory:
-    def __init__(
-        self,
-        cp_id: str,
-        raw: bytes,
-        received_at: datetime,
-        gateway_id: str,
-        new_id: Callable[[], UUID],
-    ) -> None:
-        self.device_id = device_id_for(cp_id, raw)
-        self.raw = raw
-        self.received_at = received_at
-        self.gateway_id = gateway_id
-        self.new_id = new_id
-
-    def make(
-        self, kind: str, values: Mapping[str, Scalar], device_time: datetime | None = None
-    ) -> DeviceEvent:
-        info = KINDS[kind]
-        return DeviceEvent(
-            event_id=self.new_id(),
-            device_id=self.device_id,
-            family=DeviceFamily.CHARGER,
-            protocol=PROTOCOL,
-            kind=kind,
-            severity=info.severity,
-            lane=info.lane,
-            device_time=device_time,
-            received_at=self.received_at,
-            gateway_id=self.gateway_id,
-            values={k: v for k, v in values.items() if v is not None},
-            raw=self.raw,
-        )
-
-
-# -- requests -------------------------------------------------------------------------------
+def _factory(
+    cp_id: str, raw: bytes, received_at: datetime, gateway_id: str, new_id: Callable[[], UUID]
+) -> EventFactory:
+    return EventFactory(
+        device_id_for(cp_id, raw),
+        DeviceFamily.CHARGER,
+        PROTOCOL,
+        received_at,
+        gateway_id,
+        raw,
+        new_id,
+    )
 
 
 def boot_notification(
@@ -294,7 +270,7 @@ def boot_notification(
     new_id: Callable[[], UUID] = uuid4,
 ) -> list[DeviceEvent]:
     """BootNotification -> charger.boot (vendor, model, firmware and serial numbers)."""
-    make = _EventFactory(cp_id, raw, received_at, gateway_id, new_id)
+    make = _factory(cp_id, raw, received_at, gateway_id, new_id)
     f = _Fields(payload, raw, "BootNotification")
     values: dict[str, Scalar] = {
         "vendor": f.text("chargePointVendor"),
@@ -320,7 +296,7 @@ def heartbeat(
     new_id: Callable[[], UUID] = uuid4,
 ) -> list[DeviceEvent]:
     """Heartbeat (an empty object) -> charger.heartbeat."""
-    make = _EventFactory(cp_id, raw, received_at, gateway_id, new_id)
+    make = _factory(cp_id, raw, received_at, gateway_id, new_id)
     _Fields(payload, raw, "Heartbeat")
     return [make.make("charger.heartbeat", {})]
 
@@ -339,7 +315,7 @@ def status_notification(
     A fault is the Faulted status or any errorCode other than NoError (a charger
     may report, say, WeakSignal while still Available).
     """
-    make = _EventFactory(cp_id, raw, received_at, gateway_id, new_id)
+    make = _factory(cp_id, raw, received_at, gateway_id, new_id)
     f = _Fields(payload, raw, "StatusNotification")
     port = f.port()
     status = f.text("status")
@@ -428,7 +404,7 @@ def _readings(f: _Fields, entry: object, index: int) -> tuple[dict[str, Scalar],
 
 def _meter_events(
     f: _Fields,
-    make: _EventFactory,
+    make: EventFactory,
     entries: Sequence[object],
     port: int | None,
     transaction_id: int | None,
@@ -462,7 +438,7 @@ def meter_values(
     maximized (current, SoC) or averaged (voltage). Unknown measurands or units,
     SignedData and non-numeric values are skipped.
     """
-    make = _EventFactory(cp_id, raw, received_at, gateway_id, new_id)
+    make = _factory(cp_id, raw, received_at, gateway_id, new_id)
     f = _Fields(payload, raw, "MeterValues")
     port = f.port()
     transaction_id = f.opt_int("transactionId")
@@ -485,7 +461,7 @@ def start_transaction(
 
     ``transaction_id`` is the id the central system assigns in its answer.
     """
-    make = _EventFactory(cp_id, raw, received_at, gateway_id, new_id)
+    make = _factory(cp_id, raw, received_at, gateway_id, new_id)
     f = _Fields(payload, raw, "StartTransaction")
     values: dict[str, Scalar] = {
         "port": f.port(),
@@ -513,7 +489,7 @@ def stop_transaction(
     known (the request does not carry it). transactionData is not turned into
     events: its readings were normally sent as MeterValues already; it stays in raw.
     """
-    make = _EventFactory(cp_id, raw, received_at, gateway_id, new_id)
+    make = _factory(cp_id, raw, received_at, gateway_id, new_id)
     f = _Fields(payload, raw, "StopTransaction")
     values: dict[str, Scalar] = {
         "port": port,

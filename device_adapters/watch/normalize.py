@@ -9,7 +9,7 @@ from enum import IntFlag
 from typing import Final
 from uuid import UUID, uuid4
 
-from device_adapters.kinds import KINDS
+from device_adapters.event_factory import EventFactory
 from device_adapters.model import DeviceEvent, DeviceFamily, Scalar
 from device_adapters.watch.codec import PROTOCOL, WatchDecodeError, WatchFrame
 
@@ -165,45 +165,12 @@ def _network_summary(fields: tuple[str, ...]) -> dict[str, Scalar]:
     return out
 
 
-class _EventFactory:
-    def __init__(
-        self,
-        frame: WatchFrame,
-        received_at: datetime,
-        gateway_id: str,
-        new_id: Callable[[], UUID],
-    ) -> None:
-        self.frame = frame
-        self.received_at = received_at
-        self.gateway_id = gateway_id
-        self.new_id = new_id
-
-    def make(
-        self, kind: str, values: dict[str, Scalar], device_time: datetime | None = None
-    ) -> DeviceEvent:
-        info = KINDS[kind]
-        return DeviceEvent(
-            event_id=self.new_id(),
-            device_id=f"{PROTOCOL}:{self.frame.device_id}",
-            family=DeviceFamily.WRISTBAND,
-            protocol=PROTOCOL,
-            kind=kind,
-            severity=info.severity,
-            lane=info.lane,
-            device_time=device_time,
-            received_at=self.received_at,
-            gateway_id=self.gateway_id,
-            values=values,
-            raw=self.frame.raw,
-        )
-
-
 def present(values: Mapping[str, Scalar]) -> dict[str, Scalar]:
     """The values that were reported (None means absent); shared with other wristband codecs."""
     return {k: v for k, v in values.items() if v is not None}
 
 
-def _link(f: _Fields, make: _EventFactory) -> list[DeviceEvent]:
+def _link(f: _Fields, make: EventFactory) -> list[DeviceEvent]:
     values = {
         "steps": f.opt_uint(0, "steps"),
         "tumbles": f.opt_uint(1, "tumbles"),
@@ -212,7 +179,7 @@ def _link(f: _Fields, make: _EventFactory) -> list[DeviceEvent]:
     return [make.make("wristband.heartbeat", present(values))]
 
 
-def _position(f: _Fields, make: _EventFactory) -> list[DeviceEvent]:
+def _position(f: _Fields, make: EventFactory) -> list[DeviceEvent]:
     if len(f.frame.fields) < _REQUIRED_POSITION_FIELDS:
         raise f.fail(f"expected at least {_REQUIRED_POSITION_FIELDS} fields up to status")
     device_time = f.device_time(0, 1)
@@ -262,11 +229,11 @@ def _position(f: _Fields, make: _EventFactory) -> list[DeviceEvent]:
     return events
 
 
-def _heart_rate(f: _Fields, make: _EventFactory) -> list[DeviceEvent]:
+def _heart_rate(f: _Fields, make: EventFactory) -> list[DeviceEvent]:
     return [make.make("wristband.heart_rate", {"heart_rate_bpm": f.uint(0, "heart rate")})]
 
 
-def _blood_pressure(f: _Fields, make: _EventFactory) -> list[DeviceEvent]:
+def _blood_pressure(f: _Fields, make: EventFactory) -> list[DeviceEvent]:
     values = {
         "systolic_mmhg": f.uint(0, "systolic"),
         "diastolic_mmhg": f.uint(1, "diastolic"),
@@ -288,12 +255,12 @@ def _body_temp(f: _Fields, i: int) -> dict[str, Scalar]:
     return {"body_temp_c": celsius}
 
 
-def _temperature(f: _Fields, make: _EventFactory) -> list[DeviceEvent]:
+def _temperature(f: _Fields, make: EventFactory) -> list[DeviceEvent]:
     """``TEMP,36.5``: the body temperature is the first field (Traccar reads it there)."""
     return [make.make("wristband.temperature", _body_temp(f, 0))]
 
 
-def _body_temperature_2(f: _Fields, make: _EventFactory) -> list[DeviceEvent]:
+def _body_temperature_2(f: _Fields, make: EventFactory) -> list[DeviceEvent]:
     """``btemp2,1,35.29``: a flag, then the temperature as the last numeric field.
 
     Traccar reads the flag then the temperature, and nothing when the flag is 0 (no valid
@@ -314,7 +281,7 @@ def _body_temperature_2(f: _Fields, make: _EventFactory) -> list[DeviceEvent]:
 _MIN_PLAUSIBLE_BPM: Final = 20
 
 
-def _spo2(f: _Fields, make: _EventFactory) -> list[DeviceEvent]:
+def _spo2(f: _Fields, make: EventFactory) -> list[DeviceEvent]:
     """``oxygen,98`` (SpO2 alone) or ``oxygen,72,98`` (then SpO2 is the second field).
 
     Traccar reads SpO2 from the second field and ignores the first; no public decoder says
@@ -334,7 +301,7 @@ def _spo2(f: _Fields, make: _EventFactory) -> list[DeviceEvent]:
     return [make.make("wristband.spo2", values)]
 
 
-_Handler = Callable[[_Fields, _EventFactory], list[DeviceEvent]]
+_Handler = Callable[[_Fields, EventFactory], list[DeviceEvent]]
 
 # Keys are matched exactly except the health readings, whose case varies by firmware.
 _HANDLERS: Final[dict[str, _Handler]] = {
@@ -374,4 +341,15 @@ def to_events(
         handler = _position
     if handler is None:
         raise WatchDecodeError(f"unsupported content type {ctype[:32]!r}", frame.raw)
-    return handler(_Fields(frame), _EventFactory(frame, received_at, gateway_id, new_id))
+    return handler(
+        _Fields(frame),
+        EventFactory(
+            f"{PROTOCOL}:{frame.device_id}",
+            DeviceFamily.WRISTBAND,
+            PROTOCOL,
+            received_at,
+            gateway_id,
+            frame.raw,
+            new_id,
+        ),
+    )
