@@ -55,7 +55,10 @@ Alarms first
 Failures
     A failed send (``UplinkError``/``UplinkTimeout``, or anything else) is
     never dropped: the forwarder lets what is in flight settle, rewinds to the
-    oldest unacknowledged row and tries again with exponential backoff. A row
+    oldest unacknowledged row and tries again with exponential backoff. That
+    includes a PUBACK that says the broker did not keep the message
+    (``UplinkNotDelivered``): above all "No matching subscribers" from a broker
+    the hub has never subscribed on, which would otherwise drop it. A row
     that can no longer be parsed (e.g. written by a newer version) is logged,
     kept in the file for an operator and skipped.
 

@@ -5,6 +5,21 @@ once the broker's PUBACK arrived: the watch server answers a device only after
 that, so an acknowledged alarm is on the broker. While the broker is down paho
 keeps the messages and sends them again on reconnect; the awaiting coroutine
 just waits longer, up to ``settings.edge_publish_timeout_s``.
+
+A PUBACK alone does not mean "on the broker for the hub": a broker drops a QoS 1
+message that no subscription matches, and still acknowledges it. That is the
+case until the hub has subscribed on this broker once (its persistent session
+then queues everything while it is away): a new broker, a broker whose data was
+lost, a hub session that expired. MQTT 3.1.1 cannot tell, so the uplink speaks
+MQTT 5, whose PUBACK says "No matching subscribers" (0x10) or carries a refusal
+(0x80 and above, e.g. "Not authorized"): such a publish raises
+``UplinkNotDelivered``, and the caller keeps the message (the outbox retries it,
+a device server does not reply). Retained publishes (the gateway's status) are
+exempt from the 0x10 check: the broker keeps a retained message without
+subscribers. A broker that does not speak MQTT 5 (amqtt, the demo's embedded
+broker, refuses it, or with a will never answers it) gets 3.1.1 instead, without
+that check: the first connection falls back when the CONNACK refuses the
+protocol or does not come within ``_CONNACK_WAIT_S`` of the TCP connection.
 """
 
 from __future__ import annotations
@@ -13,11 +28,11 @@ import asyncio
 import logging
 import socket
 import threading
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.client import ConnectFlags, DisconnectFlags
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
@@ -35,6 +50,14 @@ OFFLINE = b"offline"
 _STATUS_HEADROOM = 16
 # How long stop() waits for the broker to acknowledge the "offline" status.
 _STOP_ACK_TIMEOUT_S = 5.0
+# MQTT 5 PUBACK reason code: accepted, but no subscription matched, so the
+# broker dropped the message (a success code, below 0x80).
+NO_MATCHING_SUBSCRIBERS: Final = 0x10
+# CONNACK reason code of a broker that speaks only MQTT 3.1.1 (its return code 1).
+_UNSUPPORTED_PROTOCOL_VERSION: Final = 0x84
+# A broker that has not answered an MQTT 5 CONNECT this long after accepting the
+# TCP connection is taken not to speak MQTT 5 (Mosquitto answers in milliseconds).
+_CONNACK_WAIT_S: Final = 3.0
 
 
 class UplinkError(Exception):
@@ -43,6 +66,10 @@ class UplinkError(Exception):
 
 class UplinkTimeout(UplinkError):
     """The broker did not acknowledge a publish in time; paho may still deliver it later."""
+
+
+class UplinkNotDelivered(UplinkError):
+    """The broker acknowledged a publish without keeping it: no subscriber, or refused."""
 
 
 class EventPublisher(Protocol):
@@ -60,9 +87,11 @@ class MqttUplink:
     (``on_publish``) and the event loop thread (``_publish``), under one
     ``threading.Lock``:
 
-    - ``_waiters``: mid -> future of a coroutine awaiting its PUBACK.
-    - ``_acked_early``: PUBACKs that arrived before the publisher registered its
-      future (paho sends from the network thread, so the ack can beat us).
+    - ``_waiters``: mid -> future of a coroutine awaiting its PUBACK (resolved
+      with the PUBACK's reason code).
+    - ``_acked_early``: PUBACKs (mid -> reason code) that arrived before the
+      publisher registered its future (paho sends from the network thread, so
+      the ack can beat us).
     - ``_abandoned``: mids whose publisher timed out or was cancelled; paho still
       holds and will resend them, so they keep their in-flight slot until acked.
     - ``_ignored``: untracked publishes (the retained "online" status).
@@ -78,8 +107,8 @@ class MqttUplink:
         self._client: mqtt.Client | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
-        self._waiters: dict[int, asyncio.Future[None]] = {}
-        self._acked_early: set[int] = set()
+        self._waiters: dict[int, asyncio.Future[ReasonCode]] = {}
+        self._acked_early: dict[int, ReasonCode] = {}
         self._abandoned: set[int] = set()
         self._ignored: set[int] = set()
         # Bounds the messages paho holds: its mids wrap at 65535, and more
@@ -88,6 +117,11 @@ class MqttUplink:
         self._connected = False
         self._stopping = False
         self._connected_event = asyncio.Event()
+        # Shutting down a client replaced by one speaking MQTT 3.1.1.
+        self._retired: set[asyncio.Task[None]] = set()
+        # The current client had a CONNACK; until then, counts its TCP connections.
+        self._ever_connected = False
+        self._socket_opens = 0
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -104,12 +138,25 @@ class MqttUplink:
         # Fresh slots: a previous run may have left some held by unacknowledged messages.
         self._slots = asyncio.Semaphore(s.edge_max_in_flight)
         self._stopping = False
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=f"edge-{self.gateway_id}",
-            clean_session=True,
-            protocol=mqtt.MQTTv311,
-        )
+        self._ever_connected = False
+        self._start_client(MQTTProtocolVersion.MQTTv5)
+        log.info("uplink %s connecting to %s:%s", self.gateway_id, s.mqtt_host, s.mqtt_port)
+
+    def _start_client(self, protocol: MQTTProtocolVersion) -> None:
+        s = self._settings
+        # MQTT 5 for its PUBACK reason codes (see the module docstring). A clean
+        # session on every connection either way: paho itself resends what is unacked.
+        if protocol == MQTTProtocolVersion.MQTTv5:
+            client = mqtt.Client(
+                CallbackAPIVersion.VERSION2, client_id=f"edge-{self.gateway_id}", protocol=protocol
+            )
+        else:
+            client = mqtt.Client(
+                CallbackAPIVersion.VERSION2,
+                client_id=f"edge-{self.gateway_id}",
+                clean_session=True,
+                protocol=protocol,
+            )
         if s.mqtt_username:
             password = s.mqtt_password.get_secret_value() if s.mqtt_password else None
             client.username_pw_set(s.mqtt_username, password)
@@ -120,12 +167,55 @@ class MqttUplink:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
+        if protocol == MQTTProtocolVersion.MQTTv5:
+            client.on_socket_open = self._on_socket_open
         self._client = client
         # connect_async + loop_start: paho's thread retries the first connection
-        # too, so the edge can start before the broker.
-        client.connect_async(s.mqtt_host, s.mqtt_port, keepalive=s.mqtt_keepalive_s)
+        # too, so the edge can start before the broker. (clean_start: MQTT 5 only.)
+        client.connect_async(
+            s.mqtt_host, s.mqtt_port, keepalive=s.mqtt_keepalive_s, clean_start=True
+        )
         client.loop_start()
-        log.info("uplink %s connecting to %s:%s", self.gateway_id, s.mqtt_host, s.mqtt_port)
+
+    def _fall_back_to_mqtt311(self, refused: mqtt.Client) -> None:
+        """On the event loop: the broker does not speak MQTT 5 (amqtt, the demo's
+        embedded broker); connect again with 3.1.1, whose PUBACK cannot say that
+        nobody took a message."""
+        if self._client is not refused or self._stopping:
+            return
+        log.warning(
+            "uplink %s: the broker does not speak MQTT 5; using 3.1.1, where a message"
+            " that no subscriber (no hub) takes is acknowledged like a delivered one",
+            self.gateway_id,
+        )
+        # Nothing went out on a refused connection: fail what waits for a PUBACK (the
+        # outbox sends it again) and give back the slots those messages held.
+        with self._lock:
+            waiters = list(self._waiters.values())
+            held = len(self._waiters) + len(self._abandoned)
+            self._waiters.clear()
+            self._abandoned.clear()
+            self._acked_early.clear()
+            self._ignored.clear()
+        for _ in range(held):
+            self._slots.release()
+        for fut in waiters:
+            if not fut.done():
+                fut.set_exception(UplinkError("broker refused MQTT 5; sending again over 3.1.1"))
+        # The old client must not report into our state any more.
+        refused.on_connect = None
+        refused.on_disconnect = None
+        refused.on_publish = None
+        refused.on_socket_open = None
+        self._start_client(MQTTProtocolVersion.MQTTv311)
+        task = asyncio.create_task(asyncio.to_thread(_shut_down, refused))
+        self._retired.add(task)
+        task.add_done_callback(self._retired.discard)
+
+    def _check_connack(self, client: mqtt.Client, attempt: int) -> None:
+        """On the event loop, ``_CONNACK_WAIT_S`` after a TCP connection of ``client``."""
+        if self._client is client and not self._ever_connected and self._socket_opens == attempt:
+            self._fall_back_to_mqtt311(client)
 
     async def wait_connected(self) -> None:
         """Wait until the broker accepted the connection (wrap in asyncio.timeout)."""
@@ -151,6 +241,8 @@ class MqttUplink:
         # retained "offline" above already says the same.
         client.disconnect()
         await asyncio.to_thread(client.loop_stop)
+        if self._retired:
+            await asyncio.gather(*self._retired, return_exceptions=True)
         self._client = None
         self._connected = False
         self._connected_event.clear()
@@ -201,29 +293,26 @@ class MqttUplink:
             self._slots.release()
             raise UplinkError(f"publish to {topic} refused: {mqtt.error_string(info.rc)}")
         mid = info.mid
-        import sys as _s; _s.path.insert(0, "/tmp/loss/trace"); from _dbgtrace import tr  # DEBUGTRACE
-        _i = payload.find(b'"event_id":"'); tr("pub", mid, info.rc, payload[_i + 12 : _i + 48].decode() if _i >= 0 else "-")  # DEBUGTRACE
-        fut: asyncio.Future[None] = loop.create_future()
+        fut: asyncio.Future[ReasonCode] = loop.create_future()
         with self._lock:
-            early = mid in self._acked_early
-            if early:
-                self._acked_early.discard(mid)
-            else:
+            reason = self._acked_early.pop(mid, None)
+            if reason is None:
                 self._waiters[mid] = fut
-        if early:
+        if reason is not None:
             self._slots.release()
-            return
-        try:
-            async with asyncio.timeout_at(deadline):
-                await fut
-        except TimeoutError:
-            self._abandon(mid)
-            import sys as _s; _s.path.insert(0, "/tmp/loss/trace"); from _dbgtrace import tr  # DEBUGTRACE
-            tr("timeout", mid)  # DEBUGTRACE
-            raise UplinkTimeout(f"no PUBACK within {limit:g}s for {topic} (mid {mid})") from None
-        except asyncio.CancelledError:
-            self._abandon(mid)
-            raise
+        else:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    reason = await fut
+            except TimeoutError:
+                self._abandon(mid)
+                raise UplinkTimeout(
+                    f"no PUBACK within {limit:g}s for {topic} (mid {mid})"
+                ) from None
+            except asyncio.CancelledError:
+                self._abandon(mid)
+                raise
+        _check_delivered(topic, reason, retain=retain)
 
     def _abandon(self, mid: int) -> None:
         with self._lock:
@@ -232,13 +321,22 @@ class MqttUplink:
                 self._abandoned.add(mid)
             # Otherwise the ack was already seen and _settle releases the slot.
 
-    def _settle(self, fut: asyncio.Future[None] | None) -> None:
+    def _settle(self, fut: asyncio.Future[ReasonCode] | None, reason: ReasonCode) -> None:
         """On the event loop: a tracked message was acknowledged."""
         self._slots.release()
         if fut is not None and not fut.done():
-            fut.set_result(None)
+            fut.set_result(reason)
 
     # -- paho callbacks (network thread) ------------------------------------------------
+
+    def _on_socket_open(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        # Only set on an MQTT 5 client: a CONNECT follows, watch for its CONNACK.
+        if self._ever_connected or self._loop is None or self._loop.is_closed():
+            return
+        self._socket_opens += 1
+        self._loop.call_soon_threadsafe(
+            self._loop.call_later, _CONNACK_WAIT_S, self._check_connack, client, self._socket_opens
+        )
 
     def _on_connect(
         self,
@@ -249,8 +347,16 @@ class MqttUplink:
         properties: Properties | None,
     ) -> None:
         if reason_code.is_failure:
+            if (
+                reason_code.value == _UNSUPPORTED_PROTOCOL_VERSION
+                and client.protocol == MQTTProtocolVersion.MQTTv5
+                and self._loop is not None
+            ):
+                self._loop.call_soon_threadsafe(self._fall_back_to_mqtt311, client)
+                return
             log.warning("uplink %s: broker refused connection: %s", self.gateway_id, reason_code)
             return
+        self._ever_connected = True
         sock = client.socket()
         if isinstance(sock, socket.socket):
             # paho leaves Nagle on, which delays small PUBACK-bound publishes.
@@ -259,8 +365,6 @@ class MqttUplink:
             except OSError as exc:
                 log.debug("TCP_NODELAY not set: %s", exc)
         self._connected = True
-        import sys as _s; _s.path.insert(0, "/tmp/loss/trace"); from _dbgtrace import tr  # DEBUGTRACE
-        tr("connect", flags.session_present)  # DEBUGTRACE
         info = client.publish(self.status_topic, ONLINE, qos=1, retain=True)
         if info.rc in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
             # Published from this thread, so its PUBACK cannot be handled before this.
@@ -279,8 +383,6 @@ class MqttUplink:
         properties: Properties | None,
     ) -> None:
         was_connected, self._connected = self._connected, False
-        import sys as _s; _s.path.insert(0, "/tmp/loss/trace"); from _dbgtrace import tr  # DEBUGTRACE
-        tr("disconnect", reason_code)  # DEBUGTRACE
         if was_connected and not self._stopping:
             log.warning("uplink %s disconnected: %s", self.gateway_id, reason_code)
         if self._loop is not None and not self._loop.is_closed():
@@ -295,8 +397,6 @@ class MqttUplink:
         properties: Properties,
     ) -> None:
         # Called with paho's message mutex held: only touch our own state here.
-        import sys as _s; _s.path.insert(0, "/tmp/loss/trace"); from _dbgtrace import tr  # DEBUGTRACE
-        tr("puback", mid)  # DEBUGTRACE
         with self._lock:
             if mid in self._ignored:
                 self._ignored.discard(mid)
@@ -306,8 +406,24 @@ class MqttUplink:
                 if mid in self._abandoned:
                     self._abandoned.discard(mid)
                 else:
-                    self._acked_early.add(mid)
+                    self._acked_early[mid] = reason_code
                     return
         loop = self._loop
         if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._settle, fut)
+            loop.call_soon_threadsafe(self._settle, fut, reason_code)
+
+
+def _check_delivered(topic: str, reason: ReasonCode, *, retain: bool) -> None:
+    """Raise unless the PUBACK's reason code says the broker kept the message."""
+    if reason.is_failure:
+        raise UplinkNotDelivered(f"broker refused {topic}: {reason}")
+    if reason.value == NO_MATCHING_SUBSCRIBERS and not retain:
+        # Dropped by the broker: nobody (the hub, above all) has subscribed yet.
+        raise UplinkNotDelivered(
+            f"broker dropped {topic} ({reason}): the hub has not subscribed on this broker yet"
+        )
+
+
+def _shut_down(client: mqtt.Client) -> None:
+    client.disconnect()
+    client.loop_stop()

@@ -125,8 +125,6 @@ class MqttBridge:
             return
         # Before anything of this connection arrives (paho calls back on one thread).
         self.connects += 1
-        import sys as _s; _s.path.insert(0, "/tmp/loss/trace"); from _dbgtrace import tr  # DEBUGTRACE
-        tr("connect", self.connects, flags.session_present)  # DEBUGTRACE
         sock = client.socket()
         if isinstance(sock, socket.socket):
             # paho leaves Nagle on; acks would wait tens of milliseconds.
@@ -152,8 +150,6 @@ class MqttBridge:
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         self._connected.clear()
-        import sys as _s; _s.path.insert(0, "/tmp/loss/trace"); from _dbgtrace import tr  # DEBUGTRACE
-        tr("disconnect", reason)  # DEBUGTRACE
         if self._stopping:
             return
         log.warning("hub lost MQTT connection (%s); paho reconnects with backoff", reason)
@@ -163,8 +159,6 @@ class MqttBridge:
         item = Incoming(
             msg.mid, msg.qos, msg.topic, bytes(msg.payload), lane, bool(msg.dup), self.connects
         )
-        import sys as _s; _s.path.insert(0, "/tmp/loss/trace"); from _dbgtrace import tr  # DEBUGTRACE
-        _pl = bytes(msg.payload); _i = _pl.find(b'"event_id":"'); tr("rx", msg.mid, int(msg.dup), self.connects, _pl[_i + 12 : _i + 48].decode() if _i >= 0 else msg.topic)  # DEBUGTRACE
         with self._lock:
             self.received += 1
             (self._alarms if lane is Lane.ALARM else self._others).append(item)
@@ -235,10 +229,7 @@ class MqttBridge:
         for item in items:
             if item.qos == 0:
                 continue
-            import sys as _s; _s.path.insert(0, "/tmp/loss/trace"); from _dbgtrace import tr  # DEBUGTRACE
             if item.connection != current:
                 self.stale_acks_skipped += 1
-                tr("skipack", item.mid, item.connection, current)  # DEBUGTRACE
                 continue
-            _rc = self._client.ack(item.mid, item.qos)
-            tr("ack", item.mid, item.connection, current, _rc, int(self._client.is_connected()))  # DEBUGTRACE
+            self._client.ack(item.mid, item.qos)

@@ -238,6 +238,51 @@ async def test_broker_outage_stores_quickly_then_everything_arrives_in_order(
     assert not file_rows(settings.resolved_outbox_path)
 
 
+# -- no subscriber yet ------------------------------------------------------------------
+
+
+async def test_events_wait_in_the_file_until_the_hub_has_subscribed(
+    mosquitto: MosquittoProcess, tmp_path: Path
+) -> None:
+    # A broker the hub has never connected to (first start, or its data lost)
+    # acknowledges every publish and drops it: nobody is subscribed. The outbox
+    # must not take that PUBACK for delivery; it keeps the rows until the hub's
+    # persistent session exists, then forwards all of them, in order.
+    settings = make_settings(mosquitto, tmp_path)
+    devices = [f"watch:47000009{d:02d}" for d in range(4)]
+    sent = [make_event(devices[i % 4], i // 4) for i in range(200)]
+    sos = make_event("watch:4700000999", 1000, SOS)
+    dl = make_dead_letter(9)
+    async with running_edge(settings) as edge:
+        for e in sent:
+            await edge.outbox.publish_event(e)
+        await edge.outbox.publish_event(sos)
+        await edge.outbox.publish_dead_letter(dl)
+
+        await asyncio.sleep(2.0)  # connected, forwarding, and nobody takes anything
+        stats = edge.outbox.stats
+        assert stats.forward_failures > 0
+        assert stats.forwarded == 0 and stats.backlog == 202
+        assert len(file_rows(settings.resolved_outbox_path)) == 202
+
+        # The hub connects for the first time: its session subscribes and stays.
+        hub = MqttRecorder(f"test-outbox-hub-{uuid4().hex[:8]}", clean_session=False)
+        await asyncio.to_thread(hub.connect, mosquitto.host, mosquitto.port)
+        try:
+            await asyncio.to_thread(hub.subscribe, f"chub/v1/edge/{GW}/#", 1)
+            await wait_until(lambda: len(arrivals(hub)) >= 201, 30, "all 201 events arrived")
+            await wait_until(lambda: edge.outbox.stats.backlog == 0, 10, "backlog drained")
+        finally:
+            await asyncio.to_thread(hub.close)
+
+    got = arrivals(hub)
+    assert {e.event_id for e in got} == {e.event_id for e in [*sent, sos]}
+    assert order_per_device(got, HEARTBEAT) == {d: list(range(50)) for d in devices}
+    dls = [m for m in list(hub.messages) if m.topic == dead_letter_topic(GW)]
+    assert {DeadLetter.model_validate_json(m.payload) for m in dls} == {dl}
+    assert not file_rows(settings.resolved_outbox_path)
+
+
 # -- restart -----------------------------------------------------------------------------
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -17,8 +18,9 @@ import pytest_asyncio
 
 from device_adapters.kinds import kind_info
 from device_adapters.model import DeadLetter, DeviceEvent, DeviceFamily
-from edge.uplink import MqttUplink, UplinkError, UplinkTimeout
+from edge.uplink import MqttUplink, UplinkError, UplinkNotDelivered, UplinkTimeout
 from hub.bridge.topics import dead_letter_topic, event_topic, gateway_status_topic
+from hub.broker.embedded import EmbeddedBroker
 from hub.settings import Settings
 from tests.support.brokers import MosquittoProcess, MqttRecorder, free_port, start_mosquitto
 
@@ -65,6 +67,18 @@ async def wait_until(predicate: Callable[[], bool], within_s: float, what: str) 
 
 def messages_on(rec: MqttRecorder, topic: str) -> list[mqtt.MQTTMessage]:
     return [m for m in list(rec.messages) if m.topic == topic]
+
+
+def leave_hub_session(broker: MosquittoProcess) -> None:
+    """What the hub leaves on a broker it has connected to once: a persistent
+    session subscribed to the edge topics, which the broker queues for (and keeps
+    across its restarts) while nobody is connected to it."""
+    rec = MqttRecorder(f"test-hub-{uuid4().hex[:8]}", clean_session=False)
+    rec.connect(broker.host, broker.port)
+    try:
+        rec.subscribe(f"chub/v1/edge/{GW}/#", qos=1)
+    finally:
+        rec.close()
 
 
 @pytest.fixture
@@ -201,6 +215,7 @@ async def test_last_will_then_online_again_after_reconnect(
 
 async def test_start_before_broker_and_publish_waits_for_it(tmp_path: Path) -> None:
     broker = start_mosquitto(tmp_path / "late", free_port())
+    leave_hub_session(broker)
     broker.stop()  # configured but down: the uplink starts first
     up = MqttUplink(make_settings(broker, edge_publish_timeout_s=30.0))
     try:
@@ -219,6 +234,7 @@ async def test_start_before_broker_and_publish_waits_for_it(tmp_path: Path) -> N
 
 
 async def test_publish_times_out_while_broker_is_down(mosquitto: MosquittoProcess) -> None:
+    leave_hub_session(mosquitto)  # saved with the broker's state when it stops
     up = MqttUplink(make_settings(mosquitto, edge_publish_timeout_s=0.5))
     await up.start()
     try:
@@ -272,6 +288,71 @@ async def test_puback_arriving_before_the_future_is_registered(
     assert not uplink._acked_early and not uplink._waiters
     assert uplink._slots._value == uplink._settings.edge_max_in_flight
     await uplink.publish_event(make_event())
+
+
+async def test_publish_nobody_subscribed_to_is_not_delivered(
+    mosquitto: MosquittoProcess,
+) -> None:
+    # A broker the hub has never connected to acknowledges a QoS 1 publish that
+    # no subscription matches, and drops it. MQTT 5 says so in the PUBACK
+    # ("No matching subscribers"): not delivered, so the caller must keep it.
+    up = MqttUplink(make_settings(mosquitto))
+    await up.start()
+    try:
+        async with asyncio.timeout(10):
+            await up.wait_connected()
+        with pytest.raises(UplinkNotDelivered, match="No matching subscribers"):
+            await up.publish_event(make_event())
+        assert up._slots._value == up._settings.edge_max_in_flight
+        assert not up._waiters and not up._acked_early
+
+        # Once the hub's session exists it queues for the hub, connected or not.
+        await asyncio.to_thread(leave_hub_session, mosquitto)
+        await up.publish_event(make_event())
+    finally:
+        await up.stop()  # the retained "offline" needs no subscriber
+    await asyncio.to_thread(_wait_retained, mosquitto, gateway_status_topic(GW), b"offline")
+
+
+async def test_a_broker_without_mqtt5_gets_mqtt311(embedded_broker: EmbeddedBroker) -> None:
+    # amqtt (the demo's broker) refuses MQTT 5: the uplink connects with 3.1.1.
+    rec = MqttRecorder(f"test-rec-{uuid4().hex[:8]}")
+    await asyncio.to_thread(rec.connect, embedded_broker.host, embedded_broker.port)
+    try:
+        await asyncio.to_thread(rec.subscribe, f"chub/v1/edge/{GW}/#", 1)
+        settings = Settings(
+            mqtt_host=embedded_broker.host,
+            mqtt_port=embedded_broker.port,
+            gateway_id=GW,
+            edge_publish_timeout_s=10.0,
+        )
+        up = MqttUplink(settings)
+        await up.start()
+        try:
+            # Handed to paho before the refusal: sent again over the new connection.
+            early = asyncio.create_task(up.publish_event(make_event()))
+            async with asyncio.timeout(10):
+                await up.wait_connected()
+            assert up._client is not None
+            assert up._client.protocol == mqtt.MQTTv311
+            with contextlib.suppress(UplinkError):
+                await early
+            sos = make_event()
+            await up.publish_event(sos)
+            topic = event_topic(GW, sos.lane, sos.device_id)
+
+            def arrived() -> bool:
+                return any(
+                    DeviceEvent.model_validate_json(m.payload) == sos
+                    for m in messages_on(rec, topic)
+                )
+
+            await wait_until(arrived, 5, "event delivered over MQTT 3.1.1")
+            assert up._slots._value == settings.edge_max_in_flight
+        finally:
+            await up.stop()
+    finally:
+        await asyncio.to_thread(rec.close)
 
 
 async def test_publish_before_start_raises(mosquitto: MosquittoProcess) -> None:

@@ -312,7 +312,10 @@ async def test_uplink_timeout_means_no_reply_and_connection_stays() -> None:
         await server.stop()
 
 
-async def test_idle_connection_is_closed(mosquitto: MosquittoProcess) -> None:
+async def test_idle_connection_is_closed(
+    mosquitto: MosquittoProcess,
+    recorder: MqttRecorder,  # a subscriber: the broker drops what nobody takes
+) -> None:
     edge = await start_edge(make_settings(mosquitto, watch_idle_timeout_s=0.3))
     try:
         async with await WatchConn.open(edge.server.port) as watch:
@@ -326,7 +329,10 @@ async def test_idle_connection_is_closed(mosquitto: MosquittoProcess) -> None:
         await stop_edge(edge)
 
 
-async def test_stop_closes_open_connections(edge: Edge) -> None:
+async def test_stop_closes_open_connections(
+    edge: Edge,
+    recorder: MqttRecorder,  # a subscriber: the broker drops what nobody takes
+) -> None:
     async with await WatchConn.open(edge.server.port) as watch:
         await watch.send(REAL_LK)
         await watch.reply()
