@@ -69,7 +69,7 @@ from uuid import UUID
 
 import paho.mqtt.client as mqtt
 from ocpp.exceptions import OCPPError  # type: ignore[import-untyped]
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 from pydantic import ValidationError
 
 from device_adapters import ebike, zigbee2mqtt
@@ -87,6 +87,7 @@ from edge.availability import AvailabilityTracker
 from edge.mqtt_devices import LocalMqttDevices
 from edge.ocpp_server import ChargePointNotConnected, OcppServer
 from edge.stream_server import StreamServer
+from hub.bridge.paho_client import persistent_consumer
 from hub.bridge.topics import availability_topic, command_result_topic, commands_subscription
 from hub.settings import Settings
 
@@ -228,17 +229,7 @@ class CommandRunner:
         self._loop = asyncio.get_running_loop()
         self._ready = asyncio.Event()
         s = self._settings
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self.client_id,
-            clean_session=False,
-            protocol=mqtt.MQTTv311,
-            manual_ack=True,
-        )
-        if s.mqtt_username:
-            password = s.mqtt_password.get_secret_value() if s.mqtt_password else None
-            client.username_pw_set(s.mqtt_username, password)
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client = persistent_consumer(self.client_id, s)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe

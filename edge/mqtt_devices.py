@@ -58,7 +58,7 @@ from typing import Any, Final, Literal
 from uuid import uuid4
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 
 from device_adapters import tuya, zigbee2mqtt
 from device_adapters.base import MessageContext
@@ -66,6 +66,7 @@ from device_adapters.errors import DecodeError
 from device_adapters.model import DeadLetter, DeviceEvent, DeviceFamily, Lane
 from edge.availability import BRIDGE_OFFLINE, BRIDGE_ONLINE, AvailabilitySink
 from edge.uplink import EventPublisher, UplinkError
+from hub.bridge.paho_client import persistent_consumer
 from hub.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -213,17 +214,7 @@ class LocalMqttDevices:
             for i in range(self._workers_n)
         ]
         s = self._settings
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self.client_id,
-            clean_session=False,
-            protocol=mqtt.MQTTv311,
-            manual_ack=True,
-        )
-        if s.mqtt_username:
-            password = s.mqtt_password.get_secret_value() if s.mqtt_password else None
-            client.username_pw_set(s.mqtt_username, password)
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client = persistent_consumer(self.client_id, s)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe

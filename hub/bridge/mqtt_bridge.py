@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from device_adapters.model import Lane
+from hub.bridge.paho_client import persistent_consumer
 from hub.bridge.topics import (
     AVAILABILITY_SUBSCRIPTION,
     COMMAND_RESULTS_SUBSCRIPTION,
@@ -74,19 +74,9 @@ class MqttBridge:
 
     def _make_client(self) -> mqtt.Client:
         s = self._settings
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=s.hub_client_id,
-            clean_session=False,
-            protocol=mqtt.MQTTv311,
-            manual_ack=True,
-        )
-        if s.mqtt_username:
-            password = s.mqtt_password.get_secret_value() if s.mqtt_password else None
-            client.username_pw_set(s.mqtt_username, password)
+        client = persistent_consumer(s.hub_client_id, s)
         status = hub_status_topic(s.hub_client_id)
         client.will_set(status, b"offline", qos=1, retain=True)
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
