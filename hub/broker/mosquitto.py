@@ -8,6 +8,7 @@ persistence directory and authentication rewritten for a throwaway broker on
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -44,12 +45,40 @@ INSTALL_HINT: Final = (
 START_TIMEOUT_S: Final = 10.0
 
 
+_EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_handed_out: set[int] = set()
+# Its own generator: hypothesis reseeds the global one between examples.
+_rng = random.Random()
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(_EPHEMERAL_RANGE_FILE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now (the OS's pick)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
+    """A TCP port nobody listens on, for a server this process starts soon.
+
+    Chosen below the kernel's ephemeral range: a port the OS picked (bind to 0)
+    can be taken as the source port of any outgoing connection before the
+    server binds it, which made tests fail now and then with EADDRINUSE. Ports
+    are not handed out twice by one process.
+    """
+    high = min(_ephemeral_low(), 65536)
+    for _ in range(200):
+        port = _rng.randrange(15000, high)
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+        _handed_out.add(port)
         return port
+    raise RuntimeError("no free TCP port found below the ephemeral range")
 
 
 def find_mosquitto() -> str | None:
