@@ -12,10 +12,19 @@ from device_adapters.model import Severity
 from hub.alerts.rules import AlertRule
 from hub.devices.models import DeviceContext
 from hub.duty.service import on_duty
-from hub.tickets.models import TicketLogEntry, TicketPublic, TicketSource, TicketStatus
+from hub.tickets import workflow
+from hub.tickets.models import (
+    TicketAction,
+    TicketLogEntry,
+    TicketPublic,
+    TicketSource,
+    TicketStatus,
+    TransitionInputs,
+)
 from hub.tickets.tables import ticket_log, tickets
-from hub.users.models import Role
+from hub.users.models import Role, UserPublic
 from hub.users.scope import Scope, nothing
+from hub.users.service import get_user
 
 
 async def log_change(
@@ -141,8 +150,10 @@ async def list_tickets(
     return [TicketPublic.model_validate(dict(r._mapping)) for r in rows], int(total)
 
 
-async def get_ticket(conn: AsyncConnection, scope: Scope, ticket_id: int) -> TicketPublic | None:
-    conditions = [c for c in (_visible(scope),) if c is not None]
+async def _load(
+    conn: AsyncConnection, ticket_id: int, visible: ColumnElement[bool] | None
+) -> TicketPublic | None:
+    conditions = [c for c in (visible,) if c is not None]
     row = (
         await conn.execute(sa.select(tickets).where(tickets.c.id == ticket_id, *conditions))
     ).first()
@@ -154,3 +165,199 @@ async def get_ticket(conn: AsyncConnection, scope: Scope, ticket_id: int) -> Tic
     ticket = TicketPublic.model_validate(dict(row._mapping))
     ticket.log = [TicketLogEntry.model_validate(dict(r._mapping)) for r in log_rows]
     return ticket
+
+
+def available_actions(ticket: TicketPublic, scope: Scope) -> list[TicketAction]:
+    """What the caller may do to a ticket they can see, now."""
+    return workflow.available(
+        ticket.status,
+        scope.role,
+        is_assignee=ticket.assignee_id is not None and ticket.assignee_id == scope.user_id,
+        in_household=scope.household_id is not None and ticket.household_id == scope.household_id,
+    )
+
+
+async def get_ticket(conn: AsyncConnection, scope: Scope, ticket_id: int) -> TicketPublic | None:
+    """A ticket with its audit trail and the caller's actions, if the caller may see it."""
+    ticket = await _load(conn, ticket_id, _visible(scope))
+    if ticket is not None:
+        ticket.actions = available_actions(ticket, scope)
+    return ticket
+
+
+# --- The workflow: one action at a time, checked, applied and logged together.
+
+
+class TicketNotVisible(LookupError):
+    """No such ticket, or the caller may not see it (the two are not told apart)."""
+
+
+class TransitionForbidden(PermissionError):
+    """The caller's role, or their relation to the ticket, does not allow the action."""
+
+
+class TransitionConflict(RuntimeError):
+    """Someone else changed the ticket between reading and writing it."""
+
+
+class InvalidTransitionInput(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message
+
+
+def _check_allowed(
+    ticket: TicketPublic, t: workflow.Transition, actor: UserPublic, scope: Scope
+) -> None:
+    if actor.role not in t.roles:
+        roles = ", ".join(sorted(r.value for r in t.roles))
+        raise TransitionForbidden(
+            f"role {actor.role.value} may not {t.action.value} tickets; {t.action.value} is for "
+            f"{roles}"
+        )
+    if ticket.status not in t.sources:
+        raise workflow.IllegalTransition(
+            t.action, ticket.status, yours=available_actions(ticket, scope)
+        )
+    if t.owner is workflow.Owner.ASSIGNEE and ticket.assignee_id != actor.id:
+        raise TransitionForbidden(
+            f"role {actor.role.value} may {t.action.value} only tickets assigned to them; "
+            f"ticket {ticket.id} is not assigned to {actor.username}"
+        )
+    if t.owner is workflow.Owner.HOUSEHOLD and (
+        scope.household_id is None or ticket.household_id != scope.household_id
+    ):
+        raise TransitionForbidden(
+            f"role {actor.role.value} may {t.action.value} only tickets of their own household"
+        )
+    if (
+        scope.is_community_wide
+        and ticket.community_id is not None
+        and ticket.community_id != scope.community_id
+    ):
+        raise TransitionForbidden(
+            f"role {actor.role.value} may {t.action.value} only tickets of their own community"
+        )
+
+
+async def _check_inputs(
+    conn: AsyncConnection,
+    ticket: TicketPublic,
+    t: workflow.Transition,
+    inputs: TransitionInputs,
+    now: datetime,
+) -> None:
+    for field in sorted(t.requires):
+        if getattr(inputs, field.value) is None:
+            raise InvalidTransitionInput(field.value, f"required to {t.action.value} a ticket")
+    for field in sorted(workflow.ACTION_SPECIFIC_INPUTS - t.requires):
+        if getattr(inputs, field.value) is not None:
+            raise InvalidTransitionInput(field.value, f"not used by {t.action.value}; leave it out")
+    if inputs.assignee_id is not None:
+        assignee = await get_user(conn, inputs.assignee_id)
+        if assignee is None or assignee.role is not Role.VOLUNTEER:
+            raise InvalidTransitionInput(
+                "assignee_id", f"user {inputs.assignee_id} is not an active volunteer"
+            )
+        if ticket.community_id is not None and assignee.community_id != ticket.community_id:
+            raise InvalidTransitionInput(
+                "assignee_id",
+                f"volunteer {assignee.username} is not in community {ticket.community_id}",
+            )
+        if ticket.status is TicketStatus.RETURNED and assignee.id == _returned_by(ticket):
+            raise InvalidTransitionInput(
+                "assignee_id",
+                f"{assignee.username} returned this ticket; dispatch it to someone else",
+            )
+    if inputs.new_due_at is not None:
+        if inputs.new_due_at <= now:
+            raise InvalidTransitionInput("new_due_at", "must be in the future")
+        if ticket.resolve_due_at is not None and inputs.new_due_at <= ticket.resolve_due_at:
+            raise InvalidTransitionInput(
+                "new_due_at",
+                "must be later than the current resolve-by time "
+                + ticket.resolve_due_at.isoformat(timespec="minutes"),
+            )
+
+
+def _returned_by(ticket: TicketPublic) -> int | None:
+    returns = [e for e in ticket.log or [] if e.action == TicketAction.RETURN.value]
+    return returns[-1].actor_id if returns else None
+
+
+def _log_note(ticket: TicketPublic, action: TicketAction, inputs: TransitionInputs) -> str:
+    parts = []
+    if inputs.reason is not None:
+        parts.append(f"reason: {inputs.reason}")
+    if inputs.note is not None:
+        parts.append(f"note: {inputs.note}")
+    if action is TicketAction.DISPATCH:
+        parts.append(f"assigned to user {inputs.assignee_id}")
+    if action is TicketAction.RETURN and ticket.assignee_id is not None:
+        parts.append(f"unassigned from user {ticket.assignee_id}")
+    if inputs.new_due_at is not None:
+        old = ticket.resolve_due_at.isoformat() if ticket.resolve_due_at else "none"
+        parts.append(f"resolve due {old} -> {inputs.new_due_at.isoformat()}")
+    if inputs.score is not None:
+        parts.append(f"score {inputs.score}/{workflow.MAX_SCORE}")
+    return "; ".join(parts)
+
+
+async def transition(
+    conn: AsyncConnection,
+    ticket_id: int,
+    action: TicketAction,
+    actor: UserPublic,
+    scope: Scope,
+    inputs: TransitionInputs,
+    now: datetime,
+) -> TicketPublic:
+    """Take one workflow action on a ticket, in the caller's write transaction.
+
+    Raises TicketNotVisible (404), TransitionForbidden (403), IllegalTransition
+    or TransitionConflict (409) and InvalidTransitionInput (422); on success the
+    ticket's row and its audit entry are written together.
+    """
+    if scope.user_id != actor.id:
+        raise ValueError("the scope must be the actor's own")
+    ticket = await _load(conn, ticket_id, _visible(scope))
+    if ticket is None:
+        raise TicketNotVisible(f"no ticket {ticket_id} visible to you")
+    t = workflow.transition_for(action)
+    _check_allowed(ticket, t, actor, scope)
+    await _check_inputs(conn, ticket, t, inputs, now)
+    target = workflow.apply(ticket.status, action)
+
+    values: dict[str, object] = {"status": target.value, "updated_at": now}
+    if action is TicketAction.DISPATCH:
+        values["assignee_id"] = inputs.assignee_id
+    elif action is TicketAction.RETURN:
+        values["assignee_id"] = None  # back to the dispatcher; the log keeps who returned it
+    elif action is TicketAction.GRANT_EXTENSION:
+        values["resolve_due_at"] = inputs.new_due_at
+    result = await conn.execute(
+        tickets.update()
+        .where(tickets.c.id == ticket_id, tickets.c.status == ticket.status.value)
+        .values(**values)
+    )
+    if result.rowcount != 1:
+        raise TransitionConflict(
+            f"ticket {ticket_id} changed while you were acting on it (it was "
+            f"{ticket.status.value}); reload it and try again"
+        )
+    await log_change(
+        conn,
+        ticket_id,
+        now,
+        action.value,
+        actor_id=actor.id,
+        from_status=ticket.status,
+        to_status=target,
+        note=_log_note(ticket, action, inputs),
+    )
+    # Read back without the scope: the caller just acted on it, even if (having
+    # returned it) they can no longer see it.
+    updated = await _load(conn, ticket_id, None)
+    assert updated is not None
+    updated.actions = available_actions(updated, scope)
+    return updated
