@@ -14,6 +14,7 @@ from api.routes import (
     devices,
     gateways,
     health,
+    notifications,
     tickets,
 )
 from api.state import ApiContext
@@ -40,6 +41,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
         alerts,
         tickets,
         dead_letters,
+        notifications,
     ):
         app.include_router(module.router)
 

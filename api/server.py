@@ -20,7 +20,14 @@ class _InLoopServer(uvicorn.Server):
 class ApiServer:
     def __init__(self, app: FastAPI, host: str, port: int) -> None:
         config = uvicorn.Config(
-            app, host=host, port=port, log_level="warning", access_log=False, lifespan="off"
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            # Live-push streams never end by themselves: give them a few seconds, then close.
+            timeout_graceful_shutdown=3,
         )
         self._server = _InLoopServer(config)
         self._task: asyncio.Task[None] | None = None

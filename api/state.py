@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.commands.dispatcher import CommandDispatcher
+from hub.notifications.base import NotificationHub
 from hub.settings import Settings
 from hub.storage.db import Database
 
@@ -19,3 +20,5 @@ class ApiContext:
     dispatcher: CommandDispatcher | None = None
     # Live figures for /healthz (MQTT connection, ingest counters); empty when not wired.
     health_probes: dict[str, Callable[[], Any]] = field(default_factory=dict)
+    # Fans notifications out to live push, webhooks, ...; None where not wired (tests).
+    notifier: NotificationHub | None = None

@@ -10,6 +10,7 @@ from api.state import ApiContext
 from hub.bridge.mqtt_bridge import MqttBridge
 from hub.commands.dispatcher import CommandDispatcher
 from hub.ingest.worker import IngestWorker, OutcomeListener
+from hub.notifications import LiveNotifier, NotificationHub, TicketNotifications, residents_in
 from hub.settings import Settings
 from hub.storage.db import Database
 
@@ -23,6 +24,9 @@ class HubRuntime:
         self.bridge = MqttBridge(settings)
         self.worker = IngestWorker(self.db, self.bridge, settings, listeners)
         self.dispatcher = CommandDispatcher(self.db, self.bridge)
+        # Live push built in; more channels: self.notifier.register(WebhookNotifier([...])).
+        self.notifier = NotificationHub([LiveNotifier()], residents=residents_in(self.db))
+        self.worker.add_listener(TicketNotifications(self.db, self.notifier))
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -39,6 +43,7 @@ class HubRuntime:
             db=self.db,
             settings=self.settings,
             dispatcher=self.dispatcher,
+            notifier=self.notifier,
             health_probes={
                 "mqtt_connected": lambda: self.bridge.connected,
                 "ingest": lambda: {
@@ -58,4 +63,5 @@ class HubRuntime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.bridge.stop()
+        await self.notifier.aclose()
         await self.db.close()

@@ -1,0 +1,64 @@
+"""Live notifications for the logged-in user, as Server-Sent Events."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, status
+from fastapi.responses import StreamingResponse
+from fastapi.security import OAuth2PasswordBearer
+
+from api.deps import Context
+from api.security import current_user
+from hub.notifications.live import LiveNotifier
+
+router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
+
+# Browsers' EventSource cannot set headers: this endpoint also takes ?access_token=.
+_bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+@router.get(
+    "/stream",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": (
+                "One event per notification (`event:` is its kind, e.g. `ticket.assigned`; "
+                "`data:` the Notification as JSON; `id:` for `Last-Event-ID`), a `lagged` "
+                "event when some were lost (refetch your lists), a comment every 15 s."
+            ),
+        }
+    },
+)
+async def stream(
+    ctx: Context,
+    bearer: Annotated[str | None, Depends(_bearer)],
+    access_token: Annotated[
+        str | None, Query(description="the bearer token, for EventSource clients")
+    ] = None,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=64)] = None,
+    resume_after: Annotated[
+        str | None, Query(max_length=64, description="same as the Last-Event-ID header")
+    ] = None,
+) -> StreamingResponse:
+    """Notifications addressed to you or your role, live; resumes after `Last-Event-ID`."""
+    token = bearer or access_token
+    if not token:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "not authenticated: send a bearer token or ?access_token=",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    async with ctx.db.read() as conn:
+        user = await current_user(token, ctx, conn)
+    live = ctx.notifier.plugin(LiveNotifier) if ctx.notifier is not None else None
+    if live is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "live notifications are off")
+    sub = live.subscribe(user, last_event_id or resume_after)
+    return StreamingResponse(
+        live.frames(sub),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,243 @@
+"""Live push over SSE through a real uvicorn server: addressing, resume, auth."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.app import create_app
+from api.server import ApiServer
+from api.state import ApiContext
+from device_adapters.model import Severity
+from hub.broker.mosquitto import free_port
+from hub.demo.seed import DEMO_PASSWORD
+from hub.ingest.flows import store_batch
+from hub.notifications import (
+    LiveNotifier,
+    Notification,
+    NotificationHub,
+    Recipients,
+    TicketNotifications,
+)
+from hub.settings import Settings
+from hub.storage.db import Database
+from hub.users.models import Role
+from tests.support.hubdata import open_seeded_db, volunteer_on_duty_for, wristband_event
+
+SUN = "8800000101"  # seeded wearer in grid 1
+GRID_1_VOLUNTEERS = ("vol.li", "vol.chen")
+
+
+@dataclass
+class Live:
+    db: Database
+    hub: NotificationHub
+    url: str
+    client: httpx.AsyncClient
+
+    async def token(self, username: str) -> str:
+        response = await self.client.post(
+            f"{self.url}/api/v1/auth/token",
+            data={"username": username, "password": DEMO_PASSWORD},
+        )
+        response.raise_for_status()
+        token: str = response.json()["access_token"]
+        return token
+
+
+@pytest.fixture
+async def live(tmp_path: Path) -> AsyncIterator[Live]:
+    db = await open_seeded_db(tmp_path)
+    hub = NotificationHub([LiveNotifier(heartbeat_s=0.3)])
+    port = free_port()
+    server = ApiServer(create_app(ApiContext(db, Settings(), notifier=hub)), "127.0.0.1", port)
+    await server.start()
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            yield Live(db, hub, f"http://127.0.0.1:{port}", client)
+    finally:
+        await server.stop()  # streams are closed by now: uvicorn waits for open ones
+        await hub.aclose()
+        await db.close()
+
+
+class Stream:
+    """Reads SSE events from an open response."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self._lines = response.aiter_lines()
+        self.comments: list[str] = []
+
+    async def next_event(self, timeout_s: float = 5.0) -> dict[str, str]:
+        async def read() -> dict[str, str]:
+            fields: dict[str, str] = {}
+            async for line in self._lines:
+                if not line:
+                    if fields:
+                        return fields
+                    continue
+                if line.startswith(":"):
+                    self.comments.append(line[1:].strip())
+                    if line[1:].strip() == "connected":
+                        return {"comment": "connected"}
+                    continue
+                name, _, value = line.partition(": ")
+                fields[name] = value
+            raise AssertionError("stream ended")
+
+        return await asyncio.wait_for(read(), timeout_s)
+
+
+async def _open(
+    live: Live, username: str, *, header: bool = False, last_event_id: str | None = None
+) -> tuple[httpx.Response, Stream]:
+    token = await live.token(username)
+    headers = {"Authorization": f"Bearer {token}"} if header else {}
+    if last_event_id:
+        headers["Last-Event-ID"] = last_event_id
+    params = {} if header else {"access_token": token}
+    request = live.client.build_request(
+        "GET", f"{live.url}/api/v1/notifications/stream", headers=headers, params=params
+    )
+    response = await live.client.send(request, stream=True)
+    assert response.status_code == 200, await response.aread()
+    assert response.headers["content-type"].startswith("text/event-stream")
+    stream = Stream(response)
+    assert await stream.next_event() == {"comment": "connected"}  # subscribed from here on
+    return response, stream
+
+
+async def _sos_through_ingest(live: Live) -> int:
+    """Open an SOS ticket the way the ingest worker does, then run its listener."""
+    async with live.db.write() as conn:
+        outcome = await store_batch(
+            conn, [wristband_event(SUN, "wristband.sos")], [], datetime.now(UTC)
+        )
+    await TicketNotifications(live.db, live.hub)(outcome)
+    [ticket] = outcome.tickets_opened
+    return ticket.ticket_id
+
+
+async def test_the_volunteer_on_duty_hears_about_an_sos_and_the_other_does_not(
+    live: Live,
+) -> None:
+    on_duty = await volunteer_on_duty_for(live.db, SUN, datetime.now(UTC))
+    off_duty = next(v for v in GRID_1_VOLUNTEERS if v != on_duty)  # same grid, not on duty
+    mine, my_stream = await _open(live, on_duty)  # ?access_token= as EventSource does
+    theirs, their_stream = await _open(live, off_duty, header=True)
+    try:
+        ticket_id = await _sos_through_ingest(live)
+        event = await my_stream.next_event()
+        assert event["event"] == "ticket.assigned"
+        body = json.loads(event["data"])
+        assert body["ticket_id"] == ticket_id and body["device_kind"] == "wristband.sos"
+        assert body["severity"] == "critical" and "Sun Lihua" in body["title"]
+
+        # The other volunteer's next event is one addressed to them, not the SOS.
+        me = await live.client.get(
+            f"{live.url}/api/v1/auth/me",
+            headers={"Authorization": f"Bearer {await live.token(off_duty)}"},
+        )
+        off_duty_id = int(me.json()["id"])
+        await live.hub.publish(
+            Notification(
+                kind="ticket.assigned",
+                title="for you",
+                recipients=Recipients(user_ids=(off_duty_id,)),
+                severity=Severity.LOW,
+            )
+        )
+        theirs_next = await their_stream.next_event()
+        assert json.loads(theirs_next["data"])["title"] == "for you"
+        # A quiet connection still gets heartbeats.
+        await asyncio.sleep(0.4)
+        assert await asyncio.wait_for(_heartbeat(my_stream), 2)
+    finally:
+        await mine.aclose()
+        await theirs.aclose()
+
+
+async def _heartbeat(stream: Stream) -> bool:
+    async for line in stream._lines:
+        if line == ": heartbeat":
+            return True
+    return False
+
+
+async def test_resume_with_last_event_id_replays_what_was_missed(live: Live) -> None:
+    on_duty = await volunteer_on_duty_for(live.db, SUN, datetime.now(UTC))
+    response, stream = await _open(live, on_duty)
+    await _sos_through_ingest(live)
+    first = await stream.next_event()
+    await response.aclose()  # connection drops
+    plugin = live.hub.plugin(LiveNotifier)
+    assert plugin is not None
+    for _ in range(100):  # the server notices and unsubscribes
+        if plugin.connections == 0:
+            break
+        await asyncio.sleep(0.02)
+    assert plugin.connections == 0
+
+    # Meanwhile, two notifications for volunteers arrive while they are offline.
+    missed = [
+        Notification(
+            kind="ticket.assigned",
+            title=f"missed {i}",
+            recipients=Recipients(roles=(Role.VOLUNTEER,)),
+        )
+        for i in range(2)
+    ]
+    for note in missed:
+        await live.hub.publish(note)
+
+    response, stream = await _open(live, on_duty, header=True, last_event_id=first["id"])
+    try:
+        replayed = [await stream.next_event(), await stream.next_event()]
+        assert [json.loads(e["data"])["title"] for e in replayed] == ["missed 0", "missed 1"]
+        assert all(e["id"] > first["id"] for e in replayed)
+    finally:
+        await response.aclose()
+
+    # An id from an earlier hub run: everything buffered, after a "lagged" event.
+    response, stream = await _open(live, on_duty, last_event_id="0000dead-5")
+    try:
+        lagged = await stream.next_event()
+        assert lagged["event"] == "lagged"
+        assert json.loads((await stream.next_event())["data"])["kind"] == "ticket.assigned"
+    finally:
+        await response.aclose()
+
+
+async def test_the_stream_needs_a_valid_token(live: Live) -> None:
+    url = f"{live.url}/api/v1/notifications/stream"
+    assert (await live.client.get(url)).status_code == 401
+    assert (await live.client.get(url, params={"access_token": "nope"})).status_code == 401
+
+
+async def test_an_open_stream_does_not_keep_the_server_from_stopping(tmp_path: Path) -> None:
+    db = await open_seeded_db(tmp_path)
+    hub = NotificationHub([LiveNotifier(heartbeat_s=0.3)])
+    port = free_port()
+    server = ApiServer(create_app(ApiContext(db, Settings(), notifier=hub)), "127.0.0.1", port)
+    await server.start()
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            live = Live(db, hub, f"http://127.0.0.1:{port}", client)
+            response, _stream = await _open(live, "vol.zhao")
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            # A browser left open must not hang a restart of the hub.
+            await asyncio.wait_for(server.stop(), 15)
+            assert loop.time() - started < 10
+            await response.aclose()
+    finally:
+        await hub.aclose()
+        await db.close()

@@ -1,0 +1,240 @@
+"""Notification fan-out, the silent-alarm guard, routing from ingest outcomes, webhooks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI, Request, Response
+
+from api.server import ApiServer
+from device_adapters.model import Severity
+from hub.broker.mosquitto import free_port
+from hub.ingest.flows import BatchOutcome, TicketOpened, store_batch
+from hub.notifications import (
+    LiveNotifier,
+    Notification,
+    NotificationHub,
+    Recipients,
+    TicketNotifications,
+    WebhookNotifier,
+    residents_in,
+    sign,
+)
+from hub.notifications.webhook import SIGNATURE_HEADER, WebhookError
+from hub.storage.db import Database
+from hub.users.models import Role, UserPublic
+from hub.users.tables import users
+from tests.support.hubdata import open_seeded_db, wristband_event
+
+SUN = "8800000101"
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.seen: list[Notification] = []
+
+    async def notify(self, notification: Notification) -> None:
+        self.seen.append(notification)
+
+
+class Broken:
+    async def notify(self, notification: Notification) -> None:
+        raise RuntimeError("provider down")
+
+
+def _note(**recipients: object) -> Notification:
+    return Notification(
+        kind="ticket.assigned",
+        title="SOS",
+        recipients=Recipients.model_validate(recipients),
+        severity=Severity.CRITICAL,
+    )
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = await open_seeded_db(tmp_path)
+    yield database
+    await database.close()
+
+
+async def _user_ids(db: Database) -> dict[str, int]:
+    async with db.read() as conn:
+        rows = await conn.execute(sa.select(users.c.username, users.c.id))
+        return {row.username: row.id for row in rows}
+
+
+async def test_a_failing_plugin_does_not_stop_the_others() -> None:
+    before, after = Recorder(), Recorder()
+    hub = NotificationHub([before, Broken(), after])
+    note = _note(user_ids=(7,))
+    await hub.publish(note)
+    assert before.seen == [note] and after.seen == [note]
+    assert hub.failures == 1
+
+    await hub.submit(_note(user_ids=(8,)))  # the background path too
+    assert len(after.seen) == 2 and hub.failures == 2
+
+
+async def test_silent_notifications_never_reach_residents(db: Database) -> None:
+    ids = await _user_ids(db)
+    seen = Recorder()
+    hub = NotificationHub([seen], residents=residents_in(db))
+    await hub.publish(
+        _note(user_ids=(ids["resident.sun"], ids["staff"]), roles=(Role.RESIDENT,)).model_copy(
+            update={"silent": True}
+        )
+    )
+    [delivered] = seen.seen
+    assert delivered.recipients.user_ids == (ids["staff"],)
+    assert delivered.recipients.roles == ()
+
+    # Only residents asked for: nothing is sent at all.
+    await hub.publish(_note(roles=(Role.RESIDENT,)).model_copy(update={"silent": True}))
+    assert len(seen.seen) == 1
+    # And a live stream of a resident ignores a silent one even if addressed by id.
+    resident = UserPublic(id=1, username="r", full_name="R", role=Role.RESIDENT)
+    assert (
+        not _note(user_ids=(1,))
+        .model_copy(update={"silent": True})
+        .addressed_to(resident.id, resident.role, None)
+    )
+
+
+async def test_an_sos_ticket_notifies_its_assignee_and_critical_alarms_the_supervisors(
+    db: Database,
+) -> None:
+    now = datetime.now(UTC)
+    async with db.write() as conn:
+        outcome = await store_batch(conn, [wristband_event(SUN, "wristband.sos")], [], now)
+    seen = Recorder()
+    hub = NotificationHub([seen])
+    await TicketNotifications(db, hub)(outcome)
+    await hub.drain()
+
+    [opened] = outcome.tickets_opened
+    by_kind = {n.kind: n for n in seen.seen}
+    assert set(by_kind) == {"ticket.assigned", "alert.opened"}
+    assigned = by_kind["ticket.assigned"]
+    assert assigned.recipients == Recipients(user_ids=(opened.assignee_id,))
+    assert assigned.ticket_id == opened.ticket_id and assigned.device_kind == "wristband.sos"
+    alarm = by_kind["alert.opened"]
+    assert set(alarm.recipients.roles) == {Role.COMMUNITY_STAFF, Role.PROPERTY_MANAGER}
+    assert alarm.recipients.community_id is not None and not alarm.silent
+
+
+async def test_nobody_on_duty_goes_to_staff_and_silent_kinds_are_flagged(db: Database) -> None:
+    async with db.write() as conn:
+        real = await store_batch(
+            conn, [wristband_event(SUN, "wristband.sos")], [], datetime.now(UTC)
+        )
+    [ticket] = real.tickets_opened
+    # Duress opens no ticket yet (the alarms work will): stand in with an unassigned one.
+    outcome = BatchOutcome(
+        tickets_opened=[
+            TicketOpened(ticket.ticket_id, ticket.alert_id, "lock.duress", "z2m:lock", None, "D")
+        ]
+    )
+    notes = await TicketNotifications(db, NotificationHub()).notifications_for(outcome)
+    unassigned = next(n for n in notes if n.kind == "ticket.unassigned")
+    assert unassigned.silent
+    assert unassigned.recipients.roles == (Role.COMMUNITY_STAFF,)
+    assert unassigned.recipients.user_ids == ()
+    ids = await _user_ids(db)
+    async with db.read() as conn:
+        staff_community = (
+            await conn.execute(sa.select(users.c.community_id).where(users.c.id == ids["staff"]))
+        ).scalar_one()
+    assert unassigned.recipients.community_id == staff_community
+    assert unassigned.addressed_to(ids["staff"], Role.COMMUNITY_STAFF, staff_community)
+    assert not unassigned.addressed_to(ids["staff"], Role.COMMUNITY_STAFF, staff_community + 1)
+
+
+async def test_live_queue_drops_the_oldest_and_reports_lag() -> None:
+    live = LiveNotifier(queue_size=2)
+    user = UserPublic(id=5, username="v", full_name="V", role=Role.VOLUNTEER)
+    sub = live.subscribe(user)
+    for _ in range(3):
+        await live.notify(_note(user_ids=(5,)))
+    await live.notify(_note(user_ids=(6,)))  # someone else's
+    frames = sub.take()
+    assert frames[0].startswith("event: lagged\n")
+    assert json.loads(frames[0].split("data: ")[1]) == {"reason": "queue_full", "dropped": 1}
+    assert [f.split("\n")[0] for f in frames[1:]] == [f"id: {live.epoch}-2", f"id: {live.epoch}-3"]
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
+    got: list[tuple[dict[str, str], bytes]] = []
+    app = FastAPI()
+    fail_first = {"left": 1}
+
+    @app.post("/hook")
+    async def hook(request: Request) -> Response:
+        got.append((dict(request.headers), await request.body()))
+        if fail_first["left"]:
+            fail_first["left"] -= 1
+            return Response(status_code=503)
+        return Response(status_code=204)
+
+    @app.post("/gone")
+    async def gone() -> Response:
+        return Response(status_code=410)
+
+    port = free_port()
+    server = ApiServer(app, "127.0.0.1", port)
+    await server.start()
+    try:
+        yield f"http://127.0.0.1:{port}", got
+    finally:
+        await server.stop()
+
+
+async def test_webhook_posts_signed_json_and_retries(
+    receiver: tuple[str, list[tuple[dict[str, str], bytes]]],
+) -> None:
+    base, got = receiver
+    hook = WebhookNotifier([f"{base}/hook"], secret="s3cret", backoff_s=0.01)
+    note = _note(user_ids=(3,))
+    try:
+        await hook.notify(note)
+    finally:
+        await hook.aclose()
+    assert len(got) == 2  # a 503, then delivered
+    headers, body = got[-1]
+    assert headers[SIGNATURE_HEADER.lower()] == sign("s3cret", body)
+    assert headers["x-hub-event"] == "ticket.assigned" and headers["x-hub-delivery"] == note.id
+    sent = json.loads(body)
+    assert sent["id"] == note.id and sent["kind"] == "ticket.assigned"
+    assert sent["recipients"]["user_ids"] == [3] and sent["severity"] == "critical"
+    assert Notification.model_validate(sent) == note
+
+
+async def test_webhook_refused_is_not_retried_and_fails_the_plugin_only(
+    receiver: tuple[str, list[tuple[dict[str, str], bytes]]],
+) -> None:
+    base, _ = receiver
+    hook = WebhookNotifier([f"{base}/gone"], attempts=5, backoff_s=0.01)
+    try:
+        with pytest.raises(WebhookError, match="410"):
+            await hook.notify(_note(user_ids=(3,)))
+        seen = Recorder()
+        hub = NotificationHub([hook, seen])
+        await hub.publish(_note(user_ids=(3,)))
+        assert len(seen.seen) == 1 and hub.failures == 1
+    finally:
+        await hook.aclose()
+
+
+async def test_webhook_unreachable_gives_up_after_its_attempts() -> None:
+    hook = WebhookNotifier([f"http://127.0.0.1:{free_port()}/x"], attempts=2, backoff_s=0.01)
+    try:
+        with pytest.raises(WebhookError, match="after 2 attempts"):
+            await hook.notify(_note(user_ids=(3,)))
+    finally:
+        await hook.aclose()
