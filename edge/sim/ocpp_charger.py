@@ -55,6 +55,7 @@ class ChargerSimReport:
 
     cp_id: str
     sent: Counter[str] = field(default_factory=Counter)  # calls sent, by action
+    answered: Counter[str] = field(default_factory=Counter)  # calls the server answered
     call_errors: Counter[str] = field(default_factory=Counter)  # CallError or no answer
     connections: int = 0
     disconnects: int = 0
@@ -100,11 +101,13 @@ class _SimChargePoint(ChargePoint):  # type: ignore[misc]
         action = type(payload).__name__
         self.report.sent[action] += 1
         try:
-            return await self.call(payload, suppress=False)
+            answer = await self.call(payload, suppress=False)
         except (OCPPError, TimeoutError) as exc:
             self.report.call_errors[action] += 1
             log.info("sim charger %s: %s failed: %s", self.id, action, exc)
             return None
+        self.report.answered[action] += 1
+        return answer
 
     @_on(Action.remote_start_transaction)
     async def on_remote_start(self, id_tag: str, connector_id: int | None = None, **_: Any) -> Any:
