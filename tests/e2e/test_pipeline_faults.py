@@ -121,6 +121,16 @@ def _stored(db: Path) -> dict[str, list[tuple[str, int]]]:
     return out
 
 
+def _log_tails(p: Pipeline, lines: int = 15) -> str:
+    """The end of each process's log, so a failure says what the hub and edge saw."""
+    parts = []
+    for role in ("hub", "edge"):
+        path = p.work / f"{role}.log"
+        text = path.read_text(errors="replace").splitlines()[-lines:] if path.exists() else []
+        parts.append(f"--- {role}.log ---\n" + "\n".join(text))
+    return "\n".join(parts)
+
+
 @pytest.fixture
 async def pipeline(mosquitto: MosquittoProcess, tmp_path: Path) -> AsyncIterator[Pipeline]:
     watch_port = free_port()
@@ -180,7 +190,10 @@ async def _run_with_fault(p: Pipeline, fault: str) -> None:
     for device, seqs in acked.items():
         got = [s for _, s in stored.get(device, [])]
         missing = sorted(set(seqs) - set(got))
-        assert not missing, f"{device}: {len(missing)} acknowledged frames lost, e.g. {missing[:5]}"
+        assert not missing, (
+            f"{device}: {len(missing)} acknowledged frames lost, e.g. {missing[:5]}; "
+            f"stored {sum(len(v) for v in stored.values())} in all\n{_log_tails(p)}"
+        )
         assert len(got) == len(set(got)), f"{device}: a frame was stored twice"
         assert got == sorted(got), f"{device}: frames reached the hub out of order"
 
