@@ -15,6 +15,10 @@ from api.routes import (
     gateways,
     health,
     notifications,
+    points,
+    report_form,
+    reports,
+    rules,
     tickets,
 )
 from api.state import ApiContext
@@ -42,6 +46,10 @@ def create_app(ctx: ApiContext) -> FastAPI:
         tickets,
         dead_letters,
         notifications,
+        reports,
+        points,
+        report_form,
+        rules,
     ):
         app.include_router(module.router)
 

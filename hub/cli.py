@@ -129,6 +129,17 @@ async def _bench(args: argparse.Namespace) -> None:
         if not args.no_write:
             write_section(args.output, "pipeline", table)
             print(f"\nwritten to {args.output}")
+    if args.which in ("sos", "all"):
+        from hub.bench import sos
+
+        sos_result = await sos.run_sos_bench(
+            samples=args.samples, background_rate=args.background_rate
+        )
+        table = sos.markdown(sos_result)
+        print(table)
+        if not args.no_write:
+            write_section(args.output, "sos", table)
+            print(f"\nwritten to {args.output}")
 
 
 async def _migrate(args: argparse.Namespace) -> None:
@@ -141,6 +152,26 @@ async def _migrate(args: argparse.Namespace) -> None:
     finally:
         await db.close()
     print(f"database at head: {settings.resolved_database_url}")
+
+
+async def _report(args: argparse.Namespace) -> None:
+    from hub.reports.cli import ReportCommandError, run_report
+
+    try:
+        message = await run_report(
+            _settings(args),
+            args.which,
+            args.community,
+            day=args.date,
+            week=args.week,
+            fmt=args.format,
+            out=args.out,
+        )
+    except ReportCommandError as exc:
+        print(f"community-hub report: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if message:
+        print(message, file=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -198,10 +229,20 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser(
         "bench", help="measure, with a progress bar; results to docs/benchmarks.md"
     )
-    bench.add_argument("which", nargs="?", default="all", choices=["all", "codecs", "pipeline"])
+    bench.add_argument(
+        "which", nargs="?", default="all", choices=["all", "codecs", "pipeline", "sos"]
+    )
     bench.add_argument("--duration", type=float, default=20.0, help="pipeline: seconds of load")
     bench.add_argument("--outage", type=float, default=10.0, help="pipeline: broker down, s")
     bench.add_argument("--connections", type=int, default=50, help="pipeline: watch sockets")
+    bench.add_argument("--samples", type=int, default=200, help="sos: SOS alarms per phase")
+    bench.add_argument(
+        "--background-rate",
+        type=float,
+        default=5000.0,
+        metavar="N",
+        help="sos: telemetry events/s offered to the broker in the loaded phase",
+    )
     bench.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
     bench.add_argument("--output", type=Path, default=Path("docs/benchmarks.md"))
     bench.add_argument("--no-write", action="store_true", help="print only")
@@ -209,6 +250,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate = sub.add_parser("migrate", help="bring the database schema to the latest version")
     migrate.set_defaults(run=_migrate)
+
+    report = sub.add_parser(
+        "report", help="a community's daily digest or weekly bulletin, as an HTML page"
+    )
+    report.add_argument("which", choices=["daily", "weekly"])
+    report.add_argument("--community", type=int, required=True, metavar="ID")
+    report.add_argument("--date", help="daily: local date YYYY-MM-DD (default: today so far)")
+    report.add_argument("--week", help="weekly: ISO week YYYY-Www (default: this week so far)")
+    report.add_argument("--format", choices=["html", "json"], default="html")
+    report.add_argument("--out", type=Path, help="file to write (default: standard output)")
+    report.add_argument("--data-dir", type=Path, help="where the SQLite file lives (.hub-data)")
+    report.set_defaults(run=_report)
     return parser
 
 

@@ -10,23 +10,42 @@ from api.state import ApiContext
 from hub.bridge.mqtt_bridge import MqttBridge
 from hub.commands.dispatcher import CommandDispatcher
 from hub.ingest.worker import IngestWorker, OutcomeListener
-from hub.notifications import LiveNotifier, NotificationHub, TicketNotifications, residents_in
+from hub.notifications import (
+    LiveNotifier,
+    NotificationHub,
+    TicketNotifications,
+    WebhookNotifier,
+    residents_in,
+)
 from hub.settings import Settings
 from hub.storage.db import Database
+from hub.timers.scheduler import Clock, Scheduler
 
 log = logging.getLogger(__name__)
 
 
 class HubRuntime:
-    def __init__(self, settings: Settings, listeners: list[OutcomeListener] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        listeners: list[OutcomeListener] | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self.settings = settings
         self.db = Database.open(settings.resolved_database_url)
         self.bridge = MqttBridge(settings)
         self.worker = IngestWorker(self.db, self.bridge, settings, listeners)
         self.dispatcher = CommandDispatcher(self.db, self.bridge)
-        # Live push built in; more channels: self.notifier.register(WebhookNotifier([...])).
+        # Live push built in; webhooks when configured; more channels: self.notifier.register(...).
         self.notifier = NotificationHub([LiveNotifier()], residents=residents_in(self.db))
-        self.worker.add_listener(TicketNotifications(self.db, self.notifier))
+        if settings.webhook_urls:
+            secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+            self.notifier.register(WebhookNotifier(settings.webhook_urls, secret=secret))
+        self.worker.add_listener(TicketNotifications(self.notifier))
+        # Escalation steps, time limits and conditions over time: stored timers.
+        self.scheduler = Scheduler(
+            self.db, self.notifier.submit, clock=clock, name=settings.hub_client_id
+        )
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -35,6 +54,7 @@ class HubRuntime:
         self._tasks = [
             asyncio.create_task(self.worker.run(), name="hub-ingest"),
             asyncio.create_task(self.dispatcher.run(), name="hub-commands"),
+            asyncio.create_task(self.scheduler.run(), name="hub-timers"),
         ]
         log.info("hub started: store %s", self.settings.resolved_database_url)
 
@@ -53,6 +73,10 @@ class HubRuntime:
                     "duplicates": self.worker.stats.duplicates,
                     "dead_letters": self.worker.stats.dead_letters,
                     "store_failures": self.worker.stats.store_failures,
+                },
+                "timers": lambda: {
+                    "fired": self.scheduler.stats.fired,
+                    "failed": self.scheduler.stats.failed,
                 },
             },
         )

@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     # HUB_OCPP_CREDENTIALS='{"CP-P1-01": "…"}'. None: no authentication (demo only).
     ocpp_credentials: dict[str, SecretStr] | None = None
     gate_credentials: dict[str, SecretStr] | None = None
+    # Notification webhooks (an SMS gateway, a messaging bot, the street office's
+    # system): HUB_WEBHOOK_URLS=https://a/hook,https://b/hook, each POST signed
+    # with HUB_WEBHOOK_SECRET (HMAC-SHA256, see hub/notifications/webhook.py).
+    webhook_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    webhook_secret: SecretStr | None = None
     # Zigbee2MQTT and Tuya bridges publish on a broker local to the community;
     # by default the same broker the edge forwards to.
     local_mqtt_host: str | None = None
@@ -106,6 +111,19 @@ class Settings(BaseSettings):
             if value.lstrip().startswith("["):
                 return json.loads(value)
             return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("webhook_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: object) -> object:
+        return cls._split_servers(value)
+
+    @field_validator("webhook_urls")
+    @classmethod
+    def _http_urls(cls, value: list[str]) -> list[str]:
+        bad = [u for u in value if not u.startswith(("http://", "https://"))]
+        if bad:
+            raise ValueError(f"webhook URLs must be http(s): {bad}")
         return value
 
     @field_validator("edge_servers")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from device_adapters.kinds import markdown_table
+from device_adapters.kinds import KINDS, markdown_table
 from device_adapters.model import Lane
 from hub.bridge import topics
 
@@ -27,3 +27,13 @@ def test_the_topic_table_lists_every_topic_the_code_uses() -> None:
         topics.DEAD_LETTERS_SUBSCRIPTION,
     ):
         assert topic in text, topic
+
+
+def test_the_alert_kinds_of_conditions_over_time_are_documented() -> None:
+    from hub.rules.service import default_rules
+
+    kinds = {str(getattr(rule, "alert_kind", "")) for rule in default_rules().rules}
+    derived = {kind for kind in kinds if kind and kind not in KINDS}
+    text = (DOCS / "event-kinds.md").read_text()
+    assert derived, "the defaults have conditions over time"
+    assert all(f"`{kind}`" in text for kind in derived), sorted(derived)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from api.deps import Conn, Limit, Offset
+from api.deps import Conn, Context, Limit, Offset
 from api.pagination import Page
 from api.security import UserScope
+from hub.alerts import service
 from hub.alerts.models import AlertPublic, AlertStatus
 from hub.alerts.service import get_alert, list_alerts
+from hub.users.models import Role
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 
@@ -36,3 +40,53 @@ async def alert(scope: UserScope, conn: Conn, alert_id: int) -> AlertPublic:
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {alert_id} visible to you")
     return found
+
+
+class ClearRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+_ACK_ROLES = (Role.ADMIN, Role.COMMUNITY_STAFF, Role.PROPERTY_MANAGER, Role.VOLUNTEER)
+_CLEAR_ROLES = (Role.ADMIN, Role.COMMUNITY_STAFF, Role.PROPERTY_MANAGER)
+
+
+@router.post(
+    "/{alert_id}/acknowledge",
+    responses={403: {"description": "residents cannot"}, 409: {"description": "not open"}},
+)
+async def acknowledge_alert(scope: UserScope, ctx: Context, alert_id: int) -> AlertPublic:
+    """I have it in hand: stops the alarm's escalation chain at its next step."""
+    if scope.role not in _ACK_ROLES:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"role {scope.role.value} cannot acknowledge alerts"
+        )
+    try:
+        async with ctx.db.write() as conn:
+            return await service.acknowledge(conn, scope, alert_id, datetime.now(UTC))
+    except service.AlertNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except service.AlertStateConflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+
+
+@router.post(
+    "/{alert_id}/clear",
+    responses={403: {"description": "only staff"}, 409: {"description": "already cleared"}},
+)
+async def clear_alert(
+    scope: UserScope, ctx: Context, alert_id: int, request: ClearRequest
+) -> AlertPublic:
+    """Clear an alarm the device cannot clear by itself (with the reason, for the record)."""
+    if scope.role not in _CLEAR_ROLES:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"role {scope.role.value} cannot clear alerts"
+        )
+    try:
+        async with ctx.db.write() as conn:
+            return await service.clear(conn, scope, alert_id, request.reason, datetime.now(UTC))
+    except service.AlertNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except service.AlertStateConflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None

@@ -1,21 +1,67 @@
-"""Service tickets, as far as the caller may see (a volunteer: only their own),
-and the community workflow's actions on them."""
+"""Service tickets, as far as the caller may see (a volunteer: their own and those they
+co-handle), intake by staff and residents, the community workflow's actions, joint
+handling (co-handlers) and raising a grid ticket to the community."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 
 from api.deps import Conn, Context, Limit, Offset
 from api.pagination import Page
 from api.security import CurrentUser, UserScope
-from hub.tickets import service, workflow
-from hub.tickets.models import TicketPublic, TicketStatus, TicketTransitionRequest
+from api.state import ApiContext
+from hub.notifications.base import Notification
+from hub.tickets import handlers, intake, service, workflow
+from hub.tickets.models import (
+    CoHandlerAdd,
+    RaiseRequest,
+    TicketCreate,
+    TicketLevel,
+    TicketPublic,
+    TicketStatus,
+    TicketTransitionRequest,
+)
 from hub.tickets.service import get_ticket, list_tickets
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "the caller's role or relation to the ticket forbids this"},
+    404: {"description": "no such ticket (or co-handler) visible to the caller"},
+    409: {"description": "not allowed in the ticket's state, or changed concurrently"},
+    422: {"description": "an input is missing or invalid; the detail names it"},
+}
+
+
+@contextmanager
+def _ticket_errors() -> Iterator[None]:
+    """The hub's ticket exceptions as HTTP answers with their reasons."""
+    try:
+        yield
+    except service.TicketNotVisible as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except service.TicketForbidden as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
+    except (workflow.IllegalTransition, service.TicketConflict) as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    except service.InvalidTicketInput as exc:
+        raise HTTPException(
+            422,  # the name changed across Starlette versions; the code did not
+            [{"type": "value_error", "loc": ["body", exc.field], "msg": exc.message}],
+        ) from None
+
+
+def _submit(ctx: ApiContext, notifications: Iterable[Notification]) -> None:
+    """Hand notifications to the channels; only after the transaction has committed."""
+    if ctx.notifier is None:
+        return
+    for notification in notifications:
+        ctx.notifier.submit(notification)
 
 
 @router.get("")
@@ -23,16 +69,43 @@ async def tickets(
     scope: UserScope,
     conn: Conn,
     status_: Annotated[TicketStatus | None, Query(alias="status")] = None,
+    level: Annotated[
+        TicketLevel | None, Query(description="grid: handled in the grid; community: raised")
+    ] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[TicketPublic]:
-    items, total = await list_tickets(conn, scope, status=status_, limit=limit, offset=offset)
+    items, total = await list_tickets(
+        conn, scope, status=status_, level=level, limit=limit, offset=offset
+    )
     return Page(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, responses=_ERRORS)
+async def open_ticket(
+    request: TicketCreate, user: CurrentUser, scope: UserScope, ctx: Context
+) -> TicketPublic:
+    """Take in a ticket (一号受理).
+
+    Staff, property managers and admins: `title`, `description`, `category` (one of the
+    community's), `grid_id` (a grid of their community) and optionally `household_id` (a
+    household in that grid); the source is `staff`. Residents: `title`, `description` and
+    optionally `category` (a resident-facing one; default `resident_report`); the grid and
+    household are their own, and the source is `resident`. The ticket is routed as its
+    category says: to the volunteer on duty, or registered for staff to dispatch.
+    """
+    with _ticket_errors():
+        async with ctx.db.write() as conn:
+            opened = await intake.open_by_user(conn, request, user, scope, datetime.now(UTC))
+            answer = await service.reload_for(conn, scope, opened.ticket_id)
+    _submit(ctx, opened.notifications)
+    return answer
 
 
 @router.get("/{ticket_id}")
 async def ticket(scope: UserScope, conn: Conn, ticket_id: int) -> TicketPublic:
-    """A ticket with its audit trail and `actions`: what the caller may do to it now."""
+    """A ticket with its audit trail, its `co_handlers` and `actions`: what the caller
+    may do to it now."""
     found = await get_ticket(conn, scope, ticket_id)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no ticket {ticket_id} visible to you")
@@ -61,19 +134,59 @@ async def transition_ticket(
     extension; `note` to start (the on-site verification) and resolve; `assignee_id`
     to dispatch; `new_due_at` to grant an extension; `score` (1-5) to rate.
     """
-    try:
+    with _ticket_errors():
         async with ctx.db.write() as conn:
             return await service.transition(
                 conn, ticket_id, request.action, user, scope, request, datetime.now(UTC)
             )
-    except service.TicketNotVisible as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-    except service.TransitionForbidden as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
-    except (workflow.IllegalTransition, service.TransitionConflict) as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    except service.InvalidTransitionInput as exc:
-        raise HTTPException(
-            422,  # the name changed across Starlette versions; the code did not
-            [{"type": "value_error", "loc": ["body", exc.field], "msg": exc.message}],
-        ) from None
+
+
+@router.post("/{ticket_id}/co-handlers", status_code=status.HTTP_201_CREATED, responses=_ERRORS)
+async def add_co_handler(
+    ticket_id: int, request: CoHandlerAdd, user: CurrentUser, scope: UserScope, ctx: Context
+) -> TicketPublic:
+    """Ask someone to handle the ticket jointly with its assignee (联动处置).
+
+    For staff, property managers and admins of the ticket's community, and for the
+    ticket's assignee. The co-handler must be an active volunteer, staff member or
+    property manager of the same community, not the assignee and not already added;
+    the ticket must not be closed or rated. They are notified, can see the ticket and
+    earn co-handler points when it closes, but take none of the assignee's actions.
+    """
+    with _ticket_errors():
+        async with ctx.db.write() as conn:
+            answer, notification = await handlers.add_co_handler(
+                conn, ticket_id, request.user_id, request.note, user, scope, datetime.now(UTC)
+            )
+    _submit(ctx, [notification])
+    return answer
+
+
+@router.delete("/{ticket_id}/co-handlers/{user_id}", responses=_ERRORS)
+async def remove_co_handler(
+    ticket_id: int, user_id: int, user: CurrentUser, scope: UserScope, ctx: Context
+) -> TicketPublic:
+    """Take a co-handler off the ticket (same callers and states as adding one)."""
+    with _ticket_errors():
+        async with ctx.db.write() as conn:
+            return await handlers.remove_co_handler(
+                conn, ticket_id, user_id, user, scope, datetime.now(UTC)
+            )
+
+
+@router.post("/{ticket_id}/raise", responses=_ERRORS)
+async def raise_ticket(
+    ticket_id: int, request: RaiseRequest, user: CurrentUser, scope: UserScope, ctx: Context
+) -> TicketPublic:
+    """Raise a grid-level ticket to the community (小事不出网格，大事不出社区).
+
+    For the assigned volunteer and the community's staff and property managers, while
+    the ticket is not closed; `reason` is required. Community staff are notified.
+    """
+    with _ticket_errors():
+        async with ctx.db.write() as conn:
+            answer, notification = await handlers.raise_to_community(
+                conn, ticket_id, request.reason, user, scope, datetime.now(UTC)
+            )
+    _submit(ctx, [notification])
+    return answer

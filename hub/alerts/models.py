@@ -33,4 +33,9 @@ class AlertPublic(BaseModel):
     grid_id: int | None
     latitude: float | None
     longitude: float | None
+    silent: bool = False
+    rule_id: str | None = None
+    acknowledged_by: int | None = None
+    cleared_by: int | None = None
+    clear_reason: str | None = None
     ticket_id: int | None = None

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from device_adapters.model import DeviceEvent
+from device_adapters.model import DeviceEvent, Severity
 from hub.alerts.models import AlertPublic, AlertStatus
 from hub.alerts.tables import alerts
 from hub.devices.models import DeviceContext
-from hub.tickets.tables import tickets
+from hub.tickets.tables import ticket_handlers, tickets
 from hub.users.models import Role
 from hub.users.scope import Scope, grids_of_community, nothing
 
@@ -32,13 +33,50 @@ def _coordinate(event: DeviceEvent, key: str) -> float | None:
 
 
 async def open_or_attach(
-    conn: AsyncConnection, event: DeviceEvent, ctx: DeviceContext, summary: str
+    conn: AsyncConnection,
+    event: DeviceEvent,
+    ctx: DeviceContext,
+    summary: str,
+    *,
+    silent: bool = False,
+    rule_id: str | None = None,
 ) -> AlertOutcome:
+    """An alert for an alarm event (its kind and severity)."""
+    return await open_or_attach_kind(
+        conn,
+        device_id=event.device_id,
+        kind=event.kind,
+        severity=event.severity,
+        at=event.received_at,
+        ctx=ctx,
+        summary=summary,
+        silent=silent,
+        rule_id=rule_id,
+        latitude=_coordinate(event, "latitude"),
+        longitude=_coordinate(event, "longitude"),
+    )
+
+
+async def open_or_attach_kind(
+    conn: AsyncConnection,
+    *,
+    device_id: str,
+    kind: str,
+    severity: Severity,
+    at: datetime,
+    ctx: DeviceContext,
+    summary: str,
+    silent: bool = False,
+    rule_id: str | None = None,
+    latitude: float | None = None,
+    longitude: float | None = None,
+) -> AlertOutcome:
+    """Open an alert of ``kind`` for a device, or count a repeat on the one already active."""
     active = (
         await conn.execute(
             sa.select(alerts.c.id, alerts.c.last_event_at).where(
-                alerts.c.device_id == event.device_id,
-                alerts.c.kind == event.kind,
+                alerts.c.device_id == device_id,
+                alerts.c.kind == kind,
                 alerts.c.status != AlertStatus.CLEARED.value,
             )
         )
@@ -49,29 +87,124 @@ async def open_or_attach(
             .where(alerts.c.id == active.id)
             .values(
                 event_count=alerts.c.event_count + 1,
-                last_event_at=max(active.last_event_at, event.received_at),
+                last_event_at=max(active.last_event_at, at),
             )
         )
         return AlertOutcome(alert_id=active.id, opened=False)
     result = await conn.execute(
         alerts.insert().values(
-            device_id=event.device_id,
-            kind=event.kind,
-            severity=event.severity.value,
+            device_id=device_id,
+            kind=kind,
+            severity=severity.value,
             status=AlertStatus.OPEN.value,
-            opened_at=event.received_at,
-            last_event_at=event.received_at,
+            opened_at=at,
+            last_event_at=at,
             event_count=1,
             summary=summary[:300],
             resident_id=ctx.resident_id,
             household_id=ctx.household_id,
             grid_id=ctx.grid_id,
-            latitude=_coordinate(event, "latitude"),
-            longitude=_coordinate(event, "longitude"),
+            latitude=latitude,
+            longitude=longitude,
+            silent=silent,
+            rule_id=rule_id,
         )
     )
     assert result.inserted_primary_key is not None
     return AlertOutcome(alert_id=int(result.inserted_primary_key[0]), opened=True)
+
+
+async def active_alert_keys(conn: AsyncConnection, device_ids: list[str]) -> set[tuple[str, str]]:
+    """(device, kind) of every alert not yet cleared, for the given devices."""
+    found: set[tuple[str, str]] = set()
+    for start in range(0, len(device_ids), 500):
+        rows = await conn.execute(
+            sa.select(alerts.c.device_id, alerts.c.kind).where(
+                alerts.c.device_id.in_(device_ids[start : start + 500]),
+                alerts.c.status != AlertStatus.CLEARED.value,
+            )
+        )
+        found.update((r.device_id, r.kind) for r in rows)
+    return found
+
+
+async def clear_active(
+    conn: AsyncConnection,
+    device_id: str,
+    kind: str,
+    at: datetime,
+    reason: str,
+    by: int | None = None,
+) -> int | None:
+    """Clear the device's active alert of ``kind``; returns its id (None: none was active)."""
+    row = (
+        await conn.execute(
+            sa.select(alerts.c.id).where(
+                alerts.c.device_id == device_id,
+                alerts.c.kind == kind,
+                alerts.c.status != AlertStatus.CLEARED.value,
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    await conn.execute(
+        alerts.update()
+        .where(alerts.c.id == row.id)
+        .values(
+            status=AlertStatus.CLEARED.value,
+            cleared_at=at,
+            cleared_by=by,
+            clear_reason=reason[:200],
+        )
+    )
+    return int(row.id)
+
+
+class AlertNotFound(LookupError):
+    pass
+
+
+class AlertStateConflict(RuntimeError):
+    pass
+
+
+async def acknowledge(
+    conn: AsyncConnection, scope: Scope, alert_id: int, now: datetime
+) -> AlertPublic:
+    """Someone has it in hand: the escalation chain stops at its next timer."""
+    alert = await get_alert(conn, scope, alert_id)
+    if alert is None:
+        raise AlertNotFound(f"no alert {alert_id} visible to you")
+    if alert.status is not AlertStatus.OPEN:
+        raise AlertStateConflict(f"alert {alert_id} is {alert.status.value}, not open")
+    await conn.execute(
+        alerts.update()
+        .where(alerts.c.id == alert_id, alerts.c.status == AlertStatus.OPEN.value)
+        .values(
+            status=AlertStatus.ACKNOWLEDGED.value,
+            acknowledged_at=now,
+            acknowledged_by=scope.user_id,
+        )
+    )
+    found = await get_alert(conn, scope, alert_id)
+    assert found is not None
+    return found
+
+
+async def clear(
+    conn: AsyncConnection, scope: Scope, alert_id: int, reason: str, now: datetime
+) -> AlertPublic:
+    """A person clears an alert the device cannot clear by itself."""
+    alert = await get_alert(conn, scope, alert_id)
+    if alert is None:
+        raise AlertNotFound(f"no alert {alert_id} visible to you")
+    if alert.status is AlertStatus.CLEARED:
+        raise AlertStateConflict(f"alert {alert_id} is already cleared")
+    await clear_active(conn, alert.device_id, alert.kind, now, reason, by=scope.user_id)
+    found = await get_alert(conn, scope, alert_id)
+    assert found is not None
+    return found
 
 
 def _visible(scope: Scope) -> ColumnElement[bool] | None:
@@ -80,11 +213,17 @@ def _visible(scope: Scope) -> ColumnElement[bool] | None:
     if scope.is_community_wide:
         return alerts.c.grid_id.in_(grids_of_community(scope))
     if scope.role is Role.VOLUNTEER:
-        # A volunteer sees the alerts behind the tickets assigned to them.
-        mine = sa.select(tickets.c.alert_id).where(tickets.c.assignee_id == scope.user_id)
+        # A volunteer sees the alerts behind the tickets assigned to them or co-handled.
+        co_handled = sa.select(ticket_handlers.c.ticket_id).where(
+            ticket_handlers.c.user_id == scope.user_id
+        )
+        mine = sa.select(tickets.c.alert_id).where(
+            sa.or_(tickets.c.assignee_id == scope.user_id, tickets.c.id.in_(co_handled))
+        )
         return alerts.c.id.in_(mine)
     if scope.household_id is not None:
-        return alerts.c.household_id == scope.household_id
+        # Duress alarms are never shown to residents, their own household's included.
+        return sa.and_(alerts.c.household_id == scope.household_id, alerts.c.silent.is_(False))
     return nothing()
 
 

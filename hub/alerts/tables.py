@@ -26,6 +26,12 @@ alerts = sa.Table(
     sa.Column("grid_id", sa.ForeignKey("grids.id"), index=True),
     sa.Column("latitude", sa.Float),
     sa.Column("longitude", sa.Float),
+    # Duress alarms: never shown to residents or on public screens.
+    sa.Column("silent", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("rule_id", sa.String(64)),
+    sa.Column("acknowledged_by", sa.ForeignKey("users.id")),
+    sa.Column("cleared_by", sa.ForeignKey("users.id")),  # NULL with cleared_at: by the device
+    sa.Column("clear_reason", sa.String(200)),
     sa.CheckConstraint("status IN ('open', 'acknowledged', 'cleared')", name="status"),
     # The database itself guarantees one active alert per device and kind.
     sa.Index(

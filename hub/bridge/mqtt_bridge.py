@@ -168,8 +168,12 @@ class MqttBridge:
             taken: list[Incoming] = []
             while self._alarms and len(taken) < limit:
                 taken.append(self._alarms.popleft())
-            while self._others and len(taken) < limit:
-                taken.append(self._others.popleft())
+            # An alarm batch carries no telemetry: its transaction stays small, so
+            # the alarm is committed (and its people told) without waiting for hundreds
+            # of heartbeats to be stored with it.
+            if not taken:
+                while self._others and len(taken) < limit:
+                    taken.append(self._others.popleft())
             if not self._alarms and not self._others:
                 self._wake_pending = False
                 self._wakeup.clear()

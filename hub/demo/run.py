@@ -164,8 +164,12 @@ Community Hub demo is running.
     curl -s -H "Authorization: Bearer $TOKEN" '{base}/api/v1/tickets?status=dispatched'
 
     curl -s -H "Authorization: Bearer $TOKEN" {base}/api/v1/chargers/availability
+    curl -s -H "Authorization: Bearer $TOKEN" {base}/api/v1/communities/1/rules
+    curl -s -N "{base}/api/v1/notifications/stream?access_token=$TOKEN"   # live push
 
-  An SOS comes in {FIRST_SOS_AFTER_S:.0f} s, then an SOS or a fall now and then.
+  An SOS comes in {FIRST_SOS_AFTER_S:.0f} s, then an SOS or a fall now and then. Nobody accepts
+  them in the demo, so each escalates: the volunteer on duty, after 2 min the backup,
+  then the grid worker, the staff and the family (docs/alarms.md).
   Ctrl-C stops the demo.
 """
 

@@ -15,7 +15,7 @@ from device_adapters.model import DeviceFamily
 from hub.devices.service import register_device
 from hub.duty.tables import duty_rota
 from hub.grid.tables import buildings, communities, grids, households, streets
-from hub.residents.tables import family_contacts, residents
+from hub.residents.tables import access_credentials, family_contacts, residents
 from hub.users.models import Role
 from hub.users.service import create_user
 
@@ -59,6 +59,12 @@ ACCOUNTS: tuple[DemoAccount, ...] = (
     DemoAccount("vol.zhao", Role.VOLUNTEER, "backup volunteer for both grids"),
     DemoAccount("resident.sun", Role.RESIDENT, "daughter living with Sun Lihua, 1-101"),
 )
+
+# Gate credentials of elderly wearers, by the wearer's watch id.
+GATE_CREDENTIALS: dict[str, tuple[tuple[str, str], ...]] = {
+    "8800000202": (("card_no", "8800000201"), ("employee_no", "2001")),
+    "8800000301": (("card_no", "8800000301"), ("employee_no", "3001")),
+}
 
 WEARERS: tuple[DemoWearer, ...] = (
     DemoWearer("8800000101", "Sun Lihua (孙丽华)", "Building 1, Unit 101"),
@@ -171,6 +177,10 @@ async def seed_demo(conn: AsyncConnection) -> bool:
             priority=1,
         )
         household_of[index] = household
+        # The gate cards and face ids the simulated gates report (hub/demo/traffic.py),
+        # so a pass at the gate counts as a sign of life for the welfare check.
+        for kind, value in GATE_CREDENTIALS.get(wearer.watch_id, ()):
+            await _insert(conn, access_credentials, resident_id=resident, kind=kind, value=value)
         protocol = "iw" if wearer is IW_WEARER else "watch"
         await register_device(
             conn,
@@ -217,6 +227,8 @@ async def seed_demo(conn: AsyncConnection) -> bool:
         (grid_ids[1], users["vol.wang"], "primary", 0, 24 * 60),
         (grid_ids[0], users["vol.zhao"], "backup", 0, 24 * 60),
         (grid_ids[1], users["vol.zhao"], "backup", 0, 24 * 60),
+        (grid_ids[0], users["staff"], "grid_worker", 0, 24 * 60),
+        (grid_ids[1], users["staff"], "grid_worker", 0, 24 * 60),
     ]
     for grid_id, user_id, position, start, end in rota:
         await _insert(

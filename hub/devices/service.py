@@ -72,6 +72,24 @@ def _context_query() -> sa.Select[Any]:
     )
 
 
+_BATCH_UPDATE = (
+    devices.update()
+    .where(devices.c.id == sa.bindparam("b_id"))
+    .values(
+        state=sa.bindparam("b_state", type_=devices.c.state.type),
+        last_seen_at=sa.bindparam("b_last_seen", type_=devices.c.last_seen_at.type),
+        last_gateway_id=sa.bindparam("b_gateway"),
+        battery_pct=sa.func.coalesce(
+            sa.bindparam("b_battery", type_=sa.Integer), devices.c.battery_pct
+        ),
+        first_seen_at=sa.func.coalesce(
+            devices.c.first_seen_at,
+            sa.bindparam("b_first_seen", type_=devices.c.first_seen_at.type),
+        ),
+    )
+)
+
+
 async def apply_events(
     conn: AsyncConnection, fresh: Sequence[DeviceEvent]
 ) -> dict[str, DeviceContext]:
@@ -87,6 +105,8 @@ async def apply_events(
         return {}
     query = _context_query().where(devices.c.id.in_(list(by_device)))
     known = {row.id: row for row in await conn.execute(query)}
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
     for device_id, device_events in by_device.items():
         first = device_events[0]
         row = known.get(device_id)
@@ -100,34 +120,38 @@ async def apply_events(
                 battery = int(battery_value)
             if last_seen is None or event.received_at > last_seen:
                 last_seen = event.received_at
-        changes: dict[str, Any] = {
-            "state": state,
-            "last_seen_at": last_seen,
-            "last_gateway_id": device_events[-1].gateway_id,
-        }
-        if battery is not None:
-            changes["battery_pct"] = battery
         if row is None:
-            await conn.execute(
-                devices.insert().values(
-                    id=device_id,
-                    family=first.family.value,
-                    protocol=first.protocol,
-                    name=f"Unregistered {first.family.value} {device_id}",
-                    registered=False,
-                    first_seen_at=min(e.received_at for e in device_events),
-                    **changes,
-                )
+            inserts.append(
+                {
+                    "id": device_id,
+                    "family": first.family.value,
+                    "protocol": first.protocol,
+                    "name": f"Unregistered {first.family.value} {device_id}",
+                    "registered": False,
+                    "first_seen_at": min(e.received_at for e in device_events),
+                    "state": state,
+                    "last_seen_at": last_seen,
+                    "last_gateway_id": device_events[-1].gateway_id,
+                    "battery_pct": battery,
+                }
             )
         else:
-            await conn.execute(
-                devices.update()
-                .where(devices.c.id == device_id)
-                .values(
-                    first_seen_at=sa.func.coalesce(devices.c.first_seen_at, first.received_at),
-                    **changes,
-                )
+            updates.append(
+                {
+                    "b_id": device_id,
+                    "b_state": state,
+                    "b_last_seen": last_seen,
+                    "b_gateway": device_events[-1].gateway_id,
+                    "b_battery": battery,
+                    "b_first_seen": first.received_at,
+                }
             )
+    # One statement for all devices (executemany): a round trip per device was
+    # most of a batch's time with many distinct devices.
+    if inserts:
+        await conn.execute(devices.insert(), inserts)
+    if updates:
+        await conn.execute(_BATCH_UPDATE, updates)
     contexts: dict[str, DeviceContext] = {}
     for device_id, device_events in by_device.items():
         row = known.get(device_id)
@@ -183,13 +207,32 @@ async def get_device(conn: AsyncConnection, scope: Scope, device_id: str) -> Dev
     return DevicePublic.model_validate(dict(row._mapping)) if row else None
 
 
-async def apply_availability(conn: AsyncConnection, reports: Sequence[DeviceAvailability]) -> int:
+async def device_context(conn: AsyncConnection, device_id: str) -> DeviceContext | None:
+    """Where a registered or seen device sits, for alarms raised later (timers)."""
+    row = (await conn.execute(_context_query().where(devices.c.id == device_id))).first()
+    if row is None:
+        return None
+    return DeviceContext(
+        device_id=device_id,
+        family=row.family,
+        name=row.name,
+        resident_id=row.resident_id,
+        household_id=row.household_id,
+        building_id=row.any_building_id,
+        grid_id=row.grid_id,
+        community_id=row.community_id,
+    )
+
+
+async def apply_availability(
+    conn: AsyncConnection, reports: Sequence[DeviceAvailability]
+) -> list[DeviceAvailability]:
     """Record reachability reports; an older report never overwrites a newer one.
 
-    Returns how many devices changed. Reports for devices the hub does not know
-    are ignored: availability alone does not register a device.
+    Returns the reports that changed a device. Reports for devices the hub does
+    not know are ignored: availability alone does not register a device.
     """
-    changed = 0
+    changed: list[DeviceAvailability] = []
     for report in sorted(reports, key=lambda r: r.at):
         result = await conn.execute(
             devices.update()
@@ -206,5 +249,6 @@ async def apply_availability(conn: AsyncConnection, reports: Sequence[DeviceAvai
                 availability_changed_at=report.at,
             )
         )
-        changed += result.rowcount
+        if result.rowcount:
+            changed.append(report)
     return changed

@@ -12,11 +12,11 @@ duty_rota = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("grid_id", sa.ForeignKey("grids.id"), nullable=False, index=True),
     sa.Column("user_id", sa.ForeignKey("users.id"), nullable=False, index=True),
-    sa.Column("position", sa.String(16), nullable=False),  # primary | backup
+    sa.Column("position", sa.String(16), nullable=False),  # primary | backup | grid_worker
     sa.Column("weekday", sa.Integer),  # 0 = Monday; NULL = every day
     sa.Column("start_minute", sa.Integer, nullable=False),  # minutes after local midnight
     sa.Column("end_minute", sa.Integer, nullable=False),  # <= start_minute: runs past midnight
-    sa.CheckConstraint("position IN ('primary', 'backup')", name="position"),
+    sa.CheckConstraint("position IN ('primary', 'backup', 'grid_worker')", name="position"),
     sa.CheckConstraint("weekday IS NULL OR (weekday BETWEEN 0 AND 6)", name="weekday"),
     sa.CheckConstraint("start_minute BETWEEN 0 AND 1439", name="start_minute"),
     sa.CheckConstraint("end_minute BETWEEN 0 AND 1440", name="end_minute"),

@@ -14,16 +14,17 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from device_adapters.model import CommandResult, DeadLetter, DeviceAvailability, DeviceEvent
-from hub.alerts.rules import ALERT_RULES
-from hub.alerts.service import open_or_attach
 from hub.commands.service import apply_results
 from hub.deadletters import service as dead_letter_service
 from hub.devices.service import apply_availability, apply_events
 from hub.events.tables import events
 from hub.gateways.service import record_status
-from hub.residents.service import who_and_where
+from hub.grid.tables import buildings, grids, households
+from hub.notifications.base import Notification
+from hub.residents.activity import SignOfLife, record_signs_of_life
+from hub.residents.tables import residents
+from hub.rules.engine import RulesEngine
 from hub.storage.upsert import insert_ignoring_duplicates
-from hub.tickets.service import open_for_alert
 
 # Keep IN (...) lists well under SQLite's bound-parameter limit.
 _ID_CHUNK = 500
@@ -60,6 +61,9 @@ class BatchOutcome:
     tickets_opened: list[TicketOpened] = field(default_factory=list)
     availability_changes: int = 0
     command_results: int = 0
+    alerts_cleared: list[int] = field(default_factory=list)
+    # Everyone to tell, once the batch's transaction has committed.
+    notifications: list[Notification] = field(default_factory=list)
 
 
 async def _existing_ids(conn: AsyncConnection, ids: list[object]) -> set[object]:
@@ -87,36 +91,17 @@ async def store_batch(
     outcome.stored = len(fresh)
 
     contexts = await apply_events(conn, fresh)
+    engine = RulesEngine(conn, now)
+    await engine.prepare(fresh, contexts)
     alert_of_event: dict[object, int] = {}
     for event in fresh:
-        rule = ALERT_RULES.get(event.kind)
-        if rule is None:
-            continue
-        ctx = contexts[event.device_id]
-        who, where = await who_and_where(conn, ctx)
-        title = rule.title.format(who=who, where=where)
-        alert = await open_or_attach(conn, event, ctx, title)
-        alert_of_event[event.event_id] = alert.alert_id
-        if not alert.opened:
-            outcome.alerts_attached.append(alert.alert_id)
-            continue
-        outcome.alerts_opened.append(alert.alert_id)
-        if rule.opens_ticket:
-            ticket_id, assignee = await open_for_alert(
-                conn,
-                alert_id=alert.alert_id,
-                rule=rule,
-                title=title,
-                severity=event.severity,
-                ctx=ctx,
-                now=now,
-            )
-            outcome.tickets_opened.append(
-                TicketOpened(
-                    ticket_id, alert.alert_id, event.kind, event.device_id, assignee, title
-                )
-            )
-
+        alert_id = await engine.on_event(event, contexts[event.device_id])
+        if alert_id is not None:
+            alert_of_event[event.event_id] = alert_id
+    signs = await record_signs_of_life(conn, fresh, contexts)
+    if signs:
+        await engine.on_signs_of_life(signs, await _welfare_residents(conn, signs))
+    _collect(outcome, engine)
     await insert_ignoring_duplicates(
         conn,
         events,
@@ -144,10 +129,57 @@ async def store_batch(
     return outcome
 
 
+def _collect(outcome: BatchOutcome, engine: RulesEngine) -> None:
+    for raised in engine.outcome.raised:
+        if not raised.opened:
+            outcome.alerts_attached.append(raised.alert_id)
+            continue
+        outcome.alerts_opened.append(raised.alert_id)
+        outcome.notifications += raised.notifications
+        if raised.ticket is not None:
+            outcome.tickets_opened.append(
+                TicketOpened(
+                    raised.ticket.ticket_id,
+                    raised.alert_id,
+                    raised.kind,
+                    raised.device_id,
+                    raised.ticket.assignee_id,
+                    raised.title,
+                )
+            )
+    outcome.alerts_cleared += engine.outcome.cleared
+
+
+async def _welfare_residents(
+    conn: AsyncConnection, signs: Sequence[SignOfLife]
+) -> dict[int, int | None]:
+    """Residents with a sign of life whom the welfare check watches, with their community."""
+    ids = sorted({s.resident_id for s in signs})
+    rows = await conn.execute(
+        sa.select(residents.c.id, grids.c.community_id)
+        .select_from(
+            residents.outerjoin(households, households.c.id == residents.c.household_id)
+            .outerjoin(buildings, buildings.c.id == households.c.building_id)
+            .outerjoin(grids, grids.c.id == buildings.c.grid_id)
+        )
+        .where(
+            residents.c.id.in_(ids),
+            residents.c.is_elderly.is_(True),
+            residents.c.lives_alone.is_(True),
+        )
+    )
+    return {int(row.id): row.community_id for row in rows}
+
+
 async def store_parsed(conn: AsyncConnection, parsed: Parsed, now: datetime) -> BatchOutcome:
     """Everything one MQTT batch carried, in one transaction."""
     outcome = await store_batch(conn, parsed.events, parsed.letters, now)
-    outcome.availability_changes = await apply_availability(conn, parsed.availability)
+    changed = await apply_availability(conn, parsed.availability)
+    outcome.availability_changes = len(changed)
+    if changed:
+        engine = RulesEngine(conn, now)
+        await engine.on_availability(changed)
+        _collect(outcome, engine)
     outcome.command_results = await apply_results(conn, parsed.results)
     for gateway_id, online, at in parsed.gateways:
         await record_status(conn, gateway_id, online, at)

@@ -56,12 +56,29 @@ class Recipients(BaseModel):
     def empty(self) -> bool:
         return not self.user_ids and not self.roles
 
+    def describe(self) -> str:
+        parts = [f"users {', '.join(map(str, self.user_ids))}"] if self.user_ids else []
+        if self.roles:
+            where = f" of community {self.community_id}" if self.community_id else ""
+            parts.append(", ".join(r.value for r in self.roles) + where)
+        return "; ".join(parts) or "nobody"
+
     def includes(self, user_id: int, role: Role, community_id: int | None) -> bool:
         if user_id in self.user_ids:
             return True
         if role not in self.roles:
             return False
         return self.community_id is None or community_id == self.community_id
+
+
+class ExternalContact(BaseModel):
+    """Someone without a login (a family member, the police): reached by SMS/messaging plugins."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    phone: str
+    relation: str
 
 
 class Notification(BaseModel):
@@ -81,6 +98,10 @@ class Notification(BaseModel):
     silent: bool = Field(
         default=False, description="a duress alarm: never for residents or public screens"
     )
+    contacts: tuple[ExternalContact, ...] = Field(
+        default=(), description="people without a login to reach by phone (family, police)"
+    )
+    body: str = Field(default="", description="more detail: why now, what is expected")
 
     def addressed_to(self, user_id: int, role: Role, community_id: int | None) -> bool:
         if self.silent and role is Role.RESIDENT:
@@ -140,7 +161,7 @@ class NotificationHub:
         if (roles, user_ids) != (wanted.roles, wanted.user_ids):
             log.warning("silent notification %s: resident recipients removed", notification.id)
         recipients = wanted.model_copy(update={"roles": roles, "user_ids": user_ids})
-        if recipients.empty:
+        if recipients.empty and not notification.contacts:
             return None
         return notification.model_copy(update={"recipients": recipients})
 

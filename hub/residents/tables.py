@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from hub.storage.metadata import metadata
+from hub.storage.types import UtcDateTime
 
 residents = sa.Table(
     "residents",
@@ -27,4 +28,27 @@ family_contacts = sa.Table(
     sa.Column("relation", sa.String(32), nullable=False),
     sa.Column("phone", sa.String(32), nullable=False),
     sa.Column("priority", sa.Integer, nullable=False, server_default="1"),
+)
+
+# Cards and person numbers a door gate reports, so a gate pass is a sign of life.
+access_credentials = sa.Table(
+    "access_credentials",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("resident_id", sa.ForeignKey("residents.id"), nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # card_no | employee_no
+    sa.Column("value", sa.String(64), nullable=False),
+    sa.UniqueConstraint("kind", "value", name="one_owner"),
+    sa.CheckConstraint("kind IN ('card_no', 'employee_no')", name="kind"),
+)
+
+# The last signs of life of a resident, for the welfare check of the elderly living alone.
+resident_activity = sa.Table(
+    "resident_activity",
+    metadata,
+    sa.Column("resident_id", sa.ForeignKey("residents.id"), primary_key=True),
+    sa.Column("last_door_at", UtcDateTime),
+    sa.Column("last_movement_at", UtcDateTime),
+    sa.Column("last_steps", sa.Integer),
+    sa.Column("last_steps_device", sa.String(128)),
 )

@@ -10,28 +10,38 @@ from hub.duty.tables import duty_rota
 from hub.events.tables import events
 from hub.gateways.tables import gateways
 from hub.grid.tables import buildings, communities, grids, households, streets
-from hub.residents.tables import family_contacts, residents
+from hub.points.tables import points_ledger
+from hub.residents.tables import access_credentials, family_contacts, resident_activity, residents
+from hub.rules.tables import community_rules
 from hub.storage.metadata import metadata
-from hub.tickets.tables import ticket_log, tickets
+from hub.tickets.tables import escalations, ticket_handlers, ticket_log, tickets
+from hub.timers.tables import timers
 from hub.users.tables import users
 
 __all__ = [
+    "access_credentials",
     "alerts",
     "buildings",
     "communities",
+    "community_rules",
     "dead_letters",
     "device_commands",
     "devices",
     "duty_rota",
+    "escalations",
     "events",
     "family_contacts",
     "gateways",
     "grids",
     "households",
     "metadata",
+    "points_ledger",
+    "resident_activity",
     "residents",
     "streets",
+    "ticket_handlers",
     "ticket_log",
     "tickets",
+    "timers",
     "users",
 ]

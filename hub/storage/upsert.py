@@ -39,3 +39,22 @@ async def upsert(
         raise NotImplementedError(f"no upsert for {dialect}")
     changes = {k: stmt.excluded[k] for k in row if k not in keys}
     await conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=changes))
+
+
+async def upsert_many(
+    conn: AsyncConnection, table: sa.Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]
+) -> None:
+    """``upsert`` for many rows with the same columns, in one statement (executemany)."""
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        stmt: Any = sqlite.insert(table)
+    elif dialect == "postgresql":
+        stmt = postgresql.insert(table)
+    else:  # pragma: no cover - only the two supported stores
+        raise NotImplementedError(f"no upsert for {dialect}")
+    changes = {k: stmt.excluded[k] for k in rows[0] if k not in keys}
+    await conn.execute(
+        stmt.on_conflict_do_update(index_elements=list(keys), set_=changes), list(rows)
+    )

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 
 class TicketStatus(StrEnum):
@@ -47,6 +55,17 @@ class TicketSource(StrEnum):
     STAFF = "staff"
 
 
+class TicketLevel(StrEnum):
+    """小事不出网格，大事不出社区: handled in the grid, or raised to the community."""
+
+    GRID = "grid"
+    COMMUNITY = "community"
+
+
+# States in which a ticket's work is over: no co-handlers join or leave, no raising.
+FINISHED = frozenset({TicketStatus.CLOSED, TicketStatus.RATED})
+
+
 class TicketLogEntry(BaseModel):
     at: datetime
     actor_id: int | None
@@ -56,9 +75,19 @@ class TicketLogEntry(BaseModel):
     note: str
 
 
+class CoHandler(BaseModel):
+    """Someone handling a ticket jointly with its assignee (联动处置)."""
+
+    user_id: int
+    full_name: str
+    note: str
+    added_at: datetime
+
+
 class TicketPublic(BaseModel):
     id: int
     title: str
+    description: str = ""
     category: str
     status: TicketStatus
     priority: str
@@ -73,7 +102,17 @@ class TicketPublic(BaseModel):
     updated_at: datetime
     response_due_at: datetime | None
     resolve_due_at: datetime | None
+    level: TicketLevel = TicketLevel.GRID
+    confidential: bool = False
+    closed_at: datetime | None = None
+    rating: int | None = None
+    # Who reported it: a name and phone from a grid QR code form, or a logged-in user.
+    reporter_name: str | None = None
+    reporter_phone: str | None = None
+    reported_by: int | None = None
     log: list[TicketLogEntry] | None = None
+    # The people handling it with the assignee (set on single-ticket answers).
+    co_handlers: list[CoHandler] | None = None
     # The actions the caller may take now (set on single-ticket answers).
     actions: list[TicketAction] | None = None
 
@@ -103,3 +142,69 @@ class TransitionInputs(BaseModel):
 
 class TicketTransitionRequest(TransitionInputs):
     action: TicketAction
+
+
+class CoHandlerAdd(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: int = Field(gt=0, description="an active volunteer, staff member or property manager")
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] = Field(
+        "", description="what they are asked to do"
+    )
+
+
+class RaiseRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Text = Field(description="why the grid cannot handle it alone")
+
+
+Description = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)
+]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+CategoryName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=48)]
+
+
+class TicketCreate(BaseModel):
+    """A ticket taken in by staff (any category, any grid of their community) or by a
+    resident (a resident-facing category; grid and household are their own)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title
+    description: Description
+    category: CategoryName | None = Field(
+        None, description="one of the community's categories; residents: default resident_report"
+    )
+    grid_id: int | None = Field(None, gt=0, description="staff: required; residents: leave out")
+    household_id: int | None = Field(
+        None, gt=0, description="staff: optional, a household in the grid; residents: leave out"
+    )
+
+
+_PHONE_CHARS = re.compile(r"^\+?[0-9][0-9 -]*$")
+
+
+class ReportForm(BaseModel):
+    """What the grid QR code's public form sends."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reporter_name: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
+    ]
+    reporter_phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)]
+    category: CategoryName = "resident_report"
+    description: Description
+
+    @field_validator("reporter_phone")
+    @classmethod
+    def _phone(cls, value: str) -> str:
+        digits = sum(c.isdigit() for c in value)
+        if not _PHONE_CHARS.match(value) or not 6 <= digits <= 20:
+            raise ValueError(
+                "a phone number is 6 to 20 digits, optionally starting with + "
+                "(spaces and dashes allowed)"
+            )
+        return value

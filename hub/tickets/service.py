@@ -2,29 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from device_adapters.model import Severity
-from hub.alerts.rules import AlertRule
-from hub.devices.models import DeviceContext
-from hub.duty.service import on_duty
+from hub.alerts.tables import alerts
+from hub.points import service as points
+from hub.points.models import Award
+from hub.rules.service import rules_for
 from hub.tickets import workflow
 from hub.tickets.models import (
+    CoHandler,
     TicketAction,
+    TicketLevel,
     TicketLogEntry,
     TicketPublic,
-    TicketSource,
     TicketStatus,
     TransitionInputs,
 )
-from hub.tickets.tables import ticket_log, tickets
+from hub.tickets.tables import ticket_handlers, ticket_log, tickets
 from hub.users.models import Role, UserPublic
 from hub.users.scope import Scope, nothing
 from hub.users.service import get_user
+from hub.users.tables import users
 
 
 async def log_change(
@@ -51,78 +53,28 @@ async def log_change(
     )
 
 
-async def open_for_alert(
-    conn: AsyncConnection,
-    *,
-    alert_id: int,
-    rule: AlertRule,
-    title: str,
-    severity: Severity,
-    ctx: DeviceContext,
-    now: datetime,
-) -> tuple[int, int | None]:
-    """Open a ticket for a new alert; returns (ticket id, assignee id or None)."""
-    assignee: int | None = None
-    if ctx.grid_id is not None:
-        candidates = await on_duty(conn, ctx.grid_id, now, "primary") or await on_duty(
-            conn, ctx.grid_id, now, "backup"
-        )
-        assignee = candidates[0] if candidates else None
-    status = TicketStatus.DISPATCHED if assignee is not None else TicketStatus.REGISTERED
-    result = await conn.execute(
-        tickets.insert().values(
-            title=title[:200],
-            category=rule.ticket_category,
-            status=status.value,
-            priority="urgent" if severity is Severity.CRITICAL else "normal",
-            source=TicketSource.DEVICE_ALERT.value,
-            alert_id=alert_id,
-            community_id=ctx.community_id,
-            grid_id=ctx.grid_id,
-            household_id=ctx.household_id,
-            resident_id=ctx.resident_id,
-            assignee_id=assignee,
-            created_at=now,
-            updated_at=now,
-            response_due_at=now + timedelta(minutes=rule.response_minutes),
-            resolve_due_at=now + timedelta(minutes=rule.resolve_minutes),
-        )
-    )
-    assert result.inserted_primary_key is not None
-    ticket_id = int(result.inserted_primary_key[0])
-    await log_change(
-        conn,
-        ticket_id,
-        now,
-        "registered",
-        to_status=TicketStatus.REGISTERED,
-        note=f"opened from alert {alert_id}",
-    )
-    if assignee is not None:
-        await log_change(
-            conn,
-            ticket_id,
-            now,
-            "dispatched",
-            from_status=TicketStatus.REGISTERED,
-            to_status=TicketStatus.DISPATCHED,
-            note=f"assigned to user {assignee}, on duty in grid {ctx.grid_id}",
-        )
-    else:
-        reason = "device is not placed in the grid" if ctx.grid_id is None else "nobody on duty"
-        await log_change(conn, ticket_id, now, "dispatch_pending", note=reason)
-    return ticket_id, assignee
-
-
 def _visible(scope: Scope) -> ColumnElement[bool] | None:
+    """Which tickets a caller may see, as a condition on the tickets table.
+
+    Staff and property managers: their community's. Volunteers: the tickets
+    assigned to them and those they co-handle (confidential ones included: they
+    are handling them). Residents: their household's, never a confidential one.
+    """
     if scope.sees_everything:
         return None
     if scope.is_community_wide:
         return tickets.c.community_id == scope.community_id
     if scope.role is Role.VOLUNTEER:
-        return tickets.c.assignee_id == scope.user_id
+        return sa.or_(
+            tickets.c.assignee_id == scope.user_id,
+            tickets.c.id.in_(
+                sa.select(ticket_handlers.c.ticket_id).where(
+                    ticket_handlers.c.user_id == scope.user_id
+                )
+            ),
+        )
     if scope.household_id is not None:
-        return tickets.c.household_id == scope.household_id
+        return sa.and_(tickets.c.household_id == scope.household_id, ~tickets.c.confidential)
     return nothing()
 
 
@@ -133,10 +85,13 @@ async def list_tickets(
     status: TicketStatus | None,
     limit: int,
     offset: int,
+    level: TicketLevel | None = None,
 ) -> tuple[list[TicketPublic], int]:
     conditions = [c for c in (_visible(scope),) if c is not None]
     if status is not None:
         conditions.append(tickets.c.status == status.value)
+    if level is not None:
+        conditions.append(tickets.c.level == level.value)
     total = (
         await conn.execute(sa.select(sa.func.count()).select_from(tickets).where(*conditions))
     ).scalar_one()
@@ -164,7 +119,23 @@ async def _load(
     )
     ticket = TicketPublic.model_validate(dict(row._mapping))
     ticket.log = [TicketLogEntry.model_validate(dict(r._mapping)) for r in log_rows]
+    ticket.co_handlers = await co_handlers_of(conn, ticket_id)
     return ticket
+
+
+async def co_handlers_of(conn: AsyncConnection, ticket_id: int) -> list[CoHandler]:
+    rows = await conn.execute(
+        sa.select(
+            ticket_handlers.c.user_id,
+            users.c.full_name,
+            ticket_handlers.c.note,
+            ticket_handlers.c.added_at,
+        )
+        .select_from(ticket_handlers.join(users, users.c.id == ticket_handlers.c.user_id))
+        .where(ticket_handlers.c.ticket_id == ticket_id)
+        .order_by(ticket_handlers.c.added_at, ticket_handlers.c.user_id)
+    )
+    return [CoHandler.model_validate(dict(r._mapping)) for r in rows]
 
 
 def available_actions(ticket: TicketPublic, scope: Scope) -> list[TicketAction]:
@@ -185,6 +156,23 @@ async def get_ticket(conn: AsyncConnection, scope: Scope, ticket_id: int) -> Tic
     return ticket
 
 
+async def load_visible(conn: AsyncConnection, scope: Scope, ticket_id: int) -> TicketPublic:
+    """A ticket the caller may see, or TicketNotVisible (404)."""
+    ticket = await _load(conn, ticket_id, _visible(scope))
+    if ticket is None:
+        raise TicketNotVisible(f"no ticket {ticket_id} visible to you")
+    return ticket
+
+
+async def reload_for(conn: AsyncConnection, scope: Scope, ticket_id: int) -> TicketPublic:
+    """A ticket just acted on, read back whatever the caller may now see, with their actions."""
+    ticket = await _load(conn, ticket_id, None)
+    if ticket is None:
+        raise TicketNotVisible(f"no ticket {ticket_id}")
+    ticket.actions = available_actions(ticket, scope)
+    return ticket
+
+
 # --- The workflow: one action at a time, checked, applied and logged together.
 
 
@@ -192,18 +180,32 @@ class TicketNotVisible(LookupError):
     """No such ticket, or the caller may not see it (the two are not told apart)."""
 
 
-class TransitionForbidden(PermissionError):
-    """The caller's role, or their relation to the ticket, does not allow the action."""
+class TicketForbidden(PermissionError):
+    """The caller's role, or their relation to the ticket, does not allow this (403)."""
 
 
-class TransitionConflict(RuntimeError):
-    """Someone else changed the ticket between reading and writing it."""
+class TicketConflict(RuntimeError):
+    """The ticket's state does not allow this now (409)."""
 
 
-class InvalidTransitionInput(ValueError):
+class InvalidTicketInput(ValueError):
+    """An input is missing or wrong (422); ``field`` names it."""
+
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field, self.message = field, message
+
+
+class TransitionForbidden(TicketForbidden):
+    """The caller's role, or their relation to the ticket, does not allow the action."""
+
+
+class TransitionConflict(TicketConflict):
+    """Someone else changed the ticket between reading and writing it."""
+
+
+class InvalidTransitionInput(InvalidTicketInput):
+    pass
 
 
 def _check_allowed(
@@ -335,6 +337,10 @@ async def transition(
         values["assignee_id"] = None  # back to the dispatcher; the log keeps who returned it
     elif action is TicketAction.GRANT_EXTENSION:
         values["resolve_due_at"] = inputs.new_due_at
+    elif action is TicketAction.CLOSE:
+        values["closed_at"] = now
+    elif action is TicketAction.RATE:
+        values["rating"] = inputs.score
     result = await conn.execute(
         tickets.update()
         .where(tickets.c.id == ticket_id, tickets.c.status == ticket.status.value)
@@ -345,6 +351,12 @@ async def transition(
             f"ticket {ticket_id} changed while you were acting on it (it was "
             f"{ticket.status.value}); reload it and try again"
         )
+    note = _log_note(ticket, action, inputs)
+    if action is TicketAction.ACCEPT:
+        note = _join(note, await _acknowledge_alert(conn, ticket, actor, now))
+    awarded = await _award_points(conn, ticket, action, inputs, now)
+    if awarded:
+        note = _join(note, "points: " + ", ".join(a.describe() for a in awarded))
     await log_change(
         conn,
         ticket_id,
@@ -353,7 +365,7 @@ async def transition(
         actor_id=actor.id,
         from_status=ticket.status,
         to_status=target,
-        note=_log_note(ticket, action, inputs),
+        note=note,
     )
     # Read back without the scope: the caller just acted on it, even if (having
     # returned it) they can no longer see it.
@@ -361,3 +373,50 @@ async def transition(
     assert updated is not None
     updated.actions = available_actions(updated, scope)
     return updated
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
+
+
+async def _acknowledge_alert(
+    conn: AsyncConnection, ticket: TicketPublic, actor: UserPublic, now: datetime
+) -> str:
+    """Accepting the ticket acknowledges its open alert (which ends its escalation chain)."""
+    if ticket.alert_id is None:
+        return ""
+    result = await conn.execute(
+        alerts.update()
+        .where(alerts.c.id == ticket.alert_id, alerts.c.status == "open")
+        .values(status="acknowledged", acknowledged_at=now, acknowledged_by=actor.id)
+    )
+    return f"alert {ticket.alert_id} acknowledged" if result.rowcount == 1 else ""
+
+
+async def _award_points(
+    conn: AsyncConnection,
+    ticket: TicketPublic,
+    action: TicketAction,
+    inputs: TransitionInputs,
+    now: datetime,
+) -> list[Award]:
+    """Points earned by this step, written to the ledger in the same transaction.
+
+    Closure (verified → closed): the category's points to the assignee and its
+    co-handler points to each co-handler. Rating: the community's bonus for the
+    score to the assignee. The ledger pays each (person, ticket, reason) once.
+    """
+    if action is TicketAction.CLOSE:
+        rules = await rules_for(conn, ticket.community_id)
+        co_handler_ids = [h.user_id for h in ticket.co_handlers or []]
+        awards = points.closure_awards(
+            rules.category(ticket.category), ticket.assignee_id, co_handler_ids
+        )
+        why = f"ticket {ticket.id} closed after verification"
+    elif action is TicketAction.RATE and inputs.score is not None:
+        rules = await rules_for(conn, ticket.community_id)
+        awards = points.rating_awards(rules, ticket.assignee_id, inputs.score)
+        why = f"ticket {ticket.id} rated {inputs.score}/{workflow.MAX_SCORE}"
+    else:
+        return []
+    return await points.record(conn, ticket.id, awards, at=now, note=why)

@@ -12,6 +12,7 @@ tickets = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("description", sa.String(2000), nullable=False, server_default=""),
     sa.Column("category", sa.String(32), nullable=False),
     sa.Column("status", sa.String(32), nullable=False, index=True),
     sa.Column("priority", sa.String(16), nullable=False),
@@ -26,6 +27,42 @@ tickets = sa.Table(
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Column("response_due_at", UtcDateTime),
     sa.Column("resolve_due_at", UtcDateTime),
+    # 小事不出网格，大事不出社区: grid-level work, or raised to the community.
+    sa.Column("level", sa.String(16), nullable=False, server_default="grid"),
+    # Duress tickets: never shown to residents or on public screens.
+    sa.Column("confidential", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("response_overdue_at", UtcDateTime),
+    sa.Column("resolve_overdue_at", UtcDateTime),
+    sa.Column("closed_at", UtcDateTime),
+    sa.Column("rating", sa.Integer),
+    # Who reported it, when that is not a logged-in user (a grid QR code form).
+    sa.Column("reporter_name", sa.String(100)),
+    sa.Column("reporter_phone", sa.String(32)),
+    sa.Column("reported_by", sa.ForeignKey("users.id")),
+    sa.CheckConstraint("level IN ('grid', 'community')", name="level"),
+)
+
+ticket_handlers = sa.Table(
+    "ticket_handlers",
+    metadata,
+    sa.Column("ticket_id", sa.ForeignKey("tickets.id"), primary_key=True),
+    sa.Column("user_id", sa.ForeignKey("users.id"), primary_key=True, index=True),
+    sa.Column("added_by", sa.ForeignKey("users.id")),
+    sa.Column("added_at", UtcDateTime, nullable=False),
+    sa.Column("note", sa.String(300), nullable=False, server_default=""),
+)
+
+escalations = sa.Table(
+    "escalations",
+    metadata,
+    sa.Column("ticket_id", sa.ForeignKey("tickets.id"), primary_key=True),
+    sa.Column("chain", sa.String(64), nullable=False),
+    sa.Column("steps", sa.JSON, nullable=False),  # the chain as it was when the ticket opened
+    sa.Column("step", sa.Integer, nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # active | acknowledged | exhausted
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
 )
 
 ticket_log = sa.Table(

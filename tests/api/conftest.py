@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from api.app import create_app
 from api.state import ApiContext
 from hub.demo.seed import DEMO_PASSWORD
+from hub.ingest.flows import store_batch
+from hub.notifications.base import NotificationHub
 from hub.settings import Settings
 from hub.storage.db import Database
-from tests.support.hubdata import open_seeded_db
+from hub.tickets.tables import tickets
+from tests.api.people import Login, Users
+from tests.support.hubdata import (
+    RecordingNotifier,
+    open_seeded_db,
+    volunteer_on_duty_for,
+    wristband_event,
+)
 
-Login = Callable[[str], Awaitable[dict[str, str]]]
+SUN = "8800000101"  # Sun Lihua's wristband: her household is in grid 1
 
 
 @pytest.fixture
@@ -26,8 +37,21 @@ async def api_db(tmp_path: Path) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
-async def client(api_db: Database) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(ApiContext(db=api_db, settings=Settings()))
+def notes() -> RecordingNotifier:
+    """Every notification the app publishes during a test."""
+    return RecordingNotifier()
+
+
+@pytest.fixture
+async def notifier(notes: RecordingNotifier) -> AsyncIterator[NotificationHub]:
+    hub = NotificationHub([notes])
+    yield hub
+    await hub.aclose()
+
+
+@pytest.fixture
+async def client(api_db: Database, notifier: NotificationHub) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(ApiContext(db=api_db, settings=Settings(), notifier=notifier))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as c:
         yield c
@@ -43,3 +67,18 @@ def login(client: httpx.AsyncClient) -> Login:
         return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
     return _login
+
+
+@pytest.fixture
+def as_user(client: httpx.AsyncClient, login: Login, api_db: Database) -> Users:
+    return Users(client, login, api_db)
+
+
+@pytest.fixture
+async def sos(api_db: Database) -> tuple[int, str]:
+    """An SOS from Sun Lihua's wristband; returns its ticket and the volunteer it went to."""
+    now = datetime.now(UTC)
+    async with api_db.write() as conn:
+        await store_batch(conn, [wristband_event(SUN, "wristband.sos")], [], now)
+        ticket_id = (await conn.execute(sa.select(sa.func.max(tickets.c.id)))).scalar_one()
+    return int(ticket_id), await volunteer_on_duty_for(api_db, SUN, now)

@@ -30,6 +30,7 @@ from hub.settings import Settings
 from hub.storage.db import Database
 from hub.users.models import Role
 from tests.support.hubdata import open_seeded_db, volunteer_on_duty_for, wristband_event
+from tests.support.sse import Stream
 
 SUN = "8800000101"  # seeded wearer in grid 1
 GRID_1_VOLUNTEERS = ("vol.li", "vol.chen")
@@ -68,34 +69,6 @@ async def live(tmp_path: Path) -> AsyncIterator[Live]:
         await db.close()
 
 
-class Stream:
-    """Reads SSE events from an open response."""
-
-    def __init__(self, response: httpx.Response) -> None:
-        self.response = response
-        self._lines = response.aiter_lines()
-        self.comments: list[str] = []
-
-    async def next_event(self, timeout_s: float = 5.0) -> dict[str, str]:
-        async def read() -> dict[str, str]:
-            fields: dict[str, str] = {}
-            async for line in self._lines:
-                if not line:
-                    if fields:
-                        return fields
-                    continue
-                if line.startswith(":"):
-                    self.comments.append(line[1:].strip())
-                    if line[1:].strip() == "connected":
-                        return {"comment": "connected"}
-                    continue
-                name, _, value = line.partition(": ")
-                fields[name] = value
-            raise AssertionError("stream ended")
-
-        return await asyncio.wait_for(read(), timeout_s)
-
-
 async def _open(
     live: Live, username: str, *, header: bool = False, last_event_id: str | None = None
 ) -> tuple[httpx.Response, Stream]:
@@ -121,7 +94,7 @@ async def _sos_through_ingest(live: Live) -> int:
         outcome = await store_batch(
             conn, [wristband_event(SUN, "wristband.sos")], [], datetime.now(UTC)
         )
-    await TicketNotifications(live.db, live.hub)(outcome)
+    await TicketNotifications(live.hub)(outcome)
     [ticket] = outcome.tickets_opened
     return ticket.ticket_id
 

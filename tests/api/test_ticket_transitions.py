@@ -8,92 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
-from hub.demo.seed import DEMO_PASSWORD
-from hub.ingest.flows import store_batch
-from hub.residents.tables import residents
-from hub.storage.db import Database
 from hub.tickets import service
 from hub.tickets.tables import tickets
-from hub.users.models import Role
-from hub.users.service import create_user
-from tests.api.conftest import Login
-from tests.support.hubdata import volunteer_on_duty_for, wristband_event
+from tests.api.people import Users
 
 SUN, WU = "8800000101", "8800000301"  # households in grid 1 and grid 2
-
-Json = dict[str, Any]
-
-
-@pytest.fixture
-async def sos(api_db: Database) -> tuple[int, str]:
-    """An SOS from Sun Lihua's wristband; returns its ticket and the volunteer it went to."""
-    now = datetime.now(UTC)
-    async with api_db.write() as conn:
-        await store_batch(conn, [wristband_event(SUN, "wristband.sos")], [], now)
-        ticket_id = (await conn.execute(sa.select(sa.func.max(tickets.c.id)))).scalar_one()
-    return int(ticket_id), await volunteer_on_duty_for(api_db, SUN, now)
-
-
-class Actor:
-    """One logged-in demo account."""
-
-    def __init__(self, client: httpx.AsyncClient, headers: dict[str, str]) -> None:
-        self.client, self.headers = client, headers
-
-    async def id(self) -> int:
-        me = await self.client.get("/api/v1/auth/me", headers=self.headers)
-        assert me.status_code == 200
-        return int(me.json()["id"])
-
-    async def get(self, ticket_id: int) -> httpx.Response:
-        return await self.client.get(f"/api/v1/tickets/{ticket_id}", headers=self.headers)
-
-    async def do(self, ticket_id: int, action: str, **inputs: Any) -> httpx.Response:
-        return await self.client.post(
-            f"/api/v1/tickets/{ticket_id}/transitions",
-            headers=self.headers,
-            json={"action": action, **inputs},
-        )
-
-    async def ok(self, ticket_id: int, action: str, **inputs: Any) -> Json:
-        response = await self.do(ticket_id, action, **inputs)
-        assert response.status_code == 200, response.text
-        body: Json = response.json()
-        return body
-
-
-class Users:
-    """Logs in as demo accounts, or as a family member added to a seeded household."""
-
-    def __init__(self, client: httpx.AsyncClient, login: Login, db: Database) -> None:
-        self.client, self.login, self.db = client, login, db
-
-    async def __call__(self, username: str) -> Actor:
-        return Actor(self.client, await self.login(username))
-
-    async def family_of(self, resident_name: str, username: str) -> Actor:
-        async with self.db.write() as conn:
-            resident_id = (
-                await conn.execute(
-                    sa.select(residents.c.id).where(residents.c.full_name.like(f"{resident_name}%"))
-                )
-            ).scalar_one()
-            await create_user(
-                conn,
-                username=username,
-                password=DEMO_PASSWORD,
-                full_name=f"Family of {resident_name}",
-                role=Role.RESIDENT,
-                resident_id=resident_id,
-            )
-        return await self(username)
-
-
-@pytest.fixture
-def as_user(client: httpx.AsyncClient, login: Login, api_db: Database) -> Users:
-    return Users(client, login, api_db)
 
 
 def _field_error(response: httpx.Response, field: str) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from device_adapters.model import DeadLetter
+from device_adapters.model import DeadLetter, DeviceFamily
 from hub.alerts.tables import alerts
 from hub.deadletters.tables import dead_letters
 from hub.devices.tables import devices
@@ -19,7 +19,12 @@ from hub.ingest.flows import store_batch
 from hub.storage.db import Database
 from hub.tickets.tables import ticket_log, tickets
 from hub.users.tables import users
-from tests.support.hubdata import open_seeded_db, volunteer_on_duty_for, wristband_event
+from tests.support.hubdata import (
+    device_event,
+    open_seeded_db,
+    volunteer_on_duty_for,
+    wristband_event,
+)
 
 SUN = "8800000101"  # seeded wearer in grid 1
 ZHOU = "8800000202"
@@ -170,3 +175,41 @@ async def test_dead_letters_are_kept_once_with_their_bytes(db: Database) -> None
     async with db.read() as conn:
         rows = (await conn.execute(sa.select(dead_letters))).all()
     assert len(rows) == 1 and rows[0].raw == b"[3G*123*ZZZZ*\xff]"
+
+
+async def test_a_fault_back_before_its_ticket_is_resolved_joins_that_ticket(
+    db: Database,
+) -> None:
+    charger = "ocpp:CP-P1-01"
+    fault = {"port": 1, "availability": "out_of_order", "error_code": "GroundFailure"}
+    back = {"port": 1, "availability": "available", "error_code": "NoError"}
+    batches = [
+        [device_event(charger, DeviceFamily.CHARGER, "charger.fault", fault)],
+        [device_event(charger, DeviceFamily.CHARGER, "charger.port_status", back)],
+        [device_event(charger, DeviceFamily.CHARGER, "charger.fault", fault)],
+    ]
+    outcomes = []
+    for batch in batches:
+        async with db.write() as conn:
+            outcomes.append(await store_batch(conn, batch, [], datetime.now(UTC)))
+    assert len(outcomes[0].tickets_opened) == 1 and outcomes[1].alerts_cleared
+    assert len(outcomes[2].alerts_opened) == 1 and outcomes[2].tickets_opened == []
+    ticket_id = outcomes[0].tickets_opened[0].ticket_id
+    async with db.read() as conn:
+        count = (await conn.execute(sa.select(sa.func.count()).select_from(tickets))).scalar_one()
+        notes = (
+            (
+                await conn.execute(
+                    sa.select(ticket_log.c.note).where(
+                        ticket_log.c.ticket_id == ticket_id, ticket_log.c.action == "alert_repeated"
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert count == 1
+    again = outcomes[2].alerts_opened[0]
+    assert notes == [f"alert {again} (charger.fault) opened again while this ticket is open"]
+    [told] = [n for n in outcomes[2].notifications if n.kind == "ticket.alert_repeated"]
+    assert told.ticket_id == ticket_id and told.recipients.roles  # unassigned: staff hear

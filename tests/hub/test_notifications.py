@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from fastapi import FastAPI, Request, Response
 
 from api.server import ApiServer
-from device_adapters.model import Severity
+from device_adapters.model import DeviceFamily, Severity
 from hub.broker.mosquitto import free_port
-from hub.ingest.flows import BatchOutcome, TicketOpened, store_batch
+from hub.ingest.flows import store_batch
 from hub.notifications import (
     LiveNotifier,
     Notification,
@@ -29,7 +29,7 @@ from hub.notifications.webhook import SIGNATURE_HEADER, WebhookError
 from hub.storage.db import Database
 from hub.users.models import Role, UserPublic
 from hub.users.tables import users
-from tests.support.hubdata import open_seeded_db, wristband_event
+from tests.support.hubdata import device_event, open_seeded_db, wristband_event
 
 SUN = "8800000101"
 
@@ -114,7 +114,7 @@ async def test_an_sos_ticket_notifies_its_assignee_and_critical_alarms_the_super
         outcome = await store_batch(conn, [wristband_event(SUN, "wristband.sos")], [], now)
     seen = Recorder()
     hub = NotificationHub([seen])
-    await TicketNotifications(db, hub)(outcome)
+    await TicketNotifications(hub)(outcome)
     await hub.drain()
 
     [opened] = outcome.tickets_opened
@@ -128,31 +128,31 @@ async def test_an_sos_ticket_notifies_its_assignee_and_critical_alarms_the_super
     assert alarm.recipients.community_id is not None and not alarm.silent
 
 
-async def test_nobody_on_duty_goes_to_staff_and_silent_kinds_are_flagged(db: Database) -> None:
+async def test_a_duress_alarm_goes_to_staff_only_and_is_flagged_silent(db: Database) -> None:
     async with db.write() as conn:
-        real = await store_batch(
-            conn, [wristband_event(SUN, "wristband.sos")], [], datetime.now(UTC)
+        outcome = await store_batch(
+            conn,
+            [device_event("z2m:b1_101_front_door", DeviceFamily.LOCK, "lock.duress")],
+            [],
+            datetime.now(UTC),
         )
-    [ticket] = real.tickets_opened
-    # Duress opens no ticket yet (the alarms work will): stand in with an unassigned one.
-    outcome = BatchOutcome(
-        tickets_opened=[
-            TicketOpened(ticket.ticket_id, ticket.alert_id, "lock.duress", "z2m:lock", None, "D")
-        ]
-    )
-    notes = await TicketNotifications(db, NotificationHub()).notifications_for(outcome)
-    unassigned = next(n for n in notes if n.kind == "ticket.unassigned")
-    assert unassigned.silent
-    assert unassigned.recipients.roles == (Role.COMMUNITY_STAFF,)
-    assert unassigned.recipients.user_ids == ()
+    [ticket] = outcome.tickets_opened
+    assert ticket.assignee_id is None  # a staff category: never dispatched to a volunteer
+    notes = outcome.notifications
+    assert notes and all(n.silent for n in notes)
     ids = await _user_ids(db)
     async with db.read() as conn:
         staff_community = (
             await conn.execute(sa.select(users.c.community_id).where(users.c.id == ids["staff"]))
         ).scalar_one()
-    assert unassigned.recipients.community_id == staff_community
-    assert unassigned.addressed_to(ids["staff"], Role.COMMUNITY_STAFF, staff_community)
-    assert not unassigned.addressed_to(ids["staff"], Role.COMMUNITY_STAFF, staff_community + 1)
+    escalated = next(n for n in notes if n.kind == "ticket.escalated")
+    assert escalated.recipients.roles == (Role.COMMUNITY_STAFF,)
+    assert escalated.recipients.community_id == staff_community
+    assert escalated.addressed_to(ids["staff"], Role.COMMUNITY_STAFF, staff_community)
+    assert not escalated.addressed_to(ids["staff"], Role.COMMUNITY_STAFF, staff_community + 1)
+    for note in notes:
+        assert Role.RESIDENT not in note.recipients.roles
+        assert not note.addressed_to(ids["resident.sun"], Role.RESIDENT, staff_community)
 
 
 async def test_live_queue_drops_the_oldest_and_reports_lag() -> None:

@@ -50,3 +50,13 @@ def test_an_unknown_edge_server_is_refused_by_name(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("HUB_EDGE_SERVERS", "watch,telnet")
     with pytest.raises(ValidationError, match="telnet"):
         Settings()
+
+
+def test_webhook_urls_come_from_a_comma_list_and_must_be_http(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HUB_WEBHOOK_URLS", "https://sms.example/hook, http://10.0.0.5/bot")
+    assert Settings().webhook_urls == ["https://sms.example/hook", "http://10.0.0.5/bot"]
+    monkeypatch.setenv("HUB_WEBHOOK_URLS", "ftp://nope")
+    with pytest.raises(ValidationError, match="must be http"):
+        Settings()

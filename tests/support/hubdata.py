@@ -13,6 +13,7 @@ from device_adapters.model import DeviceEvent, DeviceFamily
 from hub.demo.seed import seed_demo
 from hub.duty.service import on_duty
 from hub.grid.tables import buildings, households
+from hub.notifications.base import Notification
 from hub.residents.tables import residents
 from hub.storage.db import Database
 from hub.users.tables import users
@@ -96,3 +97,39 @@ async def volunteer_on_duty_for(db: Database, native_id: str, at: datetime) -> s
                 await conn.execute(sa.select(users.c.username).where(users.c.id == user_ids[0]))
             ).scalar_one()
         )
+
+
+async def user_id_of(db: Database, username: str) -> int:
+    async with db.read() as conn:
+        return int(
+            (
+                await conn.execute(sa.select(users.c.id).where(users.c.username == username))
+            ).scalar_one()
+        )
+
+
+async def households_by_grid(db: Database) -> dict[int, list[int]]:
+    """The seeded households, by grid id."""
+    async with db.read() as conn:
+        rows = await conn.execute(
+            sa.select(buildings.c.grid_id, households.c.id)
+            .select_from(households.join(buildings, buildings.c.id == households.c.building_id))
+            .order_by(households.c.id)
+        )
+        found: dict[int, list[int]] = {}
+        for grid_id, household_id in rows:
+            found.setdefault(int(grid_id), []).append(int(household_id))
+        return found
+
+
+class RecordingNotifier:
+    """A notification plugin that keeps what it was given (for tests of who is told what)."""
+
+    def __init__(self) -> None:
+        self.seen: list[Notification] = []
+
+    async def notify(self, notification: Notification) -> None:
+        self.seen.append(notification)
+
+    def kinds(self) -> list[str]:
+        return [n.kind for n in self.seen]

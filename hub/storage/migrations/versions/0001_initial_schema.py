@@ -107,8 +107,8 @@ def upgrade() -> None:
         sa.Column("full_name", sa.String(length=100), nullable=False),
         sa.Column("phone", sa.String(length=32), nullable=True),
         sa.Column("birth_year", sa.Integer(), nullable=True),
-        sa.Column("is_elderly", sa.Boolean(), server_default=sa.text("0"), nullable=False),
-        sa.Column("lives_alone", sa.Boolean(), server_default=sa.text("0"), nullable=False),
+        sa.Column("is_elderly", sa.Boolean(), server_default=sa.false(), nullable=False),
+        sa.Column("lives_alone", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.ForeignKeyConstraint(
             ["household_id"], ["households.id"], name=op.f("fk_residents_household_id_households")
         ),
@@ -167,7 +167,7 @@ def upgrade() -> None:
         sa.Column("family", sa.String(length=32), nullable=False),
         sa.Column("protocol", sa.String(length=32), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
-        sa.Column("registered", sa.Boolean(), server_default=sa.text("0"), nullable=False),
+        sa.Column("registered", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("household_id", sa.Integer(), nullable=True),
         sa.Column("resident_id", sa.Integer(), nullable=True),
         sa.Column("building_id", sa.Integer(), nullable=True),
@@ -218,7 +218,7 @@ def upgrade() -> None:
         sa.Column("phone", sa.String(length=32), nullable=True),
         sa.Column("role", sa.String(length=32), nullable=False),
         sa.Column("password_hash", sa.String(length=256), nullable=False),
-        sa.Column("is_active", sa.Boolean(), server_default=sa.text("1"), nullable=False),
+        sa.Column("is_active", sa.Boolean(), server_default=sa.true(), nullable=False),
         sa.Column("community_id", sa.Integer(), nullable=True),
         sa.Column("resident_id", sa.Integer(), nullable=True),
         sa.Column("created_at", hub.storage.types.UtcDateTime(timezone=True), nullable=False),

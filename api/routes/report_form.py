@@ -1,0 +1,401 @@
+"""Reporting a problem without a login: each grid's QR code opens a small form.
+
+* ``GET /api/v1/grids/{grid_id}/report-qr.svg``: the grid's QR code to print (staff,
+  property managers and admins of the grid's community);
+* ``GET /report/{token}``: the form it opens, a self-contained page sized for phones;
+* ``POST /api/v1/problem-reports/{token}``: the form's answer (a form post, or JSON), which
+  opens a ticket in that grid with source ``resident``.
+
+The token names the grid and is signed with the hub's secret, so a forged or
+altered code is a 404. Posts are rate-limited per client address.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import time
+from collections import deque
+from datetime import UTC, datetime
+from html import escape
+from typing import Annotated, Any
+
+import segno
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from api.deps import Conn, Context
+from api.security import UserScope, require_roles
+from api.state import ApiContext
+from hub.notifications.base import Notification, NotificationHub
+from hub.rules.model import Category
+from hub.rules.service import rules_for
+from hub.tickets import intake
+from hub.tickets.models import ReportForm
+from hub.tickets.service import InvalidTicketInput
+from hub.users.models import Role, UserPublic
+
+router = APIRouter(tags=["resident reports"])
+
+Supervisor = Annotated[
+    UserPublic, Depends(require_roles(Role.ADMIN, Role.COMMUNITY_STAFF, Role.PROPERTY_MANAGER))
+]
+
+# Posts a client address may make in a window (a person reports a few problems at most).
+RATE_LIMIT, RATE_WINDOW_S = 10, 600.0
+
+
+class SlidingWindowLimiter:
+    """At most ``limit`` hits per key within ``window_s`` seconds, in this process."""
+
+    def __init__(self, limit: int, window_s: float, *, max_keys: int = 10_000) -> None:
+        self.limit, self.window_s, self.max_keys = limit, window_s, max_keys
+        self._hits: dict[str, deque[float]] = {}
+
+    def hit(self, key: str, now: float | None = None) -> int:
+        """Count a hit; 0 if allowed, else the seconds until the next one would be."""
+        now = time.monotonic() if now is None else now
+        hits = self._hits.get(key)
+        if hits is None:
+            if len(self._hits) >= self.max_keys:
+                self._forget_idle(now)
+            hits = self._hits[key] = deque()
+        while hits and hits[0] <= now - self.window_s:
+            hits.popleft()
+        if len(hits) >= self.limit:
+            return max(1, math.ceil(hits[0] + self.window_s - now))
+        hits.append(now)
+        return 0
+
+    def _forget_idle(self, now: float) -> None:
+        for key in [k for k, h in self._hits.items() if not h or h[-1] <= now - self.window_s]:
+            del self._hits[key]
+        if len(self._hits) >= self.max_keys:  # all busy: drop the oldest half
+            for key in sorted(self._hits, key=lambda k: self._hits[k][-1])[: self.max_keys // 2]:
+                del self._hits[key]
+
+
+def _limiter(request: Request) -> SlidingWindowLimiter:
+    """One limiter per app (so each test app, and each API process, counts on its own)."""
+    state = request.app.state
+    limiter: SlidingWindowLimiter | None = getattr(state, "report_limiter", None)
+    if limiter is None:
+        limiter = SlidingWindowLimiter(RATE_LIMIT, RATE_WINDOW_S)
+        state.report_limiter = limiter
+    return limiter
+
+
+def _secret(ctx: ApiContext) -> str:
+    return ctx.settings.jwt_secret.get_secret_value()
+
+
+# --- The QR code.
+
+
+@router.get(
+    "/api/v1/grids/{grid_id}/report-qr.svg",
+    tags=["grids"],
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"image/svg+xml": {}},
+            "description": "the QR code; the `X-Report-Url` header is the address it encodes",
+        },
+        404: {"description": "no such grid in the caller's community"},
+    },
+)
+async def grid_report_qr(
+    grid_id: int,
+    request: Request,
+    user: Supervisor,
+    scope: UserScope,
+    conn: Conn,
+    ctx: Context,
+    base_url: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+            description="the hub's public address, if residents reach it by another "
+            "(default: the address of this request)",
+        ),
+    ] = None,
+) -> Response:
+    """The grid's QR code, to print and put up in the grid: it opens the report form."""
+    grid = await intake.grid_info(conn, grid_id)
+    if grid is None or (not scope.sees_everything and grid.community_id != scope.community_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no grid {grid_id} in your community")
+    base = (base_url or str(request.base_url)).rstrip("/")
+    url = f"{base}/report/{intake.grid_report_token(grid.id, _secret(ctx))}"
+    out = io.BytesIO()
+    segno.make(url, error="m").save(
+        out, kind="svg", scale=8, border=4, title=f"Report a problem: {grid.name}"
+    )
+    return Response(
+        out.getvalue(),
+        media_type="image/svg+xml",
+        headers={
+            "X-Report-Url": url,
+            "Content-Disposition": f'inline; filename="grid-{grid.id}-report-qr.svg"',
+        },
+    )
+
+
+# --- The form page.
+
+_CSS = """
+*{box-sizing:border-box}
+body{margin:0;font:16px/1.5 system-ui,-apple-system,"PingFang SC","Microsoft YaHei",sans-serif;
+background:#f3f5f7;color:#1d2125}
+main{max-width:30rem;margin:0 auto;padding:1rem}
+h1{font-size:1.3rem;margin:.5rem 0 .25rem}
+p.where{margin:0 0 1rem;color:#555}
+form{background:#fff;border-radius:.75rem;padding:1rem;box-shadow:0 1px 3px rgba(0,0,0,.1)}
+label{display:block;font-weight:600;margin:.75rem 0 .25rem}
+input,select,textarea{width:100%;font:inherit;padding:.6rem;border:1px solid #b8c0c8;
+border-radius:.5rem;background:#fff}
+textarea{min-height:8rem;resize:vertical}
+button{margin-top:1rem;width:100%;padding:.8rem;font:inherit;font-weight:700;color:#fff;
+background:#0b6bcb;border:0;border-radius:.5rem}
+.msg{padding:.75rem 1rem;border-radius:.5rem;margin:0 0 1rem}
+.ok{background:#e3f6e8;border:1px solid #6cc184}
+.err{background:#fde8e8;border:1px solid #e38a8a}
+.msg ul{margin:.25rem 0 0;padding-left:1.2rem}
+small{color:#666}
+"""
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="referrer" content="no-referrer">'
+        f"<title>{escape(title)}</title><style>{_CSS}</style></head>"
+        f"<body><main>{body}</main></body></html>"
+    )
+
+
+def _form_page(
+    action: str,
+    grid: intake.GridInfo,
+    categories: dict[str, Category],
+    *,
+    values: dict[str, str] | None = None,
+    errors: list[str] | None = None,
+    done: str | None = None,
+) -> str:
+    values = values or {}
+    parts = [
+        "<h1>Report a problem (问题上报)</h1>",
+        f'<p class="where">{escape(grid.name)}</p>',
+    ]
+    if done is not None:
+        parts.append(f'<div class="msg ok" role="status">{escape(done)}</div>')
+    if errors:
+        items = "".join(f"<li>{escape(e)}</li>" for e in errors)
+        parts.append(
+            '<div class="msg err" role="alert">Your report was not sent. Please check:'
+            f"<ul>{items}</ul></div>"
+        )
+    chosen = values.get("category", intake.RESIDENT_DEFAULT_CATEGORY)
+    options = "".join(
+        f'<option value="{escape(name)}"{" selected" if name == chosen else ""}>'
+        f"{escape(cat.label)}</option>"
+        for name, cat in categories.items()
+    )
+    parts.append(
+        f'<form method="post" action="{escape(action)}" '
+        'accept-charset="utf-8">'
+        '<label for="reporter_name">Your name (姓名)</label>'
+        '<input id="reporter_name" name="reporter_name" required maxlength="100" '
+        f'autocomplete="name" value="{escape(values.get("reporter_name", ""))}">'
+        '<label for="reporter_phone">Phone (电话)</label>'
+        '<input id="reporter_phone" name="reporter_phone" required maxlength="32" '
+        'type="tel" inputmode="tel" autocomplete="tel" '
+        f'value="{escape(values.get("reporter_phone", ""))}">'
+        "<small>So that we can call you back.</small>"
+        '<label for="category">What is it about? (类别)</label>'
+        f'<select id="category" name="category">{options}</select>'
+        '<label for="description">What happened, and where? (情况描述)</label>'
+        '<textarea id="description" name="description" required maxlength="2000">'
+        f"{escape(values.get('description', ''))}</textarea>"
+        '<button type="submit">Send (提交)</button>'
+        "</form>"
+        "<p><small>In an emergency call 110 (police), 119 (fire) or 120 (ambulance).</small></p>"
+    )
+    return _page(f"Report a problem: {grid.name}", "".join(parts))
+
+
+def _message_page(title: str, message: str) -> str:
+    return _page(title, f'<h1>{escape(title)}</h1><div class="msg err">{escape(message)}</div>')
+
+
+_LABELS = {
+    "reporter_name": "Your name",
+    "reporter_phone": "Phone",
+    "category": "What is it about",
+    "description": "What happened",
+}
+
+_NOT_VALID = (
+    "This report code is not valid. Please scan the QR code posted in your grid again, "
+    "or call your community office."
+)
+
+
+async def _grid_and_categories(
+    conn: AsyncConnection, token: str, secret: str
+) -> tuple[intake.GridInfo, dict[str, Category]] | None:
+    grid_id = intake.grid_from_token(token, secret)
+    grid = await intake.grid_info(conn, grid_id) if grid_id is not None else None
+    if grid is None:
+        return None
+    return grid, intake.resident_categories(await rules_for(conn, grid.community_id))
+
+
+@router.get(
+    "/report/{token}",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+)
+async def report_form(token: str, conn: Conn, ctx: Context) -> HTMLResponse:
+    found = await _grid_and_categories(conn, token, _secret(ctx))
+    if found is None:
+        return HTMLResponse(_message_page("Not found", _NOT_VALID), status.HTTP_404_NOT_FOUND)
+    grid, categories = found
+    # Relative, so the page works wherever the hub is mounted (…/report/T → …/problem-reports/T).
+    return HTMLResponse(_form_page(f"../api/v1/problem-reports/{token}", grid, categories))
+
+
+# --- The form's answer.
+
+
+class ReportReceipt(BaseModel):
+    ticket_id: int
+    grid_id: int
+    message: str
+
+
+def _is_form(request: Request) -> bool:
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return kind in ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    if _is_form(request):
+        form = await request.form()
+        return {k: v for k, v in form.items() if isinstance(v, str)}
+    try:
+        body = json.loads(await request.body() or b"null")
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _Invalid([("body", f"not valid JSON: {exc}")]) from None
+    if not isinstance(body, dict):
+        raise _Invalid([("body", "send a JSON object or a form")])
+    return body
+
+
+class _Invalid(Exception):
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{f}: {m}" for f, m in problems))
+        self.problems = problems
+
+
+def _problems(exc: ValidationError) -> list[tuple[str, str]]:
+    found = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"]) or "body"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        found.append((field, message))
+    return found
+
+
+_FORM_SCHEMA = ReportForm.model_json_schema()
+
+
+@router.post(
+    "/api/v1/problem-reports/{token}",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ReportReceipt,
+    responses={
+        201: {"content": {"text/html": {}}, "description": "for a form post: a page that says so"},
+        404: {"description": "the code is not valid (forged, altered, or its grid is gone)"},
+        422: {"description": "a field is missing or invalid; the detail says which and why"},
+        429: {"description": "too many reports from this address; see Retry-After"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": _FORM_SCHEMA},
+                "application/x-www-form-urlencoded": {"schema": _FORM_SCHEMA},
+            },
+        }
+    },
+)
+async def submit_report(token: str, request: Request, ctx: Context) -> Response:
+    """Open a ticket (source `resident`) in the QR code's grid, from `reporter_name`,
+    `reporter_phone`, `category` (a resident-facing one; default `resident_report`) and
+    `description` (1-2000 characters). A form post gets an HTML page back, JSON gets JSON."""
+    as_html = _is_form(request)
+    retry_after = _limiter(request).hit(request.client.host if request.client else "unknown")
+    if retry_after:
+        message = f"too many reports from your address; try again in {retry_after} s"
+        headers = {"Retry-After": str(retry_after)}
+        if as_html:
+            return HTMLResponse(
+                _message_page("Please wait", message), status.HTTP_429_TOO_MANY_REQUESTS, headers
+            )
+        return JSONResponse({"detail": message}, status.HTTP_429_TOO_MANY_REQUESTS, headers)
+
+    async with ctx.db.read() as conn:
+        found = await _grid_and_categories(conn, token, _secret(ctx))
+    if found is None:
+        if as_html:
+            return HTMLResponse(_message_page("Not found", _NOT_VALID), status.HTTP_404_NOT_FOUND)
+        return JSONResponse({"detail": "no such report code"}, status.HTTP_404_NOT_FOUND)
+    grid, categories = found
+
+    values: dict[str, Any] = {}
+    try:
+        values = await _body(request)
+        try:
+            form = ReportForm.model_validate(values)
+        except ValidationError as exc:
+            raise _Invalid(_problems(exc)) from None
+        async with ctx.db.write() as conn:
+            try:
+                opened = await intake.open_from_report(conn, grid, form, datetime.now(UTC))
+            except InvalidTicketInput as exc:
+                raise _Invalid([(exc.field, exc.message)]) from None
+    except _Invalid as exc:
+        if as_html:
+            shown = {k: str(v) for k, v in values.items() if isinstance(v, str | int)}
+            errors = [f"{_LABELS.get(field, field)}: {message}" for field, message in exc.problems]
+            page = _form_page(token, grid, categories, values=shown, errors=errors)
+            return HTMLResponse(page, 422)
+        detail = [
+            {"type": "value_error", "loc": ["body", *field.split(".")], "msg": message}
+            for field, message in exc.problems
+        ]
+        return JSONResponse({"detail": detail}, 422)
+
+    _submit(ctx.notifier, opened.notifications)
+    message = (
+        f"Thank you, {form.reporter_name}: your report was received as ticket "
+        f"{opened.ticket_id}. Staff of {grid.name} will follow it up and may call you."
+    )
+    if as_html:
+        page = _form_page(token, grid, categories, done=message)  # posts to …/reports/T again
+        return HTMLResponse(page, status.HTTP_201_CREATED)
+    receipt = ReportReceipt(ticket_id=opened.ticket_id, grid_id=grid.id, message=message)
+    return JSONResponse(receipt.model_dump(mode="json"), status.HTTP_201_CREATED)
+
+
+def _submit(notifier: NotificationHub | None, notifications: list[Notification]) -> None:
+    if notifier is None:
+        return
+    for notification in notifications:
+        notifier.submit(notification)

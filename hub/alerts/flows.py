@@ -1,0 +1,207 @@
+"""Raising an alarm: the alert, its ticket, and who hears of it, in one transaction.
+
+Both paths that raise alarms come here: a device event matching a rule (the
+ingest batch) and a condition over time whose timer fired (the scheduler).
+The notifications are returned, to be published once the transaction commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from device_adapters.kinds import KINDS
+from device_adapters.model import Severity
+from hub.alerts.service import open_or_attach_kind
+from hub.alerts.tables import alerts
+from hub.devices.models import DeviceContext
+from hub.notifications.base import Notification, Recipients
+from hub.notifications.targets import reach
+from hub.residents.service import who_and_where
+from hub.rules.model import Rule as AnyRule
+from hub.rules.model import RulesDocument
+from hub.tickets.models import TicketSource, TicketStatus
+from hub.tickets.opening import OpenedTicket, open_ticket
+from hub.tickets.service import log_change
+from hub.tickets.tables import tickets
+from hub.users.models import Role
+
+_SUPERVISORS = (Role.COMMUNITY_STAFF, Role.PROPERTY_MANAGER)
+
+
+@dataclass
+class Raised:
+    alert_id: int
+    opened: bool
+    kind: str
+    device_id: str
+    title: str
+    ticket: OpenedTicket | None = None
+    notifications: list[Notification] = field(default_factory=list)
+
+
+class _Blank(dict[str, str]):
+    """Unknown placeholders in a community's title template stay visible, never crash."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def is_silent(kind: str) -> bool:
+    info = KINDS.get(kind)
+    return info.silent if info is not None else False
+
+
+async def raise_alert(
+    conn: AsyncConnection,
+    *,
+    rules: RulesDocument,
+    rule: AnyRule,
+    ctx: DeviceContext,
+    kind: str,
+    severity: Severity,
+    at: datetime,
+    now: datetime,
+    silent: bool = False,
+    latitude: float | None = None,
+    longitude: float | None = None,
+    detail: dict[str, Any] | None = None,
+) -> Raised:
+    who, where = await who_and_where(conn, ctx)
+    what = KINDS[kind].description if kind in KINDS else kind.replace("_", " ").replace(".", ": ")
+    title = rule.title.format_map(
+        _Blank(who=who, where=where, device=ctx.name, what=what, **_text(detail or {}))
+    )
+    outcome = await open_or_attach_kind(
+        conn,
+        device_id=ctx.device_id,
+        kind=kind,
+        severity=severity,
+        at=at,
+        ctx=ctx,
+        summary=title,
+        silent=silent,
+        rule_id=rule.id,
+        latitude=latitude,
+        longitude=longitude,
+    )
+    raised = Raised(outcome.alert_id, outcome.opened, kind, ctx.device_id, title)
+    if not outcome.opened:
+        return raised  # a repeat: counted on the alert (and so on its open ticket)
+
+    still_open = await _open_ticket_of(conn, ctx.device_id, kind) if rule.ticket_category else None
+    if still_open is not None:
+        # The same trouble again before its ticket was resolved: one ticket, not two.
+        await log_change(
+            conn,
+            still_open,
+            now,
+            "alert_repeated",
+            note=f"alert {outcome.alert_id} ({kind}) opened again while this ticket is open",
+        )
+        assignee = (
+            await conn.execute(sa.select(tickets.c.assignee_id).where(tickets.c.id == still_open))
+        ).scalar()
+        tell = (
+            Recipients(user_ids=(int(assignee),))
+            if assignee is not None
+            else Recipients(roles=(Role.COMMUNITY_STAFF,), community_id=ctx.community_id)
+        )
+        if not tell.empty and (assignee is not None or ctx.community_id is not None):
+            raised.notifications.append(
+                Notification(
+                    kind="ticket.alert_repeated",
+                    title=title,
+                    body="the trouble is back while its ticket is still open",
+                    ticket_id=still_open,
+                    alert_id=outcome.alert_id,
+                    device_kind=kind,
+                    recipients=tell,
+                    severity=severity,
+                    silent=silent,
+                )
+            )
+    elif rule.ticket_category is not None:
+        raised.ticket = await open_ticket(
+            conn,
+            rules=rules,
+            category=rule.ticket_category,
+            title=title,
+            description="",
+            source=TicketSource.DEVICE_ALERT,
+            community_id=ctx.community_id,
+            grid_id=ctx.grid_id,
+            household_id=ctx.household_id,
+            resident_id=ctx.resident_id,
+            alert_id=outcome.alert_id,
+            severity=severity,
+            now=now,
+            silent=silent,
+            device_kind=kind,
+        )
+        raised.notifications += raised.ticket.notifications
+
+    people = await reach(
+        conn,
+        list(rule.notify),
+        rules=rules,
+        community_id=ctx.community_id,
+        grid_id=ctx.grid_id,
+        resident_id=ctx.resident_id,
+        at=now,
+    )
+    roles = list(people.recipients.roles)
+    if severity is Severity.CRITICAL and ctx.community_id is not None:
+        roles += [r for r in _SUPERVISORS if r not in roles]
+    recipients = Recipients(
+        user_ids=people.recipients.user_ids,
+        roles=tuple(roles),
+        community_id=ctx.community_id,
+    )
+    if not recipients.empty or people.contacts:
+        raised.notifications.append(
+            Notification(
+                kind="alert.opened",
+                title=title,
+                ticket_id=raised.ticket.ticket_id if raised.ticket else None,
+                alert_id=outcome.alert_id,
+                device_kind=kind,
+                recipients=recipients,
+                severity=severity,
+                silent=silent,
+                contacts=people.contacts,
+            )
+        )
+    return raised
+
+
+_UNRESOLVED = tuple(
+    s.value
+    for s in TicketStatus
+    if s
+    not in (TicketStatus.RESOLVED, TicketStatus.VERIFIED, TicketStatus.CLOSED, TicketStatus.RATED)
+)
+
+
+async def _open_ticket_of(conn: AsyncConnection, device_id: str, kind: str) -> int | None:
+    """An unresolved ticket opened for an earlier alert of this device and kind."""
+    found = (
+        await conn.execute(
+            sa.select(sa.func.max(tickets.c.id))
+            .select_from(tickets.join(alerts, alerts.c.id == tickets.c.alert_id))
+            .where(
+                alerts.c.device_id == device_id,
+                alerts.c.kind == kind,
+                tickets.c.status.in_(_UNRESOLVED),
+            )
+        )
+    ).scalar()
+    return int(found) if found is not None else None
+
+
+def _text(values: dict[str, Any]) -> dict[str, str]:
+    return {k: str(v) for k, v in values.items()}

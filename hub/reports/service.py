@@ -1,0 +1,75 @@
+"""Build a community's daily digest or weekly bulletin: load the rows, compute, render."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.reports import data
+from hub.reports.bulletin import weekly_bulletin
+from hub.reports.digest import daily_digest
+from hub.reports.models import CommunityRef, DailyDigest, WeeklyBulletin
+from hub.reports.periods import (
+    BadReportInput,
+    Period,
+    day_period,
+    today_in,
+    week_period,
+    zone,
+)
+
+
+class CommunityNotFound(LookupError):
+    def __init__(self, community_id: int) -> None:
+        super().__init__(f"no community {community_id}")
+        self.community_id = community_id
+
+
+async def _community(conn: AsyncConnection, community_id: int) -> CommunityRef:
+    community = await data.load_community(conn, community_id)
+    if community is None:
+        raise CommunityNotFound(community_id)
+    return community
+
+
+def _not_in_future(period: Period, now: datetime, field: str) -> None:
+    if period.start > now:
+        today = today_in(period.tz, now)
+        raise BadReportInput(
+            field,
+            f"{period.label} has not begun yet in {period.tz.key} (today there is "
+            f"{today.isoformat()}, ISO week {today.isocalendar().year}-W"
+            f"{today.isocalendar().week:02d})",
+        )
+
+
+async def build_daily(
+    conn: AsyncConnection, community_id: int, day: date | None, now: datetime
+) -> DailyDigest:
+    """The digest of a local date (default: today so far, in the community's zone)."""
+    community = await _community(conn, community_id)
+    tz = zone(community.timezone)
+    period = day_period(day or today_in(tz, now), tz)
+    _not_in_future(period, now, "date")
+    alerts = await data.load_alerts(conn, community_id, period.start, period.end)
+    tickets = await data.load_tickets(conn, community_id, period.start, period.end)
+    return daily_digest(community, period, alerts, tickets, now)
+
+
+async def build_weekly(
+    conn: AsyncConnection, community_id: int, week: tuple[int, int] | None, now: datetime
+) -> WeeklyBulletin:
+    """The bulletin of an ISO week (default: this week so far, in the community's zone)."""
+    community = await _community(conn, community_id)
+    tz = zone(community.timezone)
+    if week is None:
+        iso = today_in(tz, now).isocalendar()
+        week = (iso.year, iso.week)
+    period = week_period(*week, tz)
+    _not_in_future(period, now, "week")
+    alerts = await data.load_alerts(conn, community_id, period.start, period.end)
+    tickets = await data.load_tickets(conn, community_id, period.start, period.end)
+    grids = await data.load_grids(conn, community_id)
+    points = await data.load_points(conn, community_id, period.start, period.end)
+    return weekly_bulletin(community, period, alerts, tickets, grids, points, now)

@@ -1,0 +1,195 @@
+"""Joint handling (联动处置): co-handlers who work a ticket with its assignee, and
+raising a grid ticket to the community (小事不出网格，大事不出社区).
+
+Co-handlers see the ticket (hub.tickets.service._visible) and earn co-handler
+points when it is closed, but take none of the assignee's workflow actions.
+Every change here is written to the ticket's audit trail in the same
+transaction, and answers the notification to send once that has committed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from device_adapters.model import Severity
+from hub.notifications.base import Notification, Recipients
+from hub.tickets.models import FINISHED, TicketLevel, TicketPublic
+from hub.tickets.service import (
+    InvalidTicketInput,
+    TicketConflict,
+    TicketForbidden,
+    TicketNotVisible,
+    load_visible,
+    log_change,
+    reload_for,
+)
+from hub.tickets.tables import ticket_handlers, tickets
+from hub.users.models import Role, UserPublic
+from hub.users.scope import Scope
+from hub.users.service import get_user
+
+# Who may be asked to handle a ticket jointly.
+CO_HANDLER_ROLES = frozenset({Role.VOLUNTEER, Role.COMMUNITY_STAFF, Role.PROPERTY_MANAGER})
+_SUPERVISORS = frozenset({Role.ADMIN, Role.COMMUNITY_STAFF, Role.PROPERTY_MANAGER})
+
+
+def _severity(ticket: TicketPublic) -> Severity:
+    return Severity.HIGH if ticket.priority == "urgent" else Severity.MEDIUM
+
+
+def _check_manages(ticket: TicketPublic, actor: UserPublic, what: str) -> None:
+    """Staff, property managers and admins of the ticket's community, or its assignee."""
+    if actor.role in _SUPERVISORS:
+        return  # seeing the ticket already limits them to their community
+    if ticket.assignee_id is not None and ticket.assignee_id == actor.id:
+        return
+    raise TicketForbidden(
+        f"role {actor.role.value} may {what} only on tickets assigned to them; "
+        f"ticket {ticket.id} is not assigned to {actor.username}"
+    )
+
+
+def _check_open(ticket: TicketPublic, what: str) -> None:
+    if ticket.status in FINISHED:
+        raise TicketConflict(f"ticket {ticket.id} is {ticket.status.value}: no {what} any more")
+
+
+async def add_co_handler(
+    conn: AsyncConnection,
+    ticket_id: int,
+    user_id: int,
+    note: str,
+    actor: UserPublic,
+    scope: Scope,
+    now: datetime,
+) -> tuple[TicketPublic, Notification]:
+    """Ask someone to handle a ticket with its assignee; the notification tells them."""
+    ticket = await load_visible(conn, scope, ticket_id)
+    _check_manages(ticket, actor, "add co-handlers")
+    _check_open(ticket, "co-handlers can join")
+    helper = await get_user(conn, user_id)
+    if helper is None or helper.role not in CO_HANDLER_ROLES:
+        raise InvalidTicketInput(
+            "user_id",
+            f"user {user_id} is not an active volunteer, community staff member or "
+            "property manager",
+        )
+    if ticket.community_id is None:
+        raise TicketConflict(f"ticket {ticket_id} is not placed in a community")
+    if helper.community_id != ticket.community_id:
+        raise InvalidTicketInput(
+            "user_id", f"{helper.username} is not in community {ticket.community_id}"
+        )
+    if helper.id == ticket.assignee_id:
+        raise InvalidTicketInput("user_id", f"{helper.username} is the ticket's assignee")
+    if any(h.user_id == helper.id for h in ticket.co_handlers or []):
+        raise TicketConflict(f"{helper.username} already co-handles ticket {ticket_id}")
+    await conn.execute(
+        ticket_handlers.insert().values(
+            ticket_id=ticket_id, user_id=helper.id, added_by=actor.id, added_at=now, note=note
+        )
+    )
+    await conn.execute(tickets.update().where(tickets.c.id == ticket_id).values(updated_at=now))
+    await log_change(
+        conn,
+        ticket_id,
+        now,
+        "co_handler_added",
+        actor_id=actor.id,
+        note=f"user {helper.id} ({helper.full_name}) handles it jointly"
+        + (f": {note}" if note else ""),
+    )
+    notification = Notification(
+        kind="ticket.co_handler_added",
+        title=ticket.title,
+        body=f"{actor.full_name} asked you to help with ticket {ticket_id}"
+        + (f": {note}" if note else ""),
+        ticket_id=ticket_id,
+        alert_id=ticket.alert_id,
+        recipients=Recipients(user_ids=(helper.id,)),
+        severity=_severity(ticket),
+        silent=ticket.confidential,
+    )
+    return await reload_for(conn, scope, ticket_id), notification
+
+
+async def remove_co_handler(
+    conn: AsyncConnection,
+    ticket_id: int,
+    user_id: int,
+    actor: UserPublic,
+    scope: Scope,
+    now: datetime,
+) -> TicketPublic:
+    ticket = await load_visible(conn, scope, ticket_id)
+    _check_manages(ticket, actor, "remove co-handlers")
+    _check_open(ticket, "co-handlers can leave")
+    current = next((h for h in ticket.co_handlers or [] if h.user_id == user_id), None)
+    if current is None:
+        raise TicketNotVisible(f"user {user_id} is not a co-handler of ticket {ticket_id}")
+    await conn.execute(
+        ticket_handlers.delete().where(
+            ticket_handlers.c.ticket_id == ticket_id, ticket_handlers.c.user_id == user_id
+        )
+    )
+    await conn.execute(tickets.update().where(tickets.c.id == ticket_id).values(updated_at=now))
+    await log_change(
+        conn,
+        ticket_id,
+        now,
+        "co_handler_removed",
+        actor_id=actor.id,
+        note=f"user {user_id} ({current.full_name}) no longer handles it",
+    )
+    return await reload_for(conn, scope, ticket_id)
+
+
+async def raise_to_community(
+    conn: AsyncConnection,
+    ticket_id: int,
+    reason: str,
+    actor: UserPublic,
+    scope: Scope,
+    now: datetime,
+) -> tuple[TicketPublic, Notification]:
+    """A grid ticket the grid cannot handle alone becomes the community's; staff are told."""
+    ticket = await load_visible(conn, scope, ticket_id)
+    if actor.role not in _SUPERVISORS and not (
+        actor.role is Role.VOLUNTEER and ticket.assignee_id == actor.id
+    ):
+        raise TicketForbidden(
+            f"role {actor.role.value} may not raise tickets; the assigned volunteer, community "
+            "staff and property managers may"
+        )
+    if ticket.level is TicketLevel.COMMUNITY:
+        raise TicketConflict(f"ticket {ticket_id} is already at community level")
+    if ticket.community_id is None:
+        raise TicketConflict(f"ticket {ticket_id} is not placed in a community")
+    _check_open(ticket, "raising")
+    result = await conn.execute(
+        tickets.update()
+        .where(
+            tickets.c.id == ticket_id,
+            tickets.c.level == TicketLevel.GRID.value,
+            tickets.c.status.notin_([s.value for s in FINISHED]),
+        )
+        .values(level=TicketLevel.COMMUNITY.value, updated_at=now)
+    )
+    if result.rowcount != 1:
+        raise TicketConflict(f"ticket {ticket_id} changed meanwhile; reload it and try again")
+    await log_change(
+        conn, ticket_id, now, "raised_to_community", actor_id=actor.id, note=f"reason: {reason}"
+    )
+    notification = Notification(
+        kind="ticket.raised",
+        title=ticket.title,
+        body=f"raised to the community by {actor.full_name}: {reason}",
+        ticket_id=ticket_id,
+        alert_id=ticket.alert_id,
+        recipients=Recipients(roles=(Role.COMMUNITY_STAFF,), community_id=ticket.community_id),
+        severity=_severity(ticket),
+        silent=ticket.confidential,
+    )
+    return await reload_for(conn, scope, ticket_id), notification

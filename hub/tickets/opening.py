@@ -1,0 +1,158 @@
+"""Opening a ticket: one intake for device alarms, resident reports and staff.
+
+The category (from the community's rules) sets the time limits, the points
+and who handles it; a volunteer category is dispatched through its escalation
+chain (or to whoever is on duty), a staff category waits for staff to dispatch.
+Time-limit reminders and overdue checks are stored timers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from device_adapters.model import Severity
+from hub.escalation import service as escalation
+from hub.notifications.base import Notification, Recipients
+from hub.notifications.targets import on_duty_users
+from hub.rules.model import Category, Handler, RulesDocument, Target
+from hub.tickets import limits
+from hub.tickets.models import TicketSource, TicketStatus
+from hub.tickets.service import log_change
+from hub.tickets.tables import tickets
+from hub.users.models import Role
+
+_FALLBACK = Category(label="General", response_minutes=240, resolve_minutes=4320)
+
+
+@dataclass
+class OpenedTicket:
+    ticket_id: int
+    assignee_id: int | None
+    notifications: list[Notification] = field(default_factory=list)
+
+
+class UnknownCategory(ValueError):
+    def __init__(self, category: str, known: list[str]) -> None:
+        super().__init__(f"unknown category {category!r}; categories: {', '.join(known)}")
+        self.category, self.known = category, known
+
+
+async def open_ticket(
+    conn: AsyncConnection,
+    *,
+    rules: RulesDocument,
+    category: str,
+    title: str,
+    description: str,
+    source: TicketSource,
+    community_id: int | None,
+    grid_id: int | None,
+    household_id: int | None,
+    resident_id: int | None,
+    alert_id: int | None,
+    severity: Severity,
+    now: datetime,
+    reporter_name: str | None = None,
+    reporter_phone: str | None = None,
+    reported_by: int | None = None,
+    silent: bool = False,
+    device_kind: str | None = None,
+) -> OpenedTicket:
+    """Insert, route and arm the timers of a new ticket, in the caller's transaction."""
+    cat = rules.category(category)
+    if cat is None:
+        if source is not TicketSource.DEVICE_ALERT:
+            raise UnknownCategory(category, sorted(rules.categories))
+        cat = _FALLBACK
+    response_due = now + timedelta(minutes=cat.response_minutes)
+    resolve_due = now + timedelta(minutes=cat.resolve_minutes)
+    result = await conn.execute(
+        tickets.insert().values(
+            title=title[:200],
+            description=description[:2000],
+            category=category,
+            status=TicketStatus.REGISTERED.value,
+            priority="urgent" if severity is Severity.CRITICAL else "normal",
+            source=source.value,
+            alert_id=alert_id,
+            community_id=community_id,
+            grid_id=grid_id,
+            household_id=household_id,
+            resident_id=resident_id,
+            assignee_id=None,
+            created_at=now,
+            updated_at=now,
+            response_due_at=response_due,
+            resolve_due_at=resolve_due,
+            level="grid",
+            confidential=silent or cat.confidential,
+            reporter_name=reporter_name,
+            reporter_phone=reporter_phone,
+            reported_by=reported_by,
+        )
+    )
+    assert result.inserted_primary_key is not None
+    ticket_id = int(result.inserted_primary_key[0])
+    origin = f"opened from alert {alert_id}" if alert_id is not None else f"reported ({source})"
+    await log_change(
+        conn,
+        ticket_id,
+        now,
+        "registered",
+        actor_id=reported_by,
+        to_status=TicketStatus.REGISTERED,
+        note=f"{origin}; category {category}",
+    )
+    await limits.arm(conn, ticket_id, cat, response_due, resolve_due, now)
+
+    opened = OpenedTicket(ticket_id, None)
+    if cat.escalation is not None:
+        opened.notifications = await escalation.start(conn, ticket_id, cat.escalation, rules, now)
+    elif cat.handled_by is Handler.VOLUNTEER:
+        opened.notifications = await _dispatch_on_duty(conn, ticket_id, rules, now)
+    row = await escalation.ticket_facts(conn, ticket_id)
+    assert row is not None
+    opened.assignee_id = row.assignee_id
+    if row.assignee_id is None and not _tells_staff(opened):
+        reason = "device is not placed in the grid" if grid_id is None else "nobody on duty"
+        if cat.handled_by is Handler.STAFF:
+            reason = "a staff category: for staff to dispatch"
+        await log_change(conn, ticket_id, now, "dispatch_pending", note=reason)
+    if row.assignee_id is None and community_id is not None and not _tells_staff(opened):
+        opened.notifications.append(
+            Notification(
+                kind="ticket.unassigned",
+                title=title,
+                body="nobody took it: dispatch it",
+                ticket_id=ticket_id,
+                alert_id=alert_id,
+                device_kind=device_kind,
+                recipients=Recipients(roles=(Role.COMMUNITY_STAFF,), community_id=community_id),
+                severity=severity,
+                silent=silent,
+            )
+        )
+    return opened
+
+
+def _tells_staff(opened: OpenedTicket) -> bool:
+    return any(Role.COMMUNITY_STAFF in n.recipients.roles for n in opened.notifications)
+
+
+async def _dispatch_on_duty(
+    conn: AsyncConnection, ticket_id: int, rules: RulesDocument, now: datetime
+) -> list[Notification]:
+    """No chain: a one-step chain of the primary volunteer, else the backup, with no timeout."""
+    facts = await escalation.ticket_facts(conn, ticket_id)
+    assert facts is not None
+    for target in (Target.PRIMARY, Target.BACKUP):
+        users = await on_duty_users(conn, facts.grid_id, target, now)
+        if users:
+            note = f"assigned to user {users[0]}, on duty in grid {facts.grid_id}"
+            return [
+                await escalation.assign(conn, facts, users[0], now, action="dispatched", note=note)
+            ]
+    return []

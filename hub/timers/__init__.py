@@ -1,0 +1,1 @@
+"""timers domain: stored, exactly-once timers (escalations, conditions over time, time limits)."""

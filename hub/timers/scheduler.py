@@ -1,0 +1,147 @@
+"""The loop that fires stored timers: escalation steps, time limits, conditions over time.
+
+Each due timer is claimed and handled in its own write transaction; the
+notifications it produces are published after the commit. A handler that
+fails leaves its timer unclaimed and is tried again a minute later, with the
+error kept on the timer. The clock is injectable, so tests drive time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.escalation import service as escalation
+from hub.notifications.base import Notification
+from hub.reports import schedule as reports_schedule
+from hub.rules import conditions
+from hub.storage.db import Database
+from hub.tickets import limits
+from hub.timers import service as timers
+from hub.timers.tables import timers as timers_table
+
+log = logging.getLogger(__name__)
+_RETRY = timedelta(seconds=60)
+_WELFARE_SWEEP = timedelta(minutes=10)
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass
+class SchedulerStats:
+    fired: int = 0
+    skipped: int = 0  # claimed elsewhere, moved or cancelled in between
+    failed: int = 0
+
+
+class Scheduler:
+    def __init__(
+        self,
+        db: Database,
+        publish: Callable[[Notification], object],
+        *,
+        clock: Clock | None = None,
+        name: str = "hub",
+        poll_s: float = 1.0,
+        batch: int = 100,
+    ) -> None:
+        self._db = db
+        self._publish = publish
+        self.clock: Clock = clock or SystemClock()
+        self._name = name
+        self._poll_s = poll_s
+        self._batch = batch
+        self._wake = asyncio.Event()
+        self._last_sweep: datetime | None = None
+        self.stats = SchedulerStats()
+
+    def poke(self) -> None:
+        """Look for due timers now (a new short timer was just stored)."""
+        self._wake.set()
+
+    async def sweep(self) -> int:
+        """Periodic upkeep: welfare clocks (new residents, changed rules), report timers."""
+        now = self.clock.now()
+        async with self._db.write() as conn:
+            armed = await conditions.arm_welfare_checks(conn, now)
+            await reports_schedule.arm_report_timers(conn, now)
+        self._last_sweep = now
+        return armed
+
+    async def tick(self) -> int:
+        """Fire every timer due now; returns how many fired."""
+        now = self.clock.now()
+        if self._last_sweep is None or now - self._last_sweep >= _WELFARE_SWEEP:
+            await self.sweep()
+        fired = 0
+        while True:
+            async with self._db.read() as conn:
+                batch = await timers.due(conn, now, self._batch)
+            for timer in batch:
+                fired += await self._fire(timer, now)
+            if len(batch) < self._batch:
+                return fired
+
+    async def _fire(self, timer: timers.Timer, now: datetime) -> int:
+        try:
+            async with self._db.write() as conn:
+                if not await timers.claim(conn, timer, now, self._name):
+                    self.stats.skipped += 1
+                    return 0
+                outcome, notes = await self._handle(conn, timer, now)
+                await timers.record_outcome(conn, timer, outcome)
+        except Exception as exc:
+            self.stats.failed += 1
+            log.exception("timer %s (%s) failed; retrying in %s", timer.key, timer.kind, _RETRY)
+            async with self._db.write() as conn:
+                await conn.execute(
+                    timers_table.update()
+                    .where(timers_table.c.id == timer.id, timers_table.c.fired_at.is_(None))
+                    .values(due_at=now + _RETRY, outcome=f"failed: {exc!r}"[:300])
+                )
+            return 0
+        self.stats.fired += 1
+        for note in notes:
+            self._publish(note)
+        return 1
+
+    async def _handle(
+        self, conn: AsyncConnection, timer: timers.Timer, now: datetime
+    ) -> tuple[str, list[Notification]]:
+        if timer.kind == escalation.TIMER_KIND:
+            return await escalation.on_timer(conn, timer.payload, now)
+        if timer.kind == limits.TIMER_KIND:
+            return await limits.on_timer(conn, timer.payload, now)
+        if timer.kind == reports_schedule.TIMER_KIND:
+            return await reports_schedule.on_timer(conn, timer.payload, now)
+        if timer.kind == conditions.TIMER_KIND:
+            outcome, raised = await conditions.on_timer(conn, timer.payload, now)
+            return outcome, raised.notifications if raised is not None else []
+        log.error("timer %s has unknown kind %r; dropped", timer.key, timer.kind)
+        return f"unknown kind {timer.kind!r}", []
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the store may be briefly unavailable; keep the loop alive
+                log.exception("scheduler tick failed")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll_s)

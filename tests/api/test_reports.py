@@ -1,0 +1,222 @@
+"""GET /api/v1/reports/daily and /weekly: HTML or JSON, for the right people only."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hub.storage.db import Database
+from tests.api.conftest import Login
+from tests.hub.test_reports import WEEK, Scenario, copy_database, prepare_template
+
+DAY = "2026-11-02"  # the Monday of WEEK
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Scenario]:
+    directory = tmp_path_factory.mktemp("reports-api-template")
+    return directory, prepare_template(directory)
+
+
+@pytest.fixture
+async def api_db(template: tuple[Path, Scenario], tmp_path: Path) -> AsyncIterator[Database]:
+    """The seeded demo community with the report scenario (overrides tests/api/conftest.py)."""
+    database = Database.open(copy_database(template[0], tmp_path))
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+def scenario(template: tuple[Path, Scenario]) -> Scenario:
+    return template[1]
+
+
+def bar_count(svg: str) -> int:
+    return len(re.findall(r'<rect class="bar"', svg))
+
+
+def svgs(page: str) -> list[str]:
+    return re.findall(r"<svg\b.*?</svg>", page, flags=re.S)
+
+
+async def test_staff_read_their_daily_digest_as_a_page(
+    client: httpx.AsyncClient, login: Login, scenario: Scenario
+) -> None:
+    response = await client.get(
+        "/api/v1/reports/daily",
+        params={"community_id": scenario.community_id, "date": DAY},
+        headers=await login("staff"),
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/html")
+    page = response.text
+    assert page.startswith("<!DOCTYPE html>") and "<script" not in page
+    (chart,) = svgs(page)
+    assert bar_count(chart) == 5
+    assert "Daily digest" in page and "2026-11-02 (Monday)" in page
+
+
+async def test_the_daily_digest_as_json(
+    client: httpx.AsyncClient, login: Login, scenario: Scenario
+) -> None:
+    response = await client.get(
+        "/api/v1/reports/daily",
+        params={"community_id": scenario.community_id, "date": DAY, "format": "json"},
+        headers=await login("manager"),
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    report = response.json()
+    assert report["report"] == "daily_digest"
+    assert report["window"]["label"] == DAY and report["window"]["timezone"] == "Asia/Shanghai"
+    assert report["window"]["start"].startswith("2026-11-01T16:00:00")
+    assert (report["alerts_total"], report["alerts_silent"]) == (5, 1)
+    assert (report["tickets_registered"], report["tickets_closed"], report["tickets_open"]) == (
+        4,
+        2,
+        3,
+    )
+    t = scenario.tickets
+    assert [o["id"] for o in report["overdue"]] == [t["T3"], t["T4"], t["T2"]]
+    assert report["overdue"][0]["confidential"] is True
+
+
+async def test_the_weekly_bulletin_as_a_page_and_as_json(
+    client: httpx.AsyncClient, login: Login, scenario: Scenario
+) -> None:
+    headers = await login("staff")
+    params = {"community_id": str(scenario.community_id), "week": WEEK}
+    page = await client.get("/api/v1/reports/weekly", params=params, headers=headers)
+    assert page.status_code == 200, page.text
+    assert page.headers["content-type"].startswith("text/html")
+    alerts_chart, tickets_chart = svgs(page.text)
+    assert bar_count(alerts_chart) == 7 and bar_count(tickets_chart) == 5
+    data = await client.get(
+        "/api/v1/reports/weekly", params={**params, "format": "json"}, headers=headers
+    )
+    report = data.json()
+    assert report["report"] == "weekly_bulletin" and report["window"]["label"] == WEEK
+    assert [d["alerts_total"] for d in report["days"]] == [5, 1, 1, 0, 0, 0, 1]
+    assert report["closure_rate"] == {"numerator": 3, "denominator": 5, "rate": 0.6}
+    assert report["on_time_rate"]["rate"] == 0.25
+    assert report["rating"] == {"count": 2, "mean": 4.0}
+    assert [p["points"] for p in report["top_points"]] == [22, 20, 5]
+
+
+async def test_staff_may_leave_out_their_community_and_get_today_so_far(
+    client: httpx.AsyncClient, login: Login, scenario: Scenario
+) -> None:
+    for path in ("/api/v1/reports/daily", "/api/v1/reports/weekly"):
+        response = await client.get(path, params={"format": "json"}, headers=await login("staff"))
+        assert response.status_code == 200, response.text
+        report = response.json()
+        assert report["community"]["id"] == scenario.community_id
+        assert report["window"]["partial"] is True
+
+
+async def test_admins_read_any_community_but_must_name_it(
+    client: httpx.AsyncClient, login: Login, scenario: Scenario
+) -> None:
+    headers = await login("admin")
+    for community in (scenario.community_id, scenario.other_community_id):
+        response = await client.get(
+            "/api/v1/reports/weekly",
+            params={"community_id": community, "week": WEEK, "format": "json"},
+            headers=headers,
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["community"]["id"] == community
+    missing = await client.get("/api/v1/reports/daily", params={"date": DAY}, headers=headers)
+    assert missing.status_code == 422
+    assert missing.json()["detail"][0]["loc"] == ["query", "community_id"]
+    assert "admins must say which community" in missing.json()["detail"][0]["msg"]
+    unknown = await client.get(
+        "/api/v1/reports/daily", params={"community_id": 999, "date": DAY}, headers=headers
+    )
+    assert unknown.status_code == 404 and unknown.json()["detail"] == "no community 999"
+
+
+async def test_staff_of_another_community_are_refused(
+    client: httpx.AsyncClient, login: Login, scenario: Scenario
+) -> None:
+    ours = await client.get(
+        "/api/v1/reports/daily",
+        params={"community_id": scenario.other_community_id, "date": DAY},
+        headers=await login("staff"),
+    )
+    assert ours.status_code == 403
+    assert "own community" in ours.json()["detail"]
+    assert f"not community {scenario.other_community_id}" in ours.json()["detail"]
+    theirs = await client.get(
+        "/api/v1/reports/weekly",
+        params={"community_id": scenario.community_id, "week": WEEK},
+        headers=await login("staff.harbour"),
+    )
+    assert theirs.status_code == 403 and "own community" in theirs.json()["detail"]
+
+
+@pytest.mark.parametrize("username", ["vol.li", "vol.zhao", "resident.sun"])
+@pytest.mark.parametrize("path", ["/api/v1/reports/daily", "/api/v1/reports/weekly"])
+async def test_volunteers_and_residents_are_refused(
+    client: httpx.AsyncClient, login: Login, scenario: Scenario, username: str, path: str
+) -> None:
+    response = await client.get(
+        path, params={"community_id": scenario.community_id}, headers=await login(username)
+    )
+    assert response.status_code == 403
+    assert "needs one of admin, community_staff, property_manager" in response.json()["detail"]
+
+
+async def test_reports_need_a_login(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/reports/daily", params={"community_id": 1})
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "field", "message"),
+    [
+        ("daily", {"date": "2026-13-01"}, "date", "not a calendar date"),
+        ("daily", {"date": "2026-02-30"}, "date", "day is out of range for month"),
+        ("daily", {"date": "yesterday"}, "date", "must look like YYYY-MM-DD"),
+        ("daily", {"date": "2099-01-01"}, "date", "2099-01-01 has not begun yet"),
+        ("weekly", {"week": "2026-47"}, "week", "ISO week like 2026-W47"),
+        ("weekly", {"week": "2025-W53"}, "week", "2025 has ISO weeks W01 to W52"),
+        ("weekly", {"week": "2099-W01"}, "week", "2099-W01 has not begun yet"),
+        ("weekly", {"format": "pdf"}, "format", "'html' or 'json'"),
+        ("daily", {"community_id": "0"}, "community_id", "greater than 0"),
+        ("daily", {"community_id": "one"}, "community_id", "valid integer"),
+    ],
+)
+async def test_bad_inputs_are_422_with_the_reason(
+    client: httpx.AsyncClient,
+    login: Login,
+    path: str,
+    params: dict[str, str],
+    field: str,
+    message: str,
+) -> None:
+    response = await client.get(
+        f"/api/v1/reports/{path}",
+        params={"community_id": "1", **params},
+        headers=await login("staff"),
+    )
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["query", field]
+    assert message in error["msg"]
+
+
+async def test_the_reports_are_in_the_openapi_document(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    for name in ("daily", "weekly"):
+        operation = paths[f"/api/v1/reports/{name}"]["get"]
+        content = operation["responses"]["200"]["content"]
+        assert "text/html" in content
+        assert content["application/json"]["schema"]["$ref"].endswith(
+            "DailyDigest" if name == "daily" else "WeeklyBulletin"
+        )
+        assert {p["name"] for p in operation["parameters"]} >= {"community_id", "format"}
