@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from hub.storage.migrate import upgrade_to_head
@@ -29,6 +29,30 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def _upgrade_in_one_transaction(connection: Connection) -> None:
+    """All migrations commit together or not at all.
+
+    SQLite's Python driver only opens a transaction before INSERT/UPDATE/DELETE,
+    so each CREATE TABLE committed on its own: a hub killed while migrating left
+    tables without a version row and could never start again. Here the driver's
+    own transaction handling is switched off and one BEGIN IMMEDIATE covers the
+    whole upgrade; the caller's commit() ends it (PostgreSQL's DDL is
+    transactional already).
+    """
+    if connection.dialect.name != "sqlite":
+        upgrade_to_head(connection)
+        return
+    driver = connection.connection.dbapi_connection
+    assert driver is not None
+    previous = driver.isolation_level
+    driver.isolation_level = None  # no transaction is open yet, so this commits nothing
+    try:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        upgrade_to_head(connection)
+    finally:
+        driver.isolation_level = previous  # leaves the open transaction to commit/rollback
 
 
 class Database:
@@ -63,7 +87,7 @@ class Database:
 
     async def migrate(self) -> None:
         async with self._write_lock, self.engine.begin() as conn:
-            await conn.run_sync(upgrade_to_head)
+            await conn.run_sync(_upgrade_in_one_transaction)
 
     async def close(self) -> None:
         await self.engine.dispose()

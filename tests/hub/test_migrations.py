@@ -58,3 +58,47 @@ def test_the_models_and_the_migrations_agree(tmp_path: Path) -> None:
         command.upgrade(alembic_config(conn), "head")
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []
+
+
+_KILLED_MID_MIGRATION = """
+import asyncio, os, signal, sys
+from sqlalchemy import event
+from hub.storage.db import Database
+
+db = Database.open(sys.argv[1])
+created = 0
+
+def _die_after_some_tables(conn, cursor, statement, *args):
+    global created
+    if statement.lstrip().upper().startswith("CREATE TABLE"):
+        created += 1
+        if created == 6:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+event.listen(db.engine.sync_engine, "after_cursor_execute", _die_after_some_tables)
+asyncio.run(db.migrate())
+"""
+
+
+async def test_a_hub_killed_during_its_first_migration_starts_next_time(tmp_path: Path) -> None:
+    """SQLite's driver commits each CREATE TABLE on its own unless told otherwise; a hub
+    killed while migrating then left tables without a version and never started again."""
+    import asyncio
+    import sys
+
+    from hub.storage.db import Database
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'hub.sqlite3'}"
+    killed = await asyncio.create_subprocess_exec(sys.executable, "-c", _KILLED_MID_MIGRATION, url)
+    assert await killed.wait() == -9, "the migration was not interrupted"
+    with sa.create_engine(f"sqlite:///{tmp_path / 'hub.sqlite3'}").connect() as conn:
+        assert sa.inspect(conn).get_table_names() == [], "a half-done migration was kept"
+
+    db = Database.open(url)
+    try:
+        await db.migrate()
+        async with db.read() as conn:
+            version = await conn.exec_driver_sql("SELECT version_num FROM alembic_version")
+            assert version.scalar_one() == "0003"
+    finally:
+        await db.close()
