@@ -1,19 +1,26 @@
 """The hub's MQTT consumer on paho-mqtt, bridged to asyncio.
 
 Guarantees it gives the ingest worker:
-- QoS 1 with a persistent session (clean_session=False, fixed client id): what
+- QoS 1 with persistent sessions (clean_session=False, fixed client ids): what
   arrives while the hub is down waits in the broker.
 - Manual acknowledgement: a message is PUBACKed only when the worker calls
   ``ack`` after the transaction holding it committed. Until then the broker
   keeps it and redelivers it after a reconnect.
-- Bounded memory: the broker sends at most its in-flight window of unacked
-  QoS 1 messages (Mosquitto's ``max_inflight_messages``), so the inbox can
-  never hold more than that.
-- Alarms first: messages on the alarm lane are handed out before telemetry.
+- Alarms never wait behind telemetry: the alarm lane has a connection (and
+  session) of its own, ``{hub_client_id}-alarms``, read by its own network
+  thread, and alarms are handed out before anything else. On one shared
+  connection an SOS arrived behind every telemetry message the broker had
+  already queued for the hub (the SOS latency benchmark measured ~0.5 s at
+  5,000 events/s). Commands to devices leave on that connection too.
+- Bounded memory: when ``inbox_limit`` messages of the main connection wait
+  for the worker, its network thread stops reading the socket until the worker
+  has taken some; TCP pushes back and the rest waits in the broker. (Mosquitto
+  2.0 does not keep to ``max_inflight_messages`` once acknowledgements flow, so
+  the in-flight window alone did not bound the inbox.)
 
-paho runs its network loop in its own thread; callbacks append to two deques
-under a lock and wake the asyncio side at most once per drain, which keeps
-the per-message cost of crossing threads small.
+paho runs each connection's network loop in its own thread; callbacks append
+to two deques under a lock and wake the asyncio side at most once per drain,
+which keeps the per-message cost of crossing threads small.
 """
 
 from __future__ import annotations
@@ -25,24 +32,43 @@ import threading
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import paho.mqtt.client as mqtt
 
 from device_adapters.model import Lane
 from hub.bridge.paho_client import persistent_consumer
 from hub.bridge.topics import (
+    ALARMS_SUBSCRIPTION,
     AVAILABILITY_SUBSCRIPTION,
     COMMAND_RESULTS_SUBSCRIPTION,
     DEAD_LETTERS_SUBSCRIPTION,
     EVENTS_SUBSCRIPTION,
     GATEWAY_STATUS_SUBSCRIPTION,
+    TELEMETRY_SUBSCRIPTION,
+    alarm_client_id,
     hub_status_topic,
     lane_of_topic,
 )
 from hub.settings import Settings
 
 log = logging.getLogger(__name__)
+
+Session = Literal["main", "alarms"]
+
+# What each connection reads. The main session of a hub from before the alarm
+# connection existed was subscribed to every lane; it unsubscribes from that.
+_SUBSCRIPTIONS: dict[Session, list[tuple[str, int]]] = {
+    "alarms": [(ALARMS_SUBSCRIPTION, 1)],
+    "main": [
+        (TELEMETRY_SUBSCRIPTION, 1),
+        (DEAD_LETTERS_SUBSCRIPTION, 1),
+        (AVAILABILITY_SUBSCRIPTION, 1),
+        (GATEWAY_STATUS_SUBSCRIPTION, 1),
+        (COMMAND_RESULTS_SUBSCRIPTION, 1),
+    ],
+}
+_OUTGROWN: dict[Session, list[str]] = {"alarms": [], "main": [EVENTS_SUBSCRIPTION]}
 
 
 @dataclass(frozen=True)
@@ -54,108 +80,170 @@ class Incoming:
     lane: Lane | None
     redelivered: bool
     connection: int  # which connection delivered it: a packet id means nothing on another
+    session: Session = "main"
 
 
 class MqttBridge:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, inbox_limit: int | None = None) -> None:
         self._settings = settings
         self._lock = threading.Lock()
         self._alarms: deque[Incoming] = deque()
         self._others: deque[Incoming] = deque()
+        # Room for two full batches: one being stored, the next one filling.
+        self._inbox_limit = inbox_limit or 2 * max(settings.ingest_batch_size, 1)
+        self._room = threading.Condition(self._lock)
         self._wake_pending = False
         self._wakeup = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._connected = threading.Event()
+        self._connected: dict[Session, threading.Event] = {
+            "main": threading.Event(),
+            "alarms": threading.Event(),
+        }
+        self._connects: dict[Session, int] = {"main": 0, "alarms": 0}
         self._stopping = False
-        self._client = self._make_client()
+        self._client = self._make_client("main")
+        self._alarm_client = self._make_client("alarms")
         self.received = 0
-        self.connects = 0
         self.stale_acks_skipped = 0
+        self.reading_paused = 0  # times the main connection stopped reading (inbox full)
 
-    def _make_client(self) -> mqtt.Client:
+    def _make_client(self, session: Session) -> mqtt.Client:
         s = self._settings
-        client = persistent_consumer(s.hub_client_id, s)
-        status = hub_status_topic(s.hub_client_id)
-        client.will_set(status, b"offline", qos=1, retain=True)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
+        if session == "alarms":
+            client = persistent_consumer(alarm_client_id(s.hub_client_id), s)
+        else:
+            client = persistent_consumer(s.hub_client_id, s)
+            client.will_set(hub_status_topic(s.hub_client_id), b"offline", qos=1, retain=True)
+
+        def on_connect(c: mqtt.Client, _u: Any, flags: Any, reason: Any, _p: Any) -> None:
+            self._on_connect(session, c, flags, reason)
+
+        def on_disconnect(_c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+            self._on_disconnect(session, reason)
+
+        def on_message(_c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+            self._on_message(session, msg)
+
+        client.on_connect = on_connect
+        client.on_disconnect = on_disconnect
+        client.on_message = on_message
         return client
+
+    def _client_of(self, session: Session) -> mqtt.Client:
+        return self._alarm_client if session == "alarms" else self._client
 
     @property
     def connected(self) -> bool:
-        return self._connected.is_set()
+        return all(event.is_set() for event in self._connected.values())
+
+    @property
+    def connects(self) -> int:
+        """How often both connections have been up: the fewer of their connect counts."""
+        return min(self._connects.values())
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         s = self._settings
         # connect_async: the hub starts even if the broker is not up yet and
         # keeps retrying with backoff.
-        self._client.connect_async(s.mqtt_host, s.mqtt_port, keepalive=s.mqtt_keepalive_s)
-        self._client.loop_start()
+        for client in (self._alarm_client, self._client):
+            client.connect_async(s.mqtt_host, s.mqtt_port, keepalive=s.mqtt_keepalive_s)
+            client.loop_start()
 
     async def wait_connected(self, within_s: float) -> bool:
-        return await asyncio.to_thread(self._connected.wait, within_s)
+        def both() -> bool:
+            return all(event.wait(within_s) for event in self._connected.values())
+
+        return await asyncio.to_thread(both)
 
     async def stop(self) -> None:
         self._stopping = True
-        if self._connected.is_set():
+        with self._room:
+            self._room.notify_all()  # a network thread waiting for room must see the stop
+        if self._connected["main"].is_set():
             info = self._client.publish(
                 hub_status_topic(self._settings.hub_client_id), b"offline", qos=1, retain=True
             )
             await asyncio.to_thread(info.wait_for_publish, 2.0)
-        self._client.disconnect()
-        await asyncio.to_thread(self._client.loop_stop)
+        for client in (self._client, self._alarm_client):
+            client.disconnect()
+            await asyncio.to_thread(client.loop_stop)
 
-    # -- paho thread -------------------------------------------------------
+    # -- paho threads ------------------------------------------------------
 
-    def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, reason: Any, _p: Any) -> None:
+    def _on_connect(self, session: Session, client: mqtt.Client, flags: Any, reason: Any) -> None:
         if reason.is_failure:
-            log.error("MQTT broker refused the hub: %s", reason)
+            log.error("MQTT broker refused the hub's %s connection: %s", session, reason)
             return
         # Before anything of this connection arrives (paho calls back on one thread).
-        self.connects += 1
+        self._connects[session] += 1
         sock = client.socket()
         if isinstance(sock, socket.socket):
             # paho leaves Nagle on; acks would wait tens of milliseconds.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         # Subscribing again is harmless with a resumed session and needed with a new one.
-        client.subscribe(
-            [
-                (EVENTS_SUBSCRIPTION, 1),
-                (DEAD_LETTERS_SUBSCRIPTION, 1),
-                (AVAILABILITY_SUBSCRIPTION, 1),
-                (GATEWAY_STATUS_SUBSCRIPTION, 1),
-                (COMMAND_RESULTS_SUBSCRIPTION, 1),
-            ]
-        )
-        client.publish(hub_status_topic(self._settings.hub_client_id), b"online", 1, True)
-        self._connected.set()
+        client.subscribe(_SUBSCRIPTIONS[session])
+        for old in _OUTGROWN[session]:
+            client.unsubscribe(old)
+        if session == "main":
+            client.publish(hub_status_topic(self._settings.hub_client_id), b"online", 1, True)
+        self._connected[session].set()
         log.info(
-            "hub connected to MQTT %s:%s (session resumed: %s)",
+            "hub's %s connection to MQTT %s:%s is up (session resumed: %s)",
+            session,
             self._settings.mqtt_host,
             self._settings.mqtt_port,
             flags.session_present,
         )
 
-    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        self._connected.clear()
+    def _on_disconnect(self, session: Session, reason: Any) -> None:
+        self._connected[session].clear()
         if self._stopping:
             return
-        log.warning("hub lost MQTT connection (%s); paho reconnects with backoff", reason)
+        log.warning(
+            "hub lost its %s MQTT connection (%s); paho reconnects with backoff", session, reason
+        )
 
-    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+    def _on_message(self, session: Session, msg: mqtt.MQTTMessage) -> None:
         lane = lane_of_topic(msg.topic)
         item = Incoming(
-            msg.mid, msg.qos, msg.topic, bytes(msg.payload), lane, bool(msg.dup), self.connects
+            msg.mid,
+            msg.qos,
+            msg.topic,
+            bytes(msg.payload),
+            lane,
+            bool(msg.dup),
+            self._connects[session],
+            session,
         )
         with self._lock:
             self.received += 1
             (self._alarms if lane is Lane.ALARM else self._others).append(item)
             wake = not self._wake_pending
             self._wake_pending = True
+            full = session == "main" and len(self._others) >= self._inbox_limit
         if wake and self._loop is not None:
             self._loop.call_soon_threadsafe(self._wakeup.set)
+        if full:
+            self._wait_for_room()
+
+    def _wait_for_room(self) -> None:
+        """Hold the main connection's network thread until the worker has taken messages.
+
+        While it waits nothing more is read from that socket, so the broker keeps
+        the rest. Acknowledgements queued meanwhile go out once it reads again.
+        The wait is bounded so keepalive pings still go out on a stalled worker.
+        """
+        with self._room:
+            self.reading_paused += 1
+            waited = 0.0
+            while (
+                len(self._others) >= self._inbox_limit
+                and not self._stopping
+                and waited < self._settings.mqtt_keepalive_s / 2
+            ):
+                self._room.wait(0.5)
+                waited += 0.5
 
     # -- asyncio side --------------------------------------------------------
 
@@ -174,6 +262,7 @@ class MqttBridge:
             if not taken:
                 while self._others and len(taken) < limit:
                     taken.append(self._others.popleft())
+                self._room.notify_all()
             if not self._alarms and not self._others:
                 self._wake_pending = False
                 self._wakeup.clear()
@@ -200,8 +289,12 @@ class MqttBridge:
         return self._take(max_items)
 
     async def publish(self, topic: str, payload: bytes, timeout_s: float = 10.0) -> bool:
-        """Publish at QoS 1; True once the broker acknowledged it."""
-        info = self._client.publish(topic, payload, qos=1)
+        """Publish at QoS 1; True once the broker acknowledged it.
+
+        Commands leave on the alarm connection, whose network thread never
+        waits for the ingest worker.
+        """
+        info = self._alarm_client.publish(topic, payload, qos=1)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             # Not connected (paho keeps it and sends it on reconnect) or refused: not
             # confirmed either way, so the caller retries; receivers dedup by id.
@@ -219,11 +312,10 @@ class MqttBridge:
         reconnect its packet id may name a different, not yet stored message.
         A resumed session redelivers the old one, and dedup drops the copy.
         """
-        current = self.connects
         for item in items:
             if item.qos == 0:
                 continue
-            if item.connection != current:
+            if item.connection != self._connects[item.session]:
                 self.stale_acks_skipped += 1
                 continue
-            self._client.ack(item.mid, item.qos)
+            self._client_of(item.session).ack(item.mid, item.qos)

@@ -11,8 +11,12 @@ from device_adapters.model import Lane
 
 ROOT = "chub/v1"
 
-# edge -> hub, QoS 1, not retained: one DeviceEvent JSON per message.
+# edge -> hub, QoS 1, not retained: one DeviceEvent JSON per message. The hub
+# reads the alarm lane on a connection of its own (ALARMS_SUBSCRIPTION) and the
+# other lanes on its main connection, so an SOS never queues behind telemetry.
 EVENTS_SUBSCRIPTION = f"{ROOT}/edge/+/events/#"
+ALARMS_SUBSCRIPTION = f"{ROOT}/edge/+/events/{Lane.ALARM.value}/+"
+TELEMETRY_SUBSCRIPTION = f"{ROOT}/edge/+/events/{Lane.TELEMETRY.value}/+"
 # edge -> hub, QoS 1, not retained: one DeadLetter JSON per message.
 DEAD_LETTERS_SUBSCRIPTION = f"{ROOT}/edge/+/deadletters"
 # edge -> hub, QoS 1, retained per device: one DeviceAvailability JSON.
@@ -34,6 +38,11 @@ def dead_letter_topic(gateway_id: str) -> str:
 def gateway_status_topic(gateway_id: str) -> str:
     """Retained ``online``/``offline``; ``offline`` is also the gateway's last will."""
     return f"{ROOT}/edge/{gateway_id}/status"
+
+
+def alarm_client_id(hub_client_id: str) -> str:
+    """The client id of a hub's second connection, the one that reads the alarm lane."""
+    return f"{hub_client_id}-alarms"
 
 
 def hub_status_topic(client_id: str) -> str:

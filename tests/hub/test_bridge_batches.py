@@ -1,9 +1,11 @@
 """The bridge hands alarms out on their own: an SOS never shares a transaction with a
-backlog of heartbeats (the SOS latency benchmark's finding)."""
+backlog of heartbeats (the SOS latency benchmark's finding), and its inbox is bounded:
+a full inbox holds the main connection's network thread instead of growing."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,7 +19,8 @@ def _deliver(bridge: MqttBridge, mid: int, lane: Lane) -> None:
     message: Any = SimpleNamespace(
         mid=mid, qos=1, topic=event_topic("edge-1", lane, f"watch:{mid}"), payload=b"{}", dup=0
     )
-    bridge._on_message(bridge._client, None, message)  # what paho's network thread calls
+    # What a paho network thread calls: alarms arrive on their own connection.
+    bridge._on_message("alarms" if lane is Lane.ALARM else "main", message)
 
 
 async def test_alarms_come_first_and_alone_then_telemetry_in_full_batches() -> None:
@@ -35,3 +38,28 @@ async def test_alarms_come_first_and_alone_then_telemetry_in_full_batches() -> N
     third = await bridge.next_batch(200, 0.0)
     assert [i.mid for i in third] == list(range(201, 301))
     assert bridge.pending() == 0
+
+
+async def test_a_full_inbox_stops_reading_the_main_connection_until_the_worker_takes() -> None:
+    bridge = MqttBridge(Settings(), inbox_limit=10)
+    bridge._loop = asyncio.get_running_loop()
+    network_thread = threading.Thread(
+        target=lambda: [_deliver(bridge, mid, Lane.TELEMETRY) for mid in range(1, 26)]
+    )
+    network_thread.start()
+    await asyncio.sleep(0.3)
+    assert network_thread.is_alive(), "the network thread kept reading into a full inbox"
+    assert bridge.pending() == 10 and bridge.reading_paused == 1
+
+    # Alarms come on the other connection and are never held back by a full inbox.
+    await asyncio.to_thread(_deliver, bridge, 1001, Lane.ALARM)
+    assert [i.mid for i in await bridge.next_batch(5, 0.0)] == [1001]
+
+    taken: list[int] = []
+    async with asyncio.timeout(10):
+        while len(taken) < 25:
+            taken += [i.mid for i in await bridge.next_batch(5, 0.0)]
+            await asyncio.sleep(0.05)
+    await asyncio.to_thread(network_thread.join, 5)
+    assert not network_thread.is_alive()
+    assert taken == list(range(1, 26))  # nothing dropped, order kept
