@@ -73,6 +73,8 @@ class HubRuntime:
                     "duplicates": self.worker.stats.duplicates,
                     "dead_letters": self.worker.stats.dead_letters,
                     "store_failures": self.worker.stats.store_failures,
+                    "batch_limit": self.worker.stats.batch_limit,
+                    "reading_paused": self.bridge.reading_paused,
                 },
                 "timers": lambda: {
                     "fired": self.scheduler.stats.fired,

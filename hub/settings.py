@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # Ingest batching: commit every N events or T milliseconds, whichever first.
     ingest_batch_size: int = Field(default=500, ge=1, le=10_000)
     ingest_batch_ms: int = Field(default=20, ge=0, le=5_000)
+    # Telemetry batches are sized to take about this long to store, because an
+    # alarm waits for the transaction in progress (0: always full batches).
+    ingest_batch_target_ms: int = Field(default=50, ge=0, le=10_000)
 
     # Edge gateway.
     gateway_id: str = Field(default="edge-1", pattern=r"^[A-Za-z0-9_.\-]{1,64}$")

@@ -19,10 +19,17 @@ from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
-from device_adapters.model import CommandResult, DeadLetter, DeviceAvailability, DeviceEvent
+from device_adapters.model import (
+    CommandResult,
+    DeadLetter,
+    DeviceAvailability,
+    DeviceEvent,
+    Lane,
+)
 from hub.bridge.mqtt_bridge import Incoming, MqttBridge
 from hub.bridge.topics import topic_kind
 from hub.ingest.flows import BatchOutcome, Parsed, store_parsed
+from hub.ingest.sizing import BatchSizer
 from hub.settings import Settings
 from hub.storage.db import Database
 
@@ -44,6 +51,7 @@ class IngestStats:
     store_failures: int = 0
     last_batch_size: int = 0
     last_commit_ms: float = 0.0
+    batch_limit: int = 0  # the size the next telemetry batch may have
 
 
 def _gateway_of(topic: str) -> str:
@@ -112,13 +120,17 @@ class IngestWorker:
         self._listeners.append(listener)
 
     async def run(self) -> None:
-        batch_size = self._settings.ingest_batch_size
-        wait_s = self._settings.ingest_batch_ms / 1000
+        settings = self._settings
+        sizer = BatchSizer(settings.ingest_batch_size, settings.ingest_batch_target_ms)
+        wait_s = settings.ingest_batch_ms / 1000
         while True:
-            items = await self._bridge.next_batch(batch_size, wait_s)
+            items = await self._bridge.next_batch(sizer.limit(), wait_s)
             if not items:
                 continue
             outcome = await self._store_until_done(parse(items))
+            if items[0].lane is not Lane.ALARM:  # alarm batches hold alarms only
+                sizer.observe(len(items), self.stats.last_commit_ms)
+            self.stats.batch_limit = sizer.limit()
             # Only now, with the transaction committed, may the broker forget them.
             self._bridge.ack(items)
             self._count(len(items), outcome)
