@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hub.alerts.tables import alerts
+from hub.chargers.tables import charger_reservations
 from hub.commands.tables import device_commands
 from hub.deadletters.tables import dead_letters
 from hub.devices.tables import devices
@@ -16,12 +17,13 @@ from hub.rules.tables import community_rules
 from hub.storage.metadata import metadata
 from hub.tickets.tables import escalations, ticket_handlers, ticket_log, tickets
 from hub.timers.tables import timers
-from hub.users.tables import users
+from hub.users.tables import refresh_tokens, users
 
 __all__ = [
     "access_credentials",
     "alerts",
     "buildings",
+    "charger_reservations",
     "communities",
     "community_rules",
     "dead_letters",
@@ -36,6 +38,7 @@ __all__ = [
     "households",
     "metadata",
     "points_ledger",
+    "refresh_tokens",
     "resident_activity",
     "residents",
     "streets",

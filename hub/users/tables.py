@@ -22,3 +22,20 @@ users = sa.Table(
     sa.Column("resident_id", sa.ForeignKey("residents.id"), index=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
+
+
+# Refresh tokens: only a hash is stored. Each refresh replaces the token with a
+# new one of the same family; presenting a used token again revokes the family
+# (it was stolen, or replayed), so the thief and the owner both log in anew.
+refresh_tokens = sa.Table(
+    "refresh_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("family", sa.String(32), nullable=False, index=True),
+    sa.Column("user_id", sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("issued_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("used_at", UtcDateTime),
+    sa.Column("revoked_at", UtcDateTime),
+)
