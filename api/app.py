@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
 from api.routes import (
     alerts,
@@ -15,6 +16,7 @@ from api.routes import (
     gateways,
     health,
     notifications,
+    pages,
     points,
     report_form,
     reports,
@@ -50,8 +52,10 @@ def create_app(ctx: ApiContext) -> FastAPI:
         points,
         report_form,
         rules,
+        pages,
     ):
         app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

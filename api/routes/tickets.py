@@ -16,6 +16,7 @@ from api.pagination import Page
 from api.security import CurrentUser, UserScope
 from api.state import ApiContext
 from hub.notifications.base import Notification
+from hub.residents.card import ResidentCard, resident_card
 from hub.tickets import handlers, intake, service, workflow
 from hub.tickets.models import (
     CoHandlerAdd,
@@ -110,6 +111,19 @@ async def ticket(scope: UserScope, conn: Conn, ticket_id: int) -> TicketPublic:
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no ticket {ticket_id} visible to you")
     return found
+
+
+@router.get("/{ticket_id}/resident", responses={404: _ERRORS[404]})
+async def ticket_resident(scope: UserScope, conn: Conn, ticket_id: int) -> ResidentCard:
+    """The resident a ticket concerns, for whoever may see the ticket: name, phone, address
+    and family contacts. No health history (the alarm is on the ticket)."""
+    found = await get_ticket(conn, scope, ticket_id)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no ticket {ticket_id} visible to you")
+    card = await resident_card(conn, found.resident_id) if found.resident_id else None
+    if card is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"ticket {ticket_id} names no resident")
+    return card
 
 
 @router.post(

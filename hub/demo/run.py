@@ -142,6 +142,7 @@ def banner(settings: Settings) -> str:
     return f"""
 Community Hub demo is running.
 
+  Volunteer inbox (live): {base}/inbox   (log in as the volunteer on duty, e.g. vol.li)
   API docs (try it out):  {base}/docs
   Health:                 {base}/healthz
   Accounts (password for all: {DEMO_PASSWORD}):
