@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from api.errors import complete_error_responses
 from api.routes import (
     alerts,
     auth,
@@ -56,6 +57,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
+    complete_error_responses(app)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

@@ -321,9 +321,19 @@ _FORM_SCHEMA = ReportForm.model_json_schema()
     response_model=ReportReceipt,
     responses={
         201: {"content": {"text/html": {}}, "description": "for a form post: a page that says so"},
-        404: {"description": "the code is not valid (forged, altered, or its grid is gone)"},
-        422: {"description": "a field is missing or invalid; the detail says which and why"},
-        429: {"description": "too many reports from this address; see Retry-After"},
+        # A form post gets each error as a page too.
+        404: {
+            "description": "the code is not valid (forged, altered, or its grid is gone)",
+            "content": {"application/json": {}, "text/html": {}},
+        },
+        422: {
+            "description": "a field is missing or invalid; the detail says which and why",
+            "content": {"application/json": {}, "text/html": {}},
+        },
+        429: {
+            "description": "too many reports from this address; see Retry-After",
+            "content": {"application/json": {}, "text/html": {}},
+        },
     },
     openapi_extra={
         "requestBody": {

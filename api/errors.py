@@ -1,0 +1,83 @@
+"""One error model for the whole API, and an OpenAPI document that lists it.
+
+Every error answer is ``{"detail": ...}``: a sentence saying what was wrong, or
+for 422 FastAPI's list of the inputs that failed validation. The routes raise
+HTTPException with such a sentence. Here the generated OpenAPI document is
+completed so a client (and the schemathesis contract test) knows which errors
+each operation can answer: 401/403 where a login is needed, 404 where a path
+names something, 409 for changes, 429 where a rate limit applies.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request, status
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+# The largest id a database row can have (a signed 64-bit integer).
+MAX_ID = 2**63 - 1
+
+
+class ErrorBody(BaseModel):
+    detail: str | list[dict[str, Any]] = Field(
+        description="what was wrong: a sentence, or (422) the inputs that failed validation"
+    )
+
+
+_DESCRIPTIONS = {
+    "401": "not logged in, the token expired, or (logging in) a wrong username or password",
+    "403": "logged in, but the caller's role may not do this",
+    "404": "nothing with that id visible to the caller",
+    "409": "not allowed in the current state, or changed concurrently",
+    "429": "too many attempts; try again after the Retry-After header's seconds",
+}
+_RATE_LIMITED = ("/api/v1/auth/token", "/api/v1/problem-reports/")
+
+
+def _codes_for(path: str, method: str, operation: dict[str, Any]) -> list[str]:
+    codes = []
+    if operation.get("security"):
+        codes += ["401", "403"]
+    if "{" in path:
+        codes.append("404")
+    if method in ("post", "put", "patch", "delete"):
+        codes.append("409")
+    if path.startswith(_RATE_LIMITED):
+        codes.append("429")
+    if path == "/api/v1/auth/token":
+        codes.append("401")  # wrong username or password
+    return codes
+
+
+def complete_error_responses(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas["ErrorBody"] = ErrorBody.model_json_schema()
+        ref = {"$ref": "#/components/schemas/ErrorBody"}
+        for path, operations in schema.get("paths", {}).items():
+            for method, operation in operations.items():
+                responses = operation.setdefault("responses", {})
+                for code in _codes_for(path, method, operation):
+                    entry = responses.setdefault(code, {"description": _DESCRIPTIONS[code]})
+                    entry.setdefault("content", {"application/json": {"schema": ref}})
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+    @app.exception_handler(OverflowError)
+    async def number_out_of_range(_request: Request, exc: OverflowError) -> JSONResponse:
+        # A number no row can have (the database's integers are 64-bit): bad input, not a crash.
+        # Shaped like FastAPI's own validation errors, so clients read both alike.
+        problem = {"loc": ["request"], "msg": f"a number is out of range: {exc}", "type": "range"}
+        return JSONResponse(
+            {"detail": [problem]}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
+        )
