@@ -1,17 +1,105 @@
-"""Charging availability: which ports are free, for anyone in the community."""
+"""Charging availability (which ports are free, for anyone in the community) and
+residents' reservations of a port."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import UTC, datetime
+from typing import Annotated
 
-from api.deps import Conn
-from api.security import UserScope
-from hub.chargers.models import ChargerAvailability
+from fastapi import APIRouter, Depends, HTTPException, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import Conn, Context, Limit, Offset
+from api.pagination import Page
+from api.security import UserScope, require_roles
+from hub.chargers import reservations
+from hub.chargers.models import ChargerAvailability, Reservation
 from hub.chargers.service import list_availability
+from hub.users.models import Role, UserPublic
 
-router = APIRouter(prefix="/api/v1/chargers", tags=["chargers"])
+# No prefix: the charger paths and /api/v1/reservations share this one router.
+router = APIRouter(tags=["chargers"])
+
+Resident = Annotated[UserPublic, Depends(require_roles(Role.RESIDENT))]
 
 
-@router.get("/availability")
+class ReservationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    minutes: Annotated[
+        int,
+        Field(
+            ge=reservations.MIN_MINUTES,
+            le=reservations.MAX_MINUTES,
+            description="how long to hold the port, from now",
+        ),
+    ]
+
+
+@router.get("/api/v1/chargers/availability")
 async def availability(scope: UserScope, conn: Conn) -> list[ChargerAvailability]:
-    return await list_availability(conn, scope)
+    """Every charger of your community, port by port; a port you reserved says so."""
+    return await list_availability(conn, scope, datetime.now(UTC))
+
+
+@router.post(
+    "/api/v1/chargers/{device_id}/ports/{port}/reservations",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        403: {"description": "only residents reserve"},
+        404: {"description": "no such charger or port in your community"},
+        409: {"description": "the port is not free, or you already hold a reservation"},
+    },
+)
+async def reserve_port(
+    _: Resident,
+    scope: UserScope,
+    ctx: Context,
+    device_id: str,
+    port: int,
+    request: ReservationRequest,
+) -> Reservation:
+    """Hold a free port for yourself for the given minutes (one reservation at a time)."""
+    try:
+        async with ctx.db.write() as conn:
+            return await reservations.reserve(
+                conn, scope, device_id, port, request.minutes, datetime.now(UTC)
+            )
+    except reservations.ReservationForbidden as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
+    except reservations.ReservationNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except reservations.ReservationConflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+
+
+@router.get("/api/v1/reservations/mine", responses={403: {"description": "only residents"}})
+async def my_reservations(
+    _: Resident, scope: UserScope, conn: Conn, limit: Limit = 50, offset: Offset = 0
+) -> Page[Reservation]:
+    """Your reservations: the active one first, then the ended ones, newest first."""
+    items, total = await reservations.list_mine(
+        conn, scope, datetime.now(UTC), limit=limit, offset=offset
+    )
+    return Page(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.post(
+    "/api/v1/reservations/{reservation_id}/cancel",
+    responses={
+        403: {"description": "only residents"},
+        404: {"description": "no such reservation of yours"},
+        409: {"description": "the reservation has already ended"},
+    },
+)
+async def cancel_reservation(
+    _: Resident, scope: UserScope, ctx: Context, reservation_id: int
+) -> Reservation:
+    """Give your reservation up: the port is free for others at once."""
+    try:
+        async with ctx.db.write() as conn:
+            return await reservations.cancel(conn, scope, reservation_id, datetime.now(UTC))
+    except reservations.ReservationNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except reservations.ReservationConflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None

@@ -22,6 +22,9 @@ class PortAvailability(BaseModel):
     status: str | None = None
     power_w: float | None = None
     updated_at: datetime | None = None
+    # Only on a port reserved by the caller; anyone else sees just ``reserved``.
+    reserved_by_me: bool | None = None
+    reserved_until: datetime | None = None
 
 
 class ChargerAvailability(BaseModel):
@@ -32,3 +35,24 @@ class ChargerAvailability(BaseModel):
     last_seen_at: datetime | None
     ports: list[PortAvailability]
     summary: dict[Availability, int]
+
+
+class ReservationStatus(StrEnum):
+    ACTIVE = "active"
+    CANCELLED = "cancelled"  # by its owner
+    EXPIRED = "expired"  # its time ran out before the port was used
+    USED = "used"  # the port started charging while it was held
+
+
+class Reservation(BaseModel):
+    """A resident's hold on one charging port, as its owner sees it."""
+
+    id: int
+    device_id: str
+    charger_name: str
+    port: int
+    status: ReservationStatus
+    starts_at: datetime
+    ends_at: datetime
+    created_at: datetime
+    ended_at: datetime | None = None

@@ -18,6 +18,7 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.chargers import reservations as charger_reservations
 from hub.escalation import service as escalation
 from hub.notifications.base import Notification
 from hub.reports import schedule as reports_schedule
@@ -128,6 +129,8 @@ class Scheduler:
             return await limits.on_timer(conn, timer.payload, now)
         if timer.kind == reports_schedule.TIMER_KIND:
             return await reports_schedule.on_timer(conn, timer.payload, now)
+        if timer.kind == charger_reservations.TIMER_KIND:
+            return await charger_reservations.on_timer(conn, timer.payload, now)
         if timer.kind == conditions.TIMER_KIND:
             outcome, raised = await conditions.on_timer(conn, timer.payload, now)
             return outcome, raised.notifications if raised is not None else []
