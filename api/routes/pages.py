@@ -32,3 +32,9 @@ async def login_page() -> FileResponse:
 async def inbox_page() -> FileResponse:
     """The volunteer inbox: open tickets of mine, live."""
     return _page("inbox")
+
+
+@router.get("/charging")
+async def charging_page() -> FileResponse:
+    """Resident charging: stations, reserving a port, my reservations, a problem report."""
+    return _page("charging")

@@ -6,7 +6,7 @@ const HOME = {
   community_staff: "/inbox",
   admin: "/inbox",
   property_manager: "/inbox",
-  resident: "/inbox",
+  resident: "/charging",
 };
 
 function safeNext() {

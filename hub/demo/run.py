@@ -143,6 +143,7 @@ def banner(settings: Settings) -> str:
 Community Hub demo is running.
 
   Volunteer inbox (live): {base}/inbox   (log in as the volunteer on duty, e.g. vol.li)
+  Resident charging:      {base}/charging   (log in as resident.sun)
   API docs (try it out):  {base}/docs
   Health:                 {base}/healthz
   Accounts (password for all: {DEMO_PASSWORD}):

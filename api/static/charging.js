@@ -1,0 +1,158 @@
+// Resident charging: the community's stations port by port, reserving a free port for
+// a set time, one's own reservations (cancel), the household's devices, and a problem
+// report. Status refreshes every 15 s, so a port someone else just took shows it.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const LABEL = {
+  available: "free",
+  charging: "charging",
+  reserved: "reserved",
+  out_of_order: "out of order",
+  unknown: "unknown",
+};
+
+function showError(message) {
+  $("page-error").textContent = message || "";
+}
+
+function portRow(charger, port) {
+  const status = port.reserved_by_me ? "reserved for you" : LABEL[port.availability] || port.availability;
+  const errorLine = Hub.el("span", { class: "error", role: "alert" });
+  const reserve = port.availability === "available"
+    ? Hub.el("button", {
+        type: "button",
+        "data-reserve": `${charger.device_id}:${port.port}`,
+        text: "Reserve",
+        onclick: async (event) => {
+          event.currentTarget.disabled = true;
+          try {
+            await Hub.api(
+              `/api/v1/chargers/${encodeURIComponent(charger.device_id)}/ports/${port.port}/reservations`,
+              { json: { minutes: Number($("minutes").value) } },
+            );
+            await refresh();
+          } catch (error) {
+            errorLine.textContent = error.message;
+            event.currentTarget.disabled = false;
+          }
+        },
+      })
+    : null;
+  return Hub.el(
+    "li", { "data-port": `${charger.device_id}:${port.port}`, "data-availability": port.availability },
+    Hub.el("span", { class: `badge ${port.availability === "out_of_order" ? "overdue" : ""}`, text: status }),
+    ` Port ${port.port} `,
+    port.reserved_until ? `until ${Hub.when(port.reserved_until)} ` : "",
+    reserve, errorLine,
+  );
+}
+
+async function loadStations() {
+  const chargers = await Hub.api("/api/v1/chargers/availability");
+  $("stations").replaceChildren(
+    ...(chargers.length
+      ? chargers.map((c) => Hub.el(
+          "article", { class: "card", "data-charger": c.device_id },
+          Hub.el("h2", { text: c.name }),
+          Hub.el("p", { class: "meta", text: `${c.summary.available || 0} of ${c.ports.length} free` }),
+          Hub.el("ul", {}, c.ports.map((p) => portRow(c, p))),
+        ))
+      : [Hub.el("p", { class: "empty", text: "No charging stations in your community." })]),
+  );
+}
+
+async function loadMine() {
+  const page = await Hub.api("/api/v1/reservations/mine?limit=10");
+  $("mine").replaceChildren(
+    ...(page.items.length
+      ? page.items.map((r) => Hub.el(
+          "article", { class: "card", "data-reservation": r.id, "data-status": r.status },
+          Hub.el("p", {}, Hub.el("strong", { text: `${r.charger_name}, port ${r.port}` }), ` · ${r.status}`),
+          Hub.el("p", { class: "meta", text: `${Hub.when(r.starts_at)} – ${Hub.when(r.ends_at)}` }),
+          r.status === "active"
+            ? Hub.el("button", {
+                type: "button", class: "secondary", text: "Cancel",
+                onclick: async (event) => {
+                  event.currentTarget.disabled = true;
+                  try {
+                    await Hub.api(`/api/v1/reservations/${r.id}/cancel`, { method: "POST" });
+                    await refresh();
+                  } catch (error) {
+                    showError(error.message);
+                  }
+                },
+              })
+            : null,
+        ))
+      : [Hub.el("p", { class: "empty", text: "No reservations." })]),
+  );
+}
+
+async function loadDevices() {
+  const page = await Hub.api("/api/v1/devices?limit=50");
+  $("devices").replaceChildren(
+    ...(page.items.length
+      ? page.items.map((d) => Hub.el(
+          "p", { class: "meta" },
+          Hub.el("strong", { text: d.name }),
+          ` · ${d.online === false ? "offline" : d.online ? "online" : "not heard from"}`,
+          d.battery_pct !== null ? ` · battery ${d.battery_pct}%` : "",
+        ))
+      : [Hub.el("p", { class: "empty", text: "No devices in your household." })]),
+  );
+}
+
+async function refresh() {
+  try {
+    await Promise.all([loadStations(), loadMine(), loadDevices()]);
+    showError("");
+  } catch (error) {
+    showError(`Could not load: ${error.message}`);
+  }
+}
+
+$("report").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const title = $("report-title-input");
+  const description = $("report-description");
+  const checks = [
+    [title, "report-title-error", "Say in a few words what is wrong."],
+    [description, "report-description-error", "Add a few details so someone can find it."],
+  ];
+  let ok = true;
+  for (const [input, errorId, message] of checks) {
+    const empty = input.value.trim() === "";
+    input.setAttribute("aria-invalid", empty ? "true" : "false");
+    $(errorId).textContent = empty ? message : "";
+    ok = ok && !empty;
+  }
+  $("report-error").textContent = "";
+  $("report-done").textContent = "";
+  if (!ok) return;
+  try {
+    const ticket = await Hub.api("/api/v1/tickets", {
+      json: { title: title.value.trim(), description: description.value.trim() },
+    });
+    $("report-done").textContent = `Thank you: report #${ticket.id} is registered.`;
+    title.value = "";
+    description.value = "";
+  } catch (error) {
+    $("report-error").textContent = error.message;
+  }
+});
+
+async function start() {
+  if (!Hub.saved()) return Hub.toLogin();
+  $("logout").addEventListener("click", () => Hub.logout());
+  try {
+    $("who").textContent = (await Hub.api("/api/v1/auth/me")).full_name;
+  } catch (error) {
+    showError(error.message);
+    return;
+  }
+  await refresh();
+  setInterval(refresh, 15000);
+}
+
+start();

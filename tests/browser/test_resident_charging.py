@@ -1,0 +1,109 @@
+"""Resident charging in a real browser: a port one resident reserves shows as reserved to
+another, the owner can cancel it, and the problem report form checks its fields."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from playwright.async_api import Browser, Page, expect
+
+from device_adapters.model import DeviceFamily
+from hub.demo.seed import DEMO_PASSWORD
+from hub.ingest.flows import store_batch
+from hub.residents.tables import residents
+from hub.storage.db import Database
+from hub.users.models import Role
+from hub.users.service import create_user
+from tests.support.brokers import MosquittoProcess
+from tests.support.hubdata import device_event
+from tests.support.stack import running_stack, stack_settings
+
+pytestmark = pytest.mark.e2e
+
+PILE = "ebike:EB-B1-01"  # the e-bike pile of Building 1
+PHONE = {"width": 390, "height": 844}
+
+
+async def _free_ports_and_a_neighbour(db: Database) -> None:
+    """Ports 1 and 2 of the pile free; Wu Meifang's family gets a login."""
+    now = datetime.now(UTC) - timedelta(minutes=1)
+    batch = [
+        device_event(
+            PILE,
+            DeviceFamily.CHARGER,
+            "charger.port_status",
+            {"port": port, "status": "available", "availability": "available"},
+            received_at=now,
+        )
+        for port in (1, 2)
+    ]
+    async with db.write() as conn:
+        await store_batch(conn, batch, [], now)
+        wu = (
+            await conn.execute(
+                sa.select(residents.c.id).where(residents.c.full_name.like("Wu Meifang%"))
+            )
+        ).scalar_one()
+        await create_user(
+            conn,
+            username="wu.family",
+            password=DEMO_PASSWORD,
+            full_name="Family of Wu Meifang",
+            role=Role.RESIDENT,
+            resident_id=wu,
+        )
+
+
+async def _charging_page(browser: Browser, api: str, username: str) -> Page:
+    page = await browser.new_page(viewport=PHONE)
+    await page.goto(f"{api}/login")
+    await page.fill("#username", username)
+    await page.fill("#password", DEMO_PASSWORD)
+    await page.click("button[type=submit]")
+    await expect(page).to_have_url(f"{api}/charging")  # a resident's home page
+    return page
+
+
+async def test_a_port_reserved_by_one_resident_shows_reserved_to_another(
+    mosquitto: MosquittoProcess, tmp_path: Path, browser: Browser, artifacts: Path
+) -> None:
+    settings = stack_settings(tmp_path / "hub", mosquitto.host, mosquitto.port)
+    async with running_stack(settings) as stack:
+        await _free_ports_and_a_neighbour(stack.hub.db)
+        sun = await _charging_page(browser, stack.api_url, "resident.sun")
+        wu = await _charging_page(browser, stack.api_url, "wu.family")
+        port = f"[data-port='{PILE}:1']"
+        await expect(wu.locator(port)).to_have_attribute("data-availability", "available")
+
+        await sun.locator(f"[data-reserve='{PILE}:1']").click()
+        await expect(sun.locator(port)).to_contain_text("reserved for you")
+        await expect(sun.locator("#mine [data-status=active]")).to_contain_text("port 1")
+        await sun.screenshot(path=str(artifacts / "charging-reserved.png"), full_page=True)
+
+        await wu.reload()
+        await expect(wu.locator(port)).to_have_attribute("data-availability", "reserved")
+        await expect(wu.locator(port)).not_to_contain_text("for you")
+        await expect(wu.locator(f"[data-reserve='{PILE}:1']")).to_have_count(0)
+
+        await sun.locator("#mine [data-status=active] button").click()
+        await expect(sun.locator("#mine [data-status=cancelled]")).to_be_visible()
+        await wu.reload()
+        await expect(wu.locator(port)).to_have_attribute("data-availability", "available")
+
+
+async def test_the_problem_report_form_checks_fields_and_files_a_ticket(
+    mosquitto: MosquittoProcess, tmp_path: Path, browser: Browser
+) -> None:
+    settings = stack_settings(tmp_path / "hub", mosquitto.host, mosquitto.port)
+    async with running_stack(settings) as stack:
+        page = await _charging_page(browser, stack.api_url, "resident.sun")
+        await page.click("#report button[type=submit]")
+        await expect(page.locator("#report-title-error")).to_contain_text("what is wrong")
+        await expect(page.locator("#report-description-error")).to_contain_text("details")
+        await page.fill("#report-title-input", "Port 2 does not start")
+        await page.fill("#report-description", "The light stays red after plugging in.")
+        await page.click("#report button[type=submit]")
+        await expect(page.locator("#report-done")).to_contain_text("is registered")
