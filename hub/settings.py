@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, ge=1, le=65535)
     jwt_secret: SecretStr = SecretStr(DEMO_JWT_SECRET)
     access_token_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    refresh_token_days: int = Field(default=14, ge=1, le=365)
+    login_attempts_per_window: int = Field(default=5, ge=1, le=1000)
+    login_window_s: int = Field(default=300, ge=1, le=86400)
 
     # Community defaults.
     timezone: str = "Asia/Shanghai"

@@ -1,15 +1,29 @@
-"""OAuth2 password flow: username and password in, a short-lived bearer token out."""
+"""OAuth2 password flow: username and password in, a short-lived bearer token and a
+long-lived, single-use refresh token out.
+
+* ``POST /api/v1/auth/token``: log in (form fields ``username``, ``password``); failed
+  logins are rate-limited per username and per client address (api/login_limit.py);
+* ``POST /api/v1/auth/refresh``: trade a refresh token for a new access and refresh token;
+* ``POST /api/v1/auth/logout``: revoke the refresh token and every token of its login.
+
+See docs/auth.md for lifetimes and the rotation rule.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.deps import Conn, Context
+from api.errors import ErrorBody
+from api.login_limit import Refusal, client_ip, login_limiter
 from api.security import CurrentUser, create_access_token
+from hub.settings import Settings
+from hub.users import refresh as refresh_tokens
 from hub.users.models import Role, UserPublic
 from hub.users.service import authenticate
 
@@ -19,14 +33,78 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 class Token(BaseModel):
     access_token: str
     token_type: str = "bearer"
-    expires_in: int
+    expires_in: int = Field(description="seconds the access token is valid")
+    refresh_token: str = Field(
+        description="single use: send it to /api/v1/auth/refresh for a new pair"
+    )
+    refresh_expires_in: int = Field(description="seconds the refresh token is valid")
     role: Role
 
 
-@router.post("/token")
-async def login(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], ctx: Context, conn: Conn
+class RefreshRequest(BaseModel):
+    refresh_token: str = Field(
+        min_length=1,
+        max_length=refresh_tokens.MAX_TOKEN_LENGTH,
+        description="the refresh_token of the last /token or /refresh answer",
+    )
+
+
+_REFUSED = {
+    refresh_tokens.Refused.UNKNOWN: "refresh token not recognised; log in again",
+    refresh_tokens.Refused.EXPIRED: "refresh token expired; log in again",
+    refresh_tokens.Refused.REVOKED: (
+        "refresh token revoked (logged out, or its login was revoked); log in again"
+    ),
+    refresh_tokens.Refused.REPLAYED: (
+        "refresh token was already used; every token of that login is now revoked, log in again"
+    ),
+    refresh_tokens.Refused.INACTIVE: "the account is deactivated",
+}
+
+
+def _refresh_lifetime(settings: Settings) -> timedelta:
+    return timedelta(days=settings.refresh_token_days)
+
+
+def _pair(
+    user: UserPublic, refresh: refresh_tokens.IssuedToken, settings: Settings, now: datetime
 ) -> Token:
+    access, expires_in = create_access_token(user, settings)
+    return Token(
+        access_token=access,
+        expires_in=expires_in,
+        refresh_token=refresh.token,
+        refresh_expires_in=int((refresh.expires_at - now).total_seconds()),
+        role=user.role,
+    )
+
+
+@router.post(
+    "/token",
+    responses={
+        401: {"model": ErrorBody, "description": "wrong username or password"},
+        429: {
+            "model": ErrorBody,
+            "description": "too many failed logins for the username or from the address; "
+            "see Retry-After",
+        },
+    },
+)
+async def login(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    request: Request,
+    ctx: Context,
+    conn: Conn,
+) -> Token:
+    """Log in: an access token (short-lived) and a refresh token (long-lived, single use)."""
+    limiter = login_limiter(request)
+    attempt = limiter.attempt(form.username, client_ip(request))
+    if isinstance(attempt, Refusal):
+        raise HTTPException(
+            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+            detail=attempt.reason,
+            headers={"Retry-After": str(attempt.retry_after)},
+        )
     user = await authenticate(conn, form.username, form.password)
     if user is None:
         raise HTTPException(
@@ -34,8 +112,47 @@ async def login(
             detail="wrong username or password",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    token, expires_in = create_access_token(user, ctx.settings)
-    return Token(access_token=token, expires_in=expires_in, role=user.role)
+    limiter.succeeded(attempt)
+    now = datetime.now(UTC)
+    async with ctx.db.write() as wconn:
+        issued = await refresh_tokens.issue(wconn, user.id, now, _refresh_lifetime(ctx.settings))
+    return _pair(user, issued, ctx.settings, now)
+
+
+@router.post(
+    "/refresh",
+    responses={
+        401: {
+            "model": ErrorBody,
+            "description": "the refresh token is unknown, expired, revoked or was already "
+            "used (which revokes its whole login), or the account is deactivated",
+        }
+    },
+)
+async def refresh(body: RefreshRequest, ctx: Context) -> Token:
+    """A new access token and a new refresh token; the one sent is used up."""
+    now = datetime.now(UTC)
+    # Committed whatever the outcome: a replay's revocation must stick.
+    async with ctx.db.write() as conn:
+        result = await refresh_tokens.try_rotate(
+            conn, body.refresh_token, now, lifetime=_refresh_lifetime(ctx.settings)
+        )
+    if isinstance(result, refresh_tokens.Refused):
+        raise HTTPException(
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            detail=_REFUSED[result],
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return _pair(result.user, result.refresh, ctx.settings, now)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(body: RefreshRequest, ctx: Context) -> None:
+    """Revoke the refresh token and every token of its login. Answers 204 also for a token
+    that is unknown: either way it cannot be used. Access tokens already handed out stay
+    valid until they expire (``expires_in``)."""
+    async with ctx.db.write() as conn:
+        await refresh_tokens.revoke_family_of(conn, body.refresh_token, datetime.now(UTC))
 
 
 @router.get("/me")

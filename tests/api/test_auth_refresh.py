@@ -1,0 +1,374 @@
+"""Refresh tokens (rotation, replay, expiry, logout, deactivation) and the failed-login limit."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI
+
+from api import login_limit
+from api.app import create_app
+from api.login_limit import Attempt, FailureWindow, LoginLimiter, Refusal
+from api.routes import auth as auth_routes
+from api.state import ApiContext
+from hub.demo.seed import DEMO_PASSWORD
+from hub.settings import DEMO_JWT_SECRET, Settings
+from hub.storage.db import Database
+from hub.users import refresh
+from hub.users.tables import refresh_tokens, users
+from tests.support.hubdata import user_id_of
+
+Json = dict[str, Any]
+SETTINGS = Settings()
+PER_USER = SETTINGS.login_attempts_per_window  # 5
+PER_IP = PER_USER * login_limit.IP_FACTOR  # 20
+WINDOW_S = SETTINGS.login_window_s  # 300
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def _login(
+    client: httpx.AsyncClient, username: str, password: str = DEMO_PASSWORD
+) -> httpx.Response:
+    return await client.post(
+        "/api/v1/auth/token", data={"username": username, "password": password}
+    )
+
+
+async def _tokens(client: httpx.AsyncClient, username: str) -> Json:
+    response = await _login(client, username)
+    assert response.status_code == 200, response.text
+    body: Json = response.json()
+    return body
+
+
+async def _refresh(client: httpx.AsyncClient, token: str) -> httpx.Response:
+    return await client.post("/api/v1/auth/refresh", json={"refresh_token": token})
+
+
+async def _me(client: httpx.AsyncClient, access_token: str) -> httpx.Response:
+    return await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {access_token}"})
+
+
+async def _row(db: Database, token: str) -> sa.RowMapping:
+    async with db.read() as conn:
+        row = (
+            await conn.execute(
+                sa.select(refresh_tokens).where(
+                    refresh_tokens.c.token_hash == refresh.hash_token(token)
+                )
+            )
+        ).one()
+        return row._mapping
+
+
+async def _revoked_in_family(db: Database, family: str) -> list[bool]:
+    async with db.read() as conn:
+        rows = await conn.execute(
+            sa.select(refresh_tokens.c.revoked_at)
+            .where(refresh_tokens.c.family == family)
+            .order_by(refresh_tokens.c.id)
+        )
+        return [revoked_at is not None for (revoked_at,) in rows]
+
+
+@asynccontextmanager
+async def _client_from(app: FastAPI, ip: str) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=(ip, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as c:
+        yield c
+
+
+# --- Refresh tokens.
+
+
+async def test_login_returns_an_access_and_a_refresh_token(
+    client: httpx.AsyncClient, api_db: Database
+) -> None:
+    body = await _tokens(client, "vol.wang")
+    assert body["token_type"] == "bearer" and body["role"] == "volunteer"
+    assert body["refresh_token"] and body["refresh_token"] != body["access_token"]
+    assert body["refresh_expires_in"] == SETTINGS.refresh_token_days * 86400
+    assert (await _me(client, body["access_token"])).json()["username"] == "vol.wang"
+    # Only the hash is stored, with the user and a fresh family.
+    row = await _row(api_db, body["refresh_token"])
+    assert row["user_id"] == await user_id_of(api_db, "vol.wang")
+    assert row["token_hash"] != body["refresh_token"] and len(row["token_hash"]) == 64
+    assert row["used_at"] is None and row["revoked_at"] is None
+    assert row["expires_at"] - row["issued_at"] == timedelta(days=SETTINGS.refresh_token_days)
+    again = await _tokens(client, "vol.wang")
+    assert (await _row(api_db, again["refresh_token"]))["family"] != row["family"]
+
+
+async def test_access_token_lifetime_stays_short(client: httpx.AsyncClient) -> None:
+    short = SETTINGS.access_token_minutes * 60
+    first = await _tokens(client, "staff")
+    refreshed = (await _refresh(client, first["refresh_token"])).json()
+    for body in (first, refreshed):
+        assert body["expires_in"] == short
+        claims = jwt.decode(body["access_token"], DEMO_JWT_SECRET, algorithms=["HS256"])
+        assert claims["exp"] - claims["iat"] == short
+        assert body["refresh_expires_in"] == SETTINGS.refresh_token_days * 86400 > short
+
+
+async def test_refresh_gives_a_working_access_token_and_a_new_refresh_token(
+    client: httpx.AsyncClient, api_db: Database
+) -> None:
+    first = await _tokens(client, "vol.wang")
+    response = await _refresh(client, first["refresh_token"])
+    assert response.status_code == 200, response.text
+    second = response.json()
+    assert second["role"] == "volunteer" and second["token_type"] == "bearer"
+    assert second["refresh_token"] != first["refresh_token"]
+    me = await _me(client, second["access_token"])
+    assert me.status_code == 200 and me.json()["username"] == "vol.wang"
+    old, new = (
+        await _row(api_db, first["refresh_token"]),
+        await _row(api_db, second["refresh_token"]),
+    )
+    assert old["used_at"] is not None and old["revoked_at"] is None
+    assert new["family"] == old["family"] and new["used_at"] is None
+    # The new one can be used in turn.
+    third = await _refresh(client, second["refresh_token"])
+    assert third.status_code == 200
+    assert (await _me(client, third.json()["access_token"])).status_code == 200
+
+
+async def test_a_replayed_refresh_token_revokes_its_whole_family(
+    client: httpx.AsyncClient, api_db: Database
+) -> None:
+    first = await _tokens(client, "vol.wang")
+    other_login = await _tokens(client, "vol.wang")  # another device: its own family
+    second = (await _refresh(client, first["refresh_token"])).json()
+    newest = (await _refresh(client, second["refresh_token"])).json()
+
+    replay = await _refresh(client, first["refresh_token"])
+    assert replay.status_code == 401
+    assert "already used" in replay.json()["detail"]
+    assert replay.headers["WWW-Authenticate"] == "Bearer"
+    family = (await _row(api_db, first["refresh_token"]))["family"]
+    assert await _revoked_in_family(api_db, family) == [True, True, True]
+
+    # Even the newest token of the family is refused now, with the reason.
+    refused = await _refresh(client, newest["refresh_token"])
+    assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
+    # The other login is untouched.
+    assert (await _refresh(client, other_login["refresh_token"])).status_code == 200
+
+
+async def test_an_expired_or_unknown_refresh_token_is_refused(
+    client: httpx.AsyncClient, api_db: Database
+) -> None:
+    body = await _tokens(client, "staff")
+    async with api_db.write() as conn:
+        await conn.execute(
+            refresh_tokens.update()
+            .where(refresh_tokens.c.token_hash == refresh.hash_token(body["refresh_token"]))
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    expired = await _refresh(client, body["refresh_token"])
+    assert expired.status_code == 401 and "expired" in expired.json()["detail"]
+    assert (await _row(api_db, body["refresh_token"]))["used_at"] is None  # not rotated
+
+    unknown = await _refresh(client, "not-a-token-we-issued")
+    assert unknown.status_code == 401 and "not recognised" in unknown.json()["detail"]
+    assert (await _refresh(client, "")).status_code == 422
+    assert (await _refresh(client, "x" * 1000)).status_code == 422
+
+
+async def test_logout_revokes_the_family(client: httpx.AsyncClient, api_db: Database) -> None:
+    first = await _tokens(client, "manager")
+    other_login = await _tokens(client, "manager")
+    second = (await _refresh(client, first["refresh_token"])).json()
+
+    out = await client.post("/api/v1/auth/logout", json={"refresh_token": second["refresh_token"]})
+    assert out.status_code == 204 and out.content == b""
+    family = (await _row(api_db, first["refresh_token"]))["family"]
+    assert await _revoked_in_family(api_db, family) == [True, True]
+    refused = await _refresh(client, second["refresh_token"])
+    assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
+    # Logging out twice, or with a token never issued, is harmless.
+    again = await client.post("/api/v1/auth/logout", json={"refresh_token": "never-issued"})
+    assert again.status_code == 204
+    assert (await _refresh(client, other_login["refresh_token"])).status_code == 200
+
+
+async def test_a_deactivated_user_cannot_refresh(
+    client: httpx.AsyncClient, api_db: Database
+) -> None:
+    phone = await _tokens(client, "vol.li")
+    laptop = await _tokens(client, "vol.li")
+    async with api_db.write() as conn:
+        await conn.execute(
+            users.update().where(users.c.username == "vol.li").values(is_active=False)
+        )
+    refused = await _refresh(client, phone["refresh_token"])
+    assert refused.status_code == 401 and "deactivated" in refused.json()["detail"]
+    # Every token of the user is revoked, not only the one presented.
+    for body in (phone, laptop):
+        row = await _row(api_db, body["refresh_token"])
+        assert row["revoked_at"] is not None and row["used_at"] is None
+    # Reactivated, the old tokens stay dead: a new login is needed.
+    async with api_db.write() as conn:
+        await conn.execute(
+            users.update().where(users.c.username == "vol.li").values(is_active=True)
+        )
+    assert (await _refresh(client, laptop["refresh_token"])).status_code == 401
+
+
+async def test_rotate_in_the_domain_layer(api_db: Database) -> None:
+    user_id = await user_id_of(api_db, "staff")
+    now = datetime.now(UTC)
+    async with api_db.write() as conn:
+        issued = await refresh.issue(conn, user_id, now, timedelta(days=2))
+        rotated = await refresh.rotate(conn, issued.token, now + timedelta(hours=1))
+        assert rotated is not None
+        user, new = rotated
+        assert user.username == "staff" and new.family == issued.family
+        # Without a lifetime, the new token lives as long as the one it replaces.
+        assert new.expires_at == now + timedelta(hours=1, days=2)
+        assert await refresh.rotate(conn, issued.token, now) is None  # replay
+        assert await refresh.rotate(conn, new.token, now) is None  # family revoked
+        later = await refresh.issue(conn, user_id, now, timedelta(days=1))
+        assert await refresh.rotate(conn, later.token, now + timedelta(days=1)) is None  # expired
+        with pytest.raises(ValueError, match="timezone-aware"):
+            await refresh.rotate(conn, later.token, datetime(2026, 1, 1))
+
+
+# --- The failed-login limit, through the API.
+
+
+async def test_the_sixth_failed_login_is_refused_with_retry_after(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for _ in range(PER_USER):
+        assert (await _login(client, "vol.wang", "wrong")).status_code == 401
+    sixth = await _login(client, "vol.wang", "wrong")
+    assert sixth.status_code == 429
+    assert "username" in sixth.json()["detail"]
+    assert 0 < int(sixth.headers["Retry-After"]) <= WINDOW_S
+
+    # While limited, the right password is refused too, without being checked at all.
+    checked: list[str] = []
+
+    async def spy(*args: Any) -> None:
+        checked.append(args[1])
+
+    monkeypatch.setattr(auth_routes, "authenticate", spy)
+    right = await _login(client, "vol.wang")
+    assert right.status_code == 429 and int(right.headers["Retry-After"]) > 0
+    assert (await _login(client, "VOL.Wang")).status_code == 429  # usernames are case-blind
+    assert checked == []
+    monkeypatch.undo()
+    # Other usernames are not affected.
+    assert (await _login(client, "staff")).status_code == 200
+
+
+async def test_a_successful_login_resets_the_username_count(client: httpx.AsyncClient) -> None:
+    for _ in range(PER_USER - 1):
+        assert (await _login(client, "staff", "wrong")).status_code == 401
+    assert (await _login(client, "staff")).status_code == 200
+    for _ in range(PER_USER):  # a full allowance again
+        assert (await _login(client, "staff", "wrong")).status_code == 401
+    assert (await _login(client, "staff", "wrong")).status_code == 429
+
+
+async def test_one_address_is_limited_across_usernames(api_db: Database) -> None:
+    app = create_app(ApiContext(db=api_db, settings=Settings()))
+    async with _client_from(app, "203.0.113.7") as guesser, _client_from(app, "198.51.100.2") as ok:
+        # Each username stays under its own limit, but the address reaches its own.
+        for i in range(PER_IP):
+            response = await _login(guesser, f"user{i // (PER_USER - 1)}", "wrong")
+            assert response.status_code == 401, i
+        limited = await _login(guesser, "admin")  # a fresh username, the right password
+        assert limited.status_code == 429 and "address" in limited.json()["detail"]
+        assert 0 < int(limited.headers["Retry-After"]) <= WINDOW_S
+        # Another address logs in as that user without trouble.
+        assert (await _login(ok, "admin")).status_code == 200
+
+
+async def test_parallel_guesses_cannot_overrun_the_limit(client: httpx.AsyncClient) -> None:
+    answers = await asyncio.gather(
+        *(_login(client, "vol.zhao", f"guess{i}") for i in range(3 * PER_USER))
+    )
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [401] * PER_USER + [429] * (2 * PER_USER)
+
+
+async def test_the_login_window_slides(api_db: Database) -> None:
+    app = create_app(ApiContext(db=api_db, settings=Settings()))
+    clock = FakeClock()
+    app.state.login_limiter = LoginLimiter.from_settings(Settings(), clock=clock)
+    async with _client_from(app, "192.0.2.1") as client:
+        for _ in range(PER_USER):
+            assert (await _login(client, "vol.chen", "wrong")).status_code == 401
+            clock.now += 10  # failures at +0, +10, ... +40
+        limited = await _login(client, "vol.chen")
+        assert limited.status_code == 429 and limited.headers["Retry-After"] == str(WINDOW_S - 50)
+        clock.now += WINDOW_S - 50  # the first failure leaves the window
+        assert (await _login(client, "vol.chen")).status_code == 200
+
+
+# --- The limiter itself, with an injected clock.
+
+
+def test_the_failure_window_slides() -> None:
+    clock = FakeClock()
+    limiter = LoginLimiter(3, 10, per_ip=100, clock=clock)
+    for t in (0, 4, 8):
+        clock.now = 1000 + t
+        assert isinstance(limiter.attempt("Ann", "10.0.0.1"), Attempt)
+    clock.now = 1009
+    refused = limiter.attempt("ann", "10.0.0.1")
+    assert refused == Refusal(1, "too many failed logins for this username; try again in 1 s")
+    clock.now = 1010  # the failure at +0 is out of the window; +4 and +8 remain
+    assert isinstance(limiter.attempt("ann", "10.0.0.1"), Attempt)
+    refused = limiter.attempt("ann", "10.0.0.1")
+    assert isinstance(refused, Refusal) and refused.retry_after == 4  # until +4 leaves
+    clock.now = 1014
+    assert isinstance(limiter.attempt("ann", "10.0.0.1"), Attempt)
+
+
+def test_success_clears_the_username_but_not_the_address() -> None:
+    clock = FakeClock()
+    limiter = LoginLimiter(2, 60, per_ip=3, clock=clock)
+    assert isinstance(limiter.attempt("bo", "10.0.0.2"), Attempt)  # failed
+    ok = limiter.attempt("bo", "10.0.0.2")
+    assert isinstance(ok, Attempt)
+    limiter.succeeded(ok)
+    assert isinstance(limiter.attempt("bo", "10.0.0.2"), Attempt)  # failed: 2 for the address
+    assert isinstance(limiter.attempt("cy", "10.0.0.2"), Attempt)  # failed: 3 for the address
+    refused = limiter.attempt("dee", "10.0.0.2")
+    assert isinstance(refused, Refusal) and "address" in refused.reason
+    assert isinstance(limiter.attempt("dee", "10.0.0.3"), Attempt)
+
+
+def test_the_failure_window_keeps_memory_bounded() -> None:
+    clock = FakeClock()
+    window = FailureWindow(2, 60, max_keys=3, clock=clock)
+    for key in ("a", "b", "c"):
+        window.fail(key)
+        clock.now += 1
+    window.fail("a")  # a is now the most recent
+    window.fail("d")  # one key too many: b, the least recently failing, goes
+    assert len(window) == 3 and "b" not in window and "a" in window
+    for _ in range(10):
+        window.fail("a")
+    assert window.retry_after("a") > 0 and len(window._failures["a"]) == 2  # at most the limit
+    clock.now += 61  # all older than the window: forgotten on the next use
+    window.fail("e")
+    assert len(window) == 1 and "e" in window
