@@ -38,3 +38,9 @@ async def inbox_page() -> FileResponse:
 async def charging_page() -> FileResponse:
     """Resident charging: stations, reserving a port, my reservations, a problem report."""
     return _page("charging")
+
+
+@router.get("/dashboard")
+async def dashboard_page() -> FileResponse:
+    """The property manager's dashboard: building health, alerts, time limits, trends."""
+    return _page("dashboard")

@@ -3,9 +3,9 @@
 // Where each role starts when no page was asked for.
 const HOME = {
   volunteer: "/inbox",
-  community_staff: "/inbox",
-  admin: "/inbox",
-  property_manager: "/inbox",
+  community_staff: "/dashboard",
+  admin: "/dashboard",
+  property_manager: "/dashboard",
   resident: "/charging",
 };
 

@@ -1,0 +1,115 @@
+"""The property manager's dashboard, and a device's recent history.
+
+The dashboard is for admins, property managers and community staff (their own
+community; an admin any community, or all of them). A device's history is for
+whoever may see the device, like GET /api/v1/devices/{id}. The router has no
+prefix: the history lives under /api/v1/devices without touching that router.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+
+from api.deps import Conn
+from api.errors import MAX_ID, ErrorBody
+from api.security import UserScope, require_roles
+from hub.dashboard.models import BuildingDevice, Dashboard, DeviceEvents
+from hub.dashboard.service import (
+    build_dashboard,
+    building_devices,
+    community_zone,
+    device_events,
+)
+from hub.users.models import Role, UserPublic
+from hub.users.scope import Scope
+
+router = APIRouter(tags=["dashboard"])
+
+Viewer = Annotated[
+    UserPublic,
+    Depends(require_roles(Role.ADMIN, Role.PROPERTY_MANAGER, Role.COMMUNITY_STAFF)),
+]
+CommunityId = Annotated[
+    int | None,
+    Query(
+        gt=0,
+        le=MAX_ID,
+        description="admins: one community (default: every community, days in UTC); "
+        "others may leave it out (their own)",
+    ),
+]
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "no such community (admins naming one)"}
+}
+
+
+def _community_for(scope: Scope, requested: int | None) -> int | None:
+    """The community the caller looks at (None: every one, admins only); 403 otherwise."""
+    if scope.sees_everything:
+        return requested
+    if scope.community_id is None:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"role {scope.role.value} sees its own community only, "
+            "and your account belongs to none",
+        )
+    if requested is not None and requested != scope.community_id:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"role {scope.role.value} sees its own community only "
+            f"(community {scope.community_id}), not community {requested}",
+        )
+    return scope.community_id
+
+
+@router.get("/api/v1/dashboard", responses=_NOT_FOUND)
+async def dashboard(
+    _viewer: Viewer, scope: UserScope, conn: Conn, community_id: CommunityId = None
+) -> Dashboard:
+    """Building health, the newest active alerts, open tickets by time limit, alerts per
+    day by kind and the median time to close, for the last 14 days (local days)."""
+    community = _community_for(scope, community_id)
+    zone = await community_zone(conn, community)
+    if zone is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no community {community}")
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = "UTC"  # a misconfigured zone still gives a dashboard, in UTC days
+    return await build_dashboard(conn, scope, community, zone, datetime.now(UTC))
+
+
+@router.get("/api/v1/dashboard/buildings/{building_id}/devices")
+async def devices_of_building(
+    _viewer: Viewer,
+    scope: UserScope,
+    conn: Conn,
+    building_id: Annotated[int, Path(gt=0, le=MAX_ID)],
+    community_id: CommunityId = None,
+) -> list[BuildingDevice]:
+    """The devices of a building, its households' included, with what the dashboard
+    counts for each (reachable, low battery, faulted, active alerts)."""
+    community = _community_for(scope, community_id)
+    found = await building_devices(conn, scope, community, building_id)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no building {building_id} visible to you")
+    return found
+
+
+@router.get("/api/v1/devices/{device_id}/events", tags=["devices"])
+async def device_history(
+    scope: UserScope,
+    conn: Conn,
+    device_id: Annotated[str, Path(max_length=128)],
+    limit: Annotated[int, Query(ge=1, le=200, description="how many, newest first")] = 50,
+) -> DeviceEvents:
+    """A device's recent events (kind, device and receive time, values), newest first.
+    Duress events are shown to community staff and admins only."""
+    found = await device_events(conn, scope, device_id, limit)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no device {device_id!r} visible to you")
+    return found

@@ -1,0 +1,1 @@
+"""The property manager's dashboard: building health, active alerts, time limits, trends."""
