@@ -11,13 +11,16 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Path, status
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.deps import Conn, Context, Limit, Offset
 from api.pagination import Page
-from api.security import require_roles
+from api.security import UserScope, require_roles
 from hub.commands import service
 from hub.commands.models import CommandCreate, CommandPublic
+from hub.devices.service import get_device
 from hub.users.models import Role, UserPublic
+from hub.users.scope import Scope
 
 router = APIRouter(prefix="/api/v1", tags=["commands"])
 
@@ -29,10 +32,22 @@ DeviceOperator = Annotated[UserPublic, Depends(require_roles(*_DEVICE_ROLES))]
 DeviceId = Annotated[str, Path(max_length=128)]
 
 
+async def _visible_device(conn: AsyncConnection, scope: Scope, device_id: str) -> None:
+    """Commands reach only devices the caller may see: another community's are 404."""
+    if await get_device(conn, scope, device_id) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no device {device_id!r} visible to you")
+
+
 @router.post("/devices/{device_id}/commands", status_code=status.HTTP_202_ACCEPTED)
 async def send_command(
-    device_id: DeviceId, request: CommandCreate, user: DeviceOperator, ctx: Context
+    device_id: DeviceId,
+    request: CommandCreate,
+    user: DeviceOperator,
+    scope: UserScope,
+    ctx: Context,
 ) -> CommandPublic:
+    async with ctx.db.read() as conn:
+        await _visible_device(conn, scope, device_id)
     if request.kind.startswith("lock.") and user.role not in _LOCK_ROLES:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, f"role {user.role.value} may not lock or unlock doors"
@@ -52,15 +67,23 @@ async def send_command(
 
 @router.get("/devices/{device_id}/commands")
 async def device_commands(
-    device_id: DeviceId, _user: DeviceOperator, conn: Conn, limit: Limit = 50, offset: Offset = 0
+    device_id: DeviceId,
+    _user: DeviceOperator,
+    scope: UserScope,
+    conn: Conn,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> Page[CommandPublic]:
+    await _visible_device(conn, scope, device_id)
     items, total = await service.list_for_device(conn, device_id, limit, offset)
     return Page(items=items, total=total, limit=limit, offset=offset)
 
 
 @router.get("/commands/{command_id}")
-async def command(command_id: UUID, _user: DeviceOperator, conn: Conn) -> CommandPublic:
+async def command(
+    command_id: UUID, _user: DeviceOperator, scope: UserScope, conn: Conn
+) -> CommandPublic:
     found = await service.get(conn, command_id)
-    if found is None:
+    if found is None or await get_device(conn, scope, found.device_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no command {command_id}")
     return found

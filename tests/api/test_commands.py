@@ -145,3 +145,46 @@ async def test_unsent_commands_expire_after_their_time_to_live(
         assert await service.expire_unsent(conn, datetime.now(UTC) + timedelta(seconds=6)) == 1
     body = (await client.get(f"/api/v1/commands/{created['id']}", headers=headers)).json()
     assert body["status"] == "expired"
+
+
+async def test_a_manager_of_another_community_cannot_reach_these_devices_or_commands(
+    client: httpx.AsyncClient, login: Login, seen: None, api_db: Database
+) -> None:
+    import sqlalchemy as sa
+
+    from hub.demo.seed import DEMO_PASSWORD
+    from hub.grid.tables import communities
+    from hub.users.models import Role
+    from hub.users.service import create_user
+
+    async with api_db.write() as conn:
+        street_id = (await conn.execute(sa.select(communities.c.street_id))).scalars().first()
+        other = await conn.execute(
+            communities.insert().values(street_id=street_id, name="Another community")
+        )
+        await create_user(
+            conn,
+            username="manager.other",
+            password=DEMO_PASSWORD,
+            full_name="Manager elsewhere",
+            role=Role.PROPERTY_MANAGER,
+            community_id=other.inserted_primary_key[0],
+        )
+    ours = await client.post(
+        f"/api/v1/devices/{LOCK}/commands",
+        json={"kind": "lock.unlock", "reason": "resident locked out, ID checked"},
+        headers=await login("manager"),
+    )
+    assert ours.status_code == 202, ours.text
+
+    stranger = await login("manager.other")
+    unlock = await client.post(
+        f"/api/v1/devices/{LOCK}/commands",
+        json={"kind": "lock.unlock", "reason": "let me in"},
+        headers=stranger,
+    )
+    assert unlock.status_code == 404, unlock.text
+    history = await client.get(f"/api/v1/devices/{LOCK}/commands", headers=stranger)
+    assert history.status_code == 404
+    one = await client.get(f"/api/v1/commands/{ours.json()['id']}", headers=stranger)
+    assert one.status_code == 404
