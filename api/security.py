@@ -76,3 +76,20 @@ def require_roles(*roles: Role) -> Callable[[UserPublic], Awaitable[UserPublic]]
         return user
 
     return check
+
+
+def own_community(scope: Scope, requested: int | None, may: str) -> int:
+    """The caller's own community, for roles that see one community; 403 when they have
+    none or ask for another. ``may`` completes "role X ..." in the reason."""
+    if scope.community_id is None:
+        raise HTTPException(
+            status_code=status.HTTP_403_FORBIDDEN,
+            detail=f"role {scope.role.value} {may}, and your account belongs to none",
+        )
+    if requested is not None and requested != scope.community_id:
+        raise HTTPException(
+            status_code=status.HTTP_403_FORBIDDEN,
+            detail=f"role {scope.role.value} {may} "
+            f"(community {scope.community_id}), not community {requested}",
+        )
+    return scope.community_id

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 
 from api.deps import Conn
 from api.errors import MAX_ID, ErrorBody
-from api.security import UserScope, require_roles
+from api.security import UserScope, own_community, require_roles
 from hub.dashboard.models import BuildingDevice, Dashboard, DeviceEvents
 from hub.dashboard.service import (
     build_dashboard,
@@ -51,19 +51,7 @@ def _community_for(scope: Scope, requested: int | None) -> int | None:
     """The community the caller looks at (None: every one, admins only); 403 otherwise."""
     if scope.sees_everything:
         return requested
-    if scope.community_id is None:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            f"role {scope.role.value} sees its own community only, "
-            "and your account belongs to none",
-        )
-    if requested is not None and requested != scope.community_id:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            f"role {scope.role.value} sees its own community only "
-            f"(community {scope.community_id}), not community {requested}",
-        )
-    return scope.community_id
+    return own_community(scope, requested, "sees its own community only")
 
 
 @router.get("/api/v1/dashboard", responses=_NOT_FOUND)

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 
 from api.deps import Conn
-from api.security import UserScope, require_roles
+from api.security import UserScope, own_community, require_roles
 from hub.reports.models import DailyDigest, WeeklyBulletin
 from hub.reports.periods import BadReportInput, parse_date, parse_week
 from hub.reports.render import render_daily, render_weekly
@@ -76,19 +76,7 @@ def _community_for(scope: Scope, requested: int | None) -> int:
         if requested is None:
             raise _invalid("community_id", "required: admins must say which community")
         return requested
-    if scope.community_id is None:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            f"role {scope.role.value} may read reports of their own community only, "
-            "and your account belongs to none",
-        )
-    if requested is not None and requested != scope.community_id:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            f"role {scope.role.value} may read reports of their own community only "
-            f"(community {scope.community_id}), not community {requested}",
-        )
-    return scope.community_id
+    return own_community(scope, requested, "may read reports of their own community only")
 
 
 def _answer(report: BaseModel, html: str | None) -> Response:

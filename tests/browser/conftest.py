@@ -11,9 +11,12 @@ import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from hub.demo.seed import DEMO_PASSWORD
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 # Without the background-networking flags Chromium keeps trying to reach Google's hosts.
@@ -50,3 +53,15 @@ async def browser() -> AsyncIterator[Browser]:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+async def log_in(page: Page, api: str, username: str, *, via: str, lands_on: str) -> None:
+    """Log in through the form. ``via`` is the address opened first: a page that needs a
+    login sends the browser to /login?next=...; ``lands_on`` is where the form leads."""
+    await page.goto(f"{api}{via}")
+    if via != "/login":
+        await expect(page).to_have_url(f"{api}/login?next={quote(via, safe='')}")
+    await page.fill("#username", username)
+    await page.fill("#password", DEMO_PASSWORD)
+    await page.click("button[type=submit]")
+    await expect(page).to_have_url(f"{api}{lands_on}")

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, ViewportSize, expect
+from playwright.async_api import Browser, ViewportSize, expect
 
 from edge.simulator import SimulatedWatch, send_once
-from hub.demo.seed import DEMO_PASSWORD
+from tests.browser.conftest import log_in
 from tests.support.brokers import MosquittoProcess
 from tests.support.hubdata import volunteer_on_duty_for
 from tests.support.stack import Stack, poll, running_stack, stack_settings
@@ -30,15 +30,6 @@ WU = "8800000301"  # Wu Meifang's wristband, Building 3, grid 2
 WRISTBAND = f"watch:{SUN}"
 PHONE: ViewportSize = {"width": 390, "height": 844}
 DESK: ViewportSize = {"width": 1280, "height": 900}
-
-
-async def _log_in(page: Page, api: str, username: str) -> None:
-    await page.goto(f"{api}/dashboard")
-    await expect(page).to_have_url(f"{api}/login?next=%2Fdashboard")
-    await page.fill("#username", username)
-    await page.fill("#password", DEMO_PASSWORD)
-    await page.click("button[type=submit]")
-    await expect(page).to_have_url(f"{api}/dashboard")
 
 
 async def _sos_handled_and_closed(stack: Stack) -> None:
@@ -90,7 +81,7 @@ async def test_the_manager_sees_buildings_alerts_charts_and_a_devices_history(
         await page.clock.install()  # the 30 s refresh runs when the test says so
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
-        await _log_in(page, stack.api_url, "manager")
+        await log_in(page, stack.api_url, "manager", via="/dashboard", lands_on="/dashboard")
         await expect(page.locator("#updated")).to_have_attribute("data-state", "fresh")
 
         # Building health: four buildings; the SOS (acknowledged, not cleared) is a fault.
@@ -178,6 +169,6 @@ async def test_a_volunteer_is_told_the_dashboard_is_not_for_them(
     settings = stack_settings(tmp_path / "hub", mosquitto.host, mosquitto.port)
     async with running_stack(settings) as stack:
         page = await browser.new_page(viewport=PHONE)
-        await _log_in(page, stack.api_url, "vol.wang")
+        await log_in(page, stack.api_url, "vol.wang", via="/dashboard", lands_on="/dashboard")
         await expect(page.locator("#page-error")).to_contain_text("property managers")
         await expect(page.locator("article.building")).to_have_count(0)

@@ -17,6 +17,7 @@ from hub.residents.tables import residents
 from hub.storage.db import Database
 from hub.users.models import Role
 from hub.users.service import create_user
+from tests.browser.conftest import log_in
 from tests.support.brokers import MosquittoProcess
 from tests.support.hubdata import device_event
 from tests.support.stack import running_stack, stack_settings
@@ -59,11 +60,7 @@ async def _free_ports_and_a_neighbour(db: Database) -> None:
 
 async def _charging_page(browser: Browser, api: str, username: str) -> Page:
     page = await browser.new_page(viewport=PHONE)
-    await page.goto(f"{api}/login")
-    await page.fill("#username", username)
-    await page.fill("#password", DEMO_PASSWORD)
-    await page.click("button[type=submit]")
-    await expect(page).to_have_url(f"{api}/charging")  # a resident's home page
+    await log_in(page, api, username, via="/login", lands_on="/charging")  # a resident's home
     return page
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
 from edge.simulator import SimulatedWatch, send_once
-from hub.demo.seed import DEMO_PASSWORD
+from tests.browser.conftest import log_in
 from tests.support.brokers import MosquittoProcess
 from tests.support.hubdata import volunteer_on_duty_for
 from tests.support.stack import running_stack, stack_settings
@@ -27,15 +27,6 @@ SUN = "8800000101"  # Sun Lihua's wristband, grid 1
 PHONE = {"width": 390, "height": 844}
 
 
-async def _log_in(page: Page, api: str, username: str, password: str = DEMO_PASSWORD) -> None:
-    await page.goto(f"{api}/inbox")
-    await expect(page).to_have_url(f"{api}/login?next=%2Finbox")
-    await page.fill("#username", username)
-    await page.fill("#password", password)
-    await page.click("button[type=submit]")
-    await expect(page).to_have_url(f"{api}/inbox")
-
-
 async def test_an_sos_appears_live_and_the_volunteer_accepts_it(
     mosquitto: MosquittoProcess, tmp_path: Path, browser: Browser, artifacts: Path
 ) -> None:
@@ -44,7 +35,7 @@ async def test_an_sos_appears_live_and_the_volunteer_accepts_it(
         api = stack.api_url
         volunteer = await volunteer_on_duty_for(stack.hub.db, SUN, datetime.now(UTC))
         page = await browser.new_page(viewport=PHONE)
-        await _log_in(page, api, volunteer)
+        await log_in(page, api, volunteer, via="/inbox", lands_on="/inbox")
         await expect(page.locator("#live")).to_have_attribute("data-state", "live")
         await expect(page.locator(".empty")).to_be_visible()
         loads = []
@@ -91,7 +82,7 @@ async def test_the_inbox_catches_up_after_its_live_connection_drops(
         volunteer = await volunteer_on_duty_for(stack.hub.db, SUN, datetime.now(UTC))
         context = await browser.new_context(viewport=PHONE)
         page = await context.new_page()
-        await _log_in(page, api, volunteer)
+        await log_in(page, api, volunteer, via="/inbox", lands_on="/inbox")
         await expect(page.locator("#live")).to_have_attribute("data-state", "live")
 
         await context.set_offline(True)  # the phone loses its network
