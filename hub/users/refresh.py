@@ -76,6 +76,8 @@ async def issue(
 ) -> IssuedToken:
     """Store a new token for the user; a new family unless one is given (a rotation)."""
     now = _utc(now)
+    if family is None:  # a login: a good moment to forget this user's dead logins
+        await purge_expired(conn, user_id, now)
     token = secrets.token_urlsafe(TOKEN_BYTES)
     family = family or secrets.token_hex(16)  # 32 characters, the column's width
     expires_at = now + lifetime
@@ -89,6 +91,27 @@ async def issue(
         )
     )
     return IssuedToken(token=token, family=family, expires_at=expires_at)
+
+
+async def purge_expired(conn: AsyncConnection, user_id: int, now: datetime) -> int:
+    """Delete the user's families whose every token has expired; how many rows went.
+
+    A family with one live token keeps its used ones: presenting a used token
+    must still revoke the family. Once all have expired, every one of them is
+    refused anyway, so the rows only take space.
+    """
+    now = _utc(now)
+    live = sa.select(refresh_tokens.c.family).where(
+        refresh_tokens.c.user_id == user_id, refresh_tokens.c.expires_at > now
+    )
+    result = await conn.execute(
+        refresh_tokens.delete().where(
+            refresh_tokens.c.user_id == user_id,
+            refresh_tokens.c.expires_at <= now,
+            refresh_tokens.c.family.not_in(live),
+        )
+    )
+    return result.rowcount
 
 
 async def revoke_family(conn: AsyncConnection, family: str, now: datetime) -> int:

@@ -249,6 +249,37 @@ async def test_rotate_in_the_domain_layer(api_db: Database) -> None:
             await refresh.rotate(conn, later.token, datetime(2026, 1, 1))
 
 
+async def test_a_login_forgets_the_users_wholly_expired_families(api_db: Database) -> None:
+    staff, manager = await user_id_of(api_db, "staff"), await user_id_of(api_db, "manager")
+    now = datetime.now(UTC)
+
+    async def families(user_id: int) -> set[str]:
+        async with api_db.engine.connect() as conn:
+            rows = await conn.execute(
+                sa.select(refresh_tokens.c.family).where(refresh_tokens.c.user_id == user_id)
+            )
+            return {str(r.family) for r in rows}
+
+    async with api_db.write() as conn:
+        dead = await refresh.issue(conn, staff, now, timedelta(hours=1))
+        # A family with a used, expired token and a live successor stays whole.
+        old = await refresh.issue(conn, staff, now, timedelta(hours=1))
+        rotated = await refresh.rotate(
+            conn, old.token, now + timedelta(minutes=50), lifetime=timedelta(days=1)
+        )
+        assert rotated is not None
+        others = await refresh.issue(conn, manager, now, timedelta(hours=1))
+    async with api_db.write() as conn:
+        fresh = await refresh.issue(conn, staff, now + timedelta(hours=2), timedelta(days=1))
+    assert await families(staff) == {old.family, fresh.family}  # dead.family is gone
+    assert dead.family not in await families(staff)
+    assert await families(manager) == {others.family}  # another user's rows are not touched
+    async with api_db.write() as conn:
+        # The kept used token still revokes its family when replayed.
+        assert await refresh.rotate(conn, old.token, now + timedelta(hours=2)) is None
+        assert await refresh.rotate(conn, rotated.refresh.token, now + timedelta(hours=2)) is None
+
+
 # --- The failed-login limit, through the API.
 
 
