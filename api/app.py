@@ -15,14 +15,19 @@ from api.routes import (
     dashboard,
     dead_letters,
     devices,
+    duty,
     gateways,
+    grid,
     health,
+    metrics,
     notifications,
     pages,
     points,
     report_form,
     reports,
+    residents,
     rules,
+    telemetry,
     tickets,
 )
 from api.state import ApiContext
@@ -41,8 +46,10 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.state.ctx = ctx
     for module in (
         health,
+        metrics,
         auth,
         devices,
+        telemetry,
         dashboard,
         commands,
         chargers,
@@ -55,6 +62,9 @@ def create_app(ctx: ApiContext) -> FastAPI:
         points,
         report_form,
         rules,
+        grid,
+        residents,
+        duty,
         pages,
     ):
         app.include_router(module.router)
