@@ -12,13 +12,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI, Request, status
+from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 # The largest id a database row can have (a signed 64-bit integer).
 MAX_ID = 2**63 - 1
+
+
+def invalid_input(where: str, name: str, msg: str) -> HTTPException:
+    """A 422 shaped like FastAPI's own validation errors, for checks across inputs."""
+    problem = {"type": "value_error", "loc": [where, name], "msg": msg}
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [problem])
 
 
 class ErrorBody(BaseModel):

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
 
 from api.deps import Conn, Context, Limit, Offset
 from api.pagination import Page
@@ -25,11 +25,30 @@ async def alerts(
     conn: Conn,
     status_: Annotated[AlertStatus | None, Query(alias="status")] = None,
     kind: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z0-9_]+\.[a-z0-9_]+$")] = None,
+    since: Annotated[
+        AwareDatetime | None, Query(description="opened at or after (ISO 8601 with offset)")
+    ] = None,
+    until: Annotated[
+        AwareDatetime | None, Query(description="opened before (ISO 8601 with offset)")
+    ] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[AlertPublic]:
+    """The alerts the caller may see, newest first, by status, kind and opening time."""
+    if since is not None and until is not None and until <= since:
+        raise HTTPException(
+            422,
+            [{"type": "value_error", "loc": ["query", "until"], "msg": "must be after since"}],
+        )
     items, total = await list_alerts(
-        conn, scope, status=status_, kind=kind, limit=limit, offset=offset
+        conn,
+        scope,
+        status=status_,
+        kind=kind,
+        since=since,
+        until=until,
+        limit=limit,
+        offset=offset,
     )
     return Page(items=items, total=total, limit=limit, offset=offset)
 

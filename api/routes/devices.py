@@ -7,11 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, status
 
 from api.deps import Conn, Limit, Offset
+from api.errors import MAX_ID
 from api.pagination import Page
 from api.security import UserScope
 from device_adapters.model import DeviceFamily
 from hub.devices.models import DevicePublic
-from hub.devices.service import get_device, list_devices
+from hub.devices.service import DeviceFilters, get_device, list_devices
 
 router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
 
@@ -21,11 +22,44 @@ async def devices(
     scope: UserScope,
     conn: Conn,
     family: Annotated[DeviceFamily | None, Query()] = None,
+    building_id: Annotated[
+        int | None,
+        Query(gt=0, le=MAX_ID, description="its household's building, or where it is installed"),
+    ] = None,
+    grid_id: Annotated[int | None, Query(gt=0, le=MAX_ID)] = None,
+    online: Annotated[
+        bool | None,
+        Query(description="as the edge last reported; a device never reported matches neither"),
+    ] = None,
+    battery_below: Annotated[
+        int | None, Query(ge=1, le=100, description="battery below this percentage")
+    ] = None,
+    faulted: Annotated[
+        bool | None,
+        Query(
+            description="an active high or critical alert you may see, or a charging port "
+            "out of order"
+        ),
+    ] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[DevicePublic]:
+    """The devices the caller may see, by id. A wristband's health readings (its state's
+    vitals and position) only for admins, community staff and the wearer's household."""
+    filters = DeviceFilters(
+        building_id=building_id,
+        grid_id=grid_id,
+        online=online,
+        battery_below=battery_below,
+        faulted=faulted,
+    )
     items, total = await list_devices(
-        conn, scope, family=family.value if family else None, limit=limit, offset=offset
+        conn,
+        scope,
+        family=family.value if family else None,
+        limit=limit,
+        offset=offset,
+        filters=filters,
     )
     return Page(items=items, total=total, limit=limit, offset=offset)
 

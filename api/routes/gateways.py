@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from api.deps import Conn
-from api.security import require_roles
+from api.security import UserScope, require_roles
 from hub.gateways.service import GatewayPublic, list_gateways
 from hub.users.models import Role, UserPublic
 
@@ -18,5 +18,6 @@ Operator = Annotated[
 
 
 @router.get("")
-async def gateways(_user: Operator, conn: Conn) -> list[GatewayPublic]:
-    return await list_gateways(conn)
+async def gateways(_user: Operator, scope: UserScope, conn: Conn) -> list[GatewayPublic]:
+    """The gateways your community's devices were last heard through (admins: all)."""
+    return await list_gateways(conn, scope)

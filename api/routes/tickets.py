@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, status
 
 from api.deps import Conn, Context, Limit, Offset
+from api.errors import MAX_ID
 from api.pagination import Page
 from api.security import CurrentUser, UserScope
 from api.state import ApiContext
@@ -73,11 +74,22 @@ async def tickets(
     level: Annotated[
         TicketLevel | None, Query(description="grid: handled in the grid; community: raised")
     ] = None,
+    overdue: Annotated[
+        bool | None,
+        Query(description="true: a running time limit (response or resolution) has passed"),
+    ] = None,
+    grid_id: Annotated[int | None, Query(gt=0, le=MAX_ID)] = None,
+    building_id: Annotated[
+        int | None,
+        Query(gt=0, le=MAX_ID, description="its household's building, or its alarm device's"),
+    ] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[TicketPublic]:
+    """The tickets the caller may see, newest first, narrowed by the filters given."""
+    filters = service.TicketFilters(overdue=overdue, grid_id=grid_id, building_id=building_id)
     items, total = await list_tickets(
-        conn, scope, status=status_, level=level, limit=limit, offset=offset
+        conn, scope, status=status_, level=level, limit=limit, offset=offset, filters=filters
     )
     return Page(items=items, total=total, limit=limit, offset=offset)
 

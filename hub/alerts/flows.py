@@ -29,6 +29,7 @@ from hub.tickets.opening import OpenedTicket, open_ticket
 from hub.tickets.service import log_change
 from hub.tickets.tables import tickets
 from hub.users.models import Role
+from hub.users.scope import PROPERTY_ALERT_PREFIXES
 
 _SUPERVISORS = (Role.COMMUNITY_STAFF, Role.PROPERTY_MANAGER)
 
@@ -156,7 +157,11 @@ async def raise_alert(
     )
     roles = list(people.recipients.roles)
     if severity is Severity.CRITICAL and ctx.community_id is not None:
-        roles += [r for r in _SUPERVISORS if r not in roles]
+        # Property managers are told only of what they may open: not a duress alarm
+        # (hub.users.scope.sees_silent) nor elderly care (SOS, fall: sees_care).
+        theirs = not silent and kind.startswith(PROPERTY_ALERT_PREFIXES)
+        supervisors = _SUPERVISORS if theirs else (Role.COMMUNITY_STAFF,)
+        roles += [r for r in supervisors if r not in roles]
     recipients = Recipients(
         user_ids=people.recipients.user_ids,
         roles=tuple(roles),

@@ -16,7 +16,7 @@ from hub.alerts.tables import alerts
 from hub.devices.models import DeviceContext
 from hub.tickets.tables import ticket_handlers, tickets
 from hub.users.models import Role
-from hub.users.scope import Scope, grids_of_community, nothing
+from hub.users.scope import Scope, grids_of_community, nothing, property_alert_kind
 
 
 @dataclass(frozen=True)
@@ -207,16 +207,36 @@ async def clear(
     return found
 
 
-def _visible(scope: Scope) -> ColumnElement[bool] | None:
+def known_kinds(scope: Scope) -> list[ColumnElement[bool]]:
+    """Which alerts a role may know about at all, wherever they are: property managers
+    the property's kinds and never a duress alarm. Other roles are narrowed by place
+    and assignment in ``visible_alerts``; the dashboard and device filters use this too."""
+    if scope.role is Role.PROPERTY_MANAGER:
+        return [alerts.c.silent.is_(False), property_alert_kind(alerts.c.kind)]
+    return []
+
+
+def visible_alerts(scope: Scope) -> ColumnElement[bool] | None:
+    """Which alerts a caller may see, as a condition on the alerts table (None: all).
+
+    Staff: their community's (by the alert's grid). Property managers: their
+    community's property alerts (``known_kinds``) and those behind tickets they
+    co-handle. Volunteers: the alerts behind the tickets assigned to them or that
+    they co-handle (a duress alarm too, when staff dispatched its ticket to them).
+    Residents: their household's, never a duress alarm."""
     if scope.sees_everything:
         return None
+    co_handled = sa.select(ticket_handlers.c.ticket_id).where(
+        ticket_handlers.c.user_id == scope.user_id
+    )
     if scope.is_community_wide:
-        return alerts.c.grid_id.in_(grids_of_community(scope))
+        in_community = alerts.c.grid_id.in_(grids_of_community(scope))
+        known = known_kinds(scope)
+        if not known:
+            return in_community
+        joint = sa.select(tickets.c.alert_id).where(tickets.c.id.in_(co_handled))
+        return sa.and_(in_community, sa.or_(sa.and_(*known), alerts.c.id.in_(joint)))
     if scope.role is Role.VOLUNTEER:
-        # A volunteer sees the alerts behind the tickets assigned to them or co-handled.
-        co_handled = sa.select(ticket_handlers.c.ticket_id).where(
-            ticket_handlers.c.user_id == scope.user_id
-        )
         mine = sa.select(tickets.c.alert_id).where(
             sa.or_(tickets.c.assignee_id == scope.user_id, tickets.c.id.in_(co_handled))
         )
@@ -245,12 +265,19 @@ async def list_alerts(
     kind: str | None,
     limit: int,
     offset: int,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> tuple[list[AlertPublic], int]:
-    conditions = [c for c in (_visible(scope),) if c is not None]
+    """Alerts the caller may see, newest first; ``since``/``until``: opened in [since, until)."""
+    conditions = [c for c in (visible_alerts(scope),) if c is not None]
     if status is not None:
         conditions.append(alerts.c.status == status.value)
     if kind:
         conditions.append(alerts.c.kind == kind)
+    if since is not None:
+        conditions.append(alerts.c.opened_at >= since)
+    if until is not None:
+        conditions.append(alerts.c.opened_at < until)
     total = (
         await conn.execute(sa.select(sa.func.count()).select_from(alerts).where(*conditions))
     ).scalar_one()
@@ -261,6 +288,6 @@ async def list_alerts(
 
 
 async def get_alert(conn: AsyncConnection, scope: Scope, alert_id: int) -> AlertPublic | None:
-    conditions = [c for c in (_visible(scope),) if c is not None]
+    conditions = [c for c in (visible_alerts(scope),) if c is not None]
     row = (await conn.execute(_select().where(alerts.c.id == alert_id, *conditions))).first()
     return AlertPublic.model_validate(dict(row._mapping)) if row else None

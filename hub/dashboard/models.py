@@ -14,12 +14,11 @@ from pydantic import BaseModel, Field
 
 from device_adapters.model import DeviceFamily, Lane, Severity
 from hub.alerts.models import AlertStatus
+from hub.devices.health import LOW_BATTERY_PCT
 
-LOW_BATTERY_PCT = 20  # a battery below this is low
 DUE_SOON_MINUTES = 30  # a running time limit this close is "due soon"
 DAYS = 14  # days in the charts, today included
 ACTIVE_ALERTS_SHOWN = 20
-FAULT_SEVERITIES = (Severity.HIGH, Severity.CRITICAL)
 
 
 class BuildingHealth(BaseModel):

@@ -6,11 +6,13 @@ building, per day and kind, per time-limit bucket, medians with window
 functions. Only the chargers' port states are read into Python, because they
 live in each charger's JSON state; there are a handful per community.
 
-Silent (duress) alarms are shown to community staff and admins only: for a
-property manager they are left out of every figure here (the alert list, the
-per-day counts, "faulted", and the tickets they open, which are confidential),
-and duress events are left out of a device's history for everyone but staff
-and admins.
+What each role may know about is decided where the alerts and tickets are listed
+(hub.alerts.service.known_kinds, hub.tickets.service.known_tickets) and applied to
+every figure here: a property manager's dashboard counts the property's alerts and
+tickets only (device health, gates, locks, chargers, repairs, security, fire risk),
+never elderly care nor a silent (duress) alarm and its confidential ticket. Duress
+events are left out of a device's history for everyone but staff and admins, and a
+wristband's history is redacted as hub.devices.privacy says.
 """
 
 from __future__ import annotations
@@ -26,17 +28,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from device_adapters.kinds import KINDS
-from device_adapters.model import DeviceFamily
-from hub.alerts.models import AlertStatus
+from hub.alerts.service import known_kinds
 from hub.alerts.tables import alerts
-from hub.chargers.models import Availability
-from hub.chargers.service import availability_of
 from hub.dashboard.models import (
     ACTIVE_ALERTS_SHOWN,
     DAYS,
     DUE_SOON_MINUTES,
-    FAULT_SEVERITIES,
-    LOW_BATTERY_PCT,
     ActiveAlert,
     AlertsDay,
     BuildingDevice,
@@ -48,22 +45,22 @@ from hub.dashboard.models import (
     TicketLimits,
     TimeToClose,
 )
+from hub.devices.health import ACTIVE, LOW_BATTERY_PCT, faulted, out_of_order_among
+from hub.devices.privacy import event_kinds_for, event_values_for
 from hub.devices.service import get_device
 from hub.devices.tables import devices
 from hub.events.tables import events
 from hub.grid.tables import buildings, communities, grids, households
 from hub.reports.periods import local_midnight
-from hub.tickets.models import TicketStatus
+from hub.tickets.models import RESOLVING as RESOLVING  # re-exported: the tests count by them
+from hub.tickets.models import RESPONDING as RESPONDING
+from hub.tickets.service import known_tickets
 from hub.tickets.tables import tickets
-from hub.users.models import Role
-from hub.users.scope import Scope
+from hub.users.scope import Scope, sees_silent
 
-_S = TicketStatus
-# The states in which each time limit runs (as hub.tickets.limits arms and checks them).
-RESPONDING = frozenset({_S.REGISTERED, _S.DISPATCHED, _S.RETURNED})
-RESOLVING = RESPONDING | {_S.ACCEPTED, _S.IN_PROGRESS, _S.EXTENSION_REQUESTED}
 SILENT_KINDS = tuple(sorted(name for name, info in KINDS.items() if info.silent))
-_ACTIVE = (AlertStatus.OPEN.value, AlertStatus.ACKNOWLEDGED.value)
+_ACTIVE = ACTIVE
+Known = Sequence[ColumnElement[bool]]  # which alerts (or tickets) the viewer may know about
 
 
 def _device_building() -> ColumnElement[Any]:
@@ -72,11 +69,6 @@ def _device_building() -> ColumnElement[Any]:
 
 
 _DEVICES = devices.outerjoin(households, households.c.id == devices.c.household_id)
-
-
-def sees_silent(scope: Scope) -> bool:
-    """Duress alarms are for community staff (and admins), not for property managers."""
-    return scope.role in (Role.ADMIN, Role.COMMUNITY_STAFF)
 
 
 def _grids_of(community_id: int | None) -> sa.Select[tuple[int]]:
@@ -88,40 +80,19 @@ def _buildings_of(community_id: int | None) -> sa.Select[tuple[int]]:
     return sa.select(buildings.c.id).where(buildings.c.grid_id.in_(_grids_of(community_id)))
 
 
-def _alert_conditions(community_id: int | None, silent_too: bool) -> list[ColumnElement[bool]]:
+def _alert_conditions(community_id: int | None, known: Known) -> list[ColumnElement[bool]]:
     # The same rule as hub.alerts.service for community-wide roles: the alert's grid.
-    conditions: list[ColumnElement[bool]] = []
+    conditions: list[ColumnElement[bool]] = list(known)
     if community_id is not None:
         conditions.append(alerts.c.grid_id.in_(_grids_of(community_id)))
-    if not silent_too:
-        conditions.append(alerts.c.silent.is_(False))
     return conditions
 
 
-def _ticket_conditions(community_id: int | None, silent_too: bool) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
+def _ticket_conditions(community_id: int | None, known: Known) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = list(known)
     if community_id is not None:
         conditions.append(tickets.c.community_id == community_id)
-    if not silent_too:
-        conditions.append(tickets.c.confidential.is_(False))
     return conditions
-
-
-def _faulted_alert(silent_too: bool) -> ColumnElement[bool]:
-    """The device has an active alert of a fault severity."""
-    return sa.exists().where(
-        alerts.c.device_id == devices.c.id,
-        alerts.c.status.in_(_ACTIVE),
-        alerts.c.severity.in_([s.value for s in FAULT_SEVERITIES]),
-        *([] if silent_too else [alerts.c.silent.is_(False)]),
-    )
-
-
-def _faulted(silent_too: bool, out_of_order: set[str]) -> ColumnElement[bool]:
-    condition = _faulted_alert(silent_too)
-    if out_of_order:
-        condition = sa.or_(condition, devices.c.id.in_(sorted(out_of_order)))
-    return condition
 
 
 async def community_zone(conn: AsyncConnection, community_id: int | None) -> str | None:
@@ -153,32 +124,11 @@ def _hours_between(dialect: str, start: Any, end: Any) -> ColumnElement[Any]:
     return sa.extract("epoch", end - start) / 3600.0
 
 
-def _out_of_order(row: Any) -> bool:
-    state: dict[str, Any] = row.state or {}
-    pile = state.get("pile")
-    if isinstance(pile, dict) and pile.get("availability") == Availability.OUT_OF_ORDER.value:
-        return True
-    return any(p.availability is Availability.OUT_OF_ORDER for p in availability_of(row).ports)
-
-
 async def out_of_order_chargers(conn: AsyncConnection, community_id: int | None) -> set[str]:
     """Chargers with a port (or the whole pile) out of order, from their device state."""
-    rows = await conn.execute(
-        sa.select(
-            devices.c.id,
-            devices.c.name,
-            devices.c.protocol,
-            devices.c.building_id,
-            devices.c.last_seen_at,
-            devices.c.state,
-        )
-        .select_from(_DEVICES)
-        .where(
-            devices.c.family == DeviceFamily.CHARGER.value,
-            _device_building().in_(_buildings_of(community_id)),
-        )
+    return await out_of_order_among(
+        conn, _DEVICES, _device_building().in_(_buildings_of(community_id))
     )
-    return {row.id for row in rows if _out_of_order(row)}
 
 
 def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
@@ -186,14 +136,14 @@ def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
 
 
 async def building_health(
-    conn: AsyncConnection, community_id: int | None, silent_too: bool, out_of_order: set[str]
+    conn: AsyncConnection, community_id: int | None, known: Known, out_of_order: set[str]
 ) -> list[BuildingHealth]:
     per_device = (
         sa.select(
             _device_building().label("building_id"),
             devices.c.online,
             devices.c.battery_pct,
-            sa.case((_faulted(silent_too, out_of_order), 1), else_=0).label("faulted"),
+            sa.case((faulted(known, out_of_order), 1), else_=0).label("faulted"),
         )
         .select_from(_DEVICES)
         .where(_device_building().in_(_buildings_of(community_id)))
@@ -242,9 +192,9 @@ async def building_health(
 
 
 async def active_alerts(
-    conn: AsyncConnection, community_id: int | None, silent_too: bool
+    conn: AsyncConnection, community_id: int | None, known: Known
 ) -> tuple[list[ActiveAlert], int]:
-    conditions = [alerts.c.status.in_(_ACTIVE), *_alert_conditions(community_id, silent_too)]
+    conditions = [alerts.c.status.in_(_ACTIVE), *_alert_conditions(community_id, known)]
     total = (
         await conn.execute(sa.select(sa.func.count()).select_from(alerts).where(*conditions))
     ).scalar_one()
@@ -281,7 +231,7 @@ async def active_alerts(
 
 
 async def tickets_by_limit(
-    conn: AsyncConnection, community_id: int | None, silent_too: bool, now: datetime
+    conn: AsyncConnection, community_id: int | None, known: Known, now: datetime
 ) -> TicketLimits:
     """Tickets with a running limit, by the nearest one: overdue, due soon or on time.
 
@@ -303,7 +253,7 @@ async def tickets_by_limit(
         sa.select(bucket.label("bucket"))
         .where(
             tickets.c.status.in_([s.value for s in RESOLVING]),
-            *_ticket_conditions(community_id, silent_too),
+            *_ticket_conditions(community_id, known),
         )
         .subquery()
     )
@@ -325,7 +275,7 @@ async def tickets_by_limit(
 async def alerts_per_day(
     conn: AsyncConnection,
     community_id: int | None,
-    silent_too: bool,
+    known: Known,
     first: date,
     bounds: Sequence[datetime],
 ) -> tuple[list[AlertsDay], list[str]]:
@@ -335,7 +285,7 @@ async def alerts_per_day(
         .where(
             alerts.c.opened_at >= bounds[0],
             alerts.c.opened_at < bounds[-1],
-            *_alert_conditions(community_id, silent_too),
+            *_alert_conditions(community_id, known),
         )
         .subquery()
     )
@@ -383,7 +333,7 @@ def _median_rows(source: sa.Subquery, *, per_day: bool) -> sa.Select[tuple[Any, 
 async def time_to_close(
     conn: AsyncConnection,
     community_id: int | None,
-    silent_too: bool,
+    known: Known,
     first: date,
     bounds: Sequence[datetime],
 ) -> TimeToClose:
@@ -399,7 +349,7 @@ async def time_to_close(
             tickets.c.closed_at.is_not(None),
             tickets.c.closed_at >= bounds[0],
             tickets.c.closed_at < bounds[-1],
-            *_ticket_conditions(community_id, silent_too),
+            *_ticket_conditions(community_id, known),
         )
         .subquery()
     )
@@ -435,27 +385,27 @@ async def build_dashboard(
     conn: AsyncConnection, scope: Scope, community_id: int | None, tz_name: str, now: datetime
 ) -> Dashboard:
     """The whole dashboard for ``community_id`` (None: every community) as ``scope`` sees it."""
-    silent_too = sees_silent(scope)
+    alerts_known, tickets_known = known_kinds(scope), known_tickets(scope)
     tz = ZoneInfo(tz_name)
     today = now.astimezone(tz).date()
     first = today - timedelta(days=DAYS - 1)
     bounds = day_bounds(first, tz)
     out_of_order = await out_of_order_chargers(conn, community_id)
-    alert_list, alert_total = await active_alerts(conn, community_id, silent_too)
-    per_day, kinds = await alerts_per_day(conn, community_id, silent_too, first, bounds)
+    alert_list, alert_total = await active_alerts(conn, community_id, alerts_known)
+    per_day, kinds = await alerts_per_day(conn, community_id, alerts_known, first, bounds)
     return Dashboard(
         generated_at=now.astimezone(UTC),
         community_id=community_id,
         timezone=tz_name,
         first_day=first,
         last_day=today,
-        buildings=await building_health(conn, community_id, silent_too, out_of_order),
+        buildings=await building_health(conn, community_id, alerts_known, out_of_order),
         active_alerts=alert_list,
         active_alerts_total=alert_total,
-        tickets_by_limit=await tickets_by_limit(conn, community_id, silent_too, now),
+        tickets_by_limit=await tickets_by_limit(conn, community_id, tickets_known, now),
         alert_kinds=kinds,
         alerts_per_day=per_day,
-        time_to_close=await time_to_close(conn, community_id, silent_too, first, bounds),
+        time_to_close=await time_to_close(conn, community_id, tickets_known, first, bounds),
     )
 
 
@@ -468,16 +418,12 @@ async def building_devices(
     ).first()
     if in_view is None:
         return None
-    silent_too = sees_silent(scope)
+    known = known_kinds(scope)
     out_of_order = await out_of_order_chargers(conn, community_id)
     active_count = (
         sa.select(sa.func.count())
         .select_from(alerts)
-        .where(
-            alerts.c.device_id == devices.c.id,
-            alerts.c.status.in_(_ACTIVE),
-            *([] if silent_too else [alerts.c.silent.is_(False)]),
-        )
+        .where(alerts.c.device_id == devices.c.id, alerts.c.status.in_(_ACTIVE), *known)
         .scalar_subquery()
     )
     rows = await conn.execute(
@@ -489,7 +435,7 @@ async def building_devices(
             devices.c.battery_pct,
             devices.c.last_seen_at,
             sa.func.coalesce(devices.c.battery_pct < LOW_BATTERY_PCT, False).label("low_battery"),
-            _faulted(silent_too, out_of_order).label("faulted"),
+            faulted(known, out_of_order).label("faulted"),
             active_count.label("active_alerts"),
         )
         .select_from(_DEVICES)
@@ -502,10 +448,15 @@ async def building_devices(
 async def device_events(
     conn: AsyncConnection, scope: Scope, device_id: str, limit: int
 ) -> DeviceEvents | None:
-    """A device's latest events, newest first; None if the caller may not see the device."""
-    if await get_device(conn, scope, device_id) is None:
+    """A device's latest events, newest first; None if the caller may not see the device.
+    A wristband's readings, positions and alarms only for who may see its vitals."""
+    device = await get_device(conn, scope, device_id)
+    if device is None:
         return None
     conditions: list[ColumnElement[bool]] = [events.c.device_id == device_id]
+    shown = event_kinds_for(scope, device)
+    if shown is not None:
+        conditions.append(shown)
     if not sees_silent(scope):
         silent_alerts = sa.select(alerts.c.id).where(alerts.c.silent.is_(True))
         conditions += [
@@ -529,5 +480,10 @@ async def device_events(
     )
     return DeviceEvents(
         device_id=device_id,
-        items=[DeviceEventPublic.model_validate(dict(r._mapping)) for r in rows],
+        items=[
+            DeviceEventPublic.model_validate(
+                {**r._mapping, "values": event_values_for(scope, device, r._mapping["values"])}
+            )
+            for r in rows
+        ],
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from device_adapters.model import DeviceAvailability, DeviceEvent
+from hub.alerts.service import known_kinds
+from hub.devices.health import faulted, out_of_order_among
 from hub.devices.models import DeviceContext, DevicePublic
+from hub.devices.privacy import device_for
 from hub.devices.state import merge_state
 from hub.devices.tables import devices
 from hub.grid.tables import buildings, grids, households
@@ -168,8 +172,12 @@ async def apply_events(
     return contexts
 
 
-def _visible(scope: Scope) -> ColumnElement[bool] | None:
-    """None means no restriction."""
+def visible_devices(scope: Scope) -> ColumnElement[bool] | None:
+    """Which devices a caller may see, as a condition on the devices table (None: all).
+
+    Staff and property managers: their community's (a manager looks after every
+    device's health). Volunteers: those of the grids they are on the rota for.
+    Residents: their household's."""
     if scope.sees_everything:
         return None
     ctx = _context_query().subquery()
@@ -184,27 +192,75 @@ def _visible(scope: Scope) -> ColumnElement[bool] | None:
     return devices.c.id.in_(ids)
 
 
+@dataclass(frozen=True)
+class DeviceFilters:
+    """GET /api/v1/devices' filters; None: not filtered on."""
+
+    family: str | None = None
+    building_id: int | None = None  # its household's building, or the one it is installed in
+    grid_id: int | None = None
+    online: bool | None = None  # as the edge last reported; never reported matches neither
+    battery_below: int | None = None  # percent; a device that never reported one is left out
+    faulted: bool | None = None  # hub.devices.health
+
+
+def _placed_in(column: str, value: int) -> ColumnElement[bool]:
+    ctx = _context_query().subquery()
+    return devices.c.id.in_(sa.select(ctx.c.id).where(ctx.c[column] == value))
+
+
+async def _filter_conditions(
+    conn: AsyncConnection, scope: Scope, visible: list[ColumnElement[bool]], f: DeviceFilters
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if f.family:
+        conditions.append(devices.c.family == f.family)
+    if f.building_id is not None:
+        conditions.append(_placed_in("any_building_id", f.building_id))
+    if f.grid_id is not None:
+        conditions.append(_placed_in("grid_id", f.grid_id))
+    if f.online is not None:
+        conditions.append(devices.c.online.is_(f.online))
+    if f.battery_below is not None:
+        conditions.append(devices.c.battery_pct < f.battery_below)
+    if f.faulted is not None:
+        out_of_order = await out_of_order_among(conn, devices, *visible)
+        condition = faulted(known_kinds(scope), out_of_order)
+        conditions.append(condition if f.faulted else ~condition)
+    return conditions
+
+
 async def list_devices(
-    conn: AsyncConnection, scope: Scope, *, family: str | None, limit: int, offset: int
+    conn: AsyncConnection,
+    scope: Scope,
+    *,
+    family: str | None,
+    limit: int,
+    offset: int,
+    filters: DeviceFilters | None = None,
 ) -> tuple[list[DevicePublic], int]:
-    conditions = [c for c in (_visible(scope),) if c is not None]
-    if family:
-        conditions.append(devices.c.family == family)
+    """The devices the caller may see, by id, as they may see them (hub.devices.privacy)."""
+    visible = [c for c in (visible_devices(scope),) if c is not None]
+    wanted = replace(filters or DeviceFilters(), family=family)
+    conditions = visible + await _filter_conditions(conn, scope, visible, wanted)
     total = (
         await conn.execute(sa.select(sa.func.count()).select_from(devices).where(*conditions))
     ).scalar_one()
     rows = await conn.execute(
         sa.select(devices).where(*conditions).order_by(devices.c.id).limit(limit).offset(offset)
     )
-    return [DevicePublic.model_validate(dict(r._mapping)) for r in rows], int(total)
+    return [device_for(scope, DevicePublic.model_validate(dict(r._mapping))) for r in rows], int(
+        total
+    )
 
 
 async def get_device(conn: AsyncConnection, scope: Scope, device_id: str) -> DevicePublic | None:
-    conditions = [c for c in (_visible(scope),) if c is not None]
+    """The device if the caller may see it, as they may see it (hub.devices.privacy)."""
+    conditions = [c for c in (visible_devices(scope),) if c is not None]
     row = (
         await conn.execute(sa.select(devices).where(devices.c.id == device_id, *conditions))
     ).first()
-    return DevicePublic.model_validate(dict(row._mapping)) if row else None
+    return device_for(scope, DevicePublic.model_validate(dict(row._mapping))) if row else None
 
 
 async def device_context(conn: AsyncConnection, device_id: str) -> DeviceContext | None:

@@ -64,6 +64,13 @@ class TicketLevel(StrEnum):
 
 # States in which a ticket's work is over: no co-handlers join or leave, no raising.
 FINISHED = frozenset({TicketStatus.CLOSED, TicketStatus.RATED})
+# The states in which each time limit runs (as hub.tickets.limits arms and checks them).
+RESPONDING = frozenset({TicketStatus.REGISTERED, TicketStatus.DISPATCHED, TicketStatus.RETURNED})
+RESOLVING = RESPONDING | {
+    TicketStatus.ACCEPTED,
+    TicketStatus.IN_PROGRESS,
+    TicketStatus.EXTENSION_REQUESTED,
+}
 
 
 class TicketLogEntry(BaseModel):

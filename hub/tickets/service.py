@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from hub.alerts.tables import alerts
+from hub.devices.tables import devices
+from hub.grid.tables import households
 from hub.points import service as points
 from hub.points.models import Award
 from hub.rules.service import rules_for
 from hub.tickets import workflow
 from hub.tickets.models import (
+    RESOLVING,
+    RESPONDING,
     CoHandler,
     TicketAction,
     TicketLevel,
@@ -24,7 +29,7 @@ from hub.tickets.models import (
 )
 from hub.tickets.tables import ticket_handlers, ticket_log, tickets
 from hub.users.models import Role, UserPublic
-from hub.users.scope import Scope, nothing
+from hub.users.scope import Scope, nothing, property_ticket_category
 from hub.users.service import get_user
 from hub.users.tables import users
 
@@ -53,29 +58,103 @@ async def log_change(
     )
 
 
-def _visible(scope: Scope) -> ColumnElement[bool] | None:
-    """Which tickets a caller may see, as a condition on the tickets table.
+def co_handled_by(user_id: int) -> sa.Select[tuple[int]]:
+    """The ids of the tickets someone was asked to handle jointly."""
+    return sa.select(ticket_handlers.c.ticket_id).where(ticket_handlers.c.user_id == user_id)
 
-    Staff and property managers: their community's. Volunteers: the tickets
-    assigned to them and those they co-handle (confidential ones included: they
-    are handling them). Residents: their household's, never a confidential one.
+
+def known_tickets(scope: Scope) -> list[ColumnElement[bool]]:
+    """Which tickets a role may know about at all, wherever they are: property managers
+    the property's categories (repairs, chargers, security, fire risk, residents' reports),
+    never elderly care and never a confidential (duress) ticket. Other roles are narrowed
+    by place and assignment in ``_visible``; the dashboard uses this too."""
+    if scope.role is Role.PROPERTY_MANAGER:
+        return [~tickets.c.confidential, property_ticket_category(tickets.c.category)]
+    return []
+
+
+def _visible(scope: Scope) -> ColumnElement[bool] | None:
+    """Which tickets a caller may see, as a condition on the tickets table (None: all).
+
+    Staff: their community's. Property managers: their community's property tickets
+    (``known_tickets``) and any they were asked to co-handle. Volunteers: the tickets
+    assigned to them and those they co-handle (confidential ones included: they are
+    handling them). Residents: their household's, never a confidential one.
     """
     if scope.sees_everything:
         return None
     if scope.is_community_wide:
-        return tickets.c.community_id == scope.community_id
+        known = known_tickets(scope)
+        if not known:
+            return tickets.c.community_id == scope.community_id
+        return sa.and_(
+            tickets.c.community_id == scope.community_id,
+            sa.or_(sa.and_(*known), tickets.c.id.in_(co_handled_by(scope.user_id))),
+        )
     if scope.role is Role.VOLUNTEER:
         return sa.or_(
             tickets.c.assignee_id == scope.user_id,
-            tickets.c.id.in_(
-                sa.select(ticket_handlers.c.ticket_id).where(
-                    ticket_handlers.c.user_id == scope.user_id
-                )
-            ),
+            tickets.c.id.in_(co_handled_by(scope.user_id)),
         )
     if scope.household_id is not None:
         return sa.and_(tickets.c.household_id == scope.household_id, ~tickets.c.confidential)
     return nothing()
+
+
+def overdue(now: datetime) -> ColumnElement[bool]:
+    """A time limit that still runs has passed: the response limit while the ticket waits
+    to be accepted, the resolution limit until it is resolved (as the dashboard counts)."""
+    responding = tickets.c.status.in_([s.value for s in RESPONDING])
+    resolving = tickets.c.status.in_([s.value for s in RESOLVING])
+    return sa.and_(
+        resolving,
+        sa.or_(
+            sa.and_(responding, tickets.c.response_due_at <= now),
+            tickets.c.resolve_due_at <= now,
+        ),
+    )
+
+
+def in_building(building_id: int) -> ColumnElement[bool]:
+    """The ticket concerns a building: its household's, or where its alarm's device is."""
+    homes = sa.select(households.c.id).where(households.c.building_id == building_id)
+    device_building = sa.func.coalesce(households.c.building_id, devices.c.building_id)
+    alarms = (
+        sa.select(alerts.c.id)
+        .select_from(
+            alerts.join(devices, devices.c.id == alerts.c.device_id).outerjoin(
+                households, households.c.id == devices.c.household_id
+            )
+        )
+        .where(device_building == building_id)
+    )
+    return sa.or_(tickets.c.household_id.in_(homes), tickets.c.alert_id.in_(alarms))
+
+
+@dataclass(frozen=True)
+class TicketFilters:
+    status: TicketStatus | None = None
+    level: TicketLevel | None = None
+    grid_id: int | None = None
+    building_id: int | None = None
+    overdue: bool | None = None
+    now: datetime | None = None  # for ``overdue``; default: the current time
+
+
+def _filter_conditions(filters: TicketFilters) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if filters.status is not None:
+        conditions.append(tickets.c.status == filters.status.value)
+    if filters.level is not None:
+        conditions.append(tickets.c.level == filters.level.value)
+    if filters.grid_id is not None:
+        conditions.append(tickets.c.grid_id == filters.grid_id)
+    if filters.building_id is not None:
+        conditions.append(in_building(filters.building_id))
+    if filters.overdue is not None:
+        late = overdue(filters.now or datetime.now(UTC))
+        conditions.append(late if filters.overdue else ~late)
+    return conditions
 
 
 async def list_tickets(
@@ -86,12 +165,12 @@ async def list_tickets(
     limit: int,
     offset: int,
     level: TicketLevel | None = None,
+    filters: TicketFilters | None = None,
 ) -> tuple[list[TicketPublic], int]:
+    """The tickets the caller may see, newest first, narrowed by ``filters``."""
+    filters = replace(filters or TicketFilters(), status=status, level=level)
     conditions = [c for c in (_visible(scope),) if c is not None]
-    if status is not None:
-        conditions.append(tickets.c.status == status.value)
-    if level is not None:
-        conditions.append(tickets.c.level == level.value)
+    conditions += _filter_conditions(filters)
     total = (
         await conn.execute(sa.select(sa.func.count()).select_from(tickets).where(*conditions))
     ).scalar_one()

@@ -63,3 +63,58 @@ def grids_on_rota(scope: Scope) -> sa.Select[tuple[int]]:
 
 def nothing() -> ColumnElement[bool]:
     return sa.false()
+
+
+# --- What each role may know about, beyond where: the property's work versus elderly
+# care, duress alarms and health readings. docs/auth.md explains the choices.
+
+# Ticket categories that are the property's work: repairs, charger and gate problems,
+# security at doors and locks, fire risk at piles and locks, residents' problem reports
+# and the general matters staff or the property take in. Everything else (elderly_sos,
+# elderly_fall, elderly_health, elderly_welfare, security_duress, a community's own new
+# categories) is elderly care, confidential or unclassified, and is kept from property
+# managers: least privilege until the rules document can mark a category as the
+# property's (a field in hub/rules/model.Category; no migration needed, it is JSON).
+PROPERTY_TICKET_CATEGORIES = frozenset(
+    {"facility_repair", "fire_safety", "security", "resident_report", "general"}
+)
+# Alert kinds that are the property's: the health of any device (device.offline,
+# device.low_battery, ...), gates, locks and chargers. Wristband (SOS, fall, heart rate,
+# not worn, geofence) and welfare alerts are elderly care. Duress kinds are excluded
+# separately (they are silent).
+PROPERTY_ALERT_PREFIXES = ("device.", "door.", "lock.", "charger.")
+
+
+def property_alert_kind(kind: ColumnElement[str]) -> ColumnElement[bool]:
+    """The alert ``kind`` is the property's (a device's health, a gate, lock or charger)."""
+    return sa.or_(*(kind.startswith(prefix, autoescape=True) for prefix in PROPERTY_ALERT_PREFIXES))
+
+
+def property_ticket_category(category: ColumnElement[str]) -> ColumnElement[bool]:
+    return category.in_(sorted(PROPERTY_TICKET_CATEGORIES))
+
+
+def sees_care(scope: Scope) -> bool:
+    """Elderly-care alerts and tickets: everyone but the property manager (each within
+    their own reach: a volunteer their assignments, a resident their household)."""
+    return scope.role is not Role.PROPERTY_MANAGER
+
+
+def sees_silent(scope: Scope) -> bool:
+    """Duress alarms are routed to community staff (and the police): staff and admins see
+    them all. A volunteer sees one only when it was dispatched to them or they co-handle
+    it; property managers and residents never."""
+    return scope.role in (Role.ADMIN, Role.COMMUNITY_STAFF)
+
+
+def sees_vitals(scope: Scope, household_id: int | None) -> bool:
+    """Health readings of a wristband (heart rate, blood pressure, temperature, SpO2,
+    position): admins, community staff (they supervise elderly care) and the residents of
+    the wearer's household. Property managers and volunteers see the device's health only."""
+    if scope.role in (Role.ADMIN, Role.COMMUNITY_STAFF):
+        return True
+    return (
+        scope.role is Role.RESIDENT
+        and scope.household_id is not None
+        and household_id == scope.household_id
+    )

@@ -367,10 +367,13 @@ async def test_a_property_manager_never_sees_duress_alarms(
     client: httpx.AsyncClient, login: Login, known: dict[str, int]
 ) -> None:
     body = await _dashboard(client, await login("manager"))
-    assert body["active_alerts_total"] == 3
-    assert all(not a["silent"] and a["kind"] != "door.duress" for a in body["active_alerts"])
+    # Nor elderly care: the SOS and the falls are not the property's (docs/auth.md).
+    assert body["active_alerts_total"] == 2
+    assert {a["kind"] for a in body["active_alerts"]} == {"device.low_battery", "lock.tamper"}
     assert _building(body, "Building 3")["faulted"] == 0
-    assert _per_day(body, 0) == {"wristband.sos": 1, "device.low_battery": 1}
+    assert _building(body, "Building 1")["faulted"] == 0  # the SOS is no device fault
+    assert _per_day(body, 0) == {"device.low_battery": 1}
+    assert _per_day(body, 3) == {"charger.smoke": 1, "lock.tamper": 1}
     assert "door.duress" not in body["alert_kinds"]
     # The confidential ticket a duress alarm opens is left out too.
     assert body["tickets_by_limit"]["open"] == 6 and body["tickets_by_limit"]["overdue"] == 2
@@ -410,7 +413,10 @@ async def test_an_sos_shows_up_with_its_ticket(
     client: httpx.AsyncClient, login: Login, sos: tuple[int, str]
 ) -> None:
     ticket_id, _volunteer = sos
-    body = await _dashboard(client, await login("manager"))
+    # An SOS is elderly care: on the staff's dashboard, not the property manager's.
+    manager = await _dashboard(client, await login("manager"))
+    assert manager["active_alerts"] == [] and manager["tickets_by_limit"]["open"] == 0
+    body = await _dashboard(client, await login("staff"))
     (alert,) = body["active_alerts"]
     assert alert["kind"] == "wristband.sos" and alert["ticket_id"] == ticket_id
     assert alert["building_name"] == "Building 1"
@@ -479,7 +485,7 @@ async def test_an_admin_sees_one_community_or_all(
 async def test_a_buildings_devices_include_its_households(
     client: httpx.AsyncClient, login: Login, known: dict[str, int]
 ) -> None:
-    headers = await login("manager")
+    headers = await login("staff")
     body = await _dashboard(client, headers)
     b1 = next(b["building_id"] for b in body["buildings"] if b["name"] == "Building 1")
     response = await client.get(f"/api/v1/dashboard/buildings/{b1}/devices", headers=headers)
@@ -499,6 +505,11 @@ async def test_a_buildings_devices_include_its_households(
     }
     assert found[LOCK_B1]["faulted"] is False and found[LOCK_B1]["active_alerts"] == 1
     assert found[EBIKE_B1]["active_alerts"] == 0 and found[EBIKE_B1]["low_battery"] is False
+    # The property manager sees the wristband's health, not its SOS.
+    url = f"/api/v1/dashboard/buildings/{b1}/devices"
+    seen = {d["id"]: d for d in (await client.get(url, headers=await login("manager"))).json()}
+    assert seen[SUN]["faulted"] is False and seen[SUN]["active_alerts"] == 0
+    assert seen[SUN]["low_battery"] is True and seen[LOCK_B1] == found[LOCK_B1]
 
     b2 = next(b["building_id"] for b in body["buildings"] if b["name"] == "Building 2")
     charger = next(
@@ -535,7 +546,7 @@ async def test_a_devices_history_is_newest_first(
             [],
             datetime.now(UTC),
         )
-    headers = await login("manager")
+    headers = await login("staff")
     response = await client.get(f"/api/v1/devices/{SUN}/events", headers=headers)
     assert response.status_code == 200, response.text
     body = response.json()
@@ -549,6 +560,12 @@ async def test_a_devices_history_is_newest_first(
     assert (
         await client.get(f"/api/v1/devices/{SUN}/events?limit=0", headers=headers)
     ).status_code == 422
+    # The property manager sees the wristband's battery, not the wearer's steps.
+    manager = await client.get(f"/api/v1/devices/{SUN}/events", headers=await login("manager"))
+    assert [e["values"] for e in manager.json()["items"]][:2] == [
+        {"battery_pct": 86},
+        {"battery_pct": 87},
+    ]
     # Her daughter sees her own household's wristband; the volunteer of grid 2 does not.
     assert (
         await client.get(f"/api/v1/devices/{SUN}/events", headers=await login("resident.sun"))

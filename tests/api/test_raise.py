@@ -91,6 +91,15 @@ async def test_who_may_raise(as_user: Users, sos: tuple[int, str], api_db: Datab
     sun = await as_user("resident.sun")
     assert (await _raise(sun, ticket_id, reason="please")).status_code == 403
     assert (await _raise(manager, ticket_id + 1000, reason="x")).status_code == 404
+    # An SOS is elderly care, not the property's: hidden from the manager until staff
+    # ask them to co-handle it (docs/auth.md).
+    assert (await _raise(manager, ticket_id, reason="x")).status_code == 404
+    joined = await staff.client.post(
+        f"/api/v1/tickets/{ticket_id}/co-handlers",
+        headers=staff.headers,
+        json={"user_id": await manager.id()},
+    )
+    assert joined.status_code == 201, joined.text
     assert (await _raise(manager, ticket_id, reason="the property takes it")).status_code == 200
     assert (
         await user_id_of(api_db, "manager")

@@ -12,6 +12,7 @@ import pytest
 from hub.tickets import service
 from hub.tickets.tables import tickets
 from tests.api.people import Users
+from tests.support.hubdata import volunteer_on_duty_for
 
 SUN, WU = "8800000101", "8800000301"  # households in grid 1 and grid 2
 
@@ -177,11 +178,20 @@ async def test_a_return_goes_back_to_staff_for_re_dispatch(
     assert (disp["from_status"], disp["to_status"]) == ("returned", "dispatched")
 
 
-async def test_property_manager_acts_like_staff_in_their_community(
-    as_user: Users, sos: tuple[int, str]
-) -> None:
-    ticket_id, on_duty = sos
+async def test_property_manager_acts_like_staff_in_their_community(as_user: Users) -> None:
+    # On the property's tickets: a resident's problem report (an SOS is elderly care,
+    # which the manager does not see: tests/api/test_scoping_matrix.py).
+    sun = await as_user("resident.sun")
+    opened = await sun.client.post(
+        "/api/v1/tickets",
+        headers=sun.headers,
+        json={"title": "Hall light out", "description": "The hall light of Building 1 is out"},
+    )
+    assert opened.status_code == 201, opened.text
+    ticket_id = opened.json()["id"]
+    on_duty = await volunteer_on_duty_for(as_user.db, SUN, datetime.now(UTC))
     vol, manager = await as_user(on_duty), await as_user("manager")
+    assert opened.json()["assignee_id"] == await vol.id()
     await vol.ok(ticket_id, "accept")
     await vol.ok(ticket_id, "start", note="on site")
     await vol.ok(ticket_id, "resolve", note="done")
