@@ -4,6 +4,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
+const MINUTES = [15, 30, 60, 120]; // the choices offered; the API takes 15 to 120
 const LABEL = {
   available: "free",
   charging: "charging",
@@ -18,23 +19,32 @@ function showError(message) {
 
 function portRow(charger, port) {
   const status = port.reserved_by_me ? "reserved for you" : LABEL[port.availability] || port.availability;
-  const errorLine = Hub.el("span", { class: "error", role: "alert" });
   const reserve = port.availability === "available"
     ? Hub.el("button", {
         type: "button",
         "data-reserve": `${charger.device_id}:${port.port}`,
         text: "Reserve",
         onclick: async (event) => {
-          event.currentTarget.disabled = true;
+          const button = event.currentTarget;
+          const minutes = Number($("minutes").value);
+          // Outside the page's own error line: the 15 s refresh rebuilds the port rows.
+          const errorLine = $("reserve-error");
+          errorLine.textContent = "";
+          if (!MINUTES.includes(minutes)) {
+            errorLine.textContent = "Choose how long to reserve for: 15 minutes to 2 hours.";
+            return;
+          }
+          button.disabled = true;
           try {
             await Hub.api(
               `/api/v1/chargers/${encodeURIComponent(charger.device_id)}/ports/${port.port}/reservations`,
-              { json: { minutes: Number($("minutes").value) } },
+              { json: { minutes } },
             );
             await refresh();
           } catch (error) {
-            errorLine.textContent = error.message;
-            event.currentTarget.disabled = false;
+            errorLine.textContent =
+              `Could not reserve port ${port.port} of ${charger.name}: ${error.message}`;
+            button.disabled = false;
           }
         },
       })
@@ -44,7 +54,7 @@ function portRow(charger, port) {
     Hub.el("span", { class: `badge ${port.availability === "out_of_order" ? "overdue" : ""}`, text: status }),
     ` Port ${port.port} `,
     port.reserved_until ? `until ${Hub.when(port.reserved_until)} ` : "",
-    reserve, errorLine,
+    reserve,
   );
 }
 
@@ -74,12 +84,15 @@ async function loadMine() {
             ? Hub.el("button", {
                 type: "button", class: "secondary", text: "Cancel",
                 onclick: async (event) => {
-                  event.currentTarget.disabled = true;
+                  const button = event.currentTarget;
+                  button.disabled = true;
+                  $("mine-error").textContent = "";
                   try {
                     await Hub.api(`/api/v1/reservations/${r.id}/cancel`, { method: "POST" });
                     await refresh();
                   } catch (error) {
-                    showError(error.message);
+                    $("mine-error").textContent = `Could not cancel: ${error.message}`;
+                    button.disabled = false;
                   }
                 },
               })
@@ -116,20 +129,25 @@ $("report").addEventListener("submit", async (event) => {
   event.preventDefault();
   const title = $("report-title-input");
   const description = $("report-description");
+  // Field, its error line, the message when empty, the API's length limit.
   const checks = [
-    [title, "report-title-error", "Say in a few words what is wrong."],
-    [description, "report-description-error", "Add a few details so someone can find it."],
+    [title, "report-title-error", "Say in a few words what is wrong.", 200],
+    [description, "report-description-error", "Add a few details so someone can find it.", 2000],
   ];
   let ok = true;
-  for (const [input, errorId, message] of checks) {
-    const empty = input.value.trim() === "";
-    input.setAttribute("aria-invalid", empty ? "true" : "false");
-    $(errorId).textContent = empty ? message : "";
-    ok = ok && !empty;
+  for (const [input, errorId, message, max] of checks) {
+    const text = input.value.trim();
+    const problem = !text ? message
+      : text.length > max ? `At most ${max} characters (now ${text.length}).` : "";
+    input.setAttribute("aria-invalid", problem ? "true" : "false");
+    $(errorId).textContent = problem;
+    ok = ok && !problem;
   }
   $("report-error").textContent = "";
   $("report-done").textContent = "";
   if (!ok) return;
+  const button = event.submitter || $("report").querySelector("button[type=submit]");
+  button.disabled = true;
   try {
     const ticket = await Hub.api("/api/v1/tickets", {
       json: { title: title.value.trim(), description: description.value.trim() },
@@ -138,19 +156,21 @@ $("report").addEventListener("submit", async (event) => {
     title.value = "";
     description.value = "";
   } catch (error) {
-    $("report-error").textContent = error.message;
+    // A 422 names the field: show its reason next to it, and the whole answer below.
+    const byField = { title: [title, "report-title-error"], description: [description, "report-description-error"] };
+    for (const [name, reason] of Object.entries(error.fields || {})) {
+      if (!byField[name]) continue;
+      byField[name][0].setAttribute("aria-invalid", "true");
+      $(byField[name][1]).textContent = reason;
+    }
+    $("report-error").textContent = `Not sent: ${error.message}`;
+  } finally {
+    button.disabled = false;
   }
 });
 
 async function start() {
-  if (!Hub.saved()) return Hub.toLogin();
-  $("logout").addEventListener("click", () => Hub.logout());
-  try {
-    $("who").textContent = (await Hub.api("/api/v1/auth/me")).full_name;
-  } catch (error) {
-    showError(error.message);
-    return;
-  }
+  if (!(await Hub.start("charging"))) return;
   await refresh();
   setInterval(refresh, 15000);
 }

@@ -5,7 +5,6 @@
 "use strict";
 
 const REFRESH_MS = 30000;
-const VIEWERS = new Set(["admin", "property_manager", "community_staff"]);
 // Okabe-Ito, as the reports' charts (hub/reports/charts.py): readable with colour blindness.
 const PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#8C6D1F", "#000000"];
 const OTHER_COLOR = "#999999";
@@ -172,6 +171,76 @@ function barChart({ id, title, summary, categories, series, yLabel, labelEvery =
   const height = CHART.h + key.height;
   return svg("svg", {
     id, class: "chart-svg", viewBox: `0 0 ${CHART.w} ${height}`, width: "100%",
+    role: "img", "aria-label": `${title}. ${summary}`,
+  },
+  svg("title", { text: title }),
+  svg("desc", { text: summary }),
+  svg("text", { x: CHART.left, y: 17, "font-size": 14, "font-weight": 600, fill: "#222", text: title }),
+  parts, key.items);
+}
+
+// A line chart of a device's telemetry over time (GET /api/v1/devices/{id}/telemetry): one
+// <path class="line"> per series with data-series and data-points, axes like barChart's.
+function lineChart({ id, title, summary, series, yLabel, since, until }) {
+  const plotW = CHART.w - CHART.left - CHART.right;
+  const plotH = CHART.h - CHART.top - CHART.bottom;
+  const base = CHART.top + plotH;
+  const t0 = since.getTime();
+  const span = Math.max(until.getTime() - t0, 1);
+  const largest = Math.max(0, ...series.flatMap((s) => s.points.map((p) => p.v)));
+  const ticks = niceTicks(largest);
+  const top = ticks[ticks.length - 1];
+  const xOf = (t) => CHART.left + (plotW * (t.getTime() - t0)) / span;
+  const yOf = (value) => base - (plotH * value) / top;
+  const parts = [];
+  for (const tick of ticks) {
+    const y = yOf(tick);
+    parts.push(svg("line", {
+      x1: CHART.left, y1: y, x2: CHART.w - CHART.right, y2: y,
+      stroke: tick === 0 ? "#555" : "#e3e3e3", "stroke-width": 1,
+    }));
+    parts.push(svg("text", {
+      x: CHART.left - 6, y: y + 4, "font-size": 11, "text-anchor": "end", fill: "#555", text: tick,
+    }));
+  }
+  const mid = CHART.top + plotH / 2;
+  parts.push(svg("text", {
+    x: 11, y: mid, "font-size": 11, fill: "#555", "text-anchor": "middle",
+    transform: `rotate(-90 11 ${mid})`, text: yLabel,
+  }));
+  [since, new Date(t0 + span / 2), until].forEach((t, i) => {
+    parts.push(svg("text", {
+      x: xOf(t).toFixed(1), y: base + 15, "font-size": 11, fill: "#333",
+      "text-anchor": ["start", "middle", "end"][i],
+      text: t.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }),
+    }));
+  });
+  for (const s of series) {
+    if (!s.points.length) continue;
+    const d = s.points.map((p, i) => `${i ? "L" : "M"}${xOf(p.t).toFixed(1)} ${yOf(p.v).toFixed(1)}`).join(" ");
+    parts.push(svg("path", {
+      class: "line", "data-series": s.name, "data-points": s.points.length, d,
+      fill: "none", stroke: s.color, "stroke-width": 2,
+    }, svg("title", { text: `${s.name}: ${s.points.length} values` })));
+    // Few readings: dots too, or a single one (or several at one instant) would not show.
+    if (s.points.length <= 100) {
+      for (const p of s.points) {
+        parts.push(svg("circle", {
+          class: "dot", "data-series": s.name, cx: xOf(p.t).toFixed(1), cy: yOf(p.v).toFixed(1),
+          r: 2.5, fill: s.color,
+        }, svg("title", { text: `${clock(p.t.toISOString())}: ${tidy(p.v)}` })));
+      }
+    }
+  }
+  if (!series.some((s) => s.points.length)) {
+    parts.push(svg("text", {
+      x: CHART.left + plotW / 2, y: mid, "font-size": 13, "text-anchor": "middle", fill: "#777",
+      text: "nothing to show",
+    }));
+  }
+  const key = legend(series, CHART.h - 4);
+  return svg("svg", {
+    id, class: "chart-svg", viewBox: `0 0 ${CHART.w} ${CHART.h + key.height}`, width: "100%",
     role: "img", "aria-label": `${title}. ${summary}`,
   },
   svg("title", { text: title }),
@@ -392,6 +461,46 @@ function historyRow(e) {
     Hub.el("td", { class: "values", text: summarise(e.values) }));
 }
 
+// What a device's chart shows, by family: what everybody who sees the device may see
+// (vitals are not for the property manager; hub.users.scope.sees_vitals).
+const TELEMETRY_CHART = {
+  charger: { measurement: "charger", field: "power_w", label: "Power", unit: "W" },
+  door_access: { measurement: "gate_passes", field: "count", label: "Passes per hour", unit: "passes", resolution: "1h", counts: true },
+  wristband: { measurement: "battery", field: "percent", label: "Battery", unit: "%" },
+  lock: { measurement: "battery", field: "percent", label: "Battery", unit: "%" },
+};
+
+async function loadTelemetry(device) {
+  const chart = TELEMETRY_CHART[device.family];
+  const figure = $("device-telemetry");
+  if (!chart) {
+    figure.replaceChildren();
+    return;
+  }
+  const until = new Date();
+  const since = new Date(until.getTime() - 24 * 3600 * 1000);
+  const query = new URLSearchParams({
+    measurement: chart.measurement, field: chart.field,
+    since: since.toISOString(), until: until.toISOString(),
+  });
+  if (chart.resolution) query.set("resolution", chart.resolution);
+  const data = await Hub.api(`/api/v1/devices/${encodeURIComponent(device.id)}/telemetry?${query}`);
+  const series = data.series.map((s, i) => ({
+    // A device's family is the same on all its series: only a port or a direction tells them apart.
+    name: Object.entries(s.tags).filter(([k]) => k !== "family").map(([k, v]) => `${k} ${v}`).join(", ") || chart.label,
+    color: PALETTE[i % PALETTE.length],
+    points: s.values.map((v) => ({ t: new Date(v.t), v: chart.counts ? v.count : v.avg })),
+  }));
+  const values = series.reduce((n, s) => n + s.points.length, 0);
+  const summary = values
+    ? `${plural(values, "value")} in the last 24 hours (${data.resolution}).`
+    : "No readings in the last 24 hours.";
+  figure.replaceChildren(lineChart({
+    id: "chart-telemetry", title: `${chart.label}, last 24 hours`, summary, series,
+    yLabel: chart.unit, since, until,
+  }));
+}
+
 async function loadDevice() {
   const id = state.device;
   if (!id) return;
@@ -407,6 +516,11 @@ async function loadDevice() {
     ...fact("Last seen", Hub.when(device.last_seen_at)),
     ...fact("State", summarise(device.state)),
   );
+  try {
+    await loadTelemetry(device);
+  } catch (error) {
+    $("device-telemetry").replaceChildren(Hub.el("p", { class: "meta", text: `No chart: ${error.message}` }));
+  }
   const rows = history.items.map(historyRow);
   $("history").tBodies[0].replaceChildren(
     ...(rows.length ? rows : [Hub.el("tr", {}, Hub.el("td", { colspan: 3, class: "empty", text: "No events yet." }))]),
@@ -455,8 +569,11 @@ async function refresh() {
 }
 
 async function start() {
-  if (!Hub.saved()) return Hub.toLogin();
-  $("logout").addEventListener("click", () => Hub.logout());
+  // Who may see the dashboard is decided in hub.js (Hub.PAGES), with the other pages.
+  if (!(await Hub.start("dashboard"))) {
+    $("updated").hidden = true;
+    return;
+  }
   $("building-close").addEventListener("click", () => {
     state.building = null;
     $("building-detail").hidden = true;
@@ -465,18 +582,6 @@ async function start() {
     state.device = null;
     $("device-detail").hidden = true;
   });
-  try {
-    const me = await Hub.api("/api/v1/auth/me");
-    $("who").textContent = me.full_name;
-    if (!VIEWERS.has(me.role)) {
-      showError("The dashboard is for property managers, community staff and administrators.");
-      $("updated").textContent = "—";
-      return;
-    }
-  } catch (error) {
-    showError(error.message);
-    return;
-  }
   await refresh();
   state.timer = setInterval(refresh, REFRESH_MS);
 }

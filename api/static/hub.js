@@ -27,6 +27,48 @@ const Hub = (() => {
     location.href = "/login?next=" + encodeURIComponent(next);
   }
 
+  // The pages, who may use each, and where each role starts. The API decides what a
+  // page can show; this only keeps people from pages that would answer them 403.
+  const PAGES = {
+    dashboard: {
+      path: "/dashboard", label: "Dashboard", noun: "the dashboard",
+      roles: ["admin", "property_manager", "community_staff"],
+      for: "property managers, community staff and administrators",
+    },
+    inbox: {
+      path: "/inbox", label: "Inbox", noun: "the inbox",
+      roles: ["volunteer", "community_staff", "admin", "property_manager"],
+      for: "volunteers and the staff who follow their tickets",
+    },
+    charging: {
+      path: "/charging", label: "Charging", noun: "the charging page", roles: ["resident"],
+      for: "residents",
+    },
+  };
+  const ROLE_LABEL = {
+    admin: "administrator",
+    property_manager: "property manager",
+    community_staff: "community staff",
+    volunteer: "volunteer",
+    resident: "resident",
+  };
+  const HOME = {
+    volunteer: "inbox",
+    resident: "charging",
+    admin: "dashboard",
+    property_manager: "dashboard",
+    community_staff: "dashboard",
+  };
+
+  function pagesFor(role) {
+    return Object.entries(PAGES).filter(([, spec]) => spec.roles.includes(role));
+  }
+
+  function home(role) {
+    const key = HOME[role];
+    return key ? PAGES[key] : null;
+  }
+
   function detailOf(data, response) {
     if (data && typeof data.detail === "string") return data.detail;
     if (data && Array.isArray(data.detail)) {
@@ -35,6 +77,26 @@ const Hub = (() => {
         .join("; ");
     }
     return `${response.status} ${response.statusText}`;
+  }
+
+  // A 422's field errors by field name ("title" -> "String should have ..."), so a form
+  // can show each next to its input.
+  function fieldsOf(data) {
+    const fields = {};
+    if (data && Array.isArray(data.detail)) {
+      for (const e of data.detail) {
+        const name = (e.loc || []).slice(-1)[0];
+        if (typeof name === "string" && !fields[name]) fields[name] = e.msg;
+      }
+    }
+    return fields;
+  }
+
+  function failure(data, response) {
+    const error = new Error(detailOf(data, response));
+    error.status = response.status;
+    error.fields = fieldsOf(data);
+    return error;
   }
 
   function keep(data, previous) {
@@ -51,7 +113,7 @@ const Hub = (() => {
       body: new URLSearchParams({ username, password }),
     });
     const data = await response.json().catch(() => null);
-    if (!response.ok) throw new Error(detailOf(data, response));
+    if (!response.ok) throw failure(data, response);
     keep(data, null);
     return data;
   }
@@ -95,7 +157,7 @@ const Hub = (() => {
         throw new Error("your session ended; log in again");
       }
       const data = response.status === 204 ? null : await response.json().catch(() => null);
-      if (!response.ok) throw new Error(detailOf(data, response));
+      if (!response.ok) throw failure(data, response);
       return data;
     }
     throw new Error("unreachable");
@@ -111,7 +173,74 @@ const Hub = (() => {
       }).catch(() => null);
     }
     clear();
-    location.href = "/login";
+    location.href = "/login?bye=1";
+  }
+
+  // ---- the shared header: the pages this role may use, who is logged in, log out ----
+
+  function renderNav(me, current) {
+    const bar = document.querySelector("header.bar");
+    if (!bar) return;
+    const old = bar.querySelector("nav.site-nav");
+    if (old) old.remove();
+    const links = me
+      ? pagesFor(me.role).map(([key, spec]) => el("a", {
+          href: spec.path, "data-nav": key, text: spec.label,
+          "aria-current": key === current ? "page" : null,
+        }))
+      : [];
+    const who = me
+      ? el("span", { class: "who", id: "nav-who", "data-role": me.role },
+          el("strong", { text: me.full_name }), ` · ${ROLE_LABEL[me.role] || me.role}`)
+      : null;
+    bar.append(el("nav", { class: "site-nav", "aria-label": "Pages" },
+      el("span", { class: "links" }, links),
+      who,
+      el("button", { type: "button", id: "logout", class: "logout", text: "Log out", onclick: logout })));
+  }
+
+  // In place of the page's content: why this page is not for you, and where to go.
+  function block(title, message, link) {
+    const main = document.querySelector("main");
+    const card = el("section", { class: "card blocked", id: "blocked", role: "alert" },
+      el("h2", { text: title }),
+      el("p", { text: message }),
+      link ? el("p", {}, el("a", { class: "button", href: link.path, text: `Go to ${link.label}` })) : null);
+    main.replaceChildren(card);
+  }
+
+  // Every page starts here: not logged in goes to /login (which says why); a role that
+  // may not use the page is told so before the page asks for any data. Returns the
+  // user (from /auth/me, which every login may read) or null when the page must stop.
+  async function start(pageKey) {
+    if (!saved()) {
+      toLogin();
+      return null;
+    }
+    let me;
+    try {
+      me = await api("/api/v1/auth/me");
+    } catch (error) {
+      if (!saved()) return null; // the session ended: api() is on its way to /login
+      renderNav(null, pageKey);
+      block("Could not load", `Could not check who you are: ${error.message}`, null);
+      return null;
+    }
+    renderNav(me, pageKey);
+    const spec = PAGES[pageKey];
+    if (!spec.roles.includes(me.role)) {
+      const own = home(me.role);
+      const noun = spec.noun[0].toUpperCase() + spec.noun.slice(1);
+      block(
+        `${noun} is not for your account`,
+        `${noun} is for ${spec.for}. You are logged in as ` +
+          `${me.full_name} (${ROLE_LABEL[me.role] || me.role}).`,
+        own,
+      );
+      document.body.dataset.blocked = "role";
+      return null;
+    }
+    return me;
   }
 
   function el(tag, attrs = {}, ...children) {
@@ -134,5 +263,8 @@ const Hub = (() => {
     return new Date(iso).toLocaleString([], { dateStyle: "short", timeStyle: "short" });
   }
 
-  return { api, clear, el, login, logout, refresh, saved, toLogin, when, detailOf };
+  return {
+    api, clear, el, login, logout, refresh, saved, toLogin, when, detailOf,
+    PAGES, ROLE_LABEL, home, start,
+  };
 })();

@@ -1,19 +1,23 @@
 "use strict";
 
-// Where each role starts when no page was asked for.
-const HOME = {
-  volunteer: "/inbox",
-  community_staff: "/dashboard",
-  admin: "/dashboard",
-  property_manager: "/dashboard",
-  resident: "/charging",
-};
-
 function safeNext() {
   const next = new URLSearchParams(location.search).get("next") || "";
   // Only paths on this site: never an open redirect.
   return next.startsWith("/") && !next.startsWith("//") ? next : null;
 }
+
+// Why the login form is showing: a page that needs a login sent the browser here, or the
+// person just logged out.
+function explain() {
+  const notice = document.getElementById("login-notice");
+  const next = safeNext();
+  const asked = next && Object.values(Hub.PAGES).find((p) => next.split(/[?#]/)[0] === p.path);
+  if (asked) notice.textContent = `Log in to open ${asked.noun}.`;
+  else if (next) notice.textContent = "Log in to open that page.";
+  else if (new URLSearchParams(location.search).has("bye")) notice.textContent = "You are logged out.";
+  notice.hidden = !notice.textContent;
+}
+explain();
 
 document.getElementById("login").addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -36,7 +40,8 @@ document.getElementById("login").addEventListener("submit", async (event) => {
       document.getElementById("username").value.trim(),
       document.getElementById("password").value,
     );
-    location.href = safeNext() || HOME[data.role] || "/inbox";
+    const home = Hub.home(data.role);
+    location.href = safeNext() || (home ? home.path : "/inbox");
   } catch (error) {
     formError.textContent = error.message;
   } finally {

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, ViewportSize, expect
 
 from device_adapters.model import DeviceFamily
 from hub.demo.seed import DEMO_PASSWORD
@@ -25,7 +25,7 @@ from tests.support.stack import running_stack, stack_settings
 pytestmark = pytest.mark.e2e
 
 PILE = "ebike:EB-B1-01"  # the e-bike pile of Building 1
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 async def _free_ports_and_a_neighbour(db: Database) -> None:
@@ -78,6 +78,10 @@ async def test_a_port_reserved_by_one_resident_shows_reserved_to_another(
         await sun.locator(f"[data-reserve='{PILE}:1']").click()
         await expect(sun.locator(port)).to_contain_text("reserved for you")
         await expect(sun.locator("#mine [data-status=active]")).to_contain_text("port 1")
+        # One reservation at a time: the server's reason is shown, not swallowed.
+        await sun.locator(f"[data-reserve='{PILE}:2']").click()
+        await expect(sun.locator("#reserve-error")).to_contain_text("Could not reserve port 2")
+        await expect(sun.locator("#reserve-error")).to_contain_text("cancel it first")
         await sun.screenshot(path=str(artifacts / "charging-reserved.png"), full_page=True)
 
         await wu.reload()

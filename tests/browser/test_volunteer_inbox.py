@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, ViewportSize, expect
 
 from edge.simulator import SimulatedWatch, send_once
 from tests.browser.conftest import log_in
@@ -24,7 +24,7 @@ from tests.support.stack import running_stack, stack_settings
 pytestmark = pytest.mark.e2e
 
 SUN = "8800000101"  # Sun Lihua's wristband, grid 1
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 async def test_an_sos_appears_live_and_the_volunteer_accepts_it(
