@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     mqtt_password: SecretStr | None = None
     mqtt_keepalive_s: int = Field(default=30, ge=5, le=3600)
     hub_client_id: str = Field(default="community-hub-1", min_length=1, max_length=64)
+    # Several hubs sharing the ingest (docs/scale-out.md): every hub sets the same
+    # group and its own hub_client_id; each device message then goes to one of
+    # them ($share/<group>/...). None: plain subscriptions, one hub.
+    shared_group: str | None = Field(
+        default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$"
+    )
 
     # Ingest batching: commit every N events or T milliseconds, whichever first.
     ingest_batch_size: int = Field(default=500, ge=1, le=10_000)
@@ -96,6 +102,15 @@ class Settings(BaseSettings):
     offline_after_s_lock: float = Field(default=7200.0, ge=0)
     # Commands from the hub: how long the edge waits for a device's answer.
     edge_command_timeout_s: float = Field(default=30.0, gt=0)
+    # The edge's own Prometheus endpoint (outbox backlog, uplink), off unless a port
+    # is set. No authentication: keep it on an internal network (docs/deployment.md).
+    edge_metrics_host: str = "127.0.0.1"
+    edge_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+
+    # Prometheus GET /metrics on the API port: with a token, only "Authorization:
+    # Bearer <token>" may read it; without one it is open in demo mode and answers
+    # 403 outside it (docs/deployment.md).
+    metrics_token: SecretStr | None = None
 
     # HTTP API.
     api_host: str = "127.0.0.1"
@@ -108,6 +123,28 @@ class Settings(BaseSettings):
 
     # Community defaults.
     timezone: str = "Asia/Shanghai"
+
+    # Telemetry export to InfluxDB (docs/telemetry.md); influx_url None: export off.
+    influx_url: str | None = None
+    influx_token: SecretStr | None = None
+    influx_org: str = "community-hub"
+    influx_bucket: str = "telemetry"
+    influx_batch_size: int = Field(default=500, ge=1, le=50_000)
+    influx_flush_interval_ms: int = Field(default=1000, ge=10, le=600_000)
+    influx_retry_interval_ms: int = Field(default=2000, ge=10, le=600_000)
+    influx_max_retries: int = Field(default=5, ge=0, le=100)
+    influx_exponential_base: int = Field(default=2, ge=1, le=10)
+    influx_max_retry_delay_ms: int = Field(default=60_000, ge=10, le=3_600_000)
+    # Points waiting for export (queued and in flight); when full the oldest are dropped.
+    telemetry_buffer_points: int = Field(default=50_000, ge=10, le=10_000_000)
+    # Embedded history (SQLite or PostgreSQL) feeding the dashboard's charts.
+    telemetry_history: bool = True
+    telemetry_history_raw_days: float = Field(default=2.0, gt=0)
+    telemetry_history_5m_days: float = Field(default=30.0, gt=0)
+    telemetry_history_1h_days: float = Field(default=400.0, gt=0)
+    telemetry_maintenance_interval_s: float = Field(default=300.0, gt=0)
+    # Raw points stored this long ago or less are rolled up (late readings included).
+    telemetry_rollup_lookback_s: float = Field(default=3600.0, gt=0)
 
     @field_validator("edge_servers", mode="before")
     @classmethod
@@ -139,6 +176,16 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"unknown edge servers {unknown}; choose from {list(EDGE_SERVERS)}")
         return list(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _shared_group_needs_postgres(self) -> Settings:
+        # Hubs of a group rely on PostgreSQL's row and advisory locks (docs/scale-out.md).
+        if self.shared_group and not (self.database_url or "").startswith("postgresql"):
+            raise ValueError(
+                "HUB_SHARED_GROUP (several hubs) needs a PostgreSQL HUB_DATABASE_URL, "
+                "e.g. postgresql+asyncpg://hub@db/hub"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

@@ -10,6 +10,7 @@ import pytest_asyncio
 
 from hub.broker.embedded import EmbeddedBroker
 from tests.support.brokers import MosquittoProcess, free_port, start_mosquitto
+from tests.support.postgres import PostgresServer, find_server
 
 
 @pytest.fixture
@@ -25,6 +26,26 @@ def mosquitto(tmp_path: Path) -> Iterator[MosquittoProcess]:
         yield broker
     finally:
         broker.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server (see tests/support/postgres.py for where it comes from)."""
+    server = find_server()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this test (asyncpg URL), dropped afterwards.
+
+    Skipped when no PostgreSQL is available (an error when ``CI=true``).
+    """
+    with postgres_server.fresh_database() as url:
+        yield url
 
 
 @pytest_asyncio.fixture

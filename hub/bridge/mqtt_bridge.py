@@ -12,6 +12,12 @@ Guarantees it gives the ingest worker:
   connection an SOS arrived behind every telemetry message the broker had
   already queued for the hub (the SOS latency benchmark measured ~0.5 s at
   5,000 events/s). Commands to devices leave on that connection too.
+- Several hubs (``shared_group`` set): the main connection subscribes as an
+  MQTT shared subscription, so each telemetry message goes to one hub of the
+  group; the alarm connection keeps plain subscriptions, so every hub gets
+  every alarm (a dead hub's share never waits for it to restart) and the
+  event-id lock lets one of them store it and raise its alert. Each hub keeps
+  its own persistent sessions under its own client id (docs/scale-out.md).
 - Bounded memory: when ``inbox_limit`` messages of the main connection wait
   for the worker, its network thread stops reading the socket until the worker
   has taken some; TCP pushes back and the rest waits in the broker. (Mosquitto
@@ -69,6 +75,39 @@ _SUBSCRIPTIONS: dict[Session, list[tuple[str, int]]] = {
     ],
 }
 _OUTGROWN: dict[Session, list[str]] = {"alarms": [], "main": [EVENTS_SUBSCRIPTION]}
+
+
+def _shared(shared_group: str, topic: str) -> str:
+    return f"$share/{shared_group}/{topic}"
+
+
+def subscriptions(session: Session, shared_group: str | None) -> list[tuple[str, int]]:
+    """What one connection subscribes to; with a group, telemetry as a shared subscription.
+
+    With ``$share/<group>/<filter>`` the broker hands each message to one hub of
+    the group, round robin, instead of to every hub (docs/scale-out.md). Alarms
+    stay plain: a shared alarm queued for a hub that died would wait for that
+    hub to restart; every hub gets every alarm and the event-id lock keeps it
+    to one alert.
+    """
+    if shared_group is None or session == "alarms":
+        return _SUBSCRIPTIONS[session]
+    return [(_shared(shared_group, topic), qos) for topic, qos in _SUBSCRIPTIONS[session]]
+
+
+def outgrown(session: Session, shared_group: str | None) -> list[str]:
+    """Filters a persistent session may still hold from an earlier configuration.
+
+    A hub that joins a group drops its plain telemetry subscriptions, or it would
+    get every message twice: once for itself and once as its share of the group.
+    The alarm session drops a shared alarm subscription from before alarms were
+    plain, for the same reason.
+    """
+    if shared_group is None:
+        return _OUTGROWN[session]
+    if session == "alarms":
+        return _OUTGROWN[session] + [_shared(shared_group, t) for t, _ in _SUBSCRIPTIONS[session]]
+    return _OUTGROWN[session] + [topic for topic, _ in _SUBSCRIPTIONS[session]]
 
 
 @dataclass(frozen=True)
@@ -182,8 +221,9 @@ class MqttBridge:
             # paho leaves Nagle on; acks would wait tens of milliseconds.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         # Subscribing again is harmless with a resumed session and needed with a new one.
-        client.subscribe(_SUBSCRIPTIONS[session])
-        for old in _OUTGROWN[session]:
+        group = self._settings.shared_group
+        client.subscribe(subscriptions(session, group))
+        for old in outgrown(session, group):
             client.unsubscribe(old)
         if session == "main":
             client.publish(hub_status_topic(self._settings.hub_client_id), b"online", 1, True)

@@ -9,6 +9,7 @@ residents can see their own devices' state.
 from __future__ import annotations
 
 import copy
+from datetime import datetime
 from typing import Any
 
 from device_adapters.kinds import KINDS
@@ -126,10 +127,28 @@ _BY_FAMILY = {
 }
 
 
+def _older_than_state(state: dict[str, Any], event: DeviceEvent) -> bool:
+    last = state.get("last_event_at")
+    if not isinstance(last, str):
+        return False
+    try:
+        return event.received_at < datetime.fromisoformat(last)
+    except ValueError:  # a state written by hand; let the event through
+        return False
+
+
 def merge_state(state: dict[str, Any], event: DeviceEvent) -> dict[str, Any]:
-    """Fold one event into a device's state; returns a new dict."""
+    """Fold one event into a device's state; returns a new dict.
+
+    The state only moves forward in event time: an event older than the last
+    one folded in (several hubs share the broker's deliveries, so one device's
+    events can be stored out of order) is kept in history but changes nothing
+    here (docs/scale-out.md).
+    """
     info = KINDS.get(event.kind)
     if info is not None and info.silent:
+        return state
+    if _older_than_state(state, event):
         return state
     merged = copy.deepcopy(state)
     _BY_FAMILY[event.family](merged, event)

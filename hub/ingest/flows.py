@@ -16,7 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from device_adapters.model import CommandResult, DeadLetter, DeviceAvailability, DeviceEvent
 from hub.commands.service import apply_results
 from hub.deadletters import service as dead_letter_service
+from hub.devices.models import DeviceContext
 from hub.devices.service import apply_availability, apply_events
+from hub.devices.tables import devices
 from hub.events.tables import events
 from hub.gateways.service import record_status
 from hub.grid.tables import buildings, grids, households
@@ -24,6 +26,7 @@ from hub.notifications.base import Notification
 from hub.residents.activity import SignOfLife, record_signs_of_life
 from hub.residents.tables import residents
 from hub.rules.engine import RulesEngine
+from hub.storage.locks import lock_event_ids, lock_rows
 from hub.storage.upsert import insert_ignoring_duplicates
 
 # Keep IN (...) lists well under SQLite's bound-parameter limit.
@@ -64,6 +67,9 @@ class BatchOutcome:
     alerts_cleared: list[int] = field(default_factory=list)
     # Everyone to tell, once the batch's transaction has committed.
     notifications: list[Notification] = field(default_factory=list)
+    # The events this batch stored and their devices' places (telemetry export reads them).
+    events: list[DeviceEvent] = field(default_factory=list)
+    contexts: dict[str, DeviceContext] = field(default_factory=dict)
 
 
 async def _existing_ids(conn: AsyncConnection, ids: list[object]) -> set[object]:
@@ -85,12 +91,19 @@ async def store_batch(
     unique: dict[object, DeviceEvent] = {}
     for event in batch:
         unique.setdefault(event.event_id, event)
+    # Several hubs on one PostgreSQL: a hub holding an event id waits for any
+    # other transaction with the same id, so the check below sees its commit and
+    # only one hub ever stores the event and raises its alert, ticket and notes.
+    await lock_event_ids(conn, (e.event_id for e in unique.values()))
     existing = await _existing_ids(conn, list(unique))
     fresh = [e for e in unique.values() if e.event_id not in existing]
     outcome.duplicates = len(batch) - len(fresh)
     outcome.stored = len(fresh)
 
+    # A device's state is read, folded and written back: one hub at a time.
+    await lock_rows(conn, devices, {e.device_id for e in fresh})
     contexts = await apply_events(conn, fresh)
+    outcome.events, outcome.contexts = fresh, contexts
     engine = RulesEngine(conn, now)
     await engine.prepare(fresh, contexts)
     alert_of_event: dict[object, int] = {}

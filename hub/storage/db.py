@@ -2,7 +2,10 @@
 
 SQLite allows one writer; PostgreSQL allows many but the hub's ingest is one
 writer per process anyway. Holding an asyncio lock around write transactions
-keeps two coroutines from interleaving statements in one SQLite file.
+keeps two coroutines from interleaving statements in one SQLite file. It only
+orders the coroutines of one process: several hub processes on one PostgreSQL
+database rely on the database itself (unique keys, ON CONFLICT, row and
+advisory locks, see hub/storage/locks.py and docs/scale-out.md).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from hub.storage.locks import lock_migrations
 from hub.storage.migrate import upgrade_to_head
 
 
@@ -42,6 +46,7 @@ def _upgrade_in_one_transaction(connection: Connection) -> None:
     transactional already).
     """
     if connection.dialect.name != "sqlite":
+        lock_migrations(connection)  # several hubs may start at once
         upgrade_to_head(connection)
         return
     driver = connection.connection.dbapi_connection

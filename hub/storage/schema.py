@@ -15,6 +15,7 @@ from hub.points.tables import points_ledger
 from hub.residents.tables import access_credentials, family_contacts, resident_activity, residents
 from hub.rules.tables import community_rules
 from hub.storage.metadata import metadata
+from hub.telemetry.tables import telemetry_points, telemetry_rollups
 from hub.tickets.tables import escalations, ticket_handlers, ticket_log, tickets
 from hub.timers.tables import timers
 from hub.users.tables import refresh_tokens, users
@@ -42,6 +43,8 @@ __all__ = [
     "resident_activity",
     "residents",
     "streets",
+    "telemetry_points",
+    "telemetry_rollups",
     "ticket_handlers",
     "ticket_log",
     "tickets",

@@ -157,8 +157,27 @@ async def claim(conn: AsyncConnection, timer: Timer, now: datetime, by: str) -> 
     """Mark a timer fired, unless another process got there first (or it was moved/cancelled).
 
     The caller does the timer's work in the same transaction, so the work and
-    the claim commit together or not at all: it happens exactly once.
+    the claim commit together or not at all: it happens exactly once. A hub
+    killed mid-work leaves nothing behind: its transaction is rolled back, the
+    timer is still due, and another hub fires it on its next tick.
+
+    On PostgreSQL the row is locked first with SKIP LOCKED: a timer another hub
+    is firing right now is skipped at once instead of waited for (the UPDATE
+    alone would block until that hub commits, then match nothing).
     """
+    if conn.dialect.name == "postgresql":
+        locked = await conn.execute(
+            sa.select(timers.c.id)
+            .where(
+                timers.c.id == timer.id,
+                timers.c.fired_at.is_(None),
+                timers.c.cancelled_at.is_(None),
+                timers.c.due_at == timer.due_at,
+            )
+            .with_for_update(skip_locked=True)
+        )
+        if locked.first() is None:
+            return False
     result = await conn.execute(
         timers.update()
         .where(

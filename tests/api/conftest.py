@@ -25,15 +25,25 @@ from tests.support.hubdata import (
     volunteer_on_duty_for,
     wristband_event,
 )
+from tests.support.postgres import PostgresServer
 
 SUN = "8800000101"  # Sun Lihua's wristband: her household is in grid 1
 
 
-@pytest.fixture
-async def api_db(tmp_path: Path) -> AsyncIterator[Database]:
-    db = await open_seeded_db(tmp_path)
-    yield db
-    await db.close()
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def api_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """The seeded store, once on SQLite and once on PostgreSQL (the same code path)."""
+    if request.param == "sqlite":
+        db = await open_seeded_db(tmp_path)
+        yield db
+        await db.close()
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    # A copy of a database migrated and seeded once per session: much faster.
+    with server.fresh_database(template=server.seeded_template()) as url:
+        db = Database.open(url)
+        yield db
+        await db.close()
 
 
 @pytest.fixture
