@@ -10,6 +10,7 @@ from api.state import ApiContext
 from hub.bridge.mqtt_bridge import MqttBridge
 from hub.commands.dispatcher import CommandDispatcher
 from hub.ingest.worker import IngestWorker, OutcomeListener
+from hub.metrics import HubMetrics
 from hub.notifications import (
     LiveNotifier,
     NotificationHub,
@@ -19,6 +20,7 @@ from hub.notifications import (
 )
 from hub.settings import Settings
 from hub.storage.db import Database
+from hub.telemetry.wiring import Telemetry
 from hub.timers.scheduler import Clock, Scheduler
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,10 @@ class HubRuntime:
         self.db = Database.open(settings.resolved_database_url)
         self.bridge = MqttBridge(settings)
         self.worker = IngestWorker(self.db, self.bridge, settings, listeners)
+        # Prometheus figures (GET /metrics). Its listener goes first, so the alert
+        # latency it measures ends at the commit, not after the other listeners.
+        self.metrics = HubMetrics(self.db, self)
+        self.worker.add_listener(self.metrics.outcomes)
         self.dispatcher = CommandDispatcher(self.db, self.bridge)
         # Live push built in; webhooks when configured; more channels: self.notifier.register(...).
         self.notifier = NotificationHub([LiveNotifier()], residents=residents_in(self.db))
@@ -46,6 +52,10 @@ class HubRuntime:
         self.scheduler = Scheduler(
             self.db, self.notifier.submit, clock=clock, name=settings.hub_client_id
         )
+        # Measurements to InfluxDB and the embedded history, from committed batches only.
+        self.telemetry = Telemetry(self.db, settings, clock=clock)
+        if self.telemetry.feed is not None:
+            self.worker.add_listener(self.telemetry.feed)
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -56,6 +66,8 @@ class HubRuntime:
             asyncio.create_task(self.dispatcher.run(), name="hub-commands"),
             asyncio.create_task(self.scheduler.run(), name="hub-timers"),
         ]
+        for name, job in self.telemetry.jobs().items():
+            self._tasks.append(asyncio.create_task(job, name=name))
         log.info("hub started: store %s", self.settings.resolved_database_url)
 
     def api_context(self) -> ApiContext:
@@ -64,6 +76,7 @@ class HubRuntime:
             settings=self.settings,
             dispatcher=self.dispatcher,
             notifier=self.notifier,
+            metrics=self.metrics,
             health_probes={
                 "mqtt_connected": lambda: self.bridge.connected,
                 "ingest": lambda: {
@@ -80,6 +93,7 @@ class HubRuntime:
                     "fired": self.scheduler.stats.fired,
                     "failed": self.scheduler.stats.failed,
                 },
+                "telemetry": self.telemetry.stats,
             },
         )
 
@@ -89,5 +103,6 @@ class HubRuntime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.bridge.stop()
+        await self.telemetry.aclose()
         await self.notifier.aclose()
         await self.db.close()

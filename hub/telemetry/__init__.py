@@ -1,0 +1,1 @@
+"""Measurements from stored events: InfluxDB export, embedded history (docs/telemetry.md)."""

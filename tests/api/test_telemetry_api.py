@@ -1,0 +1,105 @@
+"""GET /api/v1/devices/{id}/telemetry: a device's history, scoped like the device itself."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from hub.ingest.flows import store_batch
+from hub.settings import Settings
+from hub.storage.db import Database
+from hub.telemetry.history import Retention, maintain
+from hub.telemetry.service import HistoryWriter, TelemetryFeed
+from tests.api.people import Login
+from tests.support.hubdata import wristband_event
+
+SUN = "8800000101"  # Sun Lihua's wristband, grid 1; resident.sun lives with her
+URL = f"/api/v1/devices/watch:{SUN}/telemetry"
+
+
+async def _readings(db: Database, now: datetime) -> None:
+    """Three blood-pressure readings and a battery level, stored the way ingest stores them."""
+    events = [
+        wristband_event(
+            SUN,
+            "wristband.blood_pressure",
+            received_at=now - timedelta(minutes=minutes),
+            values={
+                "systolic_mmhg": 120 + minutes,
+                "diastolic_mmhg": 80,
+                "heart_rate_bpm": 70 + minutes,
+            },
+        )
+        for minutes in (30, 20, 10)
+    ] + [wristband_event(SUN, "wristband.heartbeat", received_at=now, values={"battery_pct": 55})]
+    writer = HistoryWriter(db, capacity=100)
+    async with db.write() as conn:
+        outcome = await store_batch(conn, events, [], now)
+    await TelemetryFeed([writer])(outcome)  # after commit, as the ingest worker calls it
+    await writer.flush()
+    async with db.write() as conn:
+        await maintain(conn, now, Retention.from_settings(Settings()))
+
+
+async def test_the_household_and_staff_see_vitals_others_see_battery_only(
+    client: httpx.AsyncClient, login: Login, api_db: Database
+) -> None:
+    now = datetime.now(UTC)
+    await _readings(api_db, now)
+    query = {"measurement": "vitals", "field": "heart_rate"}
+
+    for user in ("resident.sun", "staff", "admin"):
+        response = await client.get(URL, params=query, headers=await login(user))
+        assert response.status_code == 200, (user, response.text)
+        body = response.json()
+        assert body["resolution"] == "raw"  # 24 hours by default: raw readings
+        assert [v["avg"] for v in body["series"][0]["values"]] == [100, 90, 80]
+
+    for user in ("vol.li", "manager"):
+        response = await client.get(URL, params=query, headers=await login(user))
+        assert response.status_code == 403, user
+        assert "health readings" in response.json()["detail"]
+        battery = await client.get(
+            URL, params={"measurement": "battery", "field": "percent"}, headers=await login(user)
+        )
+        assert battery.status_code == 200
+        assert battery.json()["series"][0]["values"][0]["avg"] == 55
+
+    # vol.wang is on grid 2's rota: the device is not his to see at all.
+    hidden = await client.get(URL, params=query, headers=await login("vol.wang"))
+    assert hidden.status_code == 404
+
+
+async def test_rollups_and_bad_queries(
+    client: httpx.AsyncClient, login: Login, api_db: Database
+) -> None:
+    now = datetime.now(UTC)
+    await _readings(api_db, now)
+    staff = await login("staff")
+
+    week = {
+        "measurement": "vitals",
+        "field": "systolic",
+        "since": (now - timedelta(days=3)).isoformat(),
+        "until": now.isoformat(),
+    }
+    body = (await client.get(URL, params=week, headers=staff)).json()
+    assert body["resolution"] == "5m"
+    values = [v for s in body["series"] for v in s["values"]]
+    assert sum(v["count"] for v in values) == 3
+    assert min(v["min"] for v in values) == 130 and max(v["max"] for v in values) == 150
+    hourly = (await client.get(URL, params={**week, "resolution": "1h"}, headers=staff)).json()
+    assert hourly["resolution"] == "1h"
+    assert sum(v["count"] for s in hourly["series"] for v in s["values"]) == 3
+
+    for params, reason in [
+        ({"measurement": "vitals", "field": "volts"}, "no field 'volts'"),
+        ({"measurement": "weather", "field": "x"}, "measurement"),
+        ({**week, "since": week["until"], "until": week["since"]}, "must be after since"),
+        ({**week, "since": "2026-11-21T10:00:00"}, "timezone"),
+        ({**week, "resolution": "1m"}, "resolution"),
+    ]:
+        response = await client.get(URL, params=params, headers=staff)
+        assert response.status_code == 422, params
+        assert reason in response.text, (reason, response.text)

@@ -1,0 +1,4 @@
+from tests.browser.conftest import artifacts, browser
+from tests.support.victoria import victoria
+
+__all__ = ["artifacts", "browser", "victoria"]

@@ -1,0 +1,68 @@
+"""The device detail's telemetry chart in a real browser, on the real pipeline.
+
+A watch's heartbeats (with their battery level) go into the edge, through
+Mosquitto to the hub, into the embedded history; the manager opens the
+wristband on the dashboard and sees a battery line drawn from them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Browser, expect
+
+from edge.simulator import SimulatedWatch, send_once
+from tests.browser.conftest import log_in
+from tests.support.brokers import MosquittoProcess
+from tests.support.stack import running_stack, stack_settings
+
+pytestmark = pytest.mark.e2e
+
+SUN = "8800000101"  # Sun Lihua's wristband, Building 1
+WRISTBAND = f"watch:{SUN}"
+
+
+async def test_the_device_detail_draws_its_battery_history(
+    mosquitto: MosquittoProcess, tmp_path: Path, browser: Browser, artifacts: Path
+) -> None:
+    settings = stack_settings(tmp_path / "hub", mosquitto.host, mosquitto.port)
+    async with running_stack(settings) as stack:
+        api = stack.api_url
+        watch = SimulatedWatch(SUN)
+        for _ in range(2):
+            await send_once("127.0.0.1", settings.watch_port, watch.heartbeat(), expect_reply=True)
+        async with httpx.AsyncClient(timeout=10) as client:
+            manager = await stack.login(client, "manager")
+            for _ in range(100):  # the history writer stores about once a second
+                found = await client.get(
+                    f"{api}/api/v1/devices/{WRISTBAND}/telemetry",
+                    params={"measurement": "battery", "field": "percent"},
+                    headers=manager,
+                )
+                assert found.status_code == 200, found.text
+                if found.json()["series"]:
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("no battery readings reached the history")
+
+        page = await browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        await log_in(page, api, "manager", via="/dashboard", lands_on="/dashboard")
+        await page.locator("article.building", has_text="Building 1").locator("h3 button").click()
+        await page.locator(f"#devices li[data-device-id='{WRISTBAND}'] button").click()
+        chart = page.locator("#device-telemetry svg#chart-telemetry")
+        await expect(chart).to_have_attribute("role", "img")
+        await expect(chart).to_have_attribute(
+            "aria-label", "Battery, last 24 hours. 2 values in the last 24 hours (raw)."
+        )
+        line = chart.locator("path.line[data-series='Battery']")
+        await expect(line).to_have_count(1)
+        await expect(line).to_have_attribute("data-points", "2")
+        await expect(chart.locator("circle.dot")).to_have_count(2)
+        await page.screenshot(path=str(artifacts / "dashboard-telemetry.png"), full_page=True)
+        assert errors == []
