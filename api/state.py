@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.commands.dispatcher import CommandDispatcher
+from hub.metrics import HubMetrics
 from hub.notifications.base import NotificationHub
 from hub.settings import Settings
 from hub.storage.db import Database
@@ -22,3 +23,5 @@ class ApiContext:
     health_probes: dict[str, Callable[[], Any]] = field(default_factory=dict)
     # Fans notifications out to live push, webhooks, ...; None where not wired (tests).
     notifier: NotificationHub | None = None
+    # Prometheus figures for GET /metrics; None where not wired (tests): /metrics answers 404.
+    metrics: HubMetrics | None = None

@@ -19,6 +19,7 @@ from edge.ocpp_server import OcppServer
 from edge.outbox import Outbox
 from edge.stream_server import StreamServer
 from edge.uplink import EventPublisher, MqttUplink
+from hub.metrics.edge import EdgeCollector, EdgeMetricsServer
 from hub.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,13 @@ class EdgeGateway:
         self.availability = AvailabilityTracker(settings)
         self.servers = build_servers(settings, self.outbox, self.availability)
         self.commands = CommandRunner(settings, self.servers, availability=self.availability)
+        # GET /metrics of its own (outbox backlog, uplink) when HUB_EDGE_METRICS_PORT is set.
+        self.metrics = EdgeMetricsServer(
+            settings,
+            EdgeCollector(
+                settings.gateway_id, lambda: self.outbox.stats, lambda: self.uplink.connected
+            ),
+        )
         self._started: list[DeviceServer] = []
 
     @property
@@ -96,6 +104,7 @@ class EdgeGateway:
         try:
             await self.uplink.start()
             await self.outbox.start()
+            self.metrics.start()
             # Before the servers, so their first connections are published and held
             # commands wait for them; stopped after them (the _started order).
             for service in (self.availability, self.commands):
@@ -116,6 +125,7 @@ class EdgeGateway:
         )
 
     async def stop(self) -> None:
+        await asyncio.to_thread(self.metrics.stop)
         # Devices first, so nothing new arrives while the uplink says goodbye.
         try:
             while self._started:

@@ -1,0 +1,160 @@
+"""The edge gateway's own Prometheus endpoint: its outbox backlog and its uplink.
+
+Why the edge serves its figures itself instead of reporting them to the hub
+over MQTT: the backlog matters most while the uplink is down, which is exactly
+when a report over MQTT could not arrive; the hub would show a stale, small
+number during the outage. A scrape of the edge sees the live count. The
+endpoint is off unless ``HUB_EDGE_METRICS_PORT`` is set; it has no
+authentication, so bind it to an internal network (docs/deployment.md).
+
+This module reads the outbox through a protocol, so ``hub`` does not import
+``edge``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from typing import Protocol
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from hub.metrics.models import PREFIX
+from hub.netutil import PortInUseError, is_addr_in_use
+from hub.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class OutboxFigures(Protocol):
+    """The fields of ``edge.outbox.OutboxStats`` this endpoint reports."""
+
+    @property
+    def stored(self) -> int: ...
+    @property
+    def forwarded(self) -> int: ...
+    @property
+    def in_flight(self) -> int: ...
+    @property
+    def backlog(self) -> int: ...
+    @property
+    def backlog_alarms(self) -> int: ...
+    @property
+    def backlog_bytes(self) -> int: ...
+    @property
+    def thinned(self) -> int: ...
+    @property
+    def oldest_age_s(self) -> float | None: ...
+    @property
+    def forward_failures(self) -> int: ...
+    @property
+    def over_budget(self) -> bool: ...
+
+
+class EdgeCollector(Collector):
+    def __init__(
+        self,
+        gateway_id: str,
+        outbox_stats: Callable[[], OutboxFigures],
+        uplink_connected: Callable[[], bool],
+    ) -> None:
+        self._gateway_id = gateway_id
+        self._outbox_stats = outbox_stats
+        self._uplink_connected = uplink_connected
+
+    def collect(self) -> Iterator[Metric]:
+        s = self._outbox_stats()  # a frozen snapshot: consistent within one scrape
+        gauges: list[tuple[str, str, float]] = [
+            ("outbox_backlog", "Items in the outbox the broker has not acknowledged", s.backlog),
+            ("outbox_backlog_alarms", "Alarm-lane items among them", s.backlog_alarms),
+            (
+                "outbox_backlog_bytes",
+                "Bytes the stored items take (as for the disk bound)",
+                s.backlog_bytes,
+            ),
+            (
+                "outbox_oldest_age_seconds",
+                "Age of the oldest stored item (0: empty)",
+                s.oldest_age_s or 0.0,
+            ),
+            ("outbox_in_flight", "Items sent to the broker, PUBACK pending", s.in_flight),
+            (
+                "outbox_over_budget",
+                "1 when over the disk bound with nothing left to thin",
+                1 if s.over_budget else 0,
+            ),
+            (
+                "uplink_connected",
+                "1 when the uplink to the broker is up",
+                1 if self._uplink_connected() else 0,
+            ),
+        ]
+        counters: list[tuple[str, str, float]] = [
+            (
+                "outbox_stored",
+                "Items committed to the outbox (devices were acknowledged)",
+                s.stored,
+            ),
+            ("outbox_forwarded", "Items the broker acknowledged", s.forwarded),
+            ("outbox_thinned", "Telemetry items dropped by the disk bound", s.thinned),
+            (
+                "outbox_forward_failures",
+                "Sends that failed and will be retried",
+                s.forward_failures,
+            ),
+        ]
+        for name, help_text, value in gauges:
+            gauge = GaugeMetricFamily(f"{PREFIX}_edge_{name}", help_text, labels=["gateway_id"])
+            gauge.add_metric([self._gateway_id], value)
+            yield gauge
+        for name, help_text, value in counters:
+            counter = CounterMetricFamily(f"{PREFIX}_edge_{name}", help_text, labels=["gateway_id"])
+            counter.add_metric([self._gateway_id], value)
+            yield counter
+
+
+class EdgeMetricsServer:
+    """``GET /metrics`` on ``HUB_EDGE_METRICS_HOST:HUB_EDGE_METRICS_PORT``, in a thread."""
+
+    def __init__(self, settings: Settings, collector: EdgeCollector) -> None:
+        self._host = settings.edge_metrics_host
+        self._port = settings.edge_metrics_port
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(collector)
+        self._server: WSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int | None:
+        return self._port
+
+    def start(self) -> None:
+        if self._port is None or self._server is not None:
+            return
+        try:
+            self._server, self._thread = start_http_server(
+                self._port, addr=self._host, registry=self.registry
+            )
+        except OSError as exc:
+            if is_addr_in_use(exc):
+                raise PortInUseError(
+                    self._port,
+                    "edge metrics endpoint",
+                    host=self._host,
+                    hint="choose another with HUB_EDGE_METRICS_PORT",
+                ) from exc
+            raise
+        log.info("edge metrics on http://%s:%s/metrics", self._host, self._port)
+
+    def stop(self) -> None:
+        server, thread, self._server, self._thread = self._server, self._thread, None, None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)

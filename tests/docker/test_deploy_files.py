@@ -1,0 +1,614 @@
+"""The deployment files in docker/, checked as far as a machine without a Docker engine can.
+
+What runs for real here: the shipped Mosquitto configuration, password script and
+ACL in a real Mosquitto; the Dockerfile's pip steps in a temporary virtualenv;
+the hub's and the edge's real metric registries against the dashboard's queries.
+What cannot run here: the images themselves (python:3.11-slim, postgres,
+influxdb, grafana, prometheus) and ``docker compose config``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+import yaml
+from paho.mqtt.enums import CallbackAPIVersion
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from edge.gateway import EdgeGateway
+from hub.runtime import HubRuntime
+from hub.settings import Settings
+from tests.support.brokers import find_mosquitto, free_port
+
+REPO = Path(__file__).resolve().parents[2]
+DOCKER = REPO / "docker"
+COMPOSE_FILE = DOCKER / "compose.yaml"
+HUB_SERVICES = ("hub-1", "hub-2")
+EDGE_SERVICE = "edge"
+# ${NAME}, ${NAME:?message}, ${NAME:-default}...; $$ is an escaped dollar.
+_VARIABLE = re.compile(r"(?<!\$)\$\{(\w+)([^}]*)\}")
+
+
+def _compose() -> dict[str, Any]:
+    loaded = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def _environment(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment", {})
+    assert isinstance(env, dict), "environments are mappings (merge keys need them)"
+    return {str(k): str(v) for k, v in env.items()}
+
+
+def _placeholders(text: str) -> str:
+    """Every ${VAR...} replaced as compose would, with a secret-looking value."""
+    return _VARIABLE.sub(lambda m: f"secret-{m.group(1).lower()}-" + "x" * 32, text)
+
+
+def _env_example() -> dict[str, str]:
+    pairs = {}
+    for line in (DOCKER / ".env.example").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, _, value = line.partition("=")
+            pairs[name.strip()] = value
+    return pairs
+
+
+# -- compose.yaml ---------------------------------------------------------------------
+
+
+def test_compose_has_the_services_of_a_site_and_everything_it_mounts_exists() -> None:
+    compose = _compose()
+    services = compose["services"]
+    assert set(services) == {
+        "mqtt-users",
+        "mosquitto",
+        "postgres",
+        "influxdb",
+        *HUB_SERVICES,
+        EDGE_SERVICE,
+        "prometheus",
+        "grafana",
+    }
+    declared_volumes = set(compose["volumes"])
+    for name, service in services.items():
+        if "build" in service:
+            context = (DOCKER / service["build"]["context"]).resolve()
+            assert context == REPO, name
+            assert (context / service["build"]["dockerfile"]).is_file(), name
+        for mount in service.get("volumes", []):
+            source = mount.split(":", 1)[0]
+            if source.startswith("."):
+                assert (DOCKER / source).exists(), f"{name} mounts missing {source}"
+            else:
+                assert source in declared_volumes, f"{name} uses undeclared volume {source}"
+        for secret in service.get("secrets", []):
+            assert secret in compose["secrets"], f"{name} uses undeclared secret {secret}"
+        for dependency in service.get("depends_on", []):
+            assert dependency in services, f"{name} depends on unknown {dependency}"
+    # The hub and edge images are built by compose, non-root, with a health check.
+    assert all(services[s]["image"] == "community-hub:latest" for s in (*HUB_SERVICES, "edge"))
+
+
+def test_every_hub_setting_compose_sets_is_a_real_setting_and_validates(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    services = _compose()["services"]
+    fields = set(Settings.model_fields)  # read now: settings others add count
+    for name in (*HUB_SERVICES, EDGE_SERVICE):
+        env = _environment(services[name])
+        unknown = sorted(k for k in env if k.startswith("HUB_") and k[4:].lower() not in fields)
+        assert not unknown, f"{name} sets settings that do not exist: {unknown}"
+        # Read from the environment, as the container's process reads them.
+        for key in [k for k in os.environ if k.startswith("HUB_")]:
+            monkeypatch.delenv(key)
+        for key, value in env.items():
+            if key.endswith("_CREDENTIALS"):  # .env holds a JSON object there
+                value = json.dumps({"device-1": _placeholders(value)})
+            monkeypatch.setenv(key, _placeholders(value))
+        settings = Settings()
+        assert settings.mode == "production"
+        if name == EDGE_SERVICE:
+            settings.check_edge_credentials()  # what `community-hub edge` checks at start
+            assert settings.mqtt_username == settings.gateway_id  # the ACL's %u
+            assert settings.edge_metrics_port is not None
+        else:
+            assert settings.mqtt_username == "hub"
+            assert settings.resolved_database_url.startswith("postgresql+asyncpg://hub:")
+            assert settings.metrics_token is not None and settings.influx_url
+    hubs = [_environment(services[s]) for s in HUB_SERVICES]
+    assert len({env["HUB_HUB_CLIENT_ID"] for env in hubs}) == len(hubs), "client ids must differ"
+    assert {env["HUB_SHARED_GROUP"] for env in hubs} == {"hubs"}
+
+
+def test_secrets_come_from_env_and_the_example_lists_each_one_empty() -> None:
+    text = COMPOSE_FILE.read_text(encoding="utf-8")
+    used = {m.group(1): m.group(2) for m in _VARIABLE.finditer(text)}
+    example = _env_example()
+    assert used, "compose takes its secrets from .env"
+    for name, modifier in used.items():
+        assert modifier.startswith(":?"), f"${{{name}}} must be required, not defaulted"
+        assert name in example, f"{name} is missing from docker/.env.example"
+        assert example[name] == "", f"{name} has a value in .env.example: no default secrets"
+    secrets = _compose()["secrets"]
+    assert all(spec.get("environment") in example for spec in secrets.values())
+    ignored = (REPO / ".dockerignore").read_text(encoding="utf-8").split()
+    assert "docker/.env" in ignored
+
+
+def test_influxdb_is_initialised_with_what_the_hubs_and_grafana_use() -> None:
+    services = _compose()["services"]
+    influx = _environment(services["influxdb"])
+    hub = _environment(services["hub-1"])
+    assert influx["DOCKER_INFLUXDB_INIT_MODE"] == "setup"
+    assert hub["HUB_INFLUX_ORG"] == influx["DOCKER_INFLUXDB_INIT_ORG"]
+    assert hub["HUB_INFLUX_BUCKET"] == influx["DOCKER_INFLUXDB_INIT_BUCKET"]
+    assert hub["HUB_INFLUX_TOKEN"] == influx["DOCKER_INFLUXDB_INIT_ADMIN_TOKEN"]
+    datasources = yaml.safe_load(
+        (DOCKER / "grafana/provisioning/datasources/datasources.yaml").read_text()
+    )["datasources"]
+    influx_ds = next(d for d in datasources if d["type"] == "influxdb")
+    assert influx_ds["jsonData"]["organization"] == influx["DOCKER_INFLUXDB_INIT_ORG"]
+    assert influx_ds["jsonData"]["defaultBucket"] == influx["DOCKER_INFLUXDB_INIT_BUCKET"]
+    # The token is interpolated from Grafana's environment, which compose fills from .env.
+    token_var = influx_ds["secureJsonData"]["token"].lstrip("$").strip("{}")
+    grafana_env = _environment(services["grafana"])
+    assert grafana_env[token_var] == influx["DOCKER_INFLUXDB_INIT_ADMIN_TOKEN"]
+
+
+# -- Mosquitto: configuration, password script, ACL -------------------------------------
+
+
+class Client:
+    """A paho client that records the CONNACK, SUBACKs and messages (blocking waits)."""
+
+    def __init__(self, port: int, username: str | None, password: str | None) -> None:
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=uuid.uuid4().hex[:12])
+        if username is not None:
+            self.client.username_pw_set(username, password)
+        self.connack = threading.Event()
+        self.refused: bool | None = None
+        self.suback = threading.Event()
+        self.granted: list[bool] = []
+        self.topics: list[str] = []
+        self.arrived = threading.Condition()
+        self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_message = self._on_message
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+
+    def _on_connect(self, _c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        self.refused = bool(reason.is_failure)
+        self.connack.set()
+
+    def _on_subscribe(self, _c: Any, _u: Any, _m: int, reasons: Any, _p: Any) -> None:
+        self.granted = [not r.is_failure for r in reasons]
+        self.suback.set()
+
+    def _on_message(self, _c: Any, _u: Any, message: mqtt.MQTTMessage) -> None:
+        with self.arrived:
+            self.topics.append(message.topic)
+            self.arrived.notify_all()
+
+    def connected(self) -> bool:
+        assert self.connack.wait(5), "no CONNACK"
+        return self.refused is False
+
+    def subscribe(self, *filters: str) -> list[bool]:
+        self.suback.clear()
+        self.client.subscribe([(f, 1) for f in filters])
+        assert self.suback.wait(5), "no SUBACK"
+        return self.granted
+
+    def publish(self, topic: str) -> None:
+        self.client.publish(topic, b"x", qos=1).wait_for_publish(5)
+
+    def wait_for(self, topic: str) -> list[str]:
+        with self.arrived:
+            assert self.arrived.wait_for(lambda: topic in self.topics, 5), self.topics
+            return list(self.topics)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def _users_script() -> str:
+    service = _compose()["services"]["mqtt-users"]
+    assert service["entrypoint"] == ["/bin/sh", "-ec"]
+    script = service["command"][0]
+    assert isinstance(script, str)
+    return script.replace("$$", "$")
+
+
+@pytest.fixture
+def secured_broker(tmp_path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    """The shipped mosquitto.conf and ACL with the password file the compose script makes.
+
+    Only paths and the listener port are rewritten (and ``user root`` added when
+    the tests run as root, as the test broker fixture does).
+    """
+    binary = find_mosquitto()
+    if binary is None or shutil.which("mosquitto_passwd") is None:
+        if os.environ.get("CI", "").lower() == "true":  # as the broker fixture: no silent skip
+            raise RuntimeError("Mosquitto (with mosquitto_passwd) is not installed")
+        pytest.skip("Mosquitto (with mosquitto_passwd) is not installed")
+    passwords = {"HUB_MQTT_PASSWORD": "hub-" + "p" * 30, "EDGE_MQTT_PASSWORD": "edge-" + "q" * 30}
+    auth = tmp_path / "auth"
+    auth.mkdir()
+    script = _users_script().replace("/mosquitto/auth", str(auth))
+    if os.geteuid() != 0:  # only root may chown; the rest of the script runs as shipped
+        script = "\n".join(line for line in script.splitlines() if "chown" not in line)
+    subprocess.run(["/bin/sh", "-ec", script], env={**os.environ, **passwords}, check=True)
+    assert oct((auth / "passwd").stat().st_mode & 0o777) == "0o600"
+    port = free_port()
+    rewritten = []
+    for line in (DOCKER / "mosquitto/mosquitto.conf").read_text().splitlines():
+        key = line.split(None, 1)[0] if line.strip() and not line.startswith("#") else ""
+        if key == "listener":
+            line = f"listener {port} 127.0.0.1"
+        elif key == "persistence_location":
+            line = f"persistence_location {tmp_path}/"
+        elif key == "password_file":
+            assert line.split()[1] == "/mosquitto/auth/passwd"  # where mqtt-users writes it
+            line = f"password_file {auth / 'passwd'}"
+        elif key == "acl_file":
+            assert line.split()[1] == "/mosquitto/config/acl"  # where compose mounts it
+            line = f"acl_file {DOCKER / 'mosquitto/acl'}"
+        rewritten.append(line)
+    if os.geteuid() == 0:
+        rewritten.append("user root")
+    config = tmp_path / "mosquitto.conf"
+    config.write_text("\n".join(rewritten) + "\n")
+    log = (tmp_path / "mosquitto.log").open("wb")
+    proc = subprocess.Popen([binary, "-c", str(config)], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            assert proc.poll() is None, (tmp_path / "mosquitto.log").read_text()
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "mosquitto did not start listening"
+                time.sleep(0.05)
+        yield port, passwords
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+
+
+def test_mosquitto_accepts_the_shipped_config_and_its_users_and_acl_hold(
+    secured_broker: tuple[int, dict[str, str]],
+) -> None:
+    port, passwords = secured_broker
+    hub_password, edge_password = passwords["HUB_MQTT_PASSWORD"], passwords["EDGE_MQTT_PASSWORD"]
+
+    for username, password in ((None, None), ("edge-1", "wrong"), ("edge-2", edge_password)):
+        stranger = Client(port, username, password)
+        try:
+            assert not stranger.connected(), f"{username} must be refused"
+        finally:
+            stranger.close()
+
+    hub = Client(port, "hub", hub_password)
+    edge = Client(port, "edge-1", edge_password)
+    try:
+        assert hub.connected() and edge.connected()
+        # The hub reads the edge topics, alarm lane through the shared group as HUB_SHARED_GROUP
+        # makes it, and its own status topics (where a stray write would show).
+        assert (
+            hub.subscribe(
+                "$share/hubs/chub/v1/edge/+/events/alarm/+",
+                "chub/v1/edge/+/events/telemetry/+",
+                "chub/v1/edge/+/deadletters",
+                "chub/v1/edge/+/status",
+                "chub/v1/edge/+/availability/+",
+                "chub/v1/edge/+/command-results/+",
+                "chub/v1/edge/+/commands/+",
+                "chub/v1/hub/#",
+            )
+            == [True] * 8
+        )
+        # A gateway reads its own commands, nobody else's, and no events. (Mosquitto 2.0
+        # grants any SUBSCRIBE and applies "read" when it delivers, so delivery is checked.)
+        edge.subscribe(
+            "chub/v1/edge/edge-1/commands/+",
+            "chub/v1/edge/edge-2/commands/+",
+            "chub/v1/edge/+/events/alarm/+",
+        )
+
+        allowed = [
+            "chub/v1/edge/edge-1/events/alarm/watch:1",
+            "chub/v1/edge/edge-1/events/telemetry/watch:1",
+            "chub/v1/edge/edge-1/deadletters",
+            "chub/v1/edge/edge-1/status",
+            "chub/v1/edge/edge-1/availability/watch:1",
+            "chub/v1/edge/edge-1/command-results/watch:1",
+        ]
+        refused = [
+            "chub/v1/edge/edge-2/events/alarm/watch:1",  # another gateway's topic
+            "chub/v1/edge/edge-1/commands/watch:1",  # only hubs send commands
+            "chub/v1/hub/hub-1/status",  # the hubs' own topics
+        ]
+        for topic in refused + allowed:
+            edge.publish(topic)
+        # QoS 1 from one client arrives in order: once the last allowed one is in,
+        # a refused one that got through would be in too.
+        received = hub.wait_for(allowed[-1])
+        assert sorted(received) == sorted(allowed)
+
+        # The hub sends commands; a gateway gets its own only.
+        hub.publish("chub/v1/edge/edge-2/commands/watch:2")
+        hub.publish("chub/v1/edge/edge-1/commands/watch:1")
+        assert edge.wait_for("chub/v1/edge/edge-1/commands/watch:1") == [
+            "chub/v1/edge/edge-1/commands/watch:1"
+        ]
+    finally:
+        hub.close()
+        edge.close()
+
+    # The broker's compose health check: an authenticated subscribe round trip.
+    check = _compose()["services"]["mosquitto"]["healthcheck"]["test"][1].replace("$$", "$")
+    command = shlex.split(check.replace("-p 1883", f"-p {port}"))
+    for password, ok in ((hub_password, True), ("wrong", False)):
+        args = [password if a == "$HUB_MQTT_PASSWORD" else a for a in command]
+        result = subprocess.run(args, capture_output=True, timeout=10)
+        assert (result.returncode == 0) is ok, result.stderr
+
+
+# -- Grafana and Prometheus --------------------------------------------------------------
+
+
+def _telemetry_schema() -> dict[str, tuple[set[str], set[str]]]:
+    """measurement -> (fields, tags), read from the schema hub/telemetry documents in code."""
+    from hub.telemetry import extract
+
+    schema: dict[str, tuple[set[str], set[str]]] = {}
+    line = re.compile(r"^- ``(\w+)``: ([\w, ]+); tags (.+)$")
+    for text in (extract.__doc__ or "").splitlines():
+        if match := line.match(text.strip()):
+            fields = {f.strip() for f in match.group(2).split(",")}
+            tags = {t.strip().split()[0] for t in match.group(3).split(",")}
+            schema[match.group(1)] = (fields, tags)
+    return schema
+
+
+def _dashboards() -> list[dict[str, Any]]:
+    files = sorted((DOCKER / "grafana/dashboards").glob("*.json"))
+    assert files
+    return [json.loads(path.read_text(encoding="utf-8")) for path in files]
+
+
+def _targets(dashboard: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for panel in dashboard["panels"]:
+        for target in panel.get("targets", []):
+            yield panel["title"], target
+
+
+def test_grafana_provisioning_points_at_what_compose_mounts() -> None:
+    grafana = _compose()["services"]["grafana"]
+    mounts = dict(m.split(":")[:2] for m in grafana["volumes"] if m.startswith("."))
+    providers = yaml.safe_load(
+        (DOCKER / "grafana/provisioning/dashboards/dashboards.yaml").read_text()
+    )["providers"]
+    assert providers[0]["options"]["path"] in mounts.values()
+    assert mounts["./grafana/provisioning"] == "/etc/grafana/provisioning"
+    datasources = yaml.safe_load(
+        (DOCKER / "grafana/provisioning/datasources/datasources.yaml").read_text()
+    )["datasources"]
+    uids = {d["uid"] for d in datasources}
+    services = _compose()["services"]
+    for source in datasources:
+        host_port = source["url"].split("//", 1)[1]
+        assert host_port.split(":")[0] in services, source["url"]
+    for dashboard in _dashboards():
+        for title, target in _targets(dashboard):
+            assert target["datasource"]["uid"] in uids, title
+        ids = [p["id"] for p in dashboard["panels"]]
+        assert len(ids) == len(set(ids)), "panel ids are unique"
+
+
+def test_flux_queries_name_only_the_telemetry_schema() -> None:
+    schema = _telemetry_schema()
+    assert {"vitals", "battery", "charger", "gate_passes"} <= set(schema)
+    assert {"heart_rate", "systolic", "diastolic"} <= schema["vitals"][0]
+    bucket = _environment(_compose()["services"]["influxdb"])["DOCKER_INFLUXDB_INIT_BUCKET"]
+    builtin = {"_measurement", "_field", "_value", "_time", "_start", "_stop"}
+    checked = 0
+    for dashboard in _dashboards():
+        queries = [(t, q["query"]) for t, q in _targets(dashboard) if "query" in q]
+        queries += [("$" + v["name"], v["query"]) for v in dashboard["templating"]["list"]]
+        for title, query in queries:
+            assert set(re.findall(r'bucket: "([^"]+)"', query)) == {bucket}, title
+            measurements = re.findall(r'r\._measurement == "(\w+)"', query)
+            fields = set(re.findall(r'r\._field == "(\w+)"', query))
+            tags = set(re.findall(r"\br\.(\w+)", query)) - builtin
+            tags |= set(re.findall(r'tag: "(\w+)"', query))
+            for columns in re.findall(r"columns: \[([^\]]*)\]", query):
+                tags |= set(re.findall(r'"(\w+)"', columns)) - builtin
+            if not measurements:  # a template variable over tag values
+                assert tags <= set().union(*(t for _f, t in schema.values())), title
+                continue
+            assert len(measurements) == 1 and measurements[0] in schema, title
+            known_fields, known_tags = schema[measurements[0]]
+            assert fields and fields <= known_fields, f"{title}: {fields - known_fields}"
+            assert tags <= known_tags, f"{title}: {tags - known_tags}"
+            checked += 1
+    assert checked >= 6
+
+
+async def _exposed_metric_names(tmp_path: Path) -> set[str]:
+    """Every sample name the hub's and the edge's registries can show, from the real code."""
+    settings = Settings(data_dir=tmp_path, edge_outbox_path=tmp_path / "outbox.sqlite3")
+    runtime = HubRuntime(settings)
+    await runtime.db.migrate()
+    try:
+        text = (await runtime.metrics.render()).decode()
+    finally:
+        await runtime.db.close()
+    edge = EdgeGateway(settings)
+    text += generate_latest(edge.metrics.registry).decode()
+    suffixes = {
+        "counter": ("_total",),
+        "histogram": ("_bucket", "_sum", "_count"),
+        "gauge": ("",),
+    }
+    names = set()
+    for family in text_string_to_metric_families(text):
+        names |= {family.name + s for s in suffixes.get(family.type, ("",))}
+    return names
+
+
+async def test_prometheus_queries_use_only_metrics_the_hub_and_edge_expose(
+    tmp_path: Path,
+) -> None:
+    exposed = await _exposed_metric_names(tmp_path)
+    assert "chub_edge_outbox_backlog" in exposed and "chub_alert_latency_seconds_bucket" in exposed
+    promql_words = {"sum", "by", "rate", "increase", "max", "histogram_quantile", "le"}
+    checked = 0
+    for dashboard in _dashboards():
+        for title, target in _targets(dashboard):
+            if "expr" not in target:
+                continue
+            expression = target["expr"]
+            names = set(re.findall(r"\b(chub_\w+)", expression))
+            assert names, f"{title}: {target['expr']}"
+            assert names <= exposed, f"{title}: {names - exposed}"
+            assert not set(re.findall(r"\b([a-z_]+)\(", expression)) - promql_words
+            checked += 1
+    assert checked >= 6
+
+
+def test_prometheus_scrapes_the_hubs_with_the_token_and_the_edge_port() -> None:
+    compose = _compose()
+    services = compose["services"]
+    config = yaml.safe_load((DOCKER / "prometheus/prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    hub_port = _environment(services["hub-1"])["HUB_API_PORT"]
+    assert jobs["hub"]["static_configs"][0]["targets"] == [f"{s}:{hub_port}" for s in HUB_SERVICES]
+    credentials = jobs["hub"]["authorization"]["credentials_file"]
+    secret = Path(credentials).name
+    assert credentials == f"/run/secrets/{secret}"
+    assert secret in services["prometheus"]["secrets"]
+    assert compose["secrets"][secret]["environment"] == "HUB_METRICS_TOKEN"
+    edge_port = _environment(services[EDGE_SERVICE])["HUB_EDGE_METRICS_PORT"]
+    assert jobs["edge"]["static_configs"][0]["targets"] == [f"{EDGE_SERVICE}:{edge_port}"]
+    assert (
+        "./prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro"
+        in (services["prometheus"]["volumes"])
+    )
+
+
+# -- Dockerfile ------------------------------------------------------------------------
+
+
+def _dockerfile() -> list[tuple[str, str]]:
+    """(instruction, arguments) with continuation lines joined and comments dropped."""
+    text = (DOCKER / "Dockerfile").read_text(encoding="utf-8")
+    joined = re.sub(r"\\\n(\s*#.*\n)*", " ", text)
+    steps = []
+    for line in joined.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            instruction, _, arguments = line.strip().partition(" ")
+            steps.append((instruction.upper(), arguments.strip()))
+    return steps
+
+
+def test_the_dockerfile_is_multi_stage_slim_and_runs_as_a_user() -> None:
+    steps = _dockerfile()
+    froms = [args for op, args in steps if op == "FROM"]
+    assert len(froms) == 2 and all(f.startswith("python:3.11-slim") for f in froms)
+    user = [args for op, args in steps if op == "USER"]
+    assert user and user[-1] not in ("root", "0")
+    assert any(op == "HEALTHCHECK" and "/healthz" in args for op, args in steps)
+    assert ("ENTRYPOINT", '["community-hub"]') in steps
+    assert ("CMD", '["hub"]') in steps
+
+
+def test_the_dockerfile_build_steps_run_in_a_fresh_virtualenv(tmp_path: Path) -> None:
+    """COPY exactly what the Dockerfile copies, build the wheel as it does, install, run.
+
+    The dependencies come from this checkout's virtualenv (a .pth line), not from
+    the network; ``pip check`` then proves the wheel declares nothing missing.
+    """
+    steps = _dockerfile()
+    src = tmp_path / "src"
+    src.mkdir()
+    for op, args in steps:
+        if op != "COPY" or args.startswith("--from"):
+            continue
+        *sources, _target = args.split()
+        for pattern in sources:
+            matches = list(REPO.glob(pattern.rstrip("/")))
+            if not pattern.endswith("*"):
+                assert matches, f"COPY {pattern}: not in the repository"
+            for match in matches:
+                if match.is_dir():
+                    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+                    shutil.copytree(match, src / match.name, ignore=ignore)
+                else:
+                    shutil.copy2(match, src / match.name)
+    wheel_step = next(args for op, args in steps if op == "RUN" and "pip wheel" in args)
+    assert wheel_step == "pip wheel --no-deps --wheel-dir /wheels ."
+    wheels = tmp_path / "wheels"
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run(
+        [*pip, "wheel", "--no-deps", "--wheel-dir", str(wheels), "."], cwd=src, check=True
+    )
+    (wheel,) = wheels.glob("community_hub-*.whl")
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    ours = next(p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir())
+    # After the venv's own site-packages: the wheel's code wins over this checkout's.
+    Path(site, "zz_checkout_dependencies.pth").write_text(ours + "\n")
+    venv_pip = [str(python), "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run([*venv_pip, "install", "--no-deps", str(wheel)], check=True)
+    check = subprocess.run([*venv_pip, "check"], capture_output=True, text=True)
+    missing = [line for line in check.stdout.splitlines() if "community-hub" in line]
+    assert not missing, missing
+
+    where = subprocess.run(
+        [str(python), "-c", "import hub; print(hub.__file__)"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert where.startswith(site), where
+    command = venv / "bin" / "community-hub"
+    install_step = next(args for op, args in steps if op == "RUN" and "pip install" in args)
+    for subcommand in ([], ["hub"], ["edge"]):
+        assert shlex.join(["community-hub", *subcommand, "--help"]) in install_step
+        result = subprocess.run(
+            [str(command), *subcommand, "--help"], capture_output=True, text=True, cwd=tmp_path
+        )
+        assert result.returncode == 0, result.stderr
+        assert "usage: community-hub" in result.stdout
