@@ -140,6 +140,9 @@ async def _bench(args: argparse.Namespace) -> None:
         if not args.no_write:
             write_section(args.output, "sos", table)
             print(f"\nwritten to {args.output}")
+    from hub.bench.run import run_issue7_benches
+
+    await run_issue7_benches(args)
 
 
 async def _migrate(args: argparse.Namespace) -> None:
@@ -230,7 +233,10 @@ def build_parser() -> argparse.ArgumentParser:
         "bench", help="measure, with a progress bar; results to docs/benchmarks.md"
     )
     bench.add_argument(
-        "which", nargs="?", default="all", choices=["all", "codecs", "pipeline", "sos"]
+        "which",
+        nargs="?",
+        default="all",
+        choices=["all", "codecs", "pipeline", "sos", "ingest", "api", "memory", "multihub"],
     )
     bench.add_argument("--duration", type=float, default=20.0, help="pipeline: seconds of load")
     bench.add_argument("--outage", type=float, default=10.0, help="pipeline: broker down, s")
@@ -246,6 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
     bench.add_argument("--output", type=Path, default=Path("docs/benchmarks.md"))
     bench.add_argument("--no-write", action="store_true", help="print only")
+    from hub.bench.run import add_arguments as add_issue7_arguments
+
+    add_issue7_arguments(bench)
     bench.set_defaults(run=_bench)
 
     migrate = sub.add_parser("migrate", help="bring the database schema to the latest version")

@@ -23,8 +23,26 @@ def machine() -> str:
 
     return (
         f"{platform.python_implementation()} {platform.python_version()}, "
-        f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}"
+        f"{platform.machine()}, {os.cpu_count()} cores{_cpu_and_memory()}, {platform.system()}"
     )
+
+
+def _cpu_and_memory() -> str:
+    """The CPU model and memory, like ``(AMD EPYC, 24 GB)``, from /proc; "" elsewhere."""
+    try:
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
+        kib = next(
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal:")
+        )
+    except (OSError, StopIteration, ValueError, IndexError):
+        return ""
+    return f" ({cpu}, {kib / 1024 / 1024:.0f} GB)"
 
 
 def write_section(path: Path, name: str, body: str) -> None:
@@ -40,4 +58,55 @@ def write_section(path: Path, name: str, body: str) -> None:
     else:
         text = text.rstrip() + "\n\n" + stamped + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    path.write_text(_with_summary(text))
+
+
+# Each figure's section ends with ``<!-- summary: figure | measured | target | verdict -->``;
+# the table at the top is rebuilt from them, so a single benchmark's run updates its row.
+_SUMMARY_ROW = re.compile(r"<!-- summary: (.+?) -->")
+_SUMMARY_START, _SUMMARY_END = "<!-- summary-table -->", "<!-- /summary-table -->"
+
+
+# Issue 7's five figures: a figure not measured yet still gets its row, saying so.
+_FIGURES = (
+    ("1.", "1. ingest, hub / bare consumer", "`community-hub bench ingest`", "≥ 0.5, zero loss"),
+    ("2.", "2. SOS latency p99", "`community-hub bench sos`", "< 100 ms idle, < 300 ms loaded"),
+    ("3.", "3. API p50 / p99 under load", "`community-hub bench api`", "errors 0"),
+    ("4.", "4. peak memory, 100,000 devices", "`community-hub bench memory`", "< 500 MB"),
+    (
+        "5.",
+        "5. ingest, 3 hubs on PostgreSQL / bare consumer",
+        "`community-hub bench multihub`",
+        "≥ 0.5, zero loss",
+    ),
+)
+
+
+def _with_summary(text: str) -> str:
+    rows = sorted(set(_SUMMARY_ROW.findall(text)))
+    if not rows:
+        return text
+    for prefix, name, command, target in _FIGURES:
+        if not any(row.startswith(prefix) for row in rows):
+            rows.append(f"{name} | not measured yet ({command}) | {target} | not measured")
+    rows.sort()
+    table = "\n".join(
+        [
+            _SUMMARY_START,
+            "## Summary (issue 7)",
+            "",
+            "| figure | measured | target | verdict |",
+            "|---|---|---|---|",
+            *(f"| {row} |" for row in rows),
+            "",
+            "Each row comes from its section below, with that section's date and machine.",
+            _SUMMARY_END,
+        ]
+    )
+    pattern = re.compile(re.escape(_SUMMARY_START) + r".*?" + re.escape(_SUMMARY_END), re.DOTALL)
+    if pattern.search(text):
+        return pattern.sub(lambda _m: table, text)
+    head, sep, rest = text.partition(HEADER)
+    if sep:
+        return head + HEADER + "\n" + table + "\n" + rest
+    return table + "\n\n" + text

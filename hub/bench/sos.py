@@ -919,6 +919,13 @@ def markdown(r: SosResult) -> str:
     ]
     if r.lagged:
         lines += ["", f"The stream reported `lagged` {r.lagged} times."]
+    both = r.idle.met and r.loaded.met
+    lines += [
+        "",
+        f"<!-- summary: 2. SOS latency p99 | idle {_ms(r.idle.p(99))}, under load "
+        f"{_ms(r.loaded.p(99))} | < {r.idle.target_ms:.0f} ms idle, "
+        f"< {r.loaded.target_ms:.0f} ms loaded | {'met' if both else 'not met'} -->",
+    ]
     return "\n".join(lines)
 
 
