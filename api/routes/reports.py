@@ -22,7 +22,7 @@ from hub.reports.periods import BadReportInput, parse_date, parse_week
 from hub.reports.render import render_daily, render_weekly
 from hub.reports.service import CommunityNotFound, build_daily, build_weekly
 from hub.users.models import Role
-from hub.users.scope import Scope
+from hub.users.scope import Scope, sees_care
 
 _READERS = (Role.ADMIN, Role.COMMUNITY_STAFF, Role.PROPERTY_MANAGER)
 
@@ -109,7 +109,9 @@ async def daily_digest(
         raise _invalid(exc.field, exc.message) from None
     community = _community_for(scope, community_id)
     try:
-        report: DailyDigest = await build_daily(conn, community, day, datetime.now(UTC))
+        report: DailyDigest = await build_daily(
+            conn, community, day, datetime.now(UTC), property_only=not sees_care(scope)
+        )
     except CommunityNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
     except BadReportInput as exc:
@@ -141,7 +143,9 @@ async def weekly_bulletin(
         raise _invalid(exc.field, exc.message) from None
     community = _community_for(scope, community_id)
     try:
-        report: WeeklyBulletin = await build_weekly(conn, community, iso_week, datetime.now(UTC))
+        report: WeeklyBulletin = await build_weekly(
+            conn, community, iso_week, datetime.now(UTC), property_only=not sees_care(scope)
+        )
     except CommunityNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
     except BadReportInput as exc:

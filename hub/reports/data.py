@@ -15,6 +15,7 @@ from hub.points.tables import points_ledger
 from hub.reports.facts import CLOSED_STATES, AlertFact, LogStep, TicketFact
 from hub.reports.models import CommunityRef, PointsRow
 from hub.tickets.tables import ticket_log, tickets
+from hub.users.scope import property_alert_kind, property_ticket_category
 from hub.users.tables import users
 
 
@@ -60,9 +61,16 @@ def _community_households(community_id: int) -> sa.Select[tuple[int]]:
 
 
 async def load_alerts(
-    conn: AsyncConnection, community_id: int, start: datetime, end: datetime
+    conn: AsyncConnection,
+    community_id: int,
+    start: datetime,
+    end: datetime,
+    *,
+    property_only: bool = False,
 ) -> list[AlertFact]:
-    """Alerts opened in [start, end) in the community's grids (or its households)."""
+    """Alerts opened in [start, end) in the community's grids (or its households);
+    ``property_only``: the property manager's share (no elderly care, no duress)."""
+    only = (property_alert_kind(alerts.c.kind), alerts.c.silent.is_(False)) if property_only else ()
     rows = await conn.execute(
         sa.select(
             alerts.c.id,
@@ -82,6 +90,7 @@ async def load_alerts(
             ),
             alerts.c.opened_at >= start,
             alerts.c.opened_at < end,
+            *only,
         )
         .order_by(alerts.c.opened_at, alerts.c.id)
     )
@@ -91,10 +100,16 @@ async def load_alerts(
 
 
 async def load_tickets(
-    conn: AsyncConnection, community_id: int, start: datetime, end: datetime
+    conn: AsyncConnection,
+    community_id: int,
+    start: datetime,
+    end: datetime,
+    *,
+    property_only: bool = False,
 ) -> list[TicketFact]:
     """Every ticket of the community that may matter to [start, end): registered before
-    its end and not already closed before its start; with each one's audit trail."""
+    its end and not already closed before its start; with each one's audit trail.
+    ``property_only``: only the categories that fall to the property."""
     assignee = users.alias("assignee")
     in_community = sa.or_(
         tickets.c.community_id == community_id,
@@ -110,7 +125,13 @@ async def load_tickets(
         tickets.c.updated_at >= start,
         tickets.c.closed_at >= start,
     )
-    conditions = (in_community, tickets.c.created_at < end, maybe_relevant)
+    conditions: tuple[sa.ColumnElement[bool], ...] = (
+        in_community,
+        tickets.c.created_at < end,
+        maybe_relevant,
+    )
+    if property_only:
+        conditions += (property_ticket_category(tickets.c.category),)
     rows = (
         await conn.execute(
             sa.select(

@@ -45,22 +45,38 @@ def _not_in_future(period: Period, now: datetime, field: str) -> None:
 
 
 async def build_daily(
-    conn: AsyncConnection, community_id: int, day: date | None, now: datetime
+    conn: AsyncConnection,
+    community_id: int,
+    day: date | None,
+    now: datetime,
+    *,
+    property_only: bool = False,
 ) -> DailyDigest:
-    """The digest of a local date (default: today so far, in the community's zone)."""
+    """The digest of a local date (default: today so far, in the community's zone);
+    ``property_only`` for a property manager: no elderly care, no duress."""
     community = await _community(conn, community_id)
     tz = zone(community.timezone)
     period = day_period(day or today_in(tz, now), tz)
     _not_in_future(period, now, "date")
-    alerts = await data.load_alerts(conn, community_id, period.start, period.end)
-    tickets = await data.load_tickets(conn, community_id, period.start, period.end)
+    alerts = await data.load_alerts(
+        conn, community_id, period.start, period.end, property_only=property_only
+    )
+    tickets = await data.load_tickets(
+        conn, community_id, period.start, period.end, property_only=property_only
+    )
     return daily_digest(community, period, alerts, tickets, now)
 
 
 async def build_weekly(
-    conn: AsyncConnection, community_id: int, week: tuple[int, int] | None, now: datetime
+    conn: AsyncConnection,
+    community_id: int,
+    week: tuple[int, int] | None,
+    now: datetime,
+    *,
+    property_only: bool = False,
 ) -> WeeklyBulletin:
-    """The bulletin of an ISO week (default: this week so far, in the community's zone)."""
+    """The bulletin of an ISO week (default: this week so far, in the community's zone);
+    ``property_only`` for a property manager: no elderly care, no duress."""
     community = await _community(conn, community_id)
     tz = zone(community.timezone)
     if week is None:
@@ -68,8 +84,12 @@ async def build_weekly(
         week = (iso.year, iso.week)
     period = week_period(*week, tz)
     _not_in_future(period, now, "week")
-    alerts = await data.load_alerts(conn, community_id, period.start, period.end)
-    tickets = await data.load_tickets(conn, community_id, period.start, period.end)
+    alerts = await data.load_alerts(
+        conn, community_id, period.start, period.end, property_only=property_only
+    )
+    tickets = await data.load_tickets(
+        conn, community_id, period.start, period.end, property_only=property_only
+    )
     grids = await data.load_grids(conn, community_id)
     points = await data.load_points(conn, community_id, period.start, period.end)
     return weekly_bulletin(community, period, alerts, tickets, grids, points, now)

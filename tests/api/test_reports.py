@@ -66,7 +66,7 @@ async def test_the_daily_digest_as_json(
     response = await client.get(
         "/api/v1/reports/daily",
         params={"community_id": scenario.community_id, "date": DAY, "format": "json"},
-        headers=await login("manager"),
+        headers=await login("staff"),
     )
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("application/json")
@@ -83,6 +83,26 @@ async def test_the_daily_digest_as_json(
     t = scenario.tickets
     assert [o["id"] for o in report["overdue"]] == [t["T3"], t["T4"], t["T2"]]
     assert report["overdue"][0]["confidential"] is True
+
+
+async def test_a_property_managers_digest_leaves_out_elderly_care_and_duress(
+    client: httpx.AsyncClient, login: Login, scenario: Scenario
+) -> None:
+    params = {"community_id": scenario.community_id, "format": "json"}
+    manager = await login("manager")
+    daily = await client.get(
+        "/api/v1/reports/daily", params={**params, "date": DAY}, headers=manager
+    )
+    assert daily.status_code == 200, daily.text
+    report = daily.json()
+    # Of Monday's SOS, SOS, fall, low battery and duress alarms, only the low battery is
+    # the property's; every ticket of the scenario is elderly care.
+    assert (report["alerts_total"], report["alerts_silent"]) == (1, 0)
+    assert (report["tickets_registered"], report["tickets_open"], report["overdue"]) == (0, 0, [])
+    weekly = await client.get(
+        "/api/v1/reports/weekly", params={**params, "week": WEEK}, headers=manager
+    )
+    assert [d["alerts_total"] for d in weekly.json()["days"]] == [1, 0, 1, 0, 0, 0, 0]
 
 
 async def test_the_weekly_bulletin_as_a_page_and_as_json(
