@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from device_adapters.model import Severity
+from hub.grid.tables import grids
 from hub.notifications.base import Notification, Recipients
 from hub.rules.model import Category
 from hub.tickets.models import TicketStatus
@@ -85,7 +86,15 @@ async def on_timer(
         str(payload["limit"]),
         str(payload["phase"]),
     )
-    row = (await conn.execute(sa.select(tickets).where(tickets.c.id == ticket_id))).first()
+    # A ticket raised in a grid may have no community of its own: the grid's is its.
+    community = sa.func.coalesce(tickets.c.community_id, grids.c.community_id)
+    row = (
+        await conn.execute(
+            sa.select(tickets, community.label("supervising_community"))
+            .select_from(tickets.outerjoin(grids, grids.c.id == tickets.c.grid_id))
+            .where(tickets.c.id == ticket_id)
+        )
+    ).first()
     if row is None:
         return "ticket gone", []
     status = TicketStatus(row.status)
@@ -128,10 +137,14 @@ async def on_timer(
 
 
 def _who(row: Any, *, staff: bool) -> Recipients:
-    """The assignee; at overdue (督办) also the community's staff. Nobody assigned: staff."""
-    roles = (Role.COMMUNITY_STAFF,) if (staff or row.assignee_id is None) else ()
+    """The assignee; at overdue (督办) also the community's staff. Nobody assigned: staff.
+    A ticket of no community at all goes to the admins, never to every community's staff."""
     users = (row.assignee_id,) if row.assignee_id is not None else ()
-    return Recipients(user_ids=users, roles=roles, community_id=row.community_id)
+    if not (staff or row.assignee_id is None):
+        return Recipients(user_ids=users)
+    community_id = row.supervising_community
+    roles = (Role.COMMUNITY_STAFF,) if community_id is not None else (Role.ADMIN,)
+    return Recipients(user_ids=users, roles=roles, community_id=community_id)
 
 
 def _note(row: Any, kind: str, body: str, recipients: Recipients) -> Notification:

@@ -251,3 +251,33 @@ async def test_staff_hear_of_the_daily_digest_and_the_weekly_bulletin_each_once(
     clock.at = datetime(2026, 11, 24, 0, 0, tzinfo=UTC)  # Tuesday 08:00: a digest, no bulletin
     await scheduler.tick()
     assert [n.kind for n in heard.notes if n.kind.startswith("report.")] == ["report.daily_digest"]
+
+
+async def test_an_overdue_ticket_without_a_community_is_never_sent_to_every_communitys_staff(
+    db: Database,
+) -> None:
+    clock, heard = FakeClock(T0), Heard()
+    scheduler = Scheduler(db, heard, clock=clock)
+    by_grid, _ = await _sos(db, T0)
+    async with db.write() as conn:  # another wearer's SOS
+        outcome = await store_batch(
+            conn, [wristband_event("8800000202", "wristband.sos", received_at=T0)], [], T0
+        )
+    orphan = outcome.tickets_opened[0].ticket_id
+    async with db.write() as conn:
+        grid_community = (
+            await conn.execute(sa.select(tickets.c.community_id).where(tickets.c.id == by_grid))
+        ).scalar_one()
+        await conn.execute(  # raised in a grid only: the grid's community supervises it
+            tickets.update().where(tickets.c.id == by_grid).values(community_id=None)
+        )
+        await conn.execute(  # neither community nor grid: only admins are left to tell
+            tickets.update().where(tickets.c.id == orphan).values(community_id=None, grid_id=None)
+        )
+    clock.at = T0 + timedelta(minutes=6)
+    await scheduler.tick()
+    overdue = {n.ticket_id: n for n in heard.take() if n.kind == "ticket.response_overdue"}
+    assert overdue[by_grid].recipients.roles == (Role.COMMUNITY_STAFF,)
+    assert overdue[by_grid].recipients.community_id == grid_community is not None
+    assert overdue[orphan].recipients.roles == (Role.ADMIN,)
+    assert overdue[orphan].recipients.community_id is None
