@@ -8,7 +8,6 @@ residents can see their own devices' state.
 
 from __future__ import annotations
 
-import copy
 from datetime import datetime
 from typing import Any
 
@@ -71,11 +70,23 @@ def _lock(state: dict[str, Any], event: DeviceEvent) -> None:
         state["jammed"] = True
 
 
+def _own(container: dict[str, Any], key: str) -> dict[str, Any]:
+    """A copy of the nested dict under ``key``, put back in ``container`` to be changed.
+
+    merge_state copies only the top level of a state; nested dicts it changes are
+    copied here, one level at a time, so the caller's state is never modified.
+    """
+    value = container.get(key)
+    owned = dict(value) if isinstance(value, dict) else {}
+    container[key] = owned
+    return owned
+
+
 def _door(state: dict[str, Any], event: DeviceEvent) -> None:
     if "battery_pct" in event.values:
         state["battery_pct"] = event.values["battery_pct"]
     door = str(event.values.get("door", 1))
-    doors: dict[str, Any] = state.setdefault("doors", {})
+    doors = _own(state, "doors")
     if event.kind in ("door.opened", "door.forced_open", "door.held_open", "door.exit_button"):
         doors[door] = "open"
     elif event.kind == "door.closed":
@@ -90,13 +101,8 @@ def _charger(state: dict[str, Any], event: DeviceEvent) -> None:
     if not isinstance(port_value, int) or isinstance(port_value, bool):
         return
     at = event.received_at.isoformat()
-    if port_value == 0:
-        # Port 0 is the whole pile: its status and faults apply to the pile itself.
-        pile: dict[str, Any] = state.setdefault("pile", {})
-        target = pile
-    else:
-        ports: dict[str, Any] = state.setdefault("ports", {})
-        target = ports.setdefault(str(port_value), {})
+    # Port 0 is the whole pile: its status and faults apply to the pile itself.
+    target = _own(state, "pile") if port_value == 0 else _own(_own(state, "ports"), str(port_value))
     if event.kind == "charger.port_status":
         for key in ("status", "error_code", "remaining_min", "power_w"):
             if key in event.values:
@@ -150,7 +156,9 @@ def merge_state(state: dict[str, Any], event: DeviceEvent) -> dict[str, Any]:
         return state
     if _older_than_state(state, event):
         return state
-    merged = copy.deepcopy(state)
+    # A shallow copy: the family folds copy the nested dicts they change (_own).
+    # A deep copy of every state per event was a sixth of the ingest's CPU.
+    merged = dict(state)
     _BY_FAMILY[event.family](merged, event)
     battery = event.values.get("battery_pct")
     if event.kind in ("device.low_battery", "device.battery_dead"):

@@ -69,18 +69,39 @@ class RulesEngine:
     async def prepare(
         self, events: Sequence[DeviceEvent], contexts: dict[str, DeviceContext]
     ) -> None:
-        """Look up, for the whole batch at once, the condition timers and active alerts."""
-        device_ids = sorted({e.device_id for e in events})
-        keys: list[str] = []
-        for device_id in device_ids:
+        """Look up, for the whole batch at once, the condition timers and active alerts.
+
+        Only what on_event can touch is looked up: the timers of threshold and
+        held rules an event of the batch fits, and the active alerts of devices
+        with an event that may clear one. A batch of plain telemetry costs no
+        query here; this ran per transaction and was most of a small batch's cost.
+        """
+        keys: set[str] = set()
+        clearing: set[str] = set()
+        for event in events:
+            device_id = event.device_id
             doc = await self.rules(contexts[device_id].community_id)
-            keys += [
-                condition_key(rule.id, device_id)
-                for rule in doc.active()
-                if isinstance(rule, ThresholdRule | HeldRule)
-            ]
-        self._pending = await timers.pending_keys(self.conn, keys)
-        self._active = await active_alert_keys(self.conn, device_ids)
+            values: dict[str, Any] | None = None
+            for rule in doc.active():
+                if isinstance(rule, ThresholdRule):
+                    if rule.kind == event.kind:
+                        keys.add(condition_key(rule.id, device_id))
+                        clearing.add(device_id)
+                elif isinstance(rule, HeldRule):
+                    values = dict(event.values) if values is None else values
+                    if rule.start.matches(event.kind, values):
+                        keys.add(condition_key(rule.id, device_id))
+                    elif any(m.matches(event.kind, values) for m in rule.until):
+                        keys.add(condition_key(rule.id, device_id))
+                        clearing.add(device_id)
+                elif isinstance(rule, EventRule) and rule.kind != event.kind and rule.clears_on:
+                    values = dict(event.values) if values is None else values
+                    if any(m.matches(event.kind, values) for m in rule.clears_on):
+                        clearing.add(device_id)
+        self._pending = await timers.pending_keys(self.conn, sorted(keys)) if keys else set()
+        device_ids = sorted(clearing)
+        self._active = await active_alert_keys(self.conn, device_ids) if device_ids else set()
+        # Devices left out here are looked up when needed (_clear): never wrongly skipped.
         self._known_devices = frozenset(device_ids)
         self._prepared = True
 

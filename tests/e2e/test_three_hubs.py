@@ -461,12 +461,12 @@ async def test_a_shared_group_shares_telemetry_and_hands_every_alarm_to_every_hu
         for bridge in bridges:
             await bridge.stop()
 
-    def ids(share: list[Incoming], session: str) -> list[object]:
+    def ids(share: list[Incoming], session: str) -> list[str]:
         got = [i for i in share if i.session == session]
-        return [DeviceEvent.model_validate_json(i.payload).event_id for i in got]
+        return [str(DeviceEvent.model_validate_json(i.payload).event_id) for i in got]
 
-    telemetry = [e.event_id for e in stream if e.kind == "wristband.heartbeat"]
-    alarms = sorted(e.event_id for e in stream if e.kind == "wristband.sos")
+    telemetry = [str(e.event_id) for e in stream if e.kind == "wristband.heartbeat"]
+    alarms = sorted(str(e.event_id) for e in stream if e.kind == "wristband.sos")
     shared = [i for s in shares for i in ids(s, "main")]
     assert sorted(shared) == sorted(telemetry), "each heartbeat to exactly one hub"
     assert all(ids(s, "main") for s in shares), "both hubs got a share of telemetry"

@@ -110,3 +110,30 @@ def test_wristband_worn_and_battery_flags() -> None:
     assert state["battery_low"] is False
     state = merge_state(state, device_event("x:1", BAND, "wristband.worn", {}))
     assert state["worn"] is True
+
+
+def test_folding_an_event_never_changes_the_state_it_was_given() -> None:
+    """merge_state copies only what it changes; the state passed in stays as it was."""
+    import copy
+
+    before = _fold(
+        CHARGER,
+        ("charger.port_status", {"port": 0, "status": "Available", "availability": "available"}),
+        ("charger.port_status", {"port": 1, "status": "Available", "availability": "available"}),
+        ("charger.port_status", {"port": 2, "status": "Available", "availability": "available"}),
+    )
+    snapshot = copy.deepcopy(before)
+    changes: tuple[tuple[str, dict[str, float | int | str | bool | None]], ...] = (
+        ("charger.fault", {"port": 1, "error_code": "GroundFailure"}),
+        ("charger.fault", {"port": 0, "error_code": "PowerMeterFailure"}),
+        ("charger.meter", {"port": 2, "power_w": 7000.0}),
+    )
+    for kind, values in changes:
+        after = merge_state(before, device_event("x:1", CHARGER, kind, values))
+        assert after != before
+    assert before == snapshot
+
+    doors = _fold(DOOR, ("door.opened", {"door": 1}))
+    snapshot = copy.deepcopy(doors)
+    after = merge_state(doors, device_event("x:1", DOOR, "door.closed", {"door": 1}))
+    assert after["doors"] == {"1": "closed"} and doors == snapshot
