@@ -30,7 +30,7 @@ from hub.tickets.models import ReportForm, TicketCreate, TicketSource
 from hub.tickets.opening import OpenedTicket, UnknownCategory, open_ticket
 from hub.tickets.service import InvalidTicketInput, TicketForbidden
 from hub.users.models import Role, UserPublic
-from hub.users.scope import Scope
+from hub.users.scope import PROPERTY_TICKET_CATEGORIES, Scope, sees_care
 
 RESIDENT_DEFAULT_CATEGORY = "resident_report"
 _TOKEN = re.compile(r"^g([1-9][0-9]{0,9})\.([A-Za-z0-9_-]{16})$")
@@ -180,6 +180,13 @@ async def _open_by_staff(
         raise InvalidTicketInput("category", "required: one of the community's categories")
     rules = await rules_for(conn, grid.community_id)
     _check_category(request.category, dict(rules.categories), f"community {grid.community_id}")
+    if not sees_care(scope) and request.category not in PROPERTY_TICKET_CATEGORIES:
+        # A ticket the manager could not open afterwards: elderly care is the staff's.
+        raise TicketForbidden(
+            f"a property manager opens the property's tickets ("
+            f"{', '.join(sorted(PROPERTY_TICKET_CATEGORIES))}); "
+            f"{request.category!r} is for community staff"
+        )
     if (
         request.household_id is not None
         and await _household_grid(conn, request.household_id) != grid.id

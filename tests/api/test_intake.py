@@ -298,3 +298,32 @@ async def test_reports_are_rate_limited_per_address(
     assert "too many" in limited.json()["detail"]
     page = await client.post(url, data=_report())
     assert page.status_code == 429 and "too many" in page.text
+
+
+async def test_a_property_manager_opens_only_the_propertys_tickets(
+    as_user: Users, grids: dict[int, list[int]]
+) -> None:
+    manager = await as_user("manager")
+    grid_id = min(grids)
+    repair = await _open(
+        manager,
+        title="Gate 2 sticks",
+        description="The east gate of building 2 sticks half open.",
+        category="facility_repair",
+        grid_id=grid_id,
+    )
+    assert repair.status_code == 201, repair.text
+    seen = await manager.client.get(
+        f"/api/v1/tickets/{repair.json()['id']}", headers=manager.headers
+    )
+    assert seen.status_code == 200, seen.text
+    # Elderly care is the staff's: a ticket the manager could not open afterwards is refused.
+    care = await _open(
+        manager,
+        title="Check on Mrs Sun",
+        description="Not seen at the gate since Monday.",
+        category="elderly_welfare",
+        grid_id=grid_id,
+    )
+    assert care.status_code == 403, care.text
+    assert "elderly_welfare" in care.json()["detail"] and "staff" in care.json()["detail"]
