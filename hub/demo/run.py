@@ -142,10 +142,12 @@ def banner(settings: Settings) -> str:
     return f"""
 Community Hub demo is running.
 
+  Property dashboard:     {base}/dashboard   (log in as manager or staff)
   Volunteer inbox (live): {base}/inbox   (log in as the volunteer on duty, e.g. vol.li)
   Resident charging:      {base}/charging   (log in as resident.sun)
   API docs (try it out):  {base}/docs
   Health:                 {base}/healthz
+  Prometheus metrics:     {base}/metrics
   Accounts (password for all: {DEMO_PASSWORD}):
 {accounts}
   Data (SQLite):          {settings.sqlite_path}

@@ -82,6 +82,10 @@ def test_demo_shows_an_sos_ticket_within_a_minute_and_stops_on_ctrl_c(tmp_path: 
     try:
         ticket = _wait_for_dispatched_ticket(f"http://127.0.0.1:{api}", time.monotonic() + 60)
         assert ticket["assignee_id"] is not None
+        # The three people's pages are served by the demo (their data is the API's).
+        for page in ("dashboard", "inbox", "charging"):
+            served = httpx.get(f"http://127.0.0.1:{api}/{page}", timeout=5)
+            assert served.status_code == 200 and "<html" in served.text.lower(), page
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=30)
     finally:
@@ -90,6 +94,8 @@ def test_demo_shows_an_sos_ticket_within_a_minute_and_stops_on_ctrl_c(tmp_path: 
             process.communicate()
     assert process.returncode == 0, output
     assert f"http://127.0.0.1:{api}/docs" in output
+    for page in ("dashboard", "inbox", "charging", "metrics"):
+        assert f"http://127.0.0.1:{api}/{page}" in output, page
     assert DEMO_PASSWORD in output and str(tmp_path / "data") in output
     assert "Stopped." in output and "Traceback" not in output
     assert (tmp_path / "data" / "hub.sqlite3").exists()
