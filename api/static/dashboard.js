@@ -12,7 +12,7 @@ const KEEP_KINDS = 7;
 const SVG_NS = "http://www.w3.org/2000/svg";
 const CHART = { w: 380, h: 240, left: 36, right: 8, top: 30, bottom: 30 };
 
-const state = { building: null, device: null, timer: null, data: null };
+const state = { building: null, device: null, timer: null, data: null, role: null };
 const $ = (id) => document.getElementById(id);
 
 function showError(message) {
@@ -469,9 +469,20 @@ const TELEMETRY_CHART = {
   wristband: { measurement: "battery", field: "percent", label: "Battery", unit: "%" },
   lock: { measurement: "battery", field: "percent", label: "Battery", unit: "%" },
 };
+// Roles the API shows a wearer's vitals to (hub.users.scope.sees_vitals): they get the
+// heart rate; a property manager gets the wristband's battery, as for any device.
+const VITALS_ROLES = ["admin", "community_staff"];
+const HEART_RATE_CHART = {
+  measurement: "vitals", field: "heart_rate", label: "Heart rate", unit: "bpm",
+};
+
+function telemetryChart(device) {
+  if (device.family === "wristband" && VITALS_ROLES.includes(state.role)) return HEART_RATE_CHART;
+  return TELEMETRY_CHART[device.family];
+}
 
 async function loadTelemetry(device) {
-  const chart = TELEMETRY_CHART[device.family];
+  const chart = telemetryChart(device);
   const figure = $("device-telemetry");
   if (!chart) {
     figure.replaceChildren();
@@ -570,10 +581,12 @@ async function refresh() {
 
 async function start() {
   // Who may see the dashboard is decided in hub.js (Hub.PAGES), with the other pages.
-  if (!(await Hub.start("dashboard"))) {
+  const me = await Hub.start("dashboard");
+  if (!me) {
     $("updated").hidden = true;
     return;
   }
+  state.role = me.role;
   $("building-close").addEventListener("click", () => {
     state.building = null;
     $("building-detail").hidden = true;

@@ -66,3 +66,51 @@ async def test_the_device_detail_draws_its_battery_history(
         await expect(chart.locator("circle.dot")).to_have_count(2)
         await page.screenshot(path=str(artifacts / "dashboard-telemetry.png"), full_page=True)
         assert errors == []
+
+
+async def test_staff_see_the_wearers_heart_rate_where_a_manager_sees_battery(
+    mosquitto: MosquittoProcess, tmp_path: Path, browser: Browser, artifacts: Path
+) -> None:
+    settings = stack_settings(tmp_path / "hub", mosquitto.host, mosquitto.port)
+    async with running_stack(settings) as stack:
+        api = stack.api_url
+        watch = SimulatedWatch(SUN)
+        for _ in range(3):
+            # A PULSE frame has no reply in the Watch protocol.
+            await send_once("127.0.0.1", settings.watch_port, watch.pulse(), expect_reply=False)
+        async with httpx.AsyncClient(timeout=10) as client:
+            staff = await stack.login(client, "staff")
+            for _ in range(100):  # the history writer stores about once a second
+                found = await client.get(
+                    f"{api}/api/v1/devices/{WRISTBAND}/telemetry",
+                    params={"measurement": "vitals", "field": "heart_rate"},
+                    headers=staff,
+                )
+                assert found.status_code == 200, found.text
+                if found.json()["series"]:
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("no heart rate readings reached the history")
+            # The API keeps vitals from the manager whatever the page asks.
+            manager = await stack.login(client, "manager")
+            refused = await client.get(
+                f"{api}/api/v1/devices/{WRISTBAND}/telemetry",
+                params={"measurement": "vitals", "field": "heart_rate"},
+                headers=manager,
+            )
+            assert refused.status_code == 403, refused.text
+
+        page = await browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        await log_in(page, api, "staff", via="/dashboard", lands_on="/dashboard")
+        await page.locator("article.building", has_text="Building 1").locator("h3 button").click()
+        await page.locator(f"#devices li[data-device-id='{WRISTBAND}'] button").click()
+        chart = page.locator("#device-telemetry svg#chart-telemetry")
+        await expect(chart).to_have_attribute(
+            "aria-label", "Heart rate, last 24 hours. 3 values in the last 24 hours (raw)."
+        )
+        await expect(chart.locator("path.line[data-series='Heart rate']")).to_have_count(1)
+        await page.screenshot(path=str(artifacts / "dashboard-heart-rate.png"), full_page=True)
+        assert errors == []
