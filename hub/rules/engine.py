@@ -130,7 +130,7 @@ class RulesEngine:
             if isinstance(rule, EventRule):
                 if rule.kind == event.kind:
                     alert_id = await self._raise_for_event(doc, rule, event, ctx)
-                elif any(m.matches(event.kind, dict(event.values)) for m in rule.clears_on):
+                elif any(m.matches(event.kind, event.values) for m in rule.clears_on):
                     await self._clear(ctx.device_id, rule.kind, f"device reported {event.kind}")
             elif isinstance(rule, ThresholdRule) and rule.kind == event.kind:
                 await self._threshold(doc, rule, event, ctx)

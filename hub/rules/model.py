@@ -28,6 +28,7 @@ Rule types:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
@@ -69,7 +70,7 @@ class Match(_Strict):
     kind: str
     values: dict[str, Scalar | list[Scalar | None]] = Field(default_factory=dict)
 
-    def matches(self, kind: str, values: dict[str, object]) -> bool:
+    def matches(self, kind: str, values: Mapping[str, object]) -> bool:
         if kind != self.kind:
             return False
         for key, wanted in self.values.items():
