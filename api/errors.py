@@ -24,7 +24,8 @@ MAX_ID = 2**63 - 1
 def invalid_input(where: str, name: str, msg: str) -> HTTPException:
     """A 422 shaped like FastAPI's own validation errors, for checks across inputs."""
     problem = {"type": "value_error", "loc": [where, name], "msg": msg}
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [problem])
+    # 422 as a number: the constant's name changed across Starlette versions.
+    return HTTPException(422, [problem])
 
 
 class ErrorBody(BaseModel):

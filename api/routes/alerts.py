@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
 
 from api.deps import Conn, Context, Limit, Offset
+from api.errors import invalid_input
 from api.pagination import Page
 from api.security import UserScope
 from hub.alerts import service
@@ -36,10 +37,7 @@ async def alerts(
 ) -> Page[AlertPublic]:
     """The alerts the caller may see, newest first, by status, kind and opening time."""
     if since is not None and until is not None and until <= since:
-        raise HTTPException(
-            422,
-            [{"type": "value_error", "loc": ["query", "until"], "msg": "must be after since"}],
-        )
+        raise invalid_input("query", "until", "must be after since")
     items, total = await list_alerts(
         conn,
         scope,

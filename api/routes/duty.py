@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 
 from api.deps import Conn, Context, Limit, Offset
+from api.errors import invalid_input
 from api.pagination import Page
 from api.security import UserScope, require_roles
 from hub.duty import service
@@ -62,10 +63,7 @@ def _rota_errors() -> Iterator[None]:
     except service.RotaConflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     except service.InvalidRotaInput as exc:
-        raise HTTPException(
-            422,  # the name changed across Starlette versions; the code did not
-            [{"type": "value_error", "loc": ["body", exc.field], "msg": exc.message}],
-        ) from None
+        raise invalid_input("body", exc.field, exc.message) from None
 
 
 @router.get("/volunteers")

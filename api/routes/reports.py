@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 
 from api.deps import Conn
+from api.errors import invalid_input
 from api.security import UserScope, own_community, require_roles
 from hub.reports.models import DailyDigest, WeeklyBulletin
 from hub.reports.periods import BadReportInput, parse_date, parse_week
@@ -64,10 +65,7 @@ Format = Annotated[ReportFormat, Query(alias="format", description="html (defaul
 
 
 def _invalid(field: str, message: str) -> HTTPException:
-    return HTTPException(
-        422,  # the constant's name changed across Starlette versions; the code did not
-        [{"type": "value_error", "loc": ["query", field], "msg": message}],
-    )
+    return invalid_input("query", field, message)
 
 
 def _community_for(scope: Scope, requested: int | None) -> int:

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 
 from api.deps import Conn, Context, Limit, Offset
+from api.errors import invalid_input
 from api.pagination import Page
 from api.security import UserScope, require_roles
 from hub.residents import service
@@ -61,10 +62,7 @@ def _resident_errors() -> Iterator[None]:
     except service.ResidentForbidden as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
     except service.InvalidResidentInput as exc:
-        raise HTTPException(
-            422,  # the name changed across Starlette versions; the code did not
-            [{"type": "value_error", "loc": ["body", exc.field], "msg": exc.message}],
-        ) from None
+        raise invalid_input("body", exc.field, exc.message) from None
 
 
 @router.get("", responses={403: _READ_ERRORS[403]})

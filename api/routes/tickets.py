@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, status
 
 from api.deps import Conn, Context, Limit, Offset
-from api.errors import MAX_ID
+from api.errors import MAX_ID, invalid_input
 from api.pagination import Page
 from api.security import CurrentUser, UserScope
 from api.state import ApiContext
@@ -52,10 +52,7 @@ def _ticket_errors() -> Iterator[None]:
     except (workflow.IllegalTransition, service.TicketConflict) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     except service.InvalidTicketInput as exc:
-        raise HTTPException(
-            422,  # the name changed across Starlette versions; the code did not
-            [{"type": "value_error", "loc": ["body", exc.field], "msg": exc.message}],
-        ) from None
+        raise invalid_input("body", exc.field, exc.message) from None
 
 
 def _submit(ctx: ApiContext, notifications: Iterable[Notification]) -> None:

@@ -63,6 +63,27 @@ function kindLabel(kind) {
 
 // ---- charts --------------------------------------------------------------------------
 
+// Grid lines with their values and the axis label, the same on every chart.
+function yAxis(ticks, yOf, plotH, yLabel) {
+  const parts = [];
+  for (const tick of ticks) {
+    const y = yOf(tick);
+    parts.push(svg("line", {
+      x1: CHART.left, y1: y, x2: CHART.w - CHART.right, y2: y,
+      stroke: tick === 0 ? "#555" : "#e3e3e3", "stroke-width": 1,
+    }));
+    parts.push(svg("text", {
+      x: CHART.left - 6, y: y + 4, "font-size": 11, "text-anchor": "end", fill: "#555", text: tick,
+    }));
+  }
+  const mid = CHART.top + plotH / 2;
+  parts.push(svg("text", {
+    x: 11, y: mid, "font-size": 11, fill: "#555", "text-anchor": "middle",
+    transform: `rotate(-90 11 ${mid})`, text: yLabel,
+  }));
+  return parts;
+}
+
 function niceTicks(largest, target = 5) {
   if (!(largest > 0)) return [0, 1];
   const raw = Math.max(largest / target, 1);
@@ -110,21 +131,7 @@ function barChart({ id, title, summary, categories, series, yLabel, labelEvery =
   const yOf = (value) => base - (plotH * value) / top;
   const parts = [];
 
-  for (const tick of ticks) {
-    const y = yOf(tick);
-    parts.push(svg("line", {
-      x1: CHART.left, y1: y, x2: CHART.w - CHART.right, y2: y,
-      stroke: tick === 0 ? "#555" : "#e3e3e3", "stroke-width": 1,
-    }));
-    parts.push(svg("text", {
-      x: CHART.left - 6, y: y + 4, "font-size": 11, "text-anchor": "end", fill: "#555", text: tick,
-    }));
-  }
-  const mid = CHART.top + plotH / 2;
-  parts.push(svg("text", {
-    x: 11, y: mid, "font-size": 11, fill: "#555", "text-anchor": "middle",
-    transform: `rotate(-90 11 ${mid})`, text: yLabel,
-  }));
+  parts.push(...yAxis(ticks, yOf, plotH, yLabel));
   categories.forEach((category, i) => {
     const x = CHART.left + slot * i + (slot - column) / 2;
     let stack = 0;
@@ -193,21 +200,7 @@ function lineChart({ id, title, summary, series, yLabel, since, until }) {
   const xOf = (t) => CHART.left + (plotW * (t.getTime() - t0)) / span;
   const yOf = (value) => base - (plotH * value) / top;
   const parts = [];
-  for (const tick of ticks) {
-    const y = yOf(tick);
-    parts.push(svg("line", {
-      x1: CHART.left, y1: y, x2: CHART.w - CHART.right, y2: y,
-      stroke: tick === 0 ? "#555" : "#e3e3e3", "stroke-width": 1,
-    }));
-    parts.push(svg("text", {
-      x: CHART.left - 6, y: y + 4, "font-size": 11, "text-anchor": "end", fill: "#555", text: tick,
-    }));
-  }
-  const mid = CHART.top + plotH / 2;
-  parts.push(svg("text", {
-    x: 11, y: mid, "font-size": 11, fill: "#555", "text-anchor": "middle",
-    transform: `rotate(-90 11 ${mid})`, text: yLabel,
-  }));
+  parts.push(...yAxis(ticks, yOf, plotH, yLabel));
   [since, new Date(t0 + span / 2), until].forEach((t, i) => {
     parts.push(svg("text", {
       x: xOf(t).toFixed(1), y: base + 15, "font-size": 11, fill: "#333",
