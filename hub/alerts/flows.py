@@ -41,6 +41,8 @@ class Raised:
     kind: str
     device_id: str
     title: str
+    severity: Severity
+    opened_at: datetime  # the event's received_at, as stored on the alert
     ticket: OpenedTicket | None = None
     notifications: list[Notification] = field(default_factory=list)
 
@@ -90,7 +92,7 @@ async def raise_alert(
         latitude=latitude,
         longitude=longitude,
     )
-    raised = Raised(outcome.alert_id, outcome.opened, kind, ctx.device_id, title)
+    raised = Raised(outcome.alert_id, outcome.opened, kind, ctx.device_id, title, severity, at)
     if not outcome.opened:
         return raised  # a repeat: counted on the alert (and so on its open ticket)
 

@@ -60,6 +60,8 @@ class BatchOutcome:
     duplicates: int = 0
     dead_letters: int = 0
     alerts_opened: list[int] = field(default_factory=list)
+    # (severity, opened_at) of each alert opened, in the order of alerts_opened.
+    opened_alerts: list[tuple[str, datetime]] = field(default_factory=list)
     alerts_attached: list[int] = field(default_factory=list)
     tickets_opened: list[TicketOpened] = field(default_factory=list)
     availability_changes: int = 0
@@ -148,6 +150,7 @@ def _collect(outcome: BatchOutcome, engine: RulesEngine) -> None:
             outcome.alerts_attached.append(raised.alert_id)
             continue
         outcome.alerts_opened.append(raised.alert_id)
+        outcome.opened_alerts.append((raised.severity.value, raised.opened_at))
         outcome.notifications += raised.notifications
         if raised.ticket is not None:
             outcome.tickets_opened.append(

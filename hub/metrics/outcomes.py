@@ -11,18 +11,14 @@ from __future__ import annotations
 from collections import Counter as Tally
 from datetime import UTC, datetime
 
-import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from hub.alerts.tables import alerts
 from hub.ingest.flows import BatchOutcome
 from hub.metrics.models import LATENCY_BUCKETS_S, PREFIX
-from hub.storage.db import Database
 
 
 class OutcomeMetrics:
-    def __init__(self, db: Database, registry: CollectorRegistry) -> None:
-        self._db = db
+    def __init__(self, registry: CollectorRegistry) -> None:
         self.events_stored = Counter(
             f"{PREFIX}_events_stored",
             "New device events stored (duplicates not counted), by lane",
@@ -41,23 +37,15 @@ class OutcomeMetrics:
         )
 
     async def __call__(self, outcome: BatchOutcome) -> None:
-        # outcome.events: the events this batch stored (read with getattr so that an
-        # older BatchOutcome without it only loses this counter, not the listener).
-        lanes = Tally(event.lane.value for event in getattr(outcome, "events", ()))
+        lanes = Tally(event.lane.value for event in outcome.events)
         for lane, count in lanes.items():
             self.events_stored.labels(lane).inc(count)
-        if outcome.alerts_opened:
-            await self._observe_latency(outcome.alerts_opened, datetime.now(UTC))
-
-    async def _observe_latency(self, alert_ids: list[int], committed: datetime) -> None:
         # An alert's opened_at is its event's received_at: stamped by the edge when the
         # frame arrived. The device's own clock (device_time) is not used: wristbands
-        # are often minutes or years off.
-        async with self._db.read() as conn:
-            rows = await conn.execute(
-                sa.select(alerts.c.severity, alerts.c.opened_at).where(alerts.c.id.in_(alert_ids))
-            )
-            for row in rows:
-                # Clamp: the edge's clock may run slightly ahead of the hub's.
-                seconds = max(0.0, (committed - row.opened_at).total_seconds())
-                self.alert_latency.labels(row.severity).observe(seconds)
+        # are often minutes or years off. Taken from the batch, not read back from the
+        # database, so the notification listeners after this one do not wait.
+        committed = datetime.now(UTC)
+        for severity, opened_at in outcome.opened_alerts:
+            # Clamp: the edge's clock may run slightly ahead of the hub's.
+            seconds = max(0.0, (committed - opened_at).total_seconds())
+            self.alert_latency.labels(severity).observe(seconds)

@@ -21,7 +21,7 @@ class HubMetrics:
 
     def __init__(self, db: Database, parts: HubParts) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
-        self.outcomes = OutcomeMetrics(db, self.registry)
+        self.outcomes = OutcomeMetrics(self.registry)
         self.db_counts = DatabaseCounts(db)
         self.registry.register(RuntimeCollector(parts, lambda: telemetry_sinks(parts)))
         self.registry.register(self.db_counts)
