@@ -132,6 +132,7 @@ function barChart({ id, title, summary, categories, series, yLabel, labelEvery =
   const parts = [];
 
   parts.push(...yAxis(ticks, yOf, plotH, yLabel));
+  const mid = CHART.top + plotH / 2; // where an empty chart says so
   categories.forEach((category, i) => {
     const x = CHART.left + slot * i + (slot - column) / 2;
     let stack = 0;
@@ -201,6 +202,7 @@ function lineChart({ id, title, summary, series, yLabel, since, until }) {
   const yOf = (value) => base - (plotH * value) / top;
   const parts = [];
   parts.push(...yAxis(ticks, yOf, plotH, yLabel));
+  const mid = CHART.top + plotH / 2; // where an empty chart says so
   [since, new Date(t0 + span / 2), until].forEach((t, i) => {
     parts.push(svg("text", {
       x: xOf(t).toFixed(1), y: base + 15, "font-size": 11, fill: "#333",
