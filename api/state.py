@@ -9,6 +9,7 @@ from typing import Any
 from hub.commands.dispatcher import CommandDispatcher
 from hub.metrics import HubMetrics
 from hub.notifications.base import NotificationHub
+from hub.notifications.outbox import OutboxRelay
 from hub.settings import Settings
 from hub.storage.db import Database
 
@@ -21,7 +22,11 @@ class ApiContext:
     dispatcher: CommandDispatcher | None = None
     # Live figures for /healthz (MQTT connection, ingest counters); empty when not wired.
     health_probes: dict[str, Callable[[], Any]] = field(default_factory=dict)
-    # Fans notifications out to live push, webhooks, ...; None where not wired (tests).
+    # The plugins (live push, webhooks, ...); the SSE route finds the live push here.
+    # None where not wired (tests).
     notifier: NotificationHub | None = None
+    # Delivers what routes store with outbox.enqueue; poked after their commit so it
+    # goes out at once. None where not wired (tests): the rows wait in the outbox.
+    outbox: OutboxRelay | None = None
     # Prometheus figures for GET /metrics; None where not wired (tests): /metrics answers 404.
     metrics: HubMetrics | None = None

@@ -14,7 +14,7 @@ from hub.metrics import HubMetrics
 from hub.notifications import (
     LiveNotifier,
     NotificationHub,
-    TicketNotifications,
+    OutboxRelay,
     WebhookNotifier,
     residents_in,
 )
@@ -43,14 +43,29 @@ class HubRuntime:
         self.worker.add_listener(self.metrics.outcomes)
         self.dispatcher = CommandDispatcher(self.db, self.bridge)
         # Live push built in; webhooks when configured; more channels: self.notifier.register(...).
-        self.notifier = NotificationHub([LiveNotifier()], residents=residents_in(self.db))
+        # A channel must finish well within the outbox claim, or another hub sends it too.
+        self.notifier = NotificationHub(
+            [LiveNotifier()],
+            residents=residents_in(self.db),
+            plugin_timeout_s=settings.notification_claim_s * 2 / 3,
+        )
         if settings.webhook_urls:
             secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
             self.notifier.register(WebhookNotifier(settings.webhook_urls, secret=secret))
-        self.worker.add_listener(TicketNotifications(self.notifier))
+        # Notifications are stored with the transaction that made them (ingest, timers,
+        # API); the relay delivers them from the outbox and feeds this hub's live push
+        # with every hub's. A commit here pokes it, so nothing waits for its poll.
+        self.outbox = OutboxRelay(
+            self.db,
+            self.notifier,
+            name=settings.hub_client_id,
+            claim_s=settings.notification_claim_s,
+            keep_days=settings.notification_keep_days,
+        )
+        self.worker.add_listener(self.outbox.after_ingest)
         # Escalation steps, time limits and conditions over time: stored timers.
         self.scheduler = Scheduler(
-            self.db, self.notifier.submit, clock=clock, name=settings.hub_client_id
+            self.db, self.outbox.committed, clock=clock, name=settings.hub_client_id
         )
         # Measurements to InfluxDB and the embedded history, from committed batches only.
         self.telemetry = Telemetry(self.db, settings, clock=clock)
@@ -60,11 +75,13 @@ class HubRuntime:
 
     async def start(self) -> None:
         await self.db.migrate()
+        await self.outbox.start()
         await self.bridge.start()
         self._tasks = [
             asyncio.create_task(self.worker.run(), name="hub-ingest"),
             asyncio.create_task(self.dispatcher.run(), name="hub-commands"),
             asyncio.create_task(self.scheduler.run(), name="hub-timers"),
+            asyncio.create_task(self.outbox.run(), name="hub-notifications"),
         ]
         for name, job in self.telemetry.jobs().items():
             self._tasks.append(asyncio.create_task(job, name=name))
@@ -76,6 +93,7 @@ class HubRuntime:
             settings=self.settings,
             dispatcher=self.dispatcher,
             notifier=self.notifier,
+            outbox=self.outbox,
             metrics=self.metrics,
             health_probes={
                 "mqtt_connected": lambda: self.bridge.connected,
@@ -94,10 +112,13 @@ class HubRuntime:
                     "failed": self.scheduler.stats.failed,
                 },
                 "telemetry": self.telemetry.stats,
+                "notifications": self.outbox.status,
             },
         )
 
     async def stop(self) -> None:
+        # The relay first, so it ends between transactions and records its deliveries.
+        await self.outbox.aclose()
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -82,6 +82,13 @@ class Settings(BaseSettings):
     # with HUB_WEBHOOK_SECRET (HMAC-SHA256, see hub/notifications/webhook.py).
     webhook_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
     webhook_secret: SecretStr | None = None
+    # The notification outbox (hub/notifications/outbox.py). A hub that claimed a
+    # notification for the webhooks and other channels holds it this long before
+    # another hub may send it again (a hub restarted under its client id takes its
+    # own back at once); each channel gets two thirds of it. Rows are purged this
+    # many days after they were made.
+    notification_claim_s: float = Field(default=30.0, ge=3, le=3600)
+    notification_keep_days: float = Field(default=3.0, gt=0, le=365)
     # Zigbee2MQTT and Tuya bridges publish on a broker local to the community;
     # by default the same broker the edge forwards to.
     local_mqtt_host: str | None = None

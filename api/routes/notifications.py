@@ -1,4 +1,9 @@
-"""Live notifications for the logged-in user, as Server-Sent Events."""
+"""Live notifications for the logged-in user, as Server-Sent Events.
+
+The stream carries what any hub committed, whichever hub it is connected to:
+each hub's outbox relay tails the shared notification outbox into its own live
+push (hub/notifications/outbox.py).
+"""
 
 from __future__ import annotations
 

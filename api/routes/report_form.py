@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from api.deps import Conn, Context
 from api.security import UserScope, require_roles
 from api.state import ApiContext
-from hub.notifications.base import Notification, NotificationHub
+from hub.notifications import outbox
 from hub.rules.model import Category
 from hub.rules.service import rules_for
 from hub.tickets import intake
@@ -380,6 +380,7 @@ async def submit_report(token: str, request: Request, ctx: Context) -> Response:
                 opened = await intake.open_from_report(conn, grid, form, datetime.now(UTC))
             except InvalidTicketInput as exc:
                 raise _Invalid([(exc.field, exc.message)]) from None
+            await outbox.enqueue(conn, opened.notifications)
     except _Invalid as exc:
         if as_html:
             shown = {k: str(v) for k, v in values.items() if isinstance(v, str | int)}
@@ -392,7 +393,8 @@ async def submit_report(token: str, request: Request, ctx: Context) -> Response:
         ]
         return JSONResponse({"detail": detail}, 422)
 
-    _submit(ctx.notifier, opened.notifications)
+    if ctx.outbox is not None:
+        ctx.outbox.poke()  # committed: deliver the notifications now
     message = (
         f"Thank you, {form.reporter_name}: your report was received as ticket "
         f"{opened.ticket_id}. Staff of {grid.name} will follow it up and may call you."
@@ -402,10 +404,3 @@ async def submit_report(token: str, request: Request, ctx: Context) -> Response:
         return HTMLResponse(page, status.HTTP_201_CREATED)
     receipt = ReportReceipt(ticket_id=opened.ticket_id, grid_id=grid.id, message=message)
     return JSONResponse(receipt.model_dump(mode="json"), status.HTTP_201_CREATED)
-
-
-def _submit(notifier: NotificationHub | None, notifications: list[Notification]) -> None:
-    if notifier is None:
-        return
-    for notification in notifications:
-        notifier.submit(notification)

@@ -4,7 +4,7 @@ handling (co-handlers) and raising a grid ticket to the community."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -16,7 +16,7 @@ from api.errors import MAX_ID, invalid_input
 from api.pagination import Page
 from api.security import CurrentUser, UserScope
 from api.state import ApiContext
-from hub.notifications.base import Notification
+from hub.notifications import outbox
 from hub.residents.card import ResidentCard, resident_card
 from hub.tickets import handlers, intake, service, workflow
 from hub.tickets.models import (
@@ -55,12 +55,10 @@ def _ticket_errors() -> Iterator[None]:
         raise invalid_input("body", exc.field, exc.message) from None
 
 
-def _submit(ctx: ApiContext, notifications: Iterable[Notification]) -> None:
-    """Hand notifications to the channels; only after the transaction has committed."""
-    if ctx.notifier is None:
-        return
-    for notification in notifications:
-        ctx.notifier.submit(notification)
+def _committed(ctx: ApiContext) -> None:
+    """The route's notifications are in the outbox and committed: deliver them now."""
+    if ctx.outbox is not None:
+        ctx.outbox.poke()
 
 
 @router.get("")
@@ -108,7 +106,8 @@ async def open_ticket(
         async with ctx.db.write() as conn:
             opened = await intake.open_by_user(conn, request, user, scope, datetime.now(UTC))
             answer = await service.reload_for(conn, scope, opened.ticket_id)
-    _submit(ctx, opened.notifications)
+            await outbox.enqueue(conn, opened.notifications)
+    _committed(ctx)
     return answer
 
 
@@ -181,7 +180,8 @@ async def add_co_handler(
             answer, notification = await handlers.add_co_handler(
                 conn, ticket_id, request.user_id, request.note, user, scope, datetime.now(UTC)
             )
-    _submit(ctx, [notification])
+            await outbox.enqueue(conn, [notification])
+    _committed(ctx)
     return answer
 
 
@@ -211,5 +211,6 @@ async def raise_ticket(
             answer, notification = await handlers.raise_to_community(
                 conn, ticket_id, request.reason, user, scope, datetime.now(UTC)
             )
-    _submit(ctx, [notification])
+            await outbox.enqueue(conn, [notification])
+    _committed(ctx)
     return answer

@@ -22,6 +22,7 @@ from hub.devices.tables import devices
 from hub.events.tables import events
 from hub.gateways.service import record_status
 from hub.grid.tables import buildings, grids, households
+from hub.notifications import outbox
 from hub.notifications.base import Notification
 from hub.residents.activity import SignOfLife, record_signs_of_life
 from hub.residents.tables import residents
@@ -199,4 +200,5 @@ async def store_parsed(conn: AsyncConnection, parsed: Parsed, now: datetime) -> 
     outcome.command_results = await apply_results(conn, parsed.results)
     for gateway_id, online, at in parsed.gateways:
         await record_status(conn, gateway_id, online, at)
+    await outbox.enqueue(conn, outcome.notifications)
     return outcome

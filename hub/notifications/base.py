@@ -14,12 +14,25 @@ accounts of ``notification.recipients`` and calls the provider, registered
 with ``NotificationHub.register(SmsNotifier(...))``. It must respect
 ``notification.silent`` (duress alarms) as the built-in ones do; the hub has
 already removed residents from silent notifications before any plugin sees
-them.
+them. A plugin may give itself a ``name`` (default: its class name); the
+outbox records by that name which channels already took a notification.
 
-The hub never lets one plugin's failure (or slowness) stop the others: each
-plugin runs on its own, failures are logged, and :meth:`NotificationHub.submit`
-lets the ingest loop hand a notification over without waiting for slow
-channels such as webhooks with retries.
+How a notification travels (durable, see :mod:`hub.notifications.outbox`):
+the producer stores it with ``outbox.enqueue`` inside its own transaction;
+each hub's :class:`~hub.notifications.outbox.OutboxRelay` then hands it to
+:meth:`NotificationHub.deliver` (every channel except the live push, at least
+once, retried until they take it) and to :meth:`NotificationHub.push_live`
+(this process's live streams, once per process, on every hub).
+
+The in-memory ``submit`` (publish in the background after the commit) is gone:
+a hub killed between the commit and the delivery lost the notification, and the
+live push only reached the committing process. :meth:`NotificationHub.publish`
+remains, for notifications that need no durability: it tells every plugin now,
+in this process only (tests, tools). Anything a person must hear goes through
+the outbox.
+
+The hub never lets one plugin's failure (or slowness: ``plugin_timeout_s``)
+stop the others: each plugin runs on its own and its failure is reported.
 """
 
 from __future__ import annotations
@@ -27,7 +40,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol, TypeVar, runtime_checkable
 
@@ -122,6 +136,23 @@ ResidentLookup = Callable[[Sequence[int]], Awaitable[set[int]]]
 N = TypeVar("N")
 
 
+def is_live_push(notifier: Notifier) -> bool:
+    """The live push feeds this process's streams; every other plugin is an outside channel."""
+    return getattr(notifier, "live_push", False) is True
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What one pass over the outside channels did with a notification."""
+
+    delivered_to: tuple[str, ...] = ()  # channels that took it in this pass
+    failed: dict[str, str] = field(default_factory=dict)  # channel → error
+
+    @property
+    def complete(self) -> bool:
+        return not self.failed
+
+
 class NotificationHub:
     """Fans a notification out to every registered plugin."""
 
@@ -132,23 +163,36 @@ class NotificationHub:
         residents: ResidentLookup | None = None,
         plugin_timeout_s: float = 60.0,
     ) -> None:
-        self._notifiers: list[Notifier] = list(notifiers)
+        self._named: list[tuple[str, Notifier]] = []
         self._residents = residents
-        self._timeout_s = plugin_timeout_s
-        self._pending: set[asyncio.Task[None]] = set()
+        self.plugin_timeout_s = plugin_timeout_s
         self.failures = 0
+        for notifier in notifiers:
+            self.register(notifier)
 
     def register(self, notifier: Notifier) -> None:
-        self._notifiers.append(notifier)
+        own = getattr(notifier, "name", None)
+        base = own if isinstance(own, str) and own else type(notifier).__name__
+        taken = {name for name, _ in self._named}
+        name, n = base, 1
+        while name in taken:  # two webhook plugins: WebhookNotifier, WebhookNotifier#2
+            n += 1
+            name = f"{base}#{n}"
+        self._named.append((name, notifier))
 
     def plugin(self, kind: type[N]) -> N | None:
         """The first registered plugin of the given class (e.g. the live push), if any."""
-        for notifier in self._notifiers:
+        for _, notifier in self._named:
             if isinstance(notifier, kind):
                 return notifier
         return None
 
-    async def _guard(self, notification: Notification) -> Notification | None:
+    @property
+    def channels(self) -> list[str]:
+        """The names of the outside channels (every plugin but the live push)."""
+        return [name for name, n in self._named if not is_live_push(n)]
+
+    async def guard(self, notification: Notification) -> Notification | None:
         """Silent alarms never reach residents, whatever the caller asked for."""
         if not notification.silent:
             return notification
@@ -166,55 +210,63 @@ class NotificationHub:
         return notification.model_copy(update={"recipients": recipients})
 
     async def publish(self, notification: Notification) -> None:
-        """Deliver through every plugin concurrently; a failing plugin is logged, never raised."""
-        guarded = await self._guard(notification)
+        """Tell every plugin now, in this process only: NOT durable, not seen by other hubs.
+
+        For notifications that need no durability (tests, tools). Anything a person
+        must hear is stored with ``hub.notifications.outbox.enqueue`` instead.
+        """
+        guarded = await self.guard(notification)
         if guarded is None:
             log.info("notification %s has nobody left to tell", notification.id)
             return
-        await asyncio.gather(*(self._one(n, guarded) for n in list(self._notifiers)))
+        await asyncio.gather(*(self._one(name, n, guarded) for name, n in list(self._named)))
 
-    async def _one(self, notifier: Notifier, notification: Notification) -> None:
+    async def deliver(self, notification: Notification, done: Collection[str] = ()) -> Delivery:
+        """Hand a notification to the outside channels that have not taken it yet (``done``).
+
+        The guard runs first (a silent alarm with only residents left goes nowhere,
+        which counts as delivered). Failures are returned, never raised, so the
+        outbox can retry just the channels that failed.
+        """
+        guarded = await self.guard(notification)
+        if guarded is None:
+            log.info("notification %s has nobody left to tell", notification.id)
+            return Delivery()
+        todo = [(name, n) for name, n in list(self._named) if not is_live_push(n)]
+        todo = [(name, n) for name, n in todo if name not in done]
+        errors = await asyncio.gather(*(self._one(name, n, guarded) for name, n in todo))
+        taken = tuple(name for (name, _), err in zip(todo, errors, strict=True) if err is None)
+        failed = {name: err for (name, _), err in zip(todo, errors, strict=True) if err is not None}
+        return Delivery(taken, failed)
+
+    async def push_live(self, notification: Notification) -> bool:
+        """Hand a notification to this process's live push (after the guard); False if none."""
+        live = [(name, n) for name, n in list(self._named) if is_live_push(n)]
+        if not live:
+            return False
+        guarded = await self.guard(notification)
+        if guarded is None:
+            return False
+        await asyncio.gather(*(self._one(name, n, guarded) for name, n in live))
+        return True
+
+    async def _one(self, name: str, notifier: Notifier, notification: Notification) -> str | None:
+        """Run one plugin; its error as text, or None when it took the notification."""
         try:
-            await asyncio.wait_for(notifier.notify(notification), self._timeout_s)
+            await asyncio.wait_for(notifier.notify(notification), self.plugin_timeout_s)
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
             self.failures += 1
-            log.exception(
-                "notifier %s failed on %s (%s)",
-                type(notifier).__name__,
-                notification.kind,
-                notification.id,
-            )
+            log.exception("notifier %s failed on %s (%s)", name, notification.kind, notification.id)
+            return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return None
 
-    def submit(self, notification: Notification) -> asyncio.Task[None]:
-        """Publish in the background, so the caller (the ingest loop) never waits on a channel."""
-        task = asyncio.create_task(self.publish(notification), name=f"notify-{notification.id}")
-        self._pending.add(task)
-        task.add_done_callback(self._done)
-        return task
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._pending.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("publishing a notification failed", exc_info=task.exception())
-
-    async def drain(self, timeout_s: float = 10.0) -> None:
-        """Wait for background deliveries (tests, shutdown); cancel what is still running."""
-        if not self._pending:
-            return
-        _, late = await asyncio.wait(set(self._pending), timeout=timeout_s)
-        for task in late:
-            task.cancel()
-        if late:
-            await asyncio.wait(late)
-
-    async def aclose(self, timeout_s: float = 5.0) -> None:
-        await self.drain(timeout_s)
-        for notifier in self._notifiers:
+    async def aclose(self) -> None:
+        for name, notifier in self._named:
             close = getattr(notifier, "aclose", None)
             if close is not None:
                 try:
                     await close()
                 except Exception:
-                    log.exception("closing notifier %s failed", type(notifier).__name__)
+                    log.exception("closing notifier %s failed", name)

@@ -1,5 +1,9 @@
 """Live push to logged-in users over Server-Sent Events.
 
+Every hub process runs one; its :class:`hub.notifications.outbox.OutboxRelay`
+tails the shared outbox and pushes each notification committed by any hub to
+it once, so it does not matter which hub a browser is connected to.
+
 Each connection subscribes with the user it authenticated as and receives only
 the notifications addressed to that user or to their role (in their community).
 
@@ -85,7 +89,13 @@ class Subscription:
 
 
 class LiveNotifier:
-    """The live-push plugin: a ring buffer of recent notifications and the open streams."""
+    """The live-push plugin: a ring buffer of recent notifications and the open streams.
+
+    Fed by this process's outbox relay (every hub tails the outbox), so a stream
+    connected to any hub hears what every hub committed, once.
+    """
+
+    live_push = True  # not an outside channel: the outbox relay feeds it, not its senders
 
     def __init__(
         self, *, history: int = 256, queue_size: int = 64, heartbeat_s: float = 15.0

@@ -1,8 +1,8 @@
-"""From ingest outcomes to notifications.
+"""Who hears of what, and the silent-alarm guard's lookup.
 
-Who hears of what is decided inside the batch's transaction (hub.alerts.flows,
-hub.tickets.opening, hub.escalation), with the data as it was committed; this
-listener only hands the result to the notification hub after the commit:
+Who hears of what is decided inside the transaction that causes it
+(hub.alerts.flows, hub.tickets.opening, hub.escalation), with the data as it is
+committed, and stored there with it (hub.notifications.outbox):
 
 * a ticket opened for an alarm: ``ticket.assigned`` to the volunteer on duty
   (its escalation chain's first step), or ``ticket.unassigned`` to staff;
@@ -15,17 +15,13 @@ listener only hands the result to the notification hub after the commit:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from hub.notifications.base import NotificationHub, ResidentLookup
+from hub.notifications.base import ResidentLookup
 from hub.storage.db import Database
 from hub.users.models import Role
 from hub.users.tables import users
-
-if TYPE_CHECKING:
-    from hub.ingest.flows import BatchOutcome
 
 
 def residents_in(db: Database) -> ResidentLookup:
@@ -41,14 +37,3 @@ def residents_in(db: Database) -> ResidentLookup:
             return {int(row.id) for row in rows}
 
     return lookup
-
-
-class TicketNotifications:
-    """An ingest listener (``IngestWorker.add_listener``) that publishes through the hub."""
-
-    def __init__(self, hub: NotificationHub) -> None:
-        self._hub = hub
-
-    async def __call__(self, outcome: BatchOutcome) -> None:
-        for notification in outcome.notifications:
-            self._hub.submit(notification)

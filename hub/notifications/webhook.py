@@ -4,8 +4,11 @@ Settings-free: the URLs (and an optional secret) are given at construction.
 With a secret, ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>``
 lets the receiver check the sender. Transport errors, timeouts, 429 and 5xx
 are retried with backoff; other 4xx are not (the receiver refused it).
-``X-Hub-Event`` carries the kind and ``X-Hub-Delivery`` the notification id,
-so a receiver can drop the duplicates a retry may cause.
+``X-Hub-Event`` carries the kind and ``X-Hub-Delivery`` the notification id
+(also the body's ``id``). It is the same on every delivery of one notification:
+a retry here, or the outbox sending it again after a hub died between the POST
+and marking it delivered (at least once, see hub/notifications/outbox.py). A
+receiver drops duplicates by it.
 """
 
 from __future__ import annotations

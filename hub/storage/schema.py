@@ -11,6 +11,7 @@ from hub.duty.tables import duty_rota
 from hub.events.tables import events
 from hub.gateways.tables import gateways
 from hub.grid.tables import buildings, communities, grids, households, streets
+from hub.notifications.tables import notification_outbox
 from hub.points.tables import points_ledger
 from hub.residents.tables import access_credentials, family_contacts, resident_activity, residents
 from hub.rules.tables import community_rules
@@ -38,6 +39,7 @@ __all__ = [
     "grids",
     "households",
     "metadata",
+    "notification_outbox",
     "points_ledger",
     "refresh_tokens",
     "resident_activity",

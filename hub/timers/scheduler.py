@@ -1,7 +1,10 @@
 """The loop that fires stored timers: escalation steps, time limits, conditions over time.
 
 Each due timer is claimed and handled in its own write transaction; the
-notifications it produces are published after the commit. A handler that
+notifications it produces are stored in the outbox in that same transaction
+(hub/notifications/outbox.py), so they exist iff the timer's work committed.
+``committed`` is told of each after the commit (the hub pokes its outbox relay
+with it, so they go out at once). A handler that
 fails leaves its timer unclaimed and is tried again a minute later, with the
 error kept on the timer. The clock is injectable, so tests drive time.
 """
@@ -20,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.chargers import reservations as charger_reservations
 from hub.escalation import service as escalation
+from hub.notifications import outbox
 from hub.notifications.base import Notification
 from hub.reports import schedule as reports_schedule
 from hub.rules import conditions
@@ -53,7 +57,7 @@ class Scheduler:
     def __init__(
         self,
         db: Database,
-        publish: Callable[[Notification], object],
+        committed: Callable[[Notification], object],
         *,
         clock: Clock | None = None,
         name: str = "hub",
@@ -61,7 +65,7 @@ class Scheduler:
         batch: int = 100,
     ) -> None:
         self._db = db
-        self._publish = publish
+        self._committed = committed
         self.clock: Clock = clock or SystemClock()
         self._name = name
         self._poll_s = poll_s
@@ -105,6 +109,7 @@ class Scheduler:
                     return 0
                 outcome, notes = await self._handle(conn, timer, now)
                 await timers.record_outcome(conn, timer, outcome)
+                await outbox.enqueue(conn, notes)
         except Exception as exc:
             self.stats.failed += 1
             log.exception("timer %s (%s) failed; retrying in %s", timer.key, timer.kind, _RETRY)
@@ -117,7 +122,7 @@ class Scheduler:
             return 0
         self.stats.fired += 1
         for note in notes:
-            self._publish(note)
+            self._committed(note)
         return 1
 
     async def _handle(

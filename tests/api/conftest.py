@@ -15,6 +15,7 @@ from api.state import ApiContext
 from hub.demo.seed import DEMO_PASSWORD
 from hub.ingest.flows import store_batch
 from hub.notifications.base import NotificationHub
+from hub.notifications.outbox import OutboxRelay
 from hub.settings import Settings
 from hub.storage.db import Database
 from hub.tickets.tables import tickets
@@ -60,8 +61,19 @@ async def notifier(notes: RecordingNotifier) -> AsyncIterator[NotificationHub]:
 
 
 @pytest.fixture
-async def client(api_db: Database, notifier: NotificationHub) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(ApiContext(db=api_db, settings=Settings(), notifier=notifier))
+async def outbox(api_db: Database, notifier: NotificationHub) -> AsyncIterator[OutboxRelay]:
+    """The routes' notifications wait in the outbox; ``await outbox.deliver_due()`` sends them."""
+    relay = OutboxRelay(api_db, notifier, name="api-test")
+    yield relay
+    await relay.aclose()
+
+
+@pytest.fixture
+async def client(
+    api_db: Database, notifier: NotificationHub, outbox: OutboxRelay
+) -> AsyncIterator[httpx.AsyncClient]:
+    context = ApiContext(db=api_db, settings=Settings(), notifier=notifier, outbox=outbox)
+    app = create_app(context)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as c:
         yield c

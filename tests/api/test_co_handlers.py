@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from hub.demo.seed import DEMO_PASSWORD
-from hub.notifications.base import NotificationHub
+from hub.notifications.outbox import OutboxRelay
 from hub.storage.db import Database
 from hub.tickets.tables import tickets
 from hub.users.models import Role
@@ -48,7 +48,7 @@ async def test_staff_add_a_co_handler_who_sees_the_ticket_but_takes_no_assignee_
     as_user: Users,
     sos: tuple[int, str],
     api_db: Database,
-    notifier: NotificationHub,
+    outbox: OutboxRelay,
     notes: RecordingNotifier,
 ) -> None:
     ticket_id, on_duty = sos
@@ -66,7 +66,7 @@ async def test_staff_add_a_co_handler_who_sees_the_ticket_but_takes_no_assignee_
     assert last["action"] == "co_handler_added" and last["actor_id"] == await staff.id()
     assert "bring the spare key" in last["note"]
 
-    await notifier.drain()
+    await outbox.deliver_due()
     [told] = [n for n in notes.seen if n.kind == "ticket.co_handler_added"]
     assert told.recipients.user_ids == (helper_id,) and told.ticket_id == ticket_id
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from api.routes.report_form import RATE_LIMIT
-from hub.notifications.base import NotificationHub
+from hub.notifications.outbox import OutboxRelay
 from hub.settings import Settings
 from hub.storage.db import Database
 from hub.tickets.intake import grid_from_token, grid_report_token
@@ -44,7 +44,7 @@ def _field_error(response: httpx.Response, field: str) -> str:
 
 
 async def test_staff_take_in_a_ticket_for_a_grid_of_their_community(
-    as_user: Users, grids: dict[int, list[int]], notifier: NotificationHub, notes: RecordingNotifier
+    as_user: Users, grids: dict[int, list[int]], outbox: OutboxRelay, notes: RecordingNotifier
 ) -> None:
     staff = await as_user("staff")
     grid_id = min(grids)
@@ -67,7 +67,7 @@ async def test_staff_take_in_a_ticket_for_a_grid_of_their_community(
     assert ticket["response_due_at"] and ticket["resolve_due_at"]
     # A staff category waits for staff to dispatch; they are told so, after the commit.
     assert ticket["status"] == "registered" and "dispatch" in ticket["actions"]
-    await notifier.drain()
+    await outbox.deliver_due()
     assert any(n.ticket_id == ticket["id"] for n in notes.seen)
     assert (await staff.get(ticket["id"])).status_code == 200
 
@@ -208,7 +208,7 @@ async def test_a_public_report_opens_a_ticket_staff_can_see(
     as_user: Users,
     client: httpx.AsyncClient,
     grids: dict[int, list[int]],
-    notifier: NotificationHub,
+    outbox: OutboxRelay,
     notes: RecordingNotifier,
 ) -> None:
     grid_id = min(grids)
@@ -225,7 +225,7 @@ async def test_a_public_report_opens_a_ticket_staff_can_see(
     assert ticket["household_id"] is None and ticket["reported_by"] is None
     assert "north gate does not close" in ticket["title"]
     assert ticket["description"].endswith("It bangs all night.")
-    await notifier.drain()
+    await outbox.deliver_due()
     assert any(n.ticket_id == receipt["ticket_id"] for n in notes.seen)
 
     # The browser's form post gets a page that says so, and escapes what it echoes.

@@ -18,13 +18,13 @@ from api.state import ApiContext
 from device_adapters.model import Severity
 from hub.broker.mosquitto import free_port
 from hub.demo.seed import DEMO_PASSWORD
-from hub.ingest.flows import store_batch
+from hub.ingest.flows import Parsed, store_parsed
 from hub.notifications import (
     LiveNotifier,
     Notification,
     NotificationHub,
+    OutboxRelay,
     Recipients,
-    TicketNotifications,
 )
 from hub.settings import Settings
 from hub.storage.db import Database
@@ -40,6 +40,7 @@ GRID_1_VOLUNTEERS = ("vol.li", "vol.chen")
 class Live:
     db: Database
     hub: NotificationHub
+    relay: OutboxRelay
     url: str
     client: httpx.AsyncClient
 
@@ -57,14 +58,20 @@ class Live:
 async def live(tmp_path: Path) -> AsyncIterator[Live]:
     db = await open_seeded_db(tmp_path)
     hub = NotificationHub([LiveNotifier(heartbeat_s=0.3)])
+    relay = OutboxRelay(db, hub, name="live-test")
+    relaying = asyncio.create_task(relay.run())  # as the hub runs it: the outbox → live push
     port = free_port()
-    server = ApiServer(create_app(ApiContext(db, Settings(), notifier=hub)), "127.0.0.1", port)
+    context = ApiContext(db, Settings(), notifier=hub, outbox=relay)
+    server = ApiServer(create_app(context), "127.0.0.1", port)
     await server.start()
     try:
         async with httpx.AsyncClient(timeout=10) as client:
-            yield Live(db, hub, f"http://127.0.0.1:{port}", client)
+            yield Live(db, hub, relay, f"http://127.0.0.1:{port}", client)
     finally:
         await server.stop()  # streams are closed by now: uvicorn waits for open ones
+        await relay.aclose()
+        relaying.cancel()
+        await asyncio.gather(relaying, return_exceptions=True)
         await hub.aclose()
         await db.close()
 
@@ -89,12 +96,13 @@ async def _open(
 
 
 async def _sos_through_ingest(live: Live) -> int:
-    """Open an SOS ticket the way the ingest worker does, then run its listener."""
+    """Open an SOS ticket the way the ingest worker does (notifications into the outbox),
+    then run the hub's listener (it pokes the relay)."""
     async with live.db.write() as conn:
-        outcome = await store_batch(
-            conn, [wristband_event(SUN, "wristband.sos")], [], datetime.now(UTC)
+        outcome = await store_parsed(
+            conn, Parsed(events=[wristband_event(SUN, "wristband.sos")]), datetime.now(UTC)
         )
-    await TicketNotifications(live.hub)(outcome)
+    await live.relay.after_ingest(outcome)
     [ticket] = outcome.tickets_opened
     return ticket.ticket_id
 
@@ -203,7 +211,7 @@ async def test_an_open_stream_does_not_keep_the_server_from_stopping(tmp_path: P
     await server.start()
     try:
         async with httpx.AsyncClient(timeout=10) as client:
-            live = Live(db, hub, f"http://127.0.0.1:{port}", client)
+            live = Live(db, hub, OutboxRelay(db, hub), f"http://127.0.0.1:{port}", client)
             response, _stream = await _open(live, "vol.zhao")
             loop = asyncio.get_running_loop()
             started = loop.time()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from hub.notifications.base import NotificationHub
+from hub.notifications.outbox import OutboxRelay
 from hub.storage.db import Database
 from hub.users.models import Role
 from tests.api.people import Actor, Users
@@ -29,7 +29,7 @@ async def _ids(actor: Actor, **params: str) -> list[int]:
 
 
 async def test_the_assignee_raises_a_ticket_and_community_staff_are_told(
-    as_user: Users, sos: tuple[int, str], notifier: NotificationHub, notes: RecordingNotifier
+    as_user: Users, sos: tuple[int, str], outbox: OutboxRelay, notes: RecordingNotifier
 ) -> None:
     ticket_id, on_duty = sos
     vol, staff = await as_user(on_duty), await as_user("staff")
@@ -46,7 +46,7 @@ async def test_the_assignee_raises_a_ticket_and_community_staff_are_told(
     assert (last["action"], last["actor_id"]) == ("raised_to_community", await vol.id())
     assert "needs the property's electrician" in last["note"]
 
-    await notifier.drain()
+    await outbox.deliver_due()
     [told] = [n for n in notes.seen if n.kind == "ticket.raised"]
     assert told.ticket_id == ticket_id
     assert told.recipients.roles == (Role.COMMUNITY_STAFF,)

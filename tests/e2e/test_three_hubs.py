@@ -8,10 +8,13 @@ again 2 s later under the same client id: Mosquitto keeps that hub's share of
 the messages in its persistent session until it is back (docs/scale-out.md).
 
 Afterwards: every published event is stored exactly once; every SOS device has
-exactly one alert and one ticket; the webhook receiver (a real HTTP server in
-this test) got each ticket notification exactly once; each escalation step of
-the community's (shortened) chain fired once per ticket; and every device's
-state ends at its newest event, although three hubs stored its events.
+exactly one alert and one ticket; every notification in the outbox reached the
+webhook receiver (a real HTTP server in this test) under its own id, at least
+once (a hub killed between a delivery and marking it delivered has it sent
+again by its next run, same id: docs/scale-out.md), and each ticket was told
+each thing by one notification only; each escalation step of the community's
+(shortened) chain fired once per ticket; and every device's state ends at its
+newest event, although three hubs stored its events.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from hub.devices.service import register_device
 from hub.devices.tables import devices
 from hub.events.tables import events
 from hub.grid.tables import communities
+from hub.notifications.tables import notification_outbox
 from hub.residents.tables import residents
 from hub.rules.model import RulesDocument
 from hub.rules.service import default_rules, replace_rules
@@ -346,7 +350,20 @@ async def _run(
         return int(total) >= len(sos_devices) and int(open_chains) == 0
 
     await _wait_for(chains_done, 90, "every escalation chain ran out", hubs)
-    await asyncio.sleep(3)  # the last webhooks go out after their commit
+
+    async def outbox_delivered() -> bool:
+        async with db.read() as conn:
+            waiting = (
+                await conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(notification_outbox)
+                    .where(notification_outbox.c.delivered_at.is_(None))
+                )
+            ).scalar_one()
+        return int(waiting) == 0
+
+    await _wait_for(outbox_delivered, 60, "every notification delivered", hubs)
+    await asyncio.sleep(0.5)  # a POST that raced its mark has arrived by now
 
     async with db.read() as conn:
         stored = Counter(r.event_id for r in await conn.execute(sa.select(events.c.event_id)))
@@ -379,6 +396,15 @@ async def _run(
                 sa.select(devices.c.id, devices.c.state).where(devices.c.id.in_(sos_devices))
             )
         }
+        stored_notes = (
+            await conn.execute(
+                sa.select(
+                    notification_outbox.c.notification_id,
+                    notification_outbox.c.payload,
+                    notification_outbox.c.attempts,
+                )
+            )
+        ).all()
 
     # Every published event stored exactly once (the primary key makes "twice" impossible
     # in the table; the count makes "lost" visible).
@@ -393,21 +419,38 @@ async def _run(
     assert {t: escalated[t] for t in ticket_ids} == {t: len(CHAIN) - 1 for t in ticket_ids}
     esc_keys = [key for key, _ in fired if key.startswith("esc:")]
     assert len(esc_keys) == len(set(esc_keys))
-    # Webhooks: no delivery twice, and per ticket each kind of notice exactly once.
+    # Webhooks, by notification id (X-Hub-Delivery, the body's id): every notification
+    # stored in the outbox arrived, at least once.
+    assert all(d == body.get("id") for d, body in hooks.received), "X-Hub-Delivery is the id"
     deliveries = Counter(d for d, _ in hooks.received)
-    assert max(deliveries.values()) == 1, "a notification was delivered twice"
+    outbox_ids = {r.notification_id for r in stored_notes}
+    missing = outbox_ids - set(deliveries)
+    assert not missing, f"{len(missing)} of {len(outbox_ids)} notifications never arrived"
+    assert set(deliveries) <= outbox_ids, "a webhook for a notification never stored"
+    # The same id twice only where a row was claimed again (the killed hub's); without a
+    # crash each is sent once.
+    attempts = {r.notification_id: r.attempts for r in stored_notes}
+    again = {d: n for d, n in deliveries.items() if n > 1}
+    assert all(attempts[d] > 1 for d in again), f"sent twice without a second claim: {again}"
+    # Every SOS ticket's notifications arrived; each ticket was told each thing by ONE
+    # notification (distinct ids): no hub raised an alert, ticket or step twice.
+    sos_notes = {
+        r.notification_id: r.payload
+        for r in stored_notes
+        if r.payload.get("ticket_id") in ticket_ids
+    }
+    assert {p["ticket_id"] for p in sos_notes.values()} == ticket_ids, "a ticket never notified"
+    assert all(d in deliveries for d in sos_notes)
     notices = Counter(
-        (
-            body.get("ticket_id"),
-            body.get("kind"),
-            json.dumps(body.get("recipients"), sort_keys=True),
-        )
-        for _, body in hooks.received
-        if body.get("ticket_id") in ticket_ids
+        (p["ticket_id"], p["kind"], json.dumps(p["recipients"], sort_keys=True))
+        for p in sos_notes.values()
     )
-    assert {t for t, _, _ in notices} == ticket_ids, "a ticket was never notified"
     twice = {k: n for k, n in notices.items() if n > 1}
     assert not twice, f"notified more than once: {twice}"
+    print(
+        f"\nwebhooks: {len(deliveries)} distinct notification ids of {len(outbox_ids)} stored, "
+        f"{len(hooks.received)} POSTs, {len(again)} ids sent again after the kill"
+    )
     # The victim came back into its persistent sessions (its share had waited there).
     victim_log = (hubs.work / f"{VICTIM}.log").read_text(errors="replace")
     assert "session resumed: True" in victim_log

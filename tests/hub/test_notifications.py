@@ -14,13 +14,13 @@ from fastapi import FastAPI, Request, Response
 from api.server import ApiServer
 from device_adapters.model import DeviceFamily, Severity
 from hub.broker.mosquitto import free_port
-from hub.ingest.flows import store_batch
+from hub.ingest.flows import Parsed, store_batch, store_parsed
 from hub.notifications import (
     LiveNotifier,
     Notification,
     NotificationHub,
+    OutboxRelay,
     Recipients,
-    TicketNotifications,
     WebhookNotifier,
     residents_in,
     sign,
@@ -77,8 +77,14 @@ async def test_a_failing_plugin_does_not_stop_the_others() -> None:
     assert before.seen == [note] and after.seen == [note]
     assert hub.failures == 1
 
-    await hub.submit(_note(user_ids=(8,)))  # the background path too
+    # The outbox's path: outside channels only, and who failed is reported, not raised.
+    delivery = await hub.deliver(_note(user_ids=(8,)))
     assert len(after.seen) == 2 and hub.failures == 2
+    assert delivery.delivered_to == ("Recorder", "Recorder#2")
+    assert set(delivery.failed) == {"Broken"} and "provider down" in delivery.failed["Broken"]
+    # A retry skips the channels that already took it.
+    again = await hub.deliver(_note(user_ids=(8,)), done=delivery.delivered_to)
+    assert again.delivered_to == () and len(after.seen) == 2
 
 
 async def test_silent_notifications_never_reach_residents(db: Database) -> None:
@@ -110,12 +116,14 @@ async def test_an_sos_ticket_notifies_its_assignee_and_critical_alarms_the_super
     db: Database,
 ) -> None:
     now = datetime.now(UTC)
-    async with db.write() as conn:
-        outcome = await store_batch(conn, [wristband_event(SUN, "wristband.sos")], [], now)
+    async with db.write() as conn:  # as the ingest worker stores a batch: with its notifications
+        outcome = await store_parsed(
+            conn, Parsed(events=[wristband_event(SUN, "wristband.sos")]), now
+        )
     seen = Recorder()
     hub = NotificationHub([seen])
-    await TicketNotifications(hub)(outcome)
-    await hub.drain()
+    assert await OutboxRelay(db, hub).deliver_due() == len(outcome.notifications) == 2
+    assert [n.id for n in seen.seen] == [n.id for n in outcome.notifications]
 
     [opened] = outcome.tickets_opened
     by_kind = {n.kind: n for n in seen.seen}

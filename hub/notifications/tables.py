@@ -1,0 +1,43 @@
+"""The notification outbox: every notification, stored in the transaction that produced it.
+
+A row exists exactly when its producer's transaction committed. ``id`` orders
+rows for the live feed each hub tails; ``delivered_at`` is set once the external
+channels (webhooks, SMS, ...) took the notification. ``claimed_until`` is the end
+of a hub's claim while it delivers, or, after a failure, the time of the next try;
+NULL means never tried. ``delivered_to`` names the channels that already took it,
+so a retry after one channel failed does not repeat the others.
+
+``sqlite_autoincrement``: without it SQLite may hand out an id again once the
+newest rows are purged, and a hub tailing by id would never see the new row.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from hub.storage.metadata import metadata
+from hub.storage.types import UtcDateTime
+
+notification_outbox = sa.Table(
+    "notification_outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("notification_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("delivered_at", UtcDateTime),
+    sa.Column("delivered_to", sa.JSON, nullable=False, default=list),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("claimed_by", sa.String(80)),
+    sa.Column("claimed_until", UtcDateTime),
+    sa.Column("last_error", sa.String(500)),
+    # What the senders look for: undelivered rows whose claim (or back-off) is over.
+    sa.Index(
+        "ix_notification_outbox_due",
+        "claimed_until",
+        sqlite_where=sa.text("delivered_at IS NULL"),
+        postgresql_where=sa.text("delivered_at IS NULL"),
+    ),
+    sa.Index("ix_notification_outbox_created_at", "created_at"),
+    sqlite_autoincrement=True,
+)
