@@ -34,6 +34,7 @@ from hub.rules.model import (
     EventRule,
     HeldRule,
     OfflineRule,
+    Rule,
     RulesDocument,
     ThresholdRule,
     WelfareRule,
@@ -56,6 +57,8 @@ class RulesEngine:
         self.now = now
         self.outcome = EngineOutcome()
         self._docs: dict[int | None, RulesDocument] = {}
+        # The rules each event kind concerns, per community: looked up once a batch.
+        self._by_kind: dict[tuple[int | None, str], tuple[Rule, ...]] = {}
         self._counted: dict[tuple[str, str], list[datetime]] = {}
         # After prepare(): what is pending or active for the batch's devices, so
         # that a normal reading costs no query (most readings change nothing).
@@ -80,9 +83,8 @@ class RulesEngine:
         clearing: set[str] = set()
         for event in events:
             device_id = event.device_id
-            doc = await self.rules(contexts[device_id].community_id)
             values: dict[str, Any] | None = None
-            for rule in doc.active():
+            for rule in await self._concerning(contexts[device_id].community_id, event.kind):
                 if isinstance(rule, ThresholdRule):
                     if rule.kind == event.kind:
                         keys.add(condition_key(rule.id, device_id))
@@ -122,11 +124,20 @@ class RulesEngine:
             self._docs[community_id] = await rules_for(self.conn, community_id)
         return self._docs[community_id]
 
+    async def _concerning(self, community_id: int | None, kind: str) -> tuple[Rule, ...]:
+        """What the rules of ``community_id`` do with ``kind``: most telemetry, nothing."""
+        key = (community_id, kind)
+        found = self._by_kind.get(key)
+        if found is None:
+            found = (await self.rules(community_id)).concerning(kind)
+            self._by_kind[key] = found
+        return found
+
     async def on_event(self, event: DeviceEvent, ctx: DeviceContext) -> int | None:
         """Apply every rule to one event; returns the alert it raised or attached to."""
         doc = await self.rules(ctx.community_id)
         alert_id: int | None = None
-        for rule in doc.active():
+        for rule in await self._concerning(ctx.community_id, event.kind):
             if isinstance(rule, EventRule):
                 if rule.kind == event.kind:
                     alert_id = await self._raise_for_event(doc, rule, event, ctx)

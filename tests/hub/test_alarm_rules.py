@@ -229,6 +229,23 @@ def test_the_shipped_defaults_validate_and_cover_every_rule_type() -> None:
     assert RulesDocument.model_validate(doc.model_dump(mode="json")) == doc
 
 
+def test_the_rules_an_event_kind_concerns_include_clearing_and_until_kinds() -> None:
+    """The engine looks only at these rules per event, so none may be missing."""
+    doc = _defaults()
+    _rule(doc, "geofence_exit")["enabled"] = False
+    rules = RulesDocument.model_validate(doc)
+    ids = lambda kind: [r.id for r in rules.concerning(kind)]  # noqa: E731
+    # Its own kind, a clears_on kind and a held rule's until kind, in document order.
+    assert ids("door.closed") == ["door_forced_open", "door_held_open_reported", "door_held_open"]
+    assert ids("door.opened") == ["door_held_open"]
+    assert ids("charger.port_status") == ["charger_fault"]
+    assert ids("wristband.heart_rate") == ["heart_rate_high", "heart_rate_low"]
+    assert ids("door.access_denied") == ["invalid_cards"]
+    # A disabled rule concerns nothing; a kind no rule watches concerns nothing.
+    assert ids("wristband.geofence_exit") == [] and ids("wristband.geofence_enter") == []
+    assert ids("charger.meter") == []
+
+
 def test_an_unknown_event_kind_is_refused() -> None:
     doc = _defaults()
     _rule(doc, "sos")["kind"] = "wristband.levitating"
