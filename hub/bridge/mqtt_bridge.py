@@ -24,6 +24,12 @@ Guarantees it gives the ingest worker:
   2.0 does not keep to ``max_inflight_messages`` once acknowledgements flow, so
   the in-flight window alone did not bound the inbox.)
 
+- MQTT 5, falling back to 3.1.1 per connection when the broker refuses it
+  (the demo's embedded amqtt broker): shared subscriptions as MQTT 5 defines
+  them, and Receive Maximum on the main connection, so the broker itself sends
+  no more unacknowledged messages than the inbox holds. Sessions never expire,
+  like the 3.1.1 persistent sessions they replace.
+
 paho runs each connection's network loop in its own thread; callbacks append
 to two deques under a lock and wake the asyncio side at most once per drain,
 which keeps the per-message cost of crossing threads small.
@@ -43,7 +49,7 @@ from typing import Any, Literal
 import paho.mqtt.client as mqtt
 
 from device_adapters.model import Lane
-from hub.bridge.paho_client import persistent_consumer
+from hub.bridge.paho_client import connect_options, persistent_consumer, refused_for_protocol
 from hub.bridge.topics import (
     ALARMS_SUBSCRIPTION,
     AVAILABILITY_SUBSCRIPTION,
@@ -61,6 +67,10 @@ from hub.settings import Settings
 log = logging.getLogger(__name__)
 
 Session = Literal["main", "alarms"]
+
+# How long an MQTT 5 connection may wait for its first CONNACK before the hub
+# takes the broker for one that speaks only 3.1.1.
+_CONNACK_WAIT_S = 3.0
 
 # What each connection reads. The main session of a hub from before the alarm
 # connection existed was subscribed to every lane; it unsubscribes from that.
@@ -139,6 +149,8 @@ class MqttBridge:
             "alarms": threading.Event(),
         }
         self._connects: dict[Session, int] = {"main": 0, "alarms": 0}
+        self._protocol: dict[Session, int] = {"main": mqtt.MQTTv5, "alarms": mqtt.MQTTv5}
+        self._fallbacks: set[asyncio.Future[None]] = set()
         self._stopping = False
         self._client = self._make_client("main")
         self._alarm_client = self._make_client("alarms")
@@ -148,25 +160,43 @@ class MqttBridge:
 
     def _make_client(self, session: Session) -> mqtt.Client:
         s = self._settings
+        protocol = self._protocol[session]
         if session == "alarms":
-            client = persistent_consumer(alarm_client_id(s.hub_client_id), s)
+            client = persistent_consumer(alarm_client_id(s.hub_client_id), s, protocol)
         else:
-            client = persistent_consumer(s.hub_client_id, s)
+            client = persistent_consumer(s.hub_client_id, s, protocol)
             client.will_set(hub_status_topic(s.hub_client_id), b"offline", qos=1, retain=True)
 
         def on_connect(c: mqtt.Client, _u: Any, flags: Any, reason: Any, _p: Any) -> None:
             self._on_connect(session, c, flags, reason)
 
-        def on_disconnect(_c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-            self._on_disconnect(session, reason)
+        def on_disconnect(c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+            self._on_disconnect(session, c, reason)
 
         def on_message(_c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
             self._on_message(session, msg)
 
+        def on_socket_open(c: mqtt.Client, _u: Any, _sock: Any) -> None:
+            # A CONNECT follows: an older broker may drop it without a CONNACK
+            # (amqtt does) instead of refusing the version, so watch for one.
+            if self._loop is not None and self._connects[session] == 0:
+                self._loop.call_soon_threadsafe(
+                    self._loop.call_later, _CONNACK_WAIT_S, self._check_connack, session, c
+                )
+
         client.on_connect = on_connect
         client.on_disconnect = on_disconnect
         client.on_message = on_message
+        if protocol == mqtt.MQTTv5:
+            client.on_socket_open = on_socket_open
         return client
+
+    def _check_connack(self, session: Session, client: mqtt.Client) -> None:
+        """On the event loop, a while after a TCP connection of an MQTT 5 client."""
+        if self._connects[session] == 0 and self._client_of(session) is client:
+            task = asyncio.ensure_future(self._fall_back_to_mqtt311(session, client))
+            self._fallbacks.add(task)
+            task.add_done_callback(self._fallbacks.discard)
 
     def _client_of(self, session: Session) -> mqtt.Client:
         return self._alarm_client if session == "alarms" else self._client
@@ -182,12 +212,63 @@ class MqttBridge:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        s = self._settings
         # connect_async: the hub starts even if the broker is not up yet and
         # keeps retrying with backoff.
-        for client in (self._alarm_client, self._client):
-            client.connect_async(s.mqtt_host, s.mqtt_port, keepalive=s.mqtt_keepalive_s)
-            client.loop_start()
+        for session in ("alarms", "main"):
+            self._connect(session)
+
+    def _connect(self, session: Session) -> None:
+        s = self._settings
+        # Receive Maximum on the main connection: no more unacknowledged messages
+        # than the inbox holds. Alarms are few and must never wait for a window.
+        window = self._inbox_limit if session == "main" else None
+        client = self._client_of(session)
+        client.connect_async(
+            s.mqtt_host,
+            s.mqtt_port,
+            keepalive=s.mqtt_keepalive_s,
+            **connect_options(self._protocol[session], window),
+        )
+        client.loop_start()
+
+    async def _fall_back_to_mqtt311(self, session: Session, refused: mqtt.Client) -> None:
+        """The broker does not speak MQTT 5 (amqtt, the demo's embedded broker): use 3.1.1.
+
+        Nothing was read or sent on the refused connection, so nothing is lost by
+        replacing its client; 3.1.1 has no Receive Maximum, and the inbox bound
+        (the network thread stops reading) keeps memory bounded instead.
+        """
+        if (
+            self._client_of(session) is not refused
+            or self._protocol[session] != mqtt.MQTTv5
+            or self._stopping
+        ):
+            return
+        self._protocol[session] = mqtt.MQTTv311  # before the await: one fall-back only
+        log.warning(
+            "the MQTT broker does not speak MQTT 5; the hub's %s connection uses 3.1.1", session
+        )
+        # The old client must not report into this bridge's state any more.
+        refused.on_connect = refused.on_disconnect = refused.on_message = None
+        refused.on_socket_open = None
+
+        def shut_down() -> None:
+            refused.disconnect()
+            refused.loop_stop()
+
+        await asyncio.to_thread(shut_down)
+        if self._stopping:
+            return
+        if session == "alarms":
+            self._alarm_client = self._make_client(session)
+        else:
+            self._client = self._make_client(session)
+        self._connect(session)
+
+    @property
+    def protocols(self) -> dict[Session, str]:
+        """The MQTT version each connection speaks (5 unless the broker refused it)."""
+        return {k: "5" if v == mqtt.MQTTv5 else "3.1.1" for k, v in self._protocol.items()}
 
     async def wait_connected(self, within_s: float) -> bool:
         def both() -> bool:
@@ -211,6 +292,10 @@ class MqttBridge:
     # -- paho threads ------------------------------------------------------
 
     def _on_connect(self, session: Session, client: mqtt.Client, flags: Any, reason: Any) -> None:
+        if refused_for_protocol(client, reason) and self._loop is not None:
+            fall_back = self._fall_back_to_mqtt311(session, client)
+            asyncio.run_coroutine_threadsafe(fall_back, self._loop)
+            return
         if reason.is_failure:
             log.error("MQTT broker refused the hub's %s connection: %s", session, reason)
             return
@@ -229,14 +314,15 @@ class MqttBridge:
             client.publish(hub_status_topic(self._settings.hub_client_id), b"online", 1, True)
         self._connected[session].set()
         log.info(
-            "hub's %s connection to MQTT %s:%s is up (session resumed: %s)",
+            "hub's %s connection to MQTT %s:%s is up (MQTT %s, session resumed: %s)",
             session,
             self._settings.mqtt_host,
             self._settings.mqtt_port,
+            self.protocols[session],
             flags.session_present,
         )
 
-    def _on_disconnect(self, session: Session, reason: Any) -> None:
+    def _on_disconnect(self, session: Session, _client: mqtt.Client, reason: Any) -> None:
         self._connected[session].clear()
         if self._stopping:
             return
