@@ -571,6 +571,20 @@ async def test_the_window_slides(rig: Rig) -> None:
     assert len((await rig.send(rig.gate("door.access_denied"))).alerts_opened) == 1
 
 
+async def test_each_event_of_a_batch_counts_within_its_own_window(rig: Rig) -> None:
+    """The stored events are read once a batch; each event still counts only its window."""
+    for minute in (0, 1, 2):
+        rig.at(minutes=minute)
+        await rig.send(rig.gate("door.access_denied"))
+    rig.at(minutes=4)
+    early = rig.gate("door.access_denied")  # 0, 1, 2 and this one: 4
+    rig.at(minutes=11)
+    late = rig.gate("door.access_denied")  # 2, 4 and this one; 0 and 1 have left: 3
+    assert (await rig.send(early, late)).alerts_opened == []
+    rig.at(minutes=11, seconds=30)  # 2, 4, 11 and this one: 4
+    assert (await rig.send(rig.gate("door.access_denied"))).alerts_opened == []
+
+
 # ---------------------------------------------------------------------------
 # 5. Held rules: a state held too long
 
