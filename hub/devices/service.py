@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -49,6 +50,7 @@ async def register_device(
     )
 
 
+@cache  # built once: building it (aliases, joins, cache key) was a cost per ingest batch
 def _context_query() -> sa.Select[Any]:
     """Devices joined to their place in the grid (through the household or the building)."""
     house_building = buildings.alias("hb")
