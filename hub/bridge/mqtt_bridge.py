@@ -12,11 +12,12 @@ Guarantees it gives the ingest worker:
   connection an SOS arrived behind every telemetry message the broker had
   already queued for the hub (the SOS latency benchmark measured ~0.5 s at
   5,000 events/s). Commands to devices leave on that connection too.
-- Several hubs (``shared_group`` set): the main connection subscribes as an
-  MQTT shared subscription, so each telemetry message goes to one hub of the
-  group; the alarm connection keeps plain subscriptions, so every hub gets
-  every alarm (a dead hub's share never waits for it to restart) and the
-  event-id lock lets one of them store it and raise its alert. Each hub keeps
+- Several hubs (``shared_group`` set): the main connection subscribes to
+  telemetry, dead letters and command results as MQTT shared subscriptions,
+  so each of those goes to one hub of the group; alarms, device availability
+  and gateway status stay plain (see ``subscriptions``): every hub gets every
+  alarm (a dead hub's share never waits for it to restart) and the event-id
+  lock lets one of them store it and raise its alert. Each hub keeps
   its own persistent sessions under its own client id (docs/scale-out.md).
 - Bounded memory: when ``inbox_limit`` messages of the main connection wait
   for the worker, its network thread stops reading the socket until the worker
@@ -91,33 +92,46 @@ def _shared(shared_group: str, topic: str) -> str:
     return f"$share/{shared_group}/{topic}"
 
 
+# With a group, what the hubs share out; the rest every hub reads in full.
+_SHARED_IN_GROUP = frozenset(
+    {TELEMETRY_SUBSCRIPTION, DEAD_LETTERS_SUBSCRIPTION, COMMAND_RESULTS_SUBSCRIPTION}
+)
+
+
 def subscriptions(session: Session, shared_group: str | None) -> list[tuple[str, int]]:
-    """What one connection subscribes to; with a group, telemetry as a shared subscription.
+    """What one connection subscribes to; with a group, the bulk as shared subscriptions.
 
     With ``$share/<group>/<filter>`` the broker hands each message to one hub of
-    the group, round robin, instead of to every hub (docs/scale-out.md). Alarms
-    stay plain: a shared alarm queued for a hub that died would wait for that
-    hub to restart; every hub gets every alarm and the event-id lock keeps it
-    to one alert.
+    the group, round robin, instead of to every hub (docs/scale-out.md): telemetry,
+    dead letters and command results. Every hub reads the rest in full:
+    - alarms: a shared alarm queued for a hub that died would wait for that hub
+      to restart; the event-id lock keeps each to one alert;
+    - device availability and gateway status: retained state, which a broker
+      does not send to a shared subscription when it is made (MQTT 5, 4.8.2), so
+      a new group would never learn it; and each hub applying every report in
+      order leaves the latest one standing, where a round robin could let an
+      older report, handled late by another hub, overwrite a newer one.
     """
-    if shared_group is None or session == "alarms":
-        return _SUBSCRIPTIONS[session]
-    return [(_shared(shared_group, topic), qos) for topic, qos in _SUBSCRIPTIONS[session]]
+    return [
+        (_shared(shared_group, topic) if shared_group and topic in _SHARED_IN_GROUP else topic, q)
+        for topic, q in _SUBSCRIPTIONS[session]
+    ]
 
 
 def outgrown(session: Session, shared_group: str | None) -> list[str]:
     """Filters a persistent session may still hold from an earlier configuration.
 
-    A hub that joins a group drops its plain telemetry subscriptions, or it would
-    get every message twice: once for itself and once as its share of the group.
-    The alarm session drops a shared alarm subscription from before alarms were
-    plain, for the same reason.
+    A hub that joins a group drops the plain form of what it now shares, or it
+    would get those messages twice: once for itself and once as its share of
+    the group; and the shared form of what it now reads in full (alarms and
+    retained state were shared once), for the same reason.
     """
     if shared_group is None:
         return _OUTGROWN[session]
-    if session == "alarms":
-        return _OUTGROWN[session] + [_shared(shared_group, t) for t, _ in _SUBSCRIPTIONS[session]]
-    return _OUTGROWN[session] + [topic for topic, _ in _SUBSCRIPTIONS[session]]
+    return _OUTGROWN[session] + [
+        topic if topic in _SHARED_IN_GROUP else _shared(shared_group, topic)
+        for topic, _ in _SUBSCRIPTIONS[session]
+    ]
 
 
 @dataclass(frozen=True)

@@ -288,7 +288,10 @@ async def apply_availability(
     """Record reachability reports; an older report never overwrites a newer one.
 
     Returns the reports that changed a device. Reports for devices the hub does
-    not know are ignored: availability alone does not register a device.
+    not know are ignored: availability alone does not register a device. A
+    report already applied (same time) changes nothing: with several hubs each
+    one applies every report (hub.bridge.mqtt_bridge.subscriptions), and only
+    the first may start or clear what the change means.
     """
     changed: list[DeviceAvailability] = []
     for report in sorted(reports, key=lambda r: r.at):
@@ -298,7 +301,7 @@ async def apply_availability(
                 devices.c.id == report.device_id,
                 sa.or_(
                     devices.c.availability_changed_at.is_(None),
-                    devices.c.availability_changed_at <= report.at,
+                    devices.c.availability_changed_at < report.at,
                 ),
             )
             .values(

@@ -686,6 +686,16 @@ async def test_a_gate_offline_for_ten_minutes_raises_an_alert_cleared_when_back(
     assert cleared.status == "cleared" and cleared.clear_reason == "device back online"
 
 
+async def test_a_report_applied_twice_changes_nothing_the_second_time(rig: Rig) -> None:
+    """Every hub of a group applies every availability report; only the first one counts."""
+    assert (await rig.reachable(GATE_SOUTH, online=False)).availability_changes == 1
+    assert (await rig.reachable(GATE_SOUTH, online=False)).availability_changes == 0
+    rig.at(minutes=25)
+    back = await rig.reachable(GATE_SOUTH, online=True)
+    assert back.availability_changes == 1
+    assert (await rig.reachable(GATE_SOUTH, online=True)).availability_changes == 0
+
+
 async def test_a_gate_back_online_within_ten_minutes_raises_nothing(rig: Rig) -> None:
     await rig.reachable(GATE_SOUTH, online=False)
     rig.at(minutes=4)
