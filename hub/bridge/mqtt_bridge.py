@@ -169,6 +169,8 @@ class MqttBridge:
         self._client = self._make_client("main")
         self._alarm_client = self._make_client("alarms")
         self.received = 0
+        # By connection: the alarm lane and the rest (telemetry, state, results).
+        self.received_on: dict[Session, int] = {"main": 0, "alarms": 0}
         self.stale_acks_skipped = 0
         self.reading_paused = 0  # times the main connection stopped reading (inbox full)
 
@@ -358,6 +360,7 @@ class MqttBridge:
         )
         with self._lock:
             self.received += 1
+            self.received_on[session] += 1
             (self._alarms if lane is Lane.ALARM else self._others).append(item)
             wake = not self._wake_pending
             self._wake_pending = True
