@@ -77,28 +77,34 @@ async def test_staff_see_the_wearers_heart_rate_where_a_manager_sees_battery(
     async with running_stack(settings) as stack:
         api = stack.api_url
         watch = SimulatedWatch(SUN)
-        for _ in range(3):
-            # A PULSE frame has no reply in the Watch protocol, nor has a bphrt one.
-            await send_once("127.0.0.1", settings.watch_port, watch.pulse(), expect_reply=False)
-        for _ in range(2):  # systolic, diastolic and a heart rate each
-            await send_once(
-                "127.0.0.1", settings.watch_port, watch.blood_pressure(), expect_reply=False
-            )
+        # A PULSE frame has no reply in the Watch protocol, nor has a bphrt one (systolic,
+        # diastolic and a heart rate). Frames without a device time are timed by the edge;
+        # the history keeps one reading per millisecond (a redelivery is the same reading),
+        # so they go a few milliseconds apart, as a watch's readings always are.
+        for frame in [watch.pulse() for _ in range(3)] + [watch.blood_pressure() for _ in range(2)]:
+            await send_once("127.0.0.1", settings.watch_port, frame, expect_reply=False)
+            await asyncio.sleep(0.01)
         async with httpx.AsyncClient(timeout=10) as client:
             staff = await stack.login(client, "staff")
-            for _ in range(100):  # the history writer stores about once a second
-                found = await client.get(
-                    f"{api}/api/v1/devices/{WRISTBAND}/telemetry",
-                    params={"measurement": "vitals", "field": "diastolic"},
-                    headers=staff,
-                )
-                assert found.status_code == 200, found.text
-                series = found.json()["series"]
-                if series and len(series[0]["values"]) == 2:
+            # Every reading in the history: 5 heart rates (3 pulses, 2 with a pressure)
+            # and 2 diastolic values. Frames of separate connections may be stored in
+            # either order, and the history writer stores about once a second.
+            counts: dict[str, int] = {}
+            for _ in range(150):
+                for field in ("heart_rate", "diastolic"):
+                    found = await client.get(
+                        f"{api}/api/v1/devices/{WRISTBAND}/telemetry",
+                        params={"measurement": "vitals", "field": field},
+                        headers=staff,
+                    )
+                    assert found.status_code == 200, found.text
+                    series = found.json()["series"]
+                    counts[field] = len(series[0]["values"]) if series else 0
+                if counts == {"heart_rate": 5, "diastolic": 2}:
                     break
                 await asyncio.sleep(0.1)
             else:
-                raise AssertionError("the blood pressure readings did not reach the history")
+                raise AssertionError(f"not every reading reached the history: {counts}")
             # The API keeps vitals from the manager whatever the page asks.
             manager = await stack.login(client, "manager")
             refused = await client.get(
