@@ -465,46 +465,57 @@ const TELEMETRY_CHART = {
   lock: { measurement: "battery", field: "percent", label: "Battery", unit: "%" },
 };
 // Roles the API shows a wearer's vitals to (hub.users.scope.sees_vitals): they get the
-// heart rate; a property manager gets the wristband's battery, as for any device.
+// heart rate and the blood pressure; a property manager gets the wristband's battery,
+// as for any device.
 const VITALS_ROLES = ["admin", "community_staff"];
-const HEART_RATE_CHART = {
-  measurement: "vitals", field: "heart_rate", label: "Heart rate", unit: "bpm",
-};
+const VITALS_CHARTS = [
+  { measurement: "vitals", field: "heart_rate", label: "Heart rate", unit: "bpm" },
+  {
+    id: "chart-blood-pressure", measurement: "vitals", label: "Blood pressure", unit: "mmHg",
+    fields: [["systolic", "Systolic"], ["diastolic", "Diastolic"]],
+  },
+];
 
-function telemetryChart(device) {
-  if (device.family === "wristband" && VITALS_ROLES.includes(state.role)) return HEART_RATE_CHART;
-  return TELEMETRY_CHART[device.family];
+function telemetryCharts(device) {
+  if (device.family === "wristband" && VITALS_ROLES.includes(state.role)) return VITALS_CHARTS;
+  return TELEMETRY_CHART[device.family] ? [TELEMETRY_CHART[device.family]] : [];
+}
+
+// One chart: a series per field and per tag set (a charger's ports), over the last 24 hours.
+async function telemetryFigure(device, chart, since, until) {
+  const fields = chart.fields || [[chart.field, chart.label]];
+  const answers = await Promise.all(fields.map(([field]) => {
+    const query = new URLSearchParams({
+      measurement: chart.measurement, field, since: since.toISOString(), until: until.toISOString(),
+    });
+    if (chart.resolution) query.set("resolution", chart.resolution);
+    return Hub.api(`/api/v1/devices/${encodeURIComponent(device.id)}/telemetry?${query}`);
+  }));
+  const series = answers.flatMap((data, f) => data.series.map((s) => {
+    // A device's family is the same on all its series: only a port or a direction tells them apart.
+    const tags = Object.entries(s.tags).filter(([k]) => k !== "family").map(([k, v]) => `${k} ${v}`);
+    return {
+      name: [fields.length > 1 ? fields[f][1] : "", ...tags].filter(Boolean).join(", ") || chart.label,
+      points: s.values.map((v) => ({ t: new Date(v.t), v: chart.counts ? v.count : v.avg })),
+    };
+  })).map((s, i) => ({ ...s, color: PALETTE[i % PALETTE.length] }));
+  const values = series.reduce((n, s) => n + s.points.length, 0);
+  const summary = values
+    ? `${plural(values, "value")} in the last 24 hours (${answers[0].resolution}).`
+    : "No readings in the last 24 hours.";
+  return lineChart({
+    id: chart.id || "chart-telemetry", title: `${chart.label}, last 24 hours`, summary, series,
+    yLabel: chart.unit, since, until,
+  });
 }
 
 async function loadTelemetry(device) {
-  const chart = telemetryChart(device);
-  const figure = $("device-telemetry");
-  if (!chart) {
-    figure.replaceChildren();
-    return;
-  }
   const until = new Date();
   const since = new Date(until.getTime() - 24 * 3600 * 1000);
-  const query = new URLSearchParams({
-    measurement: chart.measurement, field: chart.field,
-    since: since.toISOString(), until: until.toISOString(),
-  });
-  if (chart.resolution) query.set("resolution", chart.resolution);
-  const data = await Hub.api(`/api/v1/devices/${encodeURIComponent(device.id)}/telemetry?${query}`);
-  const series = data.series.map((s, i) => ({
-    // A device's family is the same on all its series: only a port or a direction tells them apart.
-    name: Object.entries(s.tags).filter(([k]) => k !== "family").map(([k, v]) => `${k} ${v}`).join(", ") || chart.label,
-    color: PALETTE[i % PALETTE.length],
-    points: s.values.map((v) => ({ t: new Date(v.t), v: chart.counts ? v.count : v.avg })),
-  }));
-  const values = series.reduce((n, s) => n + s.points.length, 0);
-  const summary = values
-    ? `${plural(values, "value")} in the last 24 hours (${data.resolution}).`
-    : "No readings in the last 24 hours.";
-  figure.replaceChildren(lineChart({
-    id: "chart-telemetry", title: `${chart.label}, last 24 hours`, summary, series,
-    yLabel: chart.unit, since, until,
-  }));
+  const charts = await Promise.all(
+    telemetryCharts(device).map((chart) => telemetryFigure(device, chart, since, until)),
+  );
+  $("device-telemetry").replaceChildren(...charts);
 }
 
 async function loadDevice() {

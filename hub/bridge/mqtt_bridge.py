@@ -12,17 +12,24 @@ Guarantees it gives the ingest worker:
   connection an SOS arrived behind every telemetry message the broker had
   already queued for the hub (the SOS latency benchmark measured ~0.5 s at
   5,000 events/s). Commands to devices leave on that connection too.
-- Several hubs (``shared_group`` set): the main connection subscribes as an
-  MQTT shared subscription, so each telemetry message goes to one hub of the
-  group; the alarm connection keeps plain subscriptions, so every hub gets
-  every alarm (a dead hub's share never waits for it to restart) and the
-  event-id lock lets one of them store it and raise its alert. Each hub keeps
+- Several hubs (``shared_group`` set): the main connection subscribes to
+  telemetry, dead letters and command results as MQTT shared subscriptions,
+  so each of those goes to one hub of the group; alarms, device availability
+  and gateway status stay plain (see ``subscriptions``): every hub gets every
+  alarm (a dead hub's share never waits for it to restart) and the event-id
+  lock lets one of them store it and raise its alert. Each hub keeps
   its own persistent sessions under its own client id (docs/scale-out.md).
 - Bounded memory: when ``inbox_limit`` messages of the main connection wait
   for the worker, its network thread stops reading the socket until the worker
   has taken some; TCP pushes back and the rest waits in the broker. (Mosquitto
   2.0 does not keep to ``max_inflight_messages`` once acknowledgements flow, so
   the in-flight window alone did not bound the inbox.)
+
+- MQTT 5, falling back to 3.1.1 per connection when the broker refuses it
+  (the demo's embedded amqtt broker): shared subscriptions as MQTT 5 defines
+  them, and Receive Maximum on the main connection, so the broker itself sends
+  no more unacknowledged messages than the inbox holds. Sessions never expire,
+  like the 3.1.1 persistent sessions they replace.
 
 paho runs each connection's network loop in its own thread; callbacks append
 to two deques under a lock and wake the asyncio side at most once per drain,
@@ -43,7 +50,7 @@ from typing import Any, Literal
 import paho.mqtt.client as mqtt
 
 from device_adapters.model import Lane
-from hub.bridge.paho_client import persistent_consumer
+from hub.bridge.paho_client import connect_options, persistent_consumer, refused_for_protocol
 from hub.bridge.topics import (
     ALARMS_SUBSCRIPTION,
     AVAILABILITY_SUBSCRIPTION,
@@ -61,6 +68,10 @@ from hub.settings import Settings
 log = logging.getLogger(__name__)
 
 Session = Literal["main", "alarms"]
+
+# How long an MQTT 5 connection may wait for its first CONNACK before the hub
+# takes the broker for one that speaks only 3.1.1.
+_CONNACK_WAIT_S = 3.0
 
 # What each connection reads. The main session of a hub from before the alarm
 # connection existed was subscribed to every lane; it unsubscribes from that.
@@ -81,33 +92,46 @@ def _shared(shared_group: str, topic: str) -> str:
     return f"$share/{shared_group}/{topic}"
 
 
+# With a group, what the hubs share out; the rest every hub reads in full.
+_SHARED_IN_GROUP = frozenset(
+    {TELEMETRY_SUBSCRIPTION, DEAD_LETTERS_SUBSCRIPTION, COMMAND_RESULTS_SUBSCRIPTION}
+)
+
+
 def subscriptions(session: Session, shared_group: str | None) -> list[tuple[str, int]]:
-    """What one connection subscribes to; with a group, telemetry as a shared subscription.
+    """What one connection subscribes to; with a group, the bulk as shared subscriptions.
 
     With ``$share/<group>/<filter>`` the broker hands each message to one hub of
-    the group, round robin, instead of to every hub (docs/scale-out.md). Alarms
-    stay plain: a shared alarm queued for a hub that died would wait for that
-    hub to restart; every hub gets every alarm and the event-id lock keeps it
-    to one alert.
+    the group, round robin, instead of to every hub (docs/scale-out.md): telemetry,
+    dead letters and command results. Every hub reads the rest in full:
+    - alarms: a shared alarm queued for a hub that died would wait for that hub
+      to restart; the event-id lock keeps each to one alert;
+    - device availability and gateway status: retained state, which a broker
+      does not send to a shared subscription when it is made (MQTT 5, 4.8.2), so
+      a new group would never learn it; and each hub applying every report in
+      order leaves the latest one standing, where a round robin could let an
+      older report, handled late by another hub, overwrite a newer one.
     """
-    if shared_group is None or session == "alarms":
-        return _SUBSCRIPTIONS[session]
-    return [(_shared(shared_group, topic), qos) for topic, qos in _SUBSCRIPTIONS[session]]
+    return [
+        (_shared(shared_group, topic) if shared_group and topic in _SHARED_IN_GROUP else topic, q)
+        for topic, q in _SUBSCRIPTIONS[session]
+    ]
 
 
 def outgrown(session: Session, shared_group: str | None) -> list[str]:
     """Filters a persistent session may still hold from an earlier configuration.
 
-    A hub that joins a group drops its plain telemetry subscriptions, or it would
-    get every message twice: once for itself and once as its share of the group.
-    The alarm session drops a shared alarm subscription from before alarms were
-    plain, for the same reason.
+    A hub that joins a group drops the plain form of what it now shares, or it
+    would get those messages twice: once for itself and once as its share of
+    the group; and the shared form of what it now reads in full (alarms and
+    retained state were shared once), for the same reason.
     """
     if shared_group is None:
         return _OUTGROWN[session]
-    if session == "alarms":
-        return _OUTGROWN[session] + [_shared(shared_group, t) for t, _ in _SUBSCRIPTIONS[session]]
-    return _OUTGROWN[session] + [topic for topic, _ in _SUBSCRIPTIONS[session]]
+    return _OUTGROWN[session] + [
+        topic if topic in _SHARED_IN_GROUP else _shared(shared_group, topic)
+        for topic, _ in _SUBSCRIPTIONS[session]
+    ]
 
 
 @dataclass(frozen=True)
@@ -139,34 +163,56 @@ class MqttBridge:
             "alarms": threading.Event(),
         }
         self._connects: dict[Session, int] = {"main": 0, "alarms": 0}
+        self._protocol: dict[Session, int] = {"main": mqtt.MQTTv5, "alarms": mqtt.MQTTv5}
+        self._fallbacks: set[asyncio.Future[None]] = set()
         self._stopping = False
         self._client = self._make_client("main")
         self._alarm_client = self._make_client("alarms")
         self.received = 0
+        # By connection: the alarm lane and the rest (telemetry, state, results).
+        self.received_on: dict[Session, int] = {"main": 0, "alarms": 0}
         self.stale_acks_skipped = 0
         self.reading_paused = 0  # times the main connection stopped reading (inbox full)
 
     def _make_client(self, session: Session) -> mqtt.Client:
         s = self._settings
+        protocol = self._protocol[session]
         if session == "alarms":
-            client = persistent_consumer(alarm_client_id(s.hub_client_id), s)
+            client = persistent_consumer(alarm_client_id(s.hub_client_id), s, protocol)
         else:
-            client = persistent_consumer(s.hub_client_id, s)
+            client = persistent_consumer(s.hub_client_id, s, protocol)
             client.will_set(hub_status_topic(s.hub_client_id), b"offline", qos=1, retain=True)
 
         def on_connect(c: mqtt.Client, _u: Any, flags: Any, reason: Any, _p: Any) -> None:
             self._on_connect(session, c, flags, reason)
 
-        def on_disconnect(_c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-            self._on_disconnect(session, reason)
+        def on_disconnect(c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+            self._on_disconnect(session, c, reason)
 
         def on_message(_c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
             self._on_message(session, msg)
 
+        def on_socket_open(c: mqtt.Client, _u: Any, _sock: Any) -> None:
+            # A CONNECT follows: an older broker may drop it without a CONNACK
+            # (amqtt does) instead of refusing the version, so watch for one.
+            if self._loop is not None and self._connects[session] == 0:
+                self._loop.call_soon_threadsafe(
+                    self._loop.call_later, _CONNACK_WAIT_S, self._check_connack, session, c
+                )
+
         client.on_connect = on_connect
         client.on_disconnect = on_disconnect
         client.on_message = on_message
+        if protocol == mqtt.MQTTv5:
+            client.on_socket_open = on_socket_open
         return client
+
+    def _check_connack(self, session: Session, client: mqtt.Client) -> None:
+        """On the event loop, a while after a TCP connection of an MQTT 5 client."""
+        if self._connects[session] == 0 and self._client_of(session) is client:
+            task = asyncio.ensure_future(self._fall_back_to_mqtt311(session, client))
+            self._fallbacks.add(task)
+            task.add_done_callback(self._fallbacks.discard)
 
     def _client_of(self, session: Session) -> mqtt.Client:
         return self._alarm_client if session == "alarms" else self._client
@@ -182,12 +228,63 @@ class MqttBridge:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        s = self._settings
         # connect_async: the hub starts even if the broker is not up yet and
         # keeps retrying with backoff.
-        for client in (self._alarm_client, self._client):
-            client.connect_async(s.mqtt_host, s.mqtt_port, keepalive=s.mqtt_keepalive_s)
-            client.loop_start()
+        for session in ("alarms", "main"):
+            self._connect(session)
+
+    def _connect(self, session: Session) -> None:
+        s = self._settings
+        # Receive Maximum on the main connection: no more unacknowledged messages
+        # than the inbox holds. Alarms are few and must never wait for a window.
+        window = self._inbox_limit if session == "main" else None
+        client = self._client_of(session)
+        client.connect_async(
+            s.mqtt_host,
+            s.mqtt_port,
+            keepalive=s.mqtt_keepalive_s,
+            **connect_options(self._protocol[session], window),
+        )
+        client.loop_start()
+
+    async def _fall_back_to_mqtt311(self, session: Session, refused: mqtt.Client) -> None:
+        """The broker does not speak MQTT 5 (amqtt, the demo's embedded broker): use 3.1.1.
+
+        Nothing was read or sent on the refused connection, so nothing is lost by
+        replacing its client; 3.1.1 has no Receive Maximum, and the inbox bound
+        (the network thread stops reading) keeps memory bounded instead.
+        """
+        if (
+            self._client_of(session) is not refused
+            or self._protocol[session] != mqtt.MQTTv5
+            or self._stopping
+        ):
+            return
+        self._protocol[session] = mqtt.MQTTv311  # before the await: one fall-back only
+        log.warning(
+            "the MQTT broker does not speak MQTT 5; the hub's %s connection uses 3.1.1", session
+        )
+        # The old client must not report into this bridge's state any more.
+        refused.on_connect = refused.on_disconnect = refused.on_message = None
+        refused.on_socket_open = None
+
+        def shut_down() -> None:
+            refused.disconnect()
+            refused.loop_stop()
+
+        await asyncio.to_thread(shut_down)
+        if self._stopping:
+            return
+        if session == "alarms":
+            self._alarm_client = self._make_client(session)
+        else:
+            self._client = self._make_client(session)
+        self._connect(session)
+
+    @property
+    def protocols(self) -> dict[Session, str]:
+        """The MQTT version each connection speaks (5 unless the broker refused it)."""
+        return {k: "5" if v == mqtt.MQTTv5 else "3.1.1" for k, v in self._protocol.items()}
 
     async def wait_connected(self, within_s: float) -> bool:
         def both() -> bool:
@@ -211,6 +308,10 @@ class MqttBridge:
     # -- paho threads ------------------------------------------------------
 
     def _on_connect(self, session: Session, client: mqtt.Client, flags: Any, reason: Any) -> None:
+        if refused_for_protocol(client, reason) and self._loop is not None:
+            fall_back = self._fall_back_to_mqtt311(session, client)
+            asyncio.run_coroutine_threadsafe(fall_back, self._loop)
+            return
         if reason.is_failure:
             log.error("MQTT broker refused the hub's %s connection: %s", session, reason)
             return
@@ -229,14 +330,15 @@ class MqttBridge:
             client.publish(hub_status_topic(self._settings.hub_client_id), b"online", 1, True)
         self._connected[session].set()
         log.info(
-            "hub's %s connection to MQTT %s:%s is up (session resumed: %s)",
+            "hub's %s connection to MQTT %s:%s is up (MQTT %s, session resumed: %s)",
             session,
             self._settings.mqtt_host,
             self._settings.mqtt_port,
+            self.protocols[session],
             flags.session_present,
         )
 
-    def _on_disconnect(self, session: Session, reason: Any) -> None:
+    def _on_disconnect(self, session: Session, _client: mqtt.Client, reason: Any) -> None:
         self._connected[session].clear()
         if self._stopping:
             return
@@ -258,6 +360,7 @@ class MqttBridge:
         )
         with self._lock:
             self.received += 1
+            self.received_on[session] += 1
             (self._alarms if lane is Lane.ALARM else self._others).append(item)
             wake = not self._wake_pending
             self._wake_pending = True

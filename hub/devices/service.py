@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -49,6 +50,7 @@ async def register_device(
     )
 
 
+@cache  # built once: building it (aliases, joins, cache key) was a cost per ingest batch
 def _context_query() -> sa.Select[Any]:
     """Devices joined to their place in the grid (through the household or the building)."""
     house_building = buildings.alias("hb")
@@ -286,7 +288,10 @@ async def apply_availability(
     """Record reachability reports; an older report never overwrites a newer one.
 
     Returns the reports that changed a device. Reports for devices the hub does
-    not know are ignored: availability alone does not register a device.
+    not know are ignored: availability alone does not register a device. A
+    report already applied (same time) changes nothing: with several hubs each
+    one applies every report (hub.bridge.mqtt_bridge.subscriptions), and only
+    the first may start or clear what the change means.
     """
     changed: list[DeviceAvailability] = []
     for report in sorted(reports, key=lambda r: r.at):
@@ -296,7 +301,7 @@ async def apply_availability(
                 devices.c.id == report.device_id,
                 sa.or_(
                     devices.c.availability_changed_at.is_(None),
-                    devices.c.availability_changed_at <= report.at,
+                    devices.c.availability_changed_at < report.at,
                 ),
             )
             .values(

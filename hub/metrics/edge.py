@@ -4,8 +4,10 @@ Why the edge serves its figures itself instead of reporting them to the hub
 over MQTT: the backlog matters most while the uplink is down, which is exactly
 when a report over MQTT could not arrive; the hub would show a stale, small
 number during the outage. A scrape of the edge sees the live count. The
-endpoint is off unless ``HUB_EDGE_METRICS_PORT`` is set; it has no
-authentication, so bind it to an internal network (docs/deployment.md).
+endpoint is off unless ``HUB_EDGE_METRICS_PORT`` is set. With
+``HUB_METRICS_TOKEN`` set it asks for that bearer token, as the hub's does;
+without one it answers anyone who can reach it, so bind it to an internal
+network (docs/deployment.md).
 
 This module reads the outbox through a protocol, so ``hub`` does not import
 ``edge``.
@@ -13,13 +15,15 @@ This module reads the outbox through a protocol, so ``hub`` does not import
 
 from __future__ import annotations
 
+import hmac
 import logging
 import threading
-from collections.abc import Callable, Iterator
-from typing import Protocol
-from wsgiref.simple_server import WSGIServer
+from collections.abc import Callable, Iterable, Iterator
+from socketserver import ThreadingMixIn
+from typing import Any, Protocol
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -117,12 +121,43 @@ class EdgeCollector(Collector):
             yield counter
 
 
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True  # a slow scraper never holds the edge's shutdown
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # a scrape every 15 s is not news
+
+
+def _guarded(app: Any, token: str | None) -> Any:
+    """The WSGI app, behind ``Authorization: Bearer <token>`` when a token is set."""
+    if token is None:
+        return app
+    expected = f"Bearer {token}".encode()
+
+    def guarded(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        given = str(environ.get("HTTP_AUTHORIZATION", "")).encode()
+        if not hmac.compare_digest(given, expected):
+            start_response(
+                "401 Unauthorized",
+                [("Content-Type", "text/plain; charset=utf-8"), ("WWW-Authenticate", "Bearer")],
+            )
+            return [b"the edge's metrics need Authorization: Bearer <HUB_METRICS_TOKEN>\n"]
+        result: Iterable[bytes] = app(environ, start_response)
+        return result
+
+    return guarded
+
+
 class EdgeMetricsServer:
     """``GET /metrics`` on ``HUB_EDGE_METRICS_HOST:HUB_EDGE_METRICS_PORT``, in a thread."""
 
     def __init__(self, settings: Settings, collector: EdgeCollector) -> None:
         self._host = settings.edge_metrics_host
         self._port = settings.edge_metrics_port
+        token = settings.metrics_token
+        self._token = token.get_secret_value() if token is not None else None
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(collector)
         self._server: WSGIServer | None = None
@@ -135,9 +170,10 @@ class EdgeMetricsServer:
     def start(self) -> None:
         if self._port is None or self._server is not None:
             return
+        app = _guarded(make_wsgi_app(self.registry), self._token)
         try:
-            self._server, self._thread = start_http_server(
-                self._port, addr=self._host, registry=self.registry
+            server = make_server(
+                self._host, self._port, app, server_class=_Server, handler_class=_QuietHandler
             )
         except OSError as exc:
             if is_addr_in_use(exc):
@@ -148,6 +184,9 @@ class EdgeMetricsServer:
                     hint="choose another with HUB_EDGE_METRICS_PORT",
                 ) from exc
             raise
+        thread = threading.Thread(target=server.serve_forever, name="edge-metrics", daemon=True)
+        thread.start()
+        self._server, self._thread = server, thread
         log.info("edge metrics on http://%s:%s/metrics", self._host, self._port)
 
     def stop(self) -> None:

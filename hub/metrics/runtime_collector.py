@@ -67,9 +67,15 @@ class RuntimeCollector(Collector):
             "1 when both of the hub's MQTT connections are up",
             1 if bridge.connected else 0,
         )
-        yield _counter(
-            "mqtt_messages_received", "MQTT messages the hub received (all topics)", bridge.received
+        received = CounterMetricFamily(
+            f"{PREFIX}_mqtt_messages_received",
+            "MQTT messages the hub received, by connection: alarms (the alarm lane) and"
+            " main (telemetry, availability, gateway status, dead letters, command results)",
+            labels=["connection"],
         )
+        for connection, count in sorted(bridge.received_on.items()):
+            received.add_metric([connection], count)
+        yield received
         yield _gauge(
             "bridge_inbox_pending",
             "Messages received from the broker and not yet taken by the ingest worker",

@@ -8,6 +8,7 @@ alarms here; conditions over time (``threshold``, ``held``, ``offline``,
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -34,6 +35,7 @@ from hub.rules.model import (
     EventRule,
     HeldRule,
     OfflineRule,
+    Rule,
     RulesDocument,
     ThresholdRule,
     WelfareRule,
@@ -56,7 +58,13 @@ class RulesEngine:
         self.now = now
         self.outcome = EngineOutcome()
         self._docs: dict[int | None, RulesDocument] = {}
+        # The rules each event kind concerns, per community: looked up once a batch.
+        self._by_kind: dict[tuple[int | None, str], tuple[Rule, ...]] = {}
         self._counted: dict[tuple[str, str], list[datetime]] = {}
+        # Per (count rule, device): when its kind was stored before this batch,
+        # sorted, read once a batch (the batch's own events are stored after the rules).
+        self._stored_times: dict[tuple[str, str], list[datetime]] = {}
+        self._stored_from: dict[tuple[str, str], datetime] = {}
         # After prepare(): what is pending or active for the batch's devices, so
         # that a normal reading costs no query (most readings change nothing).
         self._prepared = False
@@ -80,9 +88,8 @@ class RulesEngine:
         clearing: set[str] = set()
         for event in events:
             device_id = event.device_id
-            doc = await self.rules(contexts[device_id].community_id)
             values: dict[str, Any] | None = None
-            for rule in doc.active():
+            for rule in await self._concerning(contexts[device_id].community_id, event.kind):
                 if isinstance(rule, ThresholdRule):
                     if rule.kind == event.kind:
                         keys.add(condition_key(rule.id, device_id))
@@ -122,11 +129,20 @@ class RulesEngine:
             self._docs[community_id] = await rules_for(self.conn, community_id)
         return self._docs[community_id]
 
+    async def _concerning(self, community_id: int | None, kind: str) -> tuple[Rule, ...]:
+        """What the rules of ``community_id`` do with ``kind``: most telemetry, nothing."""
+        key = (community_id, kind)
+        found = self._by_kind.get(key)
+        if found is None:
+            found = (await self.rules(community_id)).concerning(kind)
+            self._by_kind[key] = found
+        return found
+
     async def on_event(self, event: DeviceEvent, ctx: DeviceContext) -> int | None:
         """Apply every rule to one event; returns the alert it raised or attached to."""
         doc = await self.rules(ctx.community_id)
         alert_id: int | None = None
-        for rule in doc.active():
+        for rule in await self._concerning(ctx.community_id, event.kind):
             if isinstance(rule, EventRule):
                 if rule.kind == event.kind:
                     alert_id = await self._raise_for_event(doc, rule, event, ctx)
@@ -227,18 +243,8 @@ class RulesEngine:
         self, doc: RulesDocument, rule: CountRule, event: DeviceEvent, ctx: DeviceContext
     ) -> int | None:
         since = event.received_at - timedelta(minutes=rule.within_minutes)
-        stored = (
-            await self.conn.execute(
-                sa.select(sa.func.count())
-                .select_from(events_table)
-                .where(
-                    events_table.c.device_id == ctx.device_id,
-                    events_table.c.kind == rule.kind,
-                    events_table.c.received_at > since,
-                    events_table.c.received_at <= event.received_at,
-                )
-            )
-        ).scalar_one()
+        times = await self._stored_since(rule, ctx.device_id, since)
+        stored = bisect_right(times, event.received_at) - bisect_right(times, since)
         seen = self._counted.setdefault((rule.id, ctx.device_id), [])
         seen.append(event.received_at)
         in_batch = sum(1 for t in seen if since < t <= event.received_at)
@@ -246,6 +252,31 @@ class RulesEngine:
             return None
         raised = await self._raise_derived(doc, rule, event, ctx, {"count": int(stored) + in_batch})
         return raised.alert_id
+
+    async def _stored_since(
+        self, rule: CountRule, device_id: str, since: datetime
+    ) -> list[datetime]:
+        """Stored times of ``rule.kind`` from ``device_id`` after ``since``, sorted.
+
+        One query per rule and device a batch instead of a count per event: the
+        batch's events come in time order per device mostly, and the first one's
+        window reaches furthest back. A later event whose window starts earlier
+        (out of order) reads again.
+        """
+        key = (rule.id, device_id)
+        cached = self._stored_times.get(key)
+        if cached is not None and since >= self._stored_from[key]:
+            return cached
+        rows = await self.conn.execute(
+            sa.select(events_table.c.received_at).where(
+                events_table.c.device_id == device_id,
+                events_table.c.kind == rule.kind,
+                events_table.c.received_at > since,
+            )
+        )
+        times = sorted(row.received_at for row in rows)
+        self._stored_times[key], self._stored_from[key] = times, since
+        return times
 
     async def _held(self, rule: HeldRule, event: DeviceEvent, ctx: DeviceContext) -> None:
         key = condition_key(rule.id, ctx.device_id)

@@ -32,7 +32,13 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from device_adapters.kinds import KINDS
 from device_adapters.model import DeviceFamily, Severity
@@ -138,7 +144,9 @@ class HeldRule(_Rule):
 
     @property
     def start(self) -> Match:
-        return Match(kind=self.kind, values=self.values)
+        # The fields are this rule's, validated already; validating them again per
+        # event and rule was a cost on the ingest path.
+        return Match.model_construct(kind=self.kind, values=self.values)
 
 
 class OfflineRule(_Rule):
@@ -198,6 +206,16 @@ class Contact(_Strict):
     phone: str = Field(pattern=r"^\+?[0-9 -]{3,32}$")
 
 
+def _kinds_of(rule: Rule) -> set[str]:
+    """The event kinds a rule reacts to."""
+    kinds = {m.kind for m in getattr(rule, "clears_on", [])}
+    if isinstance(rule, HeldRule):
+        kinds |= {m.kind for m in rule.until}
+    if isinstance(rule, EventRule | ThresholdRule | CountRule | HeldRule):
+        kinds.add(rule.kind)
+    return kinds
+
+
 class RulesDocument(_Strict):
     """Everything a community can tune about alarms, tickets and escalation."""
 
@@ -218,12 +236,7 @@ class RulesDocument(_Strict):
             problems.append(f"rule id {dup!r} is used more than once")
         event_kinds: list[str] = []
         for rule in self.rules:
-            kinds = [m.kind for m in getattr(rule, "clears_on", [])]
-            if isinstance(rule, HeldRule):
-                kinds += [m.kind for m in rule.until]
-            if isinstance(rule, EventRule | ThresholdRule | CountRule | HeldRule):
-                kinds.append(rule.kind)
-            for kind in kinds:
+            for kind in sorted(_kinds_of(rule)):
                 if kind not in KINDS:
                     problems.append(f"rule {rule.id!r}: unknown event kind {kind!r}")
             if isinstance(rule, EventRule):
@@ -265,6 +278,15 @@ class RulesDocument(_Strict):
 
     def active(self) -> list[Rule]:
         return [r for r in self.rules if r.enabled]
+
+    def concerning(self, kind: str) -> tuple[Rule, ...]:
+        """The active rules an event of ``kind`` can start, raise, count or clear, in order.
+
+        Every rule's interest in an event begins with its kind (its own, or a
+        ``clears_on``/``until`` kind), so the ingest looks at these only: most
+        telemetry kinds concern no rule at all.
+        """
+        return tuple(r for r in self.active() if kind in _kinds_of(r))
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)

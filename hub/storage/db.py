@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -60,6 +61,15 @@ def _upgrade_in_one_transaction(connection: Connection) -> None:
         driver.isolation_level = previous  # leaves the open transaction to commit/rollback
 
 
+def dump_json(value: object) -> str:
+    """JSON columns' text, with orjson: every event's values pass through here.
+
+    json.dumps was 6 % of the hub's time in the ingest benchmark. Keys that are
+    not strings become strings, as json.dumps makes them; UTF-8 stays as it is.
+    """
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -70,7 +80,12 @@ class Database:
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite" and parsed.database:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, pool_pre_ping=parsed.get_backend_name() != "sqlite")
+        engine = create_async_engine(
+            url,
+            pool_pre_ping=parsed.get_backend_name() != "sqlite",
+            json_serializer=dump_json,
+            json_deserializer=orjson.loads,
+        )
         if parsed.get_backend_name() == "sqlite":
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return cls(engine)

@@ -128,7 +128,7 @@ def test_every_hub_setting_compose_sets_is_a_real_setting_and_validates(
         if name == EDGE_SERVICE:
             settings.check_edge_credentials()  # what `community-hub edge` checks at start
             assert settings.mqtt_username == settings.gateway_id  # the ACL's %u
-            assert settings.edge_metrics_port is not None
+            assert settings.edge_metrics_port is not None and settings.metrics_token is not None
         else:
             assert settings.mqtt_username == "hub"
             assert settings.resolved_database_url.startswith("postgresql+asyncpg://hub:")
@@ -511,8 +511,12 @@ def test_prometheus_scrapes_the_hubs_with_the_token_and_the_edge_port() -> None:
     assert credentials == f"/run/secrets/{secret}"
     assert secret in services["prometheus"]["secrets"]
     assert compose["secrets"][secret]["environment"] == "HUB_METRICS_TOKEN"
-    edge_port = _environment(services[EDGE_SERVICE])["HUB_EDGE_METRICS_PORT"]
+    edge_env = _environment(services[EDGE_SERVICE])
+    edge_port = edge_env["HUB_EDGE_METRICS_PORT"]
     assert jobs["edge"]["static_configs"][0]["targets"] == [f"{EDGE_SERVICE}:{edge_port}"]
+    # The edge asks for the same token when it has one, and compose gives it one.
+    assert jobs["edge"]["authorization"]["credentials_file"] == credentials
+    assert "HUB_METRICS_TOKEN" in edge_env["HUB_METRICS_TOKEN"]
     assert (
         "./prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro"
         in (services["prometheus"]["volumes"])

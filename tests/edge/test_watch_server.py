@@ -358,7 +358,16 @@ async def test_gateway_status_online_then_offline(
             10,
             "online",
         )
-        reply = await send_once("127.0.0.1", settings.watch_port, REAL_LK, expect_reply=True)
+        # "online" is the uplink's; the watch server may start listening a moment later.
+        async with asyncio.timeout(10):
+            while True:
+                try:
+                    reply = await send_once(
+                        "127.0.0.1", settings.watch_port, REAL_LK, expect_reply=True
+                    )
+                    break
+                except ConnectionRefusedError:
+                    await asyncio.sleep(0.05)
         assert reply is not None
     finally:
         task.cancel()

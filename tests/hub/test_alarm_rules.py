@@ -229,6 +229,23 @@ def test_the_shipped_defaults_validate_and_cover_every_rule_type() -> None:
     assert RulesDocument.model_validate(doc.model_dump(mode="json")) == doc
 
 
+def test_the_rules_an_event_kind_concerns_include_clearing_and_until_kinds() -> None:
+    """The engine looks only at these rules per event, so none may be missing."""
+    doc = _defaults()
+    _rule(doc, "geofence_exit")["enabled"] = False
+    rules = RulesDocument.model_validate(doc)
+    ids = lambda kind: [r.id for r in rules.concerning(kind)]  # noqa: E731
+    # Its own kind, a clears_on kind and a held rule's until kind, in document order.
+    assert ids("door.closed") == ["door_forced_open", "door_held_open_reported", "door_held_open"]
+    assert ids("door.opened") == ["door_held_open"]
+    assert ids("charger.port_status") == ["charger_fault"]
+    assert ids("wristband.heart_rate") == ["heart_rate_high", "heart_rate_low"]
+    assert ids("door.access_denied") == ["invalid_cards"]
+    # A disabled rule concerns nothing; a kind no rule watches concerns nothing.
+    assert ids("wristband.geofence_exit") == [] and ids("wristband.geofence_enter") == []
+    assert ids("charger.meter") == []
+
+
 def test_an_unknown_event_kind_is_refused() -> None:
     doc = _defaults()
     _rule(doc, "sos")["kind"] = "wristband.levitating"
@@ -554,6 +571,20 @@ async def test_the_window_slides(rig: Rig) -> None:
     assert len((await rig.send(rig.gate("door.access_denied"))).alerts_opened) == 1
 
 
+async def test_each_event_of_a_batch_counts_within_its_own_window(rig: Rig) -> None:
+    """The stored events are read once a batch; each event still counts only its window."""
+    for minute in (0, 1, 2):
+        rig.at(minutes=minute)
+        await rig.send(rig.gate("door.access_denied"))
+    rig.at(minutes=4)
+    early = rig.gate("door.access_denied")  # 0, 1, 2 and this one: 4
+    rig.at(minutes=11)
+    late = rig.gate("door.access_denied")  # 2, 4 and this one; 0 and 1 have left: 3
+    assert (await rig.send(early, late)).alerts_opened == []
+    rig.at(minutes=11, seconds=30)  # 2, 4, 11 and this one: 4
+    assert (await rig.send(rig.gate("door.access_denied"))).alerts_opened == []
+
+
 # ---------------------------------------------------------------------------
 # 5. Held rules: a state held too long
 
@@ -653,6 +684,16 @@ async def test_a_gate_offline_for_ten_minutes_raises_an_alert_cleared_when_back(
     assert back.alerts_cleared == [alert.id]
     (cleared,) = await rig.alerts("device.offline")
     assert cleared.status == "cleared" and cleared.clear_reason == "device back online"
+
+
+async def test_a_report_applied_twice_changes_nothing_the_second_time(rig: Rig) -> None:
+    """Every hub of a group applies every availability report; only the first one counts."""
+    assert (await rig.reachable(GATE_SOUTH, online=False)).availability_changes == 1
+    assert (await rig.reachable(GATE_SOUTH, online=False)).availability_changes == 0
+    rig.at(minutes=25)
+    back = await rig.reachable(GATE_SOUTH, online=True)
+    assert back.availability_changes == 1
+    assert (await rig.reachable(GATE_SOUTH, online=True)).availability_changes == 0
 
 
 async def test_a_gate_back_online_within_ten_minutes_raises_nothing(rig: Rig) -> None:

@@ -1,0 +1,121 @@
+"""Two hubs in one shared-subscription group on a real Mosquitto.
+
+Telemetry is shared out (each message to one hub); device availability and
+gateway status are read in full by every hub: the retained copies (which an
+MQTT 5 broker need not send to a shared subscription, 4.8.2; Mosquitto 2.0
+does anyway) and every live report, so each hub applies them all in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from device_adapters.model import DeviceAvailability, Lane
+from hub.bridge.mqtt_bridge import Incoming, MqttBridge
+from hub.bridge.topics import availability_topic, event_topic, gateway_status_topic
+from tests.support.brokers import MosquittoProcess
+from tests.support.hubdata import wristband_event
+from tests.support.stack import stack_settings
+
+pytestmark = pytest.mark.e2e
+
+
+def _publish(host: str, port: int, messages: list[tuple[str, bytes, bool]]) -> None:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-edge-shared")
+    client.connect(host, port)
+    client.loop_start()
+    try:
+        infos = [client.publish(t, p, qos=1, retain=r) for t, p, r in messages]
+        for info in infos:
+            info.wait_for_publish(10)
+            assert info.is_published()
+    finally:
+        client.loop_stop()
+        client.disconnect()
+
+
+async def _drain(bridge: MqttBridge, quiet_s: float = 1.0) -> list[Incoming]:
+    taken: list[Incoming] = []
+    loop = asyncio.get_running_loop()
+    last = loop.time()
+    while loop.time() - last < quiet_s:
+        if bridge.pending():
+            batch = await bridge.next_batch(1000, 0.0)
+            bridge.ack(batch)
+            taken += batch
+            last = loop.time()
+        await asyncio.sleep(0.05)
+    return taken
+
+
+async def test_retained_state_reaches_every_hub_and_telemetry_is_shared(
+    mosquitto: MosquittoProcess, tmp_path: Path
+) -> None:
+    offline = DeviceAvailability(
+        device_id="watch:8800000777",
+        gateway_id="edge-7",
+        online=False,
+        reason="heartbeat_timeout",
+        at=wristband_event("8800000777", "wristband.heartbeat").received_at,
+    )
+    # Published (retained) before any hub of the group has ever subscribed.
+    await asyncio.to_thread(
+        _publish,
+        mosquitto.host,
+        mosquitto.port,
+        [
+            (
+                availability_topic("edge-7", offline.device_id),
+                offline.model_dump_json().encode(),
+                True,
+            ),
+            (gateway_status_topic("edge-7"), b"online", True),
+        ],
+    )
+    # Bridges only: a group needs a PostgreSQL URL in the settings, none is opened here.
+    unused_store = "postgresql+asyncpg://hub@127.0.0.1:5432/unused"
+    bridges = [
+        MqttBridge(
+            stack_settings(
+                tmp_path / f"hub-{n}",
+                mosquitto.host,
+                mosquitto.port,
+                shared_group="hubs",
+                database_url=unused_store,
+            )
+        )
+        for n in range(2)
+    ]
+    for bridge in bridges:
+        await bridge.start()
+    try:
+        for bridge in bridges:
+            assert await bridge.wait_connected(10)
+        telemetry = []
+        for i in range(40):
+            event = wristband_event("8800000777", "wristband.heartbeat", values={"steps": i})
+            topic = event_topic("edge-7", Lane.TELEMETRY, event.device_id)
+            telemetry.append((topic, event.model_dump_json().encode(), False))
+        back = offline.model_copy(update={"online": True, "reason": "connected"})
+        # Live state, not retained: every hub must still get it, in order.
+        telemetry.append(
+            (availability_topic("edge-7", back.device_id), back.model_dump_json().encode(), False)
+        )
+        await asyncio.to_thread(_publish, mosquitto.host, mosquitto.port, telemetry)
+
+        got = [await _drain(bridge) for bridge in bridges]
+        for items in got:
+            topics = [i.topic for i in items]
+            assert topics.count(availability_topic("edge-7", offline.device_id)) == 2
+            assert gateway_status_topic("edge-7") in topics
+        shares = [sum(1 for i in items if i.lane is Lane.TELEMETRY) for items in got]
+        assert sum(shares) == 40, f"each telemetry message once in the group, got {shares}"
+        assert all(share > 0 for share in shares), f"both hubs took a share: {shares}"
+    finally:
+        for bridge in bridges:
+            await bridge.stop()
