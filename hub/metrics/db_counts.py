@@ -1,4 +1,4 @@
-"""Figures counted in the database at scrape time: open tickets by state, dead letters.
+"""Figures counted in the database at scrape time: open tickets, dead letters, outbox.
 
 Prometheus collectors are synchronous and the database is async, so the
 ``/metrics`` route awaits ``refresh()`` first (at most once per
@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -20,6 +21,7 @@ from prometheus_client.registry import Collector
 
 from hub.deadletters.tables import dead_letters
 from hub.metrics.models import DB_COUNTS_TTL_S, PREFIX
+from hub.notifications.tables import notification_outbox
 from hub.storage.db import Database
 from hub.tickets.models import FINISHED, TicketStatus
 from hub.tickets.tables import tickets
@@ -38,6 +40,9 @@ class DatabaseCounts(Collector):
         self._fetched_at: float | None = None
         self.open_tickets: dict[str, int] = {}
         self.dead_letters: dict[str, int] = {}  # protocol -> count
+        # Notifications no hub has handed to every outside channel yet, and since when.
+        self.undelivered = 0
+        self.oldest_undelivered_at: datetime | None = None
 
     async def refresh(self) -> None:
         """Count again if the cached figures are older than the TTL."""
@@ -58,6 +63,14 @@ class DatabaseCounts(Collector):
                     )
                 )
                 self.dead_letters = {str(protocol): int(n) for protocol, n in letter_rows}
+                waiting = (
+                    await conn.execute(
+                        sa.select(
+                            sa.func.count(), sa.func.min(notification_outbox.c.created_at)
+                        ).where(notification_outbox.c.delivered_at.is_(None))
+                    )
+                ).one()
+                self.undelivered, self.oldest_undelivered_at = int(waiting[0]), waiting[1]
             self._fetched_at = time.monotonic()
 
     def collect(self) -> Iterator[Metric]:
@@ -82,3 +95,16 @@ class DatabaseCounts(Collector):
             reason = "invalid_message" if protocol == _HUB_PROTOCOL else "undecodable_device_input"
             counter.add_metric([reason, protocol], count)
         yield counter
+        yield GaugeMetricFamily(
+            f"{PREFIX}_notifications_undelivered",
+            "Notifications in the outbox not yet taken by every outside channel (webhooks,"
+            " SMS, ...); the live push does not count",
+            value=self.undelivered,
+        )
+        oldest = self.oldest_undelivered_at
+        age = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
+        yield GaugeMetricFamily(
+            f"{PREFIX}_notifications_oldest_undelivered_age_seconds",
+            "How long the oldest undelivered notification has waited (0: none waits)",
+            value=max(age, 0.0),
+        )

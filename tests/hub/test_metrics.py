@@ -280,3 +280,34 @@ async def test_outside_demo_mode_metrics_need_a_token(tmp_path: Path) -> None:
             assert missing.json()["detail"] == "this process collects no metrics"
     finally:
         await db.close()
+
+
+async def test_notifications_a_webhook_has_not_taken_show_as_a_backlog(
+    mosquitto: MosquittoProcess, tmp_path: Path
+) -> None:
+    """A webhook target that is down: the SOS's notifications wait in the outbox, counted."""
+    nobody_listens = f"http://127.0.0.1:{free_port()}/hook"
+    settings = stack_settings(
+        tmp_path / "hub",
+        mosquitto.host,
+        mosquitto.port,
+        metrics_token=TOKEN,
+        webhook_urls=[nobody_listens],
+    )
+    async with running_stack(settings) as stack:
+        await send_once(
+            "127.0.0.1", settings.watch_port, SimulatedWatch(SUN).alarm("sos"), expect_reply=True
+        )
+        async with httpx.AsyncClient(timeout=10) as client:
+            staff = await stack.login(client, "staff")
+            await poll(client, f"{stack.api_url}/api/v1/tickets", staff)
+            # Counted in the database, cached for up to 10 s: scrape until it shows.
+            for _ in range(30):
+                samples = await _scrape(client, f"{stack.api_url}/metrics")
+                waiting = value(samples, "chub_notifications_undelivered")
+                if waiting:
+                    break
+                await asyncio.sleep(0.5)
+        assert waiting is not None and waiting >= 1
+        age = value(samples, "chub_notifications_oldest_undelivered_age_seconds")
+        assert age is not None and age > 0
