@@ -8,6 +8,7 @@ import logging
 
 from api.state import ApiContext
 from hub.bridge.mqtt_bridge import MqttBridge
+from hub.clock import Clock
 from hub.commands.dispatcher import CommandDispatcher
 from hub.ingest.worker import IngestWorker, OutcomeListener
 from hub.metrics import HubMetrics
@@ -21,7 +22,7 @@ from hub.notifications import (
 from hub.settings import Settings
 from hub.storage.db import Database
 from hub.telemetry.wiring import Telemetry
-from hub.timers.scheduler import Clock, Scheduler
+from hub.timers.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 

@@ -47,12 +47,13 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.clock import Clock, SystemClock
 from hub.notifications.base import Notification, NotificationHub
 from hub.notifications.tables import notification_outbox as outbox
 from hub.storage.db import Database
@@ -98,15 +99,6 @@ async def enqueue(conn: AsyncConnection, notifications: Sequence[Notification]) 
             for n in notifications
         ],
     )
-
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...
-
-
-class _SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 @dataclass
@@ -182,7 +174,7 @@ class OutboxRelay:
         self.name = name
         # Per process: a hub restarted under the same name tells its old claims from its own.
         self.claimer = f"{name[:64]}#{uuid.uuid4().hex[:8]}"
-        self.clock: Clock = clock or _SystemClock()
+        self.clock: Clock = clock or SystemClock()
         self._poll_s = poll_s
         self._claim = timedelta(seconds=claim_s)
         self._keep = timedelta(days=keep_days)

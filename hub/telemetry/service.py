@@ -16,12 +16,12 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Protocol
 
+from hub.clock import Clock, SystemClock
 from hub.ingest.flows import BatchOutcome
 from hub.storage.db import Database
 from hub.telemetry.extract import extract
 from hub.telemetry.history import Retention, maintain, point_rows, store_points, to_ms
 from hub.telemetry.models import TelemetryPoint
-from hub.timers.scheduler import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 

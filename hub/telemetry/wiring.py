@@ -8,12 +8,12 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
+from hub.clock import Clock
 from hub.settings import Settings
 from hub.storage.db import Database
 from hub.telemetry.history import Retention
 from hub.telemetry.influx import InfluxExporter
 from hub.telemetry.service import HistoryMaintenance, HistoryWriter, PointSink, TelemetryFeed
-from hub.timers.scheduler import Clock
 
 log = logging.getLogger(__name__)
 

@@ -16,12 +16,12 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.chargers import reservations as charger_reservations
+from hub.clock import Clock, SystemClock
 from hub.escalation import service as escalation
 from hub.notifications import outbox
 from hub.notifications.base import Notification
@@ -35,15 +35,6 @@ from hub.timers.tables import timers as timers_table
 log = logging.getLogger(__name__)
 _RETRY = timedelta(seconds=60)
 _WELFARE_SWEEP = timedelta(minutes=10)
-
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 @dataclass

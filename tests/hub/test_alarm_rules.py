@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from device_adapters.model import DeviceAvailability, DeviceEvent, DeviceFamily
 from device_adapters.ocpp16 import normalize as ocpp
 from hub.alerts.tables import alerts
+from hub.clock import Clock
 from hub.grid.tables import communities
 from hub.ingest.flows import BatchOutcome, Parsed, store_batch, store_parsed
 from hub.notifications.base import Notification
@@ -36,7 +37,7 @@ from hub.rules.model import RulesDocument
 from hub.rules.service import default_rules, replace_rules, rules_for
 from hub.storage.db import Database
 from hub.tickets.tables import tickets
-from hub.timers.scheduler import Clock, Scheduler
+from hub.timers.scheduler import Scheduler
 from hub.timers.tables import timers
 from hub.users.models import Role
 from hub.users.tables import users

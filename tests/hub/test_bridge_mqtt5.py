@@ -12,14 +12,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from device_adapters.model import Lane
-from hub.bridge.mqtt_bridge import Incoming, MqttBridge
+from hub.bridge.mqtt_bridge import MqttBridge
 from hub.bridge.topics import event_topic
 from hub.broker.embedded import EmbeddedBroker
+from tests.support.bridges import publish, take_until_quiet, until_pending
 from tests.support.brokers import MosquittoProcess
 from tests.support.hubdata import wristband_event
 from tests.support.stack import stack_settings
@@ -28,42 +27,12 @@ pytestmark = pytest.mark.e2e
 
 
 def _publish(host: str, port: int, count: int, lane: Lane = Lane.TELEMETRY) -> None:
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-publisher-mqtt5")
-    client.connect(host, port)
-    client.loop_start()
-    try:
-        infos = []
-        for i in range(count):
-            event = wristband_event("8800000555", "wristband.heartbeat", values={"steps": i})
-            topic = event_topic("edge-test", lane, event.device_id)
-            infos.append(client.publish(topic, event.model_dump_json(), qos=1))
-        for info in infos:
-            info.wait_for_publish(10)
-            assert info.is_published()
-    finally:
-        client.loop_stop()
-        client.disconnect()
-
-
-async def _until_pending(bridge: MqttBridge, count: int, within_s: float = 10.0) -> None:
-    for _ in range(int(within_s / 0.05)):
-        if bridge.pending() >= count:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{bridge.pending()} messages waiting, expected {count}")
-
-
-async def _take_until_quiet(bridge: MqttBridge, quiet_s: float = 1.0) -> list[Incoming]:
-    """Take everything the bridge hands out, without acknowledging, until nothing comes."""
-    taken: list[Incoming] = []
-    loop = asyncio.get_running_loop()
-    last = loop.time()
-    while loop.time() - last < quiet_s:
-        if bridge.pending():
-            taken += await bridge.next_batch(1000, 0.0)
-            last = loop.time()
-        await asyncio.sleep(0.05)
-    return taken
+    messages = []
+    for i in range(count):
+        event = wristband_event("8800000555", "wristband.heartbeat", values={"steps": i})
+        topic = event_topic("edge-test", lane, event.device_id)
+        messages.append((topic, event.model_dump_json().encode(), False))
+    publish(host, port, messages)
 
 
 async def test_mosquitto_keeps_to_the_main_connections_receive_maximum(
@@ -77,7 +46,7 @@ async def test_mosquitto_keeps_to_the_main_connections_receive_maximum(
         assert bridge.protocols == {"main": "5", "alarms": "5"}
         await asyncio.to_thread(_publish, mosquitto.host, mosquitto.port, 300)
         # The inbox is emptied as fast as it fills, so only the broker can hold back.
-        first = await _take_until_quiet(bridge)
+        first = await take_until_quiet(bridge, ack=False)
         # (The inbox may have filled once meanwhile; taken, it no longer holds the reader.)
         assert len(first) == 40, f"the broker sent {len(first)} unacknowledged, window 40"
         # Each acknowledgement opens the window again, until all 300 came once.
@@ -85,7 +54,7 @@ async def test_mosquitto_keeps_to_the_main_connections_receive_maximum(
         async with asyncio.timeout(30):
             while len(taken) < 300:
                 bridge.ack(taken[-40:])
-                taken += await _take_until_quiet(bridge, 0.5)
+                taken += await take_until_quiet(bridge, 0.5, ack=False)
         steps = [int(i.payload.split(b'"steps":')[1].split(b"}")[0]) for i in taken]
         assert steps == list(range(300))  # in order, none twice
     finally:
@@ -110,7 +79,7 @@ async def test_an_mqtt5_session_outlives_the_hub(
     try:
         assert await again.wait_connected(10)
         assert again.protocols == {"main": "5", "alarms": "5"}
-        await _until_pending(again, 7)
+        await until_pending(again, 7)
         lanes = [i.lane for i in await again.next_batch(100, 0.0)]
         lanes += [i.lane for i in await again.next_batch(100, 0.0)]
         assert sorted(lane.value for lane in lanes if lane) == ["alarm"] * 2 + ["telemetry"] * 5
@@ -129,6 +98,6 @@ async def test_on_a_broker_without_mqtt5_each_connection_falls_back_to_311(
         assert bridge.protocols == {"main": "3.1.1", "alarms": "3.1.1"}
         await asyncio.to_thread(_publish, embedded_broker.host, embedded_broker.port, 3)
         await asyncio.to_thread(_publish, embedded_broker.host, embedded_broker.port, 1, Lane.ALARM)
-        await _until_pending(bridge, 4)
+        await until_pending(bridge, 4)
     finally:
         await bridge.stop()

@@ -11,46 +11,17 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from device_adapters.model import DeviceAvailability, Lane
-from hub.bridge.mqtt_bridge import Incoming, MqttBridge
+from hub.bridge.mqtt_bridge import MqttBridge
 from hub.bridge.topics import availability_topic, event_topic, gateway_status_topic
+from tests.support.bridges import publish, take_until_quiet
 from tests.support.brokers import MosquittoProcess
 from tests.support.hubdata import wristband_event
 from tests.support.stack import stack_settings
 
 pytestmark = pytest.mark.e2e
-
-
-def _publish(host: str, port: int, messages: list[tuple[str, bytes, bool]]) -> None:
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-edge-shared")
-    client.connect(host, port)
-    client.loop_start()
-    try:
-        infos = [client.publish(t, p, qos=1, retain=r) for t, p, r in messages]
-        for info in infos:
-            info.wait_for_publish(10)
-            assert info.is_published()
-    finally:
-        client.loop_stop()
-        client.disconnect()
-
-
-async def _drain(bridge: MqttBridge, quiet_s: float = 1.0) -> list[Incoming]:
-    taken: list[Incoming] = []
-    loop = asyncio.get_running_loop()
-    last = loop.time()
-    while loop.time() - last < quiet_s:
-        if bridge.pending():
-            batch = await bridge.next_batch(1000, 0.0)
-            bridge.ack(batch)
-            taken += batch
-            last = loop.time()
-        await asyncio.sleep(0.05)
-    return taken
 
 
 async def test_retained_state_reaches_every_hub_and_telemetry_is_shared(
@@ -65,7 +36,7 @@ async def test_retained_state_reaches_every_hub_and_telemetry_is_shared(
     )
     # Published (retained) before any hub of the group has ever subscribed.
     await asyncio.to_thread(
-        _publish,
+        publish,
         mosquitto.host,
         mosquitto.port,
         [
@@ -106,9 +77,9 @@ async def test_retained_state_reaches_every_hub_and_telemetry_is_shared(
         telemetry.append(
             (availability_topic("edge-7", back.device_id), back.model_dump_json().encode(), False)
         )
-        await asyncio.to_thread(_publish, mosquitto.host, mosquitto.port, telemetry)
+        await asyncio.to_thread(publish, mosquitto.host, mosquitto.port, telemetry)
 
-        got = [await _drain(bridge) for bridge in bridges]
+        got = [await take_until_quiet(bridge, ack=True) for bridge in bridges]
         for items in got:
             topics = [i.topic for i in items]
             assert topics.count(availability_topic("edge-7", offline.device_id)) == 2
