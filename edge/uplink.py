@@ -139,7 +139,10 @@ class MqttUplink:
         self._slots = asyncio.Semaphore(s.edge_max_in_flight)
         self._stopping = False
         self._ever_connected = False
-        self._start_client(MQTTProtocolVersion.MQTTv5)
+        first = (
+            MQTTProtocolVersion.MQTTv5 if s.mqtt_protocol == "5" else MQTTProtocolVersion.MQTTv311
+        )
+        self._start_client(first)
         log.info("uplink %s connecting to %s:%s", self.gateway_id, s.mqtt_host, s.mqtt_port)
 
     def _start_client(self, protocol: MQTTProtocolVersion) -> None:

@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     mqtt_username: str | None = None
     mqtt_password: SecretStr | None = None
     mqtt_keepalive_s: int = Field(default=30, ge=5, le=3600)
+    # The MQTT version the hub's connections and the edge's uplink try first. With
+    # "5" each falls back to 3.1.1 by itself on a broker without MQTT 5, after a
+    # refused CONNECT or 3 s without a CONNACK; "3.1.1" starts there (the demo's
+    # embedded amqtt broker, which drops an MQTT 5 CONNECT).
+    mqtt_protocol: Literal["5", "3.1.1"] = "5"
     hub_client_id: str = Field(default="community-hub-1", min_length=1, max_length=64)
     # Several hubs sharing the ingest (docs/scale-out.md): every hub sets the same
     # group and its own hub_client_id; each device message then goes to one of

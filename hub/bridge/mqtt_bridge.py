@@ -163,7 +163,8 @@ class MqttBridge:
             "alarms": threading.Event(),
         }
         self._connects: dict[Session, int] = {"main": 0, "alarms": 0}
-        self._protocol: dict[Session, int] = {"main": mqtt.MQTTv5, "alarms": mqtt.MQTTv5}
+        first = mqtt.MQTTv5 if settings.mqtt_protocol == "5" else mqtt.MQTTv311
+        self._protocol: dict[Session, int] = {"main": first, "alarms": first}
         self._fallbacks: set[asyncio.Future[None]] = set()
         self._stopping = False
         self._client = self._make_client("main")

@@ -94,6 +94,9 @@ def _ticket_announcer(demo: Demo) -> Callable[[BatchOutcome], Awaitable[None]]:
 
 async def start_demo(settings: Settings, options: DemoOptions) -> Demo:
     check_demo_ports(settings)
+    # The embedded amqtt broker speaks MQTT 3.1.1 only: start there, rather than
+    # wait for each connection's MQTT 5 CONNECT to go unanswered.
+    settings = settings.model_copy(update={"mqtt_protocol": "3.1.1"})
     broker = EmbeddedBroker("127.0.0.1", settings.mqtt_port)
     await broker.start()
     hub = HubRuntime(settings)
