@@ -169,7 +169,6 @@ class MqttBridge:
         self._stopping = False
         self._client = self._make_client("main")
         self._alarm_client = self._make_client("alarms")
-        self.received = 0
         # By connection: the alarm lane and the rest (telemetry, state, results).
         self.received_on: dict[Session, int] = {"main": 0, "alarms": 0}
         self.stale_acks_skipped = 0
@@ -187,8 +186,8 @@ class MqttBridge:
         def on_connect(c: mqtt.Client, _u: Any, flags: Any, reason: Any, _p: Any) -> None:
             self._on_connect(session, c, flags, reason)
 
-        def on_disconnect(c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-            self._on_disconnect(session, c, reason)
+        def on_disconnect(_c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+            self._on_disconnect(session, reason)
 
         def on_message(_c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
             self._on_message(session, msg)
@@ -217,6 +216,11 @@ class MqttBridge:
 
     def _client_of(self, session: Session) -> mqtt.Client:
         return self._alarm_client if session == "alarms" else self._client
+
+    @property
+    def received(self) -> int:
+        """Messages received on both connections."""
+        return sum(self.received_on.values())
 
     @property
     def connected(self) -> bool:
@@ -339,7 +343,7 @@ class MqttBridge:
             flags.session_present,
         )
 
-    def _on_disconnect(self, session: Session, _client: mqtt.Client, reason: Any) -> None:
+    def _on_disconnect(self, session: Session, reason: Any) -> None:
         self._connected[session].clear()
         if self._stopping:
             return
@@ -360,7 +364,6 @@ class MqttBridge:
             session,
         )
         with self._lock:
-            self.received += 1
             self.received_on[session] += 1
             (self._alarms if lane is Lane.ALARM else self._others).append(item)
             wake = not self._wake_pending

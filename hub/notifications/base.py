@@ -148,10 +148,6 @@ class Delivery:
     delivered_to: tuple[str, ...] = ()  # channels that took it in this pass
     failed: dict[str, str] = field(default_factory=dict)  # channel → error
 
-    @property
-    def complete(self) -> bool:
-        return not self.failed
-
 
 class NotificationHub:
     """Fans a notification out to every registered plugin."""
@@ -186,11 +182,6 @@ class NotificationHub:
             if isinstance(notifier, kind):
                 return notifier
         return None
-
-    @property
-    def channels(self) -> list[str]:
-        """The names of the outside channels (every plugin but the live push)."""
-        return [name for name, n in self._named if not is_live_push(n)]
 
     async def guard(self, notification: Notification) -> Notification | None:
         """Silent alarms never reach residents, whatever the caller asked for."""
@@ -232,8 +223,7 @@ class NotificationHub:
         if guarded is None:
             log.info("notification %s has nobody left to tell", notification.id)
             return Delivery()
-        todo = [(name, n) for name, n in list(self._named) if not is_live_push(n)]
-        todo = [(name, n) for name, n in todo if name not in done]
+        todo = [(name, n) for name, n in self._named if not is_live_push(n) and name not in done]
         errors = await asyncio.gather(*(self._one(name, n, guarded) for name, n in todo))
         taken = tuple(name for (name, _), err in zip(todo, errors, strict=True) if err is None)
         failed = {name: err for (name, _), err in zip(todo, errors, strict=True) if err is not None}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, Page, expect
 
 from edge.simulator import SimulatedWatch, send_once
 from tests.browser.conftest import log_in
@@ -24,6 +24,17 @@ pytestmark = pytest.mark.e2e
 
 SUN = "8800000101"  # Sun Lihua's wristband, Building 1
 WRISTBAND = f"watch:{SUN}"
+
+
+async def _wristband_detail(browser: Browser, api: str, user: str) -> tuple[Page, list[str]]:
+    """``user`` logged in on the dashboard, with Sun Lihua's wristband open; page errors."""
+    page = await browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    await log_in(page, api, user, via="/dashboard", lands_on="/dashboard")
+    await page.locator("article.building", has_text="Building 1").locator("h3 button").click()
+    await page.locator(f"#devices li[data-device-id='{WRISTBAND}'] button").click()
+    return page, errors
 
 
 async def test_the_device_detail_draws_its_battery_history(
@@ -50,12 +61,7 @@ async def test_the_device_detail_draws_its_battery_history(
             else:
                 raise AssertionError("no battery readings reached the history")
 
-        page = await browser.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        await log_in(page, api, "manager", via="/dashboard", lands_on="/dashboard")
-        await page.locator("article.building", has_text="Building 1").locator("h3 button").click()
-        await page.locator(f"#devices li[data-device-id='{WRISTBAND}'] button").click()
+        page, errors = await _wristband_detail(browser, api, "manager")
         chart = page.locator("#device-telemetry svg#chart-telemetry")
         await expect(chart).to_have_attribute("role", "img")
         await expect(chart).to_have_attribute(
@@ -114,12 +120,7 @@ async def test_staff_see_the_wearers_heart_rate_where_a_manager_sees_battery(
             )
             assert refused.status_code == 403, refused.text
 
-        page = await browser.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        await log_in(page, api, "staff", via="/dashboard", lands_on="/dashboard")
-        await page.locator("article.building", has_text="Building 1").locator("h3 button").click()
-        await page.locator(f"#devices li[data-device-id='{WRISTBAND}'] button").click()
+        page, errors = await _wristband_detail(browser, api, "staff")
         chart = page.locator("#device-telemetry svg#chart-telemetry")
         await expect(chart).to_have_attribute(
             "aria-label", "Heart rate, last 24 hours. 5 values in the last 24 hours (raw)."
