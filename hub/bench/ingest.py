@@ -47,6 +47,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from tqdm import tqdm
 
 from device_adapters.model import DeviceEvent, Lane
+from hub.bench.floor import durable_consume
 from hub.bridge.topics import EVENTS_SUBSCRIPTION, event_topic
 from hub.broker.mosquitto import MosquittoProcess, find_mosquitto, free_port
 from hub.storage.db import Database
@@ -273,6 +274,9 @@ class IngestResult:
     # The bare consumer again after the hubs: the machine is shared, and the two bare
     # runs show how much its other load moved the ceiling meanwhile.
     bare_after: Phase | None = None
+    # The durable floor (hub/bench/floor.py) at each MQTT version: what storing
+    # before acknowledging costs by itself, whatever else a hub does.
+    floors: list[Phase] = field(default_factory=list)
     database: str = "SQLite"
     load_average: tuple[float, float] = (0.0, 0.0)
 
@@ -345,15 +349,30 @@ async def _publish_phase(
 async def _bare_phase(
     port: int, count: int, bar: tqdm[Any], name: str = "bare paho consumer"
 ) -> Phase:
+    return await _reference_phase(port, count, bar, name, _consume)
+
+
+async def _floor_phase(port: int, count: int, bar: tqdm[Any], work: Path, mqtt5: bool) -> Phase:
+    name = f"durable floor, MQTT {'5' if mqtt5 else '3.1.1'}"
+    db_path = work / f"floor-{'5' if mqtt5 else '311'}.sqlite3"
+    return await _reference_phase(port, count, bar, name, durable_consume, mqtt5, str(db_path))
+
+
+async def _reference_phase(
+    port: int, count: int, bar: tqdm[Any], name: str, target: Any, *args: Any
+) -> Phase:
+    """A consumer process that reports what it has taken (bare) or committed (floor)."""
     phase = Phase(name)
-    consumer = _Child(_consume, port, count)
+    consumer = _Child(target, port, count, *args)
     await consumer.start()
-    state = {"arrived": 0, "last": time.monotonic()}
+    state = {"arrived": 0, "last": time.monotonic(), "done": False}
 
     async def arrivals() -> tuple[int, float]:
-        while consumer.pipe.poll():
+        # After "done" the process may have exited: its pipe then reads as closed.
+        while not state["done"] and consumer.pipe.poll():
             message = await consumer.recv(0)
             state["arrived"], state["last"] = message[1], message[2]
+            state["done"] = message[0] == "done"
         return int(state["arrived"]), float(state["last"])
 
     try:
@@ -482,6 +501,8 @@ async def run_ingest_bench(count: int = 100_000, progress: bool = True) -> Inges
         work = Path(tmp)
         async with _broker(work) as broker:
             result.bare = await _bare_phase(broker.port, count, bar)
+            for mqtt5 in (True, False):
+                result.floors.append(await _floor_phase(broker.port, count, bar, work, mqtt5))
             url = f"sqlite+aiosqlite:///{work / 'hub.sqlite3'}"
             result.hubs.append(
                 await _hub_phase("hub, SQLite", work, broker.port, url, 1, count, bar)
@@ -584,6 +605,25 @@ def _row(r: IngestResult, phase: Phase, bare: bool = False) -> str:
     )
 
 
+def _floor_text(r: IngestResult) -> str:
+    if not r.floors:
+        return ""
+    return (
+        "The durable floors (`hub/bench/floor.py`) are the least a consumer that "
+        "acknowledges only what it has stored can do, in a process of its own: paho-mqtt "
+        "with manual acknowledgement at the MQTT version named (the hub speaks 5), each "
+        "message parsed with orjson, rows inserted with sqlite3's own executemany in "
+        "transactions of up to 500, committed, then acknowledged; no validation, state, "
+        "rules or history. They bound what any Python hub on paho reaches here. "
+    )
+
+
+def _floor_note(r: IngestResult) -> str:
+    return "".join(
+        f"; {phase.name}: {r.ratio(phase):.2f}" for phase in r.floors if "MQTT 5" in phase.name
+    )
+
+
 def markdown(r: IngestResult, title: str, figure: str) -> str:
     mix = ", ".join(f"{family} {n}" for family, n in sorted(r.mix.items()))
     last = r.hubs[-1]
@@ -600,6 +640,7 @@ def markdown(r: IngestResult, title: str, figure: str) -> str:
         "every event topic, counting arrivals (paho acknowledges after the callback); "
         "it runs before the hubs and again after them, and the ratio is to the faster of "
         "its two runs, so the machine's other load cannot flatter the hub. "
+        f"{_floor_text(r)}"
         f"The hub is `community-hub hub` with default settings on a fresh {r.database} "
         "database; what counts is the events found in its database. Rate: what arrived "
         "over the time from the first publish to the last arrival. All processes share "
@@ -610,6 +651,7 @@ def markdown(r: IngestResult, title: str, figure: str) -> str:
         "publisher, acknowledged | ratio to bare |",
         "|---|---:|---:|---:|---:|---:|",
         _row(r, r.bare, bare=True),
+        *(_row(r, phase, bare=True) for phase in r.floors),
         *(_row(r, phase) for phase in r.hubs),
         *([_row(r, r.bare_after, bare=True)] if r.bare_after else []),
         "",
@@ -617,7 +659,7 @@ def markdown(r: IngestResult, title: str, figure: str) -> str:
         f"{r.ratio(last):.2f}, lost {last.lost:,}: {verdict}.",
         "",
         f"<!-- summary: {figure} | {r.ratio(last):.2f} of bare "
-        f"({last.rate:,.0f} / {r.ceiling:,.0f} msg/s), lost {last.lost:,} | "
+        f"({last.rate:,.0f} / {r.ceiling:,.0f} msg/s), lost {last.lost:,}{_floor_note(r)} | "
         f"≥ {RATIO_TARGET}, zero loss | {'met' if r.met else 'not met'} -->",
     ]
     return "\n".join(lines)

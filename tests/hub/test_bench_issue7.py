@@ -28,9 +28,15 @@ async def test_ingest_bench_counts_what_the_store_holds_for_both_consumers() -> 
     [hub] = result.hubs
     assert hub.published == hub.arrived == 500 and hub.lost == 0 and hub.caught_up
     assert result.bare.rate > 0 and hub.rate > 0 and result.ratio(hub) > 0
+    # The durable floors stored (and only then acknowledged) every message.
+    assert [f.name for f in result.floors] == ["durable floor, MQTT 5", "durable floor, MQTT 3.1.1"]
+    assert all(f.published == f.arrived == 500 and f.lost == 0 for f in result.floors)
     table = ingest.markdown(result, "Ingest", "1. ingest")
     assert "| hub, SQLite |" in table and "| 500 / 500 | 0 |" in table
-    assert re.search(r"<!-- summary: 1\. ingest \| \d+\.\d\d of bare", table)
+    assert "| durable floor, MQTT 5 |" in table and "| durable floor, MQTT 3.1.1 |" in table
+    assert re.search(
+        r"<!-- summary: 1\. ingest \| \d+\.\d\d of bare .*durable floor, MQTT 5: \d\.\d\d", table
+    )
 
 
 def test_ingest_mix_has_telemetry_of_every_family_and_no_alarms() -> None:
