@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from device_adapters.kinds import KINDS
 from device_adapters.model import Severity
+from hub.alerts.repeats import AlertRepeats
 from hub.alerts.service import open_or_attach_kind
 from hub.alerts.tables import alerts
 from hub.devices.models import DeviceContext
@@ -73,6 +74,7 @@ async def raise_alert(
     latitude: float | None = None,
     longitude: float | None = None,
     detail: dict[str, Any] | None = None,
+    repeats: AlertRepeats | None = None,
 ) -> Raised:
     who, where = await who_and_where(conn, ctx)
     what = KINDS[kind].description if kind in KINDS else kind.replace("_", " ").replace(".", ": ")
@@ -91,6 +93,7 @@ async def raise_alert(
         rule_id=rule.id,
         latitude=latitude,
         longitude=longitude,
+        repeats=repeats,
     )
     raised = Raised(outcome.alert_id, outcome.opened, kind, ctx.device_id, title, severity, at)
     if not outcome.opened:

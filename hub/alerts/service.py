@@ -12,6 +12,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from device_adapters.model import DeviceEvent, Severity
 from hub.alerts.models import AlertPublic, AlertStatus
+from hub.alerts.repeats import AlertRepeats
 from hub.alerts.tables import alerts
 from hub.devices.models import DeviceContext
 from hub.tickets.tables import ticket_handlers, tickets
@@ -70,8 +71,16 @@ async def open_or_attach_kind(
     rule_id: str | None = None,
     latitude: float | None = None,
     longitude: float | None = None,
+    repeats: AlertRepeats | None = None,
 ) -> AlertOutcome:
-    """Open an alert of ``kind`` for a device, or count a repeat on the one already active."""
+    """Open an alert of ``kind`` for a device, or count a repeat on the one already active.
+
+    With ``repeats`` (an ingest batch), a repeat is counted there and written
+    when the batch flushes it, instead of by an UPDATE of its own.
+    """
+    if repeats is not None and (known := repeats.active(device_id, kind)) is not None:
+        repeats.count(known, at)
+        return AlertOutcome(alert_id=known, opened=False)
     active = (
         await conn.execute(
             sa.select(alerts.c.id, alerts.c.last_event_at).where(
@@ -81,6 +90,10 @@ async def open_or_attach_kind(
             )
         )
     ).first()
+    if active is not None and repeats is not None:
+        repeats.remember(device_id, kind, active.id)
+        repeats.count(active.id, at)
+        return AlertOutcome(alert_id=active.id, opened=False)
     if active is not None:
         await conn.execute(
             alerts.update()
@@ -111,7 +124,10 @@ async def open_or_attach_kind(
         )
     )
     assert result.inserted_primary_key is not None
-    return AlertOutcome(alert_id=int(result.inserted_primary_key[0]), opened=True)
+    alert_id = int(result.inserted_primary_key[0])
+    if repeats is not None:
+        repeats.remember(device_id, kind, alert_id)
+    return AlertOutcome(alert_id=alert_id, opened=True)
 
 
 async def active_alert_keys(conn: AsyncConnection, device_ids: list[str]) -> set[tuple[str, str]]:

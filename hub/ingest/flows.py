@@ -117,6 +117,7 @@ async def store_batch(
     signs = await record_signs_of_life(conn, fresh, contexts)
     if signs:
         await engine.on_signs_of_life(signs, await _welfare_residents(conn, signs))
+    await engine.finish()
     _collect(outcome, engine)
     await insert_ignoring_duplicates(
         conn,

@@ -87,6 +87,61 @@ async def test_repeats_attach_to_the_open_alert_and_open_no_new_ticket(db: Datab
     assert await _count(db, events, events.c.alert_id.is_not(None)) == 3
 
 
+async def test_repeats_within_one_batch_are_counted_once_at_their_latest_time(
+    db: Database,
+) -> None:
+    # Repeats in a batch are counted in memory and written once (hub/alerts/repeats.py):
+    # the count and the latest time must come out as if each had been written alone,
+    # also when the batch's events are out of time order.
+    base = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+    minutes = [0, 7, 3, 5]
+    async with db.write() as conn:
+        await store_batch(
+            conn,
+            [
+                wristband_event(SUN, "wristband.geofence_exit", received_at=base.replace(minute=m))
+                for m in minutes
+            ],
+            [],
+            base,
+        )
+    async with db.write() as conn:
+        second = await store_batch(
+            conn,
+            [wristband_event(SUN, "wristband.geofence_exit", received_at=base.replace(minute=6))],
+            [],
+            base,
+        )
+    assert second.alerts_opened == [] and len(second.alerts_attached) == 1
+    async with db.read() as conn:
+        alert = (await conn.execute(sa.select(alerts))).one()
+    assert alert.event_count == 5
+    assert alert.last_event_at == base.replace(minute=7)  # minute 6 came later, but is older
+    assert await _count(db, events, events.c.alert_id == alert.id) == 5
+
+
+async def test_a_clear_within_a_batch_lets_a_later_repeat_open_a_new_alert(db: Database) -> None:
+    base = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+    kinds = ["wristband.geofence_exit", "wristband.geofence_exit", "wristband.geofence_enter"]
+    kinds += ["wristband.geofence_exit", "wristband.geofence_exit"]
+    async with db.write() as conn:
+        outcome = await store_batch(
+            conn,
+            [
+                wristband_event(SUN, kind, received_at=base.replace(minute=n))
+                for n, kind in enumerate(kinds)
+            ],
+            [],
+            base,
+        )
+    assert len(outcome.alerts_opened) == 2 and len(outcome.alerts_attached) == 2
+    async with db.read() as conn:
+        rows = (await conn.execute(sa.select(alerts).order_by(alerts.c.id))).all()
+    assert [(r.status, r.event_count) for r in rows] == [("cleared", 2), ("open", 2)]
+    assert rows[0].last_event_at == base.replace(minute=1)
+    assert rows[1].last_event_at == base.replace(minute=4)
+
+
 async def test_a_fall_is_a_separate_alert_from_an_sos(db: Database) -> None:
     now = datetime.now(UTC)
     async with db.write() as conn:
