@@ -229,6 +229,10 @@ class NotificationHub:
         failed = {name: err for (name, _), err in zip(todo, errors, strict=True) if err is not None}
         return Delivery(taken, failed)
 
+    def has_outside_channels(self) -> bool:
+        """True when a plugin besides the live push takes notifications (webhooks, SMS)."""
+        return any(not is_live_push(n) for _, n in self._named)
+
     async def push_live(self, notification: Notification) -> bool:
         """Hand a notification to this process's live push (after the guard); False if none."""
         live = [(name, n) for name, n in list(self._named) if is_live_push(n)]

@@ -187,6 +187,48 @@ async def test_a_committed_notification_is_delivered_once(store: Store) -> None:
     assert relay.stats.delivered == 1
 
 
+async def test_without_an_outside_channel_due_rows_are_settled_in_one_statement(
+    store: Store,
+) -> None:
+    """No webhook configured: nothing is claimed; the live feed still reads every row."""
+    clock = FakeClock(datetime.now(UTC))
+    live = LiveNotifier()
+    relay = OutboxRelay(store.db, NotificationHub([live]), name="hub-a", clock=clock)
+    await relay.start()
+    sub = live.subscribe(VOLUNTEER)
+    notes = [_note(f"note {i}") for i in range(3)]
+    await _commit(store.db, notes)
+    # Another hub holds a claim on the last one: that hub's to deliver while it lasts.
+    async with store.db.write() as conn:
+        await conn.execute(
+            outbox.update()
+            .where(outbox.c.notification_id == notes[2].id)
+            .values(claimed_by="hub-b#1", claimed_until=clock.at + timedelta(seconds=30))
+        )
+    assert await relay.deliver_due() == 2
+    rows = await _rows(store.db)
+    assert [r.delivered_at is not None for r in rows] == [True, True, False]
+    assert all(r.attempts == 0 and r.claimed_by is None for r in rows[:2])  # never claimed
+    assert await relay.deliver_due() == 0
+    clock.at += timedelta(seconds=31)  # the other hub's claim ran out: due here now
+    assert await relay.deliver_due() == 1 and relay.stats.delivered == 3
+    assert await relay.tail() == 3 and _pushed_ids(sub) == [n.id for n in notes]
+
+    # The same through the relay's own loop, woken by a commit in this process.
+    running = asyncio.create_task(relay.run())
+    try:
+        late = _note("committed while the relay runs")
+        await _commit(store.db, [late])
+        relay.poke()
+        assert await _until_pushed(sub, 2.0) == [late.id]
+        deadline = time.monotonic() + 5
+        while (await _rows(store.db))[-1].delivered_at is None:
+            assert time.monotonic() < deadline, "the relay never settled the new row"
+            await asyncio.sleep(0.05)
+    finally:
+        await _stop(running, relay)
+
+
 async def test_a_failing_channel_is_retried_with_back_off_and_alone(store: Store) -> None:
     clock = FakeClock(datetime.now(UTC))
     flaky, steady = Flaky(failures=2), Recorder()
