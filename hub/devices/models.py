@@ -23,6 +23,9 @@ class DeviceContext:
     building_id: int | None
     grid_id: int | None
     community_id: int | None
+    # A charger's ports (and "0", its pile) still faulted once the batch's events are
+    # folded into its state: a fault alert is not cleared while one is left.
+    faulted_parts: tuple[str, ...] = ()
 
 
 class DevicePublic(BaseModel):

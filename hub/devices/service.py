@@ -12,12 +12,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from device_adapters.model import DeviceAvailability, DeviceEvent
+from device_adapters.model import DeviceAvailability, DeviceEvent, DeviceFamily
 from hub.alerts.service import known_kinds
 from hub.devices.health import faulted, out_of_order_among
 from hub.devices.models import DeviceContext, DevicePublic
 from hub.devices.privacy import device_for
-from hub.devices.state import merge_state
+from hub.devices.state import faulted_parts, merge_state
 from hub.devices.tables import devices
 from hub.grid.tables import buildings, grids, households
 from hub.users.models import Role
@@ -113,6 +113,7 @@ async def apply_events(
     known = {row.id: row for row in await conn.execute(query)}
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
+    states: dict[str, dict[str, Any]] = {}
     for device_id, device_events in by_device.items():
         first = device_events[0]
         row = known.get(device_id)
@@ -126,6 +127,7 @@ async def apply_events(
                 battery = int(battery_value)
             if last_seen is None or event.received_at > last_seen:
                 last_seen = event.received_at
+        states[device_id] = state
         if row is None:
             inserts.append(
                 {
@@ -161,15 +163,19 @@ async def apply_events(
     contexts: dict[str, DeviceContext] = {}
     for device_id, device_events in by_device.items():
         row = known.get(device_id)
+        family = device_events[0].family
         contexts[device_id] = DeviceContext(
             device_id=device_id,
-            family=device_events[0].family.value,
+            family=family.value,
             name=row.name if row else device_id,
             resident_id=row.resident_id if row else None,
             household_id=row.household_id if row else None,
             building_id=row.any_building_id if row else None,
             grid_id=row.grid_id if row else None,
             community_id=row.community_id if row else None,
+            faulted_parts=faulted_parts(states[device_id])
+            if family is DeviceFamily.CHARGER
+            else (),
         )
     return contexts
 

@@ -34,6 +34,9 @@ _TRANSIENT = frozenset(
 # A battery reading above this clears an earlier low-battery flag (replaced or charged).
 LOW_BATTERY_CLEARS_ABOVE_PCT = 20
 AVAILABILITIES = ("available", "charging", "reserved", "out_of_order", "unknown")
+# Kinds that mark a charger's port (or its pile) faulted in its state, until the
+# port reports a status other than out of order.
+CHARGER_FAULT_KINDS = frozenset({"charger.fault", "charger.overtemperature", "charger.smoke"})
 
 
 def _scalar_updates(event: DeviceEvent, keys: frozenset[str] | None = None) -> dict[str, Any]:
@@ -111,7 +114,7 @@ def _charger(state: dict[str, Any], event: DeviceEvent) -> None:
         target["availability"] = availability if availability in AVAILABILITIES else "unknown"
         if target["availability"] != "out_of_order":
             target.pop("fault", None)
-    elif event.kind in ("charger.fault", "charger.overtemperature", "charger.smoke"):
+    elif event.kind in CHARGER_FAULT_KINDS:
         target["fault"] = event.values.get("error_code") or event.kind.split(".", 1)[1]
         target["availability"] = "out_of_order"
     elif event.kind == "charger.meter":
@@ -168,3 +171,12 @@ def merge_state(state: dict[str, Any], event: DeviceEvent) -> dict[str, Any]:
     merged["last_event_kind"] = event.kind
     merged["last_event_at"] = event.received_at.isoformat()
     return merged
+
+
+def faulted_parts(state: dict[str, Any]) -> tuple[str, ...]:
+    """A charger's ports ("1", "2", ...) and pile ("0") its state holds a fault for."""
+    parts = [("0", state.get("pile"))]
+    ports = state.get("ports")
+    if isinstance(ports, dict):
+        parts += sorted(ports.items())
+    return tuple(name for name, part in parts if isinstance(part, dict) and part.get("fault"))

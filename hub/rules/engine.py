@@ -19,9 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from device_adapters.model import DeviceAvailability, DeviceEvent
 from hub.alerts.flows import Raised, is_silent, raise_alert
+from hub.alerts.repeats import AlertRepeats
 from hub.alerts.service import active_alert_keys, clear_active
 from hub.devices.models import DeviceContext
 from hub.devices.service import device_context
+from hub.devices.state import CHARGER_FAULT_KINDS
 from hub.events.tables import events as events_table
 from hub.residents.activity import SignOfLife
 from hub.rules.conditions import (
@@ -73,6 +75,8 @@ class RulesEngine:
         # The devices _active covers: a welfare check's subject ("resident:N") is
         # not one of the batch's devices, and its alerts must still be looked up.
         self._known_devices: frozenset[str] = frozenset()
+        # Repeats of active alerts, written once by finish().
+        self._repeats = AlertRepeats()
 
     async def prepare(
         self, events: Sequence[DeviceEvent], contexts: dict[str, DeviceContext]
@@ -112,6 +116,10 @@ class RulesEngine:
         self._known_devices = frozenset(device_ids)
         self._prepared = True
 
+    async def finish(self) -> None:
+        """Write what on_event only counted; call it before the batch commits."""
+        await self._repeats.flush(self.conn)
+
     async def _cancel(self, key: str, why: str) -> None:
         if self._prepared and key not in self._pending:
             return
@@ -147,6 +155,8 @@ class RulesEngine:
                 if rule.kind == event.kind:
                     alert_id = await self._raise_for_event(doc, rule, event, ctx)
                 elif any(m.matches(event.kind, event.values) for m in rule.clears_on):
+                    if rule.kind in CHARGER_FAULT_KINDS and ctx.faulted_parts:
+                        continue  # one port is back, another is still out of order
                     await self._clear(ctx.device_id, rule.kind, f"device reported {event.kind}")
             elif isinstance(rule, ThresholdRule) and rule.kind == event.kind:
                 await self._threshold(doc, rule, event, ctx)
@@ -174,6 +184,7 @@ class RulesEngine:
             latitude=float(lat) if isinstance(lat, int | float) else None,
             longitude=float(lon) if isinstance(lon, int | float) else None,
             detail=dict(event.values),
+            repeats=self._repeats,
         )
         self._raised(raised)
         return raised.alert_id
@@ -183,6 +194,7 @@ class RulesEngine:
             return
         cleared = await clear_active(self.conn, device_id, kind, self.now, reason)
         self._active.discard((device_id, kind))
+        self._repeats.forget(device_id, kind)
         if cleared is not None:
             self.outcome.cleared.append(cleared)
 
@@ -205,6 +217,7 @@ class RulesEngine:
             at=event.received_at,
             now=self.now,
             detail=detail,
+            repeats=self._repeats,
         )
         self._raised(raised)
         return raised

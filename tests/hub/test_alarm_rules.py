@@ -401,16 +401,37 @@ async def test_a_repeated_fault_report_while_available_keeps_one_alert(rig: Rig)
     assert fixed.alerts_cleared == [found[0].id]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: one charger.fault alert per device; any port's recovery clears it",
-)
 async def test_another_port_available_does_not_clear_a_ports_fault(rig: Rig) -> None:
     await rig.send(*rig.ocpp_status(CHARGER_GRID1, "Faulted", "GroundFailure", port=1))
     rig.at(minutes=5)
     other_port = await rig.send(*rig.ocpp_status(CHARGER_GRID1, "Available", port=2))
     assert other_port.alerts_cleared == []
-    assert len(await rig.active("charger.fault")) == 1
+    (alert,) = await rig.active("charger.fault")
+
+    # Port 2 faults too: the same charger's alert, counted; then port 1 is repaired.
+    rig.at(minutes=10)
+    second = await rig.send(
+        *rig.ocpp_status(CHARGER_GRID1, "Faulted", "ConnectorLockFailure", port=2)
+    )
+    assert second.alerts_opened == [] and second.alerts_attached == [alert.id]
+    rig.at(minutes=20)
+    one_back = await rig.send(*rig.ocpp_status(CHARGER_GRID1, "Available", port=1))
+    assert one_back.alerts_cleared == [] and len(await rig.active("charger.fault")) == 1
+
+    # Only when no port is out of order any more is the charger's fault over.
+    rig.at(minutes=30)
+    both_back = await rig.send(*rig.ocpp_status(CHARGER_GRID1, "Available", port=2))
+    assert both_back.alerts_cleared == [alert.id]
+    assert await rig.active("charger.fault") == []
+
+
+async def test_a_port_that_faults_and_recovers_in_one_batch_clears_the_alert(rig: Rig) -> None:
+    """The check reads the state after the whole batch: the fault and its end both in it."""
+    batch = rig.ocpp_status(CHARGER_GRID1, "Faulted", "GroundFailure", port=1)
+    rig.at(minutes=1)
+    batch += rig.ocpp_status(CHARGER_GRID1, "Available", port=1)
+    outcome = await rig.send(*batch)
+    assert len(outcome.alerts_opened) == 1 and outcome.alerts_cleared == outcome.alerts_opened
 
 
 async def test_an_event_rule_without_a_category_opens_an_alert_but_no_ticket(rig: Rig) -> None:
