@@ -165,10 +165,25 @@ async def _until_stored(p: Pipeline, acked: dict[str, list[int]], timeout_s: flo
         await asyncio.sleep(0.5)
 
 
+async def _until_acked(watches: Watches, at_least: int, timeout_s: float = 90) -> None:
+    """Wait for the load to have ``at_least`` frames acknowledged in all.
+
+    Not a fixed sleep: on a slow or busy machine the processes take seconds to
+    start, and a load that never ran would prove nothing.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        if sum(len(v) for v in watches.acked.values()) >= at_least or loop.time() > deadline:
+            return
+        await asyncio.sleep(0.1)
+
+
 async def _run_with_fault(p: Pipeline, fault: str) -> None:
     watches = Watches(p.watch_port)
     load = asyncio.create_task(watches.run())
-    await asyncio.sleep(3)
+    await _until_acked(watches, 300)  # the edge is up and the hub takes what it sends
+    await asyncio.sleep(1)
     if fault == "broker":
         await asyncio.to_thread(p.broker.stop)
         await asyncio.sleep(3)
@@ -177,7 +192,9 @@ async def _run_with_fault(p: Pipeline, fault: str) -> None:
         await p.kill(fault)
         await asyncio.sleep(2)
         await p.start(fault)
-    await asyncio.sleep(3)
+    # Load again after the fault, once the restarted process takes it.
+    await _until_acked(watches, sum(len(v) for v in watches.acked.values()) + 300)
+    await asyncio.sleep(1)
     watches.stop.set()
     with contextlib.suppress(TimeoutError, asyncio.CancelledError):
         await asyncio.wait_for(load, 10)

@@ -11,16 +11,15 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
 import sqlalchemy as sa
-from paho.mqtt.enums import CallbackAPIVersion
 
 from device_adapters.model import Lane
 from hub.bridge.mqtt_bridge import Incoming
 from hub.bridge.topics import event_topic
 from hub.events.tables import events
 from hub.runtime import HubRuntime
+from tests.support.bridges import publish
 from tests.support.brokers import MosquittoProcess
 from tests.support.hubdata import wristband_event
 from tests.support.stack import stack_settings
@@ -31,23 +30,13 @@ BACKLOG = 4000
 
 
 def _publish_backlog(broker: MosquittoProcess) -> None:
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-backlog-publisher")
-    client.max_inflight_messages_set(1000)
-    client.connect(broker.host, broker.port)
-    client.loop_start()
-    try:
-        infos = []
-        for i in range(BACKLOG):
-            # Many devices, as in the benchmark: every device's state is read per batch.
-            event = wristband_event(f"88000{i % 200:05d}", "wristband.heartbeat", values={"n": i})
-            topic = event_topic("edge-test", Lane.TELEMETRY, event.device_id)
-            infos.append(client.publish(topic, event.model_dump_json().encode(), qos=1))
-        for info in infos:
-            info.wait_for_publish(30)
-            assert info.is_published()
-    finally:
-        client.loop_stop()
-        client.disconnect()
+    messages = []
+    for i in range(BACKLOG):
+        # Many devices, as in the benchmark: every device's state is read per batch.
+        event = wristband_event(f"88000{i % 200:05d}", "wristband.heartbeat", values={"n": i})
+        topic = event_topic("edge-test", Lane.TELEMETRY, event.device_id)
+        messages.append((topic, event.model_dump_json().encode(), False))
+    publish(broker.host, broker.port, messages)
 
 
 async def _stored(runtime: HubRuntime) -> int:
@@ -90,7 +79,9 @@ async def test_a_backlog_is_stored_in_batches_near_the_limit(
     taken = [s for s in sizes if s]
     print(f"batches: {len(taken)}, sizes: {taken}")
     assert sum(taken) >= BACKLOG
-    # All but the tail end of the backlog went in batches of at least the floor.
-    small = [s for s in taken[:-3] if s < floor]
+    # All but the two ends went in batches of at least the floor. The first batch
+    # closes after the batch wait while the broker is only starting to resend the
+    # session (a CI run on a busy host took 34 there); the tail is what is left.
+    small = [s for s in taken[1:-3] if s < floor]
     assert not small, f"{len(small)} of {len(taken)} batches under {floor}: {taken}"
-    assert len(taken) <= BACKLOG // floor + 3
+    assert len(taken) <= BACKLOG // floor + 4
