@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
+
+
+def sqlite_text(value: datetime | None) -> str | None:
+    """An aware datetime as the UTC text SQLAlchemy's SQLite DATETIME stores.
+
+    The same text as ``process_bind_param`` followed by SQLAlchemy's own
+    DATETIME formatting ("YYYY-MM-DD HH:MM:SS.ffffff", naive UTC), in one C
+    call: the two Python steps were 10 % of the hub's GIL time in the ingest
+    benchmark, where every event binds three of them.
+    """
+    if value is None:
+        return None
+    offset = value.utcoffset()
+    if offset is None:
+        raise ValueError("naive datetime given to a UTC column")
+    if offset:
+        value = value - offset
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -24,6 +43,11 @@ class UtcDateTime(TypeDecorator[datetime]):
         value = value.astimezone(UTC)
         # SQLite stores text: keep it naive-UTC so ordering by text is ordering by time.
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        if dialect.name == "sqlite":
+            return sqlite_text
+        return super().bind_processor(dialect)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
