@@ -6,11 +6,16 @@ keeps two coroutines from interleaving statements in one SQLite file. It only
 orders the coroutines of one process: several hub processes on one PostgreSQL
 database rely on the database itself (unique keys, ON CONFLICT, row and
 advisory locks, see hub/storage/locks.py and docs/scale-out.md).
+
+On SQLite the write transactions run in the loop's thread
+(hub/storage/inloop_sqlite.py) and reads on aiosqlite's threads.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,11 +23,19 @@ from typing import Any
 
 import orjson
 from sqlalchemy import event
+from sqlalchemy.dialects import registry
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from hub.storage.locks import lock_migrations
 from hub.storage.migrate import upgrade_to_head
+
+log = logging.getLogger(__name__)
+
+# How often, at most, the WAL the in-loop writer appends to is checkpointed.
+CHECKPOINT_EVERY_S = 1.0
+
+registry.register("sqlite.hubinloop", "hub.storage.inloop_sqlite", "SQLiteDialect_inloop")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -33,6 +46,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def _inloop_pragmas(dbapi_connection: Any, record: Any) -> None:
+    _sqlite_pragmas(dbapi_connection, record)
+    cursor = dbapi_connection.cursor()
+    # Nothing that waits or copies the WAL inside SQLite, which would block the
+    # loop: inloop_sqlite retries a busy statement, and Database checkpoints
+    # the WAL on a reader's thread.
+    cursor.execute("PRAGMA busy_timeout=0")
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
 
 
@@ -71,9 +95,13 @@ def dump_json(value: object) -> str:
 
 
 class Database:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, write_engine: AsyncEngine | None = None) -> None:
         self.engine = engine
+        # SQLite: write transactions in the loop's thread (hub/storage/inloop_sqlite.py).
+        self.write_engine = write_engine or engine
         self._write_lock = asyncio.Lock()
+        self._checkpoint: asyncio.Task[None] | None = None
+        self._last_checkpoint = 0.0
 
     @classmethod
     def open(cls, url: str) -> Database:
@@ -86,9 +114,16 @@ class Database:
             json_serializer=dump_json,
             json_deserializer=orjson.loads,
         )
-        if parsed.get_backend_name() == "sqlite":
-            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        return cls(engine)
+        if parsed.get_backend_name() != "sqlite":
+            return cls(engine)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        writer = create_async_engine(
+            parsed.set(drivername="sqlite+hubinloop"),
+            json_serializer=dump_json,
+            json_deserializer=orjson.loads,
+        )
+        event.listen(writer.sync_engine, "connect", _inloop_pragmas)
+        return cls(engine, writer)
 
     @property
     def dialect(self) -> str:
@@ -97,8 +132,31 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """One write transaction: committed when the block ends, rolled back if it raises."""
-        async with self._write_lock, self.engine.begin() as conn:
+        async with self._write_lock, self.write_engine.begin() as conn:
             yield conn
+        if self.write_engine is not self.engine:
+            self._checkpoint_soon()
+
+    def _checkpoint_soon(self) -> None:
+        """Start a PASSIVE WAL checkpoint on a reader's thread, at most once a second.
+
+        SQLite would otherwise checkpoint inside the writer's commit, copying
+        pages and syncing the file in the loop. PASSIVE waits for nobody: a
+        page a reader still needs stays in the WAL until the next one.
+        """
+        now = time.monotonic()
+        running = self._checkpoint is not None and not self._checkpoint.done()
+        if running or now - self._last_checkpoint < CHECKPOINT_EVERY_S:
+            return
+        self._last_checkpoint = now
+        self._checkpoint = asyncio.create_task(self._run_checkpoint())
+
+    async def _run_checkpoint(self) -> None:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        except Exception:  # the next write tries again; the WAL only grows meanwhile
+            log.warning("WAL checkpoint failed", exc_info=True)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -110,4 +168,8 @@ class Database:
             await conn.run_sync(_upgrade_in_one_transaction)
 
     async def close(self) -> None:
+        if self._checkpoint is not None:
+            await asyncio.gather(self._checkpoint, return_exceptions=True)
+        if self.write_engine is not self.engine:
+            await self.write_engine.dispose()
         await self.engine.dispose()

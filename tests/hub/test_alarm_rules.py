@@ -1037,7 +1037,8 @@ class GatedDatabase(Database):
     """
 
     def __init__(self, url: str, barrier: asyncio.Barrier) -> None:
-        super().__init__(Database.open(url).engine)
+        opened = Database.open(url)
+        super().__init__(opened.engine, opened.write_engine)
         self._barrier: asyncio.Barrier | None = barrier
 
     @asynccontextmanager

@@ -231,7 +231,7 @@ async def test_two_hubs_racing_for_a_port_are_told_apart_by_the_unique_index(
         if statement.lstrip().upper().startswith("INSERT INTO CHARGER_RESERVATIONS"):
             inserting.set()
 
-    event.listen(other.engine.sync_engine, "before_cursor_execute", _seen)
+    event.listen(other.write_engine.sync_engine, "before_cursor_execute", _seen)
 
     async def first() -> int:
         async with db.write() as conn:
