@@ -73,6 +73,8 @@ _BACKOFF_FIRST_S = 1.0
 _BACKOFF_MAX_S = 300.0
 _GAP_WAIT_S = 30.0
 _MAX_GAPS = 1000
+# How long, at most, ingest waits for the live push of a batch's notifications.
+LIVE_FIRST_S = 0.25
 _START_LOOKBACK = 100  # ids below the newest, checked for gaps when a hub starts
 _PURGE_EVERY_S = 600.0
 _ERROR_CHARS = 500
@@ -113,6 +115,7 @@ class RelayStats:
     unreadable: int = 0  # rows whose payload is no Notification (logged, never delivered)
     purged: int = 0
     given_up: int = 0  # purged while still undelivered
+    live_first_timeouts: int = 0  # ingest went on before the live push was done
 
 
 @dataclass(frozen=True)
@@ -194,6 +197,9 @@ class OutboxRelay:
         self._cursor = 0  # the highest id the live feed has seen
         self._gaps: dict[int, float] = {}  # ids below the cursor not seen yet → when first missed
         self._last_purge: datetime | None = None
+        self._tails_begun = 0  # live-feed passes started so far
+        self._tail_finished = 0  # the number of the last pass that finished
+        self._tail_done = asyncio.Event()
         self.stats = RelayStats()
 
     # -- wake-ups -------------------------------------------------------------
@@ -208,9 +214,28 @@ class OutboxRelay:
         self.poke()
 
     async def after_ingest(self, outcome: BatchOutcome) -> None:
-        """An ingest listener: the batch's notifications are committed, look now."""
-        if outcome.notifications:
-            self.poke()
+        """An ingest listener: the batch's notifications are committed, look now.
+
+        The ingest worker waits (up to ``LIVE_FIRST_S``) until the live feed has
+        pushed them: an SOS reaches the volunteers' screens before the next
+        telemetry batch takes the event loop, as alarms are read before telemetry.
+        """
+        if not outcome.notifications:
+            return
+        self.poke()
+        if not self._running.is_set() or self._stopped.is_set() or self._closing:
+            return
+        begun = self._tails_begun  # a pass begun before the commit may have missed them
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + LIVE_FIRST_S
+        while self._tail_finished <= begun and not self._stopped.is_set():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                self.stats.live_first_timeouts += 1
+                return
+            self._tail_done.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._tail_done.wait(), remaining)
 
     # -- start ----------------------------------------------------------------
 
@@ -546,7 +571,13 @@ class OutboxRelay:
             self._stopped.set()
 
     async def _tail_more(self) -> bool:
-        await self.tail()
+        self._tails_begun += 1
+        number = self._tails_begun
+        try:
+            await self.tail()
+        finally:
+            self._tail_finished = number
+            self._tail_done.set()
         return False
 
     async def _loop(

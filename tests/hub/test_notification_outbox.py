@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from device_adapters.model import Severity
-from hub.ingest.flows import store_batch
+from hub.ingest.flows import BatchOutcome, store_batch
 from hub.notifications.base import Notification, NotificationHub, Recipients
 from hub.notifications.live import LiveNotifier, Subscription
 from hub.notifications.outbox import OutboxRelay, enqueue
@@ -408,6 +408,34 @@ async def test_a_commit_in_this_process_reaches_its_live_push_at_once(store: Sto
         assert latency < 0.25
     finally:
         await _stop(running, relay)
+
+
+async def test_ingest_goes_on_only_once_its_notifications_are_pushed_live(store: Store) -> None:
+    """after_ingest returns when the live feed has pushed the batch's notifications,
+    so the next telemetry batch cannot hold the loop before an SOS reaches a screen."""
+    live = LiveNotifier()
+    relay = OutboxRelay(store.db, NotificationHub([live]), poll_s=5.0)
+    await relay.start()
+    running = asyncio.create_task(relay.run())
+    try:
+        await asyncio.sleep(0.1)  # the loops are waiting
+        sub = live.subscribe(VOLUNTEER)
+        note = _note("SOS: Sun Lihua")
+        await _commit(store.db, [note])
+        await relay.after_ingest(BatchOutcome(notifications=[note]))
+        # No wait of the test's own: the frame is there when ingest would go on.
+        assert _pushed_ids(sub) == [note.id]
+        assert relay.stats.live_first_timeouts == 0
+        # A batch with nothing to tell does not wait for the feed at all.
+        await relay.after_ingest(BatchOutcome())
+        assert _pushed_ids(sub) == []
+    finally:
+        await _stop(running, relay)
+    # A relay that is not running never holds ingest up.
+    await _commit(store.db, [_note("after the stop")])
+    started = time.perf_counter()
+    await relay.after_ingest(BatchOutcome(notifications=[_note("after the stop")]))
+    assert time.perf_counter() - started < 0.1
 
 
 async def test_timer_notifications_are_stored_with_the_timers_work(tmp_path: Path) -> None:
