@@ -117,6 +117,8 @@ class Database:
         if parsed.get_backend_name() != "sqlite":
             return cls(engine)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        if not parsed.database or parsed.database == ":memory:" or "mode=memory" in str(parsed):
+            return cls(engine)  # a second engine would open a second, empty memory database
         writer = create_async_engine(
             parsed.set(drivername="sqlite+hubinloop"),
             json_serializer=dump_json,

@@ -157,3 +157,15 @@ async def test_the_wal_is_checkpointed_off_the_loop(tmp_path: Path) -> None:
         assert await _count(db) == 4001
     finally:
         await db.close()
+
+
+async def test_a_memory_database_keeps_one_engine_for_reads_and_writes() -> None:
+    db = Database.open("sqlite+aiosqlite://")
+    try:
+        assert db.write_engine is db.engine
+        async with db.write() as conn:
+            await conn.execute(sa.text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"))
+            await conn.execute(sa.text("INSERT INTO notes (body) VALUES ('kept')"))
+        assert await _count(db) == 1
+    finally:
+        await db.close()
