@@ -15,6 +15,7 @@ from prometheus_client.registry import Collector
 from hub.bridge.mqtt_bridge import MqttBridge
 from hub.ingest.worker import IngestWorker
 from hub.metrics.models import PREFIX
+from hub.notifications.outbox import OutboxRelay
 from hub.timers.scheduler import Scheduler
 
 
@@ -24,6 +25,7 @@ class HubParts(Protocol):
     bridge: MqttBridge
     worker: IngestWorker
     scheduler: Scheduler
+    outbox: OutboxRelay
 
 
 # The telemetry sinks' counters (hub/telemetry: the InfluxDB exporter and the embedded
@@ -115,6 +117,18 @@ class RuntimeCollector(Collector):
             "timers_fired", "Stored timers (escalations, time limits) fired", timers.fired
         )
         yield _counter("timers_failed", "Stored timers whose action failed", timers.failed)
+        relay = self._parts.outbox.stats
+        yield _counter(
+            "notifications_pushed_live",
+            "Notifications handed to this hub's live streams (volunteers' screens)",
+            relay.pushed_live,
+        )
+        yield _counter(
+            "notifications_live_first_timeouts",
+            "Ingest batches that went on before their notifications' live push was done"
+            " (it waits up to 0.25 s)",
+            relay.live_first_timeouts,
+        )
         yield from self._telemetry_metrics()
 
     def _telemetry_metrics(self) -> Iterator[Metric]:

@@ -29,6 +29,7 @@ from hub.alerts.tables import alerts
 from hub.bridge.topics import event_topic
 from hub.events.tables import events
 from hub.metrics.db_counts import OPEN_STATES
+from hub.notifications.tables import notification_outbox
 from hub.settings import Settings
 from hub.storage.db import Database
 from tests.support.brokers import MosquittoProcess, free_port
@@ -101,6 +102,12 @@ async def _db_counts(stack: Stack) -> tuple[dict[str, int], dict[str, int]]:
         return {str(k): int(n) for k, n in lanes}, {str(k): int(n) for k, n in severities}
 
 
+async def _outbox_rows(stack: Stack) -> float:
+    async with stack.hub.db.read() as conn:
+        query = sa.select(sa.func.count()).select_from(notification_outbox)
+        return float((await conn.execute(query)).scalar_one())
+
+
 async def test_metrics_count_what_the_hub_stored(stack: Stack) -> None:
     settings = stack.settings
     # An SOS (alert, ticket) and a frame the edge cannot decode (a dead letter), over TCP.
@@ -159,11 +166,14 @@ async def test_metrics_count_what_the_hub_stored(stack: Stack) -> None:
                 severity: value(samples, "chub_alert_latency_seconds_count", severity=severity)
                 for severity in severities
             }
+            notes = await _outbox_rows(stack)
+            pushed = value(samples, "chub_notifications_pushed_live_total")
             settled = (
                 stored == {lane: float(lanes.get(lane, 0)) for lane in ("alarm", "telemetry")}
                 and latency_counts == {s: float(n) for s, n in severities.items()}
                 and value(samples, "chub_ingest_duplicates_total") == 1
                 and value(samples, "chub_bridge_inbox_pending") == 0
+                and pushed == notes
             )
             if settled or asyncio.get_running_loop().time() > deadline:
                 break
@@ -214,6 +224,10 @@ async def test_metrics_count_what_the_hub_stored(stack: Stack) -> None:
     assert value(samples, "chub_bridge_reading_paused_total") == 0
     assert value(samples, "chub_telemetry_buffer_depth", sink="history") is not None
     assert value(samples, "chub_telemetry_points_queued_total", sink="influx") is None
+    # Live push: every notification the SOS committed went to this hub's live streams,
+    # and the batch that held it did not go on before the live feed had pushed it.
+    assert notes >= 1 and pushed == notes
+    assert value(samples, "chub_notifications_live_first_timeouts_total") == 0
 
     # The edge's own endpoint: everything forwarded, nothing left in its outbox. It asks
     # for the same token as the hub's.
