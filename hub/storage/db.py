@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 from sqlalchemy import event
 from sqlalchemy.dialects import registry
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from hub.storage.locks import lock_migrations
@@ -94,6 +94,12 @@ def dump_json(value: object) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
+def _engine(url: str | URL, **options: Any) -> AsyncEngine:
+    return create_async_engine(
+        url, json_serializer=dump_json, json_deserializer=orjson.loads, **options
+    )
+
+
 class Database:
     def __init__(self, engine: AsyncEngine, write_engine: AsyncEngine | None = None) -> None:
         self.engine = engine
@@ -108,22 +114,13 @@ class Database:
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite" and parsed.database:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(
-            url,
-            pool_pre_ping=parsed.get_backend_name() != "sqlite",
-            json_serializer=dump_json,
-            json_deserializer=orjson.loads,
-        )
+        engine = _engine(url, pool_pre_ping=parsed.get_backend_name() != "sqlite")
         if parsed.get_backend_name() != "sqlite":
             return cls(engine)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         if not parsed.database or parsed.database == ":memory:" or "mode=memory" in str(parsed):
             return cls(engine)  # a second engine would open a second, empty memory database
-        writer = create_async_engine(
-            parsed.set(drivername="sqlite+hubinloop"),
-            json_serializer=dump_json,
-            json_deserializer=orjson.loads,
-        )
+        writer = _engine(parsed.set(drivername="sqlite+hubinloop"))
         event.listen(writer.sync_engine, "connect", _inloop_pragmas)
         return cls(engine, writer)
 

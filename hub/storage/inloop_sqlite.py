@@ -17,7 +17,8 @@ has no busy timeout: a statement SQLite refuses as busy is retried with an
 to the same 10 s the aiosqlite connections wait.
 
 The classes below give SQLAlchemy's aiosqlite adapter the awaitable
-connection and cursor it expects; each method completes without suspending.
+connection and cursor it expects. Each statement runs at once and then yields
+to the loop once, so the loop's other tasks run between a batch's statements.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 BUSY_WAIT_S = 10.0
 # SQLITE_BUSY and SQLITE_BUSY_RECOVERY are what a busy handler would wait out;
 # SQLITE_BUSY_SNAPSHOT (a stale read snapshot) is not: waiting cannot help it.
-_RETRYABLE = frozenset({sqlite3.SQLITE_BUSY, 261})
+_RETRYABLE = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_BUSY_RECOVERY})
 
 T = TypeVar("T")
 

@@ -13,6 +13,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -389,15 +390,24 @@ async def test_old_rows_are_purged_and_ids_are_never_reused(store: Store) -> Non
     assert await relay.tail() == 1 and _pushed_ids(sub) == [fresh.id]
 
 
-async def test_a_commit_in_this_process_reaches_its_live_push_at_once(store: Store) -> None:
-    """The local path: the producer pokes, no poll is waited for (poll_s is 5 s here)."""
+@asynccontextmanager
+async def _live_relay(store: Store) -> AsyncIterator[tuple[OutboxRelay, Subscription]]:
+    """A running relay with only the live push (poll_s 5 s: only a poke wakes it) and
+    a volunteer's subscription to it; stopped cleanly at the end."""
     live = LiveNotifier()
     relay = OutboxRelay(store.db, NotificationHub([live]), poll_s=5.0)
     await relay.start()
     running = asyncio.create_task(relay.run())
     try:
         await asyncio.sleep(0.1)  # the loops are waiting
-        sub = live.subscribe(VOLUNTEER)
+        yield relay, live.subscribe(VOLUNTEER)
+    finally:
+        await _stop(running, relay)
+
+
+async def test_a_commit_in_this_process_reaches_its_live_push_at_once(store: Store) -> None:
+    """The local path: the producer pokes, no poll is waited for (poll_s is 5 s here)."""
+    async with _live_relay(store) as (relay, sub):
         note = _note("SOS: Sun Lihua")
         await _commit(store.db, [note])
         committed = time.perf_counter()
@@ -406,20 +416,12 @@ async def test_a_commit_in_this_process_reaches_its_live_push_at_once(store: Sto
         latency = time.perf_counter() - committed
         print(f"\n{store.dialect}: commit → local live push {latency * 1000:.1f} ms")
         assert latency < 0.25
-    finally:
-        await _stop(running, relay)
 
 
 async def test_ingest_goes_on_only_once_its_notifications_are_pushed_live(store: Store) -> None:
     """after_ingest returns when the live feed has pushed the batch's notifications,
     so the next telemetry batch cannot hold the loop before an SOS reaches a screen."""
-    live = LiveNotifier()
-    relay = OutboxRelay(store.db, NotificationHub([live]), poll_s=5.0)
-    await relay.start()
-    running = asyncio.create_task(relay.run())
-    try:
-        await asyncio.sleep(0.1)  # the loops are waiting
-        sub = live.subscribe(VOLUNTEER)
+    async with _live_relay(store) as (relay, sub):
         note = _note("SOS: Sun Lihua")
         await _commit(store.db, [note])
         await relay.after_ingest(BatchOutcome(notifications=[note]))
@@ -429,8 +431,6 @@ async def test_ingest_goes_on_only_once_its_notifications_are_pushed_live(store:
         # A batch with nothing to tell does not wait for the feed at all.
         await relay.after_ingest(BatchOutcome())
         assert _pushed_ids(sub) == []
-    finally:
-        await _stop(running, relay)
     # A relay that is not running never holds ingest up.
     await _commit(store.db, [_note("after the stop")])
     started = time.perf_counter()
