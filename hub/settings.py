@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     # embedded amqtt broker, which drops an MQTT 5 CONNECT).
     mqtt_protocol: Literal["5", "3.1.1"] = "5"
     hub_client_id: str = Field(default="community-hub-1", min_length=1, max_length=64)
+    # The main MQTT connection (telemetry, device state, command results) runs in a
+    # child process, so paho's parsing of every message does not hold the hub's GIL
+    # (hub/bridge/receiver.py). False keeps it in the hub's process.
+    mqtt_receiver_process: bool = True
     # Several hubs sharing the ingest (docs/scale-out.md): every hub sets the same
     # group and its own hub_client_id; each device message then goes to one of
     # them ($share/<group>/...). None: plain subscriptions, one hub.

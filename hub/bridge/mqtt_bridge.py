@@ -34,6 +34,13 @@ Guarantees it gives the ingest worker:
 paho runs each connection's network loop in its own thread; callbacks append
 to two deques under a lock and wake the asyncio side at most once per drain,
 which keeps the per-message cost of crossing threads small.
+
+- The main connection in a process of its own (``mqtt_receiver_process``, the
+  default): paho's Python parsing of every message no longer competes with the
+  ingest worker for the hub's GIL. Its messages arrive through a pipe into the
+  same deque, and their acknowledgements go back the same way
+  (hub/bridge/receiver.py). The alarm connection stays here: an SOS takes no
+  extra hop.
 """
 
 from __future__ import annotations
@@ -43,9 +50,9 @@ import logging
 import socket
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import paho.mqtt.client as mqtt
 
@@ -65,9 +72,16 @@ from hub.bridge.topics import (
 )
 from hub.settings import Settings
 
+if TYPE_CHECKING:
+    from hub.bridge.receiver import ReceiverProcess, ReceiverState, Wire
+
 log = logging.getLogger(__name__)
 
 Session = Literal["main", "alarms"]
+# A receiver process's connection numbers are its own: the hub adds the
+# process's generation above them, so an id from a replaced process never
+# matches the current one (see ``ack``).
+_GENERATION_SHIFT = 32
 
 # How long an MQTT 5 connection may wait for its first CONNACK before the hub
 # takes the broker for one that speaks only 3.1.1.
@@ -147,7 +161,18 @@ class Incoming:
 
 
 class MqttBridge:
-    def __init__(self, settings: Settings, inbox_limit: int | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        inbox_limit: int | None = None,
+        *,
+        sessions: tuple[Session, ...] | None = None,
+        on_state: Callable[[MqttBridge], None] | None = None,
+    ) -> None:
+        """``sessions``: the connections this bridge runs itself (default: both, or only the
+        alarms with ``mqtt_receiver_process``, the main one then running in a child
+        process). ``on_state`` is called from a network thread after a connection
+        comes up or goes down (the receiver process reports it to the hub)."""
         self._settings = settings
         self._lock = threading.Lock()
         self._alarms: deque[Incoming] = deque()
@@ -167,12 +192,24 @@ class MqttBridge:
         self._protocol: dict[Session, int] = {"main": first, "alarms": first}
         self._fallbacks: set[asyncio.Future[None]] = set()
         self._stopping = False
-        self._client = self._make_client("main")
-        self._alarm_client = self._make_client("alarms")
+        self._on_state = on_state
+        local: tuple[Session, ...] = sessions or (
+            ("alarms",) if settings.mqtt_receiver_process else ("alarms", "main")
+        )
+        self._clients: dict[Session, mqtt.Client] = {s: self._make_client(s) for s in local}
+        self._receiver: ReceiverProcess | None = None
+        if local == ("alarms",):
+            from hub.bridge.receiver import ReceiverProcess
+
+            self._receiver = ReceiverProcess(
+                settings, self._inbox_limit, self._from_receiver, self._receiver_state
+            )
+        self._remote: ReceiverState | None = None  # the receiver's last report
+        self._remote_connects_before = 0  # connects of the receiver processes before this one
         # By connection: the alarm lane and the rest (telemetry, state, results).
         self.received_on: dict[Session, int] = {"main": 0, "alarms": 0}
-        self.stale_acks_skipped = 0
-        self.reading_paused = 0  # times the main connection stopped reading (inbox full)
+        self._stale_acks_skipped = 0
+        self._reading_paused = 0  # times the main connection stopped reading (inbox full)
 
     def _make_client(self, session: Session) -> mqtt.Client:
         s = self._settings
@@ -209,13 +246,13 @@ class MqttBridge:
 
     def _check_connack(self, session: Session, client: mqtt.Client) -> None:
         """On the event loop, a while after a TCP connection of an MQTT 5 client."""
-        if self._connects[session] == 0 and self._client_of(session) is client:
+        if self._connects[session] == 0 and self._clients.get(session) is client:
             task = asyncio.ensure_future(self._fall_back_to_mqtt311(session, client))
             self._fallbacks.add(task)
             task.add_done_callback(self._fallbacks.discard)
 
     def _client_of(self, session: Session) -> mqtt.Client:
-        return self._alarm_client if session == "alarms" else self._client
+        return self._clients[session]
 
     @property
     def received(self) -> int:
@@ -231,12 +268,25 @@ class MqttBridge:
         """How often both connections have been up: the fewer of their connect counts."""
         return min(self._connects.values())
 
+    @property
+    def reading_paused(self) -> int:
+        """Times the main connection stopped reading because the inbox was full."""
+        return self._reading_paused + (self._remote.reading_paused if self._remote else 0)
+
+    @property
+    def stale_acks_skipped(self) -> int:
+        """Acknowledgements not sent: their message came on an earlier connection."""
+        remote = self._remote.stale_acks_skipped if self._remote else 0
+        return self._stale_acks_skipped + remote
+
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         # connect_async: the hub starts even if the broker is not up yet and
         # keeps retrying with backoff.
-        for session in ("alarms", "main"):
+        for session in self._clients:
             self._connect(session)
+        if self._receiver is not None:
+            self._receiver.start(self._loop)
 
     def _connect(self, session: Session) -> None:
         s = self._settings
@@ -280,16 +330,16 @@ class MqttBridge:
         await asyncio.to_thread(shut_down)
         if self._stopping:
             return
-        if session == "alarms":
-            self._alarm_client = self._make_client(session)
-        else:
-            self._client = self._make_client(session)
+        self._clients[session] = self._make_client(session)
         self._connect(session)
 
     @property
     def protocols(self) -> dict[Session, str]:
         """The MQTT version each connection speaks (5 unless the broker refused it)."""
-        return {k: "5" if v == mqtt.MQTTv5 else "3.1.1" for k, v in self._protocol.items()}
+        spoken = {k: "5" if v == mqtt.MQTTv5 else "3.1.1" for k, v in self._protocol.items()}
+        if self._receiver is not None and self._remote is not None:
+            spoken["main"] = self._remote.protocol
+        return spoken
 
     async def wait_connected(self, within_s: float) -> bool:
         def both() -> bool:
@@ -301,12 +351,15 @@ class MqttBridge:
         self._stopping = True
         with self._room:
             self._room.notify_all()  # a network thread waiting for room must see the stop
-        if self._connected["main"].is_set():
-            info = self._client.publish(
+        main = self._clients.get("main")
+        if main is not None and self._connected["main"].is_set():
+            info = main.publish(
                 hub_status_topic(self._settings.hub_client_id), b"offline", qos=1, retain=True
             )
             await asyncio.to_thread(info.wait_for_publish, 2.0)
-        for client in (self._client, self._alarm_client):
+        if self._receiver is not None:
+            await self._receiver.stop()
+        for client in self._clients.values():
             client.disconnect()
             await asyncio.to_thread(client.loop_stop)
 
@@ -334,6 +387,8 @@ class MqttBridge:
         if session == "main":
             client.publish(hub_status_topic(self._settings.hub_client_id), b"online", 1, True)
         self._connected[session].set()
+        if self._on_state is not None:
+            self._on_state(self)
         log.info(
             "hub's %s connection to MQTT %s:%s is up (MQTT %s, session resumed: %s)",
             session,
@@ -345,6 +400,8 @@ class MqttBridge:
 
     def _on_disconnect(self, session: Session, reason: Any) -> None:
         self._connected[session].clear()
+        if self._on_state is not None:
+            self._on_state(self)
         if self._stopping:
             return
         log.warning(
@@ -382,7 +439,7 @@ class MqttBridge:
         The wait is bounded so keepalive pings still go out on a stalled worker.
         """
         with self._room:
-            self.reading_paused += 1
+            self._reading_paused += 1
             waited = 0.0
             while (
                 len(self._others) >= self._inbox_limit
@@ -441,7 +498,7 @@ class MqttBridge:
         Commands leave on the alarm connection, whose network thread never
         waits for the ingest worker.
         """
-        info = self._alarm_client.publish(topic, payload, qos=1)
+        info = self._clients["alarms"].publish(topic, payload, qos=1)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             # Not connected (paho keeps it and sends it on reconnect) or refused: not
             # confirmed either way, so the caller retries; receivers dedup by id.
@@ -459,10 +516,75 @@ class MqttBridge:
         reconnect its packet id may name a different, not yet stored message.
         A resumed session redelivers the old one, and dedup drops the copy.
         """
+        remote: list[tuple[int, int, int]] = []
         for item in items:
             if item.qos == 0:
                 continue
+            if item.session == "main" and self._receiver is not None:
+                generation = item.connection >> _GENERATION_SHIFT
+                if generation != self._receiver.generation:
+                    self._stale_acks_skipped += 1  # its process is gone, and its connection
+                    continue
+                connection = item.connection - (generation << _GENERATION_SHIFT)
+                remote.append((connection, item.mid, item.qos))
+                continue
             if item.connection != self._connects[item.session]:
-                self.stale_acks_skipped += 1
+                self._stale_acks_skipped += 1
                 continue
             self._client_of(item.session).ack(item.mid, item.qos)
+        if remote:
+            self._receiver.ack(remote)  # type: ignore[union-attr]  # set: remote is only filled then
+
+    def ack_wire(self, entries: Sequence[tuple[int, int, int]]) -> None:
+        """In a receiver process: acknowledge (connection, mid, qos) the hub has stored."""
+        client = self._clients["main"]
+        for connection, mid, qos in entries:
+            if connection != self._connects["main"]:
+                self._stale_acks_skipped += 1
+                continue
+            client.ack(mid, qos)
+
+    def state(self) -> ReceiverState:
+        """In a receiver process: what the hub needs to know of the main connection."""
+        from hub.bridge.receiver import ReceiverState
+
+        return ReceiverState(
+            connected=self._connected["main"].is_set(),
+            connects=self._connects["main"],
+            protocol=self.protocols["main"],
+            reading_paused=self._reading_paused,
+            stale_acks_skipped=self._stale_acks_skipped,
+        )
+
+    # -- the receiver process's reports (its reader thread) ---------------------
+
+    def _from_receiver(self, generation: int, wire: Sequence[Wire]) -> None:
+        base = generation << _GENERATION_SHIFT
+        items = [
+            Incoming(mid, qos, topic, payload, lane_of_topic(topic), dup, base + conn, "main")
+            for mid, qos, topic, payload, dup, conn in wire
+        ]
+        with self._lock:
+            self.received_on["main"] += len(items)
+            self._others.extend(items)
+            wake = not self._wake_pending
+            self._wake_pending = True
+        if wake and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wakeup.set)
+
+    def _receiver_state(self, state: ReceiverState | None) -> None:
+        """A report of the receiver process; None when the process has ended."""
+        if state is None:
+            if self._remote is not None:
+                self._remote_connects_before += self._remote.connects
+                self._stale_acks_skipped += self._remote.stale_acks_skipped
+                self._reading_paused += self._remote.reading_paused
+            self._remote = None
+            self._connected["main"].clear()
+            return
+        self._remote = state
+        self._connects["main"] = self._remote_connects_before + state.connects
+        if state.connected:
+            self._connected["main"].set()
+        else:
+            self._connected["main"].clear()

@@ -1,0 +1,277 @@
+"""The hub's main MQTT connection in a process of its own.
+
+Why: paho reads and parses every PUBLISH in Python. In the ingest benchmark's
+profile the hub's paho network thread held the GIL about a third of the time,
+and the ingest worker, which needs the GIL for everything it does, waited for
+it: storing a batch took about twice as long in the hub as in a process of its
+own. So the main connection (telemetry, device state, command results: the
+bulk) runs in a child process, which hands the hub its messages through a pipe,
+many per message on the pipe. The alarm connection stays in the hub's process,
+so an SOS takes no extra hop.
+
+What stays true:
+- A message is acknowledged only after the hub's commit: the hub sends its
+  (connection, packet id) back and the child sends the PUBACK.
+- Memory stays bounded: the child hands out at most ``inbox_limit`` messages
+  the hub has not acknowledged yet, and its own inbox stops its network thread
+  when full, as the in-process bridge does.
+- The child never outlives the hub: when the hub dies, even by kill -9, the
+  pipe closes and the child leaves at once, without a DISCONNECT and without
+  acknowledging anything. The broker keeps the session, publishes the hub's
+  will, and redelivers what was not acknowledged.
+- A child that dies is started again. The messages it had handed out cannot be
+  acknowledged any more (its connection is gone); the broker redelivers them on
+  the new connection and the event-id check stores each event once.
+
+The pipe carries tuples of plain values, pickled by ``multiprocessing``:
+hub → child ``("ack", [(connection, mid, qos), ...])`` and ``("stop",)``;
+child → hub ``("batch", [Wire, ...])``, ``("state", ReceiverState)`` and
+``("stopped",)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from hub.bridge.mqtt_bridge import MqttBridge
+from hub.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# (mid, qos, topic, payload, redelivered, connection) of one message.
+Wire = tuple[int, int, str, bytes, bool, int]
+
+# A child that ended unasked is started again after this long, doubling up to the cap.
+_RESTART_S = 0.5
+_RESTART_CAP_S = 30.0
+_STOP_WAIT_S = 10.0
+_REPORT_EVERY_S = 1.0
+
+
+@dataclass(frozen=True)
+class ReceiverState:
+    connected: bool
+    connects: int
+    protocol: str
+    reading_paused: int
+    stale_acks_skipped: int
+
+
+class ReceiverProcess:
+    """The hub's side: starts the child, reads its pipe, sends acknowledgements back.
+
+    ``on_items(generation, wire)`` and ``on_state(state)`` are called from the
+    reader thread; ``on_state(None)`` when the child has ended.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        inbox_limit: int,
+        on_items: Callable[[int, Sequence[Wire]], None],
+        on_state: Callable[[ReceiverState | None], None],
+    ) -> None:
+        self._settings = settings
+        self._inbox_limit = inbox_limit
+        self._on_items = on_items
+        self._on_state = on_state
+        self._context = multiprocessing.get_context("spawn")
+        self._process: Any = None
+        self._pipe: Connection | None = None
+        self._send_lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = False
+        self._restart_s = _RESTART_S
+        self._restart: asyncio.TimerHandle | None = None
+        self.generation = 0  # which child this is: 1 for the first
+        self.restarts = 0
+
+    @property
+    def pid(self) -> int | None:
+        return int(self._process.pid) if self._process is not None else None
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._spawn()
+
+    def _spawn(self) -> None:
+        self._restart = None
+        if self._stopping:
+            return
+        self.generation += 1
+        ours, theirs = self._context.Pipe(duplex=True)
+        self._process = self._context.Process(
+            target=run_child,
+            args=(self._settings, self._inbox_limit, theirs, logging.getLogger().level),
+            name=f"{self._settings.hub_client_id}-receiver",
+            daemon=True,
+        )
+        self._process.start()
+        # Only the child may hold its end: then the child's exit closes the pipe here.
+        theirs.close()
+        self._pipe = ours
+        reader = threading.Thread(
+            target=self._read,
+            args=(ours, self.generation),
+            name=f"receiver-{self.generation}",
+            daemon=True,
+        )
+        reader.start()
+
+    def _read(self, pipe: Connection, generation: int) -> None:
+        """The reader thread of one child: until its pipe closes."""
+        try:
+            while True:
+                message = pipe.recv()
+                if message[0] == "batch":
+                    self._on_items(generation, message[1])
+                elif message[0] == "state":
+                    self._on_state(message[1])
+                elif message[0] == "stopped":
+                    break
+        except (EOFError, OSError):
+            pass
+        self._on_state(None)
+        if not self._stopping and self._loop is not None and generation == self.generation:
+            self._loop.call_soon_threadsafe(self._ended_unasked)
+
+    def _ended_unasked(self) -> None:
+        if self._stopping or self._loop is None or self._restart is not None:
+            return
+        self._join(0.5)
+        log.error(
+            "the hub's MQTT receiver process ended (exit code %s); starting another in %.1f s",
+            self._process.exitcode if self._process is not None else None,
+            self._restart_s,
+        )
+        self.restarts += 1
+        self._restart = self._loop.call_later(self._restart_s, self._spawn)
+        self._restart_s = min(self._restart_s * 2, _RESTART_CAP_S)
+
+    def _send(self, message: tuple[Any, ...]) -> None:
+        pipe = self._pipe
+        if pipe is None:
+            return
+        try:
+            with self._send_lock:
+                pipe.send(message)
+        except OSError:
+            pass  # the child is gone: what it held is redelivered to the next one
+
+    def ack(self, entries: list[tuple[int, int, int]]) -> None:
+        """Acknowledge (connection, mid, qos) on the child's connection."""
+        self._send(("ack", entries))
+
+    async def stop(self) -> None:
+        """Ask the child to end: it sends the PUBACKs it has, says offline, disconnects."""
+        self._stopping = True
+        if self._restart is not None:
+            self._restart.cancel()
+            self._restart = None
+        if self._process is None:
+            return
+        self._send(("stop",))
+        await asyncio.to_thread(self._join, _STOP_WAIT_S)
+        if self._process.is_alive():
+            log.warning("the MQTT receiver process did not stop; killing it")
+            self._process.kill()
+            await asyncio.to_thread(self._join, 5.0)
+        if self._pipe is not None:
+            self._pipe.close()
+
+    def _join(self, timeout_s: float) -> None:
+        if self._process is not None:
+            self._process.join(timeout_s)
+
+
+# -- the child ------------------------------------------------------------------------
+
+
+def run_child(settings: Settings, inbox_limit: int, pipe: Connection, log_level: int) -> None:
+    """The receiver process's entry point."""
+    # Ctrl-C reaches the whole process group; the hub decides when this ends.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.basicConfig(
+        level=log_level or logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s (receiver): %(message)s",
+    )
+    asyncio.run(_serve(settings, inbox_limit, pipe))
+
+
+async def _serve(settings: Settings, inbox_limit: int, pipe: Connection) -> None:
+    loop = asyncio.get_running_loop()
+    send_lock = threading.Lock()
+
+    def send(message: tuple[Any, ...]) -> None:
+        with send_lock:
+            pipe.send(message)
+
+    def report(bridge: MqttBridge) -> None:
+        send(("state", bridge.state()))
+
+    bridge = MqttBridge(settings, inbox_limit, sessions=("main",), on_state=report)
+    outstanding = 0  # handed to the hub, not acknowledged yet
+    room = asyncio.Event()
+    stop = asyncio.Event()
+
+    def acked(entries: list[tuple[int, int, int]]) -> None:
+        nonlocal outstanding
+        outstanding -= len(entries)
+        bridge.ack_wire(entries)
+        room.set()
+
+    def read_hub() -> None:
+        try:
+            while True:
+                message = pipe.recv()
+                if message[0] == "ack":
+                    loop.call_soon_threadsafe(acked, message[1])
+                elif message[0] == "stop":
+                    loop.call_soon_threadsafe(stop.set)
+                    return
+        except (EOFError, OSError):
+            # The hub is gone (it may have been killed): leave now. No DISCONNECT,
+            # no acknowledgement: the broker keeps the session and redelivers.
+            os._exit(0)
+
+    async def pump() -> None:
+        nonlocal outstanding
+        reported = loop.time()
+        while True:
+            if loop.time() - reported > _REPORT_EVERY_S:  # the counters, for /metrics
+                reported = loop.time()
+                report(bridge)
+            free = inbox_limit - outstanding
+            if free <= 0:
+                room.clear()
+                await room.wait()
+                continue
+            items = await bridge.next_batch(free, 0.0)
+            if items:
+                outstanding += len(items)
+                send(
+                    (
+                        "batch",
+                        [
+                            (i.mid, i.qos, i.topic, i.payload, i.redelivered, i.connection)
+                            for i in items
+                        ],
+                    )
+                )
+
+    await bridge.start()
+    threading.Thread(target=read_hub, name="receiver-acks", daemon=True).start()
+    pumping = asyncio.create_task(pump())
+    await stop.wait()
+    pumping.cancel()
+    await bridge.stop()
+    send(("stopped",))
