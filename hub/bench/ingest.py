@@ -43,7 +43,7 @@ from uuid import UUID
 import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from tqdm import tqdm
 
 from device_adapters.model import DeviceEvent, Lane
@@ -297,16 +297,16 @@ class IngestResult:
 # -- the run --------------------------------------------------------------------------
 
 
-async def _stored(url: str) -> int:
-    engine = create_async_engine(url)
-    try:
-        async with engine.connect() as conn:
-            found = await conn.execute(
-                sa.text("SELECT count(*) FROM events WHERE gateway_id = :g"), {"g": GATEWAY}
-            )
-            return int(found.scalar_one())
-    finally:
-        await engine.dispose()
+async def _stored(engine: AsyncEngine) -> int:
+    """Events in the phase's database: all of them are the benchmark's (it is made afresh).
+
+    A plain count(*) reads SQLite's narrowest index (0.5 ms at 100,000 events). The
+    earlier count of this gateway's events scanned the table: 24 ms at 100,000
+    events, ten times a second, on the same two cores as the hub it measured.
+    """
+    async with engine.connect() as conn:
+        found = await conn.execute(sa.text("SELECT count(*) FROM events"))
+        return int(found.scalar_one())
 
 
 async def _publish_phase(
@@ -456,16 +456,20 @@ async def _hub_phase(
     finally:
         await db.close()
     phase = Phase(name)
-    async with _hubs(work, broker_port, url, hubs, shared_group):
-        state = {"stored": 0, "last": time.monotonic()}
+    engine = create_async_engine(url)
+    try:
+        async with _hubs(work, broker_port, url, hubs, shared_group):
+            state = {"stored": 0, "last": time.monotonic()}
 
-        async def arrivals() -> tuple[int, float]:
-            stored = await _stored(url)
-            if stored != state["stored"]:
-                state["stored"], state["last"] = stored, time.monotonic()
-            return int(state["stored"]), float(state["last"])
+            async def arrivals() -> tuple[int, float]:
+                stored = await _stored(engine)
+                if stored != state["stored"]:
+                    state["stored"], state["last"] = stored, time.monotonic()
+                return int(state["stored"]), float(state["last"])
 
-        await _publish_phase(phase, broker_port, count, arrivals, bar)
+            await _publish_phase(phase, broker_port, count, arrivals, bar)
+    finally:
+        await engine.dispose()
     return phase
 
 
