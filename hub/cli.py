@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from hub.logs import LOG_DATE_FORMAT, LOG_FORMAT
 from hub.netutil import PortInUseError
 from hub.settings import InsecureSettingsError, Settings
 
@@ -29,9 +30,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
+        level=logging.DEBUG if verbose else logging.INFO, format=LOG_FORMAT, datefmt=LOG_DATE_FORMAT
     )
     # Per-message and per-connection chatter says nothing a user acts on; -v shows it.
     if not verbose:

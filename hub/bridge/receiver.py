@@ -43,6 +43,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from hub.bridge.mqtt_bridge import MqttBridge
+from hub.logs import LOG_DATE_FORMAT, LOG_FORMAT
 from hub.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ class ReceiverProcess:
         ours, theirs = self._context.Pipe(duplex=True)
         self._process = self._context.Process(
             target=run_child,
-            args=(self._settings, self._inbox_limit, theirs, logging.getLogger().level),
+            args=(self._settings, self._inbox_limit, theirs, log.getEffectiveLevel()),
             name=f"{self._settings.hub_client_id}-receiver",
             daemon=True,
         )
@@ -200,10 +201,8 @@ def run_child(settings: Settings, inbox_limit: int, pipe: Connection, log_level:
     """The receiver process's entry point."""
     # Ctrl-C reaches the whole process group; the hub decides when this ends.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    logging.basicConfig(
-        level=log_level or logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s (receiver): %(message)s",
-    )
+    # The hub's console format; the level of the hub's own bridge logger.
+    logging.basicConfig(level=log_level, format=LOG_FORMAT, datefmt=LOG_DATE_FORMAT)
     asyncio.run(_serve(settings, inbox_limit, pipe))
 
 

@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import AwareDatetime, TypeAdapter
 from sqlalchemy.dialects import sqlite
 
 from hub.storage.types import UtcDateTime, sqlite_text
@@ -39,6 +40,15 @@ def _as_sqlalchemy_wrote_it(value: datetime) -> str:
 @given(aware)
 def test_the_fused_bind_writes_the_same_text(value: datetime) -> None:
     assert sqlite_text(value) == _as_sqlalchemy_wrote_it(value)
+
+
+@given(aware)
+def test_events_parsed_by_pydantic_bind_the_same_text_again_and_again(value: datetime) -> None:
+    """Events carry pydantic's own tzinfo class; a batch binds one ``stored_at`` many times."""
+    parsed = TypeAdapter(AwareDatetime).validate_json(f'"{value.isoformat()}"')
+    assert parsed.tzinfo is not None and type(parsed.tzinfo) is not timezone
+    expected = _as_sqlalchemy_wrote_it(value)
+    assert [sqlite_text(parsed), sqlite_text(parsed), sqlite_text(value)] == [expected] * 3
 
 
 def test_the_sqlite_dialect_uses_the_fused_bind_and_others_do_not() -> None:
