@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from hub.gc_tuning import settle_after_startup
 from hub.logs import LOG_DATE_FORMAT, LOG_FORMAT
 from hub.netutil import PortInUseError
 from hub.settings import InsecureSettingsError, Settings
@@ -61,6 +62,7 @@ async def _hub(args: argparse.Namespace) -> None:
     try:
         await api.start()
         log.info("API on http://%s:%s/docs", settings.api_host, settings.api_port)
+        settle_after_startup()
         await asyncio.Event().wait()
     finally:
         await api.stop()

@@ -18,6 +18,7 @@ from edge.simulator import SimulatedWatch, send_once
 from hub.broker.embedded import EmbeddedBroker
 from hub.demo.seed import ACCOUNTS, DEMO_PASSWORD, DEVICES, WEARERS, seed_demo
 from hub.demo.traffic import run_community_traffic
+from hub.gc_tuning import settle_after_startup
 from hub.ingest.flows import BatchOutcome
 from hub.netutil import check_port_free
 from hub.runtime import HubRuntime
@@ -188,6 +189,7 @@ async def run_demo(settings: Settings, options: DemoOptions) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     demo = await start_demo(settings, options)
+    settle_after_startup()
     options.announce(banner(settings))
     try:
         await stop.wait()
