@@ -556,7 +556,7 @@ class MqttBridge:
             stale_acks_skipped=self._stale_acks_skipped,
         )
 
-    # -- the receiver process's reports (its reader thread) ---------------------
+    # -- the receiver process's reports (in the event loop) ----------------------
 
     def _from_receiver(self, generation: int, wire: Sequence[Wire]) -> None:
         base = generation << _GENERATION_SHIFT
@@ -567,10 +567,8 @@ class MqttBridge:
         with self._lock:
             self.received_on["main"] += len(items)
             self._others.extend(items)
-            wake = not self._wake_pending
             self._wake_pending = True
-        if wake and self._loop is not None:
-            self._loop.call_soon_threadsafe(self._wakeup.set)
+        self._wakeup.set()  # in the loop already
 
     def _receiver_state(self, state: ReceiverState | None) -> None:
         """A report of the receiver process; None when the process has ended."""

@@ -70,8 +70,8 @@ class ReceiverState:
 class ReceiverProcess:
     """The hub's side: starts the child, reads its pipe, sends acknowledgements back.
 
-    ``on_items(generation, wire)`` and ``on_state(state)`` are called from the
-    reader thread; ``on_state(None)`` when the child has ended.
+    ``on_items(generation, wire)`` and ``on_state(state)`` are called in the
+    event loop as the pipe has them; ``on_state(None)`` when the child has ended.
     """
 
     def __init__(
@@ -120,18 +120,15 @@ class ReceiverProcess:
         # Only the child may hold its end: then the child's exit closes the pipe here.
         theirs.close()
         self._pipe = ours
-        reader = threading.Thread(
-            target=self._read,
-            args=(ours, self.generation),
-            name=f"receiver-{self.generation}",
-            daemon=True,
-        )
-        reader.start()
+        # Read in the loop, not in a thread: a thread would take the GIL from the
+        # ingest worker for every pipe message.
+        assert self._loop is not None
+        self._loop.add_reader(ours.fileno(), self._read, ours, self.generation)
 
     def _read(self, pipe: Connection, generation: int) -> None:
-        """The reader thread of one child: until its pipe closes."""
+        """In the loop, when the child's pipe is readable: everything it has sent so far."""
         try:
-            while True:
+            while pipe.poll():
                 message = pipe.recv()
                 if message[0] == "batch":
                     self._on_items(generation, message[1])
@@ -139,11 +136,17 @@ class ReceiverProcess:
                     self._on_state(message[1])
                 elif message[0] == "stopped":
                     break
+            else:
+                return
         except (EOFError, OSError):
             pass
+        self._ended(pipe, generation)
+
+    def _ended(self, pipe: Connection, generation: int) -> None:
+        self._stop_reading(pipe)
         self._on_state(None)
-        if not self._stopping and self._loop is not None and generation == self.generation:
-            self._loop.call_soon_threadsafe(self._ended_unasked)
+        if not self._stopping and generation == self.generation:
+            self._ended_unasked()
 
     def _ended_unasked(self) -> None:
         if self._stopping or self._loop is None or self._restart is not None:
@@ -187,7 +190,12 @@ class ReceiverProcess:
             self._process.kill()
             await asyncio.to_thread(self._join, 5.0)
         if self._pipe is not None:
+            self._stop_reading(self._pipe)
             self._pipe.close()
+
+    def _stop_reading(self, pipe: Connection) -> None:
+        if self._loop is not None and not pipe.closed:
+            self._loop.remove_reader(pipe.fileno())
 
     def _join(self, timeout_s: float) -> None:
         if self._process is not None:
