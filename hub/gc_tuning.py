@@ -8,8 +8,10 @@ lives as long as the process. An 80 ms pause also delays an SOS. With the
 settings below, three alternating pairs of runs took 7,469, 6,334 and 6,751
 messages/s against 6,789, 5,995 and 5,977 without.
 
-Only the processes of the ``community-hub hub`` and ``demo`` commands call
-this; tests and other embedders keep Python's defaults.
+Only the processes of the ``community-hub hub`` and ``demo`` commands and the
+hub's MQTT receiver process call this; tests and other embedders keep
+Python's defaults. In the receiver, three alternating pairs of hub-only runs
+took 6,590, 6,164 and 9,311 messages/s against 6,412, 5,535 and 6,700 without.
 """
 
 from __future__ import annotations

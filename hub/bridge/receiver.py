@@ -43,6 +43,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from hub.bridge.mqtt_bridge import MqttBridge
+from hub.gc_tuning import settle_after_startup
 from hub.logs import LOG_DATE_FORMAT, LOG_FORMAT
 from hub.settings import Settings
 
@@ -276,6 +277,7 @@ async def _serve(settings: Settings, inbox_limit: int, pipe: Connection) -> None
                 )
 
     await bridge.start()
+    settle_after_startup()
     threading.Thread(target=read_hub, name="receiver-acks", daemon=True).start()
     pumping = asyncio.create_task(pump())
     await stop.wait()
