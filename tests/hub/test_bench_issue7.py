@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -67,6 +69,21 @@ async def test_memory_bench_reads_the_hub_process_peak() -> None:
     assert len(result.stages) == 3
     assert result.peak_mb >= max(hwm for _s, _rss, hwm in result.stages) > 0
     assert "**peak (VmHWM)**" in memory.markdown(result)
+
+
+def test_the_hubs_memory_counts_its_child_processes() -> None:
+    """The hub's MQTT receiver is a child process: its memory is the hub's too."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        found = [p for p in memory._with_children(os.getpid()) if p == child.pid]
+        assert found == [child.pid]
+        # Peaks only grow, so reading them one after the other compares fairly.
+        alone = memory.proc_status_mb(os.getpid(), "VmHWM")
+        child_mb = memory.proc_status_mb(child.pid, "VmHWM")
+        assert memory.hub_mb(os.getpid(), "VmHWM") >= alone + child_mb > alone
+    finally:
+        child.kill()
+        child.wait()
 
 
 @pytest.mark.e2e
