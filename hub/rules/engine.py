@@ -8,7 +8,7 @@ alarms here; conditions over time (``threshold``, ``held``, ``offline``,
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_right, insort
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -63,8 +63,9 @@ class RulesEngine:
         # The rules each event kind concerns, per community: looked up once a batch.
         self._by_kind: dict[tuple[int | None, str], tuple[Rule, ...]] = {}
         self._counted: dict[tuple[str, str], list[datetime]] = {}
-        # Per (count rule, device): when its kind was stored before this batch,
-        # sorted, read once a batch (the batch's own events are stored after the rules).
+        # Per (count rule, device): when its kind was stored before this batch, the
+        # newest rule.count of them, sorted, read once a batch (the batch's own events
+        # are stored after the rules).
         self._stored_times: dict[tuple[str, str], list[datetime]] = {}
         self._stored_from: dict[tuple[str, str], datetime] = {}
         # After prepare(): what is pending or active for the batch's devices, so
@@ -256,40 +257,66 @@ class RulesEngine:
         self, doc: RulesDocument, rule: CountRule, event: DeviceEvent, ctx: DeviceContext
     ) -> int | None:
         since = event.received_at - timedelta(minutes=rule.within_minutes)
-        times = await self._stored_since(rule, ctx.device_id, since)
-        stored = bisect_right(times, event.received_at) - bisect_right(times, since)
+        stored = await self._stored_in(rule, ctx.device_id, since, event.received_at)
         seen = self._counted.setdefault((rule.id, ctx.device_id), [])
-        seen.append(event.received_at)
-        in_batch = sum(1 for t in seen if since < t <= event.received_at)
-        if int(stored) + in_batch < rule.count:
+        insort(seen, event.received_at)
+        in_batch = bisect_right(seen, event.received_at) - bisect_right(seen, since)
+        if stored is not None and stored + in_batch < rule.count:
             return None
-        raised = await self._raise_derived(doc, rule, event, ctx, {"count": int(stored) + in_batch})
+        if stored is None:  # at least rule.count: enough to attach to the open alert
+            if (ctx.device_id, rule.alert_kind) in self._active:
+                stored = rule.count
+            else:  # opening one: its text says how many
+                stored = await self._count_stored(rule, ctx.device_id, since, event.received_at)
+        raised = await self._raise_derived(doc, rule, event, ctx, {"count": stored + in_batch})
         return raised.alert_id
 
-    async def _stored_since(
-        self, rule: CountRule, device_id: str, since: datetime
-    ) -> list[datetime]:
-        """Stored times of ``rule.kind`` from ``device_id`` after ``since``, sorted.
+    async def _stored_in(
+        self, rule: CountRule, device_id: str, since: datetime, until: datetime
+    ) -> int | None:
+        """How many of ``rule.kind`` from ``device_id`` are stored in (since, until].
 
-        One query per rule and device a batch instead of a count per event: the
-        batch's events come in time order per device mostly, and the first one's
-        window reaches furthest back. A later event whose window starts earlier
-        (out of order) reads again.
+        None for "at least ``rule.count``", which is all the rule needs to know
+        while its alert is open. One query per rule and device a batch reads the
+        newest ``rule.count`` stored after the batch's first window start: a gate
+        refusing cards all day is read a few rows a batch, not the day's. An event
+        older than one of those (out of order) is counted with a query of its own.
         """
         key = (rule.id, device_id)
-        cached = self._stored_times.get(key)
-        if cached is not None and since >= self._stored_from[key]:
-            return cached
-        rows = await self.conn.execute(
-            sa.select(events_table.c.received_at).where(
+        newest = self._stored_times.get(key)
+        if newest is None or since < self._stored_from[key]:
+            rows = await self.conn.execute(
+                sa.select(events_table.c.received_at)
+                .where(
+                    events_table.c.device_id == device_id,
+                    events_table.c.kind == rule.kind,
+                    events_table.c.received_at > since,
+                )
+                .order_by(events_table.c.received_at.desc())
+                .limit(rule.count)
+            )
+            newest = sorted(row.received_at for row in rows)
+            self._stored_times[key], self._stored_from[key] = newest, since
+        if newest and newest[-1] > until:
+            return await self._count_stored(rule, device_id, since, until)
+        if len(newest) == rule.count and since < newest[0]:
+            return None  # the newest alone fill the window; older ones may too
+        return len(newest) - bisect_right(newest, since)
+
+    async def _count_stored(
+        self, rule: CountRule, device_id: str, since: datetime, until: datetime
+    ) -> int:
+        found = await self.conn.execute(
+            sa.select(sa.func.count())
+            .select_from(events_table)
+            .where(
                 events_table.c.device_id == device_id,
                 events_table.c.kind == rule.kind,
                 events_table.c.received_at > since,
+                events_table.c.received_at <= until,
             )
         )
-        times = sorted(row.received_at for row in rows)
-        self._stored_times[key], self._stored_from[key] = times, since
-        return times
+        return int(found.scalar_one())
 
     async def _held(self, rule: HeldRule, event: DeviceEvent, ctx: DeviceContext) -> None:
         key = condition_key(rule.id, ctx.device_id)

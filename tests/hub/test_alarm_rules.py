@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from device_adapters.model import DeviceAvailability, DeviceEvent, DeviceFamily
 from device_adapters.ocpp16 import normalize as ocpp
+from hub.alerts.service import clear_active
 from hub.alerts.tables import alerts
 from hub.clock import Clock
 from hub.grid.tables import communities
@@ -605,6 +606,52 @@ async def test_each_event_of_a_batch_counts_within_its_own_window(rig: Rig) -> N
     assert (await rig.send(early, late)).alerts_opened == []
     rig.at(minutes=11, seconds=30)  # 2, 4, 11 and this one: 4
     assert (await rig.send(rig.gate("door.access_denied"))).alerts_opened == []
+
+
+async def test_a_refused_card_that_arrives_late_counts_only_its_own_window(rig: Rig) -> None:
+    """Only the newest few stored are read a batch; an older event counts its window exactly."""
+    for minute in (10, 11, 12, 13):
+        rig.at(minutes=minute)
+        await rig.send(rig.gate("door.access_denied"))
+    rig.at(minutes=2)  # heard late: its window (-8, 2] holds only itself
+    assert (await rig.send(rig.gate("door.access_denied"))).alerts_opened == []
+    rig.at(minutes=12, seconds=30)  # 10, 11, 12 and this one: 4
+    assert (await rig.send(rig.gate("door.access_denied"))).alerts_opened == []
+    rig.at(minutes=14)  # 10, 11, 12, 12:30, 13 and this one: 6
+    assert len((await rig.send(rig.gate("door.access_denied"))).alerts_opened) == 1
+
+
+async def test_a_flood_of_refused_cards_keeps_one_alert_and_a_new_one_says_how_many(
+    rig: Rig,
+) -> None:
+    doc = _defaults()
+    _rule(doc, "invalid_cards")["title"] = "{count} refused cards at {device}"
+    async with rig.db.write() as conn:
+        await replace_rules(
+            conn,
+            await _community(conn),
+            RulesDocument.model_validate(doc),
+            expected_version=0,
+            user_id=await _user(conn, "staff"),
+            now=rig.clock.now(),
+        )
+    for second in range(0, 240, 10):  # 72 refused cards in 4 minutes, 3 a batch
+        rig.at(seconds=second)
+        batch = [rig.gate("door.access_denied") for _ in range(3)]
+        await rig.send(*batch)
+    (alert,) = await rig.alerts("door.access_denied_repeated", GATE_NORTH)
+    assert alert.event_count == 72 - 4  # the fifth opened it, every later one attached
+    assert alert.summary.startswith("5 refused cards")
+
+    async with rig.db.write() as conn:
+        await clear_active(
+            conn, GATE_NORTH, "door.access_denied_repeated", rig.clock.now(), "reset by staff"
+        )
+    rig.at(minutes=5)
+    reopened = await rig.send(rig.gate("door.access_denied"))
+    assert len(reopened.alerts_opened) == 1
+    (_, again) = await rig.alerts("door.access_denied_repeated", GATE_NORTH)
+    assert again.summary.startswith("73 refused cards")  # all of them, not "at least 5"
 
 
 # ---------------------------------------------------------------------------
