@@ -22,7 +22,6 @@ It runs in a process of its own, like the bare consumer.
 from __future__ import annotations
 
 import collections
-import os
 import socket
 import sqlite3
 import threading
@@ -60,6 +59,11 @@ def _row(payload: bytes, now: float) -> tuple[Any, ...]:
         orjson.dumps(event.get("values")).decode(),
         raw.encode() if isinstance(raw, str) else b"",
     )
+
+
+def floor_client_id(mqtt5: bool) -> str:
+    """The floor's persistent session on the benchmark's broker, one per MQTT version."""
+    return f"bench-ingest-floor-{'5' if mqtt5 else '311'}"
 
 
 def durable_consume(
@@ -102,7 +106,7 @@ def durable_consume(
     # The hub's own client and session: persistent, manual acknowledgement, and at
     # MQTT 5 a Receive Maximum the size of its inbox.
     protocol = mqtt.MQTTv5 if mqtt5 else mqtt.MQTTv311
-    client = persistent_consumer(f"bench-ingest-floor-{os.getpid()}", Settings(), protocol)
+    client = persistent_consumer(floor_client_id(mqtt5), Settings(), protocol)
     options = connect_options(protocol, _INBOX)
     client.on_message = on_message
     client.on_connect = on_connect

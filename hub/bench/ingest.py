@@ -47,8 +47,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from tqdm import tqdm
 
 from device_adapters.model import DeviceEvent, Lane
-from hub.bench.floor import durable_consume
-from hub.bridge.topics import EVENTS_SUBSCRIPTION, event_topic
+from hub.bench.floor import durable_consume, floor_client_id
+from hub.bridge.topics import EVENTS_SUBSCRIPTION, alarm_client_id, event_topic
 from hub.broker.mosquitto import MosquittoProcess, find_mosquitto, free_port
 from hub.storage.db import Database
 
@@ -352,10 +352,33 @@ async def _bare_phase(
     return await _reference_phase(port, count, bar, name, _consume)
 
 
+def forget_sessions(port: int, client_ids: list[str]) -> None:
+    """End the persistent sessions of consumers whose phase is over.
+
+    A durable consumer's session outlives it, subscription and all: the broker
+    would queue every message of the later phases for it, and the consumers
+    measured after it would pay for that queueing (the first runs of this
+    benchmark did: the hub phase ran with two such sessions, the floors', and
+    the last bare run with three). Connecting with a clean session under the
+    same client id makes the broker discard the old one.
+    """
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    for client_id in client_ids:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+        if not _connect(client, port):
+            raise RuntimeError(f"could not end the broker session of {client_id}")
+        client.disconnect()
+        client.loop(timeout=0.1)
+
+
 async def _floor_phase(port: int, count: int, bar: tqdm[Any], work: Path, mqtt5: bool) -> Phase:
     name = f"durable floor, MQTT {'5' if mqtt5 else '3.1.1'}"
     db_path = work / f"floor-{'5' if mqtt5 else '311'}.sqlite3"
-    return await _reference_phase(port, count, bar, name, durable_consume, mqtt5, str(db_path))
+    phase = await _reference_phase(port, count, bar, name, durable_consume, mqtt5, str(db_path))
+    await asyncio.to_thread(forget_sessions, port, [floor_client_id(mqtt5)])
+    return phase
 
 
 async def _reference_phase(
@@ -470,6 +493,10 @@ async def _hub_phase(
             await _publish_phase(phase, broker_port, count, arrivals, bar)
     finally:
         await engine.dispose()
+    clients = [f"bench-hub-{n}" for n in range(hubs)]
+    await asyncio.to_thread(
+        forget_sessions, broker_port, clients + [alarm_client_id(c) for c in clients]
+    )
     return phase
 
 

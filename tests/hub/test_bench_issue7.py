@@ -6,13 +6,18 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from device_adapters.model import Lane
 from hub.bench import api, ingest, memory
 from hub.bench.report import write_section
+from hub.bridge.topics import event_topic
 from hub.broker.mosquitto import INSTALL_HINT, find_mosquitto
+from tests.support.bridges import publish
+from tests.support.brokers import MosquittoProcess
 
 
 @pytest.fixture
@@ -109,3 +114,45 @@ def test_summary_table_is_rebuilt_from_each_sections_row(tmp_path: Path) -> None
     table = text.split("<!-- summary-table -->")[1].split("<!-- /summary-table -->")[0]
     assert table.index("| 1. a | 0 | ≥ 1 | not met |") < table.index("| 2. b | 2 | < 3 | met |")
     assert "| 1. a | 1 |" not in table
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("mqtt5", [True, False])
+def test_a_finished_consumers_session_is_ended_so_later_phases_do_not_feed_it(
+    mosquitto: MosquittoProcess, mqtt5: bool
+) -> None:
+    """The floor's and the hubs' persistent sessions must not queue the next phases' load."""
+    import paho.mqtt.client as mqtt
+
+    from hub.bench.floor import floor_client_id
+    from hub.bridge.paho_client import connect_options, persistent_consumer
+    from hub.bridge.topics import EVENTS_SUBSCRIPTION
+    from hub.settings import Settings
+
+    protocol = mqtt.MQTTv5 if mqtt5 else mqtt.MQTTv311
+    received: list[bytes] = []
+    present: list[bool] = []
+
+    def session(then: str) -> None:
+        client = persistent_consumer(floor_client_id(mqtt5), Settings(), protocol)
+        client.on_connect = lambda c, _u, flags, _r, _p: present.append(flags.session_present)
+        client.on_message = lambda c, _u, m: received.append(bytes(m.payload))
+        client.connect(mosquitto.host, mosquitto.port, **connect_options(protocol, 100))
+        client.loop_start()
+        try:
+            if then == "subscribe":
+                client.subscribe(EVENTS_SUBSCRIPTION, qos=1)
+                time.sleep(0.5)
+            else:
+                time.sleep(1.0)  # anything queued for the session would arrive now
+        finally:
+            client.disconnect()
+            client.loop_stop()
+
+    topic = event_topic("bench-ingest", Lane.TELEMETRY, "watch:1")
+    session("subscribe")
+    publish(mosquitto.host, mosquitto.port, [(topic, b"queued for the old session", False)])
+    ingest.forget_sessions(mosquitto.port, [floor_client_id(mqtt5)])
+    publish(mosquitto.host, mosquitto.port, [(topic, b"after it ended", False)])
+    session("listen")
+    assert present[-1] is False and received == []
