@@ -110,6 +110,8 @@ class ReceiverProcess:
         if self._stopping:
             return
         self.generation += 1
+        if self._pipe is not None:
+            self._pipe.close()  # the ended child's
         ours, theirs = self._context.Pipe(duplex=True)
         self._process = self._context.Process(
             target=run_child,
@@ -134,6 +136,8 @@ class ReceiverProcess:
                 if message[0] == "batch":
                     self._on_items(generation, message[1])
                 elif message[0] == "state":
+                    if message[1].connected:
+                        self._restart_s = _RESTART_S  # up again: the next failure waits little
                     self._on_state(message[1])
                 elif message[0] == "stopped":
                     break
