@@ -406,6 +406,10 @@ async def _reference_phase(
     return phase
 
 
+def _hub_client_id(n: int) -> str:
+    return f"bench-hub-{n}"
+
+
 @contextlib.asynccontextmanager
 async def _hubs(
     work: Path, broker_port: int, url: str, hubs: int, shared_group: str | None
@@ -425,7 +429,7 @@ async def _hubs(
                 "HUB_MQTT_PORT": str(broker_port),
                 "HUB_API_HOST": "127.0.0.1",
                 "HUB_API_PORT": str(api_port),
-                "HUB_HUB_CLIENT_ID": f"bench-hub-{n}",
+                "HUB_HUB_CLIENT_ID": _hub_client_id(n),
             }
             if shared_group:
                 env[shared_group_setting() or "HUB_SHARED_GROUP"] = shared_group
@@ -493,7 +497,7 @@ async def _hub_phase(
             await _publish_phase(phase, broker_port, count, arrivals, bar)
     finally:
         await engine.dispose()
-    clients = [f"bench-hub-{n}" for n in range(hubs)]
+    clients = [_hub_client_id(n) for n in range(hubs)]
     await asyncio.to_thread(
         forget_sessions, broker_port, clients + [alarm_client_id(c) for c in clients]
     )

@@ -532,8 +532,8 @@ class MqttBridge:
                 self._stale_acks_skipped += 1
                 continue
             self._client_of(item.session).ack(item.mid, item.qos)
-        if remote:
-            self._receiver.ack(remote)  # type: ignore[union-attr]  # set: remote is only filled then
+        if remote and self._receiver is not None:
+            self._receiver.ack(remote)
 
     def ack_wire(self, entries: Sequence[tuple[int, int, int]]) -> None:
         """In a receiver process: acknowledge (connection, mid, qos) the hub has stored."""

@@ -150,12 +150,8 @@ class ReceiverProcess:
     def _ended(self, pipe: Connection, generation: int) -> None:
         self._stop_reading(pipe)
         self._on_state(None)
-        if not self._stopping and generation == self.generation:
-            self._ended_unasked()
-
-    def _ended_unasked(self) -> None:
-        if self._stopping or self._loop is None or self._restart is not None:
-            return
+        if self._stopping or generation != self.generation or self._loop is None:
+            return  # asked to end, or an older child's pipe
         self._join(0.5)
         log.error(
             "the hub's MQTT receiver process ended (exit code %s); starting another in %.1f s",

@@ -36,12 +36,17 @@ async def insert_ignoring_duplicates(
     )
 
 
-def _insert_ignoring(dialect: Dialect, table: sa.Table) -> Any:
+def _dialect_insert(dialect: Dialect, table: sa.Table) -> Any:
+    """The dialect's own INSERT, the one with ON CONFLICT."""
     if dialect.name == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing()
+        return sqlite.insert(table)
     if dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    raise NotImplementedError(f"no insert-ignore for {dialect.name}")  # pragma: no cover
+        return postgresql.insert(table)
+    raise NotImplementedError(f"no ON CONFLICT for {dialect.name}")  # pragma: no cover
+
+
+def _insert_ignoring(dialect: Dialect, table: sa.Table) -> Any:
+    return _dialect_insert(dialect, table).on_conflict_do_nothing()
 
 
 _Binds = list[tuple[str, Callable[[Any], Any] | None]]
@@ -71,13 +76,7 @@ async def upsert(
     conn: AsyncConnection, table: sa.Table, row: dict[str, Any], keys: Sequence[str]
 ) -> None:
     """Insert a row, or update every non-key column of the row with the same keys."""
-    dialect = conn.dialect.name
-    if dialect == "sqlite":
-        stmt: Any = sqlite.insert(table).values(row)
-    elif dialect == "postgresql":
-        stmt = postgresql.insert(table).values(row)
-    else:  # pragma: no cover - only the two supported stores
-        raise NotImplementedError(f"no upsert for {dialect}")
+    stmt = _dialect_insert(conn.dialect, table).values(row)
     changes = {k: stmt.excluded[k] for k in row if k not in keys}
     await conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=changes))
 
@@ -88,13 +87,7 @@ async def upsert_many(
     """``upsert`` for many rows with the same columns, in one statement (executemany)."""
     if not rows:
         return
-    dialect = conn.dialect.name
-    if dialect == "sqlite":
-        stmt: Any = sqlite.insert(table)
-    elif dialect == "postgresql":
-        stmt = postgresql.insert(table)
-    else:  # pragma: no cover - only the two supported stores
-        raise NotImplementedError(f"no upsert for {dialect}")
+    stmt = _dialect_insert(conn.dialect, table)
     changes = {k: stmt.excluded[k] for k in rows[0] if k not in keys}
     await conn.execute(
         stmt.on_conflict_do_update(index_elements=list(keys), set_=changes), list(rows)

@@ -626,15 +626,7 @@ async def test_a_flood_of_refused_cards_keeps_one_alert_and_a_new_one_says_how_m
 ) -> None:
     doc = _defaults()
     _rule(doc, "invalid_cards")["title"] = "{count} refused cards at {device}"
-    async with rig.db.write() as conn:
-        await replace_rules(
-            conn,
-            await _community(conn),
-            RulesDocument.model_validate(doc),
-            expected_version=0,
-            user_id=await _user(conn, "staff"),
-            now=rig.clock.now(),
-        )
+    await _store(rig.db, doc, 1)
     for second in range(0, 240, 10):  # 72 refused cards in 4 minutes, 3 a batch
         rig.at(seconds=second)
         batch = [rig.gate("door.access_denied") for _ in range(3)]
