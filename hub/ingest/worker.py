@@ -52,6 +52,10 @@ class IngestStats:
     last_batch_size: int = 0
     last_commit_ms: float = 0.0
     batch_limit: int = 0  # the size the next telemetry batch may have
+    # Health (api/routes/health.py): monotonic times, None until it happened.
+    last_commit_at: float | None = None  # the last batch committed
+    failing_since: float | None = None  # first failed commit of the current failing streak
+    isolated: int = 0  # events set aside as dead letters because storing them failed
 
 
 def _gateway_of(topic: str) -> str:

@@ -42,6 +42,9 @@ class SchedulerStats:
     fired: int = 0
     skipped: int = 0  # claimed elsewhere, moved or cancelled in between
     failed: int = 0
+    # Health: monotonic times, None until it happened.
+    last_fired_at: float | None = None
+    failing_since: float | None = None  # first failure since the last timer that fired
 
 
 class Scheduler:
