@@ -75,6 +75,15 @@ EventKindName = Annotated[
 ]
 Scalar = float | int | str | bool | None
 
+# Size bounds of one event (docs/trust.md). The edge turns an event over them into a
+# dead letter before it is stored; the hub refuses one over them from anybody else.
+EVENT_MAX_VALUES = 64
+EVENT_MAX_VALUE_KEY = 64  # characters of one key of ``values``
+EVENT_MAX_VALUE_TEXT = 1024  # characters of one text value
+EVENT_MAX_RAW = 16 * 1024  # bytes of the device frame kept with the event
+# One MQTT message from an edge: a bounded event, base64 raw and JSON included, fits.
+MESSAGE_MAX_BYTES = 128 * 1024
+
 
 class DeviceEvent(BaseModel):
     """One normalized thing a device said.
@@ -98,6 +107,20 @@ class DeviceEvent(BaseModel):
     gateway_id: GatewayId
     values: dict[str, Scalar] = Field(default_factory=dict)
     raw: RawBytes = b""
+
+
+def event_bound_violation(event: DeviceEvent) -> str | None:
+    """Why ``event`` is over the size bounds, or None if it is within them."""
+    if len(event.values) > EVENT_MAX_VALUES:
+        return f"values has {len(event.values)} entries; at most {EVENT_MAX_VALUES}"
+    for key, value in event.values.items():
+        if len(key) > EVENT_MAX_VALUE_KEY:
+            return f"values key of {len(key)} characters; at most {EVENT_MAX_VALUE_KEY}"
+        if isinstance(value, str) and len(value) > EVENT_MAX_VALUE_TEXT:
+            return f"values.{key} has {len(value)} characters; at most {EVENT_MAX_VALUE_TEXT}"
+    if len(event.raw) > EVENT_MAX_RAW:
+        return f"raw has {len(event.raw)} bytes; at most {EVENT_MAX_RAW}"
+    return None
 
 
 class DeadLetter(BaseModel):

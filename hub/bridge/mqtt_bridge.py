@@ -54,6 +54,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+import orjson
 import paho.mqtt.client as mqtt
 
 from device_adapters.model import Lane
@@ -67,6 +68,7 @@ from hub.bridge.topics import (
     GATEWAY_STATUS_SUBSCRIPTION,
     TELEMETRY_SUBSCRIPTION,
     alarm_client_id,
+    committed_topic,
     hub_status_topic,
     lane_of_topic,
 )
@@ -82,6 +84,9 @@ Session = Literal["main", "alarms"]
 # process's generation above them, so an id from a replaced process never
 # matches the current one (see ``ack``).
 _GENERATION_SHIFT = 32
+
+# Ids per confirmation message (about 40 bytes each).
+_CONFIRM_CHUNK = 1000
 
 # How long an MQTT 5 connection may wait for its first CONNACK before the hub
 # takes the broker for one that speaks only 3.1.1.
@@ -508,6 +513,19 @@ class MqttBridge:
             return info.is_published()
         except (RuntimeError, ValueError):
             return False
+
+    def confirm(self, gateway_id: str, ids: Sequence[str]) -> None:
+        """Tell a gateway which of its items are committed, without waiting for the broker.
+
+        On the alarm connection, like commands. A confirmation lost on the way (the
+        hub dies first, the gateway is offline) only means the gateway sends those
+        items again after a while, and the hub confirms the duplicates.
+        """
+        client = self._clients["alarms"]
+        topic = committed_topic(gateway_id)
+        for start in range(0, len(ids), _CONFIRM_CHUNK):
+            payload = orjson.dumps({"ids": list(ids[start : start + _CONFIRM_CHUNK])})
+            client.publish(topic, payload, qos=1)
 
     def ack(self, items: Sequence[Incoming]) -> None:
         """PUBACK messages whose content is durably stored.

@@ -78,6 +78,17 @@ def command_result_topic(gateway_id: str, device_id: str) -> str:
     return f"{ROOT}/edge/{gateway_id}/command-results/{device_id}"
 
 
+def committed_topic(gateway_id: str) -> str:
+    """hub -> edge, QoS 1, not retained: ``{"ids": [...]}``, event and dead-letter ids the
+    hub has committed (or kept as dead letters), so the gateway's outbox may forget them."""
+    return f"{ROOT}/edge/{gateway_id}/committed"
+
+
+def hub_status_subscription() -> str:
+    """Every hub's retained ``online``/``offline`` (the edge resends only while one is up)."""
+    return f"{ROOT}/hub/+/status"
+
+
 def topic_kind(topic: str) -> str | None:
     """Which edge topic family a topic belongs to: events, deadletters, availability,
     status, command-results; None for anything else."""

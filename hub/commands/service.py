@@ -43,24 +43,27 @@ async def create(
 ) -> CommandPublic:
     row = (
         await conn.execute(
-            sa.select(devices.c.family, devices.c.protocol, devices.c.last_gateway_id).where(
-                devices.c.id == device_id
-            )
+            sa.select(
+                devices.c.family, devices.c.protocol, devices.c.registered, devices.c.gateway_id
+            ).where(devices.c.id == device_id)
         )
     ).first()
     if row is None:
         raise LookupError(device_id)
+    if not row.registered:
+        # Whoever answers for an unregistered id is unknown: commands go to registered devices.
+        raise CommandRefused("this device is not registered; register it before commanding it")
     family, protocols = COMMAND_TARGETS[request.kind]
     if row.family != family or row.protocol not in protocols:
         raise CommandRefused(
             f"{request.kind} does not apply to a {row.family} speaking {row.protocol}"
         )
-    if row.last_gateway_id is None:
+    if row.gateway_id is None:
         raise CommandRefused("no gateway has heard from this device yet, so none can reach it")
     values = {
         "id": uuid.uuid4(),
         "device_id": device_id,
-        "gateway_id": row.last_gateway_id,
+        "gateway_id": row.gateway_id,
         "kind": request.kind,
         "params": request.params,
         "status": CommandStatus.PENDING.value,
@@ -145,10 +148,38 @@ async def expire_unsent(conn: AsyncConnection, now: datetime) -> int:
     return result.rowcount
 
 
-async def apply_results(conn: AsyncConnection, results: Sequence[CommandResult]) -> int:
-    """Record what the edge reports; a final status is never overwritten."""
+async def apply_results(
+    conn: AsyncConnection, results: Sequence[tuple[str, CommandResult]]
+) -> tuple[int, list[tuple[str, CommandResult, str]]]:
+    """Record what the edge reports; a final status is never overwritten.
+
+    A result is accepted only from the gateway the command was sent to, about the
+    device it was sent to. Returns how many commands changed, and the results
+    refused, each with its gateway and the reason.
+    """
     changed = 0
-    for result in results:
+    refused: list[tuple[str, CommandResult, str]] = []
+    for gateway, result in results:
+        sent_to = (
+            await conn.execute(
+                sa.select(device_commands.c.gateway_id, device_commands.c.device_id).where(
+                    device_commands.c.id == result.command_id
+                )
+            )
+        ).first()
+        if sent_to is None:
+            refused.append((gateway, result, f"no command {result.command_id}"))
+            continue
+        if (sent_to.gateway_id, sent_to.device_id) != (gateway, result.device_id):
+            refused.append(
+                (
+                    gateway,
+                    result,
+                    f"command {result.command_id} went to {sent_to.device_id} through gateway "
+                    f"{sent_to.gateway_id!r}, not {result.device_id} through {gateway!r}",
+                )
+            )
+            continue
         update = await conn.execute(
             device_commands.update()
             .where(
@@ -158,4 +189,4 @@ async def apply_results(conn: AsyncConnection, results: Sequence[CommandResult])
             .values(status=result.status.value, detail=result.detail, result_at=result.at)
         )
         changed += update.rowcount
-    return changed
+    return changed, refused

@@ -34,9 +34,11 @@ async def register_device(
     household_id: int | None = None,
     resident_id: int | None = None,
     building_id: int | None = None,
+    gateway_id: str | None = None,
 ) -> None:
     await conn.execute(
         devices.insert().values(
+            gateway_id=gateway_id,
             id=device_id,
             family=family,
             protocol=protocol,
@@ -140,6 +142,8 @@ async def apply_events(
                     "state": state,
                     "last_seen_at": last_seen,
                     "last_gateway_id": device_events[-1].gateway_id,
+                    # Every event here came from one gateway (sources.admit_events).
+                    "gateway_id": device_events[-1].gateway_id,
                     "battery_pct": battery,
                 }
             )

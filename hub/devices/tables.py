@@ -22,6 +22,9 @@ devices = sa.Table(
     sa.Column("first_seen_at", UtcDateTime),
     sa.Column("last_seen_at", UtcDateTime),
     sa.Column("last_gateway_id", sa.String(64)),
+    # The gateway (or lock bridge's edge) this device is registered behind: only it may
+    # speak for the device (hub/devices/sources.py). None: bound by the first to report it.
+    sa.Column("gateway_id", sa.String(64), index=True),
     sa.Column("battery_pct", sa.Integer),
     sa.Column("state", sa.JSON, nullable=False, default=dict),
     # Reachability as the edge reports it (None: never reported).

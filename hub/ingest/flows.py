@@ -6,6 +6,7 @@ the MQTT messages, so an acknowledged event is always stored.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +19,7 @@ from hub.commands.service import apply_results
 from hub.deadletters import service as dead_letter_service
 from hub.devices.models import DeviceContext
 from hub.devices.service import apply_availability, apply_events
+from hub.devices.sources import Refused, admit_availability, admit_events
 from hub.devices.tables import devices
 from hub.events.tables import events
 from hub.gateways.service import record_status
@@ -51,8 +53,11 @@ class Parsed:
     events: list[DeviceEvent] = field(default_factory=list)
     letters: list[DeadLetter] = field(default_factory=list)
     availability: list[DeviceAvailability] = field(default_factory=list)
-    results: list[CommandResult] = field(default_factory=list)
+    # Each result with the gateway whose topic it came on.
+    results: list[tuple[str, CommandResult]] = field(default_factory=list)
     gateways: list[tuple[str, bool, datetime]] = field(default_factory=list)
+    # Event and dead-letter ids to confirm to each sending gateway after the commit.
+    confirm: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -84,13 +89,33 @@ async def _existing_ids(conn: AsyncConnection, ids: list[object]) -> set[object]
     return found
 
 
+# Ids of dead letters for refused reports: one per report, so a redelivery maps onto it.
+_REFUSED_NAMESPACE = uuid.UUID("0b7d7c55-51a4-4d8e-9d0b-3f1c6a0e2b77")
+
+
+def refused_letter(refusal: Refused, now: datetime) -> DeadLetter:
+    """The dead letter that keeps a report the hub did not believe, with the reason."""
+    item = refusal.item
+    key = str(item.event_id) if isinstance(item, DeviceEvent) else item.model_dump_json()
+    return DeadLetter(
+        dead_letter_id=uuid.uuid5(_REFUSED_NAMESPACE, key),
+        gateway_id=item.gateway_id,
+        source=f"mqtt gateway {item.gateway_id}",
+        protocol=item.protocol if isinstance(item, DeviceEvent) else "mqtt",
+        device_id=item.device_id,
+        received_at=now,
+        reason=f"refused: {refusal.reason}"[:1000],
+        raw=item.model_dump_json().encode(),
+    )
+
+
 async def store_batch(
     conn: AsyncConnection,
     batch: Sequence[DeviceEvent],
     letters: Sequence[DeadLetter],
     now: datetime,
 ) -> BatchOutcome:
-    outcome = BatchOutcome(dead_letters=len(letters))
+    letters = list(letters)
     unique: dict[object, DeviceEvent] = {}
     for event in batch:
         unique.setdefault(event.event_id, event)
@@ -100,11 +125,14 @@ async def store_batch(
     await lock_event_ids(conn, (e.event_id for e in unique.values()))
     existing = await _existing_ids(conn, list(unique))
     fresh = [e for e in unique.values() if e.event_id not in existing]
-    outcome.duplicates = len(batch) - len(fresh)
-    outcome.stored = len(fresh)
+    duplicates = len(batch) - len(fresh)
 
     # A device's state is read, folded and written back: one hub at a time.
     await lock_rows(conn, devices, {e.device_id for e in fresh})
+    # Only the gateway a device is registered behind may speak for it.
+    fresh, refused = await admit_events(conn, fresh)
+    letters += [refused_letter(r, now) for r in refused]
+    outcome = BatchOutcome(stored=len(fresh), duplicates=duplicates, dead_letters=len(letters))
     contexts = await apply_events(conn, fresh)
     outcome.events, outcome.contexts = fresh, contexts
     engine = RulesEngine(conn, now)
@@ -191,14 +219,30 @@ async def _welfare_residents(
 
 async def store_parsed(conn: AsyncConnection, parsed: Parsed, now: datetime) -> BatchOutcome:
     """Everything one MQTT batch carried, in one transaction."""
-    outcome = await store_batch(conn, parsed.events, parsed.letters, now)
-    changed = await apply_availability(conn, parsed.availability)
+    reports, refused = await admit_availability(conn, parsed.availability)
+    refused_letters = [refused_letter(r, now) for r in refused]
+    results, foreign = await apply_results(conn, parsed.results)
+    refused_letters += [
+        DeadLetter(
+            dead_letter_id=uuid.uuid5(_REFUSED_NAMESPACE, result.model_dump_json() + gateway),
+            gateway_id=gateway,
+            source=f"mqtt gateway {gateway}",
+            protocol="mqtt",
+            device_id=result.device_id,
+            received_at=now,
+            reason=f"refused: {reason}"[:1000],
+            raw=result.model_dump_json().encode(),
+        )
+        for gateway, result, reason in foreign
+    ]
+    outcome = await store_batch(conn, parsed.events, [*parsed.letters, *refused_letters], now)
+    changed = await apply_availability(conn, reports)
     outcome.availability_changes = len(changed)
     if changed:
         engine = RulesEngine(conn, now)
         await engine.on_availability(changed)
         _collect(outcome, engine)
-    outcome.command_results = await apply_results(conn, parsed.results)
+    outcome.command_results = results
     for gateway_id, online, at in parsed.gateways:
         await record_status(conn, gateway_id, online, at)
     await outbox.enqueue(conn, outcome.notifications)

@@ -6,9 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from device_adapters.model import CommandResult, CommandStatus, DeviceFamily
 from hub.commands import service
+from hub.deadletters.tables import dead_letters
 from hub.ingest.flows import Parsed, store_parsed
 from hub.storage.db import Database
 from tests.api.conftest import Login
@@ -124,9 +126,62 @@ async def test_results_are_recorded_and_final_ones_stay_final(
         ),
     ]
     async with api_db.write() as conn:
-        await store_parsed(conn, Parsed(results=results), now)
+        await store_parsed(conn, Parsed(results=[("edge-test", r) for r in results]), now)
     body = (await client.get(f"/api/v1/commands/{created['id']}", headers=headers)).json()
     assert body["status"] == "accepted" and body["result_at"] is not None
+
+
+async def test_a_result_from_another_gateway_is_refused_and_kept(
+    client: httpx.AsyncClient, login: Login, seen: None, api_db: Database
+) -> None:
+    """A lock bridge's account once reported a manager's unlock "accepted"."""
+    headers = await login("manager")
+    created = (
+        await client.post(
+            f"/api/v1/devices/{LOCK}/commands",
+            json={"kind": "lock.unlock", "reason": "resident locked out"},
+            headers=headers,
+        )
+    ).json()
+    now = datetime.now(UTC)
+    forged = CommandResult(
+        command_id=created["id"], device_id=LOCK, status=CommandStatus.ACCEPTED, at=now
+    )
+    other_device = CommandResult(
+        command_id=created["id"], device_id=CHARGER, status=CommandStatus.ACCEPTED, at=now
+    )
+    async with api_db.write() as conn:
+        outcome = await store_parsed(
+            conn, Parsed(results=[("zigbee2mqtt", forged), ("edge-test", other_device)]), now
+        )
+    assert outcome.command_results == 0 and outcome.dead_letters == 2
+    body = (await client.get(f"/api/v1/commands/{created['id']}", headers=headers)).json()
+    assert body["status"] == "pending" and body["result_at"] is None
+    async with api_db.read() as conn:
+        reasons = [
+            r.reason
+            for r in await conn.execute(sa.select(dead_letters.c.reason, dead_letters.c.gateway_id))
+        ]
+    assert any("through gateway 'edge-test'" in r and "zigbee2mqtt" in r for r in reasons)
+    assert len(reasons) == 2
+
+
+async def test_an_unregistered_device_gets_no_commands(
+    client: httpx.AsyncClient, login: Login, api_db: Database
+) -> None:
+    stranger = "z2m:not_registered"
+    async with api_db.write() as conn:
+        await store_parsed(
+            conn,
+            Parsed(events=[device_event(stranger, DeviceFamily.LOCK, "lock.locked")]),
+            datetime.now(UTC),
+        )
+    response = await client.post(
+        f"/api/v1/devices/{stranger}/commands",
+        json={"kind": "lock.lock"},
+        headers=await login("admin"),
+    )
+    assert response.status_code == 409 and "not registered" in response.json()["detail"]
 
 
 async def test_unsent_commands_expire_after_their_time_to_live(
