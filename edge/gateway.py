@@ -75,7 +75,9 @@ class EdgeGateway:
         self.uplink = MqttUplink(settings)
         # Servers publish into the durable outbox, which forwards through the uplink:
         # a device is acknowledged once its event is on the edge's disk.
-        self.outbox = Outbox(settings, self.uplink)
+        # It forgets an event only when the hub confirms it committed it (docs/delivery.md).
+        self.outbox = Outbox(settings, self.uplink, end_to_end=True)
+        self.uplink.listen(self.outbox.confirm, self.outbox.hub_status)
         # Device online/offline from every server; published retained through the
         # command runner's client, which also delivers the hub's commands.
         self.availability = AvailabilityTracker(settings)

@@ -4,7 +4,8 @@ Device servers call ``publish_event`` / ``publish_dead_letter`` exactly as they
 called the uplink (the same ``EventPublisher`` protocol), but the call returns
 once the item is committed to a local SQLite file, not once the broker has it.
 A forwarder task then sends the stored items through ``MqttUplink`` at QoS 1
-and deletes each row only after the broker's PUBACK. An uplink outage or a
+and deletes each row only after the hub confirmed it had committed it (or,
+without ``end_to_end``, after the broker's PUBACK). An uplink outage or a
 restart of the edge (clean or kill -9) therefore loses nothing that a device
 was told had been received.
 
@@ -43,6 +44,17 @@ Forwarding and order
     items free to overtake it. (That holds while the outbox is the uplink's
     only caller with PUBACK-tracked publishes, as in ``EdgeGateway``; other
     callers should be few and rare, or use an uplink of their own.)
+
+End to end (``end_to_end=True``, as the edge gateway runs it)
+    A PUBACK is not durability: a broker killed before its next autosave loses
+    what it acknowledged. So a row the broker acknowledged is only marked sent;
+    it leaves the file when the hub, after committing it, names its id on
+    ``chub/v1/edge/<gateway>/committed`` (``confirm``). A row not confirmed
+    ``settings.edge_resend_after_s`` after it was sent goes out again, but only
+    once a hub has been online (its retained status) for as long: during a hub
+    outage the broker holds the copies for the hub's session, and resending
+    then would only queue duplicates. The hub drops copies by id. The guarantee
+    per fault is in docs/delivery.md.
 
 Alarms first
     The alarm lane is always claimed before the telemetry lane, so an SOS
@@ -87,7 +99,7 @@ import os
 import sqlite3
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,7 +107,14 @@ from typing import Any, Final, NamedTuple, TypeVar
 
 from pydantic import ValidationError
 
-from device_adapters.model import DeadLetter, DeviceEvent, Lane
+from device_adapters.model import (
+    EVENT_MAX_RAW,
+    MESSAGE_MAX_BYTES,
+    DeadLetter,
+    DeviceEvent,
+    Lane,
+    event_bound_violation,
+)
 from edge.uplink import EventPublisher, UplinkError
 from hub.settings import Settings
 
@@ -106,7 +125,7 @@ log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 KIND_EVENT: Final = "event"
 KIND_DEAD_LETTER: Final = "dead_letter"
 
@@ -116,6 +135,8 @@ ROW_OVERHEAD: Final = 64
 # of arrivals rather than on every commit once the outbox is full.
 _THIN_TO: Final = 0.9
 _THIN_PAGE: Final = 1000
+# The share of the bound that dead letters may fill; past it they are counted only.
+_LETTER_SHARE: Final = 0.1
 # Most items one transaction stores, so one commit never holds callers for long.
 _MAX_ROUND_ROWS: Final = 2000
 # Most rows one claim reads; the window is refilled as PUBACKs come in.
@@ -149,6 +170,16 @@ CREATE INDEX IF NOT EXISTS outbox_lane_seq ON outbox (lane, seq);
 CREATE INDEX IF NOT EXISTS outbox_thinnable ON outbox (device_id, event_kind, seq)
     WHERE kind = 'event' AND lane = 'telemetry';
 """
+# Version 2: end-to-end acknowledgement. A row the broker has acknowledged keeps
+# its place, with the time it was sent, until the hub confirms it by id.
+_SCHEMA_2: Final = """
+ALTER TABLE outbox ADD COLUMN item_id TEXT;
+ALTER TABLE outbox ADD COLUMN sent_at REAL;
+UPDATE outbox SET item_id = COALESCE(
+    json_extract(payload, '$.event_id'), json_extract(payload, '$.dead_letter_id'));
+CREATE INDEX outbox_item ON outbox (item_id);
+CREATE INDEX outbox_sent ON outbox (sent_at) WHERE sent_at IS NOT NULL;
+"""
 
 # Oldest telemetry events that have a newer event of the same device and kind.
 _THIN_CANDIDATES: Final = """
@@ -164,6 +195,20 @@ LIMIT ?
 """
 
 
+def _oversized(event: DeviceEvent, reason: str) -> DeadLetter:
+    """An event over the bounds, kept as a dead letter with its frame cut to the bound."""
+    return DeadLetter(
+        dead_letter_id=event.event_id,
+        gateway_id=event.gateway_id,
+        source=f"edge {event.protocol}",
+        protocol=event.protocol[:32],
+        device_id=event.device_id,
+        received_at=event.received_at,
+        reason=f"{event.kind}: {reason}"[:1000],
+        raw=event.raw[:EVENT_MAX_RAW],
+    )
+
+
 class OutboxError(UplinkError):
     """The outbox could not store an item (closed, disk full, locked by another process)."""
 
@@ -176,6 +221,7 @@ class _NewRow(NamedTuple):
     payload: str
     size: int
     created_at: float
+    item_id: str
 
 
 class _Row(NamedTuple):
@@ -194,6 +240,8 @@ class _Snapshot:
     bytes: int = 0
     oldest_created_at: float | None = None
     thinned_now: int = 0
+    awaiting: int = 0  # rows the broker acknowledged that the hub has not confirmed yet
+    letters_dropped_now: int = 0  # dead letters over their budget, counted, not stored
 
 
 @dataclass(frozen=True)
@@ -210,6 +258,10 @@ class OutboxStats:
     oldest_age_s: float | None  # age of the oldest stored item
     forward_failures: int  # sends that failed and will be retried
     over_budget: bool  # over the bound with nothing left that may be thinned
+    awaiting_confirmation: int = 0  # on the broker, not yet confirmed by the hub
+    confirmed: int = 0  # items the hub confirmed (end to end)
+    resent: int = 0  # items sent again because the hub had not confirmed them
+    dead_letters_dropped: int = 0  # dead letters over their share of the bound, counted only
 
 
 @dataclass(frozen=True)
@@ -233,6 +285,8 @@ class _Store:
         self._lock_fd: int | None = None
         self._sync = ""
         self._rows = self._alarm_rows = self._bytes = 0
+        self._letter_bytes = 0
+        self.letter_budget = int(max_bytes * _LETTER_SHARE)
         # Claim cursors per lane: rows with a higher seq have not been handed out.
         self._cursor: dict[str, int] = {}
         # Seqs handed to the forwarder and not yet deleted: never thinned.
@@ -260,14 +314,19 @@ class _Store:
             conn.execute("PRAGMA busy_timeout = 5000")
             self._set_sync("FULL")
             conn.executescript(_SCHEMA)
+            if version < 2:
+                conn.executescript(f"BEGIN; {_SCHEMA_2} COMMIT;")
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            for lane, count, size in conn.execute(
-                "SELECT lane, COUNT(*), COALESCE(SUM(size), 0) FROM outbox GROUP BY lane"
+            for lane, kind, count, size in conn.execute(
+                "SELECT lane, kind, COUNT(*), COALESCE(SUM(size), 0) FROM outbox"
+                " GROUP BY lane, kind"
             ):
                 self._rows += count
                 self._bytes += size
                 if lane == Lane.ALARM.value:
                     self._alarm_rows += count
+                if kind == KIND_DEAD_LETTER:
+                    self._letter_bytes += size
         except BaseException:
             self.close()
             raise
@@ -307,35 +366,65 @@ class _Store:
             self.conn.execute(f"PRAGMA synchronous = {level}")
             self._sync = level
 
-    def _snapshot(self, thinned_now: int) -> _Snapshot:
+    def _snapshot(self, thinned_now: int, letters_dropped_now: int = 0) -> _Snapshot:
         oldest = self.conn.execute("SELECT created_at FROM outbox ORDER BY seq LIMIT 1").fetchone()
+        awaiting = self.conn.execute(
+            "SELECT COUNT(*) FROM outbox WHERE sent_at IS NOT NULL"
+        ).fetchone()[0]
         return _Snapshot(
             rows=self._rows,
             alarm_rows=self._alarm_rows,
             bytes=self._bytes,
             oldest_created_at=None if oldest is None else float(oldest[0]),
             thinned_now=thinned_now,
+            awaiting=int(awaiting),
+            letters_dropped_now=letters_dropped_now,
         )
 
-    def commit_round(self, new_rows: Sequence[_NewRow], delivered: Sequence[int]) -> _Snapshot:
-        """Store ``new_rows`` and delete ``delivered`` in one transaction."""
+    def commit_round(
+        self,
+        new_rows: Sequence[_NewRow],
+        delivered: Sequence[int],
+        sent: Sequence[int] = (),
+        confirmed: Sequence[str] = (),
+    ) -> _Snapshot:
+        """One transaction: store ``new_rows``, delete ``delivered`` rows and the rows
+        whose item id is ``confirmed``, and mark ``sent`` rows as sent now."""
         conn = self.conn
         self._set_sync("FULL" if new_rows else "NORMAL")
         rows, alarm_rows, size = self._rows, self._alarm_rows, self._bytes
-        thinned = 0
+        letter_bytes = self._letter_bytes
+        thinned = dropped = 0
+        # Dead letters have a budget of their own: garbage never fills the disk that
+        # alarms need. Past it they are counted, not stored.
+        kept: list[_NewRow] = []
+        for row in new_rows:
+            if row.kind == KIND_DEAD_LETTER:
+                if letter_bytes + row.size > self.letter_budget:
+                    dropped += 1
+                    continue
+                letter_bytes += row.size
+            kept.append(row)
         conn.execute("BEGIN IMMEDIATE")
         try:
-            if new_rows:
+            if kept:
                 conn.executemany(
                     "INSERT INTO outbox (lane, device_id, kind, event_kind, payload, size,"
-                    " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    new_rows,
+                    " created_at, item_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    kept,
                 )
-                rows += len(new_rows)
-                size += sum(r.size for r in new_rows)
-                alarm_rows += sum(r.lane == Lane.ALARM.value for r in new_rows)
-            d_rows, d_alarms, d_size = self._delete(delivered)
-            rows, alarm_rows, size = rows - d_rows, alarm_rows - d_alarms, size - d_size
+                rows += len(kept)
+                size += sum(r.size for r in kept)
+                alarm_rows += sum(r.lane == Lane.ALARM.value for r in kept)
+            for column, keys in (("seq", list(delivered)), ("item_id", list(confirmed))):
+                d_rows, d_alarms, d_size, d_letters = self._delete(column, keys)
+                rows, alarm_rows, size = rows - d_rows, alarm_rows - d_alarms, size - d_size
+                letter_bytes -= d_letters
+            now = time.time()
+            for i in range(0, len(sent), _IN_CHUNK):
+                chunk = list(sent[i : i + _IN_CHUNK])
+                marks = ",".join("?" * len(chunk))
+                conn.execute(f"UPDATE outbox SET sent_at = ? WHERE seq IN ({marks})", [now, *chunk])
             if size > self.max_bytes:
                 thinned, t_size = self._thin(size - int(self.max_bytes * _THIN_TO))
                 rows, size = rows - thinned, size - t_size
@@ -345,25 +434,40 @@ class _Store:
                 conn.execute("ROLLBACK")
             raise
         self._rows, self._alarm_rows, self._bytes = rows, alarm_rows, size
+        self._letter_bytes = letter_bytes
         self._claimed.difference_update(delivered)
-        if delivered and rows == 0:
+        self._claimed.difference_update(sent)
+        if (delivered or confirmed) and rows == 0:
             self._maybe_vacuum()
-        return self._snapshot(thinned)
+        return self._snapshot(thinned, dropped)
 
-    def _delete(self, seqs: Iterable[int]) -> tuple[int, int, int]:
-        """Delete rows by seq; (rows, alarm rows, bytes) actually deleted."""
-        seqs = list(seqs)
-        rows = alarms = size = 0
-        for i in range(0, len(seqs), _IN_CHUNK):
-            chunk = seqs[i : i + _IN_CHUNK]
+    def resend_unconfirmed(self, older_than: float) -> int:
+        """Rows sent before ``older_than`` (epoch s) and not confirmed go out again."""
+        back = self.conn.execute(
+            "UPDATE outbox SET sent_at = NULL WHERE sent_at IS NOT NULL AND sent_at < ?"
+            " RETURNING seq, lane",
+            (older_than,),
+        ).fetchall()
+        for seq, lane in back:
+            # Claims only look above the cursor: move it back below the oldest resent row.
+            self._cursor[lane] = min(self._cursor[lane], seq - 1)
+        return len(back)
+
+    def _delete(self, column: str, keys: Sequence[object]) -> tuple[int, int, int, int]:
+        """Delete rows by seq or item id; (rows, alarm rows, bytes, dead-letter bytes)."""
+        rows = alarms = size = letters = 0
+        for i in range(0, len(keys), _IN_CHUNK):
+            chunk = keys[i : i + _IN_CHUNK]
             marks = ",".join("?" * len(chunk))
-            for lane, row_size in self.conn.execute(
-                f"DELETE FROM outbox WHERE seq IN ({marks}) RETURNING lane, size", chunk
+            for lane, kind, row_size in self.conn.execute(
+                f"DELETE FROM outbox WHERE {column} IN ({marks}) RETURNING lane, kind, size",
+                chunk,
             ).fetchall():
                 rows += 1
                 size += row_size
                 alarms += lane == Lane.ALARM.value
-        return rows, alarms, size
+                letters += row_size if kind == KIND_DEAD_LETTER else 0
+        return rows, alarms, size, letters
 
     def _thin(self, need: int) -> tuple[int, int]:
         """Delete old superseded telemetry until ``need`` bytes are freed; (rows, bytes)."""
@@ -382,7 +486,7 @@ class _Store:
                 freed += row_size
                 if freed >= need:
                     break
-        rows, _alarms, size = self._delete(chosen)
+        rows, _alarms, size, _letters = self._delete("seq", chosen)
         return rows, size
 
     def _maybe_vacuum(self) -> None:
@@ -399,12 +503,13 @@ class _Store:
                 break
             rows = self.conn.execute(
                 "SELECT seq, lane, kind, payload FROM outbox WHERE lane = ? AND seq > ?"
-                " ORDER BY seq LIMIT ?",
+                " AND sent_at IS NULL ORDER BY seq LIMIT ?",
                 (lane, self._cursor[lane], limit - len(out)),
             ).fetchall()
             if rows:
                 self._cursor[lane] = rows[-1][0]
-                out.extend(_Row(*r) for r in rows)
+                # A row resent while its first copy is still in flight waits for that copy.
+                out.extend(_Row(*r) for r in rows if r[0] not in self._claimed)
         self._claimed.update(r.seq for r in out)
         return out
 
@@ -435,9 +540,13 @@ class Outbox:
     was accepted and closes the file.
     """
 
-    def __init__(self, settings: Settings, uplink: EventPublisher) -> None:
+    def __init__(self, settings: Settings, uplink: EventPublisher, *, end_to_end: bool) -> None:
+        """``end_to_end``: keep each item until the hub confirms it (``confirm``), not
+        only until the broker's PUBACK; the edge gateway always runs so."""
         self._settings = settings
         self._uplink = uplink
+        self.end_to_end = end_to_end
+        self._resend_after_s = settings.edge_resend_after_s
         self.path = settings.resolved_outbox_path
         self.max_bytes = settings.edge_outbox_max_bytes
         self._window = settings.edge_max_in_flight
@@ -457,11 +566,19 @@ class Outbox:
         self._in_flight: dict[int, asyncio.Task[None]] = {}
         self._failed = False
         self._backoff = _BACKOFF_MIN_S
+        # End to end: rows the broker acknowledged (to mark sent), ids the hub confirmed
+        # (to delete), and since when a hub has been online (resends wait for one).
+        self._sent: list[int] = []
+        self._confirmed: list[str] = []
+        self._hubs_online: set[str] = set()
+        self._hub_up_since: float | None = None
+        self._resender: asyncio.Task[None] | None = None
         # Counters.
         self._snap = _Snapshot()
         self._stored = self._forwarded = self._thinned = self._failures = 0
+        self._confirmed_count = self._resent = self._letters_dropped = 0
         self._failing_since = 0  # failed sends since the last success
-        self._last_thin_log = self._last_over_log = 0.0
+        self._last_thin_log = self._last_over_log = self._last_letter_log = 0.0
         self._thinned_unlogged = 0
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -505,9 +622,16 @@ class Outbox:
         self._failed = False
         self._backoff = _BACKOFF_MIN_S
         self._forwarder = asyncio.create_task(self._forward_loop(), name="edge-outbox-forwarder")
+        if self.end_to_end:
+            self._resender = asyncio.create_task(self._resend_loop(), name="edge-outbox-resender")
 
     async def stop(self) -> None:
         """Stop forwarding, commit what was accepted, close the file."""
+        resender, self._resender = self._resender, None
+        if resender is not None:
+            resender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await resender
         forwarder, self._forwarder = self._forwarder, None
         if forwarder is not None:
             forwarder.cancel()
@@ -545,8 +669,18 @@ class Outbox:
     # -- EventPublisher ----------------------------------------------------------------
 
     async def publish_event(self, event: DeviceEvent) -> None:
-        """Return once ``event`` is committed to the outbox file."""
+        """Return once ``event`` is committed to the outbox file.
+
+        An event over the size bounds is stored as a dead letter instead (its frame
+        cut to the bound): the hub would refuse it, and the disk is for alarms.
+        """
         payload = event.model_dump_json()
+        too_big = event_bound_violation(event)
+        if too_big is None and len(payload) > MESSAGE_MAX_BYTES:
+            too_big = f"event of {len(payload)} bytes; at most {MESSAGE_MAX_BYTES}"
+        if too_big is not None:
+            await self.publish_dead_letter(_oversized(event, too_big))
+            return
         await self._put(
             _NewRow(
                 lane=event.lane.value,
@@ -556,6 +690,7 @@ class Outbox:
                 payload=payload,
                 size=len(payload.encode()) + ROW_OVERHEAD,
                 created_at=time.time(),
+                item_id=str(event.event_id),
             )
         )
 
@@ -571,8 +706,55 @@ class Outbox:
                 payload=payload,
                 size=len(payload.encode()) + ROW_OVERHEAD,
                 created_at=time.time(),
+                item_id=str(dl.dead_letter_id),
             )
         )
+
+    # -- end-to-end acknowledgement (called on the event loop by the uplink) ------------
+
+    def confirm(self, item_ids: Sequence[str]) -> None:
+        """The hub has committed these items: they may leave the file."""
+        if not self.end_to_end or self._store is None:
+            return
+        self._confirmed.extend(item_ids)
+        self._writer_wake.set()
+
+    def hub_status(self, hub_id: str, online: bool) -> None:
+        """A hub's retained status: resends wait until a hub has been up for a while."""
+        if online:
+            self._hubs_online.add(hub_id)
+        else:
+            self._hubs_online.discard(hub_id)
+        if not self._hubs_online:
+            self._hub_up_since = None
+        elif self._hub_up_since is None:
+            self._hub_up_since = time.monotonic()
+
+    async def _resend_loop(self) -> None:
+        """Send again what the hub has not confirmed ``edge_resend_after_s`` after it left.
+
+        Only while a hub has been online for that long too: during a hub outage the
+        broker keeps the copies for the hub's session, and resending then would only
+        pile duplicates into its queue. When the broker lost them (killed before it
+        saved them), the hub never confirms them, and they go out again once it is back.
+        """
+        store = self._require_store()
+        after = self._resend_after_s
+        while True:
+            await asyncio.sleep(min(after / 3, 5.0))
+            up = self._hub_up_since
+            if up is None or time.monotonic() - up < after:
+                continue
+            await self._flush()  # sent marks and confirmations first
+            back: int = await self._db(store.resend_unconfirmed, time.time() - after)
+            if back:
+                self._resent += back
+                log.warning(
+                    "edge outbox: %d items the hub has not confirmed within %gs go out again",
+                    back,
+                    after,
+                )
+                self._forward_wake.set()
 
     async def _put(self, row: _NewRow) -> None:
         if not self._accepting:
@@ -600,6 +782,10 @@ class Outbox:
             oldest_age_s=None if oldest is None else max(0.0, time.time() - oldest),
             forward_failures=self._failures,
             over_budget=snap.bytes > self.max_bytes,
+            awaiting_confirmation=snap.awaiting,
+            confirmed=self._confirmed_count,
+            resent=self._resent,
+            dead_letters_dropped=self._letters_dropped,
         )
 
     async def backlog(self) -> OutboxBacklog:
@@ -639,6 +825,8 @@ class Outbox:
             del self._pending[:_MAX_ROUND_ROWS]
             delivered, self._delivered = self._delivered, []
             delivered_alarms, self._delivered_alarms = self._delivered_alarms, 0
+            sent, self._sent = self._sent, []
+            confirmed, self._confirmed = self._confirmed, []
             barriers: list[asyncio.Future[None]] = []
             if self._pending:
                 # More than one transaction's worth: barriers wait for the last one.
@@ -647,7 +835,9 @@ class Outbox:
                 barriers, self._barriers = self._barriers, []
             rows = [row for row, _fut in batch]
             try:
-                snap: _Snapshot = await self._db(store.commit_round, rows, delivered)
+                snap: _Snapshot = await self._db(
+                    store.commit_round, rows, delivered, sent, confirmed
+                )
             except Exception as exc:
                 log.exception("edge outbox: commit failed")
                 for _row, fut in batch:
@@ -656,13 +846,19 @@ class Outbox:
                 # The rows are still delivered: delete them with the next commit.
                 self._delivered[:0] = delivered
                 self._delivered_alarms += delivered_alarms
+                self._sent[:0] = sent
+                self._confirmed[:0] = confirmed
                 for barrier in barriers:
                     if not barrier.done():
                         barrier.set_result(None)
                 await asyncio.sleep(0.1)
                 continue
             self._snap = snap
-            self._stored += len(batch)
+            self._stored += len(batch) - snap.letters_dropped_now
+            self._confirmed_count += len(confirmed)
+            if snap.letters_dropped_now:
+                self._letters_dropped += snap.letters_dropped_now
+                self._note_letters_dropped()
             for _row, fut in batch:
                 if not fut.done():  # the caller may have given up; the row is stored anyway
                     fut.set_result(None)
@@ -691,6 +887,17 @@ class Outbox:
                 self._thinned,
             )
             self._thinned_unlogged = 0
+
+    def _note_letters_dropped(self) -> None:
+        now = time.monotonic()
+        if now - self._last_letter_log >= _WARN_EVERY_S:
+            self._last_letter_log = now
+            log.warning(
+                "edge outbox: dead letters fill their share of the bound (%d bytes);"
+                " %d not stored since start, only counted",
+                int(self.max_bytes * _LETTER_SHARE),
+                self._letters_dropped,
+            )
 
     def _note_over_budget(self, snap: _Snapshot) -> None:
         now = time.monotonic()
@@ -783,8 +990,11 @@ class Outbox:
                 self._failing_since = 0
             self._forwarded += 1
             self._backoff = _BACKOFF_MIN_S
-            self._delivered.append(row.seq)
-            self._delivered_alarms += row.lane == Lane.ALARM.value
+            if self.end_to_end:
+                self._sent.append(row.seq)  # kept until the hub confirms it
+            else:
+                self._delivered.append(row.seq)
+                self._delivered_alarms += row.lane == Lane.ALARM.value
             self._writer_wake.set()
         finally:
             self._in_flight.pop(row.seq, None)

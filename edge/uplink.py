@@ -28,8 +28,10 @@ import asyncio
 import logging
 import socket
 import threading
+from collections.abc import Callable
 from typing import Any, Final, Protocol
 
+import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.client import ConnectFlags, DisconnectFlags
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
@@ -37,7 +39,13 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from device_adapters.model import DeadLetter, DeviceEvent
-from hub.bridge.topics import dead_letter_topic, event_topic, gateway_status_topic
+from hub.bridge.topics import (
+    committed_topic,
+    dead_letter_topic,
+    event_topic,
+    gateway_status_topic,
+    hub_status_subscription,
+)
 from hub.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -55,6 +63,10 @@ _STOP_ACK_TIMEOUT_S = 5.0
 NO_MATCHING_SUBSCRIBERS: Final = 0x10
 # CONNACK reason code of a broker that speaks only MQTT 3.1.1 (its return code 1).
 _UNSUPPORTED_PROTOCOL_VERSION: Final = 0x84
+# Most ids one confirmation may carry, and the longest id (a UUID has 36 characters).
+_MAX_CONFIRM_IDS: Final = 10_000
+_MAX_ID_LENGTH: Final = 64
+
 # A broker that has not answered an MQTT 5 CONNECT this long after accepting the
 # TCP connection is taken not to speak MQTT 5 (Mosquitto answers in milliseconds).
 _CONNACK_WAIT_S: Final = 3.0
@@ -122,6 +134,19 @@ class MqttUplink:
         # The current client had a CONNACK; until then, counts its TCP connections.
         self._ever_connected = False
         self._socket_opens = 0
+        # The hub's confirmations and status, for the outbox (``listen``); on the loop.
+        self._on_committed: Callable[[list[str]], None] | None = None
+        self._on_hub_status: Callable[[str, bool], None] | None = None
+        self.bad_confirmations = 0
+
+    def listen(
+        self,
+        committed: Callable[[list[str]], None],
+        hub_status: Callable[[str, bool], None],
+    ) -> None:
+        """Before ``start``: hand the hub's confirmations of this gateway's items, and
+        every hub's online/offline status, to these callbacks (on the event loop)."""
+        self._on_committed, self._on_hub_status = committed, hub_status
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -170,6 +195,7 @@ class MqttUplink:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
+        client.on_message = self._on_message
         if protocol == MQTTProtocolVersion.MQTTv5:
             client.on_socket_open = self._on_socket_open
         self._client = client
@@ -209,6 +235,7 @@ class MqttUplink:
         refused.on_connect = None
         refused.on_disconnect = None
         refused.on_publish = None
+        refused.on_message = None
         refused.on_socket_open = None
         self._start_client(MQTTProtocolVersion.MQTTv311)
         task = asyncio.create_task(asyncio.to_thread(_shut_down, refused))
@@ -368,6 +395,13 @@ class MqttUplink:
             except OSError as exc:
                 log.debug("TCP_NODELAY not set: %s", exc)
         self._connected = True
+        if self._on_committed is not None:
+            # A clean session: subscribe on every connect. Confirmations sent while the
+            # gateway was away are lost; the outbox sends those items again, and the
+            # hub confirms the duplicates.
+            client.subscribe(
+                [(committed_topic(self.gateway_id), 1), (hub_status_subscription(), 1)]
+            )
         info = client.publish(self.status_topic, ONLINE, qos=1, retain=True)
         if info.rc in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
             # Published from this thread, so its PUBACK cannot be handled before this.
@@ -376,6 +410,24 @@ class MqttUplink:
         log.info("uplink %s connected", self.gateway_id)
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._connected_event.set)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        """The hub's confirmations and status (network thread). Only the hub account may
+        write them (docs/trust.md), but a malformed one is still counted and skipped."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        topic = msg.topic
+        if topic == committed_topic(self.gateway_id):
+            ids = _confirmed_ids(bytes(msg.payload))
+            if ids is None:
+                self.bad_confirmations += 1
+                log.warning("uplink %s: unreadable confirmation skipped", self.gateway_id)
+            elif self._on_committed is not None:
+                loop.call_soon_threadsafe(self._on_committed, ids)
+        elif topic.endswith("/status") and self._on_hub_status is not None:
+            hub_id = topic.split("/")[-2]
+            loop.call_soon_threadsafe(self._on_hub_status, hub_id, msg.payload == ONLINE)
 
     def _on_disconnect(
         self,
@@ -425,6 +477,22 @@ def _check_delivered(topic: str, reason: ReasonCode, *, retain: bool) -> None:
         raise UplinkNotDelivered(
             f"broker dropped {topic} ({reason}): the hub has not subscribed on this broker yet"
         )
+
+
+def _confirmed_ids(payload: bytes) -> list[str] | None:
+    """The ids of a confirmation ``{"ids": [...]}``, or None if it is not one."""
+    try:
+        body = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return None
+    ids = body.get("ids") if isinstance(body, dict) else None
+    if (
+        not isinstance(ids, list)
+        or len(ids) > _MAX_CONFIRM_IDS
+        or not all(isinstance(i, str) and len(i) <= _MAX_ID_LENGTH for i in ids)
+    ):
+        return None
+    return ids
 
 
 def _shut_down(client: mqtt.Client) -> None:

@@ -74,7 +74,28 @@ class Settings(BaseSettings):
     # exceed max_bytes, old telemetry is thinned; alarms are never dropped.
     edge_outbox_path: Path | None = None
     edge_outbox_max_bytes: int = Field(default=256 * 1024 * 1024, ge=4096)
+    # End-to-end acknowledgement (docs/delivery.md): an item the broker acknowledged
+    # stays in the outbox until the hub confirms it has committed it; one not confirmed
+    # this long after it was sent goes out again (once a hub has been online as long).
+    edge_resend_after_s: float = Field(default=60.0, ge=1, le=86_400)
     watch_idle_timeout_s: float = Field(default=900.0, gt=0)
+    # Bounds of every device-facing server (edge/limits.py, docs/adapters.md): open
+    # connections, connections per remote address (many devices share a carrier NAT
+    # address), connections not yet identified (no device id known), which must
+    # identify within edge_unidentified_timeout_s. Over a bound: closed and counted.
+    edge_max_connections: int = Field(default=10_000, ge=1)
+    edge_max_connections_per_address: int = Field(default=200, ge=1)
+    edge_max_unidentified: int = Field(default=500, ge=1)
+    edge_unidentified_timeout_s: float = Field(default=30.0, gt=0)
+    # Dead letters made at the edge, per window: this many (and bytes) per connection
+    # (per remote address for HTTP push) and per server; past that only counted. Raw
+    # bytes in one dead letter are cut to edge_dead_letter_raw_max_bytes.
+    edge_dead_letter_window_s: float = Field(default=60.0, gt=0)
+    edge_dead_letters_per_connection: int = Field(default=20, ge=1)
+    edge_dead_letter_bytes_per_connection: int = Field(default=256 * 1024, ge=1024)
+    edge_dead_letters_per_server: int = Field(default=600, ge=1)
+    edge_dead_letter_bytes_per_server: int = Field(default=4 * 1024 * 1024, ge=1024)
+    edge_dead_letter_raw_max_bytes: int = Field(default=64 * 1024, ge=256)
     edge_servers: Annotated[list[str], NoDecode] = Field(
         default=list(EDGE_SERVERS), description="which device servers the edge runs"
     )
@@ -127,6 +148,30 @@ class Settings(BaseSettings):
     # Bearer <token>" may read it; without one it is open in demo mode and answers
     # 403 outside it (docs/deployment.md).
     metrics_token: SecretStr | None = None
+
+    # Dead letters (hub/deadletters/bounds.py): per gateway and per window (an hour),
+    # this many letters and bytes are stored; past that 1 in dead_letter_sample_every
+    # is, the rest only counted. All gateways together stop at the total bound. Raw
+    # bytes are cut to dead_letter_raw_max_bytes. Kept dead_letter_keep_days.
+    dead_letters_per_gateway: int = Field(default=1000, ge=1)
+    dead_letter_bytes_per_gateway: int = Field(default=10 * 1024 * 1024, ge=1024)
+    dead_letters_total: int = Field(default=10_000, ge=1)
+    dead_letter_bytes_total: int = Field(default=100 * 1024 * 1024, ge=1024)
+    dead_letter_raw_max_bytes: int = Field(default=64 * 1024, ge=64)
+    dead_letter_sample_every: int = Field(default=100, ge=1)
+    dead_letter_window_s: float = Field(default=3600.0, ge=1)
+    dead_letter_keep_days: float = Field(default=14.0, gt=0, le=3650)
+
+    # Health (/healthz, /readyz; docs/deployment.md). Failing commits make the hub
+    # degraded at once and failing after health_commits_failing_s; messages waiting
+    # with no commit for health_ingest_stall_s make it failing, and for
+    # health_restart_after_s (database answering) fail liveness too. Events set
+    # aside keep it degraded for health_set_aside_s.
+    health_commits_failing_s: float = Field(default=10.0, ge=0)
+    health_ingest_stall_s: float = Field(default=30.0, gt=0)
+    health_restart_after_s: float = Field(default=300.0, gt=0)
+    health_set_aside_s: float = Field(default=900.0, ge=0)
+    health_database_timeout_s: float = Field(default=2.0, gt=0, le=60)
 
     # HTTP API.
     api_host: str = "127.0.0.1"

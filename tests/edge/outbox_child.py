@@ -46,7 +46,7 @@ async def main(db: Path, host: str, port: int, gateway_id: str, count: int, devi
         edge_max_in_flight=1,
     )
     uplink = MqttUplink(settings)
-    outbox = Outbox(settings, uplink)
+    outbox = Outbox(settings, uplink, end_to_end=False)
     await outbox.open()
     await uplink.start()
     await outbox.start()

@@ -140,7 +140,7 @@ async def running_edge(
     settings: Settings, *, forward: bool = True, connected: bool = True
 ) -> AsyncIterator[Edge]:
     uplink = MqttUplink(settings)
-    outbox = Outbox(settings, uplink)
+    outbox = Outbox(settings, uplink, end_to_end=False)
     await outbox.open()
     await uplink.start()
     try:
@@ -304,7 +304,7 @@ async def test_restart_with_a_backlog_forwards_it_when_the_broker_returns(
 
     # Second run on the same file: it picks up where the first left off.
     uplink = MqttUplink(settings)
-    outbox = Outbox(settings, uplink)
+    outbox = Outbox(settings, uplink, end_to_end=False)
     try:
         await outbox.open()
         assert outbox.stats.backlog == 62
