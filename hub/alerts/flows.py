@@ -7,6 +7,7 @@ The notifications are returned, to be published once the transaction commits.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,12 +26,15 @@ from hub.notifications.targets import reach
 from hub.residents.service import who_and_where
 from hub.rules.model import Rule as AnyRule
 from hub.rules.model import RulesDocument
+from hub.rules.titles import DEFAULT_TITLE, fields_for, render
 from hub.tickets.models import TicketSource, TicketStatus
 from hub.tickets.opening import OpenedTicket, open_ticket
 from hub.tickets.service import log_change
 from hub.tickets.tables import tickets
 from hub.users.models import Role
 from hub.users.scope import PROPERTY_ALERT_PREFIXES
+
+log = logging.getLogger(__name__)
 
 _SUPERVISORS = (Role.COMMUNITY_STAFF, Role.PROPERTY_MANAGER)
 
@@ -46,13 +50,6 @@ class Raised:
     opened_at: datetime  # the event's received_at, as stored on the alert
     ticket: OpenedTicket | None = None
     notifications: list[Notification] = field(default_factory=list)
-
-
-class _Blank(dict[str, str]):
-    """Unknown placeholders in a community's title template stay visible, never crash."""
-
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
 
 
 def is_silent(kind: str) -> bool:
@@ -76,11 +73,10 @@ async def raise_alert(
     detail: dict[str, Any] | None = None,
     repeats: AlertRepeats | None = None,
 ) -> Raised:
+    """``detail``: the rule type's own title fields (``value``, ``count``, ...)."""
     who, where = await who_and_where(conn, ctx)
     what = KINDS[kind].description if kind in KINDS else kind.replace("_", " ").replace(".", ": ")
-    title = rule.title.format_map(
-        _Blank(who=who, where=where, device=ctx.name, what=what, **_text(detail or {}))
-    )
+    title = _title(rule, {"who": who, "where": where, "device": ctx.name, "what": what}, detail)
     outcome = await open_or_attach_kind(
         conn,
         device_id=ctx.device_id,
@@ -213,5 +209,19 @@ async def _open_ticket_of(conn: AsyncConnection, device_id: str, kind: str) -> i
     return int(found) if found is not None else None
 
 
-def _text(values: dict[str, Any]) -> dict[str, str]:
-    return {k: str(v) for k, v in values.items()}
+def _title(rule: AnyRule, common: dict[str, str], detail: dict[str, Any] | None) -> str:
+    """The rule's title, or the default one if its template is bad (stored before
+    templates were checked on saving, hub.rules.titles): an alarm is raised whatever
+    its text, so this never raises."""
+    try:
+        allowed = fields_for(rule.rule_type())
+        fields = {k: str(v) for k, v in (detail or {}).items() if k in allowed}
+        return render(rule.title, {**fields, **common})
+    except Exception as exc:
+        log.error(
+            "rule %r: bad title template %r (%s); the alarm goes out with the default title",
+            rule.id,
+            rule.title,
+            exc,
+        )
+    return render(DEFAULT_TITLE, common)

@@ -184,7 +184,6 @@ class RulesEngine:
             silent=is_silent(event.kind),
             latitude=float(lat) if isinstance(lat, int | float) else None,
             longitude=float(lon) if isinstance(lon, int | float) else None,
-            detail=dict(event.values),
             repeats=self._repeats,
         )
         self._raised(raised)

@@ -7,7 +7,14 @@ so the hub only ever runs documents that make sense:
 * every event kind a rule watches is in the vocabulary (device_adapters.kinds);
 * every ticket category a rule names exists, and every escalation chain a
   category names exists;
-* rule ids are unique, and an event kind has at most one plain ``event`` rule.
+* rule ids are unique, and an event kind has at most one plain ``event`` rule;
+* a title template names only its rule type's fields, with no format spec,
+  conversion or attribute access and balanced braces (hub.rules.titles); labels
+  and names are single lines of plain text.
+
+Checks added later must not stop a community whose stored document predates
+them: :func:`hub.rules.service.rules_for` validates with ``context={STORED: True}``,
+which skips the checks marked so below (the engine copes with what they refuse).
 
 Rule types:
 
@@ -28,24 +35,44 @@ Rule types:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self, get_args
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
 from device_adapters.kinds import KINDS
 from device_adapters.model import DeviceFamily, Severity
+from hub.rules import titles
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
 AlertKind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_.]{0,47}$")]
 Scalar = str | int | float | bool
+# Validation context key: the document is read back from the store, not being saved.
+STORED = "stored"
+_VALUE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+def _saving(info: ValidationInfo) -> bool:
+    """Whether the checks added after documents were first stored apply (see above)."""
+    context: Any = info.context
+    return not (isinstance(context, dict) and context.get(STORED))
+
+
+def _plain_text(text: str, info: ValidationInfo) -> str:
+    problem = titles.text_problem(text) if _saving(info) else None
+    if problem is not None:
+        raise ValueError(f"{info.field_name}: {problem}")
+    return text
 
 
 class Target(StrEnum):
@@ -102,7 +129,26 @@ class _Rule(_Strict):
         default_factory=list,
         description="told at once, besides the ticket's assignee (fire: PM and all on duty)",
     )
-    title: str = Field("{what}: {who} at {where}", max_length=200)
+    title: str = Field(
+        titles.DEFAULT_TITLE,
+        max_length=titles.TITLE_MAX,
+        description="a template; the fields it may use are in docs/alarms.md",
+    )
+
+    @classmethod
+    def rule_type(cls) -> str:
+        """The ``type`` tag of this class of rule ("event", "threshold", ...)."""
+        tag: str = get_args(cls.model_fields["type"].annotation)[0]
+        return tag
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, title: str, info: ValidationInfo) -> str:
+        if _saving(info):
+            problem = titles.check(title, titles.fields_for(cls.rule_type()))
+            if problem is not None:
+                raise ValueError(f"rule {info.data.get('id', '?')!r}: title: {problem}")
+        return title
 
 
 class EventRule(_Rule):
@@ -119,6 +165,16 @@ class ThresholdRule(_Rule):
     below: float | None = None
     for_minutes: int = Field(ge=0, le=1440)
     alert_kind: AlertKind
+
+    @field_validator("field")
+    @classmethod
+    def _value_key(cls, field: str, info: ValidationInfo) -> str:
+        if _saving(info) and not _VALUE_KEY.match(field):
+            raise ValueError(
+                f"rule {info.data.get('id', '?')!r}: field: {field!r} is no event value name "
+                "(letters, digits and _, not starting with a digit)"
+            )
+        return field
 
     def beyond(self, value: float) -> bool:
         return (self.above is not None and value > self.above) or (
@@ -186,6 +242,8 @@ class Category(_Strict):
     escalation: Slug | None = None
     confidential: bool = False
 
+    _label = field_validator("label")(_plain_text)
+
     @model_validator(mode="after")
     def _limits(self) -> Self:
         if self.resolve_minutes < self.response_minutes:
@@ -204,6 +262,8 @@ class EscalationStep(_Strict):
 class Contact(_Strict):
     name: str = Field(min_length=1, max_length=100)
     phone: str = Field(pattern=r"^\+?[0-9 -]{3,32}$")
+
+    _name = field_validator("name")(_plain_text)
 
 
 def _kinds_of(rule: Rule) -> set[str]:

@@ -19,7 +19,7 @@ from importlib import resources
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.rules.model import RulesDocument
+from hub.rules.model import STORED, RulesDocument
 from hub.rules.tables import community_rules
 
 _parsed: dict[tuple[int, int], tuple[object, RulesDocument]] = {}
@@ -47,7 +47,8 @@ async def rules_for(conn: AsyncConnection, community_id: int | None) -> RulesDoc
     cached = _parsed.get(key)
     if cached is not None and cached[0] == row.document:
         return cached[1]
-    doc = RulesDocument.model_validate(row.document)
+    # Stored: checks added since it was saved must not stop this community's alarms.
+    doc = RulesDocument.model_validate(row.document, context={STORED: True})
     _parsed[key] = (row.document, doc)
     return doc
 

@@ -21,6 +21,7 @@ from hub.demo.seed import DEMO_PASSWORD
 from hub.grid.tables import communities, streets
 from hub.ingest.flows import BatchOutcome, store_batch
 from hub.rules.service import default_rules
+from hub.rules.tables import community_rules
 from hub.storage.db import Database
 from hub.timers import service as timers
 from hub.users.models import Role
@@ -161,6 +162,103 @@ async def test_an_invalid_document_is_refused_with_the_problem_named(
     assert "rule 'fall': unknown ticket category 'elderly_trip'" in text
     assert "rule 'sos': unknown event kind 'wristband.levitating'" in text
     assert (await client.get(_url(community_id), headers=staff)).json()["version"] == 0
+
+
+@pytest.mark.parametrize(
+    ("title", "reason"),
+    [
+        ("Fall {who", "unbalanced brace"),
+        ("Fall} {who}", "unbalanced brace"),
+        ("Fall: {who:>99999}", "no format spec"),
+        ("Fall: {who!r}", "no conversion"),
+        ("Fall: {who.__class__}", "attribute or index access"),
+        ("Fall: {who[0]}", "attribute or index access"),
+        ("Fall: {0}", "unknown field {0}"),
+        ("Fall: {}", "unknown field {}"),
+        ("Fall: {count} times", "unknown field {count}"),  # a count rule's, not an event rule's
+        ("Fall:\n{who}", "control character"),
+        ("   ", "blank"),
+    ],
+)
+async def test_a_bad_title_template_is_refused_naming_the_rule_and_field(
+    client: httpx.AsyncClient, login: Login, community_id: int, title: str, reason: str
+) -> None:
+    """A template the renderer cannot use must be refused when saved, not at the next fall."""
+    doc = _defaults()
+    index = next(i for i, r in enumerate(doc["rules"]) if r["id"] == "fall")
+    doc["rules"][index]["title"] = title
+    staff = await login("staff")
+    response = await client.put(
+        _url(community_id), headers=staff, json={"expected_version": 0, "document": doc}
+    )
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["body", "document", "rules", index, "event", "title"]
+    assert "rule 'fall': title:" in error["msg"] and reason in error["msg"], error["msg"]
+    assert (await client.get(_url(community_id), headers=staff)).json()["version"] == 0
+
+
+async def test_other_free_text_of_the_document_is_checked_too(
+    client: httpx.AsyncClient, login: Login, community_id: int
+) -> None:
+    doc = _defaults()
+    doc["categories"]["elderly_sos"]["label"] = "Elderly\nSOS"
+    doc["police_contact"] = {"name": "\u202epolice", "phone": "110"}
+    threshold = next(i for i, r in enumerate(doc["rules"]) if r["id"] == "heart_rate_high")
+    doc["rules"][threshold]["field"] = "heart rate {bpm}"
+    staff = await login("staff")
+    response = await client.put(
+        _url(community_id), headers=staff, json={"expected_version": 0, "document": doc}
+    )
+    assert response.status_code == 422, response.text
+    errors = {tuple(e["loc"][2:]): e["msg"] for e in response.json()["detail"]}
+    assert "control character" in errors[("categories", "elderly_sos", "label")]
+    assert "control character" in errors[("police_contact", "name")]
+    field = errors[("rules", threshold, "threshold", "field")]
+    assert "rule 'heart_rate_high': field:" in field
+
+
+async def test_every_documented_title_field_is_accepted(
+    client: httpx.AsyncClient, login: Login, community_id: int
+) -> None:
+    doc = _defaults()
+    titles = {
+        "fall": "{{Fall}} {what}: {who} at {where} ({device})",
+        "heart_rate_high": "Heart rate {value} for 10 min: {who}",
+        "invalid_cards": "{count} refused cards at {device}",
+        "gate_offline": "Gate offline ({reason}): {device}",
+        "welfare_check": "No sign of life from {who} since {last_seen}",
+    }
+    for rule in doc["rules"]:
+        rule["title"] = titles.get(rule["id"], rule.get("title", "{what}: {who} at {where}"))
+    staff = await login("staff")
+    response = await client.put(
+        _url(community_id), headers=staff, json={"expected_version": 0, "document": doc}
+    )
+    assert response.status_code == 200, response.text
+
+
+async def test_a_document_stored_before_titles_were_checked_can_still_be_read(
+    client: httpx.AsyncClient, login: Login, api_db: Database, community_id: int
+) -> None:
+    """Staff must be able to load a document with a bad title to fix it."""
+    doc = _defaults()
+    next(r for r in doc["rules"] if r["id"] == "fall")["title"] = "Fall {who"
+    staff_id = await user_id_of(api_db, "staff")
+    async with api_db.write() as conn:
+        await conn.execute(
+            community_rules.insert().values(
+                community_id=community_id,
+                document=doc,
+                version=1,
+                updated_at=datetime.now(UTC),
+                updated_by=staff_id,
+            )
+        )
+    staff = await login("staff")
+    got = await client.get(_url(community_id), headers=staff)
+    assert got.status_code == 200, got.text
+    assert got.json()["version"] == 1 and got.json()["document"] == doc
 
 
 async def test_volunteers_and_residents_may_not_read_or_edit_rules(

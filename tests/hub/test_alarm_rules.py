@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from device_adapters.kinds import KINDS
 from device_adapters.model import DeviceAvailability, DeviceEvent, DeviceFamily
 from device_adapters.ocpp16 import normalize as ocpp
 from hub.alerts.service import clear_active
@@ -36,6 +37,8 @@ from hub.notifications.base import Notification
 from hub.residents.tables import residents
 from hub.rules.model import RulesDocument
 from hub.rules.service import default_rules, replace_rules, rules_for
+from hub.rules.tables import community_rules
+from hub.rules.titles import TITLE_MAX
 from hub.storage.db import Database
 from hub.tickets.tables import tickets
 from hub.timers.scheduler import Scheduler
@@ -1173,3 +1176,60 @@ async def test_documents_of_two_databases_are_never_mixed_up(tmp_path: Path) -> 
     finally:
         for db in dbs:
             await db.close()
+
+
+# ---------------------------------------------------------------------------
+# Titles: a bad template never stops an alarm
+
+
+async def _store_unchecked(db: Database, doc: dict[str, Any]) -> None:
+    """Written as it is, as a document stored before its titles were checked could be."""
+    async with db.write() as conn:
+        await conn.execute(
+            community_rules.insert().values(
+                community_id=await _community(conn),
+                document=doc,
+                version=1,
+                updated_at=T0,
+                updated_by=await _user(conn, "staff"),
+            )
+        )
+
+
+async def test_a_bad_title_stored_before_titles_were_checked_still_opens_alert_and_ticket(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    doc = _defaults()
+    _rule(doc, "fall")["title"] = "Fall {who"  # str.format raised ValueError on it
+    _rule(doc, "sos")["title"] = "SOS {who:>99999}"  # and padded this to 99999 characters
+    _rule(doc, "heart_rate_high")["title"] = "High {value!r:{who}}"
+    await _store_unchecked(rig.db, doc)
+
+    for kind, rule_id in (("wristband.fall", "fall"), ("wristband.sos", "sos")):
+        outcome = await rig.send(rig.watch(ZHOU, kind))
+        assert len(outcome.alerts_opened) == 1 and len(outcome.tickets_opened) == 1
+        (alert,) = await rig.alerts(kind)
+        # The default template's title: what, who and where.
+        assert alert.summary.startswith(f"{KINDS[kind].description}: Zhou Guoqiang")
+        assert alert.summary.endswith(" at Sunrise Garden Community, Building 2, Unit 202")
+        (ticket,) = await rig.tickets_of(alert.id)
+        assert ticket.title == alert.summary
+        assert f"rule {rule_id!r}: bad title template" in caplog.text
+
+    # The timer path too: the scheduler's handler raises nothing and the alarm is raised.
+    await rig.send(rig.heart_rate(ZHOU, 130))
+    await rig.tick(minutes=10)
+    (alert,) = await rig.active("wristband.heart_rate_high")
+    assert "Zhou Guoqiang" in alert.summary and len(await rig.tickets_of(alert.id)) == 1
+
+
+async def test_a_rendered_title_is_clipped_to_its_bound(rig: Rig) -> None:
+    doc = _defaults()
+    _rule(doc, "sos")["title"] = "{who} {where} " * 14  # each under 200, rendered far over
+    await _store(rig.db, doc, 1)
+    outcome = await rig.send(rig.watch(ZHOU, "wristband.sos"))
+    (alert,) = await rig.alerts("wristband.sos")
+    (ticket,) = await rig.tickets_of(alert.id)
+    assert len(alert.summary) == TITLE_MAX and alert.summary.startswith("Zhou Guoqiang ")
+    assert ticket.title == alert.summary
+    assert {n.title for n in outcome.notifications} == {alert.summary}
