@@ -14,11 +14,9 @@ import os
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,13 +32,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from edge.gateway import EdgeGateway
 from hub.runtime import HubRuntime
 from hub.settings import Settings
-from tests.support.brokers import find_mosquitto, free_port
+from tests.support.secured_broker import MissingMosquitto, SecuredBroker
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "docker"
 COMPOSE_FILE = DOCKER / "compose.yaml"
 HUB_SERVICES = ("hub-1", "hub-2")
 EDGE_SERVICE = "edge"
+BRIDGES = {"zigbee2mqtt": "z2m-" + "b" * 30, "tuya-bridge": "tuya-" + "c" * 30}
 # ${NAME}, ${NAME:?message}, ${NAME:-default}...; $$ is an escaped dollar.
 _VARIABLE = re.compile(r"(?<!\$)\$\{(\w+)([^}]*)\}")
 
@@ -231,70 +230,22 @@ class Client:
         self.client.loop_stop()
 
 
-def _users_script() -> str:
-    service = _compose()["services"]["mqtt-users"]
-    assert service["entrypoint"] == ["/bin/sh", "-ec"]
-    script = service["command"][0]
-    assert isinstance(script, str)
-    return script.replace("$$", "$")
-
-
 @pytest.fixture
 def secured_broker(tmp_path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    """The shipped mosquitto.conf and ACL with the password file the compose script makes.
-
-    Only paths and the listener port are rewritten (and ``user root`` added when
-    the tests run as root, as the test broker fixture does).
-    """
-    binary = find_mosquitto()
-    if binary is None or shutil.which("mosquitto_passwd") is None:
-        if os.environ.get("CI", "").lower() == "true":  # as the broker fixture: no silent skip
-            raise RuntimeError("Mosquitto (with mosquitto_passwd) is not installed")
-        pytest.skip("Mosquitto (with mosquitto_passwd) is not installed")
-    passwords = {"HUB_MQTT_PASSWORD": "hub-" + "p" * 30, "EDGE_MQTT_PASSWORD": "edge-" + "q" * 30}
-    auth = tmp_path / "auth"
-    auth.mkdir()
-    script = _users_script().replace("/mosquitto/auth", str(auth))
-    if os.geteuid() != 0:  # only root may chown; the rest of the script runs as shipped
-        script = "\n".join(line for line in script.splitlines() if "chown" not in line)
-    subprocess.run(["/bin/sh", "-ec", script], env={**os.environ, **passwords}, check=True)
-    assert oct((auth / "passwd").stat().st_mode & 0o777) == "0o600"
-    port = free_port()
-    rewritten = []
-    for line in (DOCKER / "mosquitto/mosquitto.conf").read_text().splitlines():
-        key = line.split(None, 1)[0] if line.strip() and not line.startswith("#") else ""
-        if key == "listener":
-            line = f"listener {port} 127.0.0.1"
-        elif key == "persistence_location":
-            line = f"persistence_location {tmp_path}/"
-        elif key == "password_file":
-            assert line.split()[1] == "/mosquitto/auth/passwd"  # where mqtt-users writes it
-            line = f"password_file {auth / 'passwd'}"
-        elif key == "acl_file":
-            assert line.split()[1] == "/mosquitto/config/acl"  # where compose mounts it
-            line = f"acl_file {DOCKER / 'mosquitto/acl'}"
-        rewritten.append(line)
-    if os.geteuid() == 0:
-        rewritten.append("user root")
-    config = tmp_path / "mosquitto.conf"
-    config.write_text("\n".join(rewritten) + "\n")
-    log = (tmp_path / "mosquitto.log").open("wb")
-    proc = subprocess.Popen([binary, "-c", str(config)], stdout=log, stderr=subprocess.STDOUT)
+    """The shipped mosquitto.conf and ACL with the password file the compose script makes,
+    plus the lock bridges' accounts the ACL names (an operator adds them the same way)."""
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            assert proc.poll() is None, (tmp_path / "mosquitto.log").read_text()
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "mosquitto did not start listening"
-                time.sleep(0.05)
-        yield port, passwords
+        broker = SecuredBroker(tmp_path, extra_users=BRIDGES)
+    except MissingMosquitto:
+        if os.environ.get("CI", "").lower() == "true":  # as the broker fixture: no silent skip
+            raise
+        pytest.skip("Mosquitto (with mosquitto_passwd) is not installed")
+    assert oct(broker.passwd.stat().st_mode & 0o777) == "0o600"
+    broker.start()
+    try:
+        yield broker.port, broker.passwords
     finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()
+        broker.stop()
 
 
 def test_mosquitto_accepts_the_shipped_config_and_its_users_and_acl_hold(
@@ -357,12 +308,39 @@ def test_mosquitto_accepts_the_shipped_config_and_its_users_and_acl_hold(
         received = hub.wait_for(allowed[-1])
         assert sorted(received) == sorted(allowed)
 
+        # A lock bridge's account publishes its own base topic and nothing under chub/,
+        # not even as a "gateway" named after itself (it once opened a real SOS ticket).
+        for bridge, password in BRIDGES.items():
+            forger = Client(port, bridge, password)
+            try:
+                assert forger.connected()
+                for topic in (
+                    f"chub/v1/edge/{bridge}/events/alarm/watch:1",
+                    f"chub/v1/edge/{bridge}/command-results/z2m:front_door",
+                    "chub/v1/edge/edge-1/events/alarm/watch:1",
+                ):
+                    forger.publish(topic)
+            finally:
+                forger.close()
+        edge.publish("chub/v1/edge/edge-1/events/alarm/watch:2")
+        received = hub.wait_for("chub/v1/edge/edge-1/events/alarm/watch:2")
+        assert not [t for t in received if "/zigbee2mqtt/" in t or "/tuya-bridge/" in t]
+        assert received.count("chub/v1/edge/edge-1/events/alarm/watch:1") == 1
+
+        # A gateway reads the hub's confirmations of its own items and the hubs' status.
+        edge.subscribe("chub/v1/edge/edge-1/committed", "chub/v1/hub/+/status")
+        hub.publish("chub/v1/edge/edge-2/committed")
+        hub.publish("chub/v1/edge/edge-1/committed")
+        hub.publish("chub/v1/hub/hub-1/status")
+        seen = edge.wait_for("chub/v1/hub/hub-1/status")
+        assert "chub/v1/edge/edge-1/committed" in seen
+        assert "chub/v1/edge/edge-2/committed" not in seen
+
         # The hub sends commands; a gateway gets its own only.
         hub.publish("chub/v1/edge/edge-2/commands/watch:2")
         hub.publish("chub/v1/edge/edge-1/commands/watch:1")
-        assert edge.wait_for("chub/v1/edge/edge-1/commands/watch:1") == [
-            "chub/v1/edge/edge-1/commands/watch:1"
-        ]
+        seen = edge.wait_for("chub/v1/edge/edge-1/commands/watch:1")
+        assert [t for t in seen if "/commands/" in t] == ["chub/v1/edge/edge-1/commands/watch:1"]
     finally:
         hub.close()
         edge.close()
