@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.commands.dispatcher import CommandDispatcher
+from hub.health import HealthMonitor
 from hub.metrics import HubMetrics
 from hub.notifications.base import NotificationHub
 from hub.notifications.outbox import OutboxRelay
@@ -22,6 +23,9 @@ class ApiContext:
     dispatcher: CommandDispatcher | None = None
     # Live figures for /healthz (MQTT connection, ingest counters); empty when not wired.
     health_probes: dict[str, Callable[[], Any]] = field(default_factory=dict)
+    # The hub's health verdict (hub/health.py). None where not wired (tests): the
+    # routes then judge the database alone.
+    health: HealthMonitor | None = None
     # The plugins (live push, webhooks, ...); the SSE route finds the live push here.
     # None where not wired (tests).
     notifier: NotificationHub | None = None

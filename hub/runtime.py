@@ -10,6 +10,9 @@ from api.state import ApiContext
 from hub.bridge.mqtt_bridge import MqttBridge
 from hub.clock import Clock
 from hub.commands.dispatcher import CommandDispatcher
+from hub.deadletters.bounds import DeadLetterBounds, Limits, use_bounds
+from hub.deadletters.service import DeadLetterRetention
+from hub.health import HealthMonitor, Observed, Thresholds
 from hub.ingest.worker import IngestWorker, OutcomeListener
 from hub.metrics import HubMetrics
 from hub.notifications import (
@@ -38,6 +41,13 @@ class HubRuntime:
         self.db = Database.open(settings.resolved_database_url)
         self.bridge = MqttBridge(settings)
         self.worker = IngestWorker(self.db, self.bridge, settings, listeners)
+        # Dead letters: bounded as they are stored (inside the ingest's transaction),
+        # purged after dead_letter_keep_days.
+        self.dead_letter_bounds = DeadLetterBounds(Limits.from_settings(settings))
+        use_bounds(self.db, self.dead_letter_bounds)
+        self.dead_letter_retention = DeadLetterRetention(
+            self.db, settings.dead_letter_keep_days, clock=clock
+        )
         # Prometheus figures (GET /metrics). Its listener goes first, so the alert
         # latency it measures ends at the commit, not after the other listeners.
         self.metrics = HubMetrics(self.db, self)
@@ -72,7 +82,25 @@ class HubRuntime:
         self.telemetry = Telemetry(self.db, settings, clock=clock)
         if self.telemetry.feed is not None:
             self.worker.add_listener(self.telemetry.feed)
+        # /healthz, /readyz, the dashboard and /metrics share one verdict (hub/health.py).
+        self.health = HealthMonitor(
+            self.db,
+            Thresholds.from_settings(settings),
+            self._observe_health,
+            database_timeout_s=settings.health_database_timeout_s,
+        )
         self._tasks: list[asyncio.Task[None]] = []
+
+    def _observe_health(self) -> Observed:
+        ingest, timers = self.worker.stats, self.scheduler.stats
+        return Observed(
+            broker_connected=self.bridge.connected,
+            pending=self.bridge.pending(),
+            last_commit_at=ingest.last_commit_at,
+            commits_failing_since=ingest.failing_since,
+            set_aside=ingest.isolated,
+            timers_failing_since=timers.failing_since,
+        )
 
     async def start(self) -> None:
         await self.db.migrate()
@@ -83,6 +111,7 @@ class HubRuntime:
             asyncio.create_task(self.dispatcher.run(), name="hub-commands"),
             asyncio.create_task(self.scheduler.run(), name="hub-timers"),
             asyncio.create_task(self.outbox.run(), name="hub-notifications"),
+            asyncio.create_task(self.dead_letter_retention.run(), name="hub-dead-letter-purge"),
         ]
         for name, job in self.telemetry.jobs().items():
             self._tasks.append(asyncio.create_task(job, name=name))
@@ -96,6 +125,7 @@ class HubRuntime:
             notifier=self.notifier,
             outbox=self.outbox,
             metrics=self.metrics,
+            health=self.health,
             health_probes={
                 "mqtt_connected": lambda: self.bridge.connected,
                 "ingest": lambda: {
@@ -105,6 +135,7 @@ class HubRuntime:
                     "duplicates": self.worker.stats.duplicates,
                     "dead_letters": self.worker.stats.dead_letters,
                     "store_failures": self.worker.stats.store_failures,
+                    "set_aside": self.worker.stats.isolated,
                     "batch_limit": self.worker.stats.batch_limit,
                     "reading_paused": self.bridge.reading_paused,
                 },
@@ -112,6 +143,7 @@ class HubRuntime:
                     "fired": self.scheduler.stats.fired,
                     "failed": self.scheduler.stats.failed,
                 },
+                "dead_letter_bounds": self.dead_letter_bounds.stats.as_dict,
                 "telemetry": self.telemetry.stats,
                 "notifications": self.outbox.status,
             },

@@ -9,13 +9,15 @@ prefix: the history lives under /api/v1/devices without touching that router.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from pydantic import BaseModel
 
-from api.deps import Conn
+from api.deps import Conn, Context
 from api.errors import MAX_ID, ErrorBody
+from api.routes.health import monitor
 from api.security import UserScope, own_community, require_roles
 from hub.dashboard.models import BuildingDevice, Dashboard, DeviceEvents
 from hub.dashboard.service import (
@@ -69,6 +71,34 @@ async def dashboard(
     except (ZoneInfoNotFoundError, ValueError):
         zone = "UTC"  # a misconfigured zone still gives a dashboard, in UTC days
     return await build_dashboard(conn, scope, community, zone, datetime.now(UTC))
+
+
+class HealthReason(BaseModel):
+    code: str
+    state: Literal["ok", "degraded", "failing"]
+    detail: str
+
+
+class HubHealth(BaseModel):
+    """The hub's health as /readyz gives it, for the dashboard's tile."""
+
+    status: Literal["ok", "degraded", "failing"]
+    reasons: list[HealthReason]
+
+
+@router.get("/api/v1/dashboard/health")
+async def hub_health(_viewer: Viewer, ctx: Context) -> HubHealth:
+    """Whether the hub does its job (ok, degraded, failing) and why not, as /readyz says."""
+    verdict = await monitor(ctx).check()
+    return HubHealth.model_validate(
+        {
+            "status": verdict.state.label,
+            "reasons": [
+                {"code": r.code, "state": r.state.label, "detail": r.detail}
+                for r in verdict.reasons
+            ],
+        }
+    )
 
 
 @router.get("/api/v1/dashboard/buildings/{building_id}/devices")

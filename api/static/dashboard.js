@@ -325,6 +325,36 @@ function renderLimits(data) {
   );
 }
 
+// The hub's own health, as /readyz says it (hub/health.py): its tile and its reasons.
+const HEALTH_TONE = { ok: "ok", degraded: "warn", failing: "bad" };
+const HEALTH_LABEL = {
+  ok: "the hub does its job",
+  degraded: "working, with a fault to look at",
+  failing: "not doing its job",
+};
+
+function renderHealth(health) {
+  const status = health ? health.status : "unknown";
+  $("hub-health").replaceChildren(
+    Hub.el("div", { class: `tile ${HEALTH_TONE[status] || "muted"}`, "data-health": status },
+      Hub.el("span", { class: "n", text: status }),
+      Hub.el("span", { class: "label", text: HEALTH_LABEL[status] || "could not ask the hub" })),
+  );
+  $("hub-health-reasons").replaceChildren(...(health ? health.reasons : []).map((r) =>
+    Hub.el("li", { class: `alert ${r.state === "failing" ? "critical" : "medium"}`, "data-reason": r.code },
+      Hub.el("span", { class: `badge ${HEALTH_TONE[r.state] || "plain"}`, text: r.state }), " ",
+      Hub.el("strong", { text: r.code.replaceAll("_", " ") }),
+      Hub.el("span", { class: "meta", text: ` ${r.detail}` }))));
+}
+
+async function loadHealth() {
+  try {
+    renderHealth(await Hub.api("/api/v1/dashboard/health"));
+  } catch (error) {
+    renderHealth(null); // the rest of the dashboard still shows
+  }
+}
+
 function health(b) {
   if (b.faulted > 0 || b.offline > 0) return "bad";
   if (b.low_battery > 0) return "warn";
@@ -570,7 +600,7 @@ async function refresh() {
     renderBuildings(data);
     renderAlerts(data);
     renderCharts(data);
-    await Promise.all([loadBuilding(), loadDevice()]);
+    await Promise.all([loadBuilding(), loadDevice(), loadHealth()]);
     const pill = $("updated");
     pill.textContent = `updated ${new Date(data.generated_at).toLocaleTimeString()}`;
     pill.className = "pill live";

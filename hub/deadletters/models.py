@@ -6,7 +6,7 @@ import base64
 from datetime import datetime
 from uuid import UUID
 
-from pydantic import BaseModel, computed_field
+from pydantic import BaseModel, Field, computed_field
 
 
 class DeadLetterPublic(BaseModel):
@@ -18,11 +18,14 @@ class DeadLetterPublic(BaseModel):
     protocol: str
     device_id: str | None
     reason: str
-    raw: bytes
+    # Never serialised as it is: pydantic would decode the bytes as UTF-8 and fail
+    # (a 500 for the whole page) on the first letter that is not text.
+    raw: bytes = Field(exclude=True)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def raw_base64(self) -> str:
+        """The exact bytes received, standard base64."""
         return base64.b64encode(self.raw).decode("ascii")
 
     @computed_field  # type: ignore[prop-decorator]

@@ -84,7 +84,8 @@ class DatabaseCounts(Collector):
         for status in OPEN_STATES:  # every state, zeros included, so panels do not go blank
             gauge.add_metric([status], self.open_tickets.get(status, 0))
         yield gauge
-        # Dead letters are never deleted, so the stored count only grows: a counter.
+        # Published as a counter, though the purge (HUB_DEAD_LETTER_KEEP_DAYS) lowers
+        # it, and rate()/increase() read a fall as a reset: see docs/deployment.md.
         counter = CounterMetricFamily(
             f"{PREFIX}_dead_letters_stored",
             "Dead letters kept in the database, by reason (undecodable device input from "

@@ -13,6 +13,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from hub.bridge.mqtt_bridge import MqttBridge
+from hub.deadletters.bounds import DeadLetterBounds
+from hub.health import HealthMonitor
 from hub.ingest.worker import IngestWorker
 from hub.metrics.models import PREFIX
 from hub.notifications.outbox import OutboxRelay
@@ -26,6 +28,8 @@ class HubParts(Protocol):
     worker: IngestWorker
     scheduler: Scheduler
     outbox: OutboxRelay
+    health: HealthMonitor
+    dead_letter_bounds: DeadLetterBounds
 
 
 # The telemetry sinks' counters (hub/telemetry: the InfluxDB exporter and the embedded
@@ -96,7 +100,8 @@ class RuntimeCollector(Collector):
         )
         yield _counter(
             "ingest_dead_letters",
-            "Dead letters this process stored (redelivered ones included)",
+            "Dead letters this process handled (redelivered ones included), stored or,"
+            " past the bounds, only counted (chub_dead_letters_dropped_total)",
             stats.dead_letters,
         )
         yield _counter(
