@@ -7,6 +7,10 @@ notifications it produces are stored in the outbox in that same transaction
 with it, so they go out at once). A handler that
 fails leaves its timer unclaimed and is tried again a minute later, with the
 error kept on the timer. The clock is injectable, so tests drive time.
+
+One failing item never holds up the rest: a timer whose handler raises, a
+``committed`` callback that raises, or upkeep (``sweep``) that fails is logged,
+and the timers due with it fire all the same.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -73,12 +78,28 @@ class Scheduler:
         self._wake.set()
 
     async def sweep(self) -> int:
-        """Periodic upkeep: welfare clocks (new residents, changed rules), report timers."""
+        """Periodic upkeep: welfare clocks (new residents, changed rules), report timers.
+
+        Each part in its own transaction, failures logged, never raised: one community's
+        bad data (a time zone the reports cannot use) once stopped every timer, an SOS's
+        escalation too, and kept the welfare clocks of every community unarmed. A part
+        that failed is tried again a minute later. Returns how many welfare clocks there are.
+        """
         now = self.clock.now()
-        async with self._db.write() as conn:
-            armed = await conditions.arm_welfare_checks(conn, now)
-            await reports_schedule.arm_report_timers(conn, now)
-        self._last_sweep = now
+        armed, failed = 0, False
+        try:
+            async with self._db.write() as conn:
+                armed = await conditions.arm_welfare_checks(conn, now)
+        except Exception:
+            failed = True
+            log.exception("arming welfare checks failed; trying again in %s", _RETRY)
+        try:
+            async with self._db.write() as conn:
+                await reports_schedule.arm_report_timers(conn, now)
+        except Exception:
+            failed = True
+            log.exception("arming report timers failed; trying again in %s", _RETRY)
+        self._last_sweep = now - _WELFARE_SWEEP + _RETRY if failed else now
         return armed
 
     async def tick(self) -> int:
@@ -106,6 +127,8 @@ class Scheduler:
                 await outbox.enqueue(conn, notes)
         except Exception as exc:
             self.stats.failed += 1
+            if self.stats.failing_since is None:
+                self.stats.failing_since = time.monotonic()
             log.exception("timer %s (%s) failed; retrying in %s", timer.key, timer.kind, _RETRY)
             async with self._db.write() as conn:
                 await conn.execute(
@@ -115,8 +138,15 @@ class Scheduler:
                 )
             return 0
         self.stats.fired += 1
+        self.stats.last_fired_at = time.monotonic()
+        self.stats.failing_since = None
         for note in notes:
-            self._committed(note)
+            try:
+                self._committed(note)
+            except Exception:  # stored already: the relay's poll delivers it anyway
+                log.exception(
+                    "telling of notification %s after timer %s failed", note.id, timer.key
+                )
         return 1
 
     async def _handle(
