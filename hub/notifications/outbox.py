@@ -171,9 +171,13 @@ class OutboxRelay:
         gap_wait_s: float = _GAP_WAIT_S,
         batch: int = _BATCH,
         max_in_flight: int = _MAX_IN_FLIGHT,
+        live_first_s: float = LIVE_FIRST_S,
     ) -> None:
-        if claim_s <= 0 or poll_s <= 0 or batch < 1 or max_in_flight < 1:
-            raise ValueError("claim_s and poll_s must be positive, batch and max_in_flight >= 1")
+        if claim_s <= 0 or poll_s <= 0 or batch < 1 or max_in_flight < 1 or live_first_s < 0:
+            raise ValueError(
+                "claim_s and poll_s must be positive, live_first_s not negative, "
+                "batch and max_in_flight >= 1"
+            )
         self._db = db
         self.hub = hub
         self.name = name
@@ -186,6 +190,7 @@ class OutboxRelay:
         self._gap_wait_s = gap_wait_s
         self._batch = batch
         self._max_in_flight = max_in_flight
+        self._live_first_s = live_first_s
         self._deliver_wake = asyncio.Event()
         self._live_wake = asyncio.Event()
         self._in_flight: dict[int, asyncio.Task[None]] = {}
@@ -216,9 +221,13 @@ class OutboxRelay:
     async def after_ingest(self, outcome: BatchOutcome) -> None:
         """An ingest listener: the batch's notifications are committed, look now.
 
-        The ingest worker waits (up to ``LIVE_FIRST_S``) until the live feed has
-        pushed them: an SOS reaches the volunteers' screens before the next
+        The ingest worker waits (up to ``live_first_s``, 0.25 s) until the live feed
+        has pushed them: an SOS reaches the volunteers' screens before the next
         telemetry batch takes the event loop, as alarms are read before telemetry.
+        The wait is a wall-clock budget: on a busy host (or while something holds
+        the event loop: an in-loop SQLite write, a password check) a live-feed pass
+        can take longer, and ingest goes on without it (``live_first_timeouts``).
+        The push still happens, a little later; nothing is lost.
         """
         if not outcome.notifications:
             return
@@ -227,7 +236,7 @@ class OutboxRelay:
             return
         begun = self._tails_begun  # a pass begun before the commit may have missed them
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + LIVE_FIRST_S
+        deadline = loop.time() + self._live_first_s
         while self._tail_finished <= begun and not self._stopped.is_set():
             remaining = deadline - loop.time()
             if remaining <= 0:

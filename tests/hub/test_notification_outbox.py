@@ -259,6 +259,49 @@ async def test_a_failing_channel_is_retried_with_back_off_and_alone(store: Store
     assert (relay.stats.failed, relay.stats.delivered, relay.stats.redelivered) == (2, 1, 2)
 
 
+class Picky:
+    """A channel that refuses one notification, hangs on another and takes the rest."""
+
+    def __init__(self, refuses: str, hangs_on: str) -> None:
+        self.seen: list[str] = []
+        self._refuses, self._hangs_on = refuses, hangs_on
+
+    async def notify(self, notification: Notification) -> None:
+        if notification.title == self._refuses:
+            raise ConnectionError("provider refused it")
+        if notification.title == self._hangs_on:
+            await asyncio.Event().wait()
+        self.seen.append(notification.title)
+
+
+async def test_a_notification_its_channel_fails_or_hangs_on_holds_up_none_behind_it(
+    store: Store,
+) -> None:
+    channel = Picky(refuses="first", hangs_on="second")
+    live = LiveNotifier()
+    relay = OutboxRelay(store.db, NotificationHub([live, channel]), poll_s=5.0)
+    await relay.start()
+    sub = live.subscribe(VOLUNTEER)
+    notes = [_note(title) for title in ("first", "second", "third", "fourth")]
+    await _commit(store.db, notes)
+    running = asyncio.create_task(relay.run())
+    try:
+        relay.poke()
+        deadline = time.monotonic() + 30  # a bound for the test to end, not a speed asserted
+        while [r.delivered_at is not None for r in await _rows(store.db)][2:] != [True, True]:
+            assert time.monotonic() < deadline, "the notifications behind were held up"
+            await asyncio.sleep(0.05)
+        assert channel.seen == ["third", "fourth"]
+        first, second, *_ = await _rows(store.db)
+        assert first.delivered_at is None and "provider refused it" in first.last_error
+        assert second.delivered_at is None  # still in the channel's hands
+        assert _pushed_ids(sub) == [n.id for n in notes]  # the live push, every one
+    finally:
+        await relay.aclose(timeout_s=0.1)  # the hung delivery is cut off
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+
+
 async def _die_while_delivering(db: Database, clock: FakeClock, name: str) -> Notification:
     """A sender claims a notification, hands it to its channel, and is killed before marking."""
     channel = Hangs()
@@ -391,11 +434,13 @@ async def test_old_rows_are_purged_and_ids_are_never_reused(store: Store) -> Non
 
 
 @asynccontextmanager
-async def _live_relay(store: Store) -> AsyncIterator[tuple[OutboxRelay, Subscription]]:
-    """A running relay with only the live push (poll_s 5 s: only a poke wakes it) and
-    a volunteer's subscription to it; stopped cleanly at the end."""
+async def _live_relay(
+    store: Store, **options: float
+) -> AsyncIterator[tuple[OutboxRelay, Subscription]]:
+    """A running relay with only the live push (it polls once an hour: only a poke wakes
+    it in a test) and a volunteer's subscription to it; stopped cleanly at the end."""
     live = LiveNotifier()
-    relay = OutboxRelay(store.db, NotificationHub([live]), poll_s=5.0)
+    relay = OutboxRelay(store.db, NotificationHub([live]), poll_s=3600.0, **options)
     await relay.start()
     running = asyncio.create_task(relay.run())
     try:
@@ -406,22 +451,22 @@ async def _live_relay(store: Store) -> AsyncIterator[tuple[OutboxRelay, Subscrip
 
 
 async def test_a_commit_in_this_process_reaches_its_live_push_at_once(store: Store) -> None:
-    """The local path: the producer pokes, no poll is waited for (poll_s is 5 s here)."""
+    """The local path: the producer pokes, no poll is waited for (the relay polls hourly)."""
     async with _live_relay(store) as (relay, sub):
         note = _note("SOS: Sun Lihua")
         await _commit(store.db, [note])
-        committed = time.perf_counter()
         relay.poke()
-        assert await _until_pushed(sub, 2.0) == [note.id]
-        latency = time.perf_counter() - committed
-        print(f"\n{store.dialect}: commit → local live push {latency * 1000:.1f} ms")
-        assert latency < 0.25
+        # Only the poke can wake it: the bound lets the test end, it is no speed asserted.
+        assert await _until_pushed(sub, 30.0) == [note.id]
 
 
 async def test_ingest_goes_on_only_once_its_notifications_are_pushed_live(store: Store) -> None:
     """after_ingest returns when the live feed has pushed the batch's notifications,
-    so the next telemetry batch cannot hold the loop before an SOS reaches a screen."""
-    async with _live_relay(store) as (relay, sub):
+    so the next telemetry batch cannot hold the loop before an SOS reaches a screen.
+
+    The hub gives the wait a 0.25 s budget, which a busy host can exceed; a budget of
+    a minute here makes the outcome depend on what the relay does, not on its speed."""
+    async with _live_relay(store, live_first_s=60.0) as (relay, sub):
         note = _note("SOS: Sun Lihua")
         await _commit(store.db, [note])
         await relay.after_ingest(BatchOutcome(notifications=[note]))
@@ -431,11 +476,11 @@ async def test_ingest_goes_on_only_once_its_notifications_are_pushed_live(store:
         # A batch with nothing to tell does not wait for the feed at all.
         await relay.after_ingest(BatchOutcome())
         assert _pushed_ids(sub) == []
-    # A relay that is not running never holds ingest up.
+    # A relay that is not running never holds ingest up: it would have waited out its
+    # minute and counted a timeout.
     await _commit(store.db, [_note("after the stop")])
-    started = time.perf_counter()
     await relay.after_ingest(BatchOutcome(notifications=[_note("after the stop")]))
-    assert time.perf_counter() - started < 0.1
+    assert relay.stats.live_first_timeouts == 0
 
 
 async def test_timer_notifications_are_stored_with_the_timers_work(tmp_path: Path) -> None:

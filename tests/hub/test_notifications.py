@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -47,6 +48,11 @@ class Broken:
         raise RuntimeError("provider down")
 
 
+class Hangs:
+    async def notify(self, notification: Notification) -> None:
+        await asyncio.Event().wait()
+
+
 def _note(**recipients: object) -> Notification:
     return Notification(
         kind="ticket.assigned",
@@ -85,6 +91,16 @@ async def test_a_failing_plugin_does_not_stop_the_others() -> None:
     # A retry skips the channels that already took it.
     again = await hub.deliver(_note(user_ids=(8,)), done=delivery.delivered_to)
     assert again.delivered_to == () and len(after.seen) == 2
+
+
+async def test_a_hanging_plugin_is_cut_off_and_does_not_stop_the_others() -> None:
+    other = Recorder()
+    hub = NotificationHub([Hangs(), other], plugin_timeout_s=0.2)
+    note = _note(user_ids=(8,))
+    delivery = await hub.deliver(note)
+    assert other.seen == [note] and delivery.delivered_to == ("Recorder",)
+    # Reported as failed, so the outbox retries that channel alone later.
+    assert set(delivery.failed) == {"Hangs"} and "TimeoutError" in delivery.failed["Hangs"]
 
 
 async def test_silent_notifications_never_reach_residents(db: Database) -> None:
