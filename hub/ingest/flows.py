@@ -56,6 +56,9 @@ class Parsed:
     # Each result with the gateway whose topic it came on.
     results: list[tuple[str, CommandResult]] = field(default_factory=list)
     gateways: list[tuple[str, bool, datetime]] = field(default_factory=list)
+    # Messages the ingest could not store, set aside with the error: never sampled away
+    # by the dead-letter bounds (one may be an alarm).
+    set_aside: list[DeadLetter] = field(default_factory=list)
     # Event and dead-letter ids to confirm to each sending gateway after the commit.
     confirm: dict[str, list[str]] = field(default_factory=dict)
 
@@ -236,6 +239,9 @@ async def store_parsed(conn: AsyncConnection, parsed: Parsed, now: datetime) -> 
         for gateway, result, reason in foreign
     ]
     outcome = await store_batch(conn, parsed.events, [*parsed.letters, *refused_letters], now)
+    if parsed.set_aside:
+        await dead_letter_service.store(conn, parsed.set_aside, now, bounded=False)
+        outcome.dead_letters += len(parsed.set_aside)
     changed = await apply_availability(conn, reports)
     outcome.availability_changes = len(changed)
     if changed:

@@ -210,7 +210,7 @@ class IngestWorker:
         reason = f"storing failed: {type(error).__name__}: {error}"
         letter = hub_dead_letter(item, reason, datetime.now(UTC))
         try:
-            merge_outcomes(outcome, await self._commit(Parsed(letters=[letter])))
+            merge_outcomes(outcome, await self._commit(Parsed(set_aside=[letter])))
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -20,6 +20,7 @@ from device_adapters.model import EVENT_MAX_RAW, DeviceEvent, Lane
 from hub.alerts.tables import alerts
 from hub.bridge.mqtt_bridge import Incoming
 from hub.bridge.topics import event_topic
+from hub.deadletters.bounds import DeadLetterBounds, Limits, use_bounds
 from hub.deadletters.tables import dead_letters
 from hub.devices.sources import move_device
 from hub.devices.tables import devices
@@ -209,3 +210,30 @@ async def test_a_store_that_fails_for_everyone_is_retried_not_dead_lettered(
     outcome, _ = await asyncio.wait_for(task, 60)
     assert outcome.stored == 1 and len(outcome.tickets_opened) == 1
     assert worker.stats.failing_since is None and worker.stats.isolated == 0
+
+
+async def test_an_alarm_set_aside_is_kept_even_past_the_dead_letter_bound(
+    db: Database, tmp_path: Path
+) -> None:
+    """Garbage from a gateway fills its dead-letter bound; an SOS that cannot be stored
+    is still kept whole, never sampled away with the garbage."""
+    use_bounds(db, DeadLetterBounds(Limits(per_gateway_letters=3, sample_every=1000)))
+    garbage = [
+        Incoming(1, 1, "chub/v1/edge/edge-1/deadletters", b"not json %d" % i, None, False, 1)
+        for i in range(10)
+    ]
+    await _worker(db, tmp_path)._store_until_done(garbage)
+    assert await _count(db, dead_letters) < 10  # the bound held (3, and one sample)
+    async with db.write() as conn:
+        await conn.execute(
+            sa.text(
+                "CREATE TRIGGER broken BEFORE INSERT ON events"
+                " BEGIN SELECT RAISE(ABORT, 'broken community data'); END"
+            )
+        )
+    sos = _event(SUN, "wristband.sos")
+    worker = _worker(db, tmp_path)
+    await worker._store_until_done([_message(sos)])
+    assert worker.stats.isolated == 1
+    kept = await _rows(db, sa.select(dead_letters).where(dead_letters.c.reason.contains("broken")))
+    assert len(kept) == 1 and kept[0].raw == sos.model_dump_json().encode()
