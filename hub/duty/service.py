@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -25,6 +24,7 @@ from hub.duty.models import (
 from hub.duty.tables import duty_rota
 from hub.grid.service import grid_community, visible_grids
 from hub.grid.tables import communities, grids
+from hub.grid.zones import community_zone
 from hub.users.models import Role
 from hub.users.scope import Scope, nothing
 from hub.users.tables import users
@@ -59,7 +59,7 @@ async def on_duty(
     ).first()
     if tz_row is None:
         return []
-    local = at.astimezone(ZoneInfo(tz_row[0]))
+    local = at.astimezone(community_zone(tz_row[0]))
     rows = await conn.execute(
         sa.select(
             duty_rota.c.user_id,

@@ -25,6 +25,7 @@ from hub.deadletters.tables import dead_letters
 from hub.devices.sources import move_device
 from hub.devices.tables import devices
 from hub.events.tables import events
+from hub.grid.tables import communities
 from hub.ingest.worker import IngestWorker
 from hub.settings import Settings
 from hub.storage.db import Database
@@ -237,3 +238,15 @@ async def test_an_alarm_set_aside_is_kept_even_past_the_dead_letter_bound(
     assert worker.stats.isolated == 1
     kept = await _rows(db, sa.select(dead_letters).where(dead_letters.c.reason.contains("broken")))
     assert len(kept) == 1 and kept[0].raw == sos.model_dump_json().encode()
+
+
+async def test_a_community_with_an_unknown_time_zone_still_gets_its_sos_to_a_volunteer(
+    db: Database, tmp_path: Path
+) -> None:
+    async with db.write() as conn:
+        await conn.execute(communities.update().values(timezone="Mars/Olympus_Mons"))
+    outcome, _ = await _worker(db, tmp_path)._store_until_done(
+        [_message(_event(SUN, "wristband.sos"))]
+    )
+    assert outcome.stored == 1 and len(outcome.tickets_opened) == 1
+    assert outcome.tickets_opened[0].assignee_id is not None
