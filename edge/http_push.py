@@ -15,8 +15,9 @@ Answers, chosen so that a controller's retry does the right thing:
   every event of the body. A heartbeat gives ``n = 0``. A duress event is answered
   exactly like any other: the device is never told an alarm went out.
 - **400** ``{"status": "error", "reason": ...}``: the body cannot be decoded; it was
-  published as a DeadLetter (raw JSON part, or the body's first 64 KiB) before
-  answering. Resending the same malformed event would not help.
+  published as a DeadLetter (raw JSON part, or the body, cut to
+  ``edge_dead_letter_raw_max_bytes``) before answering, or only counted past the
+  dead-letter bounds (below). Resending the same malformed event would not help.
 - **401**: ``credentials`` were given and the request's HTTP Basic username (which must
   equal ``device_id``) and password do not match.
 - **413**: body larger than :data:`MAX_BODY_BYTES`.
@@ -32,24 +33,39 @@ credentials (and put TLS in front).
 Availability: controllers keep no connection, so every authorized push (an event or a
 heartbeat) counts as a sign of life for the availability tracker, if given; the
 tracker's heartbeat timeout for door controllers makes a silent one offline.
+
+Bounds (edge/limits.py): a connection over ``edge_max_connections``, over
+``edge_max_connections_per_address`` from one address, or over
+``edge_max_unidentified`` connections that have not brought an authorized request yet,
+gets a 503 and is closed as soon as it is accepted. A connection must bring an
+authorized request within ``edge_unidentified_timeout_s`` or it is closed (uvicorn's
+keep-alive timeout closes an idle one after that). Dead letters are bounded per
+remote address (controllers open a connection per push) and per server; past a bound
+the push is still answered 400 but only counted, and one keeps at most
+``edge_dead_letter_raw_max_bytes`` of the body. uvicorn's lines about malformed
+requests are logged at a bounded rate.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections import OrderedDict
+from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
-from typing import Final
+from typing import Any, ClassVar, Final
 from uuid import uuid4
 
+import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from api.server import ApiServer
 from device_adapters.base import MessageContext
 from device_adapters.hikvision import (
     DEFAULT_VENDOR,
@@ -61,6 +77,14 @@ from device_adapters.hikvision import (
 from device_adapters.model import DeadLetter, DeviceEvent, DeviceFamily, Lane
 from edge.availability import AvailabilitySink
 from edge.basic_auth import basic_auth_matches
+from edge.limits import (
+    HTTP_BUSY_RESPONSE,
+    Admission,
+    ConnectionLimits,
+    WindowBudget,
+    peer_address,
+    rate_limited_logger,
+)
 from edge.uplink import EventPublisher, UplinkError
 from hub.settings import Settings
 
@@ -68,12 +92,13 @@ log = logging.getLogger(__name__)
 
 # A pushed event with its face picture is a few hundred KiB.
 MAX_BODY_BYTES: Final = 2 * 1024 * 1024
-MAX_DEAD_LETTER_RAW: Final = 64 * 1024
 # Multipart part names that carry the event JSON, in order of preference.
 JSON_PART_NAMES: Final = ("event_log", "AccessControllerEvent")
 EVENTS_PATH: Final = "/acs/{device_id}/events"
 _MAX_REASON: Final = 1000  # DeadLetter.reason max_length
 _REALM: Final = 'Basic realm="community-hub-edge", charset="UTF-8"'
+# Remote addresses whose dead-letter budgets are remembered (the oldest forgotten first).
+_MAX_TRACKED_ADDRESSES: Final = 10_000
 
 
 class PushBodyError(ValueError):
@@ -130,6 +155,66 @@ def extract_event_json(content_type: str | None, body: bytes) -> bytes:
     raise PushBodyError(f"multipart body has no event JSON part (parts: {names[:200]})")
 
 
+class _InLoopServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        # The process owner (the CLI) handles Ctrl-C and stops every part in order.
+        yield
+
+
+class _AdmittedH11(H11Protocol):
+    """uvicorn's HTTP/1.1 connection, counted against the server's bounds from its accept.
+
+    Each HttpPushServer makes a subclass with its own ``limits`` and ``admissions``.
+    """
+
+    limits: ClassVar[ConnectionLimits]
+    # (host, port) of an open connection -> its place; the route marks it identified.
+    admissions: ClassVar[dict[tuple[str, int], Admission]]
+    # uvicorn logs every malformed request: through this, at a bounded rate.
+    wire_log: ClassVar[logging.Logger]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.logger = self.wire_log
+        self._admission: Admission | None = None
+        self._deadline: asyncio.TimerHandle | None = None
+        self._peer = ""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        host, self._peer = peer_address(transport.get_extra_info("peername"))
+        admission = self.limits.admit(host, self._peer)
+        if admission is None:
+            # Over a bound: answered and closed before its request is read.
+            transport.write(HTTP_BUSY_RESPONSE)
+            transport.close()
+            return
+        self._admission = admission
+        if self.client is not None:
+            self.admissions[self.client] = admission
+        self._deadline = self.loop.call_later(
+            self.limits.unidentified_timeout_s, self._identify_deadline
+        )
+
+    def _identify_deadline(self) -> None:
+        admission = self._admission
+        if admission is None or admission.identified or self.transport.is_closing():
+            return
+        self.limits.unidentified_timed_out(self._peer)
+        self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self._deadline is not None:
+            self._deadline.cancel()
+        admission, self._admission = self._admission, None
+        if admission is not None:
+            admission.release()
+            if self.client is not None and self.admissions.get(self.client) is admission:
+                del self.admissions[self.client]
+
+
 class HttpPushServer:
     def __init__(
         self,
@@ -151,9 +236,14 @@ class HttpPushServer:
         self._credentials = None if credentials is None else dict(credentials)
         self._decode = decoder_for(vendor)
         self.stats = HttpPushStats()
+        # Connection caps, the deadline to identify, dead-letter bounds, bounded logs.
+        self.limits = ConnectionLimits(settings, "http_push", log)
+        self._admissions: dict[tuple[str, int], Admission] = {}
+        self._dead_letter_budgets: OrderedDict[str, WindowBudget] = OrderedDict()
         self._availability = availability
         self.app = self._build_app()
-        self._server: ApiServer | None = None
+        self._server: _InLoopServer | None = None
+        self._task: asyncio.Task[None] | None = None
 
     def _build_app(self) -> FastAPI:
         app = FastAPI(
@@ -168,16 +258,44 @@ class HttpPushServer:
     async def start(self) -> None:
         if self._server is not None:
             raise RuntimeError("HTTP push server already started")
-        server = ApiServer(self.app, self.host, self.port)
-        await server.start()
-        self._server = server
+        protocol = type(
+            "AdmittedH11",
+            (_AdmittedH11,),
+            {
+                "limits": self.limits,
+                "admissions": self._admissions,
+                "wire_log": rate_limited_logger(
+                    logging.getLogger("uvicorn.error"), self.limits.stats, "HTTP push requests"
+                ),
+            },
+        )
+        config = uvicorn.Config(
+            self.app,
+            host=self.host,
+            port=self.port,
+            http=protocol,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=3,
+        )
+        server = _InLoopServer(config)
+        task = asyncio.create_task(server.serve(), name="http-push")
+        while not server.started:
+            if task.done():
+                await task  # re-raise why it could not start
+                raise RuntimeError("HTTP push server stopped before it started")
+            await asyncio.sleep(0.02)
+        self._server, self._task = server, task
         auth = "HTTP Basic per device" if self._credentials is not None else "no authentication"
         log.info("HTTP push server listening on %s:%s (%s)", self.host, self.port, auth)
 
     async def stop(self) -> None:
         server, self._server = self._server, None
-        if server is not None:
-            await server.stop()
+        task, self._task = self._task, None
+        if server is not None and task is not None:
+            server.should_exit = True
+            await task
             log.info("HTTP push server on port %s stopped", self.port)
 
     # -- one request -------------------------------------------------------------------
@@ -186,12 +304,19 @@ class HttpPushServer:
         self.stats.requests += 1
         if not self._authorized(device_id, request.headers.get("authorization")):
             self.stats.auth_failures += 1
-            log.warning("push for %r refused: bad or missing credentials", device_id[:100])
+            self.limits.log.warning(
+                "push for %r refused: bad or missing credentials", device_id[:100]
+            )
             return JSONResponse(
                 {"status": "error", "reason": "unauthorized"},
                 status_code=401,
                 headers={"WWW-Authenticate": _REALM},
             )
+        client = request.client
+        admission = self._admissions.get((client.host, client.port)) if client else None
+        if admission is not None:
+            # An authorized request: the connection is a controller's.
+            admission.identify()
         self._note_alive(device_id)
         body = await _read_body(request)
         if body is None:
@@ -215,7 +340,7 @@ class HttpPushServer:
             events = self._decode(raw, ctx)
         except (PushBodyError, HikvisionDecodeError) as exc:
             reason = (getattr(exc, "reason", None) or str(exc) or type(exc).__name__)[:_MAX_REASON]
-            return await self._reject(device_id, source, received_at, raw, reason)
+            return await self._reject(device_id, peer, source, received_at, raw, reason)
         if not await self._publish(device_id, events):
             return _retry_later()
         if not events:
@@ -261,13 +386,26 @@ class HttpPushServer:
         return True
 
     async def _reject(
-        self, device_id: str, source: str, received_at: datetime, raw: bytes, reason: str
+        self,
+        device_id: str,
+        peer: str,
+        source: str,
+        received_at: datetime,
+        raw: bytes,
+        reason: str,
     ) -> JSONResponse:
         try:
             known_id: str | None = device_id_for(device_id)
         except HikvisionDecodeError:
             known_id = None
-        truncated = len(raw) > MAX_DEAD_LETTER_RAW
+        answer = JSONResponse({"status": "error", "reason": reason}, status_code=400)
+        kept_raw, kept_reason = self.limits.bound_raw(raw, reason)
+        full = self.limits.take_dead_letter(self._dead_letter_budget(peer), len(kept_raw))
+        if full is not None:
+            self.limits.log.info(
+                "dead letter from push %s not kept (%s bound reached): %s", source, full, reason
+            )
+            return answer
         dl = DeadLetter(
             dead_letter_id=uuid4(),
             gateway_id=self.gateway_id,
@@ -275,12 +413,10 @@ class HttpPushServer:
             protocol=PROTOCOL,
             device_id=known_id,
             received_at=received_at,
-            reason=(
-                f"{reason} (raw truncated to {MAX_DEAD_LETTER_RAW} bytes)" if truncated else reason
-            )[:_MAX_REASON],
-            raw=raw[:MAX_DEAD_LETTER_RAW],
+            reason=kept_reason[:_MAX_REASON],
+            raw=kept_raw,
         )
-        log.info("dead letter from push %s: %s", source, reason)
+        self.limits.log.info("dead letter from push %s: %s", source, reason)
         try:
             await self._uplink.publish_dead_letter(dl)
         except UplinkError as exc:
@@ -288,7 +424,19 @@ class HttpPushServer:
             log.warning("dead letter from %s not published, answering 503: %s", source, exc)
             return _retry_later()
         self.stats.dead_letters += 1
-        return JSONResponse({"status": "error", "reason": reason}, status_code=400)
+        return answer
+
+    def _dead_letter_budget(self, address: str) -> WindowBudget:
+        """The dead-letter budget of a remote address (a controller pushes on new connections)."""
+        budget = self._dead_letter_budgets.get(address)
+        if budget is None:
+            budget = self.limits.dead_letter_budget()
+            self._dead_letter_budgets[address] = budget
+            if len(self._dead_letter_budgets) > _MAX_TRACKED_ADDRESSES:
+                self._dead_letter_budgets.popitem(last=False)
+        else:
+            self._dead_letter_budgets.move_to_end(address)
+        return budget
 
 
 def _retry_later() -> JSONResponse:

@@ -18,8 +18,19 @@ WebSocket opens, each message counts as a sign of life, and it is offline
 ("disconnected") when its current connection closes (an old connection replaced by a
 reconnect changes nothing).
 
+Bounds (edge/limits.py): a TCP connection over ``edge_max_connections``, over
+``edge_max_connections_per_address`` from one address, or over
+``edge_max_unidentified`` connections whose WebSocket handshake has not completed,
+gets an HTTP 503 and is closed as soon as it is accepted. A handshake must complete
+within ``edge_unidentified_timeout_s`` (the charge point id, and its password when
+credentials are set, come with it). Dead letters are bounded per connection and per
+server (past that counted, not stored; the charger is still answered) and keep at
+most ``edge_dead_letter_raw_max_bytes`` of the message. Refusals and handshake errors
+are logged at a bounded rate.
+
 Known limits: transaction ids come from a counter seeded from the clock (not
-persisted).
+persisted). A charger reconnecting replaces its old connection whatever its address:
+with credentials (required outside the demo) the new one has proved who it is.
 """
 
 from __future__ import annotations
@@ -33,7 +44,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import Any, Final, TypeVar, cast
+from typing import Any, ClassVar, Final, TypeVar, cast
 from uuid import uuid4
 
 from ocpp.exceptions import (  # type: ignore[import-untyped]
@@ -64,6 +75,13 @@ from device_adapters.ocpp16.commands import CallPayload, ocpp_datetime
 from device_adapters.ocpp16.normalize import OcppDecodeError
 from edge.availability import CONNECTED, DISCONNECTED, AvailabilitySink
 from edge.basic_auth import basic_auth_matches
+from edge.limits import (
+    HTTP_BUSY_RESPONSE,
+    Admission,
+    ConnectionLimits,
+    peer_address,
+    rate_limited_logger,
+)
 from edge.uplink import EventPublisher, UplinkError
 from hub.settings import Settings
 
@@ -120,6 +138,48 @@ def _on(action: str) -> Callable[[_H], _H]:
     return cast(Callable[[_H], _H], on(action))
 
 
+class _AdmittedConnection(ServerConnection):
+    """A WebSocket connection counted against its server's bounds from its TCP accept.
+
+    Each OcppServer makes a subclass with its own ``limits``.
+    """
+
+    limits: ClassVar[ConnectionLimits]
+    # Connections whose handshake is under way; stop() closes them rather than wait.
+    opening: ClassVar[set[_AdmittedConnection]]
+    admission: Admission | None = None
+    peer = ""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        host, self.peer = peer_address(transport.get_extra_info("peername"))
+        self.admission = self.limits.admit(host, self.peer)
+        if self.admission is None:
+            # Over a bound: answered and closed before its request is read.
+            cast(asyncio.Transport, transport).write(HTTP_BUSY_RESPONSE)
+            transport.close()
+            return
+        self.opening.add(self)
+
+    async def handshake(self, *args: Any, **kwargs: Any) -> None:
+        if self.admission is None:
+            return  # refused: websockets aborts a connection its handshake did not open
+        try:
+            # Counted from the accept; a slow or silent client holds no place for long.
+            async with asyncio.timeout(self.limits.unidentified_timeout_s):
+                await super().handshake(*args, **kwargs)
+        except TimeoutError:
+            self.limits.unidentified_timed_out(self.peer)
+        finally:
+            self.opening.discard(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        self.opening.discard(self)
+        if self.admission is not None:
+            self.admission.release()
+
+
 class _CentralSystemChargePoint(ChargePoint):  # type: ignore[misc]
     """One connected charger, seen from the central system."""
 
@@ -133,6 +193,8 @@ class _CentralSystemChargePoint(ChargePoint):  # type: ignore[misc]
         self.server = server
         self.connection = connection
         self.peer = _peer_name(connection)
+        # Dead letters this connection may still make in the current window.
+        self.dead_letters = server.limits.dead_letter_budget()
         # The raw text of the message being handled. The library handles one
         # message at a time (it awaits route_message before the next recv), so
         # this is the current request while a handler runs.
@@ -308,8 +370,11 @@ class OcppServer:
         self.heartbeat_interval_s = heartbeat_interval_s
         self.response_timeout_s = response_timeout_s
         self.stats = OcppServerStats()
+        # Connection caps, the handshake deadline, dead-letter bounds, bounded logs.
+        self.limits = ConnectionLimits(settings, "ocpp", log)
         self._server: Server | None = None
         self._sessions: dict[str, _CentralSystemChargePoint] = {}
+        self._opening: set[_AdmittedConnection] = set()
         self._handlers: set[asyncio.Task[Any]] = set()
         self._stopping = False
         # Seeded from the clock, so ids keep increasing across restarts of the edge
@@ -340,6 +405,17 @@ class OcppServer:
             select_subprotocol=_select_subprotocol,
             process_request=self._process_request,
             max_size=MAX_MESSAGE_BYTES,
+            create_connection=type(
+                "AdmittedConnection",
+                (_AdmittedConnection,),
+                {"limits": self.limits, "opening": self._opening},
+            ),
+            # The handshake deadline is the connection's own (edge_unidentified_timeout_s).
+            open_timeout=None,
+            # websockets logs every failed handshake (with a traceback): at a bounded rate.
+            logger=rate_limited_logger(
+                logging.getLogger("websockets.server"), self.limits.stats, "OCPP handshakes"
+            ),
         )
         for sock in self._server.sockets:
             self.port = int(sock.getsockname()[1])
@@ -353,6 +429,9 @@ class OcppServer:
             return
         self._stopping = True
         server.close()
+        # websockets would wait for a handshake that may never come (up to the deadline).
+        for opening in list(self._opening):
+            opening.transport.abort()
         # A handler waiting for a PUBACK would hold the close up; the charger
         # gets no answer and sends the request again to whoever serves it next.
         handlers = list(self._handlers)
@@ -401,7 +480,9 @@ class OcppServer:
             cp_id = ocpp16.charge_point_id_from_path(request.path)
         except OcppDecodeError as exc:
             self.stats.refused += 1
-            log.info("OCPP connection to %r refused: %s", request.path[:100], exc.reason)
+            self.limits.log.info(
+                "OCPP connection to %r refused: %s", request.path[:100], exc.reason
+            )
             return connection.respond(
                 HTTPStatus.NOT_FOUND,
                 f"no charge point id in the URL path: {exc.reason}\n"
@@ -416,7 +497,9 @@ class OcppServer:
                 header, cp_id, password.get_secret_value()
             ):
                 self.stats.refused += 1
-                log.warning("OCPP connection for %r refused: bad or missing credentials", cp_id)
+                self.limits.log.warning(
+                    "OCPP connection for %r refused: bad or missing credentials", cp_id[:100]
+                )
                 response = connection.respond(
                     HTTPStatus.UNAUTHORIZED, "charge point id and password required\n"
                 )
@@ -432,11 +515,16 @@ class OcppServer:
             offered = (connection.request.headers if connection.request else Headers()).get_all(
                 "Sec-WebSocket-Protocol"
             )
-            log.info("OCPP connection from %s refused: offered subprotocols %s", peer, offered)
+            self.limits.log.info(
+                "OCPP connection from %s refused: offered subprotocols %s", peer, offered[:5]
+            )
             await connection.close(
                 CloseCode.PROTOCOL_ERROR, "subprotocol ocpp1.6 required (OCPP 1.6J)"
             )
             return
+        if isinstance(connection, _AdmittedConnection) and connection.admission is not None:
+            # The handshake named the charge point (and proved it, with credentials).
+            connection.admission.identify()
         path = connection.request.path if connection.request else ""
         cp_id = ocpp16.charge_point_id_from_path(path)
         key = ocpp16.sanitize_charge_point_id(cp_id)
@@ -523,11 +611,21 @@ class OcppServer:
             )
 
     async def _dead_letter(self, session: _CentralSystemChargePoint, reason: str) -> bool:
-        """Publish a dead letter with the current message; False if the uplink did not take it."""
+        """Publish a dead letter with the current message; False if the uplink did not take it.
+
+        Past the connection's or the server's bound it is counted, not kept (True).
+        """
         try:
             device_id: str | None = ocpp16.device_id_for(str(session.id))
         except OcppDecodeError:
             device_id = None
+        raw, reason = self.limits.bound_raw(session.raw, reason)
+        full = self.limits.take_dead_letter(session.dead_letters, len(raw))
+        if full is not None:
+            self.limits.log.info(
+                "dead letter from %s not kept (%s bound reached): %s", session.label, full, reason
+            )
+            return True
         dl = DeadLetter(
             dead_letter_id=uuid4(),
             gateway_id=self.gateway_id,
@@ -536,9 +634,9 @@ class OcppServer:
             device_id=device_id,
             received_at=datetime.now(UTC),
             reason=reason[:_MAX_REASON],
-            raw=session.raw,
+            raw=raw,
         )
-        log.info("dead letter from %s: %s", session.label, reason)
+        self.limits.log.info("dead letter from %s: %s", session.label, reason)
         try:
             await self._uplink.publish_dead_letter(dl)
         except UplinkError as exc:

@@ -9,8 +9,12 @@ endpoint is off unless ``HUB_EDGE_METRICS_PORT`` is set. With
 without one it answers anyone who can reach it, so bind it to an internal
 network (docs/deployment.md).
 
-This module reads the outbox through a protocol, so ``hub`` does not import
-``edge``.
+It also reports the device servers' connection bounds (``edge/limits.py``): open and
+unidentified connections, connections refused by each bound, connections closed for
+not identifying in time, dead letters counted but not kept, log lines not written.
+
+This module reads the outbox and the servers through protocols, so ``hub`` does not
+import ``edge``.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import hmac
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from socketserver import ThreadingMixIn
 from typing import Any, Protocol
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -59,16 +63,40 @@ class OutboxFigures(Protocol):
     def over_budget(self) -> bool: ...
 
 
+class ConnectionFigures(Protocol):
+    """The fields of ``edge.limits.ConnectionStats`` this endpoint reports."""
+
+    @property
+    def open(self) -> int: ...
+    @property
+    def unidentified(self) -> int: ...
+    @property
+    def refused_max_connections(self) -> int: ...
+    @property
+    def refused_per_address(self) -> int: ...
+    @property
+    def refused_unidentified(self) -> int: ...
+    @property
+    def unidentified_timeouts(self) -> int: ...
+    @property
+    def dead_letters_suppressed(self) -> int: ...
+    @property
+    def log_lines_suppressed(self) -> int: ...
+
+
 class EdgeCollector(Collector):
     def __init__(
         self,
         gateway_id: str,
         outbox_stats: Callable[[], OutboxFigures],
         uplink_connected: Callable[[], bool],
+        connections: Callable[[], Mapping[str, ConnectionFigures]] | None = None,
     ) -> None:
         self._gateway_id = gateway_id
         self._outbox_stats = outbox_stats
         self._uplink_connected = uplink_connected
+        # Server name -> its connection counters (edge.limits.connection_stats).
+        self._connections = connections
 
     def collect(self) -> Iterator[Metric]:
         s = self._outbox_stats()  # a frozen snapshot: consistent within one scrape
@@ -119,6 +147,50 @@ class EdgeCollector(Collector):
             counter = CounterMetricFamily(f"{PREFIX}_edge_{name}", help_text, labels=["gateway_id"])
             counter.add_metric([self._gateway_id], value)
             yield counter
+        if self._connections is not None:
+            yield from self._collect_connections(self._connections())
+
+    def _collect_connections(self, servers: Mapping[str, ConnectionFigures]) -> Iterator[Metric]:
+        labels = ["gateway_id", "server"]
+        open_ = GaugeMetricFamily(
+            f"{PREFIX}_edge_connections_open", "Open device connections", labels=labels
+        )
+        unidentified = GaugeMetricFamily(
+            f"{PREFIX}_edge_connections_unidentified",
+            "Open device connections that have not said which device they are",
+            labels=labels,
+        )
+        refused = CounterMetricFamily(
+            f"{PREFIX}_edge_connections_refused",
+            "Connections closed on accept because a bound was reached",
+            labels=[*labels, "bound"],
+        )
+        timeouts = CounterMetricFamily(
+            f"{PREFIX}_edge_connections_unidentified_closed",
+            "Connections closed for not identifying within HUB_EDGE_UNIDENTIFIED_TIMEOUT_S",
+            labels=labels,
+        )
+        suppressed = CounterMetricFamily(
+            f"{PREFIX}_edge_dead_letters_suppressed",
+            "Dead letters counted but not kept (a connection's or a server's bound)",
+            labels=labels,
+        )
+        quiet = CounterMetricFamily(
+            f"{PREFIX}_edge_log_lines_suppressed",
+            "Log lines about refusals and bad input not written (rate bound)",
+            labels=labels,
+        )
+        for server, f in sorted(servers.items()):
+            key = [self._gateway_id, server]
+            open_.add_metric(key, f.open)
+            unidentified.add_metric(key, f.unidentified)
+            refused.add_metric([*key, "max_connections"], f.refused_max_connections)
+            refused.add_metric([*key, "per_address"], f.refused_per_address)
+            refused.add_metric([*key, "unidentified"], f.refused_unidentified)
+            timeouts.add_metric(key, f.unidentified_timeouts)
+            suppressed.add_metric(key, f.dead_letters_suppressed)
+            quiet.add_metric(key, f.log_lines_suppressed)
+        yield from (open_, unidentified, refused, timeouts, suppressed, quiet)
 
 
 class _Server(ThreadingMixIn, WSGIServer):
