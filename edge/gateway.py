@@ -14,6 +14,7 @@ from device_adapters.registry import get_adapter
 from edge.availability import AvailabilitySink, AvailabilityTracker
 from edge.commands import CommandRunner
 from edge.http_push import HttpPushServer
+from edge.limits import connection_stats
 from edge.mqtt_devices import LocalMqttDevices
 from edge.ocpp_server import OcppServer
 from edge.outbox import Outbox
@@ -87,7 +88,10 @@ class EdgeGateway:
         self.metrics = EdgeMetricsServer(
             settings,
             EdgeCollector(
-                settings.gateway_id, lambda: self.outbox.stats, lambda: self.uplink.connected
+                settings.gateway_id,
+                lambda: self.outbox.stats,
+                lambda: self.uplink.connected,
+                lambda: connection_stats(self.servers),
             ),
         )
         self._started: list[DeviceServer] = []
