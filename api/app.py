@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from api import request_limits
 from api.errors import complete_error_responses
 from api.routes import (
     alerts,
@@ -70,6 +71,11 @@ def create_app(ctx: ApiContext) -> FastAPI:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     complete_error_responses(app)
+    request_limits.install(
+        app,
+        max_body_bytes=ctx.settings.api_max_body_bytes,
+        body_timeout_s=ctx.settings.api_body_timeout_s,
+    )
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

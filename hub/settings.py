@@ -176,6 +176,14 @@ class Settings(BaseSettings):
     # HTTP API.
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
+    # What one request may cost (api/request_limits.py): its body's size, the wait for
+    # each chunk of it, and live-push streams per account (the oldest is closed).
+    api_max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    api_body_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    api_streams_per_user: int = Field(default=8, ge=1, le=1000)
+    # Connections in progress at once, live-push streams included; more are answered
+    # 503 at once (uvicorn's limit_concurrency).
+    api_max_concurrency: int = Field(default=1000, ge=1, le=100_000)
     jwt_secret: SecretStr = SecretStr(DEMO_JWT_SECRET)
     access_token_minutes: int = Field(default=60, ge=1, le=24 * 60)
     refresh_token_days: int = Field(default=14, ge=1, le=365)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator
@@ -50,6 +51,7 @@ class Subscription:
         self.dropped = 0
         self.gap = False  # resumed from an id the ring buffer no longer covers
         self.closed = False
+        self.opened_at = time.monotonic()
 
     def wants(self, notification: Notification) -> bool:
         return notification.addressed_to(self.user_id, self.role, self.community_id)
@@ -121,6 +123,11 @@ class LiveNotifier:
         for sub in list(self._subscriptions):
             if sub.wants(notification):
                 sub.put(event_id, notification)
+
+    def streams_of(self, user_id: int) -> list[Subscription]:
+        """The open subscriptions of one account, oldest first."""
+        mine = [s for s in self._subscriptions if s.user_id == user_id]
+        return sorted(mine, key=lambda s: s.opened_at)
 
     def subscribe(self, user: UserPublic, last_event_id: str | None = None) -> Subscription:
         sub = Subscription(user.id, user.role, user.community_id, self._queue_size)
