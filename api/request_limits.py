@@ -119,11 +119,18 @@ async def _answer(send: Send, status: int, detail: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def _loc_part(part: object) -> int | str:
+    """Indexes stay numbers, as clients address list items by them; names are cut short."""
+    if isinstance(part, int) and not isinstance(part, bool):
+        return part
+    return str(part)[:64]
+
+
 def _problem(error: dict[str, Any]) -> dict[str, Any]:
     """One validation problem, without the input that caused it."""
     return {
         "type": str(error.get("type", "value_error"))[:64],
-        "loc": [str(part)[:64] for part in error.get("loc", ())][:10],
+        "loc": [_loc_part(part) for part in error.get("loc", ())][:10],
         "msg": str(error.get("msg", ""))[:_MAX_MESSAGE],
     }
 
