@@ -2,7 +2,8 @@
 long-lived, single-use refresh token out.
 
 * ``POST /api/v1/auth/token``: log in (form fields ``username``, ``password``); failed
-  logins are rate-limited per username and per client address (api/login_limit.py);
+  logins are slowed per username and client address, and limited per address and, as a
+  last resort, per username (hub/users/login_limits.py);
 * ``POST /api/v1/auth/refresh``: trade a refresh token for a new access and refresh token;
 * ``POST /api/v1/auth/logout``: revoke the refresh token and every token of its login.
 
@@ -18,9 +19,9 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 
-from api.deps import Conn, Context
+from api.deps import Context
 from api.errors import ErrorBody
-from api.login_limit import Refusal, client_ip, login_limiter
+from api.login_limit import Refusal, client_ip, login_limiter, refusal_detail
 from api.security import CurrentUser, create_access_token
 from hub.settings import Settings
 from hub.users import refresh as refresh_tokens
@@ -85,8 +86,8 @@ def _pair(
         401: {"model": ErrorBody, "description": "wrong username or password"},
         429: {
             "model": ErrorBody,
-            "description": "too many failed logins for the username or from the address; "
-            "see Retry-After",
+            "description": "too many failed logins for the username from this address, "
+            "from this address, or for the username from many addresses; see Retry-After",
         },
     },
 )
@@ -94,27 +95,26 @@ async def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     request: Request,
     ctx: Context,
-    conn: Conn,
 ) -> Token:
     """Log in: an access token (short-lived) and a refresh token (long-lived, single use)."""
     limiter = login_limiter(request)
-    attempt = limiter.attempt(form.username, client_ip(request))
-    if isinstance(attempt, Refusal):
+    attempt = await limiter.attempt(ctx.db, form.username, client_ip(request))
+    if isinstance(attempt, Refusal):  # the password is not even checked
         raise HTTPException(
             status_code=status.HTTP_429_TOO_MANY_REQUESTS,
-            detail=attempt.reason,
+            detail=refusal_detail(attempt),
             headers={"Retry-After": str(attempt.retry_after)},
         )
-    user = await authenticate(conn, form.username, form.password)
+    user = await authenticate(ctx.db, form.username, form.password)
     if user is None:
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,
             detail="wrong username or password",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    limiter.succeeded(attempt)
     now = datetime.now(UTC)
     async with ctx.db.write() as wconn:
+        await limiter.succeeded(wconn, attempt)
         issued = await refresh_tokens.issue(wconn, user.id, now, _refresh_lifetime(ctx.settings))
     return _pair(user, issued, ctx.settings, now)
 

@@ -19,7 +19,7 @@ from hub.storage.metadata import metadata
 from hub.telemetry.tables import telemetry_points, telemetry_rollups
 from hub.tickets.tables import escalations, ticket_handlers, ticket_log, tickets
 from hub.timers.tables import timers
-from hub.users.tables import refresh_tokens, users
+from hub.users.tables import login_failures, login_known_addresses, refresh_tokens, users
 
 __all__ = [
     "access_credentials",
@@ -38,6 +38,8 @@ __all__ = [
     "gateways",
     "grids",
     "households",
+    "login_failures",
+    "login_known_addresses",
     "metadata",
     "notification_outbox",
     "points_ledger",

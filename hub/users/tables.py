@@ -39,3 +39,29 @@ refresh_tokens = sa.Table(
     sa.Column("used_at", UtcDateTime),
     sa.Column("revoked_at", UtcDateTime),
 )
+
+
+# Failed logins, one row each, shared by every API process (hub/users/login_limits.py).
+# Rows older than a day are purged as logins come in.
+login_failures = sa.Table(
+    "login_failures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("username", sa.String(64), nullable=False),  # lower-cased, as typed
+    sa.Column("address", sa.String(64), nullable=False),
+    sa.Column("failed_at", UtcDateTime, nullable=False),
+    # The three counts a login attempt makes, and the purge.
+    sa.Index("ix_login_failures_username_address", "username", "address", "failed_at"),
+    sa.Index("ix_login_failures_username", "username", "failed_at"),
+    sa.Index("ix_login_failures_address", "address", "failed_at"),
+    sa.Index("ix_login_failures_failed_at", "failed_at"),
+)
+
+# The addresses each account logged in from lately: they pass the account-wide limit.
+login_known_addresses = sa.Table(
+    "login_known_addresses",
+    metadata,
+    sa.Column("username", sa.String(64), primary_key=True),
+    sa.Column("address", sa.String(64), primary_key=True),
+    sa.Column("last_login_at", UtcDateTime, nullable=False, index=True),
+)

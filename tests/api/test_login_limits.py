@@ -1,0 +1,293 @@
+"""Failed-login limits: guessing is slowed per account and address, stopped per address
+and, as a last resort, per account; none of it keeps the real user out from elsewhere.
+
+The limits live in the database, so every test runs on SQLite and PostgreSQL, and two
+apps on one database stand for two API processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI
+
+from api.app import create_app
+from api.login_limit import LoginLimiter
+from api.routes import auth as auth_routes
+from api.state import ApiContext
+from hub.demo.seed import DEMO_PASSWORD
+from hub.settings import Settings
+from hub.storage.db import Database
+from hub.users.login_limits import LoginPolicy
+from hub.users.tables import login_failures, login_known_addresses
+
+ATTACKER = "203.0.113.7"
+HOME = "198.51.100.2"
+FREE = Settings().login_free_failures  # 5
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 12, 9, 8, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def _app(db: Database, clock: FakeClock, **settings: Any) -> FastAPI:
+    app = create_app(ApiContext(db=db, settings=Settings(**settings)))
+    app.state.login_limiter = LoginLimiter.from_settings(Settings(**settings), clock=clock)
+    return app
+
+
+@asynccontextmanager
+async def _client_from(app: FastAPI, ip: str) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=(ip, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as c:
+        yield c
+
+
+async def _login(
+    client: httpx.AsyncClient, username: str, password: str = DEMO_PASSWORD
+) -> httpx.Response:
+    return await client.post(
+        "/api/v1/auth/token", data={"username": username, "password": password}
+    )
+
+
+async def _wrong(client: httpx.AsyncClient, username: str) -> int:
+    return (await _login(client, username, "wrong")).status_code
+
+
+def _limited(response: httpx.Response, retry_after: int, why: str) -> None:
+    assert response.status_code == 429, response.text
+    assert response.headers["Retry-After"] == str(retry_after)
+    assert response.json()["detail"] == f"{why}; try again in {retry_after} s"
+
+
+async def _failures(db: Database) -> list[tuple[str, str]]:
+    async with db.read() as conn:
+        rows = await conn.execute(
+            sa.select(login_failures.c.username, login_failures.c.address).order_by(
+                login_failures.c.id
+            )
+        )
+        return [(u, a) for u, a in rows]
+
+
+# --- The regression: one person's guesses no longer keep another out.
+
+
+async def test_wrong_passwords_from_one_address_do_not_keep_the_user_out_from_another(
+    api_db: Database,
+) -> None:
+    app = create_app(ApiContext(db=api_db, settings=Settings()))
+    async with _client_from(app, ATTACKER) as attacker, _client_from(app, HOME) as volunteer:
+        answers = [await _wrong(attacker, "vol.wang") for _ in range(3 * FREE)]
+        assert answers[:FREE] == [401] * FREE
+        assert set(answers[FREE:]) == {429}  # the attacker is slowed down...
+        # ...but the on-duty volunteer, on her own phone, logs in at once.
+        assert (await _login(volunteer, "vol.wang")).status_code == 200
+
+
+# --- Per account and address: a delay that doubles.
+
+
+async def test_the_delay_doubles_per_account_and_address_up_to_the_cap(
+    api_db: Database, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = _app(api_db, clock, login_max_delay_s=10)
+    why = "too many failed logins for this username from your address"
+    async with _client_from(app, ATTACKER) as attacker:
+        for _ in range(FREE):
+            assert await _wrong(attacker, "vol.chen") == 401
+        for delay in (2, 4, 8, 10, 10):  # 10: the cap
+            _limited(await _login(attacker, "vol.chen", "wrong"), delay, why)
+            clock.advance(delay - 0.5)
+            _limited(await _login(attacker, "vol.chen", "wrong"), 1, why)  # rounded up
+            clock.advance(0.5)
+            assert await _wrong(attacker, "vol.chen") == 401
+
+        # While delayed, the right password is refused too, without being checked at all.
+        checked: list[str] = []
+
+        async def spy(*args: Any) -> None:
+            checked.append(args[1])
+
+        monkeypatch.setattr(auth_routes, "authenticate", spy)
+        _limited(await _login(attacker, "VOL.Chen"), 10, why)  # usernames are case-blind
+        assert checked == []
+        monkeypatch.undo()
+        # The refused tries were not counted: waiting out the delay always works.
+        clock.advance(10)
+        assert (await _login(attacker, "vol.chen")).status_code == 200
+        # Other accounts from the same address were never slowed.
+        assert (await _login(attacker, "staff")).status_code == 200
+
+
+async def test_a_successful_login_clears_its_address_failures_only(
+    api_db: Database, clock: FakeClock
+) -> None:
+    app = _app(api_db, clock)
+    async with _client_from(app, HOME) as home, _client_from(app, ATTACKER) as attacker:
+        for _ in range(FREE):
+            assert await _wrong(home, "vol.zhao") == 401  # she mistypes, a lot
+            assert await _wrong(attacker, "vol.zhao") == 401
+        clock.advance(2)
+        assert (await _login(home, "vol.zhao")).status_code == 200
+        assert ("vol.zhao", HOME) not in await _failures(api_db)
+        for _ in range(FREE):  # a full allowance again from home
+            assert await _wrong(home, "vol.zhao") == 401
+        # The attacker's address keeps its failures: two seconds on, its sixth failure
+        # doubles the wait, and even the right password is refused.
+        assert (await _failures(api_db)).count(("vol.zhao", ATTACKER)) == FREE
+        assert await _wrong(attacker, "vol.zhao") == 401
+        assert (await _login(attacker, "vol.zhao")).status_code == 429
+
+
+async def test_parallel_guesses_cannot_overrun_the_limit(
+    api_db: Database, clock: FakeClock
+) -> None:
+    app = _app(api_db, clock)
+    async with _client_from(app, ATTACKER) as attacker:
+        codes = await asyncio.gather(*(_wrong(attacker, "vol.zhao") for _ in range(3 * FREE)))
+    assert sorted(codes) == [401] * FREE + [429] * (2 * FREE)
+
+
+# --- Two API processes count together.
+
+
+async def test_two_api_processes_share_the_count(api_db: Database, clock: FakeClock) -> None:
+    # A second Database on the same store: its own engine and connections, as in a
+    # second process.
+    other_db = Database.open(api_db.engine.url.render_as_string(hide_password=False))
+    try:
+        one, two = _app(api_db, clock), _app(other_db, clock)
+        async with _client_from(one, ATTACKER) as via_one, _client_from(two, ATTACKER) as via_two:
+            codes = [await _wrong(via_one if i % 2 else via_two, "vol.chen") for i in range(FREE)]
+            assert codes == [401] * FREE
+            assert (await _login(via_one, "vol.chen", "wrong")).status_code == 429
+            assert (await _login(via_two, "vol.chen", "wrong")).status_code == 429
+            # At the same moment, through both: still only FREE let through.
+            codes = list(
+                await asyncio.gather(
+                    *(_wrong(via_one if i % 2 else via_two, "vol.wang") for i in range(3 * FREE))
+                )
+            )
+            assert sorted(codes) == [401] * FREE + [429] * (2 * FREE)
+    finally:
+        await other_db.close()
+
+
+# --- Per address, across accounts.
+
+
+async def test_one_address_is_limited_across_usernames(api_db: Database, clock: FakeClock) -> None:
+    app = _app(api_db, clock, login_address_failures=12, login_window_s=600)
+    why = "too many failed logins from your address"
+    async with _client_from(app, ATTACKER) as guesser, _client_from(app, HOME) as other:
+        # Four accounts, three guesses each: never delayed, but the address's limit is hit.
+        for i in range(12):
+            assert await _wrong(guesser, f"user{i // 3}") == 401, i
+            clock.advance(10)  # failures at +0, +10, ... +110
+        # Now at +120: a fresh username, the right password: refused.
+        _limited(await _login(guesser, "admin"), 600 - 120, why)
+        # Another address logs in as that user without trouble.
+        assert (await _login(other, "admin")).status_code == 200
+        clock.advance(600 - 120)  # the first failure leaves the window
+        assert (await _login(guesser, "admin")).status_code == 200
+        # One slot was free; the next failure fills it again.
+        assert await _wrong(guesser, "user9") == 401
+        _limited(await _login(guesser, "admin"), 10, why)
+
+
+# --- Per account, from many addresses: the last resort.
+
+
+async def test_the_account_wide_limit_spares_addresses_the_account_used_before(
+    api_db: Database, clock: FakeClock
+) -> None:
+    app = _app(api_db, clock, login_account_failures=6, login_known_address_days=30)
+    why = "too many failed logins for this username"
+    async with _client_from(app, HOME) as home:
+        assert (await _login(home, "vol.wang")).status_code == 200  # her usual address
+    clock.advance(86400)  # a day later, guesses from a botnet
+    for n in range(3):
+        async with _client_from(app, f"192.0.2.{n}") as bot:
+            assert [await _wrong(bot, "vol.wang") for _ in range(2)] == [401, 401]
+        clock.advance(60)
+    async with _client_from(app, "192.0.2.99") as bot, _client_from(app, HOME) as home:
+        # A new address is refused even with the right password, until failures age out.
+        _limited(await _login(bot, "vol.wang"), 3600 - 180, why)
+        # She is not: her address logged in to this account before.
+        assert (await _login(home, "vol.wang")).status_code == 200
+    # An address known only longer ago than login_known_address_days is refused like any.
+    clock.advance(31 * 86400)
+    for n in range(3):
+        async with _client_from(app, f"192.0.2.{n}") as bot:
+            assert [await _wrong(bot, "vol.wang") for _ in range(2)] == [401, 401]
+        clock.advance(60)
+    async with _client_from(app, HOME) as home:
+        _limited(await _login(home, "vol.wang"), 3600 - 180, why)
+
+
+async def test_the_account_wide_limit_counts_across_processes(
+    api_db: Database, clock: FakeClock
+) -> None:
+    other_db = Database.open(api_db.engine.url.render_as_string(hide_password=False))
+    try:
+        one = _app(api_db, clock, login_account_failures=4)
+        two = _app(other_db, clock, login_account_failures=4)
+        for n, app in enumerate((one, two, one, two)):
+            async with _client_from(app, f"192.0.2.{n}") as bot:
+                assert await _wrong(bot, "staff") == 401
+        async with _client_from(one, "192.0.2.9") as bot:
+            assert (await _login(bot, "staff")).status_code == 429
+    finally:
+        await other_db.close()
+
+
+# --- The store stays small.
+
+
+async def test_old_failures_and_known_addresses_are_purged(
+    api_db: Database, clock: FakeClock
+) -> None:
+    app = _app(api_db, clock, login_known_address_days=30)
+    async with _client_from(app, ATTACKER) as attacker, _client_from(app, HOME) as home:
+        assert (await _login(home, "vol.chen")).status_code == 200
+        for _ in range(3):
+            assert await _wrong(attacker, "vol.wang") == 401
+        clock.advance(3600)
+        assert await _wrong(attacker, "staff") == 401
+        assert await _failures(api_db) == [("vol.wang", ATTACKER)] * 3 + [("staff", ATTACKER)]
+        clock.advance(86400 - 3600)  # a day after the first three
+        assert await _wrong(home, "admin") == 401
+        assert await _failures(api_db) == [("staff", ATTACKER), ("admin", HOME)]
+        clock.advance(30 * 86400)
+        assert await _wrong(home, "admin") == 401
+        assert await _failures(api_db) == [("admin", HOME)]
+    async with api_db.read() as conn:  # her address was last used more than 30 days ago
+        known = await conn.execute(sa.select(sa.func.count()).select_from(login_known_addresses))
+        assert known.scalar_one() == 0
+
+
+def test_the_delay_doubles_from_the_first_failure_past_the_free_ones() -> None:
+    policy = LoginPolicy(free_failures=3, max_delay_s=900)
+    assert [policy.delay_s(n) for n in range(3)] == [0, 0, 0]
+    assert [policy.delay_s(n) for n in (3, 4, 5, 11, 12, 10_000)] == [2, 4, 8, 512, 900, 900]
