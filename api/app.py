@@ -1,15 +1,17 @@
-"""The FastAPI application: /healthz, /api/v1/..., OpenAPI at /docs."""
+"""The FastAPI application: /healthz, /api/v1/..., the pages, OpenAPI at /docs when on."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from api import request_limits
 from api.errors import complete_error_responses
 from api.routes import (
     alerts,
+    api_docs,
     auth,
     chargers,
     commands,
@@ -31,11 +33,19 @@ from api.routes import (
     telemetry,
     tickets,
 )
+from api.security_headers import SecurityHeaders
 from api.state import ApiContext
 
 
+class _HubApp(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # Outermost, around Starlette's error middleware: a 500 carries the headers too.
+        return SecurityHeaders(super().build_middleware_stack())
+
+
 def create_app(ctx: ApiContext) -> FastAPI:
-    app = FastAPI(
+    docs = api_docs.docs_enabled(ctx.settings)
+    app = _HubApp(
         title="Community Hub",
         version="0.1.0",
         description=(
@@ -43,6 +53,11 @@ def create_app(ctx: ApiContext) -> FastAPI:
             "charging piles become alerts and service tickets. Log in at "
             "`/api/v1/auth/token` (OAuth2 password flow) and use the bearer token."
         ),
+        # FastAPI's own pages load from a CDN and run inline scripts: api/routes/api_docs.py.
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+        openapi_url=api_docs.OPENAPI_URL if docs else None,
     )
     app.state.ctx = ctx
     for module in (
@@ -69,6 +84,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
         pages,
     ):
         app.include_router(module.router)
+    if docs:
+        api_docs.mount(app)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     complete_error_responses(app)
     request_limits.install(
@@ -77,8 +94,11 @@ def create_app(ctx: ApiContext) -> FastAPI:
         body_timeout_s=ctx.settings.api_body_timeout_s,
     )
 
+    # The demo shows its API first; a deployment's visitors are people, who log in.
+    home = "/docs" if docs and ctx.settings.mode == "demo" else "/login"
+
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+        return RedirectResponse(home)
 
     return app

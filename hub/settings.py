@@ -1,12 +1,18 @@
 """One validated settings object, read from ``HUB_*`` environment variables.
 
 The defaults run the demo on one machine. A deployment that is not the demo
-must set its own secrets: the hub refuses to start with the demo's.
+must set its own secrets: the hub refuses to start with the demo's, or with a
+weak one. The console commands decide the mode (hub.cli): ``community-hub demo``
+is always the demo, ``community-hub hub`` and ``edge`` always production. The
+class default stays ``demo`` for whoever builds Settings in code (tests, the
+demo, benchmarks' helpers); a deployment runs the commands.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import secrets
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
@@ -21,12 +27,53 @@ DEMO_JWT_SECRET = "demo-only-secret-change-me-in-any-real-deployment"
 
 
 class InsecureSettingsError(ValueError):
-    """A non-demo deployment kept a default secret."""
+    """A non-demo deployment kept a default secret, chose a weak one, or left a door open."""
+
+
+# A production secret must look random. Whitespace is usually a copy-and-paste slip (a
+# line break from a file, a space from a document); a repeated pattern ("abcabc…") or a
+# handful of symbols ("abbaab…") is guessable however long it is. A random value of the
+# advised kind has about 30 distinct characters in 48 (hex: about 14 in 32).
+SECRET_MIN_DISTINCT = 10
+SECRET_ADVICE = "python3 -c 'import secrets; print(secrets.token_urlsafe(36))'"
+
+
+def _repeats(text: str) -> bool:
+    """``text`` is a shorter piece said at least twice (the last time perhaps cut short)."""
+    return any(text[p:] == text[:-p] for p in range(1, len(text) // 2 + 1))
+
+
+def secret_weakness(secret: str, min_length: int) -> str | None:
+    """Why ``secret`` is unsafe, None if it is not. The reason never quotes the secret."""
+    if secret == DEMO_JWT_SECRET:
+        return "still has the demo value, which is published"
+    if len(secret) < min_length:
+        return f"must be at least {min_length} characters"
+    if any(c.isspace() for c in secret):
+        return "contains whitespace (a space, tab or line break: a copy-and-paste slip?)"
+    if _repeats(secret):
+        return "repeats a shorter pattern"
+    distinct = len(set(secret))
+    if distinct < SECRET_MIN_DISTINCT:
+        return f"has only {distinct} distinct characters (at least {SECRET_MIN_DISTINCT})"
+    return None
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore")
+    # Errors never repeat the input: it holds the secrets (HUB_JWT_SECRET, ...).
+    model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore", hide_input_in_errors=True)
 
+    # "demo" only for `community-hub demo` and code; the hub and edge commands run in
+    # production whatever is set here (hub.cli, docs/deployment.md).
     mode: Literal["demo", "production"] = "demo"
     data_dir: Path = Path(".hub-data")
     database_url: str | None = Field(
@@ -187,8 +234,23 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr = SecretStr(DEMO_JWT_SECRET)
     access_token_minutes: int = Field(default=60, ge=1, le=24 * 60)
     refresh_token_days: int = Field(default=14, ge=1, le=365)
-    login_attempts_per_window: int = Field(default=5, ge=1, le=1000)
-    login_window_s: int = Field(default=300, ge=1, le=86400)
+    # Failed logins (docs/auth.md), counted in the database for every API process.
+    # Per account and address: login_free_failures, then each try waits 2, 4, 8 ... s
+    # after the last failure, at most login_max_delay_s. Per address across accounts:
+    # login_address_failures per login_window_s. Per account from all addresses (last
+    # resort; addresses it logged in from within login_known_address_days pass):
+    # login_account_failures per login_window_s.
+    login_free_failures: int = Field(default=5, ge=1, le=1000)
+    login_max_delay_s: int = Field(default=900, ge=1, le=86400)
+    login_address_failures: int = Field(default=50, ge=1, le=1_000_000)
+    login_account_failures: int = Field(default=100, ge=1, le=1_000_000)
+    login_window_s: int = Field(default=3600, ge=1, le=86400)
+    login_known_address_days: int = Field(default=30, ge=0, le=365)
+    # Reverse proxies whose X-Forwarded-For/-Proto the API believes (addresses or
+    # networks, "*" for any); empty: none, the peer's own address is the client's.
+    api_trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Swagger UI at /docs and /openapi.json; None: on in demo mode, off otherwise.
+    api_docs: bool | None = None
 
     # Community defaults.
     timezone: str = "Asia/Shanghai"
@@ -230,6 +292,23 @@ class Settings(BaseSettings):
     def _split_urls(cls, value: object) -> object:
         return cls._split_servers(value)
 
+    @field_validator("api_trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        return cls._split_servers(value)
+
+    @field_validator("api_trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: list[str]) -> list[str]:
+        # A typo would otherwise trust nobody (or the wrong host) without a word.
+        for entry in value:
+            if entry != "*":
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except ValueError:
+                    raise ValueError(f"not an address or network: {entry!r}") from None
+        return value
+
     @field_validator("webhook_urls")
     @classmethod
     def _http_urls(cls, value: list[str]) -> list[str]:
@@ -258,14 +337,45 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
-        if self.mode != "demo" and self.jwt_secret.get_secret_value() == DEMO_JWT_SECRET:
-            raise InsecureSettingsError(
-                "HUB_JWT_SECRET still has the demo value; set a long random secret "
-                "before running outside demo mode"
-            )
-        if self.mode != "demo" and len(self.jwt_secret.get_secret_value()) < 32:
-            raise InsecureSettingsError("HUB_JWT_SECRET must be at least 32 characters")
+        """Outside the demo: no demo secret, no weak one (named, never quoted)."""
+        if self.mode == "demo":
+            return self
+        checked: tuple[tuple[str, SecretStr | None, int], ...] = (
+            ("HUB_JWT_SECRET", self.jwt_secret, 32),
+            ("HUB_MQTT_PASSWORD", self.mqtt_password, 16),
+            ("HUB_METRICS_TOKEN", self.metrics_token, 16),
+            ("HUB_WEBHOOK_SECRET", self.webhook_secret, 16),
+        )
+        for name, secret, min_length in checked:
+            if secret is None:
+                continue
+            reason = secret_weakness(secret.get_secret_value(), min_length)
+            if reason is not None:
+                raise InsecureSettingsError(
+                    f"{name} {reason}; outside demo mode set a long random value, "
+                    f"e.g. {SECRET_ADVICE}"
+                )
         return self
+
+    def check_broker_credentials(self) -> None:
+        """Refuse an MQTT connection without an account outside the demo.
+
+        A broker that lets anyone in lets anyone forge a device's events or an alarm;
+        each hub and edge gateway has its own account (docker/mosquitto/acl). Checked
+        when `community-hub hub` or `edge` starts, not for every process.
+        """
+        if self.mode == "demo":
+            return
+        if not self.mqtt_username:
+            raise InsecureSettingsError(
+                "HUB_MQTT_USERNAME and HUB_MQTT_PASSWORD must be set outside demo mode: "
+                "a broker that lets anyone in lets anyone forge an alarm"
+            )
+        if self.mqtt_password is None:
+            raise InsecureSettingsError(
+                "HUB_MQTT_PASSWORD must be set outside demo mode (the password of the "
+                "broker account HUB_MQTT_USERNAME)"
+            )
 
     def check_edge_credentials(self) -> None:
         """Refuse to run charger or gate servers without per-device passwords outside the demo.
@@ -284,6 +394,15 @@ class Settings(BaseSettings):
                     f"{name} must list each device's password outside demo mode "
                     f"(or leave {server} out of HUB_EDGE_SERVERS)"
                 )
+        if (
+            self.edge_metrics_port is not None
+            and self.metrics_token is None
+            and not _loopback(self.edge_metrics_host)
+        ):
+            raise InsecureSettingsError(
+                "HUB_METRICS_TOKEN must be set outside demo mode when the edge's metrics "
+                f"listen beyond this machine (HUB_EDGE_METRICS_HOST={self.edge_metrics_host})"
+            )
 
     @cached_property
     def resolved_database_url(self) -> str:
@@ -298,3 +417,32 @@ class Settings(BaseSettings):
     @property
     def resolved_outbox_path(self) -> Path:
         return (self.edge_outbox_path or self.data_dir / "edge-outbox.sqlite3").resolve()
+
+
+class _RequestedMode(BaseSettings):
+    """HUB_MODE alone, read as Settings reads it; None when it is not set."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore")
+
+    mode: Literal["demo", "production"] | None = None
+
+
+def requested_mode() -> Literal["demo", "production"] | None:
+    """The mode the environment asks for (HUB_MODE), None if it asks for none."""
+    return _RequestedMode().mode
+
+
+def local_production_env() -> dict[str, str]:
+    """HUB_* variables for a throwaway `community-hub hub` or `edge` on this machine.
+
+    Production mode with fresh random secrets and an MQTT account, for tests and
+    benchmarks that run the real commands against a broker that checks no passwords.
+    Never for a deployment: the secrets die with the caller, and a deployment's broker
+    must check passwords (docs/deployment.md).
+    """
+    return {
+        "HUB_MODE": "production",
+        "HUB_JWT_SECRET": secrets.token_urlsafe(36),
+        "HUB_MQTT_USERNAME": "local",
+        "HUB_MQTT_PASSWORD": secrets.token_urlsafe(24),
+    }

@@ -1,9 +1,34 @@
 "use strict";
 
+// Where to go after logging in: a page on this site named by ?next=, or null. Never an
+// open redirect: browsers read "\" as "/" and drop tabs and line breaks inside an
+// address, so "/\evil" and "/<tab>/evil" lead to another site though they start with
+// one "/". Such characters are refused, also in the value decoded once more, and what
+// is left must resolve to this origin.
+const CONTROL_OR_BACKSLASH = /[\\\u0000-\u001f\u007f-\u009f]/;
+const SPACE = /\s/;
+
 function safeNext() {
-  const next = new URLSearchParams(location.search).get("next") || "";
-  // Only paths on this site: never an open redirect.
-  return next.startsWith("/") && !next.startsWith("//") ? next : null;
+  const next = new URLSearchParams(location.search).get("next"); // already decoded once
+  if (!next || !next.startsWith("/") || next.startsWith("//")) return null;
+  if (CONTROL_OR_BACKSLASH.test(next) || SPACE.test(next)) return null;
+  let decoded;
+  try {
+    decoded = decodeURIComponent(next);
+  } catch {
+    return null;
+  }
+  if (decoded.startsWith("//") || CONTROL_OR_BACKSLASH.test(decoded)) return null;
+  let url;
+  try {
+    url = new URL(next, location.origin);
+  } catch {
+    return null;
+  }
+  // The whole address is used, never its path alone: "/.//evil" resolves to the path
+  // "//evil", which location.href would read as another site. No page has such a path.
+  if (url.origin !== location.origin || url.pathname.startsWith("//")) return null;
+  return url;
 }
 
 // Why the login form is showing: a page that needs a login sent the browser here, or the
@@ -11,7 +36,7 @@ function safeNext() {
 function explain() {
   const notice = document.getElementById("login-notice");
   const next = safeNext();
-  const asked = next && Object.values(Hub.PAGES).find((p) => next.split(/[?#]/)[0] === p.path);
+  const asked = next && Object.values(Hub.PAGES).find((p) => next.pathname === p.path);
   if (asked) notice.textContent = `Log in to open ${asked.noun}.`;
   else if (next) notice.textContent = "Log in to open that page.";
   else if (new URLSearchParams(location.search).has("bye")) notice.textContent = "You are logged out.";
@@ -41,7 +66,8 @@ document.getElementById("login").addEventListener("submit", async (event) => {
       document.getElementById("password").value,
     );
     const home = Hub.home(data.role);
-    location.href = safeNext() || (home ? home.path : "/inbox");
+    const next = safeNext();
+    location.href = next ? next.href : home ? home.path : "/inbox";
   } catch (error) {
     formError.textContent = error.message;
   } finally {
