@@ -15,18 +15,49 @@ from pydantic import ValidationError
 from hub.gc_tuning import settle_after_startup
 from hub.logs import LOG_DATE_FORMAT, LOG_FORMAT
 from hub.netutil import PortInUseError
-from hub.settings import InsecureSettingsError, Settings
+from hub.settings import InsecureSettingsError, Settings, requested_mode
 
 log = logging.getLogger("community_hub")
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def _settings(args: argparse.Namespace, **fixed: Any) -> Settings:
     overrides: dict[str, Any] = {}
     for name in ("data_dir", "api_port", "mqtt_port", "watch_port", "mqtt_host", "api_host"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
-    return Settings(**overrides)
+    return Settings(**overrides, **fixed)
+
+
+def _production_settings(args: argparse.Namespace, command: str) -> Settings:
+    """The settings of `community-hub hub` and `edge`: production, never the demo.
+
+    The demo's secrets are published, so these commands do not run as the demo
+    whatever Settings' default: HUB_MODE unset means production (and the log says
+    so), HUB_MODE=demo is refused. The mode is decided here, not by the class
+    default, which stays "demo" for the code that builds Settings itself.
+    """
+    requested = requested_mode()
+    if requested == "demo":
+        raise InsecureSettingsError(
+            f"HUB_MODE=demo: `community-hub {command}` never runs as the demo, whose "
+            "secrets are published. For the demo run `community-hub demo`; for a "
+            "deployment leave HUB_MODE unset (or set it to production) and set its "
+            "secrets (docs/deployment.md)"
+        )
+    log.info(
+        "community-hub %s: production mode (%s)",
+        command,
+        "HUB_MODE=production"
+        if requested
+        else "HUB_MODE not set: hub and edge always run in production; "
+        "`community-hub demo` is the demo",
+    )
+    settings = _settings(args, mode="production")
+    settings.check_broker_credentials()
+    if command == "edge":
+        settings.check_edge_credentials()
+    return settings
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -42,7 +73,13 @@ def _setup_logging(verbose: bool) -> None:
 async def _demo(args: argparse.Namespace) -> None:
     from hub.demo.run import DemoOptions, run_demo
 
-    settings = _settings(args)
+    if requested_mode() == "production":
+        raise InsecureSettingsError(
+            "HUB_MODE=production: `community-hub demo` is only ever the demo (an embedded "
+            "broker, accounts with a published password). A deployment runs "
+            "`community-hub hub` and `community-hub edge`; unset HUB_MODE for the demo"
+        )
+    settings = _settings(args, mode="demo")
     if not args.verbose:
         # The demo's console is for people: tickets and problems, not every connection.
         logging.getLogger("edge").setLevel(logging.WARNING)
@@ -55,10 +92,15 @@ async def _hub(args: argparse.Namespace) -> None:
     from api.server import ApiServer
     from hub.runtime import HubRuntime
 
-    settings = _settings(args)
+    settings = _production_settings(args, "hub")
     runtime = HubRuntime(settings)
     await runtime.start()
-    api = ApiServer(create_app(runtime.api_context()), settings.api_host, settings.api_port)
+    api = ApiServer(
+        create_app(runtime.api_context()),
+        settings.api_host,
+        settings.api_port,
+        max_concurrency=settings.api_max_concurrency,
+    )
     try:
         await api.start()
         log.info("API on http://%s:%s/docs", settings.api_host, settings.api_port)
@@ -72,7 +114,7 @@ async def _hub(args: argparse.Namespace) -> None:
 async def _edge(args: argparse.Namespace) -> None:
     from edge.gateway import run_edge
 
-    await run_edge(_settings(args))
+    await run_edge(_production_settings(args, "edge"))
 
 
 async def _simulate(args: argparse.Namespace) -> None:
@@ -201,14 +243,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(run=_demo)
 
-    hub = sub.add_parser("hub", help="the hub and its API, against an external broker")
+    hub = sub.add_parser(
+        "hub", help="the hub and its API, against an external broker (always production mode)"
+    )
     hub.add_argument("--api-host")
     hub.add_argument("--api-port", type=int)
     hub.add_argument("--mqtt-host")
     hub.add_argument("--mqtt-port", type=int)
     hub.set_defaults(run=_hub)
 
-    edge = sub.add_parser("edge", help="the edge gateway: device servers, uplink to the broker")
+    edge = sub.add_parser(
+        "edge", help="the edge gateway: device servers, uplink to the broker (production mode)"
+    )
     edge.add_argument("--mqtt-host")
     edge.add_argument("--mqtt-port", type=int)
     edge.add_argument("--watch-port", type=int)

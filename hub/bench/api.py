@@ -33,6 +33,7 @@ from hub.broker.mosquitto import free_port
 from hub.demo.seed import DEMO_PASSWORD, seed_demo
 from hub.devices.tables import devices
 from hub.grid.tables import buildings, communities, grids
+from hub.settings import local_production_env
 from hub.storage.db import Database
 from hub.tickets.tables import tickets
 from hub.users.tables import users
@@ -164,6 +165,7 @@ async def hub_process(
     api_port = free_port()
     env = {
         **os.environ,
+        **local_production_env(),  # `community-hub hub` runs in production only
         "HUB_DATA_DIR": str(work / "data"),
         "HUB_MQTT_HOST": "127.0.0.1",
         "HUB_MQTT_PORT": str(broker_port),

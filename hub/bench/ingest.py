@@ -50,6 +50,7 @@ from device_adapters.model import DeviceEvent, Lane
 from hub.bench.floor import durable_consume, floor_client_id
 from hub.bridge.topics import EVENTS_SUBSCRIPTION, alarm_client_id, event_topic
 from hub.broker.mosquitto import MosquittoProcess, find_mosquitto, free_port
+from hub.settings import local_production_env
 from hub.storage.db import Database
 
 GATEWAY = "bench-ingest"
@@ -418,11 +419,13 @@ async def _hubs(
     apis: list[str] = []
     procs: list[asyncio.subprocess.Process] = []
     logs: list[Path] = []
+    production = local_production_env()  # `community-hub hub` runs in production only
     try:
         for n in range(hubs):
             api_port = free_port()
             env = {
                 **os.environ,
+                **production,
                 "HUB_DATA_DIR": str(work / f"hub-{n}"),
                 "HUB_DATABASE_URL": url,
                 "HUB_MQTT_HOST": "127.0.0.1",

@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from device_adapters.watch import encode_frame
 from hub.broker.mosquitto import MosquittoProcess, find_mosquitto, free_port
+from hub.settings import local_production_env
 
 _WINDOW = 16  # frames a watch sends before waiting for their replies
 
@@ -132,6 +133,7 @@ async def run_pipeline_bench(
         watch_port = free_port()
         env = {
             **os.environ,
+            **local_production_env(),  # `community-hub hub` and `edge` run in production only
             "HUB_DATA_DIR": str(work / "data"),
             "HUB_MQTT_PORT": str(broker.port),
             "HUB_API_PORT": str(free_port()),

@@ -68,6 +68,7 @@ from hub.duty.service import on_duty
 from hub.events.tables import events
 from hub.grid.tables import buildings, households
 from hub.residents.tables import residents
+from hub.settings import local_production_env
 from hub.storage.db import Database
 from hub.users.tables import users
 
@@ -638,6 +639,7 @@ async def _deployment(work: Path, wearers: int) -> AsyncIterator[_Running]:
     watch_port, api_port = free_port(), free_port()
     env = {
         **os.environ,
+        **local_production_env(),  # `community-hub hub` and `edge` run in production only
         "HUB_DATA_DIR": str(data),
         "HUB_MQTT_HOST": "127.0.0.1",
         "HUB_MQTT_PORT": str(broker.port),

@@ -102,7 +102,12 @@ async def start_demo(settings: Settings, options: DemoOptions) -> Demo:
     await broker.start()
     hub = HubRuntime(settings)
     edge = EdgeGateway(settings)
-    api = ApiServer(create_app(hub.api_context()), settings.api_host, settings.api_port)
+    api = ApiServer(
+        create_app(hub.api_context()),
+        settings.api_host,
+        settings.api_port,
+        max_concurrency=settings.api_max_concurrency,
+    )
     demo = Demo(settings, options, broker, hub, edge, api)
     hub.worker.add_listener(_ticket_announcer(demo))
     try:

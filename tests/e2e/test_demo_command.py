@@ -24,7 +24,9 @@ from tests.support.brokers import free_port
 pytestmark = pytest.mark.e2e
 
 
-def _demo(tmp_path: Path, api: int, mqtt: int, watch: int) -> subprocess.Popen[str]:
+def _demo(
+    tmp_path: Path, api: int, mqtt: int, watch: int, **settings: str
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
             sys.executable,
@@ -51,29 +53,34 @@ def _demo(tmp_path: Path, api: int, mqtt: int, watch: int) -> subprocess.Popen[s
                 f"HUB_{name}_PORT": str(free_port())
                 for name in ("IW", "EBIKE", "OCPP", "HTTP_PUSH")
             },
+            **settings,
         },
     )
 
 
 def _wait_for_dispatched_ticket(base: str, deadline: float) -> dict[str, object]:
+    """The first dispatched ticket of a wristband's SOS or fall (the demo's chargers may
+    open tickets of their own first)."""
     with httpx.Client(base_url=base, timeout=5) as client:
+        headers: dict[str, str] | None = None
         while time.monotonic() < deadline:
             try:
-                token = client.post(
-                    "/api/v1/auth/token", data={"username": "admin", "password": DEMO_PASSWORD}
-                )
+                if headers is None:
+                    token = client.post(
+                        "/api/v1/auth/token", data={"username": "admin", "password": DEMO_PASSWORD}
+                    )
+                    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+                body = client.get("/api/v1/tickets?status=dispatched", headers=headers).json()
             except httpx.TransportError:
                 time.sleep(0.5)
                 continue
-            headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
-            body = client.get("/api/v1/tickets?status=dispatched", headers=headers).json()
-            if body["total"] >= 1:
-                ticket: dict[str, object] = body["items"][0]
+            for ticket in body["items"]:
                 alert = client.get(f"/api/v1/alerts/{ticket['alert_id']}", headers=headers)
-                assert alert.json()["kind"] in ("wristband.sos", "wristband.fall")
-                return ticket
+                if alert.json()["kind"] in ("wristband.sos", "wristband.fall"):
+                    found: dict[str, object] = ticket
+                    return found
             time.sleep(0.5)
-    raise AssertionError("no dispatched ticket within a minute")
+    raise AssertionError("no dispatched SOS or fall ticket within a minute")
 
 
 def test_demo_shows_an_sos_ticket_within_a_minute_and_stops_on_ctrl_c(tmp_path: Path) -> None:
@@ -111,3 +118,25 @@ def test_a_taken_port_is_reported_in_one_line(tmp_path: Path) -> None:
     assert process.returncode == 2
     assert f"port {port}" in output and "already in use (HTTP API)" in output
     assert "--api-port" in output and "Traceback" not in output
+
+
+def test_the_demo_refuses_to_run_as_production(tmp_path: Path) -> None:
+    # Only `community-hub demo` is the demo, and it is never anything else: its accounts
+    # share a published password. A deployment runs `community-hub hub` and `edge`.
+    process = _demo(
+        tmp_path,
+        free_port(),
+        free_port(),
+        free_port(),
+        HUB_MODE="production",
+        HUB_JWT_SECRET="Jx3kQ9vT0bLw7ZpR2mYc8HsN5dFg1UaE-_4qWe6",
+    )
+    try:
+        output, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 2, output
+    assert "HUB_MODE=production" in output and "community-hub hub" in output
+    assert "Traceback" not in output

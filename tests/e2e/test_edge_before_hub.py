@@ -22,6 +22,7 @@ import pytest
 
 from device_adapters.watch import encode_frame
 from hub.broker.mosquitto import MosquittoProcess, free_port
+from hub.settings import local_production_env
 
 pytestmark = pytest.mark.e2e
 
@@ -78,6 +79,7 @@ async def test_events_acknowledged_before_the_hub_first_connected_are_stored(
     watch_port = free_port()
     env = {
         **os.environ,
+        **local_production_env(),  # `community-hub hub` and `edge` run in production only
         "HUB_DATA_DIR": str(tmp_path / "data"),
         "HUB_MQTT_PORT": str(mosquitto.port),
         "HUB_API_PORT": str(free_port()),

@@ -25,6 +25,7 @@ import pytest
 
 from device_adapters.watch import encode_frame
 from hub.broker.mosquitto import MosquittoProcess, free_port
+from hub.settings import local_production_env
 
 pytestmark = pytest.mark.e2e
 
@@ -136,6 +137,7 @@ async def pipeline(mosquitto: MosquittoProcess, tmp_path: Path) -> AsyncIterator
     watch_port = free_port()
     env = {
         **os.environ,
+        **local_production_env(),  # `community-hub hub` and `edge` run in production only
         "HUB_DATA_DIR": str(tmp_path / "data"),
         "HUB_MQTT_PORT": str(mosquitto.port),
         "HUB_API_PORT": str(free_port()),

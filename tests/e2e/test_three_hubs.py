@@ -50,7 +50,7 @@ from hub.notifications.tables import notification_outbox
 from hub.residents.tables import residents
 from hub.rules.model import RulesDocument
 from hub.rules.service import default_rules, replace_rules
-from hub.settings import Settings
+from hub.settings import Settings, local_production_env
 from hub.storage.db import Database
 from hub.tickets.tables import escalations, ticket_log, tickets
 from hub.timers.tables import timers
@@ -265,6 +265,7 @@ async def test_three_hubs_one_killed_nothing_lost_nothing_twice(
         hooks = Hooks(free_port())
         env = {
             **os.environ,
+            **local_production_env(),  # `community-hub hub` runs in production only
             "HUB_DATABASE_URL": database_url,
             "HUB_SHARED_GROUP": GROUP,
             "HUB_MQTT_PORT": str(mosquitto.port),

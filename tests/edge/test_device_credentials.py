@@ -4,6 +4,7 @@ and no deployment outside the demo without them."""
 from __future__ import annotations
 
 import base64
+import secrets
 from collections.abc import AsyncIterator
 
 import pytest
@@ -65,7 +66,7 @@ def test_an_edge_outside_the_demo_refuses_open_device_servers(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("HUB_MODE", "production")
-    monkeypatch.setenv("HUB_JWT_SECRET", "x" * 40)
+    monkeypatch.setenv("HUB_JWT_SECRET", secrets.token_urlsafe(36))
     with pytest.raises(InsecureSettingsError, match="HUB_OCPP_CREDENTIALS"):
         Settings().check_edge_credentials()
     monkeypatch.setenv("HUB_OCPP_CREDENTIALS", '{"CP-1": "pw"}')

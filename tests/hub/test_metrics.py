@@ -8,6 +8,7 @@ the broker), and the scraped figures must match what the database holds.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -278,7 +279,10 @@ async def test_the_edge_reports_its_backlog_while_the_broker_is_down(
 
 async def test_outside_demo_mode_metrics_need_a_token(tmp_path: Path) -> None:
     production = Settings(
-        mode="production", jwt_secret=SecretStr("x" * 40), data_dir=tmp_path, api_port=free_port()
+        mode="production",
+        jwt_secret=SecretStr(secrets.token_urlsafe(36)),
+        data_dir=tmp_path,
+        api_port=free_port(),
     )
     db = Database.open(production.resolved_database_url)
     try:

@@ -1,11 +1,17 @@
-"""Settings: demo defaults work; a production deployment refuses the demo secret."""
+"""Settings: demo defaults work; a production deployment refuses the demo secret, a weak
+one, and starting without what keeps it closed (broker account, device passwords)."""
 
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
-from hub.settings import Settings
+from hub.settings import InsecureSettingsError, Settings, local_production_env, requested_mode
+
+STRONG_SECRETS = (
+    "Jx3kQ9vT0bLw7ZpR2mYc8HsN5dFg1UaE-_4qWe6",  # token_urlsafe-like
+    "3f9a1c7e5b2d8064e1f7a9c3b5d20468",  # token_hex(16)-like: 32 hex digits
+)
 
 
 def test_demo_mode_accepts_defaults() -> None:
@@ -29,7 +35,7 @@ def test_production_refuses_a_short_secret(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_production_starts_with_its_own_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HUB_MODE", "production")
-    monkeypatch.setenv("HUB_JWT_SECRET", "x" * 40)
+    monkeypatch.setenv("HUB_JWT_SECRET", STRONG_SECRETS[0])
     monkeypatch.setenv("HUB_DATABASE_URL", "postgresql+asyncpg://hub@db/hub")
     settings = Settings()
     assert settings.resolved_database_url == "postgresql+asyncpg://hub@db/hub"
@@ -60,3 +66,127 @@ def test_webhook_urls_come_from_a_comma_list_and_must_be_http(
     monkeypatch.setenv("HUB_WEBHOOK_URLS", "ftp://nope")
     with pytest.raises(ValidationError, match="must be http"):
         Settings()
+
+
+# -- production secrets: strong, never echoed ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("secret", "reason"),
+    [
+        ("a" * 40, "repeats"),
+        ("abc" * 14, "repeats"),
+        ("0123456789" * 4, "repeats"),
+        ("Jx3kQ9vT0bLw7ZpR2m Yc8HsN5dFg1UaE-_4qWe6", "whitespace"),
+        ("Jx3kQ9vT0bLw7ZpR2mYc8HsN5dFg1UaE-_4qWe6\n", "whitespace"),
+        ("abbaababbbaabaabbbababbaaabbabaabbbabaab", "distinct"),
+        ("feedfacecafebabedeadbeefbadc0ffee0ddba11", "distinct"),
+    ],
+)
+def test_production_refuses_a_low_entropy_secret_without_echoing_it(
+    monkeypatch: pytest.MonkeyPatch, secret: str, reason: str
+) -> None:
+    monkeypatch.setenv("HUB_MODE", "production")
+    monkeypatch.setenv("HUB_JWT_SECRET", secret)
+    with pytest.raises(ValidationError) as refused:
+        Settings()
+    message = str(refused.value)
+    assert "HUB_JWT_SECRET" in message and reason in message
+    # Not the secret, nor any recognisable piece of it.
+    pieces = {secret.strip()[i : i + 8] for i in range(len(secret.strip()) - 7)}
+    assert not [p for p in pieces if p in message]
+
+
+def test_a_refused_short_secret_is_not_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_MODE", "production")
+    monkeypatch.setenv("HUB_JWT_SECRET", "hunter2-is-short")
+    with pytest.raises(ValidationError) as refused:
+        Settings()
+    assert "at least 32" in str(refused.value)
+    assert "hunter2" not in str(refused.value)
+
+
+@pytest.mark.parametrize("secret", STRONG_SECRETS)
+def test_production_accepts_a_random_secret(monkeypatch: pytest.MonkeyPatch, secret: str) -> None:
+    monkeypatch.setenv("HUB_MODE", "production")
+    monkeypatch.setenv("HUB_JWT_SECRET", secret)
+    assert Settings().jwt_secret.get_secret_value() == secret
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("HUB_MQTT_PASSWORD", "password"),
+        ("HUB_MQTT_PASSWORD", "x" * 24),
+        ("HUB_METRICS_TOKEN", "metrics"),
+        ("HUB_WEBHOOK_SECRET", "abcd" * 8),
+    ],
+)
+def test_production_refuses_the_other_weak_secrets_by_name(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv("HUB_MODE", "production")
+    monkeypatch.setenv("HUB_JWT_SECRET", STRONG_SECRETS[0])
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError, match=variable) as refused:
+        Settings()
+    assert value not in str(refused.value)
+
+
+def test_the_demo_does_not_judge_secrets() -> None:
+    assert Settings(jwt_secret=SecretStr("a" * 40)).mode == "demo"
+
+
+# -- the mode a command asked for, and what a hub or edge needs to start -----------------
+
+
+def test_the_requested_mode_is_none_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HUB_MODE", raising=False)
+    assert requested_mode() is None
+    monkeypatch.setenv("HUB_MODE", "demo")
+    assert requested_mode() == "demo"
+    monkeypatch.setenv("HUB_MODE", "production")
+    assert requested_mode() == "production"
+    monkeypatch.setenv("HUB_MODE", "prod")
+    with pytest.raises(ValidationError, match="production"):
+        requested_mode()
+
+
+def test_production_needs_broker_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_MODE", "production")
+    monkeypatch.setenv("HUB_JWT_SECRET", STRONG_SECRETS[0])
+    with pytest.raises(InsecureSettingsError, match="HUB_MQTT_USERNAME"):
+        Settings().check_broker_credentials()
+    monkeypatch.setenv("HUB_MQTT_USERNAME", "hub")
+    with pytest.raises(InsecureSettingsError, match="HUB_MQTT_PASSWORD"):
+        Settings().check_broker_credentials()
+    monkeypatch.setenv("HUB_MQTT_PASSWORD", STRONG_SECRETS[1])
+    Settings().check_broker_credentials()
+    # The demo's embedded broker takes anyone.
+    Settings(mode="demo").check_broker_credentials()
+
+
+def test_an_edges_metrics_off_its_host_need_a_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_MODE", "production")
+    monkeypatch.setenv("HUB_JWT_SECRET", STRONG_SECRETS[0])
+    monkeypatch.setenv("HUB_EDGE_SERVERS", "watch")
+    monkeypatch.setenv("HUB_EDGE_METRICS_PORT", "9101")
+    Settings().check_edge_credentials()  # 127.0.0.1: this machine only
+    monkeypatch.setenv("HUB_EDGE_METRICS_HOST", "0.0.0.0")
+    with pytest.raises(InsecureSettingsError, match="HUB_METRICS_TOKEN"):
+        Settings().check_edge_credentials()
+    monkeypatch.setenv("HUB_METRICS_TOKEN", STRONG_SECRETS[1])
+    Settings().check_edge_credentials()
+
+
+def test_a_local_production_environment_passes_every_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for key, value in local_production_env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("HUB_EDGE_SERVERS", "watch")
+    settings = Settings()
+    assert settings.mode == "production"
+    settings.check_broker_credentials()
+    settings.check_edge_credentials()
+    assert local_production_env()["HUB_JWT_SECRET"] != settings.jwt_secret.get_secret_value()
