@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import Conn, Limit, Offset
-from api.errors import MAX_ID
+from api.deps import Conn, Context, Limit, Offset
+from api.errors import MAX_ID, ErrorBody
 from api.pagination import Page
-from api.security import UserScope
+from api.security import UserScope, require_roles
 from device_adapters.model import DeviceFamily
 from hub.devices.models import DevicePublic
 from hub.devices.service import DeviceFilters, get_device, list_devices
+from hub.devices.sources import move_device
+from hub.users.models import Role, UserPublic
+from hub.users.scope import Scope
 
 router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
+log = logging.getLogger(__name__)
 
 
 @router.get("")
@@ -72,3 +78,43 @@ async def device(
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no device {device_id!r} visible to you")
     return found
+
+
+class GatewayBinding(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    gateway_id: str | None = Field(
+        description="the gateway whose reports of this device are believed from now on; "
+        "null: the next gateway to report it",
+        pattern=r"^[A-Za-z0-9_.\-]{1,64}$",
+    )
+
+
+Admin = Annotated[UserPublic, Depends(require_roles(Role.ADMIN))]
+
+
+@router.put(
+    "/{device_id}/gateway",
+    responses={
+        403: {"model": ErrorBody, "description": "only an admin moves a device"},
+        404: {"model": ErrorBody, "description": "no such device"},
+    },
+)
+async def bind_gateway(
+    admin: Admin,
+    ctx: Context,
+    device_id: Annotated[str, Path(max_length=128)],
+    binding: GatewayBinding,
+) -> DevicePublic:
+    """Move a device to another gateway: from now on only that gateway's reports of it
+    are believed, and commands go through it. Reports from the old one become dead
+    letters (docs/trust.md)."""
+    async with ctx.db.write() as conn:
+        if not await move_device(conn, device_id, binding.gateway_id):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no device {device_id!r}")
+        moved = await get_device(conn, Scope(admin.id, Role.ADMIN, None, None), device_id)
+    assert moved is not None
+    log.info(
+        "admin %s bound device %s to gateway %s", admin.username, device_id, binding.gateway_id
+    )
+    return moved

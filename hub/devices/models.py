@@ -39,6 +39,9 @@ class DevicePublic(BaseModel):
     building_id: int | None
     first_seen_at: datetime | None
     last_seen_at: datetime | None
+    # The gateway the device is bound to: only its reports are believed (docs/trust.md).
+    # None until one reports it, or after an admin unbinds it.
+    gateway_id: str | None = None
     last_gateway_id: str | None
     battery_pct: int | None
     state: dict[str, Any]
