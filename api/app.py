@@ -33,6 +33,7 @@ from api.routes import (
     telemetry,
     tickets,
 )
+from api.routes import internal as internal_routes
 from api.security_headers import SecurityHeaders
 from api.state import ApiContext
 
@@ -43,7 +44,9 @@ class _HubApp(FastAPI):
         return SecurityHeaders(super().build_middleware_stack())
 
 
-def create_app(ctx: ApiContext) -> FastAPI:
+def create_app(ctx: ApiContext, *, internal: bool = False) -> FastAPI:
+    """The hub's app; ``internal``: with the routes for API workers (api/routes/internal.py),
+    only ever served on the hub's local socket."""
     docs = api_docs.docs_enabled(ctx.settings)
     app = _HubApp(
         title="Community Hub",
@@ -86,6 +89,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
         app.include_router(module.router)
     if docs:
         api_docs.mount(app)
+    if internal:
+        app.include_router(internal_routes.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     complete_error_responses(app)
     request_limits.install(

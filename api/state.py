@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from hub.commands.dispatcher import CommandDispatcher
+from fastapi import Request, Response
+
+from hub.commands.models import CommandPublic
 from hub.health import HealthMonitor
 from hub.metrics import HubMetrics
 from hub.notifications.base import NotificationHub
@@ -15,12 +17,26 @@ from hub.settings import Settings
 from hub.storage.db import Database
 
 
+class CommandSender(Protocol):
+    async def send(self, command: CommandPublic) -> bool:
+        """Publish a stored command; True once the broker has it."""
+        ...
+
+
+class HubProcess(Protocol):
+    """An API worker's line to the hub process (api/hub_link.py)."""
+
+    async def forward(self, request: Request) -> Response:
+        """Answer a GET only the hub process can (its health, its metrics)."""
+        ...
+
+
 @dataclass
 class ApiContext:
     db: Database
     settings: Settings
     # Sends commands to gateways; None where the API runs without a broker (tests).
-    dispatcher: CommandDispatcher | None = None
+    dispatcher: CommandSender | None = None
     # Live figures for /healthz (MQTT connection, ingest counters); empty when not wired.
     health_probes: dict[str, Callable[[], Any]] = field(default_factory=dict)
     # The hub's health verdict (hub/health.py). None where not wired (tests): the
@@ -34,3 +50,6 @@ class ApiContext:
     outbox: OutboxRelay | None = None
     # Prometheus figures for GET /metrics; None where not wired (tests): /metrics answers 404.
     metrics: HubMetrics | None = None
+    # Set in an API worker process: health, metrics and commands are the hub process's,
+    # asked over its local socket. None where the API runs in the hub process.
+    hub: HubProcess | None = None

@@ -90,25 +90,47 @@ async def _demo(args: argparse.Namespace) -> None:
 async def _hub(args: argparse.Namespace) -> None:
     from api.app import create_app
     from api.server import ApiServer
+    from api.workers import ApiWorkers, bind_local, bind_public
     from hub.runtime import HubRuntime
 
     settings = _production_settings(args, "hub")
+    workers = settings.resolved_api_workers
+    # Bound before anything starts, so a taken port is said at once.
+    public = bind_public(settings.api_host, settings.api_port) if workers else None
     runtime = HubRuntime(settings)
     await runtime.start()
-    api = ApiServer(
-        create_app(runtime.api_context()),
-        settings.api_host,
-        settings.api_port,
-        max_concurrency=settings.api_max_concurrency,
-    )
+    pool: ApiWorkers | None = None
+    if public is None:  # the API in this process
+        api = ApiServer(
+            create_app(runtime.api_context()),
+            settings.api_host,
+            settings.api_port,
+            max_concurrency=settings.api_max_concurrency,
+        )
+    else:  # the API in worker processes; this process answers them on its local socket
+        local_path = settings.data_dir.resolve() / "hub.sock"
+        api = ApiServer(
+            create_app(runtime.api_context(), internal=True),
+            "127.0.0.1",
+            0,
+            sockets=[bind_local(local_path)],
+        )
+        pool = ApiWorkers(settings, workers, public, local_path)
     try:
         await api.start()
-        log.info("API on http://%s:%s/docs", settings.api_host, settings.api_port)
+        if pool is not None:
+            await pool.start()
+        else:
+            log.info("API on http://%s:%s", settings.api_host, settings.api_port)
         settle_after_startup()
         await asyncio.Event().wait()
     finally:
+        if pool is not None:
+            await pool.stop()
         await api.stop()
         await runtime.stop()
+        if public is not None:
+            public.close()
 
 
 async def _edge(args: argparse.Namespace) -> None:
@@ -182,6 +204,15 @@ async def _bench(args: argparse.Namespace) -> None:
         print(table)
         if not args.no_write:
             write_section(args.output, "sos", table)
+            print(f"\nwritten to {args.output}")
+    if args.which in ("sos-attack", "all"):
+        from hub.bench import sos
+
+        runs = await sos.run_sos_attack_bench(samples=min(args.samples, 100))
+        table = sos.attack_markdown(runs)
+        print(table)
+        if not args.no_write:
+            write_section(args.output, "sos-attack", table)
             print(f"\nwritten to {args.output}")
     from hub.bench.run import run_issue7_benches
 
@@ -283,7 +314,17 @@ def build_parser() -> argparse.ArgumentParser:
         "which",
         nargs="?",
         default="all",
-        choices=["all", "codecs", "pipeline", "sos", "ingest", "api", "memory", "multihub"],
+        choices=[
+            "all",
+            "codecs",
+            "pipeline",
+            "sos",
+            "sos-attack",
+            "ingest",
+            "api",
+            "memory",
+            "multihub",
+        ],
     )
     bench.add_argument("--duration", type=float, default=20.0, help="pipeline: seconds of load")
     bench.add_argument("--outage", type=float, default=10.0, help="pipeline: broker down, s")

@@ -22,6 +22,7 @@ from hub.notifications import (
     WebhookNotifier,
     residents_in,
 )
+from hub.notifications.wakeup import listen_for_notifications, listens
 from hub.settings import Settings
 from hub.storage.db import Database
 from hub.telemetry.wiring import Telemetry
@@ -113,6 +114,14 @@ class HubRuntime:
             asyncio.create_task(self.outbox.run(), name="hub-notifications"),
             asyncio.create_task(self.dead_letter_retention.run(), name="hub-dead-letter-purge"),
         ]
+        if listens(self.settings.resolved_database_url):
+            # Notifications committed by API workers and other hubs: delivered at once.
+            self._tasks.append(
+                asyncio.create_task(
+                    listen_for_notifications(self.settings.resolved_database_url, self.outbox.poke),
+                    name="hub-notification-wakeup",
+                )
+            )
         for name, job in self.telemetry.jobs().items():
             self._tasks.append(asyncio.create_task(job, name=name))
         log.info("hub started: store %s", self.settings.resolved_database_url)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import secrets
 from functools import cached_property
 from pathlib import Path
@@ -231,6 +232,13 @@ class Settings(BaseSettings):
     # Connections in progress at once, live-push streams included; more are answered
     # 503 at once (uvicorn's limit_concurrency).
     api_max_concurrency: int = Field(default=1000, ge=1, le=100_000)
+    # API worker processes beside the hub process (docs/architecture.md): HTTP parsing
+    # and queries never take the event loop that stores alarms. 0: the API in the hub
+    # process (the demo, tests). None: one per CPU core for `community-hub hub`.
+    api_workers: int | None = Field(default=None, ge=0, le=64)
+    # How soon an API worker looks at the outbox for another process's notifications
+    # without a wake-up (SQLite has none; PostgreSQL wakes it at once).
+    api_live_poll_s: float = Field(default=0.1, gt=0, le=5)
     jwt_secret: SecretStr = SecretStr(DEMO_JWT_SECRET)
     access_token_minutes: int = Field(default=60, ge=1, le=24 * 60)
     refresh_token_days: int = Field(default=14, ge=1, le=365)
@@ -404,6 +412,12 @@ class Settings(BaseSettings):
                 f"listen beyond this machine (HUB_EDGE_METRICS_HOST={self.edge_metrics_host})"
             )
 
+    @property
+    def resolved_api_workers(self) -> int:
+        if self.api_workers is not None:
+            return self.api_workers
+        return 0 if self.mode == "demo" else max(1, os.cpu_count() or 1)
+
     @cached_property
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -445,4 +459,14 @@ def local_production_env() -> dict[str, str]:
         "HUB_JWT_SECRET": secrets.token_urlsafe(36),
         "HUB_MQTT_USERNAME": "local",
         "HUB_MQTT_PASSWORD": secrets.token_urlsafe(24),
+        "HUB_METRICS_TOKEN": _LOCAL_METRICS_TOKEN,
     }
+
+
+# One per process that starts local hubs: it reads their figures with local_metrics_headers().
+_LOCAL_METRICS_TOKEN = secrets.token_urlsafe(24)
+
+
+def local_metrics_headers() -> dict[str, str]:
+    """What reads /healthz's figures and /metrics of a hub started with local_production_env."""
+    return {"Authorization": f"Bearer {_LOCAL_METRICS_TOKEN}"}

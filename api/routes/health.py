@@ -9,7 +9,7 @@ status, which is what an orchestrator acts on (docs/deployment.md):
   for long while the database answers); 200 otherwise, the body still saying
   failing or degraded. A restart does not mend a database that is down.
 
-Anyone gets the state and the reasons' codes. The figures behind them (ingest,
+Anyone gets the state alone. The reasons and the figures behind them (ingest,
 timers, notifications, dead letters) go to whoever may read /metrics (demo mode
 without a token, or the metrics token) and to admins.
 """
@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import jwt
-from fastapi import APIRouter, Header, HTTPException, Response, status
+from fastapi import APIRouter, Header, HTTPException, Request, Response, status
 
 from api.deps import Context
 from api.routes.metrics import check_metrics_access
@@ -69,9 +69,10 @@ def _may_see_figures(ctx: ApiContext, authorization: str | None) -> bool:
 
 
 def _body(ctx: ApiContext, verdict: Verdict, authorization: str | None) -> dict[str, Any]:
-    body: dict[str, Any] = {"status": verdict.state.label, "reasons": verdict.codes}
+    body: dict[str, Any] = {"status": verdict.state.label}
     if not _may_see_figures(ctx, authorization):
-        return body
+        return body  # anyone: the state alone; why is for operators
+    body["reasons"] = verdict.codes
     body["checks"] = {
         reason.code: {"state": reason.state.label, "detail": reason.detail}
         for reason in verdict.reasons
@@ -86,9 +87,14 @@ def _body(ctx: ApiContext, verdict: Verdict, authorization: str | None) -> dict[
 
 @router.get("/healthz", responses=_RESPONSES)
 async def healthz(
-    ctx: Context, response: Response, authorization: Annotated[str | None, Header()] = None
-) -> dict[str, Any]:
+    request: Request,
+    ctx: Context,
+    response: Response,
+    authorization: Annotated[str | None, Header()] = None,
+) -> Any:
     """Liveness: 503 only when a restart of this process is the cure."""
+    if ctx.hub is not None:  # an API worker: the hub process judges
+        return await ctx.hub.forward(request)
     verdict = await monitor(ctx).check()
     if verdict.restart:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
@@ -97,9 +103,14 @@ async def healthz(
 
 @router.get("/readyz", responses=_RESPONSES)
 async def readyz(
-    ctx: Context, response: Response, authorization: Annotated[str | None, Header()] = None
-) -> dict[str, Any]:
+    request: Request,
+    ctx: Context,
+    response: Response,
+    authorization: Annotated[str | None, Header()] = None,
+) -> Any:
     """Readiness: 503 while failing, 200 when ok or degraded."""
+    if ctx.hub is not None:
+        return await ctx.hub.forward(request)
     verdict = await monitor(ctx).check()
     if verdict.state is State.FAILING:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Response, status
+from fastapi import APIRouter, Header, HTTPException, Request, Response, status
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from api.deps import Context
@@ -41,8 +41,12 @@ def check_metrics_access(settings: Settings, authorization: str | None) -> None:
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics(ctx: Context, authorization: Annotated[str | None, Header()] = None) -> Response:
+async def metrics(
+    request: Request, ctx: Context, authorization: Annotated[str | None, Header()] = None
+) -> Response:
     check_metrics_access(ctx.settings, authorization)
+    if ctx.hub is not None:  # an API worker: the figures are the hub process's
+        return await ctx.hub.forward(request)
     if ctx.metrics is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "this process collects no metrics")
     return Response(await ctx.metrics.render(), media_type=CONTENT_TYPE_LATEST)

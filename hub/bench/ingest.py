@@ -50,7 +50,7 @@ from device_adapters.model import DeviceEvent, Lane
 from hub.bench.floor import durable_consume, floor_client_id
 from hub.bridge.topics import EVENTS_SUBSCRIPTION, alarm_client_id, event_topic
 from hub.broker.mosquitto import MosquittoProcess, find_mosquitto, free_port
-from hub.settings import local_production_env
+from hub.settings import local_metrics_headers, local_production_env
 from hub.storage.db import Database
 
 GATEWAY = "bench-ingest"
@@ -454,7 +454,11 @@ async def _hubs(
                 deadline = time.monotonic() + 90
                 while True:
                     with contextlib.suppress(httpx.HTTPError, ValueError):
-                        if (await client.get(f"{api}/healthz")).json().get("mqtt_connected"):
+                        if (
+                            (await client.get(f"{api}/healthz", headers=local_metrics_headers()))
+                            .json()
+                            .get("mqtt_connected")
+                        ):
                             break
                     if proc.returncode is not None or time.monotonic() > deadline:
                         tail = log.read_text()[-2000:] if log.exists() else ""

@@ -35,6 +35,7 @@ from hub.bridge.topics import availability_topic, event_topic
 from hub.demo.seed import seed_demo
 from hub.devices.tables import devices
 from hub.grid.tables import buildings, households
+from hub.settings import local_metrics_headers
 from hub.storage.db import Database
 
 TARGET_MB = 500.0
@@ -178,7 +179,11 @@ def _publish_activity(port: int, active: int, rounds: int) -> int:
 
 
 async def _stored(client: httpx.AsyncClient, api: str) -> int:
-    return int((await client.get(f"{api}/healthz")).json()["ingest"]["stored"])
+    return int(
+        (await client.get(f"{api}/healthz", headers=local_metrics_headers())).json()["ingest"][
+            "stored"
+        ]
+    )
 
 
 async def run_memory_bench(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from hub.bench.report import write_section
 
@@ -27,8 +28,13 @@ async def run_issue7_benches(args: argparse.Namespace) -> None:
     if which in ("api", "all"):
         from hub.bench import api
 
-        api_result = await api.run_api_bench(clients=args.clients, duration_s=args.api_duration)
-        _publish(args, "api", api.markdown(api_result))
+        runs = [
+            await api.run_api_bench(
+                clients=args.clients, duration_s=args.api_duration, api_workers=workers
+            )
+            for workers in args.api_workers.split(",")
+        ]
+        _publish(args, "api", api.markdown(runs))
     if which in ("memory", "all"):
         from hub.bench import memory
 
@@ -57,6 +63,11 @@ def add_arguments(bench: argparse.ArgumentParser) -> None:
     )
     bench.add_argument("--clients", type=int, default=32, help="api: concurrent clients")
     bench.add_argument("--api-duration", type=float, default=30.0, help="api: seconds of load")
+    bench.add_argument(
+        "--api-workers",
+        default=f"0,{os.cpu_count() or 1}",
+        help="api: HUB_API_WORKERS values to measure one after another (0: in the hub process)",
+    )
     bench.add_argument("--devices", type=int, default=100_000, help="memory: registered devices")
     bench.add_argument("--hubs", type=int, default=3, help="multihub: hub processes")
     bench.add_argument(

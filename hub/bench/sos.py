@@ -68,7 +68,7 @@ from hub.duty.service import on_duty
 from hub.events.tables import events
 from hub.grid.tables import buildings, households
 from hub.residents.tables import residents
-from hub.settings import local_production_env
+from hub.settings import local_metrics_headers, local_production_env
 from hub.storage.db import Database
 from hub.users.tables import users
 
@@ -604,7 +604,7 @@ async def _wait_for_port(
 
 
 async def _health(client: httpx.AsyncClient, api: str) -> dict[str, Any]:
-    response = await client.get(f"{api}/healthz")
+    response = await client.get(f"{api}/healthz", headers=local_metrics_headers())
     body: dict[str, Any] = response.json()
     return body
 
@@ -625,7 +625,9 @@ class _Running:
 
 
 @contextlib.asynccontextmanager
-async def _deployment(work: Path, wearers: int) -> AsyncIterator[_Running]:
+async def _deployment(
+    work: Path, wearers: int, env_extra: dict[str, str] | None = None
+) -> AsyncIterator[_Running]:
     """Seeded database, Mosquitto, ``community-hub hub`` and ``community-hub edge``."""
     binary = find_mosquitto()
     if binary is None:
@@ -648,6 +650,7 @@ async def _deployment(work: Path, wearers: int) -> AsyncIterator[_Running]:
         "HUB_WATCH_PORT": str(watch_port),
         "HUB_EDGE_SERVERS": "watch",
         "HUB_EDGE_HOST": "127.0.0.1",
+        **(env_extra or {}),
     }
     env.pop("HUB_DATABASE_URL", None)
     logs = {role: work / f"{role}.log" for role in ("hub", "edge")}
@@ -934,3 +937,209 @@ def markdown(r: SosResult) -> str:
 def _ordinal(n: int) -> str:
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
+
+
+# -- SOS while the API is attacked ----------------------------------------------------
+
+ATTACK_TARGET_MS = 300.0
+
+
+def attack_bodies(max_bytes: int) -> list[bytes]:
+    """Bodies just under the API's limit that cost the most to take apart: a JSON object
+    of as many keys as fit (the 40 MB attack had 2 million), and one long string."""
+    keys: list[str] = []
+    size = 2
+    while size < max_bytes - 64:
+        key = f'"k{len(keys)}":0'
+        keys.append(key)
+        size += len(key) + 1
+    many_keys = ("{" + ",".join(keys) + "}").encode()
+    long_string = b'{"refresh_token":"' + b"x" * (max_bytes - 64) + b'"}'
+    return [many_keys, long_string]
+
+
+@dataclass
+class AttackRun:
+    workers: str  # as HUB_API_WORKERS said
+    phase: Phase
+    attack_answers: Counter[int] = field(default_factory=Counter)  # status → count (0: error)
+    mix: list[float] = field(default_factory=list)  # latencies of the ordinary mix, ms
+    mix_errors: int = 0
+    duration_s: float = 0.0
+
+
+async def _attacker(api: str, bodies: list[bytes], stop: asyncio.Event, run: AttackRun) -> None:
+    async with httpx.AsyncClient(timeout=60) as client:
+        n = 0
+        while not stop.is_set():
+            body = bodies[n % len(bodies)]
+            n += 1
+            try:
+                answer = await client.post(
+                    f"{api}/api/v1/auth/refresh",
+                    content=body,
+                    headers={"content-type": "application/json"},
+                )
+                run.attack_answers[answer.status_code] += 1
+            except httpx.HTTPError:
+                run.attack_answers[0] += 1
+
+
+async def _attacked_run(
+    workers: str, samples: int, attackers: int, clients: int, every_s: float, bar: tqdm[Any]
+) -> AttackRun:
+    from hub.bench.api import ENDPOINTS, EndpointStats, login, mix_client
+
+    run = AttackRun(
+        workers,
+        Phase(
+            f"{attackers} clients sending maximal bodies, {clients} the ordinary mix; "
+            f"HUB_API_WORKERS={workers}",
+            ATTACK_TARGET_MS,
+        ),
+    )
+    watches = [_Watch(n) for n in range(samples)]
+    with tempfile.TemporaryDirectory(prefix="chub-bench-sos-attack-") as tmp:
+        async with (
+            _deployment(Path(tmp), len(watches), {"HUB_API_WORKERS": workers}) as deployed,
+            httpx.AsyncClient(timeout=httpx.Timeout(30, read=None)) as client,
+        ):
+            for _ in range(150):
+                if (await _health(client, deployed.api)).get("mqtt_connected") is True:
+                    break
+                await asyncio.sleep(0.2)
+            else:
+                raise RuntimeError("the hub did not reach the broker")
+            try:
+                async with _live_stream(client, deployed.api, deployed.volunteer) as stream:
+                    before = await _hub_stored(client, deployed.api)
+                    for chunk in range(0, len(watches), 50):
+                        await asyncio.gather(
+                            *(w.connect(deployed.watch_port) for w in watches[chunk : chunk + 50])
+                        )
+                    for _ in range(300):
+                        if await _hub_stored(client, deployed.api) >= before + len(watches):
+                            break
+                        await asyncio.sleep(0.1)
+                    roles = sorted({role for _l, role, _p in ENDPOINTS})
+                    tokens = {role: await login(client, deployed.api, role) for role in roles}
+                    stop = asyncio.Event()
+                    stats = [EndpointStats(label) for label, _r, _p in ENDPOINTS]
+                    bodies = attack_bodies(1024 * 1024)  # the default HUB_API_MAX_BODY_BYTES
+                    quiet: tqdm[Any] = tqdm(disable=True)
+                    started = time.monotonic()
+                    until = started + 3600
+                    load = [
+                        asyncio.create_task(_attacker(deployed.api, bodies, stop, run))
+                        for _ in range(attackers)
+                    ]
+                    async with httpx.AsyncClient(
+                        timeout=60, limits=httpx.Limits(max_connections=clients + 4)
+                    ) as mix:
+                        load += [
+                            asyncio.create_task(
+                                _until_stopped(
+                                    mix_client(n, mix, deployed.api, tokens, stats, until, quiet),
+                                    stop,
+                                )
+                            )
+                            for n in range(clients)
+                        ]
+                        try:
+                            await asyncio.sleep(3)  # the attack in full swing first
+                            await _run_phase(run.phase, watches, stream, every_s, bar)
+                        finally:
+                            stop.set()
+                            await asyncio.gather(*load, return_exceptions=True)
+                    run.duration_s = time.monotonic() - started
+                    run.mix = [v for e in stats for v in e.latencies_ms]
+                    run.mix_errors = sum(e.errors for e in stats)
+            finally:
+                for watch in watches:
+                    watch.close()
+    return run
+
+
+async def _until_stopped(work: Any, stop: asyncio.Event) -> None:
+    task = asyncio.ensure_future(work)
+    waiter = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for pending in (task, waiter):
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pending
+
+
+async def run_sos_attack_bench(
+    samples: int = 100,
+    attackers: int = 8,
+    clients: int = 32,
+    *,
+    every_s: float = 0.15,
+    workers: tuple[str, ...] = ("0", str(max(1, os.cpu_count() or 1))),
+    progress: bool = True,
+) -> list[AttackRun]:
+    """One deployment per ``workers`` value, one after another on this machine: the API in
+    the hub process ("0", as before) and in worker processes."""
+    load_before = os.getloadavg()[0]
+    runs = []
+    with tqdm(
+        total=samples * len(workers), unit="SOS", desc="sos under attack", disable=not progress
+    ) as bar:
+        for value in workers:
+            bar.set_postfix(workers=value, refresh=True)
+            runs.append(await _attacked_run(value, samples, attackers, clients, every_s, bar))
+    _ATTACK_LOAD[:] = [load_before, os.getloadavg()[0]]
+    return runs
+
+
+_ATTACK_LOAD: list[float] = [math.nan, math.nan]
+
+
+def attack_markdown(runs: list[AttackRun]) -> str:
+    lines = [
+        "## SOS latency while the API is attacked",
+        "",
+        "As the SOS benchmark above (Mosquitto, `community-hub hub`, `community-hub edge`, "
+        "SQLite, a watch's SOS frame until the on-duty volunteer has read `ticket.assigned` "
+        "from the live stream), while 8 clients post bodies just under the 1 MB limit to "
+        "`POST /api/v1/auth/refresh` as fast as they are answered (a JSON object of as many "
+        "keys as fit, and one long string, in turn) and 32 clients run the ordinary mix of "
+        "the API benchmark. Once with the API in the hub process (`HUB_API_WORKERS=0`, as "
+        "before), once in worker processes, one after the other in one session. The "
+        f"machine's 1-minute load average was {_ATTACK_LOAD[0]:.1f} before and "
+        f"{_ATTACK_LOAD[1]:.1f} after.",
+        "",
+        "| API | SOS arrived / sent | p50 | p99 | max | target | attack answered | "
+        "ordinary mix: req/s, p50, p99 |",
+        "|---|---:|---:|---:|---:|---|---:|---|",
+    ]
+    for run in runs:
+        phase = run.phase
+        verdict = "**met**" if phase.met else "**not met**"
+        answered = sum(n for code, n in run.attack_answers.items() if code)
+        codes = ", ".join(
+            f"{code or 'error'}: {n:,}" for code, n in sorted(run.attack_answers.items())
+        )
+        rate = len(run.mix) / run.duration_s if run.duration_s else 0.0
+        lines.append(
+            f"| HUB_API_WORKERS={run.workers} | {phase.arrived} / {phase.sent} | "
+            f"{_ms(phase.p(50))} | {_ms(phase.p(99))} | "
+            f"{_ms(max(phase.latencies_ms, default=math.nan))} | p99 < "
+            f"{phase.target_ms:.0f} ms: {verdict} | {answered:,} ({codes}) | "
+            f"{rate:,.0f} req/s, {_ms(percentile(run.mix, 50))}, {_ms(percentile(run.mix, 99))}"
+            f"{f', {run.mix_errors} errors' if run.mix_errors else ''} |"
+        )
+    if len(runs) == 2 and runs[1].phase.latencies_ms and runs[0].phase.latencies_ms:
+        before, after = runs[0].phase.p(99), runs[1].phase.p(99)
+        lines += ["", f"SOS p99, before / after: {before / after:,.1f}× lower with workers."]
+    last = runs[-1].phase
+    lines += [
+        "",
+        f"<!-- summary: 6. SOS p99 while the API is attacked | {_ms(last.p(99))} "
+        f"(HUB_API_WORKERS={runs[-1].workers}) | < {last.target_ms:.0f} ms | "
+        f"{'met' if last.met else 'not met'} -->",
+    ]
+    return "\n".join(lines)

@@ -67,6 +67,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 POLL_S = 0.5
+# The PostgreSQL channel on which a commit that stored notifications says so.
+WAKEUP_CHANNEL = "chub_outbox"
 _BATCH = 50  # rows per claim and per tail read
 _MAX_IN_FLIGHT = 200  # deliveries one hub runs at once
 _BACKOFF_FIRST_S = 1.0
@@ -103,6 +105,10 @@ async def enqueue(conn: AsyncConnection, notifications: Sequence[Notification]) 
             for n in notifications
         ],
     )
+    if conn.dialect.name == "postgresql":
+        # Sent when the transaction commits (never if it rolls back): every process
+        # listening (hub/notifications/wakeup.py) looks at the outbox at once.
+        await conn.execute(sa.select(sa.func.pg_notify(WAKEUP_CHANNEL, "")))
 
 
 @dataclass
@@ -172,7 +178,10 @@ class OutboxRelay:
         batch: int = _BATCH,
         max_in_flight: int = _MAX_IN_FLIGHT,
         live_first_s: float = LIVE_FIRST_S,
+        deliver: bool = True,
     ) -> None:
+        """``deliver=False``: the live feed alone, for an API worker process; the hub
+        process delivers (and purges) what every process stored."""
         if claim_s <= 0 or poll_s <= 0 or batch < 1 or max_in_flight < 1 or live_first_s < 0:
             raise ValueError(
                 "claim_s and poll_s must be positive, live_first_s not negative, "
@@ -181,6 +190,7 @@ class OutboxRelay:
         self._db = db
         self.hub = hub
         self.name = name
+        self.delivers = deliver
         # Per process: a hub restarted under the same name tells its old claims from its own.
         self.claimer = f"{name[:64]}#{uuid.uuid4().hex[:8]}"
         self.clock: Clock = clock or SystemClock()
@@ -257,6 +267,12 @@ class OutboxRelay:
         """
         if self._started:
             return
+        if self.delivers:
+            await self._release_earlier_claims()
+        await self._start_live_feed()
+        self._started = True
+
+    async def _release_earlier_claims(self) -> None:
         async with self._db.write() as conn:
             released = await conn.execute(
                 outbox.update()
@@ -273,6 +289,8 @@ class OutboxRelay:
                 released.rowcount,
                 self.name,
             )
+
+    async def _start_live_feed(self) -> None:
         async with self._db.read() as conn:
             newest = (await conn.execute(sa.select(sa.func.max(outbox.c.id)))).scalar()
             self._cursor = int(newest or 0)
@@ -288,7 +306,6 @@ class OutboxRelay:
         now = time.monotonic()
         low = max(1, self._cursor - _START_LOOKBACK + 1)
         self._gaps = {i: now for i in range(low, self._cursor + 1) if i not in present}
-        self._started = True
 
     # -- delivery -------------------------------------------------------------
 
@@ -572,10 +589,10 @@ class OutboxRelay:
                 except Exception:
                     log.exception("outbox relay could not start; retrying")
                     await asyncio.sleep(self._poll_s * 4)
-            await asyncio.gather(
-                self._loop("delivery", self._pump, self._deliver_wake),
-                self._loop("live feed", self._tail_more, self._live_wake),
-            )
+            loops = [self._loop("live feed", self._tail_more, self._live_wake)]
+            if self.delivers:
+                loops.append(self._loop("delivery", self._pump, self._deliver_wake))
+            await asyncio.gather(*loops)
         finally:
             self._stopped.set()
 

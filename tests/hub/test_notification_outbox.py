@@ -9,6 +9,7 @@ and the live push fed on every hub, once, even when ids commit out of order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections import Counter
@@ -28,6 +29,7 @@ from hub.notifications.live import LiveNotifier, Subscription
 from hub.notifications.outbox import OutboxRelay, enqueue
 from hub.notifications.service import residents_in
 from hub.notifications.tables import notification_outbox as outbox
+from hub.notifications.wakeup import listen_for_notifications, listens
 from hub.storage.db import Database
 from hub.timers.scheduler import Scheduler
 from hub.users.models import Role, UserPublic
@@ -599,3 +601,41 @@ async def test_an_id_that_commits_after_a_higher_one_is_still_pushed_once(pg_url
         await _stop(running, b)
         for db in (slow_db, fast_db, b_db):
             await db.close()
+
+
+async def test_a_commit_in_another_process_wakes_a_listening_relay_on_postgresql(
+    pg_url: str,
+) -> None:
+    """An API worker's live feed polls rarely; PostgreSQL's NOTIFY, sent by the commit
+    that stored the notification, is what wakes it (hub/notifications/wakeup.py)."""
+    hub_db, worker_db = Database.open(pg_url), Database.open(pg_url)
+    live, outside = LiveNotifier(), Recorder()
+    # As an API worker runs it: the live feed only, and (here) a poll once an hour.
+    worker = OutboxRelay(
+        worker_db, NotificationHub([live, outside]), name="api-0", poll_s=3600.0, deliver=False
+    )
+    await worker.start()
+    running = asyncio.create_task(worker.run())
+    listening = asyncio.create_task(listen_for_notifications(pg_url, worker.poke))
+    try:
+        await asyncio.sleep(0.5)  # listening, the first poke past
+        sub = live.subscribe(VOLUNTEER)
+        note = _note("SOS: Sun Lihua")
+        await _commit(hub_db, [note])  # the hub process: no poke reaches this relay
+        # Only the NOTIFY can wake it: the bound lets the test end, no speed is asserted.
+        assert await _until_pushed(sub, 30.0) == [note.id]
+        # The worker delivers nothing outside: the hub process does that.
+        [row] = await _rows(hub_db)
+        assert row.delivered_at is None and outside.seen == []
+    finally:
+        listening.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listening
+        await _stop(running, worker)
+        await hub_db.close()
+        await worker_db.close()
+
+
+def test_only_postgresql_can_wake_other_processes() -> None:
+    assert listens("postgresql+asyncpg://hub@db/hub")
+    assert not listens("sqlite+aiosqlite:///hub.sqlite3")
