@@ -64,7 +64,8 @@ class LoginLimiter:
 
 
 def client_ip(request: Request) -> str:
-    """The peer's address (behind a reverse proxy, run uvicorn with --proxy-headers)."""
+    """The client's address: the peer's, or what a proxy named in HUB_API_TRUSTED_PROXIES
+    says in X-Forwarded-For (api/server.py)."""
     return request.client.host if request.client else "unknown"
 
 

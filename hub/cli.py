@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy.engine import make_url
 
 from hub.gc_tuning import settle_after_startup
 from hub.logs import LOG_DATE_FORMAT, LOG_FORMAT
@@ -228,7 +229,8 @@ async def _migrate(args: argparse.Namespace) -> None:
         await db.migrate()
     finally:
         await db.close()
-    print(f"database at head: {settings.resolved_database_url}")
+    shown = make_url(settings.resolved_database_url).render_as_string(hide_password=True)
+    print(f"database at head: {shown}")
 
 
 async def _report(args: argparse.Namespace) -> None:

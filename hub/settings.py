@@ -188,7 +188,8 @@ class Settings(BaseSettings):
     # Commands from the hub: how long the edge waits for a device's answer.
     edge_command_timeout_s: float = Field(default=30.0, gt=0)
     # The edge's own Prometheus endpoint (outbox backlog, uplink), off unless a port
-    # is set. No authentication: keep it on an internal network (docs/deployment.md).
+    # is set. It asks for HUB_METRICS_TOKEN when set (required outside the demo if it
+    # listens beyond this machine; docs/deployment.md).
     edge_metrics_host: str = "127.0.0.1"
     edge_metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
@@ -308,13 +309,18 @@ class Settings(BaseSettings):
     @field_validator("api_trusted_proxies")
     @classmethod
     def _proxy_networks(cls, value: list[str]) -> list[str]:
-        # A typo would otherwise trust nobody (or the wrong host) without a word.
+        # A typo would otherwise trust nobody (or the wrong host) without a word, and
+        # uvicorn ignores a network written with host bits (10.0.0.5/24) or "*" in a list.
+        if "*" in value and len(value) > 1:
+            raise ValueError('"*" trusts every address: give it alone, or list addresses')
         for entry in value:
             if entry != "*":
                 try:
-                    ipaddress.ip_network(entry, strict=False)
+                    ipaddress.ip_network(entry, strict=True)
                 except ValueError:
-                    raise ValueError(f"not an address or network: {entry!r}") from None
+                    raise ValueError(
+                        f"not an address or network (by its first address): {entry!r}"
+                    ) from None
         return value
 
     @field_validator("webhook_urls")

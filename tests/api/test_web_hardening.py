@@ -202,6 +202,13 @@ def test_settings_read_the_docs_switch_and_the_trusted_proxies(
     monkeypatch.setenv("HUB_API_TRUSTED_PROXIES", "10.0.0.2,proxy.local")
     with pytest.raises(ValidationError, match=r"proxy\.local"):
         Settings()
+    # What uvicorn would silently ignore is refused, naming the entry.
+    monkeypatch.setenv("HUB_API_TRUSTED_PROXIES", "10.0.0.5/24")
+    with pytest.raises(ValidationError, match=r"10\.0\.0\.5/24"):
+        Settings()
+    monkeypatch.setenv("HUB_API_TRUSTED_PROXIES", "*,10.0.0.2")
+    with pytest.raises(ValidationError, match="alone"):
+        Settings()
 
 
 def add_whoami(app: FastAPI) -> None:
