@@ -30,6 +30,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from edge.gateway import EdgeGateway
+from hub.broker.mosquitto import free_port
 from hub.runtime import HubRuntime
 from hub.settings import Settings
 from tests.support.secured_broker import MissingMosquitto, SecuredBroker
@@ -124,6 +125,7 @@ def test_every_hub_setting_compose_sets_is_a_real_setting_and_validates(
             monkeypatch.setenv(key, _placeholders(value))
         settings = Settings()
         assert settings.mode == "production"
+        settings.check_broker_credentials()  # what `community-hub hub` and `edge` check at start
         if name == EDGE_SERVICE:
             settings.check_edge_credentials()  # what `community-hub edge` checks at start
             assert settings.mqtt_username == settings.gateway_id  # the ACL's %u
@@ -499,6 +501,40 @@ def test_prometheus_scrapes_the_hubs_with_the_token_and_the_edge_port() -> None:
         "./prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro"
         in (services["prometheus"]["volumes"])
     )
+
+
+def test_the_edge_health_check_passes_against_its_token_guarded_metrics(
+    tmp_path: Path,
+) -> None:
+    """The compose health check of the edge, run against the edge's real metrics server."""
+    services = _compose()["services"]
+    edge_env = _environment(services[EDGE_SERVICE])
+    check = services[EDGE_SERVICE]["healthcheck"]["test"]
+    assert check[:3] == ["CMD", "python", "-c"]
+    token = _placeholders(edge_env["HUB_METRICS_TOKEN"])
+    port = free_port()
+    settings = Settings(
+        data_dir=tmp_path,
+        edge_outbox_path=tmp_path / "outbox.sqlite3",
+        edge_metrics_port=port,
+        metrics_token=token,
+    )
+    script = check[3].replace(f":{edge_env['HUB_EDGE_METRICS_PORT']}/", f":{port}/")
+    assert script != check[3], "the check must ask the edge's metrics port"
+    metrics = EdgeGateway(settings).metrics
+    metrics.start()
+    try:
+
+        def run(env_token: str) -> int:
+            env = {**os.environ, "HUB_METRICS_TOKEN": env_token}
+            return subprocess.run(
+                [sys.executable, "-c", script], env=env, capture_output=True, timeout=30
+            ).returncode
+
+        assert run(token) == 0
+        assert run("a-wrong-token-" + "y" * 20) != 0  # 401: the check does not pass blindly
+    finally:
+        metrics.stop()
 
 
 # -- Dockerfile ------------------------------------------------------------------------
