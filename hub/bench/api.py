@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from tqdm import tqdm
 
 from hub.bench.ingest import _broker
-from hub.bench.sos import percentile
+from hub.bench.stats import percentile
 from hub.broker.mosquitto import free_port
 from hub.demo.seed import DEMO_PASSWORD, seed_demo
 from hub.devices.tables import devices

@@ -60,6 +60,7 @@ from tqdm import tqdm
 from device_adapters.model import Lane
 from device_adapters.watch import WatchFrame, WatchStream, decode_frame, encode_frame, to_events
 from edge.simulator import SimulatedWatch
+from hub.bench.stats import percentile
 from hub.bridge.topics import event_topic
 from hub.broker.mosquitto import MosquittoProcess, find_mosquitto, free_port
 from hub.demo.seed import DEMO_PASSWORD, seed_demo
@@ -100,15 +101,6 @@ def _native_id(n: int) -> str:
 
 def _wearer_name(n: int) -> str:
     return f"{_WEARER} {n:04d}"
-
-
-def percentile(values: list[float], p: float) -> float:
-    """Nearest-rank percentile: the smallest value with at least p % of the values at or below."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    rank = max(1, math.ceil(p / 100 * len(ordered)))
-    return ordered[rank - 1]
 
 
 @dataclass

@@ -12,7 +12,8 @@ from hub.bench.codecs import markdown, run_codec_bench
 from hub.bench.report import write_section
 from hub.bench.samples import SAMPLES
 from hub.bench.sos import markdown as sos_markdown
-from hub.bench.sos import percentile, run_sos_bench
+from hub.bench.sos import run_sos_bench
+from hub.bench.stats import percentile
 from hub.broker.mosquitto import INSTALL_HINT, find_mosquitto
 
 
