@@ -42,7 +42,7 @@ from tests.support.secured_broker import MissingMosquitto, SecuredBroker
 
 pytestmark = pytest.mark.e2e
 
-BRIDGE_PASSWORD = "z2m-" + "Qw8r" * 8
+BRIDGE_PASSWORD = secrets.token_urlsafe(24)
 SOS_WATCHES = ("8960000001", "8960000002", "8960000003")
 HEARTBEAT_WATCH = "8960000009"
 # An SOS as a real watch sends it (PROTOCOLS.md 1a): status bit 16 set, no GPS fix.

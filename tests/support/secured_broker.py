@@ -9,6 +9,7 @@ when a test asks, the persistence lines are rewritten.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -24,7 +25,11 @@ REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "docker"
 
 # The passwords the compose script reads from docker/.env.
-PASSWORDS = {"HUB_MQTT_PASSWORD": "hub-" + "p7Kq" * 8, "EDGE_MQTT_PASSWORD": "edge-" + "x9Lm" * 8}
+# Random, as production mode wants them (hub.settings.secret_weakness).
+PASSWORDS = {
+    "HUB_MQTT_PASSWORD": secrets.token_urlsafe(24),
+    "EDGE_MQTT_PASSWORD": secrets.token_urlsafe(24),
+}
 
 
 class MissingMosquitto(RuntimeError):
