@@ -13,6 +13,7 @@ from hub.health import HealthMonitor
 from hub.metrics import HubMetrics
 from hub.notifications.base import NotificationHub
 from hub.notifications.outbox import OutboxRelay
+from hub.runtime import HubRuntime
 from hub.settings import Settings
 from hub.storage.db import Database
 
@@ -53,3 +54,37 @@ class ApiContext:
     # Set in an API worker process: health, metrics and commands are the hub process's,
     # asked over its local socket. None where the API runs in the hub process.
     hub: HubProcess | None = None
+
+
+def context_of(hub: HubRuntime) -> ApiContext:
+    """What the API needs of a running hub process."""
+    return ApiContext(
+        db=hub.db,
+        settings=hub.settings,
+        dispatcher=hub.dispatcher,
+        notifier=hub.notifier,
+        outbox=hub.outbox,
+        metrics=hub.metrics,
+        health=hub.health,
+        health_probes={
+            "mqtt_connected": lambda: hub.bridge.connected,
+            "ingest": lambda: {
+                "received": hub.bridge.received,
+                "pending": hub.bridge.pending(),
+                "stored": hub.worker.stats.stored,
+                "duplicates": hub.worker.stats.duplicates,
+                "dead_letters": hub.worker.stats.dead_letters,
+                "store_failures": hub.worker.stats.store_failures,
+                "set_aside": hub.worker.stats.isolated,
+                "batch_limit": hub.worker.stats.batch_limit,
+                "reading_paused": hub.bridge.reading_paused,
+            },
+            "timers": lambda: {
+                "fired": hub.scheduler.stats.fired,
+                "failed": hub.scheduler.stats.failed,
+            },
+            "dead_letter_bounds": hub.dead_letter_bounds.stats.as_dict,
+            "telemetry": hub.telemetry.stats,
+            "notifications": hub.outbox.status,
+        },
+    )

@@ -91,6 +91,7 @@ async def _demo(args: argparse.Namespace) -> None:
 async def _hub(args: argparse.Namespace) -> None:
     from api.app import create_app
     from api.server import ApiServer
+    from api.state import context_of
     from api.workers import ApiWorkers, bind_local, bind_public
     from hub.runtime import HubRuntime
 
@@ -103,7 +104,7 @@ async def _hub(args: argparse.Namespace) -> None:
     pool: ApiWorkers | None = None
     if public is None:  # the API in this process
         api = ApiServer(
-            create_app(runtime.api_context()),
+            create_app(context_of(runtime)),
             settings.api_host,
             settings.api_port,
             max_concurrency=settings.api_max_concurrency,
@@ -111,7 +112,7 @@ async def _hub(args: argparse.Namespace) -> None:
     else:  # the API in worker processes; this process answers them on its local socket
         local_path = settings.data_dir.resolve() / "hub.sock"
         api = ApiServer(
-            create_app(runtime.api_context(), internal=True),
+            create_app(context_of(runtime), internal=True),
             "127.0.0.1",
             0,
             sockets=[bind_local(local_path)],

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 
-from api.state import ApiContext
 from hub.bridge.mqtt_bridge import MqttBridge
 from hub.clock import Clock
 from hub.commands.dispatcher import CommandDispatcher
@@ -125,38 +124,6 @@ class HubRuntime:
         for name, job in self.telemetry.jobs().items():
             self._tasks.append(asyncio.create_task(job, name=name))
         log.info("hub started: store %s", self.settings.resolved_database_url)
-
-    def api_context(self) -> ApiContext:
-        return ApiContext(
-            db=self.db,
-            settings=self.settings,
-            dispatcher=self.dispatcher,
-            notifier=self.notifier,
-            outbox=self.outbox,
-            metrics=self.metrics,
-            health=self.health,
-            health_probes={
-                "mqtt_connected": lambda: self.bridge.connected,
-                "ingest": lambda: {
-                    "received": self.bridge.received,
-                    "pending": self.bridge.pending(),
-                    "stored": self.worker.stats.stored,
-                    "duplicates": self.worker.stats.duplicates,
-                    "dead_letters": self.worker.stats.dead_letters,
-                    "store_failures": self.worker.stats.store_failures,
-                    "set_aside": self.worker.stats.isolated,
-                    "batch_limit": self.worker.stats.batch_limit,
-                    "reading_paused": self.bridge.reading_paused,
-                },
-                "timers": lambda: {
-                    "fired": self.scheduler.stats.fired,
-                    "failed": self.scheduler.stats.failed,
-                },
-                "dead_letter_bounds": self.dead_letter_bounds.stats.as_dict,
-                "telemetry": self.telemetry.stats,
-                "notifications": self.outbox.status,
-            },
-        )
 
     async def stop(self) -> None:
         # The relay first, so it ends between transactions and records its deliveries.

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from api.app import create_app
 from api.server import ApiServer
+from api.state import context_of
 from edge.gateway import EdgeGateway
 from edge.simulator import SimulatedWatch, send_once
 from hub.broker.embedded import EmbeddedBroker
@@ -103,7 +104,7 @@ async def start_demo(settings: Settings, options: DemoOptions) -> Demo:
     hub = HubRuntime(settings)
     edge = EdgeGateway(settings)
     api = ApiServer(
-        create_app(hub.api_context()),
+        create_app(context_of(hub)),
         settings.api_host,
         settings.api_port,
         max_concurrency=settings.api_max_concurrency,

@@ -24,7 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from api.app import create_app
-from api.state import ApiContext
+from api.state import ApiContext, context_of
 from device_adapters.model import DeadLetter, Lane
 from hub.bridge.topics import event_topic
 from hub.deadletters import service as dead_letter_service
@@ -123,7 +123,7 @@ async def _verdict(client: httpx.AsyncClient) -> tuple[str, list[str]]:
 async def test_readiness_fails_while_commits_fail_and_recovers_after(
     hub: HubRuntime, mosquitto: MosquittoProcess
 ) -> None:
-    app = create_app(hub.api_context())
+    app = create_app(context_of(hub))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as client:
         assert await _verdict(client) == ("ok", [])
@@ -272,7 +272,7 @@ async def test_dropped_dead_letters_are_counted_in_metrics_and_health(tmp_path: 
         for code in REASONS:
             assert ("chub_health_reason", frozenset({("reason", code)})) in figures
 
-        app = create_app(runtime.api_context())
+        app = create_app(context_of(runtime))
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as client:
             body = (await client.get("/healthz", headers=BY_TOKEN)).json()

@@ -13,6 +13,7 @@ import httpx
 
 from api.app import create_app
 from api.server import ApiServer
+from api.state import context_of
 from edge.gateway import EdgeGateway
 from hub.demo.seed import DEMO_PASSWORD, seed_demo
 from hub.runtime import HubRuntime
@@ -63,7 +64,7 @@ async def running_stack(settings: Settings) -> AsyncIterator[Stack]:
         await seed_demo(conn)
     edge = EdgeGateway(settings)
     await edge.start()
-    api = ApiServer(create_app(hub.api_context()), "127.0.0.1", settings.api_port)
+    api = ApiServer(create_app(context_of(hub)), "127.0.0.1", settings.api_port)
     await api.start()
     assert await hub.bridge.wait_connected(10), "hub did not reach the broker"
     try:
