@@ -35,7 +35,7 @@ from pathlib import Path
 
 import uvicorn
 
-from hub.logs import LOG_DATE_FORMAT, LOG_FORMAT
+from hub.logs import setup_logging
 from hub.netutil import PortInUseError, is_addr_in_use
 from hub.settings import Settings
 
@@ -177,7 +177,7 @@ def run_worker(
     settings: Settings, public: socket.socket, local_path: str, hub_alive: Connection, index: int
 ) -> None:
     """A worker process's main: serve the API until the hub ends or a signal stops it."""
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, datefmt=LOG_DATE_FORMAT)
+    setup_logging(logging.INFO)
     for name in ("httpx", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
     with contextlib.suppress(KeyboardInterrupt):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
 import logging
 import sys
 from collections.abc import Coroutine, Sequence
@@ -14,7 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
 from hub.gc_tuning import settle_after_startup
-from hub.logs import LOG_DATE_FORMAT, LOG_FORMAT
+from hub.logs import setup_logging
 from hub.netutil import PortInUseError
 from hub.settings import InsecureSettingsError, Settings, requested_mode
 
@@ -62,9 +63,7 @@ def _production_settings(args: argparse.Namespace, command: str) -> Settings:
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO, format=LOG_FORMAT, datefmt=LOG_DATE_FORMAT
-    )
+    setup_logging(logging.DEBUG if verbose else logging.INFO)
     # Per-message and per-connection chatter says nothing a user acts on; -v shows it.
     if not verbose:
         for name in ("alembic", "ocpp", "edge.ocpp_server.wire", "websockets", "httpx"):
@@ -254,12 +253,20 @@ async def _report(args: argparse.Namespace) -> None:
         print(message, file=sys.stderr)
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("community-hub")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout not installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="community-hub",
         description="IoT device hub for residential communities. Settings: HUB_* variables.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="broker, edge, hub, API and simulated watches, on SQLite")

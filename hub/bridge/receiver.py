@@ -44,7 +44,7 @@ from typing import Any
 
 from hub.bridge.mqtt_bridge import MqttBridge
 from hub.gc_tuning import settle_after_startup
-from hub.logs import LOG_DATE_FORMAT, LOG_FORMAT
+from hub.logs import setup_logging
 from hub.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -211,7 +211,7 @@ def run_child(settings: Settings, inbox_limit: int, pipe: Connection, log_level:
     # Ctrl-C reaches the whole process group; the hub decides when this ends.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # The hub's console format; the level of the hub's own bridge logger.
-    logging.basicConfig(level=log_level, format=LOG_FORMAT, datefmt=LOG_DATE_FORMAT)
+    setup_logging(log_level)
     asyncio.run(_serve(settings, inbox_limit, pipe))
 
 
