@@ -1,0 +1,1 @@
+"""The demo: an embedded broker, the edge, the hub and simulated devices in one process."""
