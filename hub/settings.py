@@ -241,6 +241,12 @@ class Settings(BaseSettings):
     # without a wake-up (SQLite has none; PostgreSQL wakes it at once).
     api_live_poll_s: float = Field(default=0.1, gt=0, le=5)
     jwt_secret: SecretStr = SecretStr(DEMO_JWT_SECRET)
+    # The key of the grids' printed QR codes (the report form). Unset: the JWT secret, as
+    # before, so codes already up keep working. Set it to change either key on its own;
+    # codes signed with a key in HUB_QR_PREVIOUS_SECRETS are accepted while new ones are
+    # put up (docs/deployment.md).
+    qr_secret: SecretStr | None = None
+    qr_previous_secrets: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     access_token_minutes: int = Field(default=60, ge=1, le=24 * 60)
     refresh_token_days: int = Field(default=14, ge=1, le=365)
     # Failed logins (docs/auth.md), counted in the database for every API process.
@@ -301,6 +307,11 @@ class Settings(BaseSettings):
     def _split_urls(cls, value: object) -> object:
         return cls._split_servers(value)
 
+    @field_validator("qr_previous_secrets", mode="before")
+    @classmethod
+    def _split_secrets(cls, value: object) -> object:
+        return cls._split_servers(value)
+
     @field_validator("api_trusted_proxies", mode="before")
     @classmethod
     def _split_proxies(cls, value: object) -> object:
@@ -359,6 +370,7 @@ class Settings(BaseSettings):
             ("HUB_MQTT_PASSWORD", self.mqtt_password, 16),
             ("HUB_METRICS_TOKEN", self.metrics_token, 16),
             ("HUB_WEBHOOK_SECRET", self.webhook_secret, 16),
+            ("HUB_QR_SECRET", self.qr_secret, 32),
         )
         for name, secret, min_length in checked:
             if secret is None:
@@ -417,6 +429,14 @@ class Settings(BaseSettings):
                 "HUB_METRICS_TOKEN must be set outside demo mode when the edge's metrics "
                 f"listen beyond this machine (HUB_EDGE_METRICS_HOST={self.edge_metrics_host})"
             )
+
+    def qr_signing_secret(self) -> str:
+        """The key new grid QR codes are signed with."""
+        return (self.qr_secret or self.jwt_secret).get_secret_value()
+
+    def qr_accepted_secrets(self) -> list[str]:
+        """The keys a grid QR code may be signed with: the current one, then earlier ones."""
+        return [self.qr_signing_secret(), *(s.get_secret_value() for s in self.qr_previous_secrets)]
 
     @property
     def resolved_api_workers(self) -> int:

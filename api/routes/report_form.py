@@ -89,7 +89,8 @@ def _limiter(request: Request) -> SlidingWindowLimiter:
 
 
 def _secret(ctx: ApiContext) -> str:
-    return ctx.settings.jwt_secret.get_secret_value()
+    """The key new QR codes are signed with (HUB_QR_SECRET, else the JWT secret)."""
+    return ctx.settings.qr_signing_secret()
 
 
 # --- The QR code.
@@ -247,9 +248,9 @@ _NOT_VALID = (
 
 
 async def _grid_and_categories(
-    conn: AsyncConnection, token: str, secret: str
+    conn: AsyncConnection, token: str, secrets: list[str]
 ) -> tuple[intake.GridInfo, dict[str, Category]] | None:
-    grid_id = intake.grid_from_token(token, secret)
+    grid_id = intake.grid_from_token(token, *secrets)
     grid = await intake.grid_info(conn, grid_id) if grid_id is not None else None
     if grid is None:
         return None
@@ -262,7 +263,7 @@ async def _grid_and_categories(
     include_in_schema=False,
 )
 async def report_form(token: str, conn: Conn, ctx: Context) -> HTMLResponse:
-    found = await _grid_and_categories(conn, token, _secret(ctx))
+    found = await _grid_and_categories(conn, token, ctx.settings.qr_accepted_secrets())
     if found is None:
         return HTMLResponse(_message_page("Not found", _NOT_VALID), status.HTTP_404_NOT_FOUND)
     grid, categories = found
@@ -361,7 +362,7 @@ async def submit_report(token: str, request: Request, ctx: Context) -> Response:
         return JSONResponse({"detail": message}, status.HTTP_429_TOO_MANY_REQUESTS, headers)
 
     async with ctx.db.read() as conn:
-        found = await _grid_and_categories(conn, token, _secret(ctx))
+        found = await _grid_and_categories(conn, token, ctx.settings.qr_accepted_secrets())
     if found is None:
         if as_html:
             return HTMLResponse(_message_page("Not found", _NOT_VALID), status.HTTP_404_NOT_FOUND)

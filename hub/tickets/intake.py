@@ -50,15 +50,17 @@ def grid_report_token(grid_id: int, secret: str) -> str:
     return f"g{grid_id}.{_signature(grid_id, secret)}"
 
 
-def grid_from_token(token: str, secret: str) -> int | None:
-    """The grid a token names, or None if it is malformed or not signed with this secret."""
+def grid_from_token(token: str, *secrets: str) -> int | None:
+    """The grid a token names, or None if it is malformed or signed with none of ``secrets``
+    (the current key first, then keys of codes printed earlier and not yet replaced)."""
     match = _TOKEN.match(token)
     if match is None:
         return None
     grid_id = int(match.group(1))
-    if not hmac.compare_digest(match.group(2), _signature(grid_id, secret)):
-        return None
-    return grid_id
+    for secret in secrets:
+        if hmac.compare_digest(match.group(2), _signature(grid_id, secret)):
+            return grid_id
+    return None
 
 
 # --- What may be reported where.

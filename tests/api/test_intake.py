@@ -10,8 +10,11 @@ from xml.etree import ElementTree
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
+from api.app import create_app
 from api.routes.report_form import RATE_LIMIT
+from api.state import ApiContext
 from hub.notifications.outbox import OutboxRelay
 from hub.settings import Settings
 from hub.storage.db import Database
@@ -327,3 +330,41 @@ async def test_a_property_manager_opens_only_the_propertys_tickets(
     )
     assert care.status_code == 403, care.text
     assert "elderly_welfare" in care.json()["detail"] and "staff" in care.json()["detail"]
+
+
+async def test_the_qr_key_is_its_own_and_rotates_without_breaking_printed_codes(
+    api_db: Database, grids: dict[int, list[int]]
+) -> None:
+    """Codes put up under the JWT secret keep working once HUB_QR_SECRET is set (the old
+    key listed as previous), new codes use the new key, and changing the JWT secret
+    (logging everyone out) no longer touches the codes on the walls."""
+    grid_id = min(grids)
+    printed = grid_report_token(grid_id, SECRET)  # signed with the JWT secret, as before
+    new_key, other_jwt = "Qr7-" + "kV2x9LmP3sT8wZ1nB6cH4jR0yF5gD" * 2, "J" + SECRET[::-1]
+    settings = Settings(
+        jwt_secret=SecretStr(other_jwt),
+        qr_secret=SecretStr(new_key),
+        qr_previous_secrets=[SecretStr(SECRET)],
+    )
+    app = create_app(ApiContext(db=api_db, settings=settings))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as client:
+        assert (await client.get(f"/report/{printed}")).status_code == 200
+        fresh = grid_report_token(grid_id, new_key)
+        assert (await client.get(f"/report/{fresh}")).status_code == 200
+        signed_by_jwt = grid_report_token(grid_id, other_jwt)
+        assert (await client.get(f"/report/{signed_by_jwt}")).status_code == 404
+    # Once the old codes are replaced and the old key dropped, they stop working.
+    settings = Settings(jwt_secret=SecretStr(other_jwt), qr_secret=SecretStr(new_key))
+    app = create_app(ApiContext(db=api_db, settings=settings))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as client:
+        assert (await client.get(f"/report/{printed}")).status_code == 404
+        assert (
+            await client.get(f"/report/{grid_report_token(grid_id, new_key)}")
+        ).status_code == 200
+
+
+def test_qr_previous_secrets_read_from_a_comma_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_QR_PREVIOUS_SECRETS", "first-old-key, second-old-key")
+    assert Settings().qr_accepted_secrets()[1:] == ["first-old-key", "second-old-key"]
