@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.metadata
+import importlib.util
 import logging
 import sys
 from collections.abc import Coroutine, Sequence
@@ -71,6 +72,12 @@ def _setup_logging(verbose: bool) -> None:
 
 
 async def _demo(args: argparse.Namespace) -> None:
+    if importlib.util.find_spec("amqtt") is None:
+        # A deployment's install carries no demo: its embedded broker is an extra.
+        raise SystemExit(
+            "community-hub: the demo needs its extra: pip install 'community-hub[demo]' "
+            "(scripts/demo installs it)"
+        )
     from hub.demo.run import DemoOptions, run_demo
 
     if requested_mode() == "production":

@@ -1,5 +1,4 @@
-"""The MQTT broker the demo embeds. Deployments use Mosquitto (docker/mosquitto/)."""
+"""Brokers started by the demo and the benchmarks; deployments run Mosquitto (docker/mosquitto/).
 
-from hub.broker.embedded import EmbeddedBroker
-
-__all__ = ["EmbeddedBroker"]
+``hub.broker.embedded`` (amqtt) needs the ``demo`` extra; nothing imports it eagerly.
+"""
