@@ -222,9 +222,9 @@ async def _bench(args: argparse.Namespace) -> None:
         if not args.no_write:
             write_section(args.output, "sos-attack", table)
             print(f"\nwritten to {args.output}")
-    from hub.bench.run import run_issue7_benches
+    from hub.bench.run import run_load_benches
 
-    await run_issue7_benches(args)
+    await run_load_benches(args)
 
 
 async def _migrate(args: argparse.Namespace) -> None:
@@ -357,9 +357,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
     bench.add_argument("--output", type=Path, default=Path("docs/benchmarks.md"))
     bench.add_argument("--no-write", action="store_true", help="print only")
-    from hub.bench.run import add_arguments as add_issue7_arguments
+    from hub.bench.run import add_arguments as add_load_arguments
 
-    add_issue7_arguments(bench)
+    add_load_arguments(bench)
     bench.set_defaults(run=_bench)
 
     migrate = sub.add_parser("migrate", help="bring the database schema to the latest version")

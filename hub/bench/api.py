@@ -1,4 +1,4 @@
-"""API latency under concurrent load: charger availability and ticket lists (issue 7, figure 3).
+"""API latency under concurrent load: charger availability and ticket lists, figure 3.
 
 The real ``community-hub hub`` process (hub and API, uvicorn) on a seeded
 SQLite database, against a real Mosquitto. ``clients`` concurrent httpx

@@ -1,4 +1,4 @@
-"""Peak memory of a hub with 100,000 registered devices (issue 7, figure 4; target < 500 MB).
+"""Peak memory of a hub with 100,000 registered devices (figure 4; target < 500 MB).
 
 The real ``community-hub hub`` process (hub and API in one process) on a
 SQLite database seeded with the demo community plus ``devices`` registered

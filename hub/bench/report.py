@@ -93,7 +93,7 @@ def _with_summary(text: str) -> str:
     table = "\n".join(
         [
             _SUMMARY_START,
-            "## Summary (issue 7)",
+            "## Summary",
             "",
             "| figure | measured | target | verdict |",
             "|---|---|---|---|",

@@ -1,4 +1,4 @@
-"""``community-hub bench ingest|api|memory|multihub`` (issue 7): run, print, write the section."""
+"""``community-hub bench ingest|api|memory|multihub``: run, print, write the section."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 
 from hub.bench.report import write_section
 
-ISSUE7_BENCHES = ("ingest", "api", "memory", "multihub")
+LOAD_BENCHES = ("ingest", "api", "memory", "multihub")
 
 
 def _publish(args: argparse.Namespace, name: str, table: str) -> None:
@@ -17,7 +17,7 @@ def _publish(args: argparse.Namespace, name: str, table: str) -> None:
         print(f"\nwritten to {args.output}")
 
 
-async def run_issue7_benches(args: argparse.Namespace) -> None:
+async def run_load_benches(args: argparse.Namespace) -> None:
     which = args.which
     if which in ("ingest", "all"):
         from hub.bench import ingest

@@ -1,6 +1,6 @@
 """SOS latency: a watch's SOS frame → edge → Mosquitto → hub → the on-duty volunteer's live stream.
 
-The target (issue 5): an SOS reaches the on-duty volunteer's live connection
+The target: an SOS reaches the on-duty volunteer's live connection
 within p99 < 100 ms of entering the edge with the hub otherwise idle, and
 p99 < 300 ms while the hub ingests background telemetry at 5,000 events/s.
 
