@@ -49,7 +49,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from pydantic import ValidationError
@@ -61,8 +61,14 @@ from hub.notifications.tables import notification_outbox as outbox
 from hub.storage.db import Database
 from hub.storage.upsert import insert_ignoring_duplicates
 
-if TYPE_CHECKING:
-    from hub.ingest.flows import BatchOutcome
+
+class Committed(Protocol):
+    """What a committed batch tells the relay (hub.ingest.flows.BatchOutcome has it):
+    the notifications it stored. A protocol, so notifications need not know ingest."""
+
+    @property
+    def notifications(self) -> Sequence[Notification]: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +234,7 @@ class OutboxRelay:
         """``poke`` in the shape of the timer scheduler's per-notification callback."""
         self.poke()
 
-    async def after_ingest(self, outcome: BatchOutcome) -> None:
+    async def after_ingest(self, outcome: Committed) -> None:
         """An ingest listener: the batch's notifications are committed, look now.
 
         The ingest worker waits (up to ``live_first_s``, 0.25 s) until the live feed
