@@ -25,6 +25,7 @@ from hub.notifications.wakeup import listen_for_notifications, listens
 from hub.settings import Settings
 from hub.storage.db import Database
 from hub.telemetry.wiring import Telemetry
+from hub.timer_kinds import timer_kinds
 from hub.timers.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,11 @@ class HubRuntime:
         self.worker.add_listener(self.outbox.after_ingest)
         # Escalation steps, time limits and conditions over time: stored timers.
         self.scheduler = Scheduler(
-            self.db, self.outbox.committed, clock=clock, name=settings.hub_client_id
+            self.db,
+            self.outbox.committed,
+            kinds=timer_kinds(),
+            clock=clock,
+            name=settings.hub_client_id,
         )
         # Measurements to InfluxDB and the embedded history, from committed batches only.
         self.telemetry = Telemetry(self.db, settings, clock=clock)

@@ -19,27 +19,41 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.chargers import reservations as charger_reservations
 from hub.clock import Clock, SystemClock
-from hub.escalation import service as escalation
 from hub.notifications import outbox
 from hub.notifications.base import Notification
-from hub.reports import schedule as reports_schedule
-from hub.rules import conditions
 from hub.storage.db import Database
-from hub.tickets import limits
 from hub.timers import service as timers
 from hub.timers.tables import timers as timers_table
 
 log = logging.getLogger(__name__)
 _RETRY = timedelta(seconds=60)
 _WELFARE_SWEEP = timedelta(minutes=10)
+
+# What a timer kind does when one of its timers is due: its outcome (kept on the timer)
+# and the notifications to store with it, in the caller's transaction.
+TimerHandler = Callable[
+    [AsyncConnection, dict[str, Any], datetime], Awaitable[tuple[str, list[Notification]]]
+]
+# Periodic upkeep (arming timers for new residents, changed rules, report days); may
+# return how many timers it keeps armed.
+Upkeep = Callable[[AsyncConnection, datetime], Awaitable[int | None]]
+
+
+@dataclass(frozen=True)
+class TimerKinds:
+    """The timer kinds the domains register (hub/timer_kinds.py): the scheduler itself
+    knows none of them."""
+
+    handlers: Mapping[str, TimerHandler]
+    upkeep: Mapping[str, Upkeep]  # by name, each run in its own transaction
 
 
 @dataclass
@@ -58,6 +72,7 @@ class Scheduler:
         db: Database,
         committed: Callable[[Notification], object],
         *,
+        kinds: TimerKinds,
         clock: Clock | None = None,
         name: str = "hub",
         poll_s: float = 1.0,
@@ -65,6 +80,7 @@ class Scheduler:
     ) -> None:
         self._db = db
         self._committed = committed
+        self._kinds = kinds
         self.clock: Clock = clock or SystemClock()
         self._name = name
         self._poll_s = poll_s
@@ -87,18 +103,13 @@ class Scheduler:
         """
         now = self.clock.now()
         armed, failed = 0, False
-        try:
-            async with self._db.write() as conn:
-                armed = await conditions.arm_welfare_checks(conn, now)
-        except Exception:
-            failed = True
-            log.exception("arming welfare checks failed; trying again in %s", _RETRY)
-        try:
-            async with self._db.write() as conn:
-                await reports_schedule.arm_report_timers(conn, now)
-        except Exception:
-            failed = True
-            log.exception("arming report timers failed; trying again in %s", _RETRY)
+        for name, job in self._kinds.upkeep.items():
+            try:
+                async with self._db.write() as conn:
+                    armed += await job(conn, now) or 0
+            except Exception:
+                failed = True
+                log.exception("%s failed; trying again in %s", name, _RETRY)
         self._last_sweep = now - _WELFARE_SWEEP + _RETRY if failed else now
         return armed
 
@@ -152,17 +163,9 @@ class Scheduler:
     async def _handle(
         self, conn: AsyncConnection, timer: timers.Timer, now: datetime
     ) -> tuple[str, list[Notification]]:
-        if timer.kind == escalation.TIMER_KIND:
-            return await escalation.on_timer(conn, timer.payload, now)
-        if timer.kind == limits.TIMER_KIND:
-            return await limits.on_timer(conn, timer.payload, now)
-        if timer.kind == reports_schedule.TIMER_KIND:
-            return await reports_schedule.on_timer(conn, timer.payload, now)
-        if timer.kind == charger_reservations.TIMER_KIND:
-            return await charger_reservations.on_timer(conn, timer.payload, now)
-        if timer.kind == conditions.TIMER_KIND:
-            outcome, raised = await conditions.on_timer(conn, timer.payload, now)
-            return outcome, raised.notifications if raised is not None else []
+        handler = self._kinds.handlers.get(timer.kind)
+        if handler is not None:
+            return await handler(conn, timer.payload, now)
         log.error("timer %s has unknown kind %r; dropped", timer.key, timer.kind)
         return f"unknown kind {timer.kind!r}", []
 

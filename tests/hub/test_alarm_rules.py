@@ -41,6 +41,7 @@ from hub.rules.tables import community_rules
 from hub.rules.titles import TITLE_MAX
 from hub.storage.db import Database
 from hub.tickets.tables import tickets
+from hub.timer_kinds import timer_kinds
 from hub.timers.scheduler import Scheduler
 from hub.timers.tables import timers
 from hub.users.models import Role
@@ -82,7 +83,9 @@ class Rig:
     def __init__(self, db: Database, clock: FakeClock, name: str = "hub-test") -> None:
         self.db, self.clock = db, clock
         self.published: list[Notification] = []
-        self.scheduler = Scheduler(db, self.published.append, clock=clock, name=name)
+        self.scheduler = Scheduler(
+            db, self.published.append, kinds=timer_kinds(), clock=clock, name=name
+        )
 
     def at(self, **offset: float) -> datetime:
         """Set the clock to T0 + offset (minutes=..., hours=...) and return it."""
@@ -1103,8 +1106,8 @@ async def test_two_schedulers_fire_a_due_timer_once(tmp_path: Path) -> None:
     barrier = asyncio.Barrier(2)
     first, second = GatedDatabase(url, barrier), GatedDatabase(url, barrier)
     try:
-        a = Scheduler(first, lambda _: None, clock=clock, name="hub-a")
-        b = Scheduler(second, lambda _: None, clock=clock, name="hub-b")
+        a = Scheduler(first, lambda _: None, kinds=timer_kinds(), clock=clock, name="hub-a")
+        b = Scheduler(second, lambda _: None, kinds=timer_kinds(), clock=clock, name="hub-b")
         await a.sweep()
         await b.sweep()
         clock.at = T0 + timedelta(minutes=10)

@@ -21,6 +21,7 @@ from hub.storage.db import Database
 from hub.tickets import service as tickets_service
 from hub.tickets.models import TicketAction, TicketStatus, TransitionInputs
 from hub.tickets.tables import escalations, ticket_log, tickets
+from hub.timer_kinds import timer_kinds
 from hub.timers.scheduler import Scheduler
 from hub.timers.tables import timers
 from hub.users.models import Role
@@ -101,7 +102,7 @@ async def _accept(db: Database, ticket_id: int, username: str, at: datetime) -> 
 async def test_no_acceptance_moves_the_ticket_to_the_backup_who_accepts(db: Database) -> None:
     li, zhao = await user_id_of(db, "vol.li"), await user_id_of(db, "vol.zhao")
     clock, heard = FakeClock(T0), Heard()
-    scheduler = Scheduler(db, heard, clock=clock)
+    scheduler = Scheduler(db, heard, kinds=timer_kinds(), clock=clock)
     ticket_id, first = await _sos(db, T0)
     assert [n.kind for n in first if li in n.recipients.user_ids] == ["ticket.assigned"]
     assert (await _ticket(db, ticket_id)).assignee_id == li
@@ -141,15 +142,17 @@ async def test_a_restart_mid_escalation_resumes_it_and_nothing_fires_twice(
     zhao = await user_id_of(db, "vol.zhao")
     heard = Heard()
     ticket_id, _ = await _sos(db, T0)
-    await Scheduler(db, heard, clock=FakeClock(T0 + timedelta(seconds=60))).tick()
+    await Scheduler(
+        db, heard, kinds=timer_kinds(), clock=FakeClock(T0 + timedelta(seconds=60))
+    ).tick()
     await db.close()  # the hub stops between the reminder and the backup's turn
 
     reopened = Database.open(f"sqlite+aiosqlite:///{tmp_path / 'hub.sqlite3'}")
     try:
         later = FakeClock(T0 + timedelta(seconds=130))  # it was down when the step fell due
         first, second = (
-            Scheduler(reopened, heard, clock=later, name="a"),
-            Scheduler(reopened, heard, clock=later, name="b"),
+            Scheduler(reopened, heard, kinds=timer_kinds(), clock=later, name="a"),
+            Scheduler(reopened, heard, kinds=timer_kinds(), clock=later, name="b"),
         )
         heard.take()
         await first.tick()
@@ -176,7 +179,7 @@ async def test_a_restart_mid_escalation_resumes_it_and_nothing_fires_twice(
 
 async def test_the_whole_chain_ends_with_the_family_and_a_word_to_staff(db: Database) -> None:
     clock, heard = FakeClock(T0), Heard()
-    scheduler = Scheduler(db, heard, clock=clock)
+    scheduler = Scheduler(db, heard, kinds=timer_kinds(), clock=clock)
     ticket_id, _ = await _sos(db, T0)
     staff = await user_id_of(db, "staff")
     # 120 + 120 + 180 + 300 + 600 s of silence, ticked every 10 s.
@@ -199,7 +202,7 @@ async def test_time_limits_remind_then_mark_overdue_and_spare_accepted_tickets(
     db: Database,
 ) -> None:
     clock, heard = FakeClock(T0), Heard()
-    scheduler = Scheduler(db, heard, clock=clock)
+    scheduler = Scheduler(db, heard, kinds=timer_kinds(), clock=clock)
     late, _ = await _sos(db, T0)
     async with db.write() as conn:  # a second wearer's fall, accepted in time
         outcome = await store_batch(
@@ -234,7 +237,7 @@ async def test_staff_hear_of_the_daily_digest_and_the_weekly_bulletin_each_once(
     db: Database,
 ) -> None:
     clock, heard = FakeClock(datetime(2026, 11, 22, 23, 0, tzinfo=UTC)), Heard()  # Mon 07:00
-    scheduler = Scheduler(db, heard, clock=clock)
+    scheduler = Scheduler(db, heard, kinds=timer_kinds(), clock=clock)
     await scheduler.tick()
     assert not [n for n in heard.notes if n.kind.startswith("report.")]
     clock.at = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)  # Monday 08:00 in Shanghai
@@ -257,7 +260,7 @@ async def test_an_overdue_ticket_without_a_community_is_never_sent_to_every_comm
     db: Database,
 ) -> None:
     clock, heard = FakeClock(T0), Heard()
-    scheduler = Scheduler(db, heard, clock=clock)
+    scheduler = Scheduler(db, heard, kinds=timer_kinds(), clock=clock)
     by_grid, _ = await _sos(db, T0)
     async with db.write() as conn:  # another wearer's SOS
         outcome = await store_batch(

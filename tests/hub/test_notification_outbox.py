@@ -31,6 +31,7 @@ from hub.notifications.service import residents_in
 from hub.notifications.tables import notification_outbox as outbox
 from hub.notifications.wakeup import listen_for_notifications, listens
 from hub.storage.db import Database
+from hub.timer_kinds import timer_kinds
 from hub.timers.scheduler import Scheduler
 from hub.users.models import Role, UserPublic
 from tests.support.hubdata import open_seeded_db, user_id_of, wristband_event
@@ -494,7 +495,9 @@ async def test_timer_notifications_are_stored_with_the_timers_work(tmp_path: Pat
             sos = wristband_event("8800000101", "wristband.sos", received_at=t0)
             await store_batch(conn, [sos], [], t0)
         told: list[Notification] = []
-        scheduler = Scheduler(db, told.append, clock=FakeClock(t0 + timedelta(seconds=60)))
+        scheduler = Scheduler(
+            db, told.append, kinds=timer_kinds(), clock=FakeClock(t0 + timedelta(seconds=60))
+        )
         assert await scheduler.tick() >= 1
         assert [n.kind for n in told] == ["ticket.reminder"]
         assert [r.notification_id for r in await _rows(db)] == [n.id for n in told]

@@ -24,6 +24,7 @@ from hub.ingest.flows import store_batch
 from hub.notifications.base import Notification
 from hub.residents.tables import residents
 from hub.storage.db import Database
+from hub.timer_kinds import timer_kinds
 from hub.timers.scheduler import Scheduler
 from hub.timers.tables import timers
 from hub.users.models import Role
@@ -130,7 +131,12 @@ async def test_the_timer_expires_a_reservation_once_across_a_restart(
     timer = await _timer(db, reservation_id)
     assert timer.kind == reservations.TIMER_KIND and timer.due_at == T0 + timedelta(minutes=10)
 
-    assert await Scheduler(db, _ignore, clock=FakeClock(T0 + timedelta(minutes=9))).tick() == 0
+    assert (
+        await Scheduler(
+            db, _ignore, kinds=timer_kinds(), clock=FakeClock(T0 + timedelta(minutes=9))
+        ).tick()
+        == 0
+    )
     assert await _stored(db, reservation_id) == ("active", None)
     assert await _port_shown(db, sun, 1, T0 + timedelta(minutes=9)) == "reserved"
     await db.close()  # the hub stops; it was down when the reservation ran out
@@ -138,8 +144,8 @@ async def test_the_timer_expires_a_reservation_once_across_a_restart(
     reopened = Database.open(f"sqlite+aiosqlite:///{tmp_path / 'hub.sqlite3'}")
     try:
         later = FakeClock(T0 + timedelta(minutes=12))
-        first = Scheduler(reopened, _ignore, clock=later, name="a")
-        second = Scheduler(reopened, _ignore, clock=later, name="b")
+        first = Scheduler(reopened, _ignore, kinds=timer_kinds(), clock=later, name="a")
+        second = Scheduler(reopened, _ignore, kinds=timer_kinds(), clock=later, name="b")
         assert await first.tick() == 1
         assert await second.tick() == 0
         assert first.stats.fired == 1 and second.stats.fired == 0
@@ -178,7 +184,12 @@ async def test_a_cancelled_reservation_never_fires(db: Database) -> None:
         cancelled = await reservations.cancel(conn, sun, reservation_id, T0 + timedelta(minutes=2))
     assert cancelled.status is ReservationStatus.CANCELLED
     assert (await _timer(db, reservation_id)).cancelled_at == T0 + timedelta(minutes=2)
-    assert await Scheduler(db, _ignore, clock=FakeClock(T0 + timedelta(hours=1))).tick() == 0
+    assert (
+        await Scheduler(
+            db, _ignore, kinds=timer_kinds(), clock=FakeClock(T0 + timedelta(hours=1))
+        ).tick()
+        == 0
+    )
     assert await _stored(db, reservation_id) == ("cancelled", T0 + timedelta(minutes=2))
 
 
@@ -212,7 +223,9 @@ async def test_charging_while_held_makes_it_used_even_if_it_stopped_before_the_e
         )
     # Stopped before the end: the port is free again, not held for the rest of the time.
     assert await _port_shown(db, sun, 2, T0 + timedelta(minutes=9)) == "available"
-    scheduler = Scheduler(db, _ignore, clock=FakeClock(T0 + timedelta(minutes=20)))
+    scheduler = Scheduler(
+        db, _ignore, kinds=timer_kinds(), clock=FakeClock(T0 + timedelta(minutes=20))
+    )
     assert await scheduler.tick() == 1
     assert await _stored(db, reservation_id) == ("used", started)
     assert (await _timer(db, reservation_id)).outcome == "reservation used"

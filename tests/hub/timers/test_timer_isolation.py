@@ -23,6 +23,7 @@ from hub.notifications.base import Notification
 from hub.reports import schedule as reports_schedule
 from hub.rules import conditions
 from hub.storage.db import Database
+from hub.timer_kinds import timer_kinds
 from hub.timers import service as timers_service
 from hub.timers.scheduler import Scheduler
 from hub.timers.tables import timers
@@ -81,7 +82,9 @@ async def test_a_timer_whose_handler_raises_does_not_stop_the_others_due_with_it
     await _broken_timer(db, due_at=T0)  # due first: it is handled before the SOS's reminder
     await _schedule(db, "cond:gone", conditions.TIMER_KIND, T0, rule_id="no_such_rule")
     told: list[Notification] = []
-    scheduler = Scheduler(db, told.append, clock=FakeClock(T0 + timedelta(seconds=60)))
+    scheduler = Scheduler(
+        db, told.append, kinds=timer_kinds(), clock=FakeClock(T0 + timedelta(seconds=60))
+    )
 
     assert await scheduler.tick() >= 2
     assert scheduler.stats.failed == 1
@@ -98,7 +101,7 @@ async def test_a_timer_whose_handler_raises_does_not_stop_the_others_due_with_it
 
 async def test_failing_since_holds_the_first_failure_until_a_timer_fires(db: Database) -> None:
     clock = FakeClock(T0)
-    scheduler = Scheduler(db, lambda _: None, clock=clock)
+    scheduler = Scheduler(db, lambda _: None, kinds=timer_kinds(), clock=clock)
     await _broken_timer(db)
     await scheduler.tick()
     first = scheduler.stats.failing_since
@@ -125,7 +128,9 @@ async def test_timers_fire_while_the_schedulers_upkeep_fails(db: Database) -> No
             communities.insert().values(street_id=street, name="Olympus", timezone="Mars/Olympus")
         )
     told: list[Notification] = []
-    scheduler = Scheduler(db, told.append, clock=FakeClock(T0 + timedelta(seconds=60)))
+    scheduler = Scheduler(
+        db, told.append, kinds=timer_kinds(), clock=FakeClock(T0 + timedelta(seconds=60))
+    )
 
     assert await scheduler.tick() >= 1
     assert [n.kind for n in told] == ["ticket.reminder"]
@@ -155,7 +160,7 @@ async def test_a_failing_committed_callback_does_not_stop_the_timers_behind(
         if len(told) == 1:
             raise RuntimeError("the relay could not be poked")
 
-    scheduler = Scheduler(db, committed, clock=FakeClock(T0))
+    scheduler = Scheduler(db, committed, kinds=timer_kinds(), clock=FakeClock(T0))
     assert await scheduler.tick() == 2
     assert [n.title for n in told] == [
         "Daily digest for 2026-11-20",

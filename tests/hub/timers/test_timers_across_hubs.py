@@ -23,6 +23,7 @@ from hub.devices.tables import devices
 from hub.ingest.flows import store_batch
 from hub.notifications.base import Notification
 from hub.storage.db import Database
+from hub.timer_kinds import timer_kinds
 from hub.timers import service as timers_service
 from hub.timers.scheduler import Scheduler
 from hub.timers.tables import timers
@@ -122,7 +123,9 @@ async def test_three_schedulers_fire_every_due_timer_exactly_once(
         assert await _sos_from_every_wearer(reference) == tickets
         alone: list[Notification] = []
         clock = FakeClock(T0)
-        await _run_chain([Scheduler(reference, alone.append, clock=clock)], clock)
+        await _run_chain(
+            [Scheduler(reference, alone.append, kinds=timer_kinds(), clock=clock)], clock
+        )
         expected_fired = sorted(key for key, _ in await _fired_timers(reference))
     finally:
         await reference.close()
@@ -131,7 +134,8 @@ async def test_three_schedulers_fire_every_due_timer_exactly_once(
     heard: list[Notification] = []
     clock = FakeClock(T0)
     schedulers = [
-        Scheduler(db, heard.append, clock=clock, name=f"hub-{n}") for n, db in enumerate(hubs)
+        Scheduler(db, heard.append, kinds=timer_kinds(), clock=clock, name=f"hub-{n}")
+        for n, db in enumerate(hubs)
     ]
     await _run_chain(schedulers, clock)
 
@@ -150,7 +154,8 @@ async def test_a_timer_held_by_a_hub_that_dies_is_fired_by_another(hubs: list[Da
     heard: list[Notification] = []
     clock = FakeClock(first_step)
     survivors = [
-        Scheduler(db, heard.append, clock=clock, name=f"hub-{n}") for n, db in enumerate(hubs[1:])
+        Scheduler(db, heard.append, kinds=timer_kinds(), clock=clock, name=f"hub-{n}")
+        for n, db in enumerate(hubs[1:])
     ]
 
     # The doomed hub claims the ticket's first escalation timer and stops mid-work.
