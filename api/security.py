@@ -9,11 +9,13 @@ from typing import Annotated
 import jwt
 from fastapi import Depends, HTTPException, status
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.deps import Conn, Context
+from api.state import ApiContext
 from hub.settings import Settings
 from hub.users.models import Role, UserPublic
-from hub.users.scope import Scope, scope_for
+from hub.users.scope import Scope, active_user_with_scope
 from hub.users.service import get_user
 
 _ALGORITHM = "HS256"
@@ -34,30 +36,50 @@ def create_access_token(user: UserPublic, settings: Settings) -> tuple[str, int]
     return token, int(lifetime.total_seconds())
 
 
-async def current_user(
-    token: Annotated[str, Depends(oauth2_scheme)], ctx: Context, conn: Conn
-) -> UserPublic:
+def _user_id(token: str, settings: Settings) -> int:
     try:
         claims = jwt.decode(
             token,
-            ctx.settings.jwt_secret.get_secret_value(),
+            settings.jwt_secret.get_secret_value(),
             algorithms=[_ALGORITHM],
             options={"require": ["sub", "exp"]},
         )
-        user_id = int(claims["sub"])
+        return int(claims["sub"])
     except (jwt.PyJWTError, ValueError) as exc:
         raise _UNAUTHORIZED from exc
-    user = await get_user(conn, user_id)
+
+
+async def current_user(token: str, ctx: ApiContext, conn: AsyncConnection) -> UserPublic:
+    """The token's active user (for routes that check a token themselves)."""
+    user = await get_user(conn, _user_id(token, ctx.settings))
     if user is None:
         raise _UNAUTHORIZED
     return user
 
 
-CurrentUser = Annotated[UserPublic, Depends(current_user)]
+async def _authenticated(
+    token: Annotated[str, Depends(oauth2_scheme)], ctx: Context, conn: Conn
+) -> tuple[UserPublic, Scope]:
+    # The user and their scope in one query: every request asks for them (FastAPI runs
+    # this once per request however many dependencies want either).
+    found = await active_user_with_scope(conn, _user_id(token, ctx.settings))
+    if found is None:
+        raise _UNAUTHORIZED
+    return found
 
 
-async def current_scope(user: CurrentUser, conn: Conn) -> Scope:
-    return await scope_for(conn, user)
+Authenticated = Annotated[tuple[UserPublic, Scope], Depends(_authenticated)]
+
+
+async def _current_user(auth: Authenticated) -> UserPublic:
+    return auth[0]
+
+
+CurrentUser = Annotated[UserPublic, Depends(_current_user)]
+
+
+async def current_scope(auth: Authenticated) -> Scope:
+    return auth[1]
 
 
 UserScope = Annotated[Scope, Depends(current_scope)]

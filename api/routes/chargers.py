@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Conn, Context, Limit, Offset
@@ -14,7 +14,7 @@ from api.pagination import Page
 from api.security import UserScope, require_roles
 from hub.chargers import reservations
 from hub.chargers.models import ChargerAvailability, Reservation
-from hub.chargers.service import list_availability
+from hub.chargers.service import availability_json
 from hub.users.models import Role, UserPublic
 
 # No prefix: the charger paths and /api/v1/reservations share this one router.
@@ -36,10 +36,13 @@ class ReservationRequest(BaseModel):
     ]
 
 
-@router.get("/api/v1/chargers/availability")
-async def availability(scope: UserScope, conn: Conn) -> list[ChargerAvailability]:
+@router.get("/api/v1/chargers/availability", response_model=list[ChargerAvailability])
+async def availability(scope: UserScope, conn: Conn) -> Response:
     """Every charger of your community, port by port; a port you reserved says so."""
-    return await list_availability(conn, scope, datetime.now(UTC))
+    # The JSON comes ready from the service (each charger serialised once per change of
+    # its state), so it is not validated and serialised again here.
+    body = await availability_json(conn, scope, datetime.now(UTC))
+    return Response(content=body, media_type="application/json")
 
 
 @router.post(

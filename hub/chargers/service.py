@@ -8,9 +8,13 @@ at a given moment is decided here too, since availability depends on it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
+from types import SimpleNamespace
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -156,33 +160,113 @@ async def effective_status(
     return ReservationStatus.ACTIVE, None
 
 
+# --- The availability list: every charger the caller may see, from the device state
+# ingest keeps. A charger's answer is a pure function of its row, so it is built and
+# serialised once per change of that row and kept here; a request only reads the rows
+# and joins the kept JSON (building 3,000 port models per request was 30 ms of CPU).
+# Ports held by a reservation are the exception: they depend on the caller and the
+# clock and are built per request, for those chargers only.
+
+
+@dataclass(frozen=True, slots=True)
+class _Rendered:
+    key: tuple[Any, ...]
+    charger: ChargerAvailability
+    json: bytes
+
+
+_rendered: dict[str, _Rendered] = {}
+# Far above any hub's chargers (about 10 kB each); only devices removed for good pile up.
+_MAX_RENDERED = 10_000
+_R = charger_reservations
+
+
+@cache  # built once per kind of scope: building and keying a joined select per request costs
+def _availability_query(everything: bool, has_community: bool) -> sa.Select[Any]:
+    """``visible_chargers`` by id: the columns their answer is made of, the state as its
+    stored JSON text (the cache key, parsed only when it changed) and whether an active
+    reservation not yet past its end holds one of their ports."""
+    held = (
+        sa.exists()
+        .where(
+            _R.c.device_id == devices.c.id,
+            _R.c.status == ReservationStatus.ACTIVE.value,
+            _R.c.ends_at > sa.bindparam("now", type_=_R.c.ends_at.type),
+        )
+        .correlate(devices)
+    )
+    query = (
+        sa.select(
+            devices.c.id,
+            devices.c.name,
+            devices.c.protocol,
+            devices.c.building_id,
+            devices.c.last_seen_at,
+            sa.cast(devices.c.state, sa.Text).label("state_json"),
+            held.label("held"),
+        )
+        .select_from(
+            devices.outerjoin(buildings, buildings.c.id == devices.c.building_id).outerjoin(
+                grids, grids.c.id == buildings.c.grid_id
+            )
+        )
+        .where(devices.c.family == DeviceFamily.CHARGER.value)
+        .order_by(devices.c.id)
+    )
+    if everything:
+        return query
+    if has_community:
+        return query.where(grids.c.community_id == sa.bindparam("community_id"))
+    return query.where(nothing())
+
+
+def _render(device_id: str, key: tuple[Any, ...]) -> _Rendered:
+    name, protocol, building_id, last_seen_at, state_json = key
+    row = SimpleNamespace(
+        id=device_id,
+        name=name,
+        protocol=protocol,
+        building_id=building_id,
+        last_seen_at=last_seen_at,
+        state=orjson.loads(state_json) if state_json else None,
+    )
+    charger = availability_of(row)
+    rendered = _Rendered(key, charger, charger.__pydantic_serializer__.to_json(charger))
+    if len(_rendered) >= _MAX_RENDERED:
+        _rendered.clear()
+    _rendered[device_id] = rendered
+    return rendered
+
+
 async def reserved_ports(
     conn: AsyncConnection, device_ids: Sequence[str], now: datetime
-) -> dict[tuple[str, int], Any]:
-    """The reservations holding a port right now, by (device, port)."""
+) -> dict[str, dict[int, Any]]:
+    """The reservations holding a port right now, by device and port."""
     if not device_ids:
         return {}
     rows = await conn.execute(
-        sa.select(charger_reservations).where(
-            charger_reservations.c.device_id.in_(list(device_ids)),
-            charger_reservations.c.status == ReservationStatus.ACTIVE.value,
-            charger_reservations.c.ends_at > now,
+        sa.select(_R).where(
+            _R.c.device_id.in_(list(device_ids)),
+            _R.c.status == ReservationStatus.ACTIVE.value,
+            _R.c.ends_at > now,
         )
     )
-    held: dict[tuple[str, int], Any] = {}
+    held: dict[str, dict[int, Any]] = {}
     for row in rows.all():
+        # Still active unless the port was used meanwhile (its events say so).
         status, _ = await effective_status(conn, row, now)
         if status is ReservationStatus.ACTIVE:
-            held[(row.device_id, int(row.port))] = row
+            held.setdefault(row.device_id, {})[int(row.port)] = row
     return held
 
 
 def _with_reservations(
-    charger: ChargerAvailability, held: dict[tuple[str, int], Any], scope: Scope
+    charger: ChargerAvailability, held: dict[int, Any], scope: Scope
 ) -> ChargerAvailability:
+    """The charger with the ports in ``held`` (reservations by port) shown reserved."""
     ports: list[PortAvailability] = []
     for port in charger.ports:
-        reservation = held.get((charger.device_id, port.port))
+        reservation = held.get(port.port)
         if reservation is None or port.availability in _SHOWN_OVER_RESERVATION:
             ports.append(port)
             continue
@@ -193,10 +277,50 @@ def _with_reservations(
     return charger.model_copy(update={"ports": ports, "summary": _summary(ports)})
 
 
+async def _availability(
+    conn: AsyncConnection, scope: Scope, now: datetime
+) -> list[tuple[ChargerAvailability, bytes]]:
+    """Each visible charger as a model and as its JSON, ordered by device id."""
+    query = _availability_query(scope.sees_everything, scope.community_id is not None)
+    params: dict[str, Any] = {"now": now}
+    if not scope.sees_everything and scope.community_id is not None:
+        params["community_id"] = scope.community_id
+    found: list[_Rendered] = []
+    with_reservations: list[str] = []
+    kept = _rendered
+    for device_id, *key, held in await conn.execute(query, params):
+        rendered = kept.get(device_id)
+        if rendered is None or rendered.key != tuple(key):
+            rendered = _render(device_id, tuple(key))
+        found.append(rendered)
+        if held:
+            with_reservations.append(device_id)
+    if not with_reservations:
+        return [(r.charger, r.json) for r in found]
+    reserved = await reserved_ports(conn, with_reservations, now)
+    answer: list[tuple[ChargerAvailability, bytes]] = []
+    for rendered in found:
+        ports = reserved.get(rendered.charger.device_id)
+        if not ports:
+            answer.append((rendered.charger, rendered.json))
+            continue
+        charger = _with_reservations(rendered.charger, ports, scope)
+        answer.append((charger, charger.__pydantic_serializer__.to_json(charger)))
+    return answer
+
+
 async def list_availability(
     conn: AsyncConnection, scope: Scope, now: datetime | None = None
 ) -> list[ChargerAvailability]:
-    now = now or datetime.now(UTC)
-    chargers = [availability_of(row) for row in await conn.execute(visible_chargers(scope))]
-    held = await reserved_ports(conn, [c.device_id for c in chargers], now)
-    return [_with_reservations(c, held, scope) for c in chargers]
+    """Every charger the user may see, port by port, with the ports reserved now."""
+    found = await _availability(conn, scope, now or datetime.now(UTC))
+    # Copies: the kept models must stay as their kept JSON says.
+    return [charger.model_copy(deep=True) for charger, _ in found]
+
+
+async def availability_json(
+    conn: AsyncConnection, scope: Scope, now: datetime | None = None
+) -> bytes:
+    """``list_availability`` as the JSON array the API answers with, from the kept parts."""
+    parts = [part for _, part in await _availability(conn, scope, now or datetime.now(UTC))]
+    return b"[" + b",".join(parts) + b"]"

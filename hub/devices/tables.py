@@ -31,4 +31,7 @@ devices = sa.Table(
     sa.Column("online", sa.Boolean),
     sa.Column("availability_reason", sa.String(64)),
     sa.Column("availability_changed_at", UtcDateTime),
+    # One family's devices in id order (the chargers' availability list) without
+    # reading every wristband and lock; ingest never changes either column.
+    sa.Index("ix_devices_family", "family", "id"),
 )

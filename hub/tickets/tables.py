@@ -40,6 +40,10 @@ tickets = sa.Table(
     sa.Column("reporter_phone", sa.String(32)),
     sa.Column("reported_by", sa.ForeignKey("users.id")),
     sa.CheckConstraint("level IN ('grid', 'community')", name="level"),
+    # Ticket lists: a community's tickets by status or level, newest first. With the
+    # id last, the count reads the index alone and a page is read in order, not sorted.
+    sa.Index("ix_tickets_community_status", "community_id", "status", "id"),
+    sa.Index("ix_tickets_community_level", "community_id", "level", "id"),
 )
 
 ticket_handlers = sa.Table(
