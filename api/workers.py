@@ -180,6 +180,8 @@ def run_worker(
 ) -> None:
     """A worker process's main: serve the API until the hub ends or a signal stops it."""
     setup_logging(logging.INFO)
+    if settings.api_worker_nice:
+        os.nice(settings.api_worker_nice)  # the hub process (alarms) goes first
     for name in ("httpx", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
     with contextlib.suppress(KeyboardInterrupt):

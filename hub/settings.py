@@ -237,6 +237,9 @@ class Settings(BaseSettings):
     # and queries never take the event loop that stores alarms. 0: the API in the hub
     # process (the demo, tests). None: one per CPU core for `community-hub hub`.
     api_workers: int | None = Field(default=None, ge=0, le=64)
+    # How much the workers yield the CPU to the hub process (nice increment): when the
+    # cores are busy with requests, an SOS still gets the CPU it needs first.
+    api_worker_nice: int = Field(default=5, ge=0, le=19)
     # How soon an API worker looks at the outbox for another process's notifications
     # without a wake-up (SQLite has none; PostgreSQL wakes it at once).
     api_live_poll_s: float = Field(default=0.1, gt=0, le=5)

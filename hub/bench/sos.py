@@ -960,7 +960,9 @@ class AttackRun:
     duration_s: float = 0.0
 
 
-async def _attacker(api: str, bodies: list[bytes], stop: asyncio.Event, run: AttackRun) -> None:
+async def _attacker(
+    api: str, bodies: list[bytes], stop: asyncio.Event, answers: Counter[int]
+) -> None:
     async with httpx.AsyncClient(timeout=60) as client:
         n = 0
         while not stop.is_set():
@@ -972,15 +974,55 @@ async def _attacker(api: str, bodies: list[bytes], stop: asyncio.Event, run: Att
                     content=body,
                     headers={"content-type": "application/json"},
                 )
-                run.attack_answers[answer.status_code] += 1
+                answers[answer.status_code] += 1
             except httpx.HTTPError:
-                run.attack_answers[0] += 1
+                answers[0] += 1
+
+
+async def _api_load(
+    api: str, tokens: dict[str, str], attackers: int, clients: int, stop_when: MpEvent
+) -> tuple[dict[int, int], list[float], int, float]:
+    from hub.bench.api import ENDPOINTS, EndpointStats, mix_client, mix_session
+
+    stop = asyncio.Event()
+    answers: Counter[int] = Counter()
+    stats = [EndpointStats(label) for label, _r, _p in ENDPOINTS]
+    bodies = attack_bodies(1024 * 1024)  # the default HUB_API_MAX_BODY_BYTES
+    quiet: tqdm[Any] = tqdm(disable=True)
+    started = time.monotonic()
+    load = [asyncio.create_task(_attacker(api, bodies, stop, answers)) for _ in range(attackers)]
+    async with mix_session(clients) as mix:
+        load += [
+            asyncio.create_task(
+                _until_stopped(mix_client(n, mix, api, tokens, stats, started + 3600, quiet), stop)
+            )
+            for n in range(clients)
+        ]
+        await asyncio.to_thread(stop_when.wait)  # a process event: waited for off the loop
+        stop.set()
+        await asyncio.gather(*load, return_exceptions=True)
+    latencies = [v for e in stats for v in e.latencies_ms]
+    return dict(answers), latencies, sum(e.errors for e in stats), time.monotonic() - started
+
+
+def _api_load_main(
+    api: str,
+    tokens: dict[str, str],
+    attackers: int,
+    clients: int,
+    stop_when: MpEvent,
+    pipe: Connection,
+) -> None:
+    """The attack and the ordinary mix, in a process of their own: the client that reads
+    the volunteer's stream must not wait behind the load's own event loop."""
+    pipe.send(asyncio.run(_api_load(api, tokens, attackers, clients, stop_when)))
+    pipe.close()
 
 
 async def _attacked_run(
     workers: str, samples: int, attackers: int, clients: int, every_s: float, bar: tqdm[Any]
 ) -> AttackRun:
-    from hub.bench.api import ENDPOINTS, EndpointStats, login, mix_client
+    from hub.bench.api import ENDPOINTS, login
 
     run = AttackRun(
         workers,
@@ -1015,37 +1057,29 @@ async def _attacked_run(
                         await asyncio.sleep(0.1)
                     roles = sorted({role for _l, role, _p in ENDPOINTS})
                     tokens = {role: await login(client, deployed.api, role) for role in roles}
-                    stop = asyncio.Event()
-                    stats = [EndpointStats(label) for label, _r, _p in ENDPOINTS]
-                    bodies = attack_bodies(1024 * 1024)  # the default HUB_API_MAX_BODY_BYTES
-                    quiet: tqdm[Any] = tqdm(disable=True)
-                    started = time.monotonic()
-                    until = started + 3600
-                    load = [
-                        asyncio.create_task(_attacker(deployed.api, bodies, stop, run))
-                        for _ in range(attackers)
-                    ]
-                    async with httpx.AsyncClient(
-                        timeout=60, limits=httpx.Limits(max_connections=clients + 4)
-                    ) as mix:
-                        load += [
-                            asyncio.create_task(
-                                _until_stopped(
-                                    mix_client(n, mix, deployed.api, tokens, stats, until, quiet),
-                                    stop,
-                                )
-                            )
-                            for n in range(clients)
-                        ]
-                        try:
-                            await asyncio.sleep(3)  # the attack in full swing first
-                            await _run_phase(run.phase, watches, stream, every_s, bar)
-                        finally:
-                            stop.set()
-                            await asyncio.gather(*load, return_exceptions=True)
-                    run.duration_s = time.monotonic() - started
-                    run.mix = [v for e in stats for v in e.latencies_ms]
-                    run.mix_errors = sum(e.errors for e in stats)
+                    context = multiprocessing.get_context("spawn")
+                    stop_when = context.Event()
+                    receiving, sending = context.Pipe(duplex=False)
+                    load = context.Process(
+                        target=_api_load_main,
+                        args=(deployed.api, tokens, attackers, clients, stop_when, sending),
+                        daemon=True,
+                    )
+                    load.start()
+                    sending.close()
+                    try:
+                        await asyncio.sleep(4)  # the attack in full swing first
+                        await _run_phase(run.phase, watches, stream, every_s, bar)
+                    finally:
+                        stop_when.set()
+                        ready = await asyncio.to_thread(receiving.poll, 120)
+                        if ready:
+                            answers, run.mix, run.mix_errors, run.duration_s = receiving.recv()
+                            run.attack_answers.update(answers)
+                        await asyncio.to_thread(load.join, 10)
+                        if load.is_alive():
+                            load.kill()
+                await _breakdown(f"sqlite+aiosqlite:///{deployed.db_path}", [run.phase])
             finally:
                 for watch in watches:
                     watch.close()
@@ -1099,7 +1133,8 @@ def attack_markdown(runs: list[AttackRun]) -> str:
         "from the live stream), while 8 clients post bodies just under the 1 MB limit to "
         "`POST /api/v1/auth/refresh` as fast as they are answered (a JSON object of as many "
         "keys as fit, and one long string, in turn) and 32 clients run the ordinary mix of "
-        "the API benchmark. Once with the API in the hub process (`HUB_API_WORKERS=0`, as "
+        "the API benchmark, from a process of their own (so the client reading the stream does "
+        "not wait behind them). Once with the API in the hub process (`HUB_API_WORKERS=0`, as "
         "before), once in worker processes, one after the other in one session. The "
         f"machine's 1-minute load average was {_ATTACK_LOAD[0]:.1f} before and "
         f"{_ATTACK_LOAD[1]:.1f} after.",
@@ -1124,6 +1159,19 @@ def attack_markdown(runs: list[AttackRun]) -> str:
             f"{rate:,.0f} req/s, {_ms(percentile(run.mix, 50))}, {_ms(percentile(run.mix, 99))}"
             f"{f', {run.mix_errors} errors' if run.mix_errors else ''} |"
         )
+    lines += [
+        "",
+        "Where the time goes, p50 / p99 of each part (as in the SOS benchmark):",
+        "",
+        "| part | " + " | ".join(f"HUB_API_WORKERS={run.workers}" for run in runs) + " |",
+        "|---|" + "---:|" * len(runs),
+    ]
+    for name, label in _SEGMENTS:
+        cells = [
+            f"{_ms(run.phase.segment(name, 50))} / {_ms(run.phase.segment(name, 99))}"
+            for run in runs
+        ]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     if len(runs) == 2 and runs[1].phase.latencies_ms and runs[0].phase.latencies_ms:
         before, after = runs[0].phase.p(99), runs[1].phase.p(99)
         lines += ["", f"SOS p99, before / after: {before / after:,.1f}× lower with workers."]
