@@ -235,6 +235,10 @@ async def test_workers_answer_for_the_hub_process_and_come_back_when_killed(
 ) -> None:
     workers = _workers(hub)
     assert sorted(workers) == [0, 1] and all(map(_alive, workers.values())), hub.output()
+    # They yield the CPU to the hub process, which stores the alarms.
+    for pid in workers.values():
+        nice = int(Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].split()[16])
+        assert nice == 5, nice
     async with httpx.AsyncClient(base_url=hub.url, timeout=30) as client:
         # The hub process's figures, through whichever worker answers.
         metrics = await client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
