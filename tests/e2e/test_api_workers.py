@@ -74,6 +74,10 @@ def _workers(hub: Hub) -> dict[int, int]:
     return found
 
 
+def _nice_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].split()[16])
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
@@ -236,9 +240,7 @@ async def test_workers_answer_for_the_hub_process_and_come_back_when_killed(
     workers = _workers(hub)
     assert sorted(workers) == [0, 1] and all(map(_alive, workers.values())), hub.output()
     # They yield the CPU to the hub process, which stores the alarms.
-    for pid in workers.values():
-        nice = int(Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].split()[16])
-        assert nice == 5, nice
+    assert [_nice_of(pid) for pid in workers.values()] == [5, 5]
     async with httpx.AsyncClient(base_url=hub.url, timeout=30) as client:
         # The hub process's figures, through whichever worker answers.
         metrics = await client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
