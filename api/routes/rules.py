@@ -15,9 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Conn, Context
 from api.security import UserScope, require_roles
-from hub.grid.tables import communities
 from hub.rules.model import RulesDocument
 from hub.rules.service import VersionConflict, replace_rules, rules_for, stored_version
+from hub.schema.grid import communities
 from hub.users.models import Role, UserPublic
 from hub.users.scope import Scope
 

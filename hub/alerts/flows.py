@@ -19,7 +19,6 @@ from device_adapters.kinds import KINDS
 from device_adapters.model import Severity
 from hub.alerts.repeats import AlertRepeats
 from hub.alerts.service import open_or_attach_kind
-from hub.alerts.tables import alerts
 from hub.devices.models import DeviceContext
 from hub.notifications.base import Notification, Recipients
 from hub.notifications.targets import reach
@@ -27,10 +26,11 @@ from hub.residents.service import who_and_where
 from hub.rules.model import Rule as AnyRule
 from hub.rules.model import RulesDocument
 from hub.rules.titles import DEFAULT_TITLE, fields_for, render
+from hub.schema.alerts import alerts
+from hub.schema.tickets import tickets
 from hub.tickets.models import TicketSource, TicketStatus
 from hub.tickets.opening import OpenedTicket, open_ticket
 from hub.tickets.service import log_change
-from hub.tickets.tables import tickets
 from hub.users.models import Role
 from hub.users.scope import PROPERTY_ALERT_PREFIXES
 

@@ -18,7 +18,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.alerts.tables import alerts
+from hub.schema.alerts import alerts
 
 
 @dataclass

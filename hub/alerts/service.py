@@ -13,9 +13,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from device_adapters.model import DeviceEvent, Severity
 from hub.alerts.models import AlertPublic, AlertStatus
 from hub.alerts.repeats import AlertRepeats
-from hub.alerts.tables import alerts
 from hub.devices.models import DeviceContext
-from hub.tickets.tables import ticket_handlers, tickets
+from hub.schema.alerts import alerts
+from hub.schema.tickets import ticket_handlers, tickets
 from hub.users.models import Role
 from hub.users.scope import Scope, grids_of_community, nothing, property_alert_kind
 

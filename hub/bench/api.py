@@ -32,12 +32,12 @@ from hub.bench.ingest import _broker
 from hub.bench.stats import percentile
 from hub.broker.mosquitto import free_port
 from hub.demo.seed import DEMO_PASSWORD, seed_demo
-from hub.devices.tables import devices
-from hub.grid.tables import buildings, communities, grids
+from hub.schema.devices import devices
+from hub.schema.grid import buildings, communities, grids
+from hub.schema.tickets import tickets
+from hub.schema.users import users
 from hub.settings import local_metrics_headers, local_production_env
 from hub.storage.db import Database
-from hub.tickets.tables import tickets
-from hub.users.tables import users
 
 # (label, role logged in, path): what a resident's phone, a volunteer's inbox and the
 # staff's desk ask for most.

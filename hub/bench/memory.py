@@ -33,8 +33,8 @@ from hub.bench.api import hub_process, login
 from hub.bench.ingest import _broker
 from hub.bridge.topics import availability_topic, event_topic
 from hub.demo.seed import seed_demo
-from hub.devices.tables import devices
-from hub.grid.tables import buildings, households
+from hub.schema.devices import devices
+from hub.schema.grid import buildings, households
 from hub.settings import local_metrics_headers
 from hub.storage.db import Database
 

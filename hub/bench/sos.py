@@ -66,12 +66,12 @@ from hub.broker.mosquitto import MosquittoProcess, find_mosquitto, free_port
 from hub.demo.seed import DEMO_PASSWORD, seed_demo
 from hub.devices.service import register_device
 from hub.duty.service import on_duty
-from hub.events.tables import events
-from hub.grid.tables import buildings, households
-from hub.residents.tables import residents
+from hub.schema.events import events
+from hub.schema.grid import buildings, households
+from hub.schema.residents import residents
+from hub.schema.users import users
 from hub.settings import local_metrics_headers, local_production_env
 from hub.storage.db import Database
-from hub.users.tables import users
 
 IDLE_TARGET_MS = 100.0
 LOADED_TARGET_MS = 300.0

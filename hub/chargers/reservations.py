@@ -25,13 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.chargers.models import Availability, Reservation, ReservationStatus
 from hub.chargers.service import effective_status, find_charger
-from hub.chargers.tables import charger_reservations
-from hub.devices.tables import devices
 from hub.notifications.base import Notification
+from hub.schema.chargers import charger_reservations
+from hub.schema.devices import devices
+from hub.schema.users import users
 from hub.timers import service as timers
 from hub.users.models import Role
 from hub.users.scope import Scope
-from hub.users.tables import users
 
 TIMER_KIND = "charger_reservation"
 MIN_MINUTES = 10  # shorter is not worth walking down to the pile for

@@ -25,10 +25,10 @@ from hub.chargers.models import (
     PortAvailability,
     ReservationStatus,
 )
-from hub.chargers.tables import charger_reservations
-from hub.devices.tables import devices
-from hub.events.tables import events
-from hub.grid.tables import buildings, grids
+from hub.schema.chargers import charger_reservations
+from hub.schema.devices import devices
+from hub.schema.events import events
+from hub.schema.grid import buildings, grids
 from hub.users.scope import Scope, nothing
 
 # Device states a reservation does not cover up: a fault, or a car already charging.

@@ -16,8 +16,8 @@ from device_adapters.model import (
     DeviceCommand,
 )
 from hub.commands.models import COMMAND_TARGETS, CommandCreate, CommandPublic
-from hub.commands.tables import device_commands
-from hub.devices.tables import devices
+from hub.schema.commands import device_commands
+from hub.schema.devices import devices
 
 _FINAL = tuple(s.value for s in FINAL_COMMAND_STATUSES)
 

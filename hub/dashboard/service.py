@@ -29,7 +29,6 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from device_adapters.kinds import KINDS
 from hub.alerts.service import known_kinds
-from hub.alerts.tables import alerts
 from hub.dashboard.models import (
     ACTIVE_ALERTS_SHOWN,
     DAYS,
@@ -48,14 +47,15 @@ from hub.dashboard.models import (
 from hub.devices.health import ACTIVE, LOW_BATTERY_PCT, faulted, out_of_order_among
 from hub.devices.privacy import event_kinds_for, event_values_for
 from hub.devices.service import get_device
-from hub.devices.tables import devices
-from hub.events.tables import events
-from hub.grid.tables import buildings, communities, grids, households
 from hub.reports.periods import local_midnight
+from hub.schema.alerts import alerts
+from hub.schema.devices import devices
+from hub.schema.events import events
+from hub.schema.grid import buildings, communities, grids, households
+from hub.schema.tickets import tickets
 from hub.tickets.models import RESOLVING as RESOLVING  # re-exported: the tests count by them
 from hub.tickets.models import RESPONDING as RESPONDING
 from hub.tickets.service import known_tickets
-from hub.tickets.tables import tickets
 from hub.users.scope import Scope, sees_silent
 
 SILENT_KINDS = tuple(sorted(name for name, info in KINDS.items() if info.silent))

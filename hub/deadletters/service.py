@@ -14,7 +14,7 @@ from device_adapters.model import DeadLetter
 from hub.clock import Clock, SystemClock
 from hub.deadletters.bounds import bounds_for
 from hub.deadletters.models import DeadLetterPublic
-from hub.deadletters.tables import dead_letters
+from hub.schema.deadletters import dead_letters
 from hub.storage.db import Database
 from hub.storage.upsert import insert_ignoring_duplicates
 

@@ -23,8 +23,8 @@ from hub.gc_tuning import settle_after_startup
 from hub.ingest.flows import BatchOutcome
 from hub.netutil import check_port_free
 from hub.runtime import HubRuntime
+from hub.schema.users import users
 from hub.settings import Settings
-from hub.users.tables import users
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from device_adapters.model import DeviceFamily
 from hub.devices.service import register_device
-from hub.duty.tables import duty_rota
-from hub.grid.tables import buildings, communities, grids, households, streets
-from hub.residents.tables import access_credentials, family_contacts, residents
+from hub.schema.duty import duty_rota
+from hub.schema.grid import buildings, communities, grids, households, streets
+from hub.schema.residents import access_credentials, family_contacts, residents
 from hub.users.models import Role
 from hub.users.service import create_user
 

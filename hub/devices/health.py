@@ -17,10 +17,10 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from device_adapters.model import DeviceFamily, Severity
 from hub.alerts.models import AlertStatus
-from hub.alerts.tables import alerts
 from hub.chargers.models import Availability
 from hub.chargers.service import availability_of
-from hub.devices.tables import devices
+from hub.schema.alerts import alerts
+from hub.schema.devices import devices
 
 LOW_BATTERY_PCT = 20  # a battery below this is low
 FAULT_SEVERITIES = (Severity.HIGH, Severity.CRITICAL)

@@ -28,7 +28,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from device_adapters.model import DeviceFamily
 from hub.devices.models import DevicePublic
-from hub.events.tables import events
+from hub.schema.events import events
 from hub.users.scope import Scope, sees_vitals
 
 # What is left of a wristband's state, or of one of its events' values, without vitals.

@@ -18,8 +18,8 @@ from hub.devices.health import faulted, out_of_order_among
 from hub.devices.models import DeviceContext, DevicePublic
 from hub.devices.privacy import device_for
 from hub.devices.state import faulted_parts, merge_state
-from hub.devices.tables import devices
-from hub.grid.tables import buildings, grids, households
+from hub.schema.devices import devices
+from hub.schema.grid import buildings, grids, households
 from hub.users.models import Role
 from hub.users.scope import Scope, grids_on_rota, nothing
 

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from device_adapters.model import DeviceAvailability, DeviceEvent
-from hub.devices.tables import devices
+from hub.schema.devices import devices
 
 _CHUNK = 500
 

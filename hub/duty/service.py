@@ -21,13 +21,13 @@ from hub.duty.models import (
     VolunteerPublic,
     check_hours,
 )
-from hub.duty.tables import duty_rota
 from hub.grid.service import grid_community, visible_grids
-from hub.grid.tables import communities, grids
 from hub.grid.zones import community_zone
+from hub.schema.duty import duty_rota
+from hub.schema.grid import communities, grids
+from hub.schema.users import users
 from hub.users.models import Role
 from hub.users.scope import Scope, nothing
-from hub.users.tables import users
 
 
 def covers(weekday: int | None, start: int, end: int, local: datetime) -> bool:

@@ -23,14 +23,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from device_adapters.model import Severity
 from hub.alerts.models import AlertStatus
-from hub.alerts.tables import alerts
 from hub.notifications.base import Notification, Recipients
 from hub.notifications.targets import ROLE_TARGETS, on_duty_users, reach
 from hub.rules.model import ASSIGNING_TARGETS, EscalationStep, RulesDocument
 from hub.rules.service import rules_for
+from hub.schema.alerts import alerts
+from hub.schema.tickets import escalations, tickets
 from hub.tickets.models import TicketStatus
 from hub.tickets.service import log_change
-from hub.tickets.tables import escalations, tickets
 from hub.timers import service as timers
 from hub.users.models import Role
 

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from hub.devices.service import visible_devices
-from hub.devices.tables import devices
-from hub.gateways.tables import gateways
+from hub.schema.devices import devices
+from hub.schema.gateways import gateways
 from hub.storage.upsert import upsert
 from hub.users.scope import Scope
 

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from hub.grid.models import BuildingPublic, CommunityPublic, GridPublic, HouseholdPublic
-from hub.grid.tables import buildings, communities, grids, households, streets
+from hub.schema.grid import buildings, communities, grids, households, streets
 from hub.users.models import Role
 from hub.users.scope import Scope, grids_of_community, grids_on_rota, nothing
 

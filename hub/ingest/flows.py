@@ -20,15 +20,15 @@ from hub.deadletters import service as dead_letter_service
 from hub.devices.models import DeviceContext
 from hub.devices.service import apply_availability, apply_events
 from hub.devices.sources import Refused, admit_availability, admit_events
-from hub.devices.tables import devices
-from hub.events.tables import events
 from hub.gateways.service import record_status
-from hub.grid.tables import buildings, grids, households
 from hub.notifications import outbox
 from hub.notifications.base import Notification
 from hub.residents.activity import SignOfLife, record_signs_of_life
-from hub.residents.tables import residents
 from hub.rules.engine import RulesEngine
+from hub.schema.devices import devices
+from hub.schema.events import events
+from hub.schema.grid import buildings, grids, households
+from hub.schema.residents import residents
 from hub.storage.locks import lock_event_ids, lock_rows
 from hub.storage.upsert import insert_ignoring_duplicates
 

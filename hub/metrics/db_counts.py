@@ -19,12 +19,12 @@ import sqlalchemy as sa
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from hub.deadletters.tables import dead_letters
 from hub.metrics.models import DB_COUNTS_TTL_S, PREFIX
-from hub.notifications.tables import notification_outbox
+from hub.schema.deadletters import dead_letters
+from hub.schema.notifications import notification_outbox
+from hub.schema.tickets import tickets
 from hub.storage.db import Database
 from hub.tickets.models import FINISHED, TicketStatus
-from hub.tickets.tables import tickets
 
 # Dead letters the hub made itself (an MQTT message that was not a valid event)
 # carry the protocol "mqtt"; the edge's carry the device's protocol.

@@ -57,7 +57,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.clock import Clock, SystemClock
 from hub.notifications.base import Notification, NotificationHub
-from hub.notifications.tables import notification_outbox as outbox
+from hub.schema.notifications import notification_outbox as outbox
 from hub.storage.db import Database
 from hub.storage.upsert import insert_ignoring_duplicates
 

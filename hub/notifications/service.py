@@ -19,9 +19,9 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from hub.notifications.base import ResidentLookup
+from hub.schema.users import users
 from hub.storage.db import Database
 from hub.users.models import Role
-from hub.users.tables import users
 
 
 def residents_in(db: Database) -> ResidentLookup:

@@ -21,12 +21,12 @@ from hub.points.models import (
     PointsEntry,
     PointsHistory,
 )
-from hub.points.tables import points_ledger
 from hub.rules.model import Category, RulesDocument
+from hub.schema.points import points_ledger
+from hub.schema.tickets import tickets
+from hub.schema.users import users
 from hub.storage.upsert import insert_ignoring_duplicates
-from hub.tickets.tables import tickets
 from hub.users.models import Role, UserPublic
-from hub.users.tables import users
 
 
 def closure_awards(

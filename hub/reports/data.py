@@ -9,14 +9,14 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.alerts.tables import alerts
-from hub.grid.tables import buildings, communities, grids, households
-from hub.points.tables import points_ledger
 from hub.reports.facts import CLOSED_STATES, AlertFact, LogStep, TicketFact
 from hub.reports.models import CommunityRef, PointsRow
-from hub.tickets.tables import ticket_log, tickets
+from hub.schema.alerts import alerts
+from hub.schema.grid import buildings, communities, grids, households
+from hub.schema.points import points_ledger
+from hub.schema.tickets import ticket_log, tickets
+from hub.schema.users import users
 from hub.users.scope import property_alert_kind, property_ticket_category
-from hub.users.tables import users
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.grid.tables import communities
 from hub.notifications.base import Notification, Recipients
 from hub.reports.periods import week_label, zone
+from hub.schema.grid import communities
 from hub.timers import service as timers
 from hub.users.models import Role
 

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from device_adapters.model import DeviceEvent
 from hub.devices.models import DeviceContext
-from hub.residents.tables import access_credentials, resident_activity, residents
+from hub.schema.residents import access_credentials, resident_activity, residents
 from hub.storage.upsert import upsert_many
 
 _DOOR_KINDS = frozenset({"door.access_granted"})

@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.grid.tables import buildings, households
-from hub.residents.tables import family_contacts, residents
+from hub.schema.grid import buildings, households
+from hub.schema.residents import family_contacts, residents
 
 
 class ContactCard(BaseModel):

@@ -12,7 +12,6 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from hub.devices.models import DeviceContext
 from hub.grid.service import HOUSEHOLD_PLACE, household_community
-from hub.grid.tables import buildings, grids, households
 from hub.residents.models import (
     ActivityPublic,
     FamilyContactCreate,
@@ -25,7 +24,8 @@ from hub.residents.models import (
     ResidentUpdate,
     ResidentView,
 )
-from hub.residents.tables import family_contacts, resident_activity, residents
+from hub.schema.grid import buildings, grids, households
+from hub.schema.residents import family_contacts, resident_activity, residents
 from hub.users.models import Role
 from hub.users.scope import Scope, grids_on_rota, nothing
 

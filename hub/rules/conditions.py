@@ -21,12 +21,12 @@ from device_adapters.model import Severity
 from hub.alerts.flows import Raised, raise_alert
 from hub.devices.models import DeviceContext
 from hub.devices.service import device_context
-from hub.devices.tables import devices
-from hub.grid.tables import buildings, grids, households
 from hub.residents.activity import last_sign_of_life
-from hub.residents.tables import residents
 from hub.rules.model import HeldRule, OfflineRule, RulesDocument, ThresholdRule, WelfareRule
 from hub.rules.service import rules_for
+from hub.schema.devices import devices
+from hub.schema.grid import buildings, grids, households
+from hub.schema.residents import residents
 from hub.timers import service as timers
 
 TIMER_KIND = "condition"

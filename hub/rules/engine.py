@@ -24,7 +24,6 @@ from hub.alerts.service import active_alert_keys, clear_active
 from hub.devices.models import DeviceContext
 from hub.devices.service import device_context
 from hub.devices.state import CHARGER_FAULT_KINDS
-from hub.events.tables import events as events_table
 from hub.residents.activity import SignOfLife
 from hub.rules.conditions import (
     TIMER_KIND,
@@ -43,6 +42,7 @@ from hub.rules.model import (
     WelfareRule,
 )
 from hub.rules.service import rules_for
+from hub.schema.events import events as events_table
 from hub.timers import service as timers
 
 

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.rules.model import STORED, RulesDocument
-from hub.rules.tables import community_rules
+from hub.schema.rules import community_rules
 
 _parsed: dict[tuple[int, int], tuple[object, RulesDocument]] = {}
 

@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from hub.alerts.tables import alerts
-from hub.chargers.tables import charger_reservations
-from hub.commands.tables import device_commands
-from hub.deadletters.tables import dead_letters
-from hub.devices.tables import devices
-from hub.duty.tables import duty_rota
-from hub.events.tables import events
-from hub.gateways.tables import gateways
-from hub.grid.tables import buildings, communities, grids, households, streets
-from hub.notifications.tables import notification_outbox
-from hub.points.tables import points_ledger
-from hub.residents.tables import access_credentials, family_contacts, resident_activity, residents
-from hub.rules.tables import community_rules
-from hub.storage.metadata import metadata
-from hub.telemetry.tables import telemetry_points, telemetry_rollups
-from hub.tickets.tables import escalations, ticket_handlers, ticket_log, tickets
-from hub.timers.tables import timers
-from hub.users.tables import login_failures, login_known_addresses, refresh_tokens, users
+from hub.schema.alerts import alerts
+from hub.schema.base import metadata
+from hub.schema.chargers import charger_reservations
+from hub.schema.commands import device_commands
+from hub.schema.deadletters import dead_letters
+from hub.schema.devices import devices
+from hub.schema.duty import duty_rota
+from hub.schema.events import events
+from hub.schema.gateways import gateways
+from hub.schema.grid import buildings, communities, grids, households, streets
+from hub.schema.notifications import notification_outbox
+from hub.schema.points import points_ledger
+from hub.schema.residents import access_credentials, family_contacts, resident_activity, residents
+from hub.schema.rules import community_rules
+from hub.schema.telemetry import telemetry_points, telemetry_rollups
+from hub.schema.tickets import escalations, ticket_handlers, ticket_log, tickets
+from hub.schema.timers import timers
+from hub.schema.users import login_failures, login_known_addresses, refresh_tokens, users
 
 __all__ = [
     "access_credentials",

@@ -17,10 +17,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.schema.telemetry import telemetry_points, telemetry_rollups
 from hub.settings import Settings
 from hub.storage.upsert import insert_ignoring_duplicates
 from hub.telemetry.models import TelemetryPoint
-from hub.telemetry.tables import telemetry_points, telemetry_rollups
 
 Resolution = Literal["raw", "5m", "1h"]
 BUCKET_MS: dict[str, int] = {"5m": 5 * 60_000, "1h": 60 * 60_000}

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from device_adapters.model import Severity
 from hub.notifications.base import Notification, Recipients
+from hub.schema.tickets import ticket_handlers, tickets
 from hub.tickets.models import FINISHED, TicketLevel, TicketPublic
 from hub.tickets.service import (
     InvalidTicketInput,
@@ -25,7 +26,6 @@ from hub.tickets.service import (
     log_change,
     reload_for,
 )
-from hub.tickets.tables import ticket_handlers, tickets
 from hub.users.models import Role, UserPublic
 from hub.users.scope import Scope
 from hub.users.service import get_user

@@ -15,12 +15,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from device_adapters.model import Severity
-from hub.grid.tables import grids
 from hub.notifications.base import Notification, Recipients
 from hub.rules.model import Category
+from hub.schema.grid import grids
+from hub.schema.tickets import tickets
 from hub.tickets.models import TicketStatus
 from hub.tickets.service import log_change
-from hub.tickets.tables import tickets
 from hub.timers import service as timers
 from hub.users.models import Role
 

@@ -18,10 +18,10 @@ from hub.escalation import service as escalation
 from hub.notifications.base import Notification, Recipients
 from hub.notifications.targets import on_duty_users
 from hub.rules.model import Category, Handler, RulesDocument, Target
+from hub.schema.tickets import tickets
 from hub.tickets import limits
 from hub.tickets.models import TicketSource, TicketStatus
 from hub.tickets.service import log_change
-from hub.tickets.tables import tickets
 from hub.users.models import Role
 
 _FALLBACK = Category(label="General", response_minutes=240, resolve_minutes=4320)

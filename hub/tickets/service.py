@@ -10,12 +10,14 @@ from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from hub.alerts.tables import alerts
-from hub.devices.tables import devices
-from hub.grid.tables import households
 from hub.points import service as points
 from hub.points.models import Award
 from hub.rules.service import rules_for
+from hub.schema.alerts import alerts
+from hub.schema.devices import devices
+from hub.schema.grid import households
+from hub.schema.tickets import ticket_handlers, ticket_log, tickets
+from hub.schema.users import users
 from hub.tickets import workflow
 from hub.tickets.models import (
     RESOLVING,
@@ -28,11 +30,9 @@ from hub.tickets.models import (
     TicketStatus,
     TransitionInputs,
 )
-from hub.tickets.tables import ticket_handlers, ticket_log, tickets
 from hub.users.models import Role, UserPublic
 from hub.users.scope import Scope, nothing, property_ticket_category
 from hub.users.service import get_user
-from hub.users.tables import users
 
 
 async def log_change(

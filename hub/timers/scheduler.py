@@ -29,9 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.clock import Clock, SystemClock
 from hub.notifications import outbox
 from hub.notifications.base import Notification
+from hub.schema.timers import timers as timers_table
 from hub.storage.db import Database
 from hub.timers import service as timers
-from hub.timers.tables import timers as timers_table
 
 log = logging.getLogger(__name__)
 _RETRY = timedelta(seconds=60)

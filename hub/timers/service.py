@@ -10,8 +10,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.schema.timers import timers
 from hub.storage.upsert import insert_ignoring_duplicates
-from hub.timers.tables import timers
 
 
 @dataclass(frozen=True)

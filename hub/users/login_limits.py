@@ -35,9 +35,9 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.schema.users import login_failures, login_known_addresses
 from hub.settings import Settings
 from hub.storage.upsert import upsert
-from hub.users.tables import login_failures, login_known_addresses
 
 MAX_KEY_LENGTH = 64  # the columns' width; usernames longer than this never exist
 # A pair's failures count towards its delay this long; then they are purged.

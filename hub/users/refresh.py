@@ -22,9 +22,9 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.schema.users import refresh_tokens
 from hub.users.models import UserPublic
 from hub.users.service import get_user
-from hub.users.tables import refresh_tokens
 
 TOKEN_BYTES = 32  # token_urlsafe(32): 43 characters, 256 bits of randomness
 # A token longer than this was never issued here; it is refused before hashing.

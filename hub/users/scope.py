@@ -12,11 +12,11 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from hub.duty.tables import duty_rota
-from hub.grid.tables import buildings, grids, households
-from hub.residents.tables import residents
+from hub.schema.duty import duty_rota
+from hub.schema.grid import buildings, grids, households
+from hub.schema.residents import residents
+from hub.schema.users import users
 from hub.users.models import Role, UserPublic
-from hub.users.tables import users
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.schema.users import users
 from hub.storage.db import Database
 from hub.users.models import Role, UserPublic
-from hub.users.tables import users
 
 _hasher = PasswordHasher()
 # Verifying against this when the user does not exist keeps the time the same,

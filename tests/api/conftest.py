@@ -16,9 +16,9 @@ from hub.demo.seed import DEMO_PASSWORD
 from hub.ingest.flows import store_batch
 from hub.notifications.base import NotificationHub
 from hub.notifications.outbox import OutboxRelay
+from hub.schema.tickets import tickets
 from hub.settings import Settings
 from hub.storage.db import Database
-from hub.tickets.tables import tickets
 from tests.api.people import Login, Users
 from tests.support.hubdata import (
     RecordingNotifier,

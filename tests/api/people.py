@@ -9,7 +9,7 @@ import httpx
 import sqlalchemy as sa
 
 from hub.demo.seed import DEMO_PASSWORD
-from hub.residents.tables import residents
+from hub.schema.residents import residents
 from hub.storage.db import Database
 from hub.users.models import Role
 from hub.users.service import create_user

@@ -12,10 +12,10 @@ import sqlalchemy as sa
 
 from api.routes import auth as auth_routes
 from hub.demo.seed import DEMO_PASSWORD
+from hub.schema.users import refresh_tokens, users
 from hub.settings import DEMO_JWT_SECRET, Settings
 from hub.storage.db import Database
 from hub.users import refresh
-from hub.users.tables import refresh_tokens, users
 from tests.support.hubdata import user_id_of
 
 Json = dict[str, Any]

@@ -9,8 +9,8 @@ import httpx
 
 from hub.demo.seed import DEMO_PASSWORD
 from hub.notifications.outbox import OutboxRelay
+from hub.schema.tickets import tickets
 from hub.storage.db import Database
-from hub.tickets.tables import tickets
 from hub.users.models import Role
 from hub.users.service import create_user
 from tests.api.people import Actor, Users

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 from device_adapters.model import CommandResult, CommandStatus, DeviceFamily
 from hub.commands import service
-from hub.deadletters.tables import dead_letters
 from hub.ingest.flows import Parsed, store_parsed
+from hub.schema.deadletters import dead_letters
 from hub.storage.db import Database
 from tests.api.conftest import Login
 from tests.support.hubdata import device_event
@@ -208,7 +208,7 @@ async def test_a_manager_of_another_community_cannot_reach_these_devices_or_comm
     import sqlalchemy as sa
 
     from hub.demo.seed import DEMO_PASSWORD
-    from hub.grid.tables import communities
+    from hub.schema.grid import communities
     from hub.users.models import Role
     from hub.users.service import create_user
 

@@ -22,18 +22,18 @@ from api.routes import dashboard as dashboard_routes
 from api.state import ApiContext
 from device_adapters.model import DeviceFamily, Severity
 from hub.alerts.service import open_or_attach_kind
-from hub.alerts.tables import alerts
 from hub.dashboard.service import RESOLVING, RESPONDING, day_bounds
 from hub.demo.seed import COMMUNITY_NAME
 from hub.devices.service import device_context, register_device
-from hub.devices.tables import devices
-from hub.grid.tables import buildings, communities, grids, streets
 from hub.ingest.flows import store_batch
 from hub.notifications.base import NotificationHub
+from hub.schema.alerts import alerts
+from hub.schema.devices import devices
+from hub.schema.grid import buildings, communities, grids, streets
+from hub.schema.tickets import tickets
 from hub.settings import Settings
 from hub.storage.db import Database
 from hub.tickets import limits
-from hub.tickets.tables import tickets
 from tests.api.people import Login
 from tests.support.hubdata import device_event, wristband_event
 

@@ -13,9 +13,9 @@ import httpx
 import sqlalchemy as sa
 
 from device_adapters.model import DeviceEvent, DeviceFamily
-from hub.deadletters.tables import dead_letters
-from hub.events.tables import events
 from hub.ingest.flows import Parsed, store_parsed
+from hub.schema.deadletters import dead_letters
+from hub.schema.events import events
 from hub.storage.db import Database
 from tests.api.conftest import Login
 from tests.support.hubdata import device_event

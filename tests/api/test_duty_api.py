@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from hub.schema.users import users
 from hub.storage.db import Database
-from hub.users.tables import users
 from tests.api.people import Actor, Users
 from tests.api.test_grid_api import Elsewhere, Home, build_elsewhere, items, load_home
 

@@ -17,9 +17,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.demo.seed import DEMO_PASSWORD
-from hub.duty.tables import duty_rota
-from hub.grid.tables import buildings, communities, grids, households, streets
-from hub.residents.tables import family_contacts, residents
+from hub.schema.duty import duty_rota
+from hub.schema.grid import buildings, communities, grids, households, streets
+from hub.schema.residents import family_contacts, residents
 from hub.storage.db import Database
 from hub.users.models import Role
 from hub.users.service import create_user

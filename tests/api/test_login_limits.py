@@ -23,10 +23,10 @@ from api.login_limit import LoginLimiter
 from api.routes import auth as auth_routes
 from api.state import ApiContext
 from hub.demo.seed import DEMO_PASSWORD
+from hub.schema.users import login_failures, login_known_addresses
 from hub.settings import Settings
 from hub.storage.db import Database
 from hub.users.login_limits import LoginPolicy
-from hub.users.tables import login_failures, login_known_addresses
 
 ATTACKER = "203.0.113.7"
 HOME = "198.51.100.2"

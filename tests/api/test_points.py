@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from hub.alerts.tables import alerts
 from hub.points import service as points
 from hub.points.models import Award, AwardReason
-from hub.points.tables import points_ledger
+from hub.schema.alerts import alerts
+from hub.schema.points import points_ledger
 from hub.storage.db import Database
 from tests.api.people import Actor, Users
 from tests.support.hubdata import user_id_of

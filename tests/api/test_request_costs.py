@@ -18,11 +18,11 @@ from device_adapters.model import DeviceFamily
 from hub.chargers import service as chargers
 from hub.chargers.models import ChargerAvailability
 from hub.ingest.flows import store_batch
+from hub.schema.tickets import tickets
+from hub.schema.users import users
 from hub.storage.db import Database
-from hub.tickets.tables import tickets
 from hub.users.scope import active_user_with_scope, scope_for
 from hub.users.service import get_user
-from hub.users.tables import users
 from tests.api.people import Login
 from tests.support.hubdata import device_event
 

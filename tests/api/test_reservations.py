@@ -12,12 +12,12 @@ import pytest
 import sqlalchemy as sa
 
 from device_adapters.model import DeviceFamily
-from hub.chargers.tables import charger_reservations
-from hub.devices.tables import devices
-from hub.grid.tables import buildings, communities, grids
 from hub.ingest.flows import store_batch
+from hub.schema.chargers import charger_reservations
+from hub.schema.devices import devices
+from hub.schema.grid import buildings, communities, grids
+from hub.schema.timers import timers
 from hub.storage.db import Database
-from hub.timers.tables import timers
 from tests.api.people import Actor, Users
 from tests.support.hubdata import device_event
 

@@ -18,10 +18,10 @@ import sqlalchemy as sa
 
 from device_adapters.model import DeviceFamily
 from hub.demo.seed import DEMO_PASSWORD
-from hub.grid.tables import communities, streets
 from hub.ingest.flows import BatchOutcome, store_batch
 from hub.rules.service import default_rules
-from hub.rules.tables import community_rules
+from hub.schema.grid import communities, streets
+from hub.schema.rules import community_rules
 from hub.storage.db import Database
 from hub.timers import service as timers
 from hub.users.models import Role

@@ -11,11 +11,11 @@ import pytest
 import sqlalchemy as sa
 
 from device_adapters.model import DeviceFamily
-from hub.devices.tables import devices
-from hub.grid.tables import buildings, grids
 from hub.ingest.flows import store_batch
+from hub.schema.devices import devices
+from hub.schema.grid import buildings, grids
+from hub.schema.tickets import tickets
 from hub.storage.db import Database
-from hub.tickets.tables import tickets
 from tests.api.people import Login
 from tests.support.hubdata import device_event, wristband_event
 

@@ -22,18 +22,18 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from device_adapters.model import DeviceEvent, DeviceFamily
-from hub.alerts.tables import alerts
 from hub.commands import service as commands
 from hub.commands.models import CommandCreate
 from hub.demo.seed import DEMO_PASSWORD
 from hub.devices.service import register_device
-from hub.duty.tables import duty_rota
 from hub.gateways.service import record_status
-from hub.grid.tables import buildings, communities, grids, households, streets
 from hub.ingest.flows import store_batch
-from hub.residents.tables import family_contacts, residents
+from hub.schema.alerts import alerts
+from hub.schema.duty import duty_rota
+from hub.schema.grid import buildings, communities, grids, households, streets
+from hub.schema.residents import family_contacts, residents
+from hub.schema.tickets import tickets
 from hub.storage.db import Database
-from hub.tickets.tables import tickets
 from hub.users.models import Role
 from hub.users.service import create_user
 from tests.api.people import Login

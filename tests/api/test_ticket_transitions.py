@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+from hub.schema.tickets import tickets
 from hub.tickets import service
-from hub.tickets.tables import tickets
 from tests.api.people import Users
 from tests.support.hubdata import volunteer_on_duty_for
 

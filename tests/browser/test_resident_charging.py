@@ -13,7 +13,7 @@ from playwright.async_api import Browser, Page, ViewportSize, expect
 from device_adapters.model import DeviceFamily
 from hub.demo.seed import DEMO_PASSWORD
 from hub.ingest.flows import store_batch
-from hub.residents.tables import residents
+from hub.schema.residents import residents
 from hub.storage.db import Database
 from hub.users.models import Role
 from hub.users.service import create_user

@@ -26,8 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from device_adapters.model import DeviceFamily
 from hub.devices.service import register_device
-from hub.grid.tables import buildings, communities, grids, streets
 from hub.ingest.flows import store_batch
+from hub.schema.grid import buildings, communities, grids, streets
 from hub.storage.db import Database
 from tests.browser.conftest import log_in
 from tests.support.brokers import MosquittoProcess

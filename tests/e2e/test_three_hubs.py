@@ -39,22 +39,22 @@ import sqlalchemy as sa
 
 from device_adapters.kinds import KINDS
 from device_adapters.model import DeviceEvent, DeviceFamily
-from hub.alerts.tables import alerts
 from hub.bridge.mqtt_bridge import Incoming, MqttBridge
 from hub.bridge.topics import event_topic
 from hub.devices.service import register_device
-from hub.devices.tables import devices
-from hub.events.tables import events
-from hub.grid.tables import communities
-from hub.notifications.tables import notification_outbox
-from hub.residents.tables import residents
 from hub.rules.model import RulesDocument
 from hub.rules.service import default_rules, replace_rules
+from hub.schema.alerts import alerts
+from hub.schema.devices import devices
+from hub.schema.events import events
+from hub.schema.grid import communities
+from hub.schema.notifications import notification_outbox
+from hub.schema.residents import residents
+from hub.schema.tickets import escalations, ticket_log, tickets
+from hub.schema.timers import timers
+from hub.schema.users import users
 from hub.settings import Settings, local_production_env
 from hub.storage.db import Database
-from hub.tickets.tables import escalations, ticket_log, tickets
-from hub.timers.tables import timers
-from hub.users.tables import users
 from tests.support.brokers import MosquittoProcess, MqttRecorder, free_port
 from tests.support.postgres import PostgresServer
 

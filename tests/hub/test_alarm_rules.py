@@ -29,23 +29,23 @@ from device_adapters.kinds import KINDS
 from device_adapters.model import DeviceAvailability, DeviceEvent, DeviceFamily
 from device_adapters.ocpp16 import normalize as ocpp
 from hub.alerts.service import clear_active
-from hub.alerts.tables import alerts
 from hub.clock import Clock
-from hub.grid.tables import communities
 from hub.ingest.flows import BatchOutcome, Parsed, store_batch, store_parsed
 from hub.notifications.base import Notification
-from hub.residents.tables import residents
 from hub.rules.model import RulesDocument
 from hub.rules.service import default_rules, replace_rules, rules_for
-from hub.rules.tables import community_rules
 from hub.rules.titles import TITLE_MAX
+from hub.schema.alerts import alerts
+from hub.schema.grid import communities
+from hub.schema.residents import residents
+from hub.schema.rules import community_rules
+from hub.schema.tickets import tickets
+from hub.schema.timers import timers
+from hub.schema.users import users
 from hub.storage.db import Database
-from hub.tickets.tables import tickets
 from hub.timer_kinds import timer_kinds
 from hub.timers.scheduler import Scheduler
-from hub.timers.tables import timers
 from hub.users.models import Role
-from hub.users.tables import users
 from tests.support.hubdata import device_event, open_seeded_db, user_id_of, wristband_event
 
 # Monday 2 March 2026, 10:00 in Shanghai (the community's time zone): vol.li's day shift.

@@ -18,10 +18,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from device_adapters.model import Lane
 from hub.bridge.topics import event_topic
-from hub.deadletters.tables import dead_letters
-from hub.events.tables import events
 from hub.ingest import worker as worker_module
 from hub.runtime import HubRuntime
+from hub.schema.deadletters import dead_letters
+from hub.schema.events import events
 from hub.settings import Settings
 from tests.support.brokers import MosquittoProcess
 from tests.support.hubdata import wristband_event

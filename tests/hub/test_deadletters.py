@@ -14,7 +14,7 @@ from device_adapters.model import DeadLetter
 from hub.deadletters import service
 from hub.deadletters.bounds import DeadLetterBounds, DropReason, Limits, bounds_for, use_bounds
 from hub.deadletters.service import DeadLetterRetention
-from hub.deadletters.tables import dead_letters
+from hub.schema.deadletters import dead_letters
 from hub.settings import Settings
 from hub.storage.db import Database
 

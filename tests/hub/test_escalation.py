@@ -17,17 +17,17 @@ import sqlalchemy as sa
 
 from hub.ingest.flows import store_batch
 from hub.notifications.base import Notification
+from hub.schema.tickets import escalations, ticket_log, tickets
+from hub.schema.timers import timers
+from hub.schema.users import users
 from hub.storage.db import Database
 from hub.tickets import service as tickets_service
 from hub.tickets.models import TicketAction, TicketStatus, TransitionInputs
-from hub.tickets.tables import escalations, ticket_log, tickets
 from hub.timer_kinds import timer_kinds
 from hub.timers.scheduler import Scheduler
-from hub.timers.tables import timers
 from hub.users.models import Role
 from hub.users.scope import scope_for
 from hub.users.service import get_user
-from hub.users.tables import users
 from tests.support.hubdata import open_seeded_db, user_id_of, wristband_event
 
 SUN = "8800000101"  # Sun Lihua, grid 1: vol.li primary by day, vol.zhao backup, staff grid worker

@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from device_adapters.model import Lane
 from hub.bridge.mqtt_bridge import Incoming
 from hub.bridge.topics import event_topic
-from hub.events.tables import events
 from hub.runtime import HubRuntime
+from hub.schema.events import events
 from tests.support.bridges import publish
 from tests.support.brokers import MosquittoProcess
 from tests.support.hubdata import wristband_event

@@ -11,14 +11,14 @@ import pytest
 import sqlalchemy as sa
 
 from device_adapters.model import DeadLetter, DeviceFamily
-from hub.alerts.tables import alerts
-from hub.deadletters.tables import dead_letters
-from hub.devices.tables import devices
-from hub.events.tables import events
 from hub.ingest.flows import store_batch
+from hub.schema.alerts import alerts
+from hub.schema.deadletters import dead_letters
+from hub.schema.devices import devices
+from hub.schema.events import events
+from hub.schema.tickets import ticket_log, tickets
+from hub.schema.users import users
 from hub.storage.db import Database
-from hub.tickets.tables import ticket_log, tickets
-from hub.users.tables import users
 from tests.support.hubdata import (
     device_event,
     open_seeded_db,

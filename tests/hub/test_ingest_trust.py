@@ -17,19 +17,19 @@ import pytest
 import sqlalchemy as sa
 
 from device_adapters.model import EVENT_MAX_RAW, DeviceEvent, Lane
-from hub.alerts.tables import alerts
 from hub.bridge.mqtt_bridge import Incoming
 from hub.bridge.topics import event_topic
 from hub.deadletters.bounds import DeadLetterBounds, Limits, use_bounds
-from hub.deadletters.tables import dead_letters
 from hub.devices.sources import move_device
-from hub.devices.tables import devices
-from hub.events.tables import events
-from hub.grid.tables import communities
 from hub.ingest.worker import IngestWorker
+from hub.schema.alerts import alerts
+from hub.schema.deadletters import dead_letters
+from hub.schema.devices import devices
+from hub.schema.events import events
+from hub.schema.grid import communities
+from hub.schema.tickets import tickets
 from hub.settings import Settings
 from hub.storage.db import Database
-from hub.tickets.tables import tickets
 from tests.support.hubdata import open_seeded_db, wristband_event
 
 SUN = "8800000101"  # a seeded wearer

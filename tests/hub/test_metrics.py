@@ -26,11 +26,11 @@ from api.app import create_app
 from api.state import ApiContext
 from device_adapters.model import DeviceEvent, DeviceFamily, Lane
 from edge.simulator import SimulatedWatch, send_once
-from hub.alerts.tables import alerts
 from hub.bridge.topics import event_topic
-from hub.events.tables import events
 from hub.metrics.db_counts import OPEN_STATES
-from hub.notifications.tables import notification_outbox
+from hub.schema.alerts import alerts
+from hub.schema.events import events
+from hub.schema.notifications import notification_outbox
 from hub.settings import Settings
 from hub.storage.db import Database
 from tests.support.brokers import MosquittoProcess, free_port

@@ -28,8 +28,8 @@ from hub.notifications.base import Notification, NotificationHub, Recipients
 from hub.notifications.live import LiveNotifier, Subscription
 from hub.notifications.outbox import OutboxRelay, enqueue
 from hub.notifications.service import residents_in
-from hub.notifications.tables import notification_outbox as outbox
 from hub.notifications.wakeup import listen_for_notifications, listens
+from hub.schema.notifications import notification_outbox as outbox
 from hub.storage.db import Database
 from hub.timer_kinds import timer_kinds
 from hub.timers.scheduler import Scheduler

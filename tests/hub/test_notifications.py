@@ -27,9 +27,9 @@ from hub.notifications import (
     sign,
 )
 from hub.notifications.webhook import SIGNATURE_HEADER, WebhookError
+from hub.schema.users import users
 from hub.storage.db import Database
 from hub.users.models import Role, UserPublic
-from hub.users.tables import users
 from tests.support.hubdata import device_event, open_seeded_db, wristband_event
 
 SUN = "8800000101"

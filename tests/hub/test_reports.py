@@ -17,10 +17,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.alerts.tables import alerts
 from hub.cli import build_parser, main
-from hub.grid.tables import communities, grids
-from hub.points.tables import points_ledger
 from hub.reports.charts import Series, bar_chart, nice_ticks
 from hub.reports.facts import LogStep, TicketFact, overdue_as_of
 from hub.reports.periods import (
@@ -33,11 +30,14 @@ from hub.reports.periods import (
 )
 from hub.reports.render import duration, render_daily, render_weekly
 from hub.reports.service import CommunityNotFound, build_daily, build_weekly
+from hub.schema.alerts import alerts
+from hub.schema.grid import communities, grids
+from hub.schema.points import points_ledger
+from hub.schema.tickets import ticket_log, tickets
+from hub.schema.users import users
 from hub.storage.db import Database
-from hub.tickets.tables import ticket_log, tickets
 from hub.users.models import Role
 from hub.users.service import create_user
-from hub.users.tables import users
 from tests.support.hubdata import open_seeded_db
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -18,15 +18,15 @@ from device_adapters.model import DeviceFamily
 from hub.chargers import reservations
 from hub.chargers.models import ReservationStatus
 from hub.chargers.service import list_availability
-from hub.chargers.tables import charger_reservations
 from hub.demo.seed import DEMO_PASSWORD
 from hub.ingest.flows import store_batch
 from hub.notifications.base import Notification
-from hub.residents.tables import residents
+from hub.schema.chargers import charger_reservations
+from hub.schema.residents import residents
+from hub.schema.timers import timers
 from hub.storage.db import Database
 from hub.timer_kinds import timer_kinds
 from hub.timers.scheduler import Scheduler
-from hub.timers.tables import timers
 from hub.users.models import Role
 from hub.users.scope import Scope, scope_for
 from hub.users.service import create_user, get_user

@@ -12,11 +12,11 @@ from device_adapters.kinds import KINDS
 from device_adapters.model import DeviceEvent, DeviceFamily
 from hub.demo.seed import seed_demo
 from hub.duty.service import on_duty
-from hub.grid.tables import buildings, households
 from hub.notifications.base import Notification
-from hub.residents.tables import residents
+from hub.schema.grid import buildings, households
+from hub.schema.residents import residents
+from hub.schema.users import users
 from hub.storage.db import Database
-from hub.users.tables import users
 
 
 async def open_seeded_db(directory: Path) -> Database:
@@ -76,7 +76,7 @@ def device_event(
 
 async def volunteer_on_duty_for(db: Database, native_id: str, at: datetime) -> str:
     """Username of the primary volunteer on duty, now, in the grid of a seeded wearer's home."""
-    from hub.devices.tables import devices
+    from hub.schema.devices import devices
 
     async with db.read() as conn:
         grid_id = (

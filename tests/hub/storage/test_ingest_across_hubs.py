@@ -17,12 +17,12 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 
 from device_adapters.model import DeviceEvent
-from hub.devices.tables import devices
-from hub.events.tables import events
 from hub.ingest.flows import BatchOutcome, store_batch
+from hub.schema.devices import devices
+from hub.schema.events import events
+from hub.schema.tickets import tickets
 from hub.settings import Settings
 from hub.storage.db import Database
-from hub.tickets.tables import tickets
 from tests.support.hubdata import wristband_event
 from tests.support.postgres import PostgresServer
 

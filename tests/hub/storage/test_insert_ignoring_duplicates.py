@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from hub.events.tables import events
+from hub.schema.events import events
 from hub.storage.db import Database
 from hub.storage.upsert import _insert_ignoring, _prepared_insert, insert_ignoring_duplicates
 

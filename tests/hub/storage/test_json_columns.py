@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from hub.devices.service import register_device
-from hub.devices.tables import devices
+from hub.schema.devices import devices
 from hub.storage.db import Database, dump_json
 
 STATE = {

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from pydantic import AwareDatetime, TypeAdapter
 from sqlalchemy.dialects import sqlite
 
-from hub.storage.types import UtcDateTime, sqlite_text
+from hub.schema.types import UtcDateTime, sqlite_text
 
 _SQLITE = sqlite.dialect()
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from hub.schema.telemetry import telemetry_points, telemetry_rollups
 from hub.storage.db import Database
 from hub.telemetry.history import (
     Retention,
@@ -20,7 +21,6 @@ from hub.telemetry.history import (
 )
 from hub.telemetry.models import TelemetryPoint
 from hub.telemetry.service import HistoryWriter
-from hub.telemetry.tables import telemetry_points, telemetry_rollups
 from tests.hub.telemetry.samples import NOW
 
 DAY = timedelta(days=1)

@@ -17,16 +17,16 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from hub.grid.tables import communities
 from hub.ingest.flows import store_batch
 from hub.notifications.base import Notification
 from hub.reports import schedule as reports_schedule
 from hub.rules import conditions
+from hub.schema.grid import communities
+from hub.schema.timers import timers
 from hub.storage.db import Database
 from hub.timer_kinds import timer_kinds
 from hub.timers import service as timers_service
 from hub.timers.scheduler import Scheduler
-from hub.timers.tables import timers
 from tests.support.hubdata import open_seeded_db, wristband_event
 
 # Monday 10:00 in Shanghai: the day shift is on duty.

@@ -19,14 +19,14 @@ import pytest
 import sqlalchemy as sa
 
 from device_adapters.model import DeviceFamily
-from hub.devices.tables import devices
 from hub.ingest.flows import store_batch
 from hub.notifications.base import Notification
+from hub.schema.devices import devices
+from hub.schema.timers import timers
 from hub.storage.db import Database
 from hub.timer_kinds import timer_kinds
 from hub.timers import service as timers_service
 from hub.timers.scheduler import Scheduler
-from hub.timers.tables import timers
 from tests.support.hubdata import wristband_event
 from tests.support.postgres import PostgresServer
 

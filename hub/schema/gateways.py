@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from hub.storage.metadata import metadata
-from hub.storage.types import UtcDateTime
+from hub.schema.base import metadata
+from hub.schema.types import UtcDateTime
 
 gateways = sa.Table(
     "gateways",

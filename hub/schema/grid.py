@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from hub.storage.metadata import metadata
+from hub.schema.base import metadata
 
 streets = sa.Table(
     "streets",

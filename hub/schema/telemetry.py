@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from hub.storage.metadata import metadata
+from hub.schema.base import metadata
 
 # The series key: device, measurement, field and the extra tags ('port=1', or '').
 _SERIES = ("device_id", "measurement", "field", "series")
