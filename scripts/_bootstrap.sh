@@ -24,6 +24,20 @@ find_python() {
   return 1
 }
 
+# The project and the extras in $1, at the versions requirements.lock pins (regenerate it
+# after changing dependencies: scripts/lock). uv installs several times faster than pip;
+# pip does the same job where uv cannot be had.
+install_project() {
+  local spec=".${1:+[$1]}"
+  if .venv/bin/python -m pip install -q uv &&
+    .venv/bin/python -m uv pip install --python .venv/bin/python -q -c requirements.lock -e "$spec"; then
+    return 0
+  fi
+  echo "(uv did not work here; installing with pip)"
+  .venv/bin/python -m pip install -q --upgrade pip &&
+    .venv/bin/python -m pip install -q -c requirements.lock -e "$spec"
+}
+
 bootstrap() {
   local extras="${1:-}" py stamp want
   py=$(find_python)
@@ -35,12 +49,11 @@ bootstrap() {
     fi
   fi
   stamp=.venv/.community-hub-installed
-  want="$(cat pyproject.toml | sha256sum | cut -c1-16) extras=${extras}"
+  want="$(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16) extras=${extras}"
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "==> installing Community Hub${extras:+ with [$extras]} into .venv"
-    # pip's build chatter goes to a log; it is shown only if the install fails.
-    if ! { .venv/bin/python -m pip install -q --upgrade pip &&
-      .venv/bin/python -m pip install -q -e ".${extras:+[$extras]}"; } >.venv/install.log 2>&1; then
+    # The installers' chatter goes to a log; it is shown only if the install fails.
+    if ! install_project "$extras" >.venv/install.log 2>&1; then
       cat .venv/install.log >&2
       echo "installing Community Hub failed (log above, also in .venv/install.log)" >&2
       return 1
