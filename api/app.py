@@ -8,7 +8,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from api import request_limits
-from api.errors import complete_error_responses
+from api.errors import complete_error_responses, install_error_handlers
 from api.routes import (
     alerts,
     api_docs,
@@ -93,6 +93,7 @@ def create_app(ctx: ApiContext, *, internal: bool = False) -> FastAPI:
         app.include_router(internal_routes.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     complete_error_responses(app)
+    install_error_handlers(app)
     request_limits.install(
         app,
         max_body_bytes=ctx.settings.api_max_body_bytes,

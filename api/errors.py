@@ -1,8 +1,10 @@
 """One error model for the whole API, and an OpenAPI document that lists it.
 
 Every error answer is ``{"detail": ...}``: a sentence saying what was wrong, or
-for 422 FastAPI's list of the inputs that failed validation. The routes raise
-HTTPException with such a sentence. Here the generated OpenAPI document is
+for 422 FastAPI's list of the inputs that failed validation. The hub's domains
+raise its refusals (hub/errors.py: NotFound, Forbidden, Conflict, InvalidInput),
+mapped to 404, 403, 409 and 422 by one handler here; routes raise HTTPException
+only for what they check themselves. Here the generated OpenAPI document is
 completed so a client (and the schemathesis contract test) knows which errors
 each operation can answer: 401/403 where a login is needed, 404 where a path
 names something, 409 for changes, 429 where a rate limit applies.
@@ -16,6 +18,8 @@ from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+
+from hub.errors import Conflict, Forbidden, HubError, InvalidInput, NotFound
 
 # The largest id a database row can have (a signed 64-bit integer).
 MAX_ID = 2**63 - 1
@@ -57,6 +61,26 @@ def _codes_for(path: str, method: str, operation: dict[str, Any]) -> list[str]:
     if path == "/api/v1/auth/token":
         codes.append("401")  # wrong username or password
     return codes
+
+
+_STATUS: tuple[tuple[type[HubError], int], ...] = (
+    (NotFound, 404),
+    (Forbidden, 403),
+    (Conflict, 409),
+)
+
+
+async def _refused(_request: Request, exc: Exception) -> JSONResponse:
+    """The hub's refusals (hub/errors.py), mapped to HTTP here and nowhere else."""
+    if isinstance(exc, InvalidInput):
+        problem = {"type": "value_error", "loc": [exc.where, exc.field], "msg": exc.message}
+        return JSONResponse({"detail": [problem]}, status_code=422)
+    code = next((code for kind, code in _STATUS if isinstance(exc, kind)), 400)
+    return JSONResponse({"detail": str(exc)}, status_code=code)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(HubError, _refused)
 
 
 def complete_error_responses(app: FastAPI) -> None:

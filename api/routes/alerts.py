@@ -79,13 +79,8 @@ async def acknowledge_alert(scope: UserScope, ctx: Context, alert_id: int) -> Al
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, f"role {scope.role.value} cannot acknowledge alerts"
         )
-    try:
-        async with ctx.db.write() as conn:
-            return await service.acknowledge(conn, scope, alert_id, datetime.now(UTC))
-    except service.AlertNotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-    except service.AlertStateConflict as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    async with ctx.db.write() as conn:
+        return await service.acknowledge(conn, scope, alert_id, datetime.now(UTC))
 
 
 @router.post(
@@ -100,10 +95,5 @@ async def clear_alert(
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, f"role {scope.role.value} cannot clear alerts"
         )
-    try:
-        async with ctx.db.write() as conn:
-            return await service.clear(conn, scope, alert_id, request.reason, datetime.now(UTC))
-    except service.AlertNotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-    except service.AlertStateConflict as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    async with ctx.db.write() as conn:
+        return await service.clear(conn, scope, alert_id, request.reason, datetime.now(UTC))

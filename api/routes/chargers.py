@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Response, status
+from fastapi import APIRouter, Depends, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Conn, Context, Limit, Offset
@@ -63,17 +63,10 @@ async def reserve_port(
     request: ReservationRequest,
 ) -> Reservation:
     """Hold a free port for yourself for the given minutes (one reservation at a time)."""
-    try:
-        async with ctx.db.write() as conn:
-            return await reservations.reserve(
-                conn, scope, device_id, port, request.minutes, datetime.now(UTC)
-            )
-    except reservations.ReservationForbidden as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
-    except reservations.ReservationNotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-    except reservations.ReservationConflict as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    async with ctx.db.write() as conn:
+        return await reservations.reserve(
+            conn, scope, device_id, port, request.minutes, datetime.now(UTC)
+        )
 
 
 @router.get("/api/v1/reservations/mine", responses={403: {"description": "only residents"}})
@@ -99,10 +92,5 @@ async def cancel_reservation(
     _: Resident, scope: UserScope, ctx: Context, reservation_id: int
 ) -> Reservation:
     """Give your reservation up: the port is free for others at once."""
-    try:
-        async with ctx.db.write() as conn:
-            return await reservations.cancel(conn, scope, reservation_id, datetime.now(UTC))
-    except reservations.ReservationNotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-    except reservations.ReservationConflict as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    async with ctx.db.write() as conn:
+        return await reservations.cancel(conn, scope, reservation_id, datetime.now(UTC))

@@ -8,15 +8,12 @@ and admins.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from api.deps import Conn, Context, Limit, Offset
-from api.errors import invalid_input
 from api.pagination import Page
 from api.security import UserScope, require_roles
 from hub.duty import service
@@ -49,21 +46,6 @@ _WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"description": "the same line is already on the rota"},
     422: {"description": "an input is invalid; the detail names it and says why"},
 }
-
-
-@contextmanager
-def _rota_errors() -> Iterator[None]:
-    """The hub's rota exceptions as HTTP answers with their reasons."""
-    try:
-        yield
-    except service.RotaNotVisible as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-    except service.RotaForbidden as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
-    except service.RotaConflict as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    except service.InvalidRotaInput as exc:
-        raise invalid_input("body", exc.field, exc.message) from None
 
 
 @router.get("/volunteers")
@@ -114,9 +96,8 @@ async def add_rota_line(
     request: RotaLineCreate, _writer: Writer, scope: UserScope, ctx: Context
 ) -> RotaLinePublic:
     """Put a volunteer or staff member of the grid's community on a grid's rota."""
-    with _rota_errors():
-        async with ctx.db.write() as conn:
-            return await service.create_rota_line(conn, scope, request)
+    async with ctx.db.write() as conn:
+        return await service.create_rota_line(conn, scope, request)
 
 
 @router.patch("/duty/rota/{line_id}", responses=_WRITE_ERRORS)
@@ -124,9 +105,8 @@ async def change_rota_line(
     line_id: int, request: RotaLineUpdate, _writer: Writer, scope: UserScope, ctx: Context
 ) -> RotaLinePublic:
     """Change the fields sent; the changed line is checked as a new one would be."""
-    with _rota_errors():
-        async with ctx.db.write() as conn:
-            return await service.update_rota_line(conn, scope, line_id, request)
+    async with ctx.db.write() as conn:
+        return await service.update_rota_line(conn, scope, line_id, request)
 
 
 @router.delete(
@@ -135,9 +115,8 @@ async def change_rota_line(
 async def remove_rota_line(
     line_id: int, _writer: Writer, scope: UserScope, ctx: Context
 ) -> Response:
-    with _rota_errors():
-        async with ctx.db.write() as conn:
-            await service.delete_rota_line(conn, scope, line_id)
+    async with ctx.db.write() as conn:
+        await service.delete_rota_line(conn, scope, line_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -150,5 +129,4 @@ async def on_duty_now(
 ) -> OnDutyNow:
     """Who is on duty in the grid now, by position, in the order alarms reach them.
     Volunteers may ask about the grids they serve (to reach their backup, say)."""
-    with _rota_errors():
-        return await service.on_duty_now(conn, scope, grid_id, datetime.now(UTC))
+    return await service.on_duty_now(conn, scope, grid_id, datetime.now(UTC))

@@ -8,14 +8,11 @@ for (name, address, contacts), residents their own household. Each answer says i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 
 from api.deps import Conn, Context, Limit, Offset
-from api.errors import invalid_input
 from api.pagination import Page
 from api.security import UserScope, require_roles
 from hub.residents import service
@@ -52,19 +49,6 @@ _WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@contextmanager
-def _resident_errors() -> Iterator[None]:
-    """The hub's resident exceptions as HTTP answers with their reasons."""
-    try:
-        yield
-    except service.ResidentNotVisible as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-    except service.ResidentForbidden as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
-    except service.InvalidResidentInput as exc:
-        raise invalid_input("body", exc.field, exc.message) from None
-
-
 @router.get("", responses={403: _READ_ERRORS[403]})
 async def residents(
     scope: UserScope,
@@ -85,10 +69,7 @@ async def residents(
     """Residents the caller may see, in their role's view. Volunteers: only the elderly of
     the grids they are on the rota for. Residents: their own household."""
     filters = ResidentFilters(household_id, building_id, grid_id, elderly, lives_alone, q)
-    with _resident_errors():
-        items, total = await service.list_residents(
-            conn, scope, filters, limit=limit, offset=offset
-        )
+    items, total = await service.list_residents(conn, scope, filters, limit=limit, offset=offset)
     return ResidentPage(items=items, total=total, limit=limit, offset=offset)
 
 
@@ -107,9 +88,8 @@ async def add_resident(
     request: ResidentCreate, _writer: Writer, scope: UserScope, ctx: Context
 ) -> ResidentRecord:
     """Add a resident to a household of your community (admins: any household)."""
-    with _resident_errors():
-        async with ctx.db.write() as conn:
-            return await service.create_resident(conn, scope, request)
+    async with ctx.db.write() as conn:
+        return await service.create_resident(conn, scope, request)
 
 
 @router.patch("/{resident_id}", responses=_WRITE_ERRORS)
@@ -117,9 +97,8 @@ async def change_resident(
     resident_id: int, request: ResidentUpdate, _writer: Writer, scope: UserScope, ctx: Context
 ) -> ResidentRecord:
     """Change the fields sent; a new `household_id` must be in your community."""
-    with _resident_errors():
-        async with ctx.db.write() as conn:
-            return await service.update_resident(conn, scope, resident_id, request)
+    async with ctx.db.write() as conn:
+        return await service.update_resident(conn, scope, resident_id, request)
 
 
 @router.post(
@@ -133,9 +112,8 @@ async def add_contact(
     ctx: Context,
 ) -> FamilyContactPublic:
     """Add a family contact; the lowest `priority` is called first."""
-    with _resident_errors():
-        async with ctx.db.write() as conn:
-            return await service.add_contact(conn, scope, resident_id, request)
+    async with ctx.db.write() as conn:
+        return await service.add_contact(conn, scope, resident_id, request)
 
 
 @router.patch("/{resident_id}/contacts/{contact_id}", responses=_WRITE_ERRORS)
@@ -147,9 +125,8 @@ async def change_contact(
     scope: UserScope,
     ctx: Context,
 ) -> FamilyContactPublic:
-    with _resident_errors():
-        async with ctx.db.write() as conn:
-            return await service.update_contact(conn, scope, resident_id, contact_id, request)
+    async with ctx.db.write() as conn:
+        return await service.update_contact(conn, scope, resident_id, contact_id, request)
 
 
 @router.delete(
@@ -160,7 +137,6 @@ async def change_contact(
 async def remove_contact(
     resident_id: int, contact_id: int, _writer: Writer, scope: UserScope, ctx: Context
 ) -> Response:
-    with _resident_errors():
-        async with ctx.db.write() as conn:
-            await service.delete_contact(conn, scope, resident_id, contact_id)
+    async with ctx.db.write() as conn:
+        await service.delete_contact(conn, scope, resident_id, contact_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -4,21 +4,19 @@ handling (co-handlers) and raising a grid ticket to the community."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 
 from api.deps import Conn, Context, Limit, Offset
-from api.errors import MAX_ID, invalid_input
+from api.errors import MAX_ID
 from api.pagination import Page
 from api.security import CurrentUser, UserScope
 from api.state import ApiContext
 from hub.notifications import outbox
 from hub.residents.card import ResidentCard, resident_card
-from hub.tickets import handlers, intake, service, workflow
+from hub.tickets import handlers, intake, service
 from hub.tickets.models import (
     CoHandlerAdd,
     RaiseRequest,
@@ -38,21 +36,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"description": "not allowed in the ticket's state, or changed concurrently"},
     422: {"description": "an input is missing or invalid; the detail names it"},
 }
-
-
-@contextmanager
-def _ticket_errors() -> Iterator[None]:
-    """The hub's ticket exceptions as HTTP answers with their reasons."""
-    try:
-        yield
-    except service.TicketNotVisible as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-    except service.TicketForbidden as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
-    except (workflow.IllegalTransition, service.TicketConflict) as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    except service.InvalidTicketInput as exc:
-        raise invalid_input("body", exc.field, exc.message) from None
 
 
 def _committed(ctx: ApiContext) -> None:
@@ -102,11 +85,10 @@ async def open_ticket(
     household are their own, and the source is `resident`. The ticket is routed as its
     category says: to the volunteer on duty, or registered for staff to dispatch.
     """
-    with _ticket_errors():
-        async with ctx.db.write() as conn:
-            opened = await intake.open_by_user(conn, request, user, scope, datetime.now(UTC))
-            answer = await service.reload_for(conn, scope, opened.ticket_id)
-            await outbox.enqueue(conn, opened.notifications)
+    async with ctx.db.write() as conn:
+        opened = await intake.open_by_user(conn, request, user, scope, datetime.now(UTC))
+        answer = await service.reload_for(conn, scope, opened.ticket_id)
+        await outbox.enqueue(conn, opened.notifications)
     _committed(ctx)
     return answer
 
@@ -156,11 +138,10 @@ async def transition_ticket(
     extension; `note` to start (the on-site verification) and resolve; `assignee_id`
     to dispatch; `new_due_at` to grant an extension; `score` (1-5) to rate.
     """
-    with _ticket_errors():
-        async with ctx.db.write() as conn:
-            return await service.transition(
-                conn, ticket_id, request.action, user, scope, request, datetime.now(UTC)
-            )
+    async with ctx.db.write() as conn:
+        return await service.transition(
+            conn, ticket_id, request.action, user, scope, request, datetime.now(UTC)
+        )
 
 
 @router.post("/{ticket_id}/co-handlers", status_code=status.HTTP_201_CREATED, responses=_ERRORS)
@@ -175,12 +156,11 @@ async def add_co_handler(
     the ticket must not be closed or rated. They are notified, can see the ticket and
     earn co-handler points when it closes, but take none of the assignee's actions.
     """
-    with _ticket_errors():
-        async with ctx.db.write() as conn:
-            answer, notification = await handlers.add_co_handler(
-                conn, ticket_id, request.user_id, request.note, user, scope, datetime.now(UTC)
-            )
-            await outbox.enqueue(conn, [notification])
+    async with ctx.db.write() as conn:
+        answer, notification = await handlers.add_co_handler(
+            conn, ticket_id, request.user_id, request.note, user, scope, datetime.now(UTC)
+        )
+        await outbox.enqueue(conn, [notification])
     _committed(ctx)
     return answer
 
@@ -190,11 +170,10 @@ async def remove_co_handler(
     ticket_id: int, user_id: int, user: CurrentUser, scope: UserScope, ctx: Context
 ) -> TicketPublic:
     """Take a co-handler off the ticket (same callers and states as adding one)."""
-    with _ticket_errors():
-        async with ctx.db.write() as conn:
-            return await handlers.remove_co_handler(
-                conn, ticket_id, user_id, user, scope, datetime.now(UTC)
-            )
+    async with ctx.db.write() as conn:
+        return await handlers.remove_co_handler(
+            conn, ticket_id, user_id, user, scope, datetime.now(UTC)
+        )
 
 
 @router.post("/{ticket_id}/raise", responses=_ERRORS)
@@ -206,11 +185,10 @@ async def raise_ticket(
     For the assigned volunteer and the community's staff and property managers, while
     the ticket is not closed; `reason` is required. Community staff are notified.
     """
-    with _ticket_errors():
-        async with ctx.db.write() as conn:
-            answer, notification = await handlers.raise_to_community(
-                conn, ticket_id, request.reason, user, scope, datetime.now(UTC)
-            )
-            await outbox.enqueue(conn, [notification])
+    async with ctx.db.write() as conn:
+        answer, notification = await handlers.raise_to_community(
+            conn, ticket_id, request.reason, user, scope, datetime.now(UTC)
+        )
+        await outbox.enqueue(conn, [notification])
     _committed(ctx)
     return answer

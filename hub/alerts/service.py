@@ -14,6 +14,7 @@ from device_adapters.model import DeviceEvent, Severity
 from hub.alerts.models import AlertPublic, AlertStatus
 from hub.alerts.repeats import AlertRepeats
 from hub.devices.models import DeviceContext
+from hub.errors import Conflict, NotFound
 from hub.schema.alerts import alerts
 from hub.schema.tickets import ticket_handlers, tickets
 from hub.users.models import Role
@@ -177,11 +178,11 @@ async def clear_active(
     return int(row.id)
 
 
-class AlertNotFound(LookupError):
+class AlertNotFound(NotFound):
     pass
 
 
-class AlertStateConflict(RuntimeError):
+class AlertStateConflict(Conflict):
     pass
 
 

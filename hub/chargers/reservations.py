@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.chargers.models import Availability, Reservation, ReservationStatus
 from hub.chargers.service import effective_status, find_charger
+from hub.errors import Conflict, Forbidden, NotFound
 from hub.notifications.base import Notification
 from hub.schema.chargers import charger_reservations
 from hub.schema.devices import devices
@@ -45,15 +46,15 @@ class ReservationError(Exception):
     """A reservation request the rules refuse; the message says why."""
 
 
-class ReservationForbidden(ReservationError):
+class ReservationForbidden(ReservationError, Forbidden):
     """The caller's role may not reserve."""
 
 
-class ReservationNotFound(ReservationError):
+class ReservationNotFound(ReservationError, NotFound):
     """No such charger, port or reservation for this caller."""
 
 
-class ReservationConflict(ReservationError):
+class ReservationConflict(ReservationError, Conflict):
     """The port or the resident is not free for this."""
 
 

@@ -21,6 +21,7 @@ from hub.duty.models import (
     VolunteerPublic,
     check_hours,
 )
+from hub.errors import Conflict, Forbidden, InvalidInput, NotFound
 from hub.grid.service import grid_community, visible_grids
 from hub.grid.zones import community_zone
 from hub.schema.duty import duty_rota
@@ -84,24 +85,20 @@ WRITERS = (Role.ADMIN, Role.COMMUNITY_STAFF)
 _ON_ROTA_ROLES = (Role.VOLUNTEER.value, Role.COMMUNITY_STAFF.value)
 
 
-class RotaNotVisible(LookupError):
+class RotaNotVisible(NotFound):
     """No such rota line or grid, or the caller may not see it: not told apart (404)."""
 
 
-class RotaForbidden(PermissionError):
+class RotaForbidden(Forbidden):
     """The caller's role may not do this (403)."""
 
 
-class RotaConflict(RuntimeError):
+class RotaConflict(Conflict):
     """The same line is already on the rota (409)."""
 
 
-class InvalidRotaInput(ValueError):
+class InvalidRotaInput(InvalidInput):
     """An input is wrong (422); ``field`` names it."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field, self.message = field, message
 
 
 def visible_rota(scope: Scope) -> ColumnElement[bool] | None:

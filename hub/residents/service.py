@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from hub.devices.models import DeviceContext
+from hub.errors import Forbidden, InvalidInput, NotFound
 from hub.grid.service import HOUSEHOLD_PLACE, household_community
 from hub.residents.models import (
     ActivityPublic,
@@ -75,20 +76,16 @@ _MODELS: dict[ResidentView, type[ResidentRecord | ResidentContact | ResidentList
 WRITERS = (Role.ADMIN, Role.COMMUNITY_STAFF)
 
 
-class ResidentNotVisible(LookupError):
+class ResidentNotVisible(NotFound):
     """No such resident (or contact), or the caller may not see it: not told apart (404)."""
 
 
-class ResidentForbidden(PermissionError):
+class ResidentForbidden(Forbidden):
     """The caller's role may not do this (403)."""
 
 
-class InvalidResidentInput(ValueError):
+class InvalidResidentInput(InvalidInput):
     """An input is wrong (422); ``field`` names it."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field, self.message = field, message
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
+from hub.errors import Conflict, Forbidden, InvalidInput, NotFound
 from hub.points import service as points
 from hub.points.models import Award
 from hub.rules.service import rules_for
@@ -271,24 +272,20 @@ async def reload_for(conn: AsyncConnection, scope: Scope, ticket_id: int) -> Tic
 # --- The workflow: one action at a time, checked, applied and logged together.
 
 
-class TicketNotVisible(LookupError):
+class TicketNotVisible(NotFound):
     """No such ticket, or the caller may not see it (the two are not told apart)."""
 
 
-class TicketForbidden(PermissionError):
+class TicketForbidden(Forbidden):
     """The caller's role, or their relation to the ticket, does not allow this (403)."""
 
 
-class TicketConflict(RuntimeError):
+class TicketConflict(Conflict):
     """The ticket's state does not allow this now (409)."""
 
 
-class InvalidTicketInput(ValueError):
+class InvalidTicketInput(InvalidInput):
     """An input is missing or wrong (422); ``field`` names it."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field, self.message = field, message
 
 
 class TransitionForbidden(TicketForbidden):

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from hub.errors import Conflict
 from hub.tickets.models import TicketAction as Act
 from hub.tickets.models import TicketStatus as S
 from hub.users.models import Role
@@ -117,7 +118,7 @@ class UnknownAction(ValueError):
         self.action = action
 
 
-class IllegalTransition(ValueError):
+class IllegalTransition(Conflict):
     """The action cannot be taken from the ticket's current state."""
 
     def __init__(self, action: str, status: S, *, yours: list[Act] | None = None) -> None:
