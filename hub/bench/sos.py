@@ -749,6 +749,25 @@ async def _loaded_phase(
         await asyncio.sleep(0.5)
 
 
+async def _hub_on_the_broker(client: httpx.AsyncClient, api: str) -> None:
+    for _ in range(150):
+        if (await _health(client, api)).get("mqtt_connected") is True:
+            return
+        await asyncio.sleep(0.2)
+    raise RuntimeError("the hub did not reach the broker")
+
+
+async def _watches_heard(client: httpx.AsyncClient, run: _Running, watches: list[_Watch]) -> None:
+    """Every watch online and heard from, and the hub done with that, first."""
+    before = await _hub_stored(client, run.api)
+    for chunk in range(0, len(watches), 50):
+        await asyncio.gather(*(w.connect(run.watch_port) for w in watches[chunk : chunk + 50]))
+    for _ in range(300):
+        if await _hub_stored(client, run.api) >= before + len(watches):
+            return
+        await asyncio.sleep(0.1)
+
+
 async def run_sos_bench(
     samples: int = 200,
     background_rate: float = 5000.0,
@@ -780,24 +799,10 @@ async def run_sos_bench(
             httpx.AsyncClient(timeout=httpx.Timeout(30, read=None)) as client,
         ):
             result.volunteer = run.volunteer
-            for _ in range(150):
-                if (await _health(client, run.api)).get("mqtt_connected") is True:
-                    break
-                await asyncio.sleep(0.2)
-            else:
-                raise RuntimeError("the hub did not reach the broker")
+            await _hub_on_the_broker(client, run.api)
             try:
                 async with _live_stream(client, run.api, run.volunteer) as stream:
-                    # Every watch online and heard from, and the hub done with that, first.
-                    before = await _hub_stored(client, run.api)
-                    for chunk in range(0, len(watches), 50):
-                        await asyncio.gather(
-                            *(w.connect(run.watch_port) for w in watches[chunk : chunk + 50])
-                        )
-                    for _ in range(300):
-                        if await _hub_stored(client, run.api) >= before + len(watches):
-                            break
-                        await asyncio.sleep(0.1)
+                    await _watches_heard(client, run, watches)
                     await asyncio.sleep(1)
 
                     with tqdm(
@@ -1038,23 +1043,10 @@ async def _attacked_run(
             _deployment(Path(tmp), len(watches), {"HUB_API_WORKERS": workers}) as deployed,
             httpx.AsyncClient(timeout=httpx.Timeout(30, read=None)) as client,
         ):
-            for _ in range(150):
-                if (await _health(client, deployed.api)).get("mqtt_connected") is True:
-                    break
-                await asyncio.sleep(0.2)
-            else:
-                raise RuntimeError("the hub did not reach the broker")
+            await _hub_on_the_broker(client, deployed.api)
             try:
                 async with _live_stream(client, deployed.api, deployed.volunteer) as stream:
-                    before = await _hub_stored(client, deployed.api)
-                    for chunk in range(0, len(watches), 50):
-                        await asyncio.gather(
-                            *(w.connect(deployed.watch_port) for w in watches[chunk : chunk + 50])
-                        )
-                    for _ in range(300):
-                        if await _hub_stored(client, deployed.api) >= before + len(watches):
-                            break
-                        await asyncio.sleep(0.1)
+                    await _watches_heard(client, deployed, watches)
                     roles = sorted({role for _l, role, _p in ENDPOINTS})
                     tokens = {role: await login(client, deployed.api, role) for role in roles}
                     context = multiprocessing.get_context("spawn")
