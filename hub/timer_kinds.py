@@ -12,11 +12,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.chargers import reservations
-from hub.escalation import service as escalation
 from hub.notifications.base import Notification
 from hub.reports import schedule as reports
 from hub.rules import conditions
-from hub.tickets import limits
+from hub.tickets import escalation, limits
 from hub.timers.scheduler import TimerKinds
 
 

@@ -1,7 +1,7 @@
 """Who hears of what, and the silent-alarm guard's lookup.
 
 Who hears of what is decided inside the transaction that causes it
-(hub.alerts.flows, hub.tickets.opening, hub.escalation), with the data as it is
+(hub.alerts.flows, hub.tickets.opening, hub.tickets.escalation), with the data as it is
 committed, and stored there with it (hub.notifications.outbox):
 
 * a ticket opened for an alarm: ``ticket.assigned`` to the volunteer on duty

@@ -14,12 +14,11 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from device_adapters.model import Severity
-from hub.escalation import service as escalation
 from hub.notifications.base import Notification, Recipients
 from hub.notifications.targets import on_duty_users
 from hub.rules.model import Category, Handler, RulesDocument, Target
 from hub.schema.tickets import tickets
-from hub.tickets import limits
+from hub.tickets import escalation, limits
 from hub.tickets.models import TicketSource, TicketStatus
 from hub.tickets.service import log_change
 from hub.users.models import Role
