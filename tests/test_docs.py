@@ -31,7 +31,7 @@ def test_the_topic_table_lists_every_topic_the_code_uses() -> None:
 
 
 def test_the_alert_kinds_of_conditions_over_time_are_documented() -> None:
-    from hub.rules.service import default_rules
+    from hub.policy.service import default_rules
 
     kinds = {str(getattr(rule, "alert_kind", "")) for rule in default_rules().rules}
     derived = {kind for kind in kinds if kind and kind not in KINDS}

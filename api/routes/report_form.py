@@ -31,8 +31,8 @@ from api.deps import Conn, Context
 from api.security import UserScope, require_roles
 from api.state import ApiContext
 from hub.notifications import outbox
-from hub.rules.model import Category
-from hub.rules.service import rules_for
+from hub.policy.document import Category
+from hub.policy.service import rules_for
 from hub.tickets import intake
 from hub.tickets.models import ReportForm
 from hub.tickets.service import InvalidTicketInput

@@ -1,6 +1,6 @@
 """A community's alarm rules, ticket categories and escalation chains: read and replace.
 
-The document is validated as a whole (hub.rules.model); an invalid one is
+The document is validated as a whole (hub.policy.document); an invalid one is
 refused with every problem listed, and the running rules stay as they were.
 """
 
@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Conn, Context
 from api.security import UserScope, require_roles
-from hub.rules.model import RulesDocument
-from hub.rules.service import VersionConflict, replace_rules, rules_for, stored_version
+from hub.policy.document import RulesDocument
+from hub.policy.service import VersionConflict, replace_rules, rules_for, stored_version
 from hub.schema.grid import communities
 from hub.users.models import Role, UserPublic
 from hub.users.scope import Scope

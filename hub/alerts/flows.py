@@ -22,10 +22,10 @@ from hub.alerts.service import open_or_attach_kind
 from hub.devices.models import DeviceContext
 from hub.notifications.base import Notification, Recipients
 from hub.notifications.targets import reach
+from hub.policy.document import Rule as AnyRule
+from hub.policy.document import RulesDocument
+from hub.policy.titles import DEFAULT_TITLE, fields_for, render
 from hub.residents.service import who_and_where
-from hub.rules.model import Rule as AnyRule
-from hub.rules.model import RulesDocument
-from hub.rules.titles import DEFAULT_TITLE, fields_for, render
 from hub.schema.alerts import alerts
 from hub.schema.tickets import tickets
 from hub.tickets.models import TicketSource, TicketStatus
@@ -211,7 +211,7 @@ async def _open_ticket_of(conn: AsyncConnection, device_id: str, kind: str) -> i
 
 def _title(rule: AnyRule, common: dict[str, str], detail: dict[str, Any] | None) -> str:
     """The rule's title, or the default one if its template is bad (stored before
-    templates were checked on saving, hub.rules.titles): an alarm is raised whatever
+    templates were checked on saving, hub.policy.titles): an alarm is raised whatever
     its text, so this never raises."""
     try:
         allowed = fields_for(rule.rule_type())

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.duty.service import on_duty
 from hub.notifications.base import ExternalContact, Recipients
-from hub.rules.model import RulesDocument, Target
+from hub.policy.document import RulesDocument, Target
 from hub.schema.residents import family_contacts
 from hub.users.models import Role
 

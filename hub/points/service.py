@@ -21,7 +21,7 @@ from hub.points.models import (
     PointsEntry,
     PointsHistory,
 )
-from hub.rules.model import Category, RulesDocument
+from hub.policy.document import Category, RulesDocument
 from hub.schema.points import points_ledger
 from hub.schema.tickets import tickets
 from hub.schema.users import users

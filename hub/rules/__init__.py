@@ -1,1 +1,1 @@
-"""rules domain: each community's alarm rules, ticket categories and escalation chains, as data."""
+"""The alarm engine: runs each community's alarm rules (hub/policy) over events and time."""

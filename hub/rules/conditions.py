@@ -21,9 +21,9 @@ from device_adapters.model import Severity
 from hub.alerts.flows import Raised, raise_alert
 from hub.devices.models import DeviceContext
 from hub.devices.service import device_context
+from hub.policy.document import HeldRule, OfflineRule, RulesDocument, ThresholdRule, WelfareRule
+from hub.policy.service import rules_for
 from hub.residents.activity import last_sign_of_life
-from hub.rules.model import HeldRule, OfflineRule, RulesDocument, ThresholdRule, WelfareRule
-from hub.rules.service import rules_for
 from hub.schema.devices import devices
 from hub.schema.grid import buildings, grids, households
 from hub.schema.residents import residents

@@ -24,14 +24,7 @@ from hub.alerts.service import active_alert_keys, clear_active
 from hub.devices.models import DeviceContext
 from hub.devices.service import device_context
 from hub.devices.state import CHARGER_FAULT_KINDS
-from hub.residents.activity import SignOfLife
-from hub.rules.conditions import (
-    TIMER_KIND,
-    condition_key,
-    welfare_key,
-    welfare_payload,
-)
-from hub.rules.model import (
+from hub.policy.document import (
     CountRule,
     EventRule,
     HeldRule,
@@ -41,7 +34,14 @@ from hub.rules.model import (
     ThresholdRule,
     WelfareRule,
 )
-from hub.rules.service import rules_for
+from hub.policy.service import rules_for
+from hub.residents.activity import SignOfLife
+from hub.rules.conditions import (
+    TIMER_KIND,
+    condition_key,
+    welfare_key,
+    welfare_payload,
+)
 from hub.schema.events import events as events_table
 from hub.timers import service as timers
 

@@ -1,4 +1,4 @@
-"""One validated rules document per community (hub.rules.model.RulesDocument as JSON)."""
+"""One validated rules document per community (hub.policy.document.RulesDocument as JSON)."""
 
 from __future__ import annotations
 

@@ -25,8 +25,8 @@ from device_adapters.model import Severity
 from hub.alerts.models import AlertStatus
 from hub.notifications.base import Notification, Recipients
 from hub.notifications.targets import ROLE_TARGETS, on_duty_users, reach
-from hub.rules.model import ASSIGNING_TARGETS, EscalationStep, RulesDocument
-from hub.rules.service import rules_for
+from hub.policy.document import ASSIGNING_TARGETS, EscalationStep, RulesDocument
+from hub.policy.service import rules_for
 from hub.schema.alerts import alerts
 from hub.schema.tickets import escalations, tickets
 from hub.tickets.models import TicketStatus

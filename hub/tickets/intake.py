@@ -23,8 +23,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from device_adapters.model import Severity
-from hub.rules.model import Category, RulesDocument
-from hub.rules.service import rules_for
+from hub.policy.document import Category, RulesDocument
+from hub.policy.service import rules_for
 from hub.schema.grid import buildings, grids, households
 from hub.tickets.models import ReportForm, TicketCreate, TicketSource
 from hub.tickets.opening import OpenedTicket, UnknownCategory, open_ticket

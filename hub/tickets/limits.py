@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from device_adapters.model import Severity
 from hub.notifications.base import Notification, Recipients
-from hub.rules.model import Category
+from hub.policy.document import Category
 from hub.schema.grid import grids
 from hub.schema.tickets import tickets
 from hub.tickets.models import TicketStatus

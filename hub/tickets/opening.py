@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from device_adapters.model import Severity
 from hub.notifications.base import Notification, Recipients
 from hub.notifications.targets import on_duty_users
-from hub.rules.model import Category, Handler, RulesDocument, Target
+from hub.policy.document import Category, Handler, RulesDocument, Target
 from hub.schema.tickets import tickets
 from hub.tickets import escalation, limits
 from hub.tickets.models import TicketSource, TicketStatus

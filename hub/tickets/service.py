@@ -13,7 +13,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from hub.errors import Conflict, Forbidden, InvalidInput, NotFound
 from hub.points import service as points
 from hub.points.models import Award
-from hub.rules.service import rules_for
+from hub.policy.service import rules_for
 from hub.schema.alerts import alerts
 from hub.schema.devices import devices
 from hub.schema.grid import households

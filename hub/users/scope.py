@@ -124,7 +124,7 @@ def nothing() -> ColumnElement[bool]:
 # elderly_fall, elderly_health, elderly_welfare, security_duress, a community's own new
 # categories) is elderly care, confidential or unclassified, and is kept from property
 # managers: least privilege until the rules document can mark a category as the
-# property's (a field in hub/rules/model.Category; no migration needed, it is JSON).
+# property's (a field in hub/policy/document.Category; no migration needed, it is JSON).
 PROPERTY_TICKET_CATEGORIES = frozenset(
     {"facility_repair", "fire_safety", "security", "resident_report", "general"}
 )

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from device_adapters.model import DeviceFamily
 from hub.demo.seed import DEMO_PASSWORD
 from hub.ingest.flows import BatchOutcome, store_batch
-from hub.rules.service import default_rules
+from hub.policy.service import default_rules
 from hub.schema.grid import communities, streets
 from hub.schema.rules import community_rules
 from hub.storage.db import Database

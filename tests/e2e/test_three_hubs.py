@@ -42,8 +42,8 @@ from device_adapters.model import DeviceEvent, DeviceFamily
 from hub.bridge.mqtt_bridge import Incoming, MqttBridge
 from hub.bridge.topics import event_topic
 from hub.devices.service import register_device
-from hub.rules.model import RulesDocument
-from hub.rules.service import default_rules, replace_rules
+from hub.policy.document import RulesDocument
+from hub.policy.service import default_rules, replace_rules
 from hub.schema.alerts import alerts
 from hub.schema.devices import devices
 from hub.schema.events import events

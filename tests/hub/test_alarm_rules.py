@@ -1,6 +1,6 @@
 """The alarm-rules engine against a real, seeded SQLite file, with time driven by a fake clock.
 
-Every rule type of hub.rules.model is exercised through the ingest entry points
+Every rule type of hub.policy.document is exercised through the ingest entry points
 (store_batch / store_parsed) and the Scheduler that fires stored timers, the
 way the running hub does: nothing is mocked, the clock is the only thing the
 tests control.
@@ -32,9 +32,9 @@ from hub.alerts.service import clear_active
 from hub.clock import Clock
 from hub.ingest.flows import BatchOutcome, Parsed, store_batch, store_parsed
 from hub.notifications.base import Notification
-from hub.rules.model import RulesDocument
-from hub.rules.service import default_rules, replace_rules, rules_for
-from hub.rules.titles import TITLE_MAX
+from hub.policy.document import RulesDocument
+from hub.policy.service import default_rules, replace_rules, rules_for
+from hub.policy.titles import TITLE_MAX
 from hub.schema.alerts import alerts
 from hub.schema.grid import communities
 from hub.schema.residents import residents
@@ -203,7 +203,7 @@ def test_the_fake_clock_is_a_scheduler_clock() -> None:
 
 
 def _defaults() -> dict[str, Any]:
-    text = resources.files("hub.rules").joinpath("default_rules.json").read_text("utf-8")
+    text = resources.files("hub.policy").joinpath("default_rules.json").read_text("utf-8")
     loaded: dict[str, Any] = json.loads(text)
     return loaded
 

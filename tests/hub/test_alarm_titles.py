@@ -1,12 +1,12 @@
-"""Alarm title templates (hub.rules.titles): what rendering does with good and bad ones."""
+"""Alarm title templates (hub.policy.titles): what rendering does with good and bad ones."""
 
 from __future__ import annotations
 
 import pytest
 
-from hub.rules.model import EventRule, RulesDocument
-from hub.rules.service import default_rules
-from hub.rules.titles import TITLE_MAX, TitleError, check, fields_for, render
+from hub.policy.document import EventRule, RulesDocument
+from hub.policy.service import default_rules
+from hub.policy.titles import TITLE_MAX, TitleError, check, fields_for, render
 
 FIELDS = {"who": "Zhou", "where": "2-202", "device": "watch", "what": "fall"}
 

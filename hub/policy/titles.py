@@ -5,7 +5,7 @@ A rule's ``title`` is text with placeholders in braces, ``"Fall detected: {who} 
 as plain names: no format spec or conversion (``{who:>10}``, ``{who!r}``), no
 attribute or index access (``{who.x}``, ``{who[0]}``), no positional fields
 (``{0}``, ``{}``), balanced braces (``{{`` and ``}}`` are literal braces). That is
-checked when a document is saved (hub.rules.model). str.format would have taken
+checked when a document is saved (hub.policy.document). str.format would have taken
 all of it, raised on the next alarm for a lone brace, and padded ``{who:>99999}``
 to 99999 characters.
 

@@ -19,7 +19,7 @@ from importlib import resources
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.rules.model import STORED, RulesDocument
+from hub.policy.document import STORED, RulesDocument
 from hub.schema.rules import community_rules
 
 _parsed: dict[tuple[int, int], tuple[object, RulesDocument]] = {}
@@ -27,7 +27,7 @@ _parsed: dict[tuple[int, int], tuple[object, RulesDocument]] = {}
 
 @cache
 def default_rules() -> RulesDocument:
-    text = resources.files("hub.rules").joinpath("default_rules.json").read_text("utf-8")
+    text = resources.files("hub.policy").joinpath("default_rules.json").read_text("utf-8")
     return RulesDocument.model_validate(json.loads(text))
 
 

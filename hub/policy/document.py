@@ -9,11 +9,11 @@ so the hub only ever runs documents that make sense:
   category names exists;
 * rule ids are unique, and an event kind has at most one plain ``event`` rule;
 * a title template names only its rule type's fields, with no format spec,
-  conversion or attribute access and balanced braces (hub.rules.titles); labels
+  conversion or attribute access and balanced braces (hub.policy.titles); labels
   and names are single lines of plain text.
 
 Checks added later must not stop a community whose stored document predates
-them: :func:`hub.rules.service.rules_for` validates with ``context={STORED: True}``,
+them: :func:`hub.policy.service.rules_for` validates with ``context={STORED: True}``,
 which skips the checks marked so below (the engine copes with what they refuse).
 
 Rule types:
@@ -52,7 +52,7 @@ from pydantic import (
 
 from device_adapters.kinds import KINDS
 from device_adapters.model import DeviceFamily, Severity
-from hub.rules import titles
+from hub.policy import titles
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
 AlertKind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_.]{0,47}$")]
