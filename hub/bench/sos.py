@@ -963,6 +963,8 @@ class AttackRun:
     mix: list[float] = field(default_factory=list)  # latencies of the ordinary mix, ms
     mix_errors: int = 0
     duration_s: float = 0.0
+    # The machine's 1-minute load average before and after this run: it is shared.
+    load_average: tuple[float, float] = (math.nan, math.nan)
 
 
 async def _attacker(
@@ -1101,19 +1103,17 @@ async def run_sos_attack_bench(
 ) -> list[AttackRun]:
     """One deployment per ``workers`` value, one after another on this machine: the API in
     the hub process ("0", as before) and in worker processes."""
-    load_before = os.getloadavg()[0]
     runs = []
     with tqdm(
         total=samples * len(workers), unit="SOS", desc="sos under attack", disable=not progress
     ) as bar:
         for value in workers:
             bar.set_postfix(workers=value, refresh=True)
-            runs.append(await _attacked_run(value, samples, attackers, clients, every_s, bar))
-    _ATTACK_LOAD[:] = [load_before, os.getloadavg()[0]]
+            before = os.getloadavg()[0]
+            run = await _attacked_run(value, samples, attackers, clients, every_s, bar)
+            run.load_average = (before, os.getloadavg()[0])
+            runs.append(run)
     return runs
-
-
-_ATTACK_LOAD: list[float] = [math.nan, math.nan]
 
 
 def attack_markdown(runs: list[AttackRun]) -> str:
@@ -1128,8 +1128,8 @@ def attack_markdown(runs: list[AttackRun]) -> str:
         "the API benchmark, from a process of their own (so the client reading the stream does "
         "not wait behind them). Once with the API in the hub process (`HUB_API_WORKERS=0`, as "
         "before), once in worker processes, one after the other in one session. The "
-        f"machine's 1-minute load average was {_ATTACK_LOAD[0]:.1f} before and "
-        f"{_ATTACK_LOAD[1]:.1f} after.",
+        f"machine's 1-minute load average was {runs[0].load_average[0]:.1f} before and "
+        f"{runs[-1].load_average[1]:.1f} after.",
         "",
         "| API | SOS arrived / sent | p50 | p99 | max | target | attack answered | "
         "ordinary mix: req/s, p50, p99 |",
