@@ -107,7 +107,6 @@ class ApiWorkers:
         self._context = multiprocessing.get_context("spawn")
         self._workers: list[_Worker] = []
         self._supervisor: asyncio.Task[None] | None = None
-        self.restarts = 0
 
     def _spawn(self, index: int) -> _Worker:
         reader, writer = self._context.Pipe(duplex=False)
@@ -151,10 +150,6 @@ class ApiWorkers:
                 await asyncio.sleep(delays[slot])
                 delays[slot] = min(delays[slot] * 2, _RESTART_MAX_S)
                 self._workers[slot] = self._spawn(worker.index)
-                self.restarts += 1
-
-    def pids(self) -> list[int]:
-        return [w.process.pid for w in self._workers if w.process.pid is not None]
 
     async def stop(self) -> None:
         if self._supervisor is not None:
