@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.deps import Conn, Context
 from api.state import ApiContext
+from hub.access.scope import Scope, active_user_with_scope
 from hub.settings import Settings
 from hub.users.models import Role, UserPublic
-from hub.users.scope import Scope, active_user_with_scope
 from hub.users.service import get_user
 
 _ALGORITHM = "HS256"

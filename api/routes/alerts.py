@@ -13,8 +13,9 @@ from api.errors import invalid_input
 from api.pagination import Page
 from api.security import UserScope
 from hub.alerts import service
-from hub.alerts.models import AlertPublic, AlertStatus
+from hub.alerts.models import AlertPublic
 from hub.alerts.service import get_alert, list_alerts
+from hub.schema.alerts import AlertStatus
 from hub.users.models import Role
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])

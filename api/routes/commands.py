@@ -16,11 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from api.deps import Conn, Context, Limit, Offset
 from api.pagination import Page
 from api.security import UserScope, require_roles
+from hub.access.scope import Scope
 from hub.commands import service
 from hub.commands.models import CommandCreate, CommandPublic
 from hub.devices.service import get_device
 from hub.users.models import Role, UserPublic
-from hub.users.scope import Scope
 
 router = APIRouter(prefix="/api/v1", tags=["commands"])
 

@@ -19,6 +19,7 @@ from api.deps import Conn, Context
 from api.errors import MAX_ID, ErrorBody
 from api.routes.health import monitor
 from api.security import UserScope, own_community, require_roles
+from hub.access.scope import Scope
 from hub.dashboard.models import BuildingDevice, Dashboard, DeviceEvents
 from hub.dashboard.service import (
     build_dashboard,
@@ -27,7 +28,6 @@ from hub.dashboard.service import (
     device_events,
 )
 from hub.users.models import Role, UserPublic
-from hub.users.scope import Scope
 
 router = APIRouter(tags=["dashboard"])
 

@@ -13,11 +13,11 @@ from api.errors import MAX_ID, ErrorBody
 from api.pagination import Page
 from api.security import UserScope, require_roles
 from device_adapters.model import DeviceFamily
+from hub.access.scope import Scope
 from hub.devices.models import DevicePublic
 from hub.devices.service import DeviceFilters, get_device, list_devices
 from hub.devices.sources import move_device
 from hub.users.models import Role, UserPublic
-from hub.users.scope import Scope
 
 router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
 log = logging.getLogger(__name__)

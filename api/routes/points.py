@@ -10,10 +10,10 @@ from pydantic import AwareDatetime
 
 from api.deps import Conn, Limit, Offset
 from api.security import CurrentUser, UserScope, require_roles
+from hub.access.scope import scope_for
 from hub.points import service
 from hub.points.models import Leaderboard, PointsAccount
 from hub.users.models import Role, UserPublic
-from hub.users.scope import scope_for
 from hub.users.service import get_user
 
 router = APIRouter(prefix="/api/v1/points", tags=["points"])

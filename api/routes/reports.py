@@ -18,12 +18,12 @@ from pydantic import BaseModel
 from api.deps import Conn
 from api.errors import invalid_input
 from api.security import UserScope, own_community, require_roles
+from hub.access.scope import Scope, sees_care
 from hub.reports.models import DailyDigest, WeeklyBulletin
 from hub.reports.periods import BadReportInput, parse_date, parse_week
 from hub.reports.render import render_daily, render_weekly
 from hub.reports.service import CommunityNotFound, build_daily, build_weekly
 from hub.users.models import Role
-from hub.users.scope import Scope, sees_care
 
 _READERS = (Role.ADMIN, Role.COMMUNITY_STAFF, Role.PROPERTY_MANAGER)
 

@@ -15,11 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Conn, Context
 from api.security import UserScope, require_roles
+from hub.access.scope import Scope
 from hub.policy.document import RulesDocument
 from hub.policy.service import VersionConflict, replace_rules, rules_for, stored_version
 from hub.schema.grid import communities
 from hub.users.models import Role, UserPublic
-from hub.users.scope import Scope
 
 router = APIRouter(prefix="/api/v1/communities", tags=["rules"])
 

@@ -11,10 +11,10 @@ from pydantic import AwareDatetime, BaseModel
 from api.deps import Conn, Context
 from api.errors import invalid_input
 from api.security import UserScope
+from hub.access.scope import sees_vitals
 from hub.devices.service import get_device
 from hub.telemetry.history import Retention, choose_resolution, read_series
 from hub.telemetry.models import SCHEMA
-from hub.users.scope import sees_vitals
 
 router = APIRouter(prefix="/api/v1/devices", tags=["telemetry"])
 
@@ -61,7 +61,7 @@ async def telemetry(
     ] = None,
 ) -> TelemetryHistory:
     """One field of a device's measurements over time, as far as the caller may see the
-    device. Vitals only for those who may see the wearer's health (hub.users.scope.sees_vitals)."""
+    device. Vitals only for those who may see the wearer's health (hub.access.scope.sees_vitals)."""
     if field not in SCHEMA[measurement]:
         raise invalid_input(
             "query",

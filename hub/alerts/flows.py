@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from device_adapters.kinds import KINDS
 from device_adapters.model import Severity
+from hub.access.scope import PROPERTY_ALERT_PREFIXES
 from hub.alerts.repeats import AlertRepeats
 from hub.alerts.service import open_or_attach_kind
 from hub.devices.models import DeviceContext
@@ -32,7 +33,6 @@ from hub.tickets.models import TicketSource, TicketStatus
 from hub.tickets.opening import OpenedTicket, open_ticket
 from hub.tickets.service import log_change
 from hub.users.models import Role
-from hub.users.scope import PROPERTY_ALERT_PREFIXES
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ async def raise_alert(
     roles = list(people.recipients.roles)
     if severity is Severity.CRITICAL and ctx.community_id is not None:
         # Property managers are told only of what they may open: not a duress alarm
-        # (hub.users.scope.sees_silent) nor elderly care (SOS, fall: sees_care).
+        # (hub.access.scope.sees_silent) nor elderly care (SOS, fall: sees_care).
         theirs = not silent and kind.startswith(PROPERTY_ALERT_PREFIXES)
         supervisors = _SUPERVISORS if theirs else (Role.COMMUNITY_STAFF,)
         roles += [r for r in supervisors if r not in roles]

@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from pydantic import BaseModel
 
 from device_adapters.model import Severity
-
-
-class AlertStatus(StrEnum):
-    OPEN = "open"
-    ACKNOWLEDGED = "acknowledged"
-    CLEARED = "cleared"
+from hub.schema.alerts import AlertStatus
 
 
 class AlertPublic(BaseModel):

@@ -8,17 +8,16 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql.elements import ColumnElement
 
 from device_adapters.model import DeviceEvent, Severity
-from hub.alerts.models import AlertPublic, AlertStatus
+from hub.access.scope import Scope
+from hub.access.visibility import visible_alerts
+from hub.alerts.models import AlertPublic
 from hub.alerts.repeats import AlertRepeats
 from hub.devices.models import DeviceContext
 from hub.errors import Conflict, NotFound
-from hub.schema.alerts import alerts
-from hub.schema.tickets import ticket_handlers, tickets
-from hub.users.models import Role
-from hub.users.scope import Scope, grids_of_community, nothing, property_alert_kind
+from hub.schema.alerts import AlertStatus, alerts
+from hub.schema.tickets import tickets
 
 
 @dataclass(frozen=True)
@@ -222,46 +221,6 @@ async def clear(
     found = await get_alert(conn, scope, alert_id)
     assert found is not None
     return found
-
-
-def known_kinds(scope: Scope) -> list[ColumnElement[bool]]:
-    """Which alerts a role may know about at all, wherever they are: property managers
-    the property's kinds and never a duress alarm. Other roles are narrowed by place
-    and assignment in ``visible_alerts``; the dashboard and device filters use this too."""
-    if scope.role is Role.PROPERTY_MANAGER:
-        return [alerts.c.silent.is_(False), property_alert_kind(alerts.c.kind)]
-    return []
-
-
-def visible_alerts(scope: Scope) -> ColumnElement[bool] | None:
-    """Which alerts a caller may see, as a condition on the alerts table (None: all).
-
-    Staff: their community's (by the alert's grid). Property managers: their
-    community's property alerts (``known_kinds``) and those behind tickets they
-    co-handle. Volunteers: the alerts behind the tickets assigned to them or that
-    they co-handle (a duress alarm too, when staff dispatched its ticket to them).
-    Residents: their household's, never a duress alarm."""
-    if scope.sees_everything:
-        return None
-    co_handled = sa.select(ticket_handlers.c.ticket_id).where(
-        ticket_handlers.c.user_id == scope.user_id
-    )
-    if scope.is_community_wide:
-        in_community = alerts.c.grid_id.in_(grids_of_community(scope))
-        known = known_kinds(scope)
-        if not known:
-            return in_community
-        joint = sa.select(tickets.c.alert_id).where(tickets.c.id.in_(co_handled))
-        return sa.and_(in_community, sa.or_(sa.and_(*known), alerts.c.id.in_(joint)))
-    if scope.role is Role.VOLUNTEER:
-        mine = sa.select(tickets.c.alert_id).where(
-            sa.or_(tickets.c.assignee_id == scope.user_id, tickets.c.id.in_(co_handled))
-        )
-        return alerts.c.id.in_(mine)
-    if scope.household_id is not None:
-        # Duress alarms are never shown to residents, their own household's included.
-        return sa.and_(alerts.c.household_id == scope.household_id, alerts.c.silent.is_(False))
-    return nothing()
 
 
 def _select() -> sa.Select[Any]:

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.access.scope import Scope
 from hub.chargers.models import Availability, Reservation, ReservationStatus
 from hub.chargers.service import effective_status, find_charger
 from hub.errors import Conflict, Forbidden, NotFound
@@ -32,7 +33,6 @@ from hub.schema.devices import devices
 from hub.schema.users import users
 from hub.timers import service as timers
 from hub.users.models import Role
-from hub.users.scope import Scope
 
 TIMER_KIND = "charger_reservation"
 MIN_MINUTES = 10  # shorter is not worth walking down to the pile for

@@ -19,6 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from device_adapters.model import DeviceFamily
+from hub.access.scope import Scope, nothing
+from hub.access.visibility import visible_chargers
 from hub.chargers.models import (
     Availability,
     ChargerAvailability,
@@ -29,7 +31,6 @@ from hub.schema.chargers import charger_reservations
 from hub.schema.devices import devices
 from hub.schema.events import events
 from hub.schema.grid import buildings, grids
-from hub.users.scope import Scope, nothing
 
 # Device states a reservation does not cover up: a fault, or a car already charging.
 _SHOWN_OVER_RESERVATION = frozenset({Availability.OUT_OF_ORDER, Availability.CHARGING})
@@ -77,27 +78,6 @@ def availability_of(row: Any) -> ChargerAvailability:
         ports=ports,
         summary=_summary(ports),
     )
-
-
-def visible_chargers(scope: Scope) -> sa.Select[Any]:
-    """The chargers a user may see: those of their community (admins: all)."""
-    query = (
-        sa.select(devices)
-        .select_from(
-            devices.outerjoin(buildings, buildings.c.id == devices.c.building_id).outerjoin(
-                grids, grids.c.id == buildings.c.grid_id
-            )
-        )
-        .where(devices.c.family == DeviceFamily.CHARGER.value)
-        .order_by(devices.c.id)
-    )
-    if not scope.sees_everything:
-        query = query.where(
-            grids.c.community_id == scope.community_id
-            if scope.community_id is not None
-            else nothing()
-        )
-    return query
 
 
 async def find_charger(

@@ -13,8 +13,8 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from device_adapters.model import DeviceFamily, Lane, Severity
-from hub.alerts.models import AlertStatus
 from hub.devices.health import LOW_BATTERY_PCT
+from hub.schema.alerts import AlertStatus
 
 DUE_SOON_MINUTES = 30  # a running time limit this close is "due soon"
 DAYS = 14  # days in the charts, today included

@@ -12,7 +12,7 @@ every figure here: a property manager's dashboard counts the property's alerts a
 tickets only (device health, gates, locks, chargers, repairs, security, fire risk),
 never elderly care nor a silent (duress) alarm and its confidential ticket. Duress
 events are left out of a device's history for everyone but staff and admins, and a
-wristband's history is redacted as hub.devices.privacy says.
+wristband's history is redacted as hub.access.privacy says.
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from device_adapters.kinds import KINDS
-from hub.alerts.service import known_kinds
+from hub.access.privacy import event_kinds_for, event_values_for
+from hub.access.scope import Scope, sees_silent
+from hub.access.visibility import known_kinds, known_tickets
 from hub.dashboard.models import (
     ACTIVE_ALERTS_SHOWN,
     DAYS,
@@ -45,7 +47,6 @@ from hub.dashboard.models import (
     TimeToClose,
 )
 from hub.devices.health import ACTIVE, LOW_BATTERY_PCT, faulted, out_of_order_among
-from hub.devices.privacy import event_kinds_for, event_values_for
 from hub.devices.service import get_device
 from hub.reports.periods import local_midnight
 from hub.schema.alerts import alerts
@@ -55,8 +56,6 @@ from hub.schema.grid import buildings, communities, grids, households
 from hub.schema.tickets import tickets
 from hub.tickets.models import RESOLVING as RESOLVING  # re-exported: the tests count by them
 from hub.tickets.models import RESPONDING as RESPONDING
-from hub.tickets.service import known_tickets
-from hub.users.scope import Scope, sees_silent
 
 SILENT_KINDS = tuple(sorted(name for name, info in KINDS.items() if info.silent))
 _ACTIVE = ACTIVE

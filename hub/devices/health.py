@@ -2,7 +2,7 @@
 
 "Faulted" is what the dashboard counts and GET /api/v1/devices?faulted= filters on: an
 active (open or acknowledged) alert of severity high or critical that the caller may
-know about (hub.alerts.service.known_kinds: a property manager counts no elderly-care or
+know about (hub.access.visibility.known_kinds: a property manager counts no elderly-care or
 duress alarm), or a charger with a port (or the whole pile) out of order in its state.
 """
 
@@ -16,10 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from device_adapters.model import DeviceFamily, Severity
-from hub.alerts.models import AlertStatus
 from hub.chargers.models import Availability
 from hub.chargers.service import availability_of
-from hub.schema.alerts import alerts
+from hub.schema.alerts import AlertStatus, alerts
 from hub.schema.devices import devices
 
 LOW_BATTERY_PCT = 20  # a battery below this is low

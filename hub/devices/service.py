@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,15 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from device_adapters.model import DeviceAvailability, DeviceEvent, DeviceFamily
-from hub.alerts.service import known_kinds
+from hub.access.privacy import device_for
+from hub.access.scope import Scope
+from hub.access.visibility import device_places, known_kinds, visible_devices
 from hub.devices.health import faulted, out_of_order_among
 from hub.devices.models import DeviceContext, DevicePublic
-from hub.devices.privacy import device_for
 from hub.devices.state import faulted_parts, merge_state
 from hub.schema.devices import devices
-from hub.schema.grid import buildings, grids, households
-from hub.users.models import Role
-from hub.users.scope import Scope, grids_on_rota, nothing
 
 
 async def register_device(
@@ -48,34 +45,6 @@ async def register_device(
             resident_id=resident_id,
             building_id=building_id,
             state={},
-        )
-    )
-
-
-@cache  # built once: building it (aliases, joins, cache key) was a cost per ingest batch
-def _context_query() -> sa.Select[Any]:
-    """Devices joined to their place in the grid (through the household or the building)."""
-    house_building = buildings.alias("hb")
-    own_building = buildings.alias("ob")
-    return sa.select(
-        devices.c.id,
-        devices.c.family,
-        devices.c.name,
-        devices.c.resident_id,
-        devices.c.household_id,
-        devices.c.building_id,
-        devices.c.state,
-        devices.c.last_seen_at,
-        sa.func.coalesce(house_building.c.id, own_building.c.id).label("any_building_id"),
-        grids.c.id.label("grid_id"),
-        grids.c.community_id,
-    ).select_from(
-        devices.outerjoin(households, households.c.id == devices.c.household_id)
-        .outerjoin(house_building, house_building.c.id == households.c.building_id)
-        .outerjoin(own_building, own_building.c.id == devices.c.building_id)
-        .outerjoin(
-            grids,
-            grids.c.id == sa.func.coalesce(house_building.c.grid_id, own_building.c.grid_id),
         )
     )
 
@@ -111,7 +80,7 @@ async def apply_events(
         by_device.setdefault(event.device_id, []).append(event)
     if not by_device:
         return {}
-    query = _context_query().where(devices.c.id.in_(list(by_device)))
+    query = device_places().where(devices.c.id.in_(list(by_device)))
     known = {row.id: row for row in await conn.execute(query)}
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
@@ -184,26 +153,6 @@ async def apply_events(
     return contexts
 
 
-def visible_devices(scope: Scope) -> ColumnElement[bool] | None:
-    """Which devices a caller may see, as a condition on the devices table (None: all).
-
-    Staff and property managers: their community's (a manager looks after every
-    device's health). Volunteers: those of the grids they are on the rota for.
-    Residents: their household's."""
-    if scope.sees_everything:
-        return None
-    ctx = _context_query().subquery()
-    if scope.is_community_wide:
-        ids = sa.select(ctx.c.id).where(ctx.c.community_id == scope.community_id)
-    elif scope.role is Role.VOLUNTEER:
-        ids = sa.select(ctx.c.id).where(ctx.c.grid_id.in_(grids_on_rota(scope)))
-    elif scope.household_id is not None:
-        return devices.c.household_id == scope.household_id
-    else:
-        return nothing()
-    return devices.c.id.in_(ids)
-
-
 @dataclass(frozen=True)
 class DeviceFilters:
     """GET /api/v1/devices' filters; None: not filtered on."""
@@ -217,7 +166,7 @@ class DeviceFilters:
 
 
 def _placed_in(column: str, value: int) -> ColumnElement[bool]:
-    ctx = _context_query().subquery()
+    ctx = device_places().subquery()
     return devices.c.id.in_(sa.select(ctx.c.id).where(ctx.c[column] == value))
 
 
@@ -251,7 +200,7 @@ async def list_devices(
     offset: int,
     filters: DeviceFilters | None = None,
 ) -> tuple[list[DevicePublic], int]:
-    """The devices the caller may see, by id, as they may see them (hub.devices.privacy)."""
+    """The devices the caller may see, by id, as they may see them (hub.access.privacy)."""
     visible = [c for c in (visible_devices(scope),) if c is not None]
     wanted = replace(filters or DeviceFilters(), family=family)
     conditions = visible + await _filter_conditions(conn, scope, visible, wanted)
@@ -267,7 +216,7 @@ async def list_devices(
 
 
 async def get_device(conn: AsyncConnection, scope: Scope, device_id: str) -> DevicePublic | None:
-    """The device if the caller may see it, as they may see it (hub.devices.privacy)."""
+    """The device if the caller may see it, as they may see it (hub.access.privacy)."""
     conditions = [c for c in (visible_devices(scope),) if c is not None]
     row = (
         await conn.execute(sa.select(devices).where(devices.c.id == device_id, *conditions))
@@ -277,7 +226,7 @@ async def get_device(conn: AsyncConnection, scope: Scope, device_id: str) -> Dev
 
 async def device_context(conn: AsyncConnection, device_id: str) -> DeviceContext | None:
     """Where a registered or seen device sits, for alarms raised later (timers)."""
-    row = (await conn.execute(_context_query().where(devices.c.id == device_id))).first()
+    row = (await conn.execute(device_places().where(devices.c.id == device_id))).first()
     if row is None:
         return None
     return DeviceContext(

@@ -10,6 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
+from hub.access.scope import Scope
+from hub.access.visibility import visible_grids, visible_rota, visible_volunteers
 from hub.duty.models import (
     OnDutyNow,
     OnDutyPerson,
@@ -22,13 +24,12 @@ from hub.duty.models import (
     check_hours,
 )
 from hub.errors import Conflict, Forbidden, InvalidInput, NotFound
-from hub.grid.service import grid_community, visible_grids
+from hub.grid.service import grid_community
 from hub.grid.zones import community_zone
 from hub.schema.duty import duty_rota
 from hub.schema.grid import communities, grids
 from hub.schema.users import users
 from hub.users.models import Role
-from hub.users.scope import Scope, nothing
 
 
 def covers(weekday: int | None, start: int, end: int, local: datetime) -> bool:
@@ -99,19 +100,6 @@ class RotaConflict(Conflict):
 
 class InvalidRotaInput(InvalidInput):
     """An input is wrong (422); ``field`` names it."""
-
-
-def visible_rota(scope: Scope) -> ColumnElement[bool] | None:
-    """A condition on rota lines joined to their grid (None: all)."""
-    if scope.sees_everything:
-        return None
-    if scope.is_community_wide:
-        if scope.community_id is None:
-            return nothing()
-        return grids.c.community_id == scope.community_id
-    if scope.role is Role.VOLUNTEER:
-        return duty_rota.c.user_id == scope.user_id
-    return nothing()
 
 
 def _rota_query(*conditions: ColumnElement[bool] | None) -> sa.Select[Any]:
@@ -280,14 +268,6 @@ async def on_duty_now(conn: AsyncConnection, scope: Scope, grid_id: int, at: dat
     )
 
 
-def _visible_volunteers(scope: Scope) -> ColumnElement[bool] | None:
-    if scope.sees_everything:
-        return None
-    if scope.is_community_wide and scope.community_id is not None:
-        return users.c.community_id == scope.community_id
-    return nothing()
-
-
 async def list_volunteers(
     conn: AsyncConnection,
     scope: Scope,
@@ -304,7 +284,7 @@ async def list_volunteers(
         for c in (
             users.c.role == Role.VOLUNTEER.value,
             users.c.is_active,
-            _visible_volunteers(scope),
+            visible_volunteers(scope),
             users.c.community_id == community_id if community_id is not None else None,
             users.c.id.in_(sa.select(duty_rota.c.user_id).where(duty_rota.c.grid_id == grid_id))
             if grid_id is not None

@@ -7,13 +7,11 @@ from datetime import datetime
 import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql.elements import ColumnElement
 
-from hub.devices.service import visible_devices
-from hub.schema.devices import devices
+from hub.access.scope import Scope
+from hub.access.visibility import visible_gateways
 from hub.schema.gateways import gateways
 from hub.storage.upsert import upsert
-from hub.users.scope import Scope
 
 
 class GatewayPublic(BaseModel):
@@ -24,24 +22,6 @@ class GatewayPublic(BaseModel):
 
 async def record_status(conn: AsyncConnection, gateway_id: str, online: bool, at: datetime) -> None:
     await upsert(conn, gateways, {"id": gateway_id, "online": online, "changed_at": at}, ["id"])
-
-
-def visible_gateways(scope: Scope) -> ColumnElement[bool] | None:
-    """The gateways a caller may see (None: all).
-
-    A gateway has no community of its own (no column, and one edge may serve several
-    communities): it belongs to a community through the devices last heard through it
-    (devices.last_gateway_id). So a caller sees the gateways of the devices they may
-    see; a gateway no device has spoken through yet is for admins only. Another
-    community's devices sharing that gateway are not revealed: only its id and presence.
-    """
-    if scope.sees_everything:
-        return None
-    visible = visible_devices(scope)
-    through = sa.select(devices.c.last_gateway_id).where(
-        devices.c.last_gateway_id.is_not(None), *([visible] if visible is not None else [])
-    )
-    return gateways.c.id.in_(through)
 
 
 async def list_gateways(conn: AsyncConnection, scope: Scope) -> list[GatewayPublic]:

@@ -19,74 +19,18 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
+from hub.access.scope import Scope
+from hub.access.visibility import (
+    visible_buildings,
+    visible_communities,
+    visible_grids,
+    visible_households,
+)
 from hub.grid.models import BuildingPublic, CommunityPublic, GridPublic, HouseholdPublic
 from hub.schema.grid import buildings, communities, grids, households, streets
-from hub.users.models import Role
-from hub.users.scope import Scope, grids_of_community, grids_on_rota, nothing
 
 M = TypeVar("M", bound=BaseModel)
 Condition = ColumnElement[bool]
-
-
-def _own_grid(household_id: int) -> sa.ScalarSelect[Any]:
-    return (
-        sa.select(buildings.c.grid_id)
-        .join(households, households.c.building_id == buildings.c.id)
-        .where(households.c.id == household_id)
-        .scalar_subquery()
-    )
-
-
-def visible_grids(scope: Scope) -> Condition | None:
-    """Which grids the caller may see, as a condition on the grids table (None: all)."""
-    if scope.sees_everything:
-        return None
-    if scope.is_community_wide:
-        if scope.community_id is None:
-            return nothing()
-        return grids.c.id.in_(grids_of_community(scope))
-    if scope.role is Role.VOLUNTEER:
-        return grids.c.id.in_(grids_on_rota(scope))
-    if scope.role is Role.RESIDENT and scope.household_id is not None:
-        return grids.c.id == _own_grid(scope.household_id)
-    return nothing()
-
-
-def visible_buildings(scope: Scope) -> Condition | None:
-    """A condition on buildings joined to their grid: a resident's own building only."""
-    in_grid = visible_grids(scope)
-    if scope.role is Role.RESIDENT and scope.household_id is not None:
-        own = (
-            sa.select(households.c.building_id)
-            .where(households.c.id == scope.household_id)
-            .scalar_subquery()
-        )
-        return sa.and_(buildings.c.id == own, *[c for c in (in_grid,) if c is not None])
-    return in_grid
-
-
-def visible_households(scope: Scope) -> Condition | None:
-    """A condition on households joined to building and grid: a resident's own only."""
-    in_grid = visible_grids(scope)
-    if scope.role is Role.RESIDENT and scope.household_id is not None:
-        return sa.and_(
-            households.c.id == scope.household_id, *[c for c in (in_grid,) if c is not None]
-        )
-    return in_grid
-
-
-def visible_communities(scope: Scope) -> Condition | None:
-    """Staff and managers: their community; volunteers and residents: those of their grids."""
-    if scope.sees_everything:
-        return None
-    if scope.is_community_wide:
-        if scope.community_id is None:
-            return nothing()
-        return communities.c.id == scope.community_id
-    in_grid = visible_grids(scope)
-    return communities.c.id.in_(
-        sa.select(grids.c.community_id).where(*[c for c in (in_grid,) if c is not None])
-    )
 
 
 _BUILDING_PLACE = buildings.join(grids, grids.c.id == buildings.c.grid_id)

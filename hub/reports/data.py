@@ -9,6 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.access.scope import property_alert_kind, property_ticket_category
 from hub.reports.facts import CLOSED_STATES, AlertFact, LogStep, TicketFact
 from hub.reports.models import CommunityRef, PointsRow
 from hub.schema.alerts import alerts
@@ -16,7 +17,6 @@ from hub.schema.grid import buildings, communities, grids, households
 from hub.schema.points import points_ledger
 from hub.schema.tickets import ticket_log, tickets
 from hub.schema.users import users
-from hub.users.scope import property_alert_kind, property_ticket_category
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
+from hub.access.scope import Scope
+from hub.access.visibility import visible_residents
 from hub.devices.models import DeviceContext
 from hub.errors import Forbidden, InvalidInput, NotFound
 from hub.grid.service import HOUSEHOLD_PLACE, household_community
@@ -28,7 +30,6 @@ from hub.residents.models import (
 from hub.schema.grid import buildings, grids, households
 from hub.schema.residents import family_contacts, resident_activity, residents
 from hub.users.models import Role
-from hub.users.scope import Scope, grids_on_rota, nothing
 
 
 async def who_and_where(conn: AsyncConnection, ctx: DeviceContext) -> tuple[str, str]:
@@ -100,22 +101,6 @@ class ResidentFilters:
 
 def view_for(scope: Scope) -> ResidentView:
     return _VIEWS[scope.role]
-
-
-def visible_residents(scope: Scope) -> ColumnElement[bool] | None:
-    """Which residents the caller may see, as a condition on residents joined to their
-    household, building and grid (None: all)."""
-    if scope.sees_everything:
-        return None
-    if scope.is_community_wide:
-        if scope.community_id is None:
-            return nothing()
-        return grids.c.community_id == scope.community_id
-    if scope.role is Role.VOLUNTEER:
-        return sa.and_(residents.c.is_elderly, grids.c.id.in_(grids_on_rota(scope)))
-    if scope.role is Role.RESIDENT and scope.household_id is not None:
-        return residents.c.household_id == scope.household_id
-    return nothing()
 
 
 def _writable(scope: Scope) -> ColumnElement[bool] | None:

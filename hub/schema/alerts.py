@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import sqlalchemy as sa
 
 from hub.schema.base import metadata
 from hub.schema.types import UtcDateTime
+
+
+class AlertStatus(StrEnum):
+    """The values of ``alerts.status``: the lifecycle every domain reads."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    CLEARED = "cleared"
+
 
 alerts = sa.Table(
     "alerts",

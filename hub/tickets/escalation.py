@@ -22,12 +22,11 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from device_adapters.model import Severity
-from hub.alerts.models import AlertStatus
 from hub.notifications.base import Notification, Recipients
 from hub.notifications.targets import ROLE_TARGETS, on_duty_users, reach
 from hub.policy.document import ASSIGNING_TARGETS, EscalationStep, RulesDocument
 from hub.policy.service import rules_for
-from hub.schema.alerts import alerts
+from hub.schema.alerts import AlertStatus, alerts
 from hub.schema.tickets import escalations, tickets
 from hub.tickets.models import TicketStatus
 from hub.tickets.service import log_change

@@ -1,7 +1,7 @@
 """Joint handling (联动处置): co-handlers who work a ticket with its assignee, and
 raising a grid ticket to the community (小事不出网格，大事不出社区).
 
-Co-handlers see the ticket (hub.tickets.service._visible) and earn co-handler
+Co-handlers see the ticket (hub.access.visibility.visible_tickets) and earn co-handler
 points when it is closed, but take none of the assignee's workflow actions.
 Every change here is written to the ticket's audit trail in the same
 transaction, and answers the notification to send once that has committed.
@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from device_adapters.model import Severity
+from hub.access.scope import Scope
 from hub.notifications.base import Notification, Recipients
 from hub.schema.tickets import ticket_handlers, tickets
 from hub.tickets.models import FINISHED, TicketLevel, TicketPublic
@@ -27,7 +28,6 @@ from hub.tickets.service import (
     reload_for,
 )
 from hub.users.models import Role, UserPublic
-from hub.users.scope import Scope
 from hub.users.service import get_user
 
 # Who may be asked to handle a ticket jointly.

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from device_adapters.model import Severity
+from hub.access.scope import PROPERTY_TICKET_CATEGORIES, Scope, sees_care
 from hub.policy.document import Category, RulesDocument
 from hub.policy.service import rules_for
 from hub.schema.grid import buildings, grids, households
@@ -30,7 +31,6 @@ from hub.tickets.models import ReportForm, TicketCreate, TicketSource
 from hub.tickets.opening import OpenedTicket, UnknownCategory, open_ticket
 from hub.tickets.service import InvalidTicketInput, TicketForbidden
 from hub.users.models import Role, UserPublic
-from hub.users.scope import PROPERTY_TICKET_CATEGORIES, Scope, sees_care
 
 RESIDENT_DEFAULT_CATEGORY = "resident_report"
 _TOKEN = re.compile(r"^g([1-9][0-9]{0,9})\.([A-Za-z0-9_-]{16})$")

@@ -10,6 +10,8 @@ from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
+from hub.access.scope import Scope
+from hub.access.visibility import visible_tickets
 from hub.errors import Conflict, Forbidden, InvalidInput, NotFound
 from hub.points import service as points
 from hub.points.models import Award
@@ -32,7 +34,6 @@ from hub.tickets.models import (
     TransitionInputs,
 )
 from hub.users.models import Role, UserPublic
-from hub.users.scope import Scope, nothing, property_ticket_category
 from hub.users.service import get_user
 
 
@@ -58,49 +59,6 @@ async def log_change(
             note=note[:1000],
         )
     )
-
-
-def co_handled_by(user_id: int) -> sa.Select[tuple[int]]:
-    """The ids of the tickets someone was asked to handle jointly."""
-    return sa.select(ticket_handlers.c.ticket_id).where(ticket_handlers.c.user_id == user_id)
-
-
-def known_tickets(scope: Scope) -> list[ColumnElement[bool]]:
-    """Which tickets a role may know about at all, wherever they are: property managers
-    the property's categories (repairs, chargers, security, fire risk, residents' reports),
-    never elderly care and never a confidential (duress) ticket. Other roles are narrowed
-    by place and assignment in ``_visible``; the dashboard uses this too."""
-    if scope.role is Role.PROPERTY_MANAGER:
-        return [~tickets.c.confidential, property_ticket_category(tickets.c.category)]
-    return []
-
-
-def _visible(scope: Scope) -> ColumnElement[bool] | None:
-    """Which tickets a caller may see, as a condition on the tickets table (None: all).
-
-    Staff: their community's. Property managers: their community's property tickets
-    (``known_tickets``) and any they were asked to co-handle. Volunteers: the tickets
-    assigned to them and those they co-handle (confidential ones included: they are
-    handling them). Residents: their household's, never a confidential one.
-    """
-    if scope.sees_everything:
-        return None
-    if scope.is_community_wide:
-        known = known_tickets(scope)
-        if not known:
-            return tickets.c.community_id == scope.community_id
-        return sa.and_(
-            tickets.c.community_id == scope.community_id,
-            sa.or_(sa.and_(*known), tickets.c.id.in_(co_handled_by(scope.user_id))),
-        )
-    if scope.role is Role.VOLUNTEER:
-        return sa.or_(
-            tickets.c.assignee_id == scope.user_id,
-            tickets.c.id.in_(co_handled_by(scope.user_id)),
-        )
-    if scope.household_id is not None:
-        return sa.and_(tickets.c.household_id == scope.household_id, ~tickets.c.confidential)
-    return nothing()
 
 
 def overdue(now: datetime) -> ColumnElement[bool]:
@@ -178,7 +136,7 @@ async def list_tickets(
 ) -> tuple[list[TicketPublic], int]:
     """The tickets the caller may see, newest first, narrowed by ``filters``."""
     filters = replace(filters or TicketFilters(), status=status, level=level)
-    conditions = [c for c in (_visible(scope),) if c is not None]
+    conditions = [c for c in (visible_tickets(scope),) if c is not None]
     conditions += _filter_conditions(filters)
     count = sa.select(sa.func.count()).select_from(tickets).where(*conditions)
     # The page and its total in one statement (the database counts once, not per row);
@@ -246,7 +204,7 @@ def available_actions(ticket: TicketPublic, scope: Scope) -> list[TicketAction]:
 
 async def get_ticket(conn: AsyncConnection, scope: Scope, ticket_id: int) -> TicketPublic | None:
     """A ticket with its audit trail and the caller's actions, if the caller may see it."""
-    ticket = await _load(conn, ticket_id, _visible(scope))
+    ticket = await _load(conn, ticket_id, visible_tickets(scope))
     if ticket is not None:
         ticket.actions = available_actions(ticket, scope)
     return ticket
@@ -254,7 +212,7 @@ async def get_ticket(conn: AsyncConnection, scope: Scope, ticket_id: int) -> Tic
 
 async def load_visible(conn: AsyncConnection, scope: Scope, ticket_id: int) -> TicketPublic:
     """A ticket the caller may see, or TicketNotVisible (404)."""
-    ticket = await _load(conn, ticket_id, _visible(scope))
+    ticket = await _load(conn, ticket_id, visible_tickets(scope))
     if ticket is None:
         raise TicketNotVisible(f"no ticket {ticket_id} visible to you")
     return ticket
@@ -414,7 +372,7 @@ async def transition(
     """
     if scope.user_id != actor.id:
         raise ValueError("the scope must be the actor's own")
-    ticket = await _load(conn, ticket_id, _visible(scope))
+    ticket = await _load(conn, ticket_id, visible_tickets(scope))
     if ticket is None:
         raise TicketNotVisible(f"no ticket {ticket_id} visible to you")
     t = workflow.transition_for(action)

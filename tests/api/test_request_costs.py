@@ -15,13 +15,13 @@ import sqlalchemy as sa
 from pydantic import TypeAdapter
 
 from device_adapters.model import DeviceFamily
+from hub.access.scope import active_user_with_scope, scope_for
 from hub.chargers import service as chargers
 from hub.chargers.models import ChargerAvailability
 from hub.ingest.flows import store_batch
 from hub.schema.tickets import tickets
 from hub.schema.users import users
 from hub.storage.db import Database
-from hub.users.scope import active_user_with_scope, scope_for
 from hub.users.service import get_user
 from tests.api.people import Login
 from tests.support.hubdata import device_event

@@ -250,7 +250,7 @@ async def test_assignment_and_household_rules_hold_even_where_a_ticket_is_visibl
     """Visibility alone never grants an action: were it widened (co-handlers, a grid
     view), an unassigned volunteer or another household would get 403, not the action."""
     ticket_id, on_duty = sos
-    monkeypatch.setattr(service, "_visible", lambda scope: None)  # everyone sees everything
+    monkeypatch.setattr(service, "visible_tickets", lambda scope: None)  # everyone sees everything
     other = await as_user("vol.wang" if on_duty != "vol.wang" else "vol.zhao")
     assert (await other.get(ticket_id)).json()["actions"] == []
     response = await other.do(ticket_id, "accept")

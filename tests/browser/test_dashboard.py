@@ -41,7 +41,7 @@ async def _sos_handled_and_closed(stack: Stack) -> None:
     await send_once("127.0.0.1", port, watch.alarm("sos"), expect_reply=True)
     async with httpx.AsyncClient(timeout=10) as client:
         # Staff, not the property manager: elderly-care tickets and alerts (an SOS) are
-        # kept from property managers (hub/users/scope.py, docs/auth.md).
+        # kept from property managers (hub/access/scope.py, docs/auth.md).
         staff = await stack.login(client, "staff")
         handler = await stack.login(client, volunteer)
         found = await poll(client, f"{api}/api/v1/tickets", staff)

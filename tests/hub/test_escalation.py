@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from hub.access.scope import scope_for
 from hub.ingest.flows import store_batch
 from hub.notifications.base import Notification
 from hub.schema.tickets import escalations, ticket_log, tickets
@@ -26,7 +27,6 @@ from hub.tickets.models import TicketAction, TicketStatus, TransitionInputs
 from hub.timer_kinds import timer_kinds
 from hub.timers.scheduler import Scheduler
 from hub.users.models import Role
-from hub.users.scope import scope_for
 from hub.users.service import get_user
 from tests.support.hubdata import open_seeded_db, user_id_of, wristband_event
 

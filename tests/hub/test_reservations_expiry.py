@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from device_adapters.model import DeviceFamily
+from hub.access.scope import Scope, scope_for
 from hub.chargers import reservations
 from hub.chargers.models import ReservationStatus
 from hub.chargers.service import list_availability
@@ -28,7 +29,6 @@ from hub.storage.db import Database
 from hub.timer_kinds import timer_kinds
 from hub.timers.scheduler import Scheduler
 from hub.users.models import Role
-from hub.users.scope import Scope, scope_for
 from hub.users.service import create_user, get_user
 from tests.support.hubdata import device_event, open_seeded_db, user_id_of
 

@@ -8,7 +8,7 @@ Three families carry more than the device's health:
 - a lock's state and events carry a household's comings and goings: who unlocked the
   door, how, when it was locked and unlocked.
 
-Who may see them is one rule (hub.users.scope.sees_vitals): admins, community staff and
+Who may see them is one rule (hub.access.scope.sees_vitals): admins, community staff and
 the device's household. Everyone else who may see the device at all (a property manager
 looking after device health, a volunteer of the grid) gets what the device says about
 itself: battery, reachability (the device's own columns), when it was last heard from,
@@ -21,15 +21,30 @@ history and the dashboard's device history all go through here. What is kept is 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, Self, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from device_adapters.model import DeviceFamily
-from hub.devices.models import DevicePublic
+from hub.access.scope import Scope, sees_vitals
 from hub.schema.events import events
-from hub.users.scope import Scope, sees_vitals
+
+
+class Device(Protocol):
+    """What redaction reads of a device (hub.devices.models.DevicePublic has it)."""
+
+    @property
+    def family(self) -> DeviceFamily: ...
+    @property
+    def household_id(self) -> int | None: ...
+    @property
+    def state(self) -> dict[str, Any]: ...
+
+    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Self: ...
+
+
+D = TypeVar("D", bound=Device)
 
 # What is left of a wristband's state, or of one of its events' values, without vitals.
 DEVICE_HEALTH_KEYS = frozenset({"battery_pct", "battery_low", "last_event_at"})
@@ -101,7 +116,7 @@ def sees_people(scope: Scope, household_id: int | None) -> bool:
     return sees_vitals(scope, household_id)
 
 
-def _redaction(scope: Scope, device: DevicePublic) -> Redaction | None:
+def _redaction(scope: Scope, device: Device) -> Redaction | None:
     rule = REDACTIONS.get(device.family)
     if rule is None or sees_people(scope, device.household_id):
         return None
@@ -124,7 +139,7 @@ def _kind_shown(rule: Redaction, kind: str) -> bool:
     )
 
 
-def device_for(scope: Scope, device: DevicePublic) -> DevicePublic:
+def device_for(scope: Scope, device: D) -> D:
     """The device as ``scope`` may see it: its state without what concerns people."""
     rule = _redaction(scope, device)
     if rule is None:
@@ -135,7 +150,7 @@ def device_for(scope: Scope, device: DevicePublic) -> DevicePublic:
     return device.model_copy(update={"state": state})
 
 
-def event_kinds_for(scope: Scope, device: DevicePublic) -> ColumnElement[bool] | None:
+def event_kinds_for(scope: Scope, device: Device) -> ColumnElement[bool] | None:
     """Which of the device's events ``scope`` may see (None: all of them)."""
     rule = _redaction(scope, device)
     if rule is None or rule.event_kinds is None:
@@ -146,6 +161,6 @@ def event_kinds_for(scope: Scope, device: DevicePublic) -> ColumnElement[bool] |
     )
 
 
-def event_values_for(scope: Scope, device: DevicePublic, values: dict[str, Any]) -> dict[str, Any]:
+def event_values_for(scope: Scope, device: Device, values: dict[str, Any]) -> dict[str, Any]:
     rule = _redaction(scope, device)
     return values if rule is None else _kept(values, rule.value_keys)
