@@ -38,3 +38,23 @@ def test_the_alert_kinds_of_conditions_over_time_are_documented() -> None:
     text = (DOCS / "event-kinds.md").read_text()
     assert derived, "the defaults have conditions over time"
     assert all(f"`{kind}`" in text for kind in derived), sorted(derived)
+
+
+def test_the_architecture_page_shows_the_import_contracts_that_run() -> None:
+    from tests.support import contracts_doc
+
+    assert contracts_doc.current() == contracts_doc.section(), (
+        "docs/architecture.md's contracts differ from pyproject.toml: "
+        "run python -m tests.support.contracts_doc"
+    )
+
+
+def test_the_architecture_page_names_every_package_and_hub_folder() -> None:
+    root = DOCS.parent
+    text = (DOCS / "architecture.md").read_text()
+    packages = sorted(p.parent.name for p in root.glob("*/__init__.py") if p.parent.name != "tests")
+    hub_parts = sorted(p.parent.name for p in (root / "hub").glob("*/__init__.py"))
+    assert "hub" in packages, packages
+    missing = [f"`{p}/`" for p in packages if f"`{p}/`" not in text]
+    missing += [f"`{p}`" for p in hub_parts if f"`{p}`" not in text and f"`{p}/" not in text]
+    assert not missing, f"docs/architecture.md does not name {missing}"
