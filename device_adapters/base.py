@@ -10,6 +10,11 @@ Three shapes cover the device families:
   (OCPP over WebSocket); the adapter offers the normalization functions and the
   edge hosts the session.
 
+Each also says what the edge needs to host it: its ``transport`` (which server runs
+it), its ``default_port`` (where that server listens unless ``HUB_EDGE_PORTS`` says
+otherwise) and, if it takes commands, its ``commands`` builder
+(:mod:`device_adapters.commands`).
+
 Adapters are found by name through the ``community_hub.adapters`` entry point
 group (see :mod:`device_adapters.registry` and docs/adapters.md).
 """
@@ -22,6 +27,7 @@ from datetime import datetime
 from typing import Any, Generic, Literal, Protocol, TypeVar
 from uuid import UUID, uuid4
 
+from device_adapters.commands import MessageCommands, SessionCommands, StreamCommands
 from device_adapters.model import DeviceEvent, DeviceFamily
 
 
@@ -81,6 +87,9 @@ class StreamAdapter(Generic[F]):
     # the frame's events are safely on their way upstream.
     reply_for: Callable[[F], bytes | None]
     transport: Transport = "tcp"
+    # The TCP port its server listens on unless HUB_EDGE_PORTS names another.
+    default_port: int | None = None
+    commands: StreamCommands | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +112,10 @@ class MessageAdapter:
     # Raises the adapter's DecodeError (only) for a malformed message.
     decode: Callable[[bytes, MessageContext], list[DeviceEvent]]
     transport: Transport = "mqtt"
+    # The port of the server that receives its messages (HTTP push), None when the edge
+    # connects out instead (MQTT: the local broker's port, HUB_LOCAL_MQTT_PORT).
+    default_port: int | None = None
+    commands: MessageCommands | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +126,8 @@ class SessionAdapter:
     # The module (or object) with the protocol's normalization functions.
     functions: Any
     transport: Transport = "websocket"
+    default_port: int | None = None
+    commands: SessionCommands | None = None
 
 
 Adapter = StreamAdapter[Any] | MessageAdapter | SessionAdapter

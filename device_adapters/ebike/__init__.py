@@ -77,6 +77,7 @@ from device_adapters.ebike.codec import (
     session_bytes,
     start_charging,
 )
+from device_adapters.ebike.commands import COMMANDS
 from device_adapters.ebike.normalize import code_name, device_id_of, to_events
 from device_adapters.ebike.stream import (
     INCOMPLETE_AT_CLOSE,
@@ -96,6 +97,8 @@ ADAPTER: StreamAdapter[EbikeFrame | Registration] = StreamAdapter(
     device_id=device_id_of,
     to_events=to_events,
     reply_for=reply_for,
+    default_port=5090,
+    commands=COMMANDS,
 )
 
 __all__ = [

@@ -50,6 +50,7 @@ ADAPTER = MessageAdapter(
     description="Hikvision-style access controllers: AccessControllerEvent JSON pushed over HTTP",
     decode=_decode_default,
     transport="http_push",
+    default_port=8090,
 )
 
 __all__ = [

@@ -49,6 +49,7 @@ def make_adapter(
         device_id=device_id_of,
         to_events=to_events,
         reply_for=IwReplier(clock, tz).reply_for,
+        default_port=5089,
     )
 
 

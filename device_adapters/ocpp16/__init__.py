@@ -8,6 +8,7 @@ DeviceEvents (:mod:`.normalize`) and builds down-link calls (:mod:`.commands`).
 from device_adapters.base import SessionAdapter
 from device_adapters.model import DeviceFamily
 from device_adapters.ocpp16 import normalize
+from device_adapters.ocpp16.commands import COMMANDS
 from device_adapters.ocpp16.normalize import (
     AVAILABILITIES,
     PROTOCOL,
@@ -30,6 +31,8 @@ ADAPTER = SessionAdapter(
     family=DeviceFamily.CHARGER,
     description="OCPP 1.6J EV chargers (JSON over WebSocket, subprotocol ocpp1.6)",
     functions=normalize,
+    default_port=9000,
+    commands=COMMANDS,
 )
 
 __all__ = [

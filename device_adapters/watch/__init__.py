@@ -33,6 +33,7 @@ ADAPTER: StreamAdapter[WatchFrame] = StreamAdapter(
     device_id=device_id_of,
     to_events=to_events,
     reply_for=reply_for,
+    default_port=5088,
 )
 
 __all__ = [

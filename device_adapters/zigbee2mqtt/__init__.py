@@ -25,6 +25,7 @@ from device_adapters.zigbee2mqtt.codec import (
     sanitize_name,
     set_command,
 )
+from device_adapters.zigbee2mqtt.commands import COMMANDS
 
 ADAPTER = MessageAdapter(
     name="z2m_lock",
@@ -32,6 +33,7 @@ ADAPTER = MessageAdapter(
     description="Zigbee locks through a Zigbee2MQTT bridge (JSON state messages over MQTT)",
     decode=decode,
     transport="mqtt",
+    commands=COMMANDS,
 )
 
 __all__ = [
