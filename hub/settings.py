@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import os
 import secrets
 from functools import cached_property
@@ -21,8 +22,20 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-# Device-facing servers an edge gateway can run; all of them unless told otherwise.
+# Device-facing servers an edge gateway runs unless told otherwise. A server is named
+# after its stream adapter, or after its transport (edge/hosting.py): an installed
+# adapter package adds a name the edge knows, so the names are checked there.
 EDGE_SERVERS = ("watch", "iw", "ebike", "ocpp", "http_push", "local_mqtt")
+# The port settings before HUB_EDGE_PORTS, kept for one release: field -> server.
+LEGACY_EDGE_PORTS = {
+    "watch_port": "watch",
+    "iw_port": "iw",
+    "ebike_port": "ebike",
+    "ocpp_port": "ocpp",
+    "http_push_port": "http_push",
+}
+
+log = logging.getLogger(__name__)
 
 DEMO_JWT_SECRET = "demo-only-secret-change-me-in-any-real-deployment"
 
@@ -115,6 +128,7 @@ class Settings(BaseSettings):
     # Edge gateway.
     gateway_id: str = Field(default="edge-1", pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
     edge_host: str = "0.0.0.0"
+    # Deprecated (one release): HUB_EDGE_PORTS=watch=5088. Reads back the port in force.
     watch_port: int = Field(default=5088, ge=1, le=65535)
     edge_publish_timeout_s: float = Field(default=10.0, gt=0)
     edge_max_in_flight: int = Field(default=1000, ge=1, le=60_000)
@@ -147,6 +161,12 @@ class Settings(BaseSettings):
     edge_servers: Annotated[list[str], NoDecode] = Field(
         default=list(EDGE_SERVERS), description="which device servers the edge runs"
     )
+    # Server name -> port, where a server is not to listen on its adapter's default
+    # port: HUB_EDGE_PORTS=watch=5088,iw=6000, or a JSON object.
+    edge_ports: Annotated[dict[str, Annotated[int, Field(ge=1, le=65535)]], NoDecode] = Field(
+        default_factory=dict, description="device server ports other than the adapters' own"
+    )
+    # Deprecated (one release), as watch_port: HUB_EDGE_PORTS names these ports now.
     iw_port: int = Field(default=5089, ge=1, le=65535)
     ebike_port: int = Field(default=5090, ge=1, le=65535)
     ocpp_port: int = Field(default=9000, ge=1, le=65535)
@@ -305,6 +325,22 @@ class Settings(BaseSettings):
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
 
+    @field_validator("edge_ports", mode="before")
+    @classmethod
+    def _split_ports(cls, value: object) -> object:
+        # HUB_EDGE_PORTS=watch=5088,iw=6000, or a JSON object.
+        if not isinstance(value, str):
+            return value
+        if value.lstrip().startswith("{"):
+            return json.loads(value)
+        ports: dict[str, str] = {}
+        for item in filter(None, (v.strip() for v in value.split(","))):
+            name, equals, port = item.partition("=")
+            if not equals or not name.strip():
+                raise ValueError(f"{item!r} is not server=port (e.g. watch=5088)")
+            ports[name.strip()] = port.strip()
+        return ports
+
     @field_validator("webhook_urls", mode="before")
     @classmethod
     def _split_urls(cls, value: object) -> object:
@@ -347,11 +383,38 @@ class Settings(BaseSettings):
 
     @field_validator("edge_servers")
     @classmethod
-    def _known_servers(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - set(EDGE_SERVERS))
-        if unknown:
-            raise ValueError(f"unknown edge servers {unknown}; choose from {list(EDGE_SERVERS)}")
+    def _unique_servers(cls, value: list[str]) -> list[str]:
+        # Whether each names a server is known to the edge, with the installed adapters.
         return list(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _legacy_edge_ports(self) -> Settings:
+        # HUB_WATCH_PORT and the like still set a port where HUB_EDGE_PORTS does not, and
+        # each old field reads back the port in force, for readers not yet moved over.
+        ports = dict(self.edge_ports)
+        for field, server in LEGACY_EDGE_PORTS.items():
+            if field not in self.model_fields_set:
+                continue
+            value = getattr(self, field)
+            variable = f"HUB_{field.upper()}"
+            if variable in {k.upper() for k in os.environ}:
+                ignored = (
+                    f"; HUB_EDGE_PORTS names {server}, so it is ignored" if server in ports else ""
+                )
+                log.warning(
+                    "%s is deprecated and goes in the next release: use HUB_EDGE_PORTS=%s=%s%s",
+                    variable,
+                    server,
+                    value,
+                    ignored,
+                )
+            ports.setdefault(server, value)
+        if ports != self.edge_ports:
+            self.edge_ports = ports
+        for field, server in LEGACY_EDGE_PORTS.items():
+            if server in ports and getattr(self, field) != ports[server]:
+                setattr(self, field, ports[server])
+        return self
 
     @model_validator(mode="after")
     def _shared_group_needs_postgres(self) -> Settings:
