@@ -4,7 +4,15 @@ The hub publishes one :class:`~device_adapters.model.DeviceCommand` JSON per com
 on ``command_topic(gateway, device)`` at QoS 1. :class:`CommandRunner` subscribes to
 ``commands_subscription(gateway)`` with its own paho client (client id
 ``edge-<gateway>-commands``, persistent session, manual acknowledgement) and hands
-each command to the server that speaks the device's protocol:
+each command to the server that speaks the device's protocol.
+
+Routing comes from the installed adapters (device_adapters/commands.py): the adapter
+whose command builder serves the command's kind and device id builds it, and the
+server hosting that adapter here (edge/hosting.py) carries it, by the builder's
+transport: a stream adapter's bytes are written to the device's TCP connection and
+its answer frame awaited; a session adapter's call goes through the OCPP server; a
+message adapter's message is published on the local broker and the device's next
+fresh report awaited. The built-in adapters serve:
 
 - ``charger.*`` -> the OCPP server's ``call`` (RemoteStartTransaction,
   RemoteStopTransaction, ReserveNow, CancelReservation, UnlockConnector). ``Accepted``
@@ -61,10 +69,10 @@ import socket
 import threading
 import time
 from collections import Counter, OrderedDict, deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Literal
+from datetime import UTC, datetime
+from typing import Any, Final
 from uuid import UUID
 
 import paho.mqtt.client as mqtt
@@ -72,18 +80,26 @@ from ocpp.exceptions import OCPPError  # type: ignore[import-untyped]
 from paho.mqtt.enums import MQTTErrorCode
 from pydantic import ValidationError
 
-from device_adapters import ebike, zigbee2mqtt
+from device_adapters.base import Adapter, MessageAdapter, SessionAdapter, StreamAdapter
+from device_adapters.commands import (
+    CommandRefused,
+    MessageCommands,
+    MessageFacts,
+    SessionCommands,
+    SessionFacts,
+    StreamCommands,
+    StreamFacts,
+    Verdict,
+)
 from device_adapters.model import (
     CommandResult,
     CommandStatus,
     DeviceAvailability,
     DeviceCommand,
-    DeviceEvent,
-    Scalar,
 )
-from device_adapters.ocpp16 import commands as ocpp_commands
-from device_adapters.ocpp16.normalize import DEVICE_ID_PREFIX as OCPP_PREFIX
+from device_adapters.registry import load_adapters
 from edge.availability import AvailabilityTracker
+from edge.hosting import server_name
 from edge.mqtt_devices import LocalMqttDevices
 from edge.ocpp_server import ChargePointNotConnected, OcppServer
 from edge.stream_server import StreamServer
@@ -93,25 +109,12 @@ from hub.settings import Settings
 
 log = logging.getLogger(__name__)
 
-Target = Literal["ocpp", "ebike", "lock"]
 Outcome = tuple[CommandStatus, str]
 
-DEFAULT_RESERVATION_MINUTES: Final = 30
-MAX_RESERVATION_MINUTES: Final = 24 * 60
 _MAX_DETAIL: Final = 500  # CommandResult.detail max_length
 _DONE_MEMORY: Final = 10_000  # command ids remembered to recognize redeliveries
 _STOP_FLUSH_S: Final = 3.0
-_SESSION_SPACE: Final = (1 << (8 * ebike.SESSION_BYTES)) - 1
 _DEVICE_ID_RE: Final = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")
-_EBIKE_PREFIX: Final = f"{ebike.PROTOCOL}:"
-_Z2M_PREFIX: Final = f"{zigbee2mqtt.DEVICE_ID_PREFIX}:"
-_OCPP_ACCEPTED: Final[dict[str, str]] = {
-    "charger.remote_start": "Accepted",
-    "charger.remote_stop": "Accepted",
-    "charger.reserve": "Accepted",
-    "charger.cancel_reservation": "Accepted",
-    "charger.unlock_connector": "Unlocked",
-}
 
 
 class _Refused(Exception):
@@ -120,6 +123,58 @@ class _Refused(Exception):
 
 class _Unreachable(Exception):
     """The device went away just before the hand-off: hold the command again."""
+
+
+@dataclass(frozen=True)
+class _StreamRoute:
+    commands: StreamCommands
+    server: StreamServer
+
+
+@dataclass(frozen=True)
+class _SessionRoute:
+    commands: SessionCommands
+    server: OcppServer
+
+
+@dataclass(frozen=True)
+class _MessageRoute:
+    commands: MessageCommands
+    server: LocalMqttDevices
+
+
+_Route = _StreamRoute | _SessionRoute | _MessageRoute
+
+
+@dataclass(frozen=True)
+class _Builder:
+    """An installed adapter that takes commands, and its route here if its server runs."""
+
+    adapter: str
+    server: str
+    commands: StreamCommands | SessionCommands | MessageCommands
+    route: _Route | None
+
+
+def _builders(adapters: Mapping[str, Adapter], servers: Mapping[str, object]) -> list[_Builder]:
+    builders = []
+    for name in sorted(adapters):
+        adapter = adapters[name]
+        if adapter.commands is None:
+            continue
+        hosting = server_name(adapter)
+        server = servers.get(hosting)
+        route: _Route | None = None
+        if isinstance(adapter, StreamAdapter):
+            if isinstance(server, StreamServer) and server.adapter.name == adapter.name:
+                route = _StreamRoute(adapter.commands, server)
+        elif isinstance(adapter, SessionAdapter):
+            if isinstance(server, OcppServer):
+                route = _SessionRoute(adapter.commands, server)
+        elif isinstance(adapter, MessageAdapter) and isinstance(server, LocalMqttDevices):
+            route = _MessageRoute(adapter.commands, server)
+        builders.append(_Builder(name, hosting, adapter.commands, route))
+    return builders
 
 
 @dataclass(frozen=True)
@@ -144,7 +199,7 @@ class _Incoming:
 @dataclass
 class _Held:
     command: DeviceCommand
-    target: Target
+    route: _Route
     delivery: _Delivery
     acked: bool = False
     delivered: bool = False
@@ -167,8 +222,9 @@ class CommandStats:
 class CommandRunner:
     """Runs the hub's commands on this gateway's devices (see the module docstring).
 
-    ``servers`` is the gateway's name -> server map; the runner uses ``"ocpp"``,
-    ``"ebike"`` and ``"local_mqtt"`` when present. With ``availability`` given, the
+    ``servers`` is the gateway's name -> server map (edge/hosting.py names them);
+    ``adapters`` the installed adapters (by default the registry's), whose command
+    builders say which commands each server carries. With ``availability`` given, the
     runner delivers held commands as soon as the tracker reports their device online,
     publishes the tracker's reports and restores it from retained ones.
     """
@@ -179,6 +235,7 @@ class CommandRunner:
         servers: Mapping[str, object],
         *,
         availability: AvailabilityTracker | None = None,
+        adapters: Mapping[str, Adapter] | None = None,
         client_id: str | None = None,
         timeout_s: float | None = None,
         tick_s: float = 0.5,
@@ -188,14 +245,7 @@ class CommandRunner:
         self.client_id = client_id or f"edge-{settings.gateway_id}-commands"
         self.timeout_s = settings.edge_command_timeout_s if timeout_s is None else timeout_s
         self.tick_s = tick_s
-        ocpp, ebike_server, locks = (
-            servers.get("ocpp"),
-            servers.get("ebike"),
-            servers.get("local_mqtt"),
-        )
-        self.ocpp = ocpp if isinstance(ocpp, OcppServer) else None
-        self.ebike = ebike_server if isinstance(ebike_server, StreamServer) else None
-        self.locks = locks if isinstance(locks, LocalMqttDevices) else None
+        self._builders = _builders(load_adapters() if adapters is None else adapters, servers)
         self._availability = availability
         if availability is not None:
             availability.add_listener(self._on_availability)
@@ -415,7 +465,7 @@ class CommandRunner:
                 raise _Refused(
                     f"command for {command.device_id} arrived on the topic of {topic_device}"
                 )
-            target = self._check(command)
+            route = self._route(command)
         except _Refused as exc:
             self._settle_undelivered(command, delivery, CommandStatus.FAILED, str(exc))
             return
@@ -424,7 +474,7 @@ class CommandRunner:
                 command, delivery, CommandStatus.EXPIRED, "expired before it reached the gateway"
             )
             return
-        held = _Held(command, target, delivery)
+        held = _Held(command, route, delivery)
         self._held[cid] = held
         self._queues.setdefault(command.device_id, deque()).append(held)
         self.stats.held += 1
@@ -455,30 +505,23 @@ class CommandRunner:
         self._remember_done(command.command_id)
         self._ack(delivery)
 
-    def _check(self, command: DeviceCommand) -> Target:
+    def _route(self, command: DeviceCommand) -> _Route:
         """Where the command goes; raises _Refused when it cannot run here."""
-        kind, device_id, params = command.kind, command.device_id, command.params
-        if kind.startswith("charger."):
-            if not device_id.startswith(OCPP_PREFIX):
-                raise _Refused(f"{kind} needs an OCPP charger (ocpp:...), not {device_id}")
-            if self.ocpp is None:
-                raise _Refused("this gateway runs no OCPP server")
-            _ocpp_payload(kind, params, datetime.now(UTC), None)  # validates the params
-            return "ocpp"
-        if kind.startswith("ebike."):
-            if not device_id.startswith(_EBIKE_PREFIX):
-                raise _Refused(f"{kind} needs an e-bike pile (ebike:...), not {device_id}")
-            if self.ebike is None:
-                raise _Refused("this gateway runs no e-bike pile server")
-            _ebike_frame(kind, params, bytes(ebike.SESSION_BYTES))
-            return "ebike"
-        if kind in ("lock.unlock", "lock.lock"):
-            if not device_id.startswith(_Z2M_PREFIX) or device_id == _Z2M_PREFIX:
-                raise _Refused(f"{kind} needs a Zigbee2MQTT lock (z2m:...), not {device_id}")
-            if self.locks is None:
-                raise _Refused("this gateway runs no local MQTT lock bridge")
-            return "lock"
-        raise _Refused(f"unsupported command kind {kind}")
+        kind, device_id = command.kind, command.device_id
+        serving = [b for b in self._builders if b.commands.serves_kind(kind)]
+        if not serving:
+            raise _Refused(f"unsupported command kind {kind}")
+        builder = next((b for b in serving if b.commands.serves_device(device_id)), None)
+        if builder is None:
+            nouns = " or ".join(b.commands.device_noun for b in serving)
+            raise _Refused(f"{kind} needs {nouns}, not {device_id}")
+        if builder.route is None:
+            raise _Refused(f"this gateway runs no {builder.server} server (for {builder.adapter})")
+        try:
+            builder.commands.check(command)
+        except CommandRefused as exc:
+            raise _Refused(str(exc)) from exc
+        return builder.route
 
     # -- holding and delivering --------------------------------------------------------
 
@@ -486,19 +529,14 @@ class CommandRunner:
         """Ids of the commands held for ``device_id``, oldest first."""
         return [h.command.command_id for h in self._queues.get(device_id, ())]
 
-    def reachable(self, target: Target, device_id: str) -> bool:
-        if target == "ocpp":
-            return (
-                self.ocpp is not None
-                and device_id[len(OCPP_PREFIX) :] in self.ocpp.connected_charge_points
-            )
-        if target == "ebike":
-            return self.ebike is not None and device_id in self.ebike.connected_devices
-        return (
-            self.locks is not None
-            and self.locks.connected
-            and self.locks.availability.get(device_id) is not False
-        )
+    def reachable(self, route: _Route, device_id: str) -> bool:
+        if isinstance(route, _SessionRoute):
+            session_id = device_id[len(route.commands.device_prefix) :]
+            return session_id in route.server.connected_charge_points
+        if isinstance(route, _StreamRoute):
+            return device_id in route.server.connected_devices
+        locks = route.server
+        return locks.connected and locks.availability.get(device_id) is not False
 
     def _on_availability(self, device_id: str, online: bool) -> None:
         if online:
@@ -524,7 +562,7 @@ class CommandRunner:
                     queue.popleft()
                     self._expire(held)
                     continue
-                if not self.reachable(held.target, device_id):
+                if not self.reachable(held.route, device_id):
                     return
                 queue.popleft()
                 try:
@@ -552,16 +590,17 @@ class CommandRunner:
 
     async def _execute(self, held: _Held) -> None:
         command = held.command
-        runner: dict[Target, Callable[[_Held], Awaitable[Outcome]]] = {
-            "ocpp": self._run_ocpp,
-            "ebike": self._run_ebike,
-            "lock": self._run_lock,
-        }
+        route = held.route
         try:
-            status, detail = await runner[held.target](held)
+            if isinstance(route, _SessionRoute):
+                status, detail = await self._run_session(held, route)
+            elif isinstance(route, _StreamRoute):
+                status, detail = await self._run_stream(held, route)
+            else:
+                status, detail = await self._run_message(held, route)
         except _Unreachable:
             raise
-        except _Refused as exc:
+        except (_Refused, CommandRefused) as exc:
             status, detail = CommandStatus.FAILED, str(exc)
         except asyncio.CancelledError:
             if held.acked:
@@ -589,24 +628,21 @@ class CommandRunner:
 
     # -- per protocol ------------------------------------------------------------------
 
-    async def _run_ocpp(self, held: _Held) -> Outcome:
-        assert self.ocpp is not None
-        command = held.command
-        cp_id = command.device_id[len(OCPP_PREFIX) :]
-        server = self.ocpp
-        payload = _ocpp_payload(
-            command.kind,
-            command.params,
-            datetime.now(UTC),
-            lambda port: server.transaction_on_port(cp_id, port),
+    async def _run_session(self, held: _Held, route: _SessionRoute) -> Outcome:
+        command, server = held.command, route.server
+        cp_id = command.device_id[len(route.commands.device_prefix) :]
+        facts = SessionFacts(
+            now=datetime.now(UTC),
+            transaction_on_port=lambda port: server.transaction_on_port(cp_id, port),
         )
+        call = route.commands.build(command, facts)
         if cp_id not in server.connected_charge_points:
             raise _Unreachable
         self._handing_over(held)
         self._delivered(held)
         try:
             async with asyncio.timeout(self.timeout_s):
-                answer = await server.call(cp_id, payload)
+                answer = await server.call(cp_id, call.payload)
         except TimeoutError:
             return CommandStatus.TIMED_OUT, f"no answer within {self.timeout_s:g}s"
         except ChargePointNotConnected as exc:
@@ -614,82 +650,50 @@ class CommandRunner:
         except OCPPError as exc:
             return CommandStatus.REJECTED, f"charger answered CallError {exc.code}: {exc}"
         status = str(getattr(answer, "status", ""))
-        if status == _OCPP_ACCEPTED[command.kind]:
+        if status == call.accepted_status:
             return CommandStatus.ACCEPTED, f"charger answered {status}"
         return CommandStatus.REJECTED, f"charger answered {status or 'nothing'}"
 
-    async def _run_ebike(self, held: _Held) -> Outcome:
-        assert self.ebike is not None
-        command = held.command
-        session = ebike.session_bytes(command.command_id.int % _SESSION_SPACE + 1)
-        cmd, frame = _ebike_frame(command.kind, command.params, session)
-
-        def is_answer(item: Any) -> bool:
-            return (
-                isinstance(item, ebike.EbikeFrame)
-                and item.sop == ebike.PILE_SOP
-                and item.cmd == cmd
-                and item.session == session
-            )
-
-        answer = self.ebike.expect(command.device_id, is_answer)
+    async def _run_stream(self, held: _Held, route: _StreamRoute) -> Outcome:
+        command, server = held.command, route.server
+        wire = route.commands.build(command, StreamFacts(now=datetime.now(UTC)))
+        answer = server.expect(command.device_id, wire.is_answer)
         try:
             self._handing_over(held)
-            if not await self.ebike.send_to(command.device_id, frame):
+            if not await server.send_to(command.device_id, wire.data):
                 raise _Unreachable
             self._delivered(held)
             async with asyncio.timeout(self.timeout_s):
-                reply: ebike.EbikeFrame = await answer
+                reply = await answer
         except TimeoutError:
             return CommandStatus.TIMED_OUT, f"no answer within {self.timeout_s:g}s"
         except ConnectionError as exc:
-            return CommandStatus.TIMED_OUT, f"pile disconnected before answering: {exc}"
+            return CommandStatus.TIMED_OUT, f"device disconnected before answering: {exc}"
         finally:
             answer.cancel()
-        if len(reply.data) < 2 or reply.data[1] == 0x00:
-            return CommandStatus.ACCEPTED, f"pile answered port {reply.data[:1].hex()} ok"
-        return CommandStatus.REJECTED, f"pile answered result 0x{reply.data[1]:02X}"
+        return _outcome(wire.verdict(reply))
 
-    async def _run_lock(self, held: _Held) -> Outcome:
-        assert self.locks is not None
-        command = held.command
-        name = self.locks.friendly_name(command.device_id)
+    async def _run_message(self, held: _Held, route: _MessageRoute) -> Outcome:
+        command, locks = held.command, route.server
+        # The local broker's devices are known by name only to the server that saw them.
+        name = locks.friendly_name(command.device_id)
         if name is None:
             raise _Refused(f"no Zigbee2MQTT name known for {command.device_id}")
-        unlock = command.kind == "lock.unlock"
-        want = "unlocked" if unlock else "locked"
-        attempted = "unlock" if unlock else "lock"
-
-        def is_answer(event: DeviceEvent) -> bool:
-            values = event.values
-            if event.kind == "lock.unlock_failed":
-                return values.get("attempted") == attempted
-            if event.kind != "lock.state":
-                return False
-            lock_state = values.get("lock_state")
-            if lock_state is not None:
-                return lock_state == want
-            return values.get("state") == ("UNLOCK" if unlock else "LOCK")
-
-        topic = zigbee2mqtt.command_topic(self.locks.z2m_base, name)
-        payload = zigbee2mqtt.set_command("UNLOCK" if unlock else "LOCK")
-        answer = self.locks.expect_event(command.device_id, is_answer)
+        facts = MessageFacts(now=datetime.now(UTC), base_topic=locks.z2m_base, device_name=name)
+        wire = route.commands.build(command, facts)
+        answer = locks.expect_event(command.device_id, wire.is_answer)
         try:
             self._handing_over(held)
-            if not await self.locks.publish(topic, payload, timeout_s=self.timeout_s):
-                return CommandStatus.TIMED_OUT, f"the local broker did not take it on {topic}"
+            if not await locks.publish(wire.topic, wire.payload, timeout_s=self.timeout_s):
+                return CommandStatus.TIMED_OUT, f"the local broker did not take it on {wire.topic}"
             self._delivered(held)
             async with asyncio.timeout(self.timeout_s):
                 event = await answer
         except TimeoutError:
-            return CommandStatus.TIMED_OUT, f"no {want} report within {self.timeout_s:g}s"
+            return CommandStatus.TIMED_OUT, f"no {wire.awaiting} within {self.timeout_s:g}s"
         finally:
             answer.cancel()
-        if event.kind == "lock.unlock_failed":
-            return CommandStatus.REJECTED, f"lock reported {attempted} failure: " + str(
-                event.values.get("reason", "unknown")
-            )
-        return CommandStatus.ACCEPTED, f"lock reported {want}"
+        return _outcome(wire.verdict(event))
 
     # -- acknowledgements and housekeeping ---------------------------------------------
 
@@ -751,76 +755,8 @@ def _salvage(payload: bytes, topic_device: str) -> tuple[UUID | None, str | None
     return command_id, None
 
 
-def _int(params: Mapping[str, Scalar], name: str, *, default: int | None = None) -> int:
-    value = params.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _Refused(f"params.{name} must be an integer")
-    return value
-
-
-def _text(params: Mapping[str, Scalar], name: str) -> str:
-    value = params.get(name)
-    if not isinstance(value, str):
-        raise _Refused(f"params.{name} must be a string")
-    return value
-
-
-def _ocpp_payload(
-    kind: str,
-    params: Mapping[str, Scalar],
-    now: datetime,
-    transaction_on_port: Callable[[int], int | None] | None,
-) -> Any:
-    """The OCPP call for a charger command; raises _Refused for bad parameters.
-
-    ``charger.remote_stop`` by ``port`` needs the transaction running on that port,
-    which only the OCPP server knows: with ``transaction_on_port`` None the parameters
-    are only checked (and None is returned for it).
-    """
-    try:
-        if kind == "charger.remote_start":
-            port = _int(params, "port") if "port" in params else None
-            return ocpp_commands.remote_start(port, _text(params, "id_tag"))
-        if kind == "charger.remote_stop":
-            if "transaction_id" in params:
-                return ocpp_commands.remote_stop(_int(params, "transaction_id"))
-            port = _int(params, "port")
-            if transaction_on_port is None:
-                return None
-            transaction_id = transaction_on_port(port)
-            if transaction_id is None:
-                raise _Refused(f"no transaction known to this gateway on port {port}")
-            return ocpp_commands.remote_stop(transaction_id)
-        if kind == "charger.reserve":
-            minutes = _int(params, "minutes", default=DEFAULT_RESERVATION_MINUTES)
-            if not 1 <= minutes <= MAX_RESERVATION_MINUTES:
-                raise _Refused(f"params.minutes must be 1..{MAX_RESERVATION_MINUTES}")
-            return ocpp_commands.reserve_now(
-                _int(params, "port"),
-                now + timedelta(minutes=minutes),
-                _text(params, "id_tag"),
-                _int(params, "reservation_id"),
-            )
-        if kind == "charger.cancel_reservation":
-            return ocpp_commands.cancel_reservation(_int(params, "reservation_id"))
-        if kind == "charger.unlock_connector":
-            return ocpp_commands.unlock_connector(_int(params, "port"))
-    except ValueError as exc:
-        raise _Refused(f"bad params: {exc}") from exc
-    raise _Refused(f"unsupported command kind {kind}")
-
-
-def _ebike_frame(kind: str, params: Mapping[str, Scalar], session: bytes) -> tuple[int, bytes]:
-    """The pile command's CMD byte and frame; raises _Refused for bad parameters."""
-    try:
-        if kind == "ebike.start":
-            frame = ebike.start_charging(session, _int(params, "port"), _int(params, "minutes"))
-            return ebike.Command.START_CHARGING, frame
-        if kind == "ebike.stop":
-            return ebike.Command.REMOTE_STOP, ebike.remote_stop(session, _int(params, "port"))
-    except ValueError as exc:
-        raise _Refused(f"bad params: {exc}") from exc
-    raise _Refused(f"unsupported command kind {kind}")
+def _outcome(verdict: Verdict) -> Outcome:
+    return (CommandStatus.ACCEPTED if verdict.accepted else CommandStatus.REJECTED), verdict.detail
 
 
 def _published(info: mqtt.MQTTMessageInfo) -> bool:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Protocol
 
 from pydantic import SecretStr
 
-from device_adapters.base import StreamAdapter
-from device_adapters.registry import get_adapter
+from device_adapters.base import Adapter, StreamAdapter
+from device_adapters.registry import load_adapters
 from edge.availability import AvailabilitySink, AvailabilityTracker
 from edge.commands import CommandRunner
+from edge.hosting import check_names, hosted_adapters, server_port
 from edge.http_push import HttpPushServer
 from edge.limits import connection_stats
 from edge.mqtt_devices import LocalMqttDevices
@@ -32,19 +33,6 @@ class DeviceServer(Protocol):
     async def stop(self) -> None: ...
 
 
-def _stream_server(
-    name: str,
-    settings: Settings,
-    uplink: EventPublisher,
-    port: int,
-    availability: AvailabilitySink | None = None,
-) -> StreamServer:
-    adapter = get_adapter(name)
-    if not isinstance(adapter, StreamAdapter):
-        raise TypeError(f"adapter {name!r} is not a stream adapter")
-    return StreamServer(adapter, settings, uplink, port=port, availability=availability)
-
-
 def _plain(credentials: dict[str, SecretStr] | None) -> dict[str, str] | None:
     if credentials is None:
         return None
@@ -52,21 +40,45 @@ def _plain(credentials: dict[str, SecretStr] | None) -> dict[str, str] | None:
 
 
 def build_servers(
-    settings: Settings, uplink: EventPublisher, availability: AvailabilitySink | None = None
+    settings: Settings,
+    uplink: EventPublisher,
+    availability: AvailabilitySink | None = None,
+    adapters: Mapping[str, Adapter] | None = None,
 ) -> dict[str, DeviceServer]:
-    """The device servers named in ``settings.edge_servers``, in that order."""
-    s, up, av = settings, uplink, availability
-    factories: dict[str, Callable[[], DeviceServer]] = {
-        "watch": lambda: _stream_server("watch", s, up, s.watch_port, av),
-        "iw": lambda: _stream_server("iw", s, up, s.iw_port, av),
-        "ebike": lambda: _stream_server("ebike", s, up, s.ebike_port, av),
-        "ocpp": lambda: OcppServer(s, up, availability=av),
-        "http_push": lambda: HttpPushServer(
-            s, up, availability=av, credentials=_plain(s.gate_credentials)
-        ),
-        "local_mqtt": lambda: LocalMqttDevices(s, up, availability=av),
+    """The device servers named in ``settings.edge_servers``, in that order.
+
+    Made from the installed adapters (``adapters``, by default the registry's) by
+    transport (edge/hosting.py); raises HostingError before anything listens when a
+    name or port does not fit them.
+    """
+    hosts = hosted_adapters(load_adapters() if adapters is None else adapters)
+    check_names(settings, hosts)
+    return {
+        name: _server(name, hosts[name], settings, uplink, availability)
+        for name in settings.edge_servers
     }
-    return {name: factories[name]() for name in settings.edge_servers}
+
+
+def _server(
+    name: str,
+    adapters: list[Adapter],
+    settings: Settings,
+    uplink: EventPublisher,
+    availability: AvailabilitySink | None,
+) -> DeviceServer:
+    port = server_port(name, adapters, settings)
+    adapter = adapters[0]
+    if isinstance(adapter, StreamAdapter):
+        assert port is not None  # server_port gives every listening server one
+        return StreamServer(adapter, settings, uplink, port=port, availability=availability)
+    if adapter.transport == "websocket":
+        return OcppServer(settings, uplink, port=port, availability=availability)
+    if adapter.transport == "http_push":
+        credentials = _plain(settings.gate_credentials)
+        return HttpPushServer(
+            settings, uplink, port=port, availability=availability, credentials=credentials
+        )
+    return LocalMqttDevices(settings, uplink, availability=availability)
 
 
 class EdgeGateway:
@@ -82,8 +94,12 @@ class EdgeGateway:
         # Device online/offline from every server; published retained through the
         # command runner's client, which also delivers the hub's commands.
         self.availability = AvailabilityTracker(settings)
-        self.servers = build_servers(settings, self.outbox, self.availability)
-        self.commands = CommandRunner(settings, self.servers, availability=self.availability)
+        # The installed adapters make the servers and say how commands reach devices.
+        adapters = load_adapters()
+        self.servers = build_servers(settings, self.outbox, self.availability, adapters)
+        self.commands = CommandRunner(
+            settings, self.servers, availability=self.availability, adapters=adapters
+        )
         # GET /metrics of its own (outbox backlog, uplink) when HUB_EDGE_METRICS_PORT is set.
         self.metrics = EdgeMetricsServer(
             settings,
