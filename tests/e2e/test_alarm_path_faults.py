@@ -154,7 +154,7 @@ async def running_site(tmp_path: Path, *, persistence: bool) -> AsyncIterator[Si
         "HUB_MQTT_PORT": str(broker.port),
         "HUB_API_PORT": str(free_port()),
         "HUB_GATEWAY_ID": "edge-1",
-        "HUB_WATCH_PORT": str(watch_port),
+        "HUB_EDGE_PORTS": f"watch={watch_port}",
         "HUB_EDGE_SERVERS": "watch",
         "HUB_EDGE_HOST": "127.0.0.1",
         "HUB_EDGE_PUBLISH_TIMEOUT_S": "3",

@@ -83,7 +83,7 @@ async def test_events_acknowledged_before_the_hub_first_connected_are_stored(
         "HUB_DATA_DIR": str(tmp_path / "data"),
         "HUB_MQTT_PORT": str(mosquitto.port),
         "HUB_API_PORT": str(free_port()),
-        "HUB_WATCH_PORT": str(watch_port),
+        "HUB_EDGE_PORTS": f"watch={watch_port}",
         "HUB_EDGE_SERVERS": "watch",
         "HUB_EDGE_HOST": "127.0.0.1",
     }

@@ -141,7 +141,7 @@ async def pipeline(mosquitto: MosquittoProcess, tmp_path: Path) -> AsyncIterator
         "HUB_DATA_DIR": str(tmp_path / "data"),
         "HUB_MQTT_PORT": str(mosquitto.port),
         "HUB_API_PORT": str(free_port()),
-        "HUB_WATCH_PORT": str(watch_port),
+        "HUB_EDGE_PORTS": f"watch={watch_port}",
         "HUB_EDGE_SERVERS": "watch",
         "HUB_EDGE_HOST": "127.0.0.1",
         "HUB_EDGE_PUBLISH_TIMEOUT_S": "3",

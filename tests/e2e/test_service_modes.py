@@ -37,7 +37,7 @@ def _env(tmp_path: Path, **settings: str) -> dict[str, str]:
         HUB_API_HOST="127.0.0.1",
         HUB_API_PORT=str(free_port()),
         HUB_MQTT_PORT=str(free_port()),  # nothing listens: a refusal must come first
-        HUB_WATCH_PORT=str(free_port()),
+        HUB_EDGE_PORTS=f"watch={free_port()}",
         HUB_EDGE_HOST="127.0.0.1",
     )
     env.update(settings)
