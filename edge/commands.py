@@ -154,6 +154,8 @@ class _Builder:
     server: str
     commands: StreamCommands | SessionCommands | MessageCommands
     route: _Route | None
+    # The server runs here, whether or not it can carry the adapter's commands.
+    running: bool
 
 
 def _builders(adapters: Mapping[str, Adapter], servers: Mapping[str, object]) -> list[_Builder]:
@@ -173,7 +175,7 @@ def _builders(adapters: Mapping[str, Adapter], servers: Mapping[str, object]) ->
                 route = _SessionRoute(adapter.commands, server)
         elif isinstance(adapter, MessageAdapter) and isinstance(server, LocalMqttDevices):
             route = _MessageRoute(adapter.commands, server)
-        builders.append(_Builder(name, hosting, adapter.commands, route))
+        builders.append(_Builder(name, hosting, adapter.commands, route, server is not None))
     return builders
 
 
@@ -516,7 +518,10 @@ class CommandRunner:
             nouns = " or ".join(b.commands.device_noun for b in serving)
             raise _Refused(f"{kind} needs {nouns}, not {device_id}")
         if builder.route is None:
-            raise _Refused(f"this gateway runs no {builder.server} server (for {builder.adapter})")
+            server, adapter = builder.server, builder.adapter
+            if builder.running:
+                raise _Refused(f"the {server} server carries no commands (for {adapter})")
+            raise _Refused(f"this gateway runs no {server} server (for {adapter})")
         try:
             builder.commands.check(command)
         except CommandRefused as exc:
