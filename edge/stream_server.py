@@ -310,10 +310,17 @@ class StreamServer:
             events = self.adapter.to_events(
                 frame, received_at=datetime.now(UTC), gateway_id=self.gateway_id
             )
-        except DecodeError as exc:
+        except Exception as exc:
             # The frame is well framed but its content is not understood: keep it,
-            # and still answer so the device does not resend it forever.
-            if not await self._dead_letter(conn, frame.raw, _reason(exc), device_id):
+            # and still answer so the device does not resend it forever. Anything but
+            # the adapter's DecodeError is a bug in it (an installed package's, say):
+            # kept the same way, rather than dropping the device's connection.
+            if isinstance(exc, DecodeError):
+                reason = _reason(exc)
+            else:
+                log.exception("%s adapter failed on a frame from %s", self.adapter.name, conn.peer)
+                reason = f"adapter error: {type(exc).__name__}: {exc}"
+            if not await self._dead_letter(conn, frame.raw, reason, device_id):
                 return
         else:
             # All of a frame's events in flight at once, alarms handed to paho first.

@@ -10,13 +10,22 @@ import asyncio
 import json
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import pytest
 
-from device_adapters.model import CommandResult, CommandStatus, DeviceCommand, DeviceEvent
+from device_adapters.base import StreamAdapter
+from device_adapters.model import (
+    CommandResult,
+    CommandStatus,
+    DeadLetter,
+    DeviceCommand,
+    DeviceEvent,
+)
 from device_adapters.registry import load_adapters
 from edge.gateway import EdgeGateway
 from edge.stream_server import StreamServer
@@ -194,3 +203,45 @@ async def test_a_command_the_installed_builder_refuses_fails_with_its_words(
         await gateway.stop()
         hub.client.loop_stop()
         hub.client.disconnect()
+
+
+class RecordingUplink:
+    def __init__(self) -> None:
+        self.events: list[DeviceEvent] = []
+        self.dead_letters: list[DeadLetter] = []
+
+    async def publish_event(self, event: DeviceEvent) -> None:
+        self.events.append(event)
+
+    async def publish_dead_letter(self, dl: DeadLetter) -> None:
+        self.dead_letters.append(dl)
+
+
+async def test_a_bug_in_an_installed_adapter_is_a_dead_letter_not_a_dropped_device(
+    acme_installed: int,
+) -> None:
+    """An adapter raising something else than its DecodeError keeps the frame and the
+    connection: the frame is dead-lettered with the error and the device still answered."""
+    adapter = load_adapters()["acme_lock"]
+    assert isinstance(adapter, StreamAdapter)
+
+    def buggy(line: Any, **kwargs: Any) -> list[DeviceEvent]:
+        if line.word == "UNLOCKED":
+            raise KeyError("lock_state")
+        return list(adapter.to_events(line, **kwargs))
+
+    uplink = RecordingUplink()
+    settings = Settings(gateway_id=GW, edge_host="127.0.0.1")
+    server = StreamServer(replace(adapter, to_events=buggy), settings, uplink, port=0)
+    await server.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"ACME L7 HELLO\nACME L7 UNLOCKED\nACME L7 LOCKED\n")
+        assert [await read_line(reader) for _ in range(3)] == [b"ACK\n"] * 3
+        writer.close()
+    finally:
+        await server.stop()
+    assert [e.kind for e in uplink.events] == ["device.login", "lock.state"]
+    (dead,) = uplink.dead_letters
+    assert dead.raw == b"ACME L7 UNLOCKED\n"
+    assert dead.reason == "adapter error: KeyError: 'lock_state'"
