@@ -42,8 +42,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final, Protocol
 
+from chub_mqtt.topics import availability_topic
 from device_adapters.model import DeviceAvailability, DeviceFamily
-from hub.bridge.topics import availability_topic
 from hub.settings import Settings
 
 log = logging.getLogger(__name__)

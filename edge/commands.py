@@ -2,7 +2,7 @@
 
 The hub publishes one :class:`~device_adapters.model.DeviceCommand` JSON per command
 on ``command_topic(gateway, device)`` at QoS 1. :class:`CommandRunner` subscribes to
-``commands_subscription(gateway)`` with its own paho client (client id
+``commands_subscription(gateway)`` with its own MQTT client (client id
 ``edge-<gateway>-commands``, persistent session, manual acknowledgement) and hands
 each command to the server that speaks the device's protocol.
 
@@ -61,25 +61,21 @@ seen before a crash go offline by heartbeat timeout unless they come back.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import re
-import socket
-import threading
-import time
 from collections import Counter, OrderedDict, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Final
 from uuid import UUID
 
-import paho.mqtt.client as mqtt
 from ocpp.exceptions import OCPPError  # type: ignore[import-untyped]
-from paho.mqtt.enums import MQTTErrorCode
 from pydantic import ValidationError
 
+from chub_mqtt import Client, Message, MqttError, PubAck
+from chub_mqtt.topics import availability_topic, command_result_topic, commands_subscription
 from device_adapters.base import Adapter, MessageAdapter, SessionAdapter, StreamAdapter
 from device_adapters.commands import (
     CommandRefused,
@@ -100,11 +96,10 @@ from device_adapters.model import (
 from device_adapters.registry import load_adapters
 from edge.availability import AvailabilityTracker
 from edge.hosting import server_name
+from edge.mqtt_connection import upstream
 from edge.mqtt_devices import LocalMqttDevices
 from edge.ocpp_server import ChargePointNotConnected, OcppServer
 from edge.stream_server import StreamServer
-from hub.bridge.paho_client import persistent_consumer
-from hub.bridge.topics import availability_topic, command_result_topic, commands_subscription
 from hub.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -188,16 +183,6 @@ class _Delivery:
     connection: int
 
 
-@dataclass(frozen=True)
-class _Incoming:
-    mid: int
-    qos: int
-    topic: str
-    payload: bytes
-    retain: bool
-    connection: int
-
-
 @dataclass
 class _Held:
     command: DeviceCommand
@@ -255,40 +240,37 @@ class CommandRunner:
         self._availability_topics = availability_topic(self.gateway_id, "+")
         self._availability_prefix = availability_topic(self.gateway_id, "")
         self.stats = CommandStats()
-        self._client: mqtt.Client | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._ready = asyncio.Event()
-        self._connection = 0  # incremented on paho's thread by each CONNACK
-        self._subscribe_mid: int | None = None
+        self._client: Client | None = None
+        self._reader: asyncio.Task[None] | None = None
         self._held: dict[UUID, _Held] = {}
         self._queues: dict[str, deque[_Held]] = {}
         self._drainers: dict[str, asyncio.Task[None]] = {}
         self._done: OrderedDict[UUID, None] = OrderedDict()
         self._ticker: asyncio.Task[None] | None = None
-        self._publish_lock = threading.Lock()
-        self._unsettled: deque[mqtt.MQTTMessageInfo] = deque(maxlen=1000)
+        self._unsettled: deque[asyncio.Future[PubAck]] = deque(maxlen=1000)
 
     # -- lifecycle ---------------------------------------------------------------------
 
     @property
     def connected(self) -> bool:
-        return self._ready.is_set()
+        return self._client is not None and self._client.connected
 
     async def start(self) -> None:
         """Start connecting in the background; succeeds even while the broker is down."""
         if self._client is not None:
             raise RuntimeError("command runner already started")
-        self._loop = asyncio.get_running_loop()
-        self._ready = asyncio.Event()
         s = self._settings
-        client = persistent_consumer(self.client_id, s)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_subscribe = self._on_subscribe
-        client.on_message = self._on_message
+        # Availability at QoS 0: only its retained messages are read, once per connection.
+        client = Client(
+            upstream(s, self.client_id, protocol="3.1.1"),
+            persistent=True,
+            manual_ack=True,
+            subscriptions=[(self.commands_topic, 1), (self._availability_topics, 0)],
+            name=f"command runner {self.client_id}",
+        )
         self._client = client
-        client.connect_async(s.mqtt_host, s.mqtt_port, keepalive=s.mqtt_keepalive_s)
-        client.loop_start()
+        await client.start()
+        self._reader = asyncio.create_task(self._read(client), name="commands-read")
         self._ticker = asyncio.create_task(self._tick_forever(), name="commands-tick")
         if self._availability is not None:
             self._availability.set_publisher(self)
@@ -296,15 +278,18 @@ class CommandRunner:
 
     async def wait_connected(self) -> None:
         """Wait until connected and subscribed (wrap in asyncio.timeout)."""
-        await self._ready.wait()
+        client = self._client
+        if client is None:
+            raise RuntimeError("command runner not started")
+        await client.wait_connected()
 
     async def stop(self) -> None:
         """Stop running commands; held ones stay unacknowledged for the next start."""
         client = self._client
         if client is None:
             return
-        tasks = [t for t in (self._ticker, *self._drainers.values()) if t is not None]
-        self._ticker = None
+        tasks = [t for t in (self._reader, self._ticker, *self._drainers.values()) if t is not None]
+        self._ticker = self._reader = None
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -314,41 +299,32 @@ class CommandRunner:
         self._drainers.clear()
         await self._flush(_STOP_FLUSH_S)
         self._client = None
-        client.disconnect()
-        await asyncio.to_thread(client.loop_stop)
-        self._ready.clear()
+        await client.stop()
         log.info("command runner stopped (%d held command(s) left to the broker)", held)
 
     # -- publishing (also the availability tracker's publisher) ------------------------
 
     def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
-        """Hand a QoS 1 message to paho (sent now, or after reconnecting)."""
+        """Hand a QoS 1 message to the client (sent now, or after reconnecting)."""
         client = self._client
         if client is None:
             log.warning("command runner not running: dropped a message for %s", topic)
             return
-        info = client.publish(topic, payload, qos=1, retain=retain)
-        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
-            log.warning("publish to %s refused: %s", topic, mqtt.error_string(info.rc))
+        try:
+            ack = client.publish_nowait(topic, payload, qos=1, retain=retain)
+        except MqttError as exc:
+            log.warning("publish to %s refused: %s", topic, exc)
             return
-        with self._publish_lock:
-            self._unsettled.append(info)
+        self._unsettled.append(ack)
 
     async def _flush(self, limit_s: float) -> None:
         """Wait (bounded) until the broker acknowledged what was published."""
         if not self.connected:
             return
-        with self._publish_lock:
-            pending = [info for info in self._unsettled if not _published(info)]
-            self._unsettled.clear()
-
-        def wait_all() -> None:
-            deadline = time.monotonic() + limit_s
-            for info in pending:
-                with contextlib.suppress(RuntimeError, ValueError):
-                    info.wait_for_publish(max(0.0, deadline - time.monotonic()))
-
-        await asyncio.to_thread(wait_all)
+        pending = [ack for ack in self._unsettled if not ack.done()]
+        self._unsettled.clear()
+        if pending:
+            await asyncio.wait(pending, timeout=limit_s)
 
     def _result(self, command_id: UUID, device_id: str, status: CommandStatus, detail: str) -> None:
         result = CommandResult(
@@ -364,58 +340,13 @@ class CommandRunner:
             command_result_topic(self.gateway_id, device_id), result.model_dump_json().encode()
         )
 
-    # -- paho thread -------------------------------------------------------------------
+    # -- receiving (event loop) ---------------------------------------------------------
 
-    def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, reason: Any, _p: Any) -> None:
-        if reason.is_failure:
-            log.error("broker refused the command runner: %s", reason)
-            return
-        self._connection += 1
-        sock = client.socket()
-        if isinstance(sock, socket.socket):
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        # Availability at QoS 0: only its retained messages are read, once per connection.
-        _, self._subscribe_mid = client.subscribe(
-            [(self.commands_topic, 1), (self._availability_topics, 0)]
-        )
-        log.info("command runner connected (session resumed: %s)", bool(flags.session_present))
+    async def _read(self, client: Client) -> None:
+        async for message in client.messages:
+            self._received(message)
 
-    def _on_subscribe(self, _c: mqtt.Client, _u: Any, mid: int, reasons: Any, _p: Any) -> None:
-        if mid != self._subscribe_mid:
-            return
-        refused = [r for r in reasons if r.is_failure]
-        if refused:
-            log.error("broker refused the command subscriptions: %s", refused)
-        self._call_soon(self._ready.set)
-
-    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        self._call_soon(self._ready.clear)
-        if self._client is not None:
-            log.warning("command runner lost the broker (%s); paho reconnects", reason)
-
-    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        item = _Incoming(
-            mid=msg.mid,
-            qos=msg.qos,
-            topic=msg.topic,
-            payload=bytes(msg.payload),
-            retain=bool(msg.retain),
-            connection=self._connection,
-        )
-        self._call_soon(self._received, item)
-
-    def _call_soon(self, callback: Callable[..., object], *args: Any) -> None:
-        loop = self._loop
-        if loop is None:
-            return
-        # A closed loop raises RuntimeError: the broker redelivers what was not acknowledged.
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(callback, *args)
-
-    # -- receiving (event loop) --------------------------------------------------------
-
-    def _received(self, item: _Incoming) -> None:
+    def _received(self, item: Message) -> None:
         if item.topic.startswith(self._availability_prefix):
             self._retained_availability(item)
             return
@@ -425,7 +356,7 @@ class CommandRunner:
             # Never lose the loop over one message; unacknowledged, it comes back later.
             log.exception("command on %s could not be handled", item.topic)
 
-    def _retained_availability(self, item: _Incoming) -> None:
+    def _retained_availability(self, item: Message) -> None:
         if not item.retain or self._availability is None:
             return
         try:
@@ -436,7 +367,7 @@ class CommandRunner:
         if self._availability.restore(report):
             log.info("restored %s as online until it reports or times out", report.device_id)
 
-    def _take(self, item: _Incoming) -> None:
+    def _take(self, item: Message) -> None:
         self.stats.received += 1
         delivery = _Delivery(item.mid, item.qos, item.connection)
         topic_device = item.topic.rsplit("/", 1)[-1]
@@ -484,7 +415,7 @@ class CommandRunner:
         self._kick(command.device_id)
 
     def _invalid(
-        self, item: _Incoming, delivery: _Delivery, topic_device: str, exc: ValidationError
+        self, item: Message, delivery: _Delivery, topic_device: str, exc: ValidationError
     ) -> None:
         self.stats.invalid += 1
         errors = "; ".join(
@@ -711,12 +642,10 @@ class CommandRunner:
         client = self._client
         if delivery.qos == 0 or client is None:
             return
-        if delivery.connection != self._connection:
-            # The packet id would name another message on this connection; the broker
-            # sends the command again, and its id says it is done.
+        if not client.ack_packet(delivery.connection, delivery.mid, delivery.qos):
+            # From an earlier connection: the packet id would name another message on
+            # this one; the broker sends the command again, and its id says it is done.
             self.stats.stale_acks += 1
-            return
-        client.ack(delivery.mid, delivery.qos)
 
     def _remember_done(self, command_id: UUID) -> None:
         self._done[command_id] = None
@@ -762,11 +691,3 @@ def _salvage(payload: bytes, topic_device: str) -> tuple[UUID | None, str | None
 
 def _outcome(verdict: Verdict) -> Outcome:
     return (CommandStatus.ACCEPTED if verdict.accepted else CommandStatus.REJECTED), verdict.detail
-
-
-def _published(info: mqtt.MQTTMessageInfo) -> bool:
-    """is_published() raises for a message queued while disconnected; that is 'not yet'."""
-    try:
-        return info.is_published()
-    except (RuntimeError, ValueError):
-        return False

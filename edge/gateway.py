@@ -16,12 +16,12 @@ from edge.commands import CommandRunner
 from edge.hosting import check_names, hosted_adapters, server_port
 from edge.http_push import HttpPushServer
 from edge.limits import connection_stats
+from edge.metrics import EdgeCollector, EdgeMetricsServer
 from edge.mqtt_devices import LocalMqttDevices
 from edge.ocpp_server import OcppServer
 from edge.outbox import Outbox
 from edge.stream_server import StreamServer
 from edge.uplink import EventPublisher, MqttUplink
-from hub.metrics.edge import EdgeCollector, EdgeMetricsServer
 from hub.settings import Settings
 
 log = logging.getLogger(__name__)

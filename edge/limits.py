@@ -21,7 +21,7 @@ Every server (TCP stream, OCPP, HTTP push) owns one :class:`ConnectionLimits`:
   anyone flood the log.
 
 The counters are in :class:`ConnectionStats`; the edge's metrics endpoint reads them
-(``hub.metrics.edge``).
+(``edge.metrics``).
 """
 
 from __future__ import annotations

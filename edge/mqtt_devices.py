@@ -1,8 +1,7 @@
 """Locks that report through the community's local MQTT broker: Zigbee2MQTT and Tuya.
 
-A paho-mqtt client (its own network thread, bridged to asyncio with
-``call_soon_threadsafe``) on the local broker (``settings.local_mqtt_host``/``_port``,
-by default the broker the uplink uses) subscribes at QoS 1 to:
+A :class:`chub_mqtt.Client` on the local broker (``settings.local_mqtt_host``/``_port``,
+by default the broker the uplink uses; MQTT 3.1.1) subscribes at QoS 1 to:
 
 - ``<z2m_base>/#``: Zigbee2MQTT. ``<base>/<name>`` is a device's state message,
   ``<base>/<name>/availability`` its availability; ``<base>/bridge/...`` and the
@@ -50,23 +49,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final, Literal
+from typing import Final, Literal
 from uuid import uuid4
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import MQTTErrorCode
-
+from chub_mqtt import Client, MqttError
 from device_adapters import tuya, zigbee2mqtt
 from device_adapters.base import MessageContext
 from device_adapters.errors import DecodeError
 from device_adapters.model import DeadLetter, DeviceEvent, DeviceFamily, Lane
 from edge.availability import BRIDGE_OFFLINE, BRIDGE_ONLINE, AvailabilitySink
+from edge.mqtt_connection import local
 from edge.uplink import EventPublisher, UplinkError
-from hub.bridge.paho_client import persistent_consumer
 from hub.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -181,52 +177,51 @@ class LocalMqttDevices:
         self._retry_initial_s = retry_initial_s
         self._retry_max_s = retry_max_s
         self._stop_timeout_s = stop_timeout_s
-        self._client: mqtt.Client | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: Client | None = None
+        self._reader: asyncio.Task[None] | None = None
         self._queue: asyncio.Queue[_Incoming] = asyncio.Queue()
         self._workers: list[asyncio.Task[None]] = []
         self._busy = 0
         self._idle = asyncio.Event()
         self._stopping = asyncio.Event()
-        self._ready = asyncio.Event()
-        # Incremented on paho's thread by each CONNACK; read on the loop (an int is atomic).
-        self._connection = 0
-        self._subscribe_mid: int | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
     @property
     def connected(self) -> bool:
-        return self._ready.is_set()
+        return self._client is not None and self._client.connected
 
     async def start(self) -> None:
         """Start connecting in the background; succeeds even while the broker is down."""
         if self._client is not None:
             raise RuntimeError("local MQTT devices already started")
-        self._loop = asyncio.get_running_loop()
         self._queue = asyncio.Queue()
         self._stopping = asyncio.Event()
-        self._ready = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
         self._workers = [
             asyncio.create_task(self._worker(), name=f"mqtt-devices-{i}")
             for i in range(self._workers_n)
         ]
-        s = self._settings
-        client = persistent_consumer(self.client_id, s)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_subscribe = self._on_subscribe
-        client.on_message = self._on_message
+        client = Client(
+            local(self._settings, self.client_id),
+            persistent=True,
+            manual_ack=True,
+            subscriptions=self.subscriptions,
+            on_connection=self._on_connection,
+            name="local MQTT devices",
+        )
         self._client = client
-        client.connect_async(self.host, self.port, keepalive=s.mqtt_keepalive_s)
-        client.loop_start()
+        await client.start()
+        self._reader = asyncio.create_task(self._read(client), name="mqtt-devices-read")
         log.info("local MQTT devices connecting to %s:%s", self.host, self.port)
 
     async def wait_connected(self) -> None:
         """Wait until connected and subscribed (wrap in asyncio.timeout)."""
-        await self._ready.wait()
+        client = self._client
+        if client is None:
+            raise RuntimeError("local MQTT devices not started")
+        await client.wait_connected()
 
     # -- commands down -----------------------------------------------------------------
 
@@ -245,13 +240,15 @@ class LocalMqttDevices:
         client = self._client
         if client is None:
             return False
-        info = client.publish(topic, payload, qos=1)
-        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
-            log.warning("publish to %s refused: %s", topic, mqtt.error_string(info.rc))
+        try:
+            async with asyncio.timeout(timeout_s):
+                await client.publish(topic, payload, qos=1)
+        except MqttError as exc:
+            log.warning("publish to %s refused: %s", topic, exc)
             return False
-        with contextlib.suppress(RuntimeError, ValueError):
-            await asyncio.to_thread(info.wait_for_publish, timeout_s)
-        return info.is_published()
+        except TimeoutError:
+            return False
+        return True
 
     def expect_event(
         self, device_id: str, predicate: Callable[[DeviceEvent], bool]
@@ -291,76 +288,36 @@ class LocalMqttDevices:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self._stop_timeout_s):
                 await self._idle.wait()
-        for task in self._workers:
+        tasks = [*self._workers, *([self._reader] if self._reader is not None else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._workers, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._workers = []
+        self._reader = None
         left = self._queue.qsize()
         self.stats.unacked_on_stop += left
         self._client = None
-        client.disconnect()
-        await asyncio.to_thread(client.loop_stop)
-        self._ready.clear()
+        await client.stop()
         log.info("local MQTT devices stopped (%d unacknowledged, left to the broker)", left)
 
-    # -- paho thread -------------------------------------------------------------------
+    # -- receiving -------------------------------------------------------------------
 
-    def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, reason: Any, _p: Any) -> None:
-        if reason.is_failure:
-            log.error("local MQTT broker refused the edge: %s", reason)
-            return
-        self._connection += 1
-        sock = client.socket()
-        if isinstance(sock, socket.socket):
-            # paho leaves Nagle on; acks would wait tens of milliseconds.
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        # Again on every connection: harmless with a resumed session, needed with a new one.
-        _, self._subscribe_mid = client.subscribe(self.subscriptions)
-        log.info(
-            "local MQTT devices connected to %s:%s (session resumed: %s)",
-            self.host,
-            self.port,
-            flags.session_present,
-        )
+    def _on_connection(self, up: bool) -> None:
+        if up:
+            self.stats.connects += 1
 
-    def _on_subscribe(self, _c: mqtt.Client, _u: Any, mid: int, reasons: Any, _p: Any) -> None:
-        if mid != self._subscribe_mid:
-            return
-        refused = [r for r in reasons if r.is_failure]
-        if refused:
-            log.error("local MQTT broker refused subscriptions %s: %s", self.subscriptions, refused)
-        self._call_soon(self._connection_ready)
-
-    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        self._call_soon(self._ready.clear)
-        if not self._stopping.is_set():
-            log.warning("local MQTT devices lost the broker (%s); paho reconnects", reason)
-
-    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        item = _Incoming(
-            mid=msg.mid,
-            qos=msg.qos,
-            topic=msg.topic,
-            payload=bytes(msg.payload),
-            retain=bool(msg.retain),
-            connection=self._connection,
-            received_at=datetime.now(UTC),
-        )
-        self._call_soon(self._queue.put_nowait, item)
-
-    def _call_soon(self, callback: Callable[..., object], *args: Any) -> None:
-        loop = self._loop
-        if loop is None:
-            return
-        # A closed loop raises RuntimeError: the broker redelivers what was not acknowledged.
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(callback, *args)
-
-    # -- asyncio side ------------------------------------------------------------------
-
-    def _connection_ready(self) -> None:
-        self.stats.connects += 1
-        self._ready.set()
+    async def _read(self, client: Client) -> None:
+        async for m in client.messages:
+            item = _Incoming(
+                mid=m.mid,
+                qos=m.qos,
+                topic=m.topic,
+                payload=m.payload,
+                retain=m.retain,
+                connection=m.connection,
+                received_at=datetime.now(UTC),
+            )
+            self._queue.put_nowait(item)
 
     async def _worker(self) -> None:
         while True:
@@ -468,7 +425,7 @@ class LocalMqttDevices:
             if not pending and pending_dl is None:
                 return True
             self.stats.publish_failures += 1
-            if self._stopping.is_set() or item.connection != self._connection:
+            if self._stopping.is_set() or item.connection != self._connects():
                 return False
             log.warning(
                 "uplink did not take %d item(s) from %s; retrying in %.1fs",
@@ -502,14 +459,17 @@ class LocalMqttDevices:
             self.stats.dead_letters += 1
         return failed_events, dead_letter if dl_failed else None
 
+    def _connects(self) -> int:
+        """Which connection is current (messages of an earlier one cannot be acked)."""
+        return self._client.connects if self._client is not None else -1
+
     def _ack(self, item: _Incoming) -> None:
         client = self._client
         if item.qos == 0 or client is None:
             return
-        if item.connection != self._connection:
+        if not client.ack_packet(item.connection, item.mid, item.qos):
             self.stats.stale_acks_skipped += 1
             return
-        client.ack(item.mid, item.qos)
         self.stats.acked += 1
 
 

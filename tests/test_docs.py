@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from chub_mqtt import topics
 from device_adapters.kinds import KINDS, markdown_table
 from device_adapters.model import Lane
-from hub.bridge import topics
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 

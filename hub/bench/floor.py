@@ -76,9 +76,8 @@ def durable_consume(
     """
     import paho.mqtt.client as mqtt
 
-    from hub.bridge.paho_client import connect_options, persistent_consumer
-    from hub.bridge.topics import EVENTS_SUBSCRIPTION
-    from hub.settings import Settings
+    from chub_mqtt.session import connect_options, persistent_consumer
+    from chub_mqtt.topics import EVENTS_SUBSCRIPTION
 
     db = sqlite3.connect(db_path)
     db.execute("PRAGMA journal_mode=WAL")
@@ -106,7 +105,7 @@ def durable_consume(
     # The hub's own client and session: persistent, manual acknowledgement, and at
     # MQTT 5 a Receive Maximum the size of its inbox.
     protocol = mqtt.MQTTv5 if mqtt5 else mqtt.MQTTv311
-    client = persistent_consumer(floor_client_id(mqtt5), Settings(), protocol)
+    client = persistent_consumer(floor_client_id(mqtt5), protocol)
     options = connect_options(protocol, _INBOX)
     client.on_message = on_message
     client.on_connect = on_connect

@@ -46,9 +46,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from tqdm import tqdm
 
+from chub_mqtt.topics import EVENTS_SUBSCRIPTION, alarm_client_id, event_topic
 from device_adapters.model import DeviceEvent, Lane
 from hub.bench.floor import durable_consume, floor_client_id
-from hub.bridge.topics import EVENTS_SUBSCRIPTION, alarm_client_id, event_topic
 from hub.broker.mosquitto import MosquittoProcess, find_mosquitto, free_port
 from hub.settings import local_metrics_headers, local_production_env
 from hub.storage.db import Database

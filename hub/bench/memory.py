@@ -27,11 +27,11 @@ import httpx
 import sqlalchemy as sa
 from tqdm import tqdm
 
+from chub_mqtt.topics import availability_topic, event_topic
 from device_adapters.model import DeviceAvailability, Lane
 from device_adapters.watch import decode_frame, encode_frame, to_events
 from hub.bench.api import hub_process, login
 from hub.bench.ingest import _broker
-from hub.bridge.topics import availability_topic, event_topic
 from hub.demo.seed import seed_demo
 from hub.schema.devices import devices
 from hub.schema.grid import buildings, households

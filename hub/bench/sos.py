@@ -57,11 +57,11 @@ import httpx
 import sqlalchemy as sa
 from tqdm import tqdm
 
+from chub_mqtt.topics import event_topic
 from device_adapters.model import Lane
 from device_adapters.watch import WatchFrame, WatchStream, decode_frame, encode_frame, to_events
 from edge.simulator import SimulatedWatch
 from hub.bench.stats import percentile
-from hub.bridge.topics import event_topic
 from hub.broker.mosquitto import MosquittoProcess, find_mosquitto, free_port
 from hub.demo.seed import DEMO_PASSWORD, seed_demo
 from hub.devices.service import register_device

@@ -23,10 +23,8 @@ What stays true:
   acknowledged any more (its connection is gone); the broker redelivers them on
   the new connection and the event-id check stores each event once.
 
-The pipe carries tuples of plain values, pickled by ``multiprocessing``:
-hub → child ``("ack", [(connection, mid, qos), ...])`` and ``("stop",)``;
-child → hub ``("batch", [Wire, ...])``, ``("state", ReceiverState)`` and
-``("stopped",)``.
+The child's side, and what the pipe between them carries, is in
+hub/bridge/receiver_child.py.
 """
 
 from __future__ import annotations
@@ -34,38 +32,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
-import os
-import signal
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from hub.bridge.mqtt_bridge import MqttBridge
-from hub.gc_tuning import settle_after_startup
-from hub.logs import setup_logging
+from hub.bridge.receiver_child import ReceiverState, Wire, run_child
 from hub.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# (mid, qos, topic, payload, redelivered, connection) of one message.
-Wire = tuple[int, int, str, bytes, bool, int]
+__all__ = ["ReceiverProcess", "ReceiverState", "Wire"]
 
 # A child that ended unasked is started again after this long, doubling up to the cap.
 _RESTART_S = 0.5
 _RESTART_CAP_S = 30.0
 _STOP_WAIT_S = 10.0
-_REPORT_EVERY_S = 1.0
-
-
-@dataclass(frozen=True)
-class ReceiverState:
-    connected: bool
-    connects: int
-    protocol: str
-    reading_paused: int
-    stale_acks_skipped: int
 
 
 class ReceiverProcess:
@@ -201,86 +183,3 @@ class ReceiverProcess:
     def _join(self, timeout_s: float) -> None:
         if self._process is not None:
             self._process.join(timeout_s)
-
-
-# -- the child ------------------------------------------------------------------------
-
-
-def run_child(settings: Settings, inbox_limit: int, pipe: Connection, log_level: int) -> None:
-    """The receiver process's entry point."""
-    # Ctrl-C reaches the whole process group; the hub decides when this ends.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # The hub's console format; the level of the hub's own bridge logger.
-    setup_logging(log_level)
-    asyncio.run(_serve(settings, inbox_limit, pipe))
-
-
-async def _serve(settings: Settings, inbox_limit: int, pipe: Connection) -> None:
-    loop = asyncio.get_running_loop()
-    send_lock = threading.Lock()
-
-    def send(message: tuple[Any, ...]) -> None:
-        with send_lock:
-            pipe.send(message)
-
-    def report(bridge: MqttBridge) -> None:
-        send(("state", bridge.state()))
-
-    bridge = MqttBridge(settings, inbox_limit, sessions=("main",), on_state=report)
-    outstanding = 0  # handed to the hub, not acknowledged yet
-    room = asyncio.Event()
-    stop = asyncio.Event()
-
-    def acked(entries: list[tuple[int, int, int]]) -> None:
-        nonlocal outstanding
-        outstanding -= len(entries)
-        bridge.ack_wire(entries)
-        room.set()
-
-    def read_hub() -> None:
-        try:
-            while True:
-                message = pipe.recv()
-                if message[0] == "ack":
-                    loop.call_soon_threadsafe(acked, message[1])
-                elif message[0] == "stop":
-                    loop.call_soon_threadsafe(stop.set)
-                    return
-        except (EOFError, OSError):
-            # The hub is gone (it may have been killed): leave now. No DISCONNECT,
-            # no acknowledgement: the broker keeps the session and redelivers.
-            os._exit(0)
-
-    async def pump() -> None:
-        nonlocal outstanding
-        reported = loop.time()
-        while True:
-            if loop.time() - reported > _REPORT_EVERY_S:  # the counters, for /metrics
-                reported = loop.time()
-                report(bridge)
-            free = inbox_limit - outstanding
-            if free <= 0:
-                room.clear()
-                await room.wait()
-                continue
-            items = await bridge.next_batch(free, 0.0)
-            if items:
-                outstanding += len(items)
-                send(
-                    (
-                        "batch",
-                        [
-                            (i.mid, i.qos, i.topic, i.payload, i.redelivered, i.connection)
-                            for i in items
-                        ],
-                    )
-                )
-
-    await bridge.start()
-    settle_after_startup()
-    threading.Thread(target=read_hub, name="receiver-acks", daemon=True).start()
-    pumping = asyncio.create_task(pump())
-    await stop.wait()
-    pumping.cancel()
-    await bridge.stop()
-    send(("stopped",))

@@ -6,8 +6,8 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
+from chub_mqtt.topics import command_topic
 from hub.bridge.mqtt_bridge import MqttBridge
-from hub.bridge.topics import command_topic
 from hub.commands import service
 from hub.commands.models import CommandPublic
 from hub.storage.db import Database

@@ -26,6 +26,7 @@ from datetime import datetime
 
 from pydantic import ValidationError
 
+from chub_mqtt.topics import topic_kind
 from device_adapters.kinds import KINDS
 from device_adapters.model import (
     MESSAGE_MAX_BYTES,
@@ -37,7 +38,6 @@ from device_adapters.model import (
     event_bound_violation,
 )
 from hub.bridge.mqtt_bridge import Incoming
-from hub.bridge.topics import topic_kind
 from hub.ingest.flows import Parsed
 
 # Dead letters made by the hub get ids derived from the message itself, so a

@@ -25,8 +25,8 @@ from pydantic import SecretStr
 
 from api.app import create_app
 from api.state import ApiContext, context_of
+from chub_mqtt.topics import event_topic
 from device_adapters.model import DeadLetter, Lane
-from hub.bridge.topics import event_topic
 from hub.deadletters import service as dead_letter_service
 from hub.demo.seed import DEMO_PASSWORD, seed_demo
 from hub.health import REASONS

@@ -33,10 +33,10 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from chub_mqtt.topics import event_topic
 from device_adapters.kinds import KINDS
 from device_adapters.model import DeviceEvent, DeviceFamily
 from device_adapters.watch import encode_frame
-from hub.bridge.topics import event_topic
 from tests.support.brokers import free_port
 from tests.support.secured_broker import MissingMosquitto, SecuredBroker
 

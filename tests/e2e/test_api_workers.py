@@ -31,8 +31,8 @@ import httpx
 import paho.mqtt.client as mqtt
 import pytest
 
+from chub_mqtt.topics import event_topic
 from device_adapters.model import DeviceFamily, Lane
-from hub.bridge.topics import event_topic
 from hub.demo.seed import DEMO_PASSWORD
 from hub.settings import local_production_env
 from hub.storage.db import Database

@@ -37,10 +37,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from chub_mqtt.topics import event_topic
 from device_adapters.kinds import KINDS
 from device_adapters.model import DeviceEvent, DeviceFamily
 from hub.bridge.mqtt_bridge import Incoming, MqttBridge
-from hub.bridge.topics import event_topic
 from hub.devices.service import register_device
 from hub.policy.document import RulesDocument
 from hub.policy.service import default_rules, replace_rules

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import websockets
 
+from chub_mqtt.topics import availability_topic
 from device_adapters import watch
 from device_adapters.model import DeadLetter, DeviceAvailability, DeviceEvent, DeviceFamily
 from edge.availability import AvailabilityTracker
@@ -26,7 +27,6 @@ from edge.ocpp_server import OcppServer
 from edge.sim.door_gate import SimulatedGate
 from edge.sim.locks import SimulatedZ2mLock
 from edge.stream_server import StreamServer
-from hub.bridge.topics import availability_topic
 from hub.settings import Settings
 from tests.support.brokers import MosquittoProcess, MqttRecorder, free_port
 

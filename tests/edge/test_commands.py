@@ -24,6 +24,7 @@ from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action, RemoteStartStopStatus, ReservationStatus
 
+from chub_mqtt.topics import command_topic
 from device_adapters import ebike
 from device_adapters.model import (
     CommandResult,
@@ -40,7 +41,6 @@ from edge.ocpp_server import OcppServer
 from edge.sim.ebike_pile import SimulatedEbikePile
 from edge.sim.locks import SimulatedZ2mLock
 from edge.stream_server import StreamServer
-from hub.bridge.topics import command_topic
 from hub.settings import Settings
 from tests.support.brokers import MosquittoProcess, MqttRecorder
 

@@ -21,11 +21,11 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from chub_mqtt.topics import dead_letter_topic
 from device_adapters.kinds import kind_info
 from device_adapters.model import DeadLetter, DeviceEvent, DeviceFamily, Lane
 from edge.outbox import ROW_OVERHEAD, Outbox
 from edge.uplink import MqttUplink
-from hub.bridge.topics import dead_letter_topic
 from hub.settings import Settings
 from tests.support.brokers import MosquittoProcess, MqttRecorder
 

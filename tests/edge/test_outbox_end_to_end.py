@@ -1,7 +1,7 @@
 """The outbox's end-to-end acknowledgement, with a real MqttUplink and a real Mosquitto.
 
 A paho client stands in for the hub: it records the events on the broker and
-publishes what the real hub publishes after a commit (hub.bridge.topics:
+publishes what the real hub publishes after a commit (chub_mqtt.topics:
 the gateway's ``committed`` topic, and its own retained status).
 """
 
@@ -17,10 +17,10 @@ from uuid import uuid4
 import orjson
 import pytest
 
+from chub_mqtt.topics import committed_topic, hub_status_topic
 from device_adapters.model import EVENT_MAX_RAW, DeviceEvent
 from edge.outbox import Outbox
 from edge.uplink import MqttUplink
-from hub.bridge.topics import committed_topic, hub_status_topic
 from hub.settings import Settings
 from tests.edge.test_outbox import GW, SOS, file_rows, make_event, make_settings, wait_until
 from tests.support.brokers import MosquittoProcess, MqttRecorder

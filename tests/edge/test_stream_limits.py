@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry
 
 from device_adapters import watch
 from edge.limits import connection_stats
-from hub.metrics.edge import EdgeCollector
+from edge.metrics import EdgeCollector
 from tests.edge.sockets import RecordingUplink, client, running, wait_until
 
 GW = "gw-limits-test"

@@ -16,6 +16,7 @@ import paho.mqtt.client as mqtt
 import pytest
 import pytest_asyncio
 
+from chub_mqtt.topics import dead_letter_topic, event_topic, gateway_status_topic
 from device_adapters.model import DeadLetter, DeviceEvent, Lane
 from device_adapters.watch import (
     Rejected,
@@ -29,7 +30,6 @@ from edge.gateway import EdgeGateway, run_edge
 from edge.simulator import SimulatedWatch, run_simulator, send_once
 from edge.uplink import MqttUplink, UplinkTimeout
 from edge.watch_server import WatchServer
-from hub.bridge.topics import dead_letter_topic, event_topic, gateway_status_topic
 from hub.settings import Settings
 from tests.support.brokers import MosquittoProcess, MqttRecorder, free_port
 

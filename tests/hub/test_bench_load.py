@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from chub_mqtt.topics import event_topic
 from device_adapters.model import Lane
 from hub.bench import api, ingest, memory
 from hub.bench.report import write_section
-from hub.bridge.topics import event_topic
 from hub.broker.mosquitto import INSTALL_HINT, find_mosquitto
 from tests.support.bridges import publish
 from tests.support.brokers import MosquittoProcess
@@ -124,17 +124,16 @@ def test_a_finished_consumers_session_is_ended_so_later_phases_do_not_feed_it(
     """The floor's and the hubs' persistent sessions must not queue the next phases' load."""
     import paho.mqtt.client as mqtt
 
+    from chub_mqtt.session import connect_options, persistent_consumer
+    from chub_mqtt.topics import EVENTS_SUBSCRIPTION
     from hub.bench.floor import floor_client_id
-    from hub.bridge.paho_client import connect_options, persistent_consumer
-    from hub.bridge.topics import EVENTS_SUBSCRIPTION
-    from hub.settings import Settings
 
     protocol = mqtt.MQTTv5 if mqtt5 else mqtt.MQTTv311
     received: list[bytes] = []
     present: list[bool] = []
 
     def session(then: str) -> None:
-        client = persistent_consumer(floor_client_id(mqtt5), Settings(), protocol)
+        client = persistent_consumer(floor_client_id(mqtt5), protocol)
         client.on_connect = lambda c, _u, flags, _r, _p: present.append(flags.session_present)
         client.on_message = lambda c, _u, m: received.append(bytes(m.payload))
         client.connect(mosquitto.host, mosquitto.port, **connect_options(protocol, 100))

@@ -9,23 +9,38 @@ import threading
 from types import SimpleNamespace
 from typing import Any
 
+from chub_mqtt.topics import event_topic
 from device_adapters.model import Lane
 from hub.bridge.mqtt_bridge import MqttBridge
-from hub.bridge.topics import event_topic
 from hub.settings import Settings
 
 
 def _deliver(bridge: MqttBridge, mid: int, lane: Lane) -> None:
     message: Any = SimpleNamespace(
-        mid=mid, qos=1, topic=event_topic("edge-1", lane, f"watch:{mid}"), payload=b"{}", dup=0
+        mid=mid,
+        qos=1,
+        topic=event_topic("edge-1", lane, f"watch:{mid}"),
+        payload=b"{}",
+        dup=0,
+        retain=0,
     )
     # What a paho network thread calls: alarms arrive on their own connection.
-    bridge._on_message("alarms" if lane is Lane.ALARM else "main", message)
+    client = bridge._alarms if lane is Lane.ALARM else bridge._main
+    assert client is not None
+    client._on_message(None, None, message)
+
+
+def _bridge(inbox_limit: int | None = None) -> MqttBridge:
+    bridge = MqttBridge(Settings(mqtt_receiver_process=False), inbox_limit=inbox_limit)
+    # What start() records; no broker needed here.
+    for client in (bridge._alarms, bridge._main):
+        assert client is not None
+        client._loop = asyncio.get_running_loop()
+    return bridge
 
 
 async def test_alarms_come_first_and_alone_then_telemetry_in_full_batches() -> None:
-    bridge = MqttBridge(Settings())
-    bridge._loop = asyncio.get_running_loop()  # what start() records; no broker needed here
+    bridge = _bridge()
     for mid in range(1, 301):
         _deliver(bridge, mid, Lane.TELEMETRY)
     _deliver(bridge, 1001, Lane.ALARM)
@@ -41,8 +56,7 @@ async def test_alarms_come_first_and_alone_then_telemetry_in_full_batches() -> N
 
 
 async def test_a_full_inbox_stops_reading_the_main_connection_until_the_worker_takes() -> None:
-    bridge = MqttBridge(Settings(), inbox_limit=10)
-    bridge._loop = asyncio.get_running_loop()
+    bridge = _bridge(inbox_limit=10)
     network_thread = threading.Thread(
         target=lambda: [_deliver(bridge, mid, Lane.TELEMETRY) for mid in range(1, 26)]
     )

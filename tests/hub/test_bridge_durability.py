@@ -16,8 +16,8 @@ import pytest
 import sqlalchemy as sa
 from paho.mqtt.enums import CallbackAPIVersion
 
+from chub_mqtt.topics import event_topic
 from device_adapters.model import Lane
-from hub.bridge.topics import event_topic
 from hub.ingest import worker as worker_module
 from hub.runtime import HubRuntime
 from hub.schema.deadletters import dead_letters

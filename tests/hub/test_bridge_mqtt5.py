@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from chub_mqtt.topics import event_topic
 from device_adapters.model import Lane
 from hub.bridge.mqtt_bridge import MqttBridge
-from hub.bridge.topics import event_topic
 from hub.broker.embedded import EmbeddedBroker
 from tests.support.bridges import publish, take_until_quiet, until_pending
 from tests.support.brokers import MosquittoProcess

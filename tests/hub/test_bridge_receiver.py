@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from chub_mqtt.topics import event_topic
 from device_adapters.model import Lane
 from hub.bridge.mqtt_bridge import Incoming, MqttBridge
-from hub.bridge.topics import event_topic
 from tests.support.bridges import publish, take_until_quiet
 from tests.support.brokers import MosquittoProcess
 from tests.support.stack import stack_settings

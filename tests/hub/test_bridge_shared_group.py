@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from chub_mqtt.topics import availability_topic, event_topic, gateway_status_topic
 from device_adapters.model import DeviceAvailability, Lane
 from hub.bridge.mqtt_bridge import MqttBridge
-from hub.bridge.topics import availability_topic, event_topic, gateway_status_topic
 from tests.support.bridges import publish, take_until_quiet
 from tests.support.brokers import MosquittoProcess
 from tests.support.hubdata import wristband_event

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from chub_mqtt.topics import event_topic
 from device_adapters.model import Lane
 from hub.bridge.mqtt_bridge import Incoming
-from hub.bridge.topics import event_topic
 from hub.runtime import HubRuntime
 from hub.schema.events import events
 from tests.support.bridges import publish

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from chub_mqtt.topics import event_topic
 from device_adapters.model import EVENT_MAX_RAW, DeviceEvent, Lane
 from hub.bridge.mqtt_bridge import Incoming
-from hub.bridge.topics import event_topic
 from hub.deadletters.bounds import DeadLetterBounds, Limits, use_bounds
 from hub.devices.sources import move_device
 from hub.ingest.worker import IngestWorker

@@ -13,8 +13,8 @@ It also reports the device servers' connection bounds (``edge/limits.py``): open
 unidentified connections, connections refused by each bound, connections closed for
 not identifying in time, dead letters counted but not kept, log lines not written.
 
-This module reads the outbox and the servers through protocols, so ``hub`` does not
-import ``edge``.
+This module reads the outbox and the servers through protocols, so it needs none
+of their classes.
 """
 
 from __future__ import annotations
@@ -24,18 +24,20 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from socketserver import ThreadingMixIn
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from hub.metrics.models import PREFIX
 from hub.netutil import PortInUseError, is_addr_in_use
 from hub.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# The hub's metric prefix too (hub/metrics/models.py): one namespace on a dashboard.
+PREFIX: Final = "chub"
 
 
 class OutboxFigures(Protocol):

@@ -1,4 +1,4 @@
-"""The MQTT topic table, in one place. docs/mqtt-topics.md documents it for people.
+"""The hub <-> edge topic grammar, in one place. docs/mqtt-topics.md documents it for people.
 
 Every topic starts with ``chub/v1`` so that a broker shared with other
 systems (Zigbee2MQTT, for one) keeps them apart, and so that a breaking change
@@ -7,16 +7,22 @@ can move to ``v2`` beside it.
 
 from __future__ import annotations
 
-from device_adapters.model import Lane
+from typing import Final
 
 ROOT = "chub/v1"
+
+# The event lanes (the values of ``device_adapters.model.Lane``, which this package
+# sits below): alarms travel apart so a telemetry backlog never delays them.
+ALARM_LANE: Final = "alarm"
+TELEMETRY_LANE: Final = "telemetry"
+LANES: Final = frozenset({ALARM_LANE, TELEMETRY_LANE})
 
 # edge -> hub, QoS 1, not retained: one DeviceEvent JSON per message. The hub
 # reads the alarm lane on a connection of its own (ALARMS_SUBSCRIPTION) and the
 # other lanes on its main connection, so an SOS never queues behind telemetry.
 EVENTS_SUBSCRIPTION = f"{ROOT}/edge/+/events/#"
-ALARMS_SUBSCRIPTION = f"{ROOT}/edge/+/events/{Lane.ALARM.value}/+"
-TELEMETRY_SUBSCRIPTION = f"{ROOT}/edge/+/events/{Lane.TELEMETRY.value}/+"
+ALARMS_SUBSCRIPTION = f"{ROOT}/edge/+/events/{ALARM_LANE}/+"
+TELEMETRY_SUBSCRIPTION = f"{ROOT}/edge/+/events/{TELEMETRY_LANE}/+"
 # edge -> hub, QoS 1, not retained: one DeadLetter JSON per message.
 DEAD_LETTERS_SUBSCRIPTION = f"{ROOT}/edge/+/deadletters"
 # edge -> hub, QoS 1, retained per device: one DeviceAvailability JSON.
@@ -27,8 +33,9 @@ GATEWAY_STATUS_SUBSCRIPTION = f"{ROOT}/edge/+/status"
 COMMAND_RESULTS_SUBSCRIPTION = f"{ROOT}/edge/+/command-results/+"
 
 
-def event_topic(gateway_id: str, lane: Lane, device_id: str) -> str:
-    return f"{ROOT}/edge/{gateway_id}/events/{lane.value}/{device_id}"
+def event_topic(gateway_id: str, lane: str, device_id: str) -> str:
+    """``lane``: ``alarm`` or ``telemetry`` (a ``Lane`` is a ``str`` of those)."""
+    return f"{ROOT}/edge/{gateway_id}/events/{lane}/{device_id}"
 
 
 def dead_letter_topic(gateway_id: str) -> str:
@@ -50,15 +57,12 @@ def hub_status_topic(client_id: str) -> str:
     return f"{ROOT}/hub/{client_id}/status"
 
 
-def lane_of_topic(topic: str) -> Lane | None:
+def lane_of_topic(topic: str) -> str | None:
     """The lane an event topic names, or None if the topic is not an event topic."""
     parts = topic.split("/")
     if len(parts) != 7 or parts[:3] != ["chub", "v1", "edge"] or parts[4] != "events":
         return None
-    try:
-        return Lane(parts[5])
-    except ValueError:
-        return None
+    return parts[5] if parts[5] in LANES else None
 
 
 def availability_topic(gateway_id: str, device_id: str) -> str:
