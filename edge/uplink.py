@@ -208,15 +208,25 @@ class MqttUplink:
         except BaseException:
             self._slots.release()
             raise
-        ack.add_done_callback(lambda _: self._slots.release())
         try:
             async with asyncio.timeout_at(deadline):
                 reason = await asyncio.shield(ack)
-        except TimeoutError:
-            raise UplinkTimeout(f"no PUBACK within {limit:g}s for {topic}") from None
         except MqttError as exc:
+            self._slots.release()
             raise UplinkError(str(exc)) from exc
+        except BaseException as exc:  # timed out or cancelled: the message is still sent
+            self._give_back_when_settled(ack)
+            if isinstance(exc, TimeoutError):
+                raise UplinkTimeout(f"no PUBACK within {limit:g}s for {topic}") from None
+            raise
+        self._slots.release()
         _check_delivered(topic, reason, retain=retain)
+
+    def _give_back_when_settled(self, ack: asyncio.Future[PubAck]) -> None:
+        if ack.done():
+            self._slots.release()
+        else:
+            ack.add_done_callback(lambda _: self._slots.release())
 
     # -- the hub's confirmations and status ----------------------------------------------
 
