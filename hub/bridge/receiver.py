@@ -30,9 +30,9 @@ hub/bridge/receiver_child.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
-import threading
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from typing import Any
@@ -71,7 +71,6 @@ class ReceiverProcess:
         self._context = multiprocessing.get_context("spawn")
         self._process: Any = None
         self._pipe: Connection | None = None
-        self._send_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
         self._restart_s = _RESTART_S
@@ -148,11 +147,9 @@ class ReceiverProcess:
         pipe = self._pipe
         if pipe is None:
             return
-        try:
-            with self._send_lock:
-                pipe.send(message)
-        except OSError:
-            pass  # the child is gone: what it held is redelivered to the next one
+        # From the loop only. A child that is gone: what it held goes to the next one.
+        with contextlib.suppress(OSError):
+            pipe.send(message)
 
     def ack(self, entries: list[tuple[int, int, int]]) -> None:
         """Acknowledge (connection, mid, qos) on the child's connection."""

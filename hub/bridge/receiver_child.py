@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import threading
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -58,11 +57,9 @@ def run_child(settings: Settings, inbox_limit: int, pipe: Connection, log_level:
 
 async def _serve(settings: Settings, inbox_limit: int, pipe: Connection) -> None:
     loop = asyncio.get_running_loop()
-    send_lock = threading.Lock()  # the loop and the reading thread both send
 
     def send(message: tuple[Any, ...]) -> None:
-        with send_lock:
-            pipe.send(message)
+        pipe.send(message)  # only ever from the loop
 
     def report(_up: bool | None = None) -> None:
         send(("state", state_of(client)))
@@ -80,13 +77,15 @@ async def _serve(settings: Settings, inbox_limit: int, pipe: Connection) -> None
         room.set()
 
     def read_hub() -> None:
+        """In the loop, when the hub's end of the pipe is readable."""
         try:
-            while True:
+            while pipe.poll():
                 message = pipe.recv()
                 if message[0] == "ack":
-                    loop.call_soon_threadsafe(acked, message[1])
+                    acked(message[1])
                 elif message[0] == "stop":
-                    loop.call_soon_threadsafe(stop.set)
+                    loop.remove_reader(pipe.fileno())
+                    stop.set()
                     return
         except (EOFError, OSError):
             # The hub is gone (it may have been killed): leave now. No DISCONNECT,
@@ -118,7 +117,7 @@ async def _serve(settings: Settings, inbox_limit: int, pipe: Connection) -> None
 
     await client.start()
     settle_after_startup()
-    threading.Thread(target=read_hub, name="receiver-acks", daemon=True).start()
+    loop.add_reader(pipe.fileno(), read_hub)
     pumping = asyncio.create_task(pump())
     await stop.wait()
     pumping.cancel()
