@@ -18,6 +18,7 @@ from uuid import uuid4
 
 import pytest
 
+from chub_mqtt.topics import command_topic
 from device_adapters.base import StreamAdapter
 from device_adapters.model import (
     CommandResult,
@@ -29,7 +30,6 @@ from device_adapters.model import (
 from device_adapters.registry import load_adapters
 from edge.gateway import EdgeGateway
 from edge.stream_server import StreamServer
-from hub.bridge.topics import command_topic
 from hub.settings import Settings
 from tests.edge.acme_lock_source import ACME_LOCK_MODULE
 from tests.support.brokers import MosquittoProcess, MqttRecorder, free_port
