@@ -1,4 +1,6 @@
-"""Brokers started by the demo and the benchmarks; deployments run Mosquitto (docker/mosquitto/).
+"""Brokers started by the demo, the benchmarks and the tests; deployments run Mosquitto
+(docker/mosquitto/).
 
-``hub.broker.embedded`` (amqtt) needs the ``demo`` extra; nothing imports it eagerly.
+``embedded`` is amqtt in the demo's own process; ``mosquitto`` starts a throwaway
+Mosquitto from the shipped configuration.
 """
