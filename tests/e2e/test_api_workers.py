@@ -31,9 +31,9 @@ import httpx
 import paho.mqtt.client as mqtt
 import pytest
 
+from community_hub_tools.demo.seed import DEMO_PASSWORD
 from device_adapters.model import DeviceFamily, Lane
 from hub.bridge.topics import event_topic
-from hub.demo.seed import DEMO_PASSWORD
 from hub.settings import local_production_env
 from hub.storage.db import Database
 from tests.support.brokers import MosquittoProcess, free_port

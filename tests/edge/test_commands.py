@@ -24,6 +24,8 @@ from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action, RemoteStartStopStatus, ReservationStatus
 
+from community_hub_tools.sim.ebike_pile import SimulatedEbikePile
+from community_hub_tools.sim.locks import SimulatedZ2mLock
 from device_adapters import ebike
 from device_adapters.model import (
     CommandResult,
@@ -37,8 +39,6 @@ from edge.availability import AvailabilityTracker
 from edge.commands import CommandRunner
 from edge.mqtt_devices import LocalMqttDevices
 from edge.ocpp_server import OcppServer
-from edge.sim.ebike_pile import SimulatedEbikePile
-from edge.sim.locks import SimulatedZ2mLock
 from edge.stream_server import StreamServer
 from hub.bridge.topics import command_topic
 from hub.settings import Settings

@@ -24,10 +24,10 @@ from ocpp.v16.enums import Action, RegistrationStatus, RemoteStartStopStatus
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from community_hub_tools.sim.ocpp_charger import run_charge_point
 from device_adapters.model import DeadLetter, DeviceEvent, Lane
 from device_adapters.ocpp16 import commands
 from edge.ocpp_server import ChargePointNotConnected, OcppServer
-from edge.sim.ocpp_charger import run_charge_point
 from edge.uplink import MqttUplink, UplinkError
 from hub.bridge.topics import event_topic
 from hub.settings import Settings

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from community_hub_tools.broker.embedded import EmbeddedBroker
 from device_adapters.model import Lane
 from hub.bridge.mqtt_bridge import MqttBridge
 from hub.bridge.topics import event_topic
-from hub.broker.embedded import EmbeddedBroker
 from tests.support.bridges import publish, take_until_quiet, until_pending
 from tests.support.brokers import MosquittoProcess
 from tests.support.hubdata import wristband_event

@@ -24,8 +24,8 @@ from pydantic import SecretStr
 
 from api.app import create_app
 from api.state import ApiContext
+from community_hub_tools.sim.watch import SimulatedWatch, send_once
 from device_adapters.model import DeviceEvent, DeviceFamily, Lane
-from edge.simulator import SimulatedWatch, send_once
 from hub.bridge.topics import event_topic
 from hub.metrics.db_counts import OPEN_STATES
 from hub.schema.alerts import alerts

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from community_hub_tools.bench import api, ingest, memory
+from community_hub_tools.bench.report import write_section
+from community_hub_tools.broker.mosquitto import INSTALL_HINT, find_mosquitto
 from device_adapters.model import Lane
-from hub.bench import api, ingest, memory
-from hub.bench.report import write_section
 from hub.bridge.topics import event_topic
-from hub.broker.mosquitto import INSTALL_HINT, find_mosquitto
 from tests.support.bridges import publish
 from tests.support.brokers import MosquittoProcess
 
@@ -124,7 +124,7 @@ def test_a_finished_consumers_session_is_ended_so_later_phases_do_not_feed_it(
     """The floor's and the hubs' persistent sessions must not queue the next phases' load."""
     import paho.mqtt.client as mqtt
 
-    from hub.bench.floor import floor_client_id
+    from community_hub_tools.bench.floor import floor_client_id
     from hub.bridge.paho_client import connect_options, persistent_consumer
     from hub.bridge.topics import EVENTS_SUBSCRIPTION
     from hub.settings import Settings
