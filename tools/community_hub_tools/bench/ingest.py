@@ -275,7 +275,7 @@ class IngestResult:
     # The bare consumer again after the hubs: the machine is shared, and the two bare
     # runs show how much its other load moved the ceiling meanwhile.
     bare_after: Phase | None = None
-    # The durable floor (hub/bench/floor.py) at each MQTT version: what storing
+    # The durable floor (bench/floor.py) at each MQTT version: what storing
     # before acknowledging costs by itself, whatever else a hub does.
     floors: list[Phase] = field(default_factory=list)
     database: str = "SQLite"
@@ -637,7 +637,8 @@ def _floor_text(r: IngestResult) -> str:
     if not r.floors:
         return ""
     return (
-        "The durable floors (`hub/bench/floor.py`) are the least a consumer that "
+        "The durable floors (`tools/community_hub_tools/bench/floor.py`) are the least a "
+        "consumer that "
         "acknowledges only what it has stored can do, in a process of its own: paho-mqtt "
         "with manual acknowledgement at the MQTT version named (the hub speaks 5), each "
         "message parsed with orjson, rows inserted with sqlite3's own executemany in "
