@@ -679,7 +679,11 @@ def test_the_product_wheel_carries_none_of_the_tools(image_install: ImageInstall
     assert not [name for name in names if name.startswith(moved)]
     assert "community_hub.commands" not in entry_points
     # The tools come only with the demo extra, which the image does not install.
-    wants_tools = [line for line in metadata.splitlines() if "community-hub-tools" in line]
+    wants_tools = [
+        line
+        for line in metadata.splitlines()
+        if line.startswith("Requires-Dist:") and "community-hub-tools" in line
+    ]
     assert wants_tools == ['Requires-Dist: community-hub-tools; extra == "demo"'], wants_tools
 
 
