@@ -637,8 +637,7 @@ def _floor_text(r: IngestResult) -> str:
     if not r.floors:
         return ""
     return (
-        "The durable floors (`tools/community_hub_tools/bench/floor.py`) are the least a "
-        "consumer that "
+        "The durable floors (`community_hub_tools/bench/floor.py`) are the least a consumer that "
         "acknowledges only what it has stored can do, in a process of its own: paho-mqtt "
         "with manual acknowledgement at the MQTT version named (the hub speaks 5), each "
         "message parsed with orjson, rows inserted with sqlite3's own executemany in "
