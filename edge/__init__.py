@@ -5,5 +5,6 @@
   letters at QoS 1 and returning only once the broker acknowledged them.
 - ``edge.watch_server``: the TCP server the "Watch" wristbands connect to.
 - ``edge.gateway``: composes the two; ``run_edge`` backs ``community-hub edge``.
-- ``edge.simulator``: simulated watches that talk to the edge over TCP.
+
+The simulated devices are in the tools (``community_hub_tools.sim``), not here.
 """

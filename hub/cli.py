@@ -1,4 +1,10 @@
-"""The ``community-hub`` console command."""
+"""The ``community-hub`` console command.
+
+Its own subcommands run the product (hub, edge, migrate, report). Other distributions add
+theirs through the ``community_hub.commands`` entry points: community-hub-tools (tools/)
+adds demo, simulate and bench, so nothing here imports the tools, and an install without
+them says how to get them.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ import logging
 import sys
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, Protocol
 
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
@@ -22,8 +28,30 @@ from hub.settings import InsecureSettingsError, Settings, requested_mode
 
 log = logging.getLogger("community_hub")
 
+COMMANDS_GROUP: Final = "community_hub.commands"
 
-def _settings(args: argparse.Namespace, **fixed: Any) -> Settings:
+# The tools' subcommands, in the README's order, named here only so that without the
+# tools each says how to install them instead of "invalid choice".
+TOOL_COMMANDS: Final = ("demo", "simulate", "bench")
+TOOLS_INSTALL_HINT: Final = (
+    "pip install 'community-hub[demo]' (in a checkout: scripts/demo, or pip install -e tools)"
+)
+
+
+class Command(Protocol):
+    """A subcommand added through an entry point of ``COMMANDS_GROUP``; the entry point's
+    name is the subcommand's. ``args`` carries the global ``verbose`` flag too."""
+
+    help: str
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
+
+    async def run(self, args: argparse.Namespace) -> None: ...
+
+
+def settings_from_args(args: argparse.Namespace, **fixed: Any) -> Settings:
+    """Settings from HUB_* variables, overridden by the command line's ports, hosts and
+    data directory, and by ``fixed`` (the mode a command always runs in)."""
     overrides: dict[str, Any] = {}
     for name in ("data_dir", "api_port", "mqtt_port", "watch_port", "mqtt_host", "api_host"):
         value = getattr(args, name, None)
@@ -56,7 +84,7 @@ def _production_settings(args: argparse.Namespace, command: str) -> Settings:
         else "HUB_MODE not set: hub and edge always run in production; "
         "`community-hub demo` is the demo",
     )
-    settings = _settings(args, mode="production")
+    settings = settings_from_args(args, mode="production")
     settings.check_broker_credentials()
     if command == "edge":
         settings.check_edge_credentials()
@@ -69,29 +97,6 @@ def _setup_logging(verbose: bool) -> None:
     if not verbose:
         for name in ("alembic", "ocpp", "edge.ocpp_server.wire", "websockets", "httpx"):
             logging.getLogger(name).setLevel(logging.WARNING)
-
-
-async def _demo(args: argparse.Namespace) -> None:
-    if importlib.util.find_spec("amqtt") is None:
-        # A deployment's install carries no demo: its embedded broker is an extra.
-        raise SystemExit(
-            "community-hub: the demo needs its extra: pip install 'community-hub[demo]' "
-            "(scripts/demo installs it)"
-        )
-    from hub.demo.run import DemoOptions, run_demo
-
-    if requested_mode() == "production":
-        raise InsecureSettingsError(
-            "HUB_MODE=production: `community-hub demo` is only ever the demo (an embedded "
-            "broker, accounts with a published password). A deployment runs "
-            "`community-hub hub` and `community-hub edge`; unset HUB_MODE for the demo"
-        )
-    settings = _settings(args, mode="demo")
-    if not args.verbose:
-        # The demo's console is for people: tickets and problems, not every connection.
-        logging.getLogger("edge").setLevel(logging.WARNING)
-    options = DemoOptions(simulator=not args.no_simulator, alarm_every_s=args.alarm_every)
-    await run_demo(settings, options)
 
 
 async def _hub(args: argparse.Namespace) -> None:
@@ -147,90 +152,10 @@ async def _edge(args: argparse.Namespace) -> None:
     await run_edge(_production_settings(args, "edge"))
 
 
-async def _simulate(args: argparse.Namespace) -> None:
-    from tqdm import tqdm
-
-    from edge.simulator import run_simulator
-    from hub.demo.traffic import run_community_traffic
-
-    if args.community:
-        # Every family of the demo community, against an edge at the settings' ports.
-        stop = asyncio.Event()
-        task = asyncio.create_task(
-            run_community_traffic(_settings(args), stop, alarm_every_s=args.alarm_every)
-        )
-        with tqdm(total=int(args.duration), unit="s", desc="simulating community") as bar:
-            for _ in range(int(args.duration)):
-                await asyncio.sleep(1)
-                bar.update(1)
-        stop.set()
-        await task
-        return
-    ids = [str(8800001000 + n) for n in range(args.watches)]
-    report = await run_simulator(
-        args.host,
-        args.port,
-        ids,
-        duration_s=args.duration,
-        alarm_every_s=args.alarm_every,
-        heartbeat_every_s=args.heartbeat_every,
-        position_every_s=args.position_every,
-        progress=True,
-    )
-    print(report.summary())
-
-
-async def _bench(args: argparse.Namespace) -> None:
-    from hub.bench.codecs import markdown, run_codec_bench
-    from hub.bench.report import write_section
-
-    if args.which in ("codecs", "all"):
-        results = run_codec_bench(args.seconds)
-        table = markdown(results, args.seconds)
-        print(table)
-        if not args.no_write:
-            write_section(args.output, "codecs", table)
-            print(f"\nwritten to {args.output}")
-    if args.which in ("pipeline", "all"):
-        from hub.bench import pipeline
-
-        result = await pipeline.run_pipeline_bench(
-            duration_s=args.duration, outage_s=args.outage, connections=args.connections
-        )
-        table = pipeline.markdown(result)
-        print(table)
-        if not args.no_write:
-            write_section(args.output, "pipeline", table)
-            print(f"\nwritten to {args.output}")
-    if args.which in ("sos", "all"):
-        from hub.bench import sos
-
-        sos_result = await sos.run_sos_bench(
-            samples=args.samples, background_rate=args.background_rate
-        )
-        table = sos.markdown(sos_result)
-        print(table)
-        if not args.no_write:
-            write_section(args.output, "sos", table)
-            print(f"\nwritten to {args.output}")
-    if args.which in ("sos-attack", "all"):
-        from hub.bench import sos
-
-        runs = await sos.run_sos_attack_bench(samples=min(args.samples, 100))
-        table = sos.attack_markdown(runs)
-        print(table)
-        if not args.no_write:
-            write_section(args.output, "sos-attack", table)
-            print(f"\nwritten to {args.output}")
-    from hub.bench.run import run_load_benches
-
-    await run_load_benches(args)
-
-
 async def _migrate(args: argparse.Namespace) -> None:
     from hub.storage.db import Database
 
-    settings = _settings(args)
+    settings = settings_from_args(args)
     db = Database.open(settings.resolved_database_url)
     try:
         await db.migrate()
@@ -245,7 +170,7 @@ async def _report(args: argparse.Namespace) -> None:
 
     try:
         message = await run_report(
-            _settings(args),
+            settings_from_args(args),
             args.which,
             args.community,
             day=args.date,
@@ -258,6 +183,39 @@ async def _report(args: argparse.Namespace) -> None:
         raise SystemExit(2) from None
     if message:
         print(message, file=sys.stderr)
+
+
+def _installed_commands() -> dict[str, Command]:
+    found: dict[str, Command] = {}
+    for entry in importlib.metadata.entry_points(group=COMMANDS_GROUP):
+        if entry.name in found:  # the same distribution seen twice on sys.path
+            continue
+        try:
+            found[entry.name] = entry.load()
+        except ModuleNotFoundError:
+            # Metadata left without its package (a half-removed install) is no install;
+            # anything else missing is a broken tool, and says so.
+            if importlib.util.find_spec(entry.module.partition(".")[0]) is not None:
+                raise
+    return found
+
+
+def _add_tool_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    taken = set(sub.choices)
+    installed = _installed_commands()
+    others = sorted(set(installed) - set(TOOL_COMMANDS))
+    for name in [*TOOL_COMMANDS, *others]:
+        if name in taken:
+            continue
+        command = installed.get(name)
+        if command is None:
+            # No options of its own: whatever follows is left for main() to ignore.
+            missing = sub.add_parser(name, help="not installed: one of the tools", add_help=False)
+            missing.set_defaults(run=None, missing_tool=name)
+            continue
+        parser = sub.add_parser(name, help=command.help)
+        command.add_arguments(parser)
+        parser.set_defaults(run=command.run)
 
 
 def _version() -> str:
@@ -276,21 +234,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="broker, edge, hub, API and simulated watches, on SQLite")
-    demo.add_argument("--data-dir", type=Path, help="where the SQLite file lives (.hub-data)")
-    demo.add_argument("--api-port", type=int, default=8000)
-    demo.add_argument("--mqtt-port", type=int, default=11883, help="embedded broker port")
-    demo.add_argument("--watch-port", type=int, default=5088, help="TCP port watches connect to")
-    demo.add_argument("--no-simulator", action="store_true", help="do not simulate watches")
-    demo.add_argument(
-        "--alarm-every",
-        type=float,
-        default=45.0,
-        metavar="S",
-        help="mean seconds between simulated SOS/fall alarms",
-    )
-    demo.set_defaults(run=_demo)
-
     hub = sub.add_parser(
         "hub", help="the hub and its API, against an external broker (always production mode)"
     )
@@ -308,60 +251,6 @@ def build_parser() -> argparse.ArgumentParser:
     edge.add_argument("--watch-port", type=int)
     edge.set_defaults(run=_edge)
 
-    sim = sub.add_parser("simulate", help="simulated watches against an edge gateway")
-    sim.add_argument(
-        "--community",
-        action="store_true",
-        help="every family of the demo community (watches, IW, gates, locks, chargers) "
-        "against the edge's ports from HUB_* settings",
-    )
-    sim.add_argument("--host", default="127.0.0.1")
-    sim.add_argument("--port", type=int, default=5088)
-    sim.add_argument("--watches", type=int, default=10)
-    sim.add_argument("--duration", type=float, default=60.0, metavar="S")
-    sim.add_argument("--alarm-every", type=float, default=10.0, metavar="S")
-    sim.add_argument("--heartbeat-every", type=float, default=5.0, metavar="S")
-    sim.add_argument("--position-every", type=float, default=10.0, metavar="S")
-    sim.set_defaults(run=_simulate)
-
-    bench = sub.add_parser(
-        "bench", help="measure, with a progress bar; results to docs/benchmarks.md"
-    )
-    bench.add_argument(
-        "which",
-        nargs="?",
-        default="all",
-        choices=[
-            "all",
-            "codecs",
-            "pipeline",
-            "sos",
-            "sos-attack",
-            "ingest",
-            "api",
-            "memory",
-            "multihub",
-        ],
-    )
-    bench.add_argument("--duration", type=float, default=20.0, help="pipeline: seconds of load")
-    bench.add_argument("--outage", type=float, default=10.0, help="pipeline: broker down, s")
-    bench.add_argument("--connections", type=int, default=50, help="pipeline: watch sockets")
-    bench.add_argument("--samples", type=int, default=200, help="sos: SOS alarms per phase")
-    bench.add_argument(
-        "--background-rate",
-        type=float,
-        default=5000.0,
-        metavar="N",
-        help="sos: telemetry events/s offered to the broker in the loaded phase",
-    )
-    bench.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
-    bench.add_argument("--output", type=Path, default=Path("docs/benchmarks.md"))
-    bench.add_argument("--no-write", action="store_true", help="print only")
-    from hub.bench.run import add_arguments as add_load_arguments
-
-    add_load_arguments(bench)
-    bench.set_defaults(run=_bench)
-
     migrate = sub.add_parser("migrate", help="bring the database schema to the latest version")
     migrate.set_defaults(run=_migrate)
 
@@ -376,11 +265,23 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", type=Path, help="file to write (default: standard output)")
     report.add_argument("--data-dir", type=Path, help="where the SQLite file lives (.hub-data)")
     report.set_defaults(run=_report)
+    _add_tool_commands(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    missing_tool = getattr(args, "missing_tool", None)
+    if missing_tool is not None:
+        print(
+            f"community-hub {missing_tool}: part of Community Hub's tools, not installed "
+            f"here: {TOOLS_INSTALL_HINT}",
+            file=sys.stderr,
+        )
+        return 2
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     _setup_logging(args.verbose)
     try:
         coro: Coroutine[Any, Any, None] = args.run(args)

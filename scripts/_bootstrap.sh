@@ -28,14 +28,17 @@ find_python() {
 # after changing dependencies: scripts/lock). uv installs several times faster than pip;
 # pip does the same job where uv cannot be had.
 install_project() {
-  local spec=".${1:+[$1]}"
+  local -a specs=(-e ".${1:+[$1]}")
+  # The demo extra (and test, which includes it) names the tools, a distribution of their
+  # own in tools/: installed from this checkout, editable, in the same resolution.
+  case ",${1:-}," in *,demo,* | *,test,*) specs+=(-e ./tools) ;; esac
   if .venv/bin/python -m pip install -q uv &&
-    .venv/bin/python -m uv pip install --python .venv/bin/python -q -c requirements.lock -e "$spec"; then
+    .venv/bin/python -m uv pip install --python .venv/bin/python -q -c requirements.lock "${specs[@]}"; then
     return 0
   fi
   echo "(uv did not work here; installing with pip)"
   .venv/bin/python -m pip install -q --upgrade pip &&
-    .venv/bin/python -m pip install -q -c requirements.lock -e "$spec"
+    .venv/bin/python -m pip install -q -c requirements.lock "${specs[@]}"
 }
 
 bootstrap() {
@@ -49,7 +52,7 @@ bootstrap() {
     fi
   fi
   stamp=.venv/.community-hub-installed
-  want="$(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16) extras=${extras}"
+  want="$(cat pyproject.toml tools/pyproject.toml requirements.lock | sha256sum | cut -c1-16) extras=${extras}"
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "==> installing Community Hub${extras:+ with [$extras]} into .venv"
     # The installers' chatter goes to a log; it is shown only if the install fails.

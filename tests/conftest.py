@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from hub.broker.embedded import EmbeddedBroker
+from community_hub_tools.broker.embedded import EmbeddedBroker
 from tests.support.brokers import MosquittoProcess, free_port, start_mosquitto
 from tests.support.postgres import PostgresServer, find_server
 

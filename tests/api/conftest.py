@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from api.app import create_app
 from api.state import ApiContext
-from hub.demo.seed import DEMO_PASSWORD
+from community_hub_tools.demo.seed import DEMO_PASSWORD
 from hub.ingest.flows import store_batch
 from hub.notifications.base import NotificationHub
 from hub.notifications.outbox import OutboxRelay

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from hub.demo.seed import DEMO_PASSWORD
+from community_hub_tools.demo.seed import DEMO_PASSWORD
 from hub.schema.residents import residents
 from hub.storage.db import Database
 from hub.users.models import Role

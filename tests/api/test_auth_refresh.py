@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from api.routes import auth as auth_routes
-from hub.demo.seed import DEMO_PASSWORD
+from community_hub_tools.demo.seed import DEMO_PASSWORD
 from hub.schema.users import refresh_tokens, users
 from hub.settings import DEMO_JWT_SECRET, Settings
 from hub.storage.db import Database

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from hub.demo.seed import DEMO_PASSWORD
+from community_hub_tools.demo.seed import DEMO_PASSWORD
 from hub.notifications.outbox import OutboxRelay
 from hub.schema.tickets import tickets
 from hub.storage.db import Database

@@ -207,7 +207,7 @@ async def test_a_manager_of_another_community_cannot_reach_these_devices_or_comm
 ) -> None:
     import sqlalchemy as sa
 
-    from hub.demo.seed import DEMO_PASSWORD
+    from community_hub_tools.demo.seed import DEMO_PASSWORD
     from hub.schema.grid import communities
     from hub.users.models import Role
     from hub.users.service import create_user

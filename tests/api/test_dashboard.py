@@ -20,10 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from api.app import create_app
 from api.routes import dashboard as dashboard_routes
 from api.state import ApiContext
+from community_hub_tools.demo.seed import COMMUNITY_NAME
 from device_adapters.model import DeviceFamily, Severity
 from hub.alerts.service import open_or_attach_kind
 from hub.dashboard.service import RESOLVING, RESPONDING, day_bounds
-from hub.demo.seed import COMMUNITY_NAME
 from hub.devices.service import device_context, register_device
 from hub.ingest.flows import store_batch
 from hub.notifications.base import NotificationHub

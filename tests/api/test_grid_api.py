@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.demo.seed import DEMO_PASSWORD
+from community_hub_tools.demo.seed import DEMO_PASSWORD
 from hub.schema.duty import duty_rota
 from hub.schema.grid import buildings, communities, grids, households, streets
 from hub.schema.residents import family_contacts, residents

@@ -26,9 +26,9 @@ from pydantic import SecretStr
 from api.app import create_app
 from api.state import ApiContext, context_of
 from chub_mqtt.topics import event_topic
+from community_hub_tools.demo.seed import DEMO_PASSWORD, seed_demo
 from device_adapters.model import DeadLetter, Lane
 from hub.deadletters import service as dead_letter_service
-from hub.demo.seed import DEMO_PASSWORD, seed_demo
 from hub.health import REASONS
 from hub.runtime import HubRuntime
 from hub.settings import Settings

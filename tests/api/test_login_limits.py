@@ -22,7 +22,7 @@ from api.app import create_app
 from api.login_limit import LoginLimiter
 from api.routes import auth as auth_routes
 from api.state import ApiContext
-from hub.demo.seed import DEMO_PASSWORD
+from community_hub_tools.demo.seed import DEMO_PASSWORD
 from hub.schema.users import login_failures, login_known_addresses
 from hub.settings import Settings
 from hub.storage.db import Database

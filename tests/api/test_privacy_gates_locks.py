@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
+from community_hub_tools.sim.door_gate import SimulatedGate
+from community_hub_tools.sim.locks import SimulatedTuyaLock, SimulatedZ2mLock
 from device_adapters.base import MessageContext
 from device_adapters.hikvision import codec as hikvision
 from device_adapters.model import DeviceEvent
 from device_adapters.tuya import codec as tuya
 from device_adapters.zigbee2mqtt import codec as z2m
-from edge.sim.door_gate import SimulatedGate
-from edge.sim.locks import SimulatedTuyaLock, SimulatedZ2mLock
 from hub.ingest.flows import store_batch
 from hub.storage.db import Database
 from tests.api.people import Users

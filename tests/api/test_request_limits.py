@@ -19,9 +19,9 @@ import pytest
 from api.app import create_app
 from api.server import ApiServer
 from api.state import ApiContext
+from community_hub_tools.broker.mosquitto import free_port
+from community_hub_tools.demo.seed import DEMO_PASSWORD
 from device_adapters.model import Severity
-from hub.broker.mosquitto import free_port
-from hub.demo.seed import DEMO_PASSWORD
 from hub.notifications import LiveNotifier, Notification, NotificationHub, Recipients
 from hub.settings import Settings
 from hub.storage.db import Database

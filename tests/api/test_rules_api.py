@@ -16,8 +16,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from community_hub_tools.demo.seed import DEMO_PASSWORD
 from device_adapters.model import DeviceFamily
-from hub.demo.seed import DEMO_PASSWORD
 from hub.ingest.flows import BatchOutcome, store_batch
 from hub.policy.service import default_rules
 from hub.schema.grid import communities, streets

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from hub.demo.seed import DEVICES, WEARERS
+from community_hub_tools.demo.seed import DEVICES, WEARERS
 from hub.ingest.flows import store_batch
 from hub.storage.db import Database
 from tests.api.people import Login

@@ -21,10 +21,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from community_hub_tools.demo.seed import DEMO_PASSWORD
 from device_adapters.model import DeviceEvent, DeviceFamily
 from hub.commands import service as commands
 from hub.commands.models import CommandCreate
-from hub.demo.seed import DEMO_PASSWORD
 from hub.devices.service import register_device
 from hub.gateways.service import record_status
 from hub.ingest.flows import store_batch

@@ -23,7 +23,7 @@ from pydantic import SecretStr, ValidationError
 from api.app import create_app
 from api.server import ApiServer
 from api.state import ApiContext
-from hub.demo.seed import DEMO_PASSWORD
+from community_hub_tools.demo.seed import DEMO_PASSWORD
 from hub.notifications.base import NotificationHub
 from hub.notifications.live import LiveNotifier
 from hub.settings import Settings

@@ -16,7 +16,7 @@ from urllib.parse import quote
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from hub.demo.seed import DEMO_PASSWORD
+from community_hub_tools.demo.seed import DEMO_PASSWORD
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 # Without the background-networking flags Chromium keeps trying to reach Google's hosts.

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, ViewportSize, expect
 
-from edge.simulator import SimulatedWatch, send_once
+from community_hub_tools.sim.watch import SimulatedWatch, send_once
 from tests.browser.conftest import log_in
 from tests.support.brokers import MosquittoProcess
 from tests.support.hubdata import volunteer_on_duty_for

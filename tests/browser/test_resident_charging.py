@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 from playwright.async_api import Browser, Page, ViewportSize, expect
 
+from community_hub_tools.demo.seed import DEMO_PASSWORD
 from device_adapters.model import DeviceFamily
-from hub.demo.seed import DEMO_PASSWORD
 from hub.ingest.flows import store_batch
 from hub.schema.residents import residents
 from hub.storage.db import Database

@@ -7,8 +7,9 @@ import socket
 import uuid
 from collections.abc import Callable
 
-from chub_mqtt import Client, Message, MqttConnection
 from hub.broker.embedded import EmbeddedBroker
+
+from chub_mqtt import Client, Message, MqttConnection
 from tests.support.bridges import publish
 from tests.support.brokers import MosquittoProcess
 

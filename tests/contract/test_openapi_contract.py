@@ -24,8 +24,8 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from api.app import create_app
 from api.state import ApiContext
-from hub.broker.mosquitto import free_port
-from hub.demo.seed import DEMO_PASSWORD
+from community_hub_tools.broker.mosquitto import free_port
+from community_hub_tools.demo.seed import DEMO_PASSWORD
 from hub.notifications.base import NotificationHub
 from hub.settings import Settings
 from hub.storage.db import Database

@@ -14,6 +14,7 @@ from operator import xor
 import pytest
 
 import device_adapters.ebike as ebike_pkg
+from community_hub_tools.sim.ebike_pile import RESULT_OK, RESULT_REFUSED, SimulatedEbikePile
 from device_adapters.ebike import (
     ADAPTER,
     GATEWAY_SOP,
@@ -46,7 +47,6 @@ from device_adapters.ebike import (
 )
 from device_adapters.kinds import KINDS
 from device_adapters.model import DeviceEvent, DeviceFamily, Lane, Severity
-from edge.sim.ebike_pile import RESULT_OK, RESULT_REFUSED, SimulatedEbikePile
 
 # Built, checksum verified (PROTOCOLS.md 2b): fault report, port 3, port output fault.
 GOLDEN = bytes.fromhex("66 0A 0D 00 00 00 00 00 01 03 01 04")

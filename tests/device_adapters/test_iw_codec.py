@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from community_hub_tools.sim.iw_watch import ALARM_CODE, SHANGHAI, SimulatedIwWatch
 from device_adapters.base import StreamAdapter
 from device_adapters.iw import (
     ADAPTER,
@@ -33,7 +34,6 @@ from device_adapters.iw import (
 )
 from device_adapters.kinds import KINDS
 from device_adapters.model import DeviceEvent, DeviceFamily, Lane, Severity
-from edge.sim.iw_watch import ALARM_CODE, SHANGHAI, SimulatedIwWatch
 
 IMEI = "353456789012345"
 

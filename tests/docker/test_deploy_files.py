@@ -18,7 +18,9 @@ import subprocess
 import sys
 import threading
 import uuid
+import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +31,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from community_hub_tools.broker.mosquitto import free_port
 from edge.gateway import EdgeGateway
-from hub.broker.mosquitto import free_port
 from hub.runtime import HubRuntime
 from hub.settings import Settings
 from tests.support.secured_broker import MissingMosquitto, SecuredBroker
@@ -563,12 +565,39 @@ def test_the_dockerfile_is_multi_stage_slim_and_runs_as_a_user() -> None:
     assert ("CMD", '["hub"]') in steps
 
 
-def test_the_dockerfile_build_steps_run_in_a_fresh_virtualenv(tmp_path: Path) -> None:
-    """COPY exactly what the Dockerfile copies, build the wheel as it does, install, run.
+@dataclass(frozen=True)
+class ImageInstall:
+    """The Dockerfile's pip steps, run here: its wheel, and the virtualenv it went into."""
 
-    The dependencies come from this checkout's virtualenv (a .pth line), not from
-    the network; ``pip check`` then proves the wheel declares nothing missing.
+    wheel: Path
+    venv: Path
+    site: str
+    install_step: str
+
+
+def _checkout_dependencies(target: Path) -> Path:
+    """This checkout's site-packages without either project (links to everything else).
+
+    The virtualenv gets its dependencies from there, not from the network; the projects
+    themselves are left out so the venv holds the product's wheel and nothing of the
+    tools, as the image does.
     """
+    ours = next(p for p in map(Path, sys.path) if p.name == "site-packages" and p.is_dir())
+    target.mkdir()
+    for entry in ours.iterdir():
+        if entry.name.startswith(("community_hub", "__editable__", "_community_hub")):
+            continue
+        (target / entry.name).symlink_to(entry)
+    return target
+
+
+@pytest.fixture(scope="module")
+def image_install(tmp_path_factory: pytest.TempPathFactory) -> ImageInstall:
+    """COPY exactly what the Dockerfile copies, build the wheel as it does, install it.
+
+    ``pip check`` then proves the wheel declares nothing missing.
+    """
+    tmp_path = tmp_path_factory.mktemp("image")
     steps = _dockerfile()
     src = tmp_path / "src"
     src.mkdir()
@@ -604,15 +633,22 @@ def test_the_dockerfile_build_steps_run_in_a_fresh_virtualenv(tmp_path: Path) ->
         text=True,
         check=True,
     ).stdout.strip()
-    ours = next(p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir())
+    dependencies = _checkout_dependencies(tmp_path / "dependencies")
     # After the venv's own site-packages: the wheel's code wins over this checkout's.
-    Path(site, "zz_checkout_dependencies.pth").write_text(ours + "\n")
+    Path(site, "zz_checkout_dependencies.pth").write_text(f"{dependencies}\n")
     venv_pip = [str(python), "-m", "pip", "--disable-pip-version-check", "-q"]
     subprocess.run([*venv_pip, "install", "--no-deps", str(wheel)], check=True)
     check = subprocess.run([*venv_pip, "check"], capture_output=True, text=True)
     missing = [line for line in check.stdout.splitlines() if "community-hub" in line]
     assert not missing, missing
+    install_step = next(args for op, args in steps if op == "RUN" and "pip install" in args)
+    return ImageInstall(wheel, venv, site, install_step)
 
+
+def test_the_dockerfile_build_steps_run_in_a_fresh_virtualenv(
+    image_install: ImageInstall, tmp_path: Path
+) -> None:
+    python = image_install.venv / "bin" / "python"
     where = subprocess.run(
         [str(python), "-c", "import hub; print(hub.__file__)"],
         cwd=tmp_path,
@@ -620,13 +656,51 @@ def test_the_dockerfile_build_steps_run_in_a_fresh_virtualenv(tmp_path: Path) ->
         text=True,
         check=True,
     ).stdout
-    assert where.startswith(site), where
-    command = venv / "bin" / "community-hub"
-    install_step = next(args for op, args in steps if op == "RUN" and "pip install" in args)
+    assert where.startswith(image_install.site), where
+    command = image_install.venv / "bin" / "community-hub"
     for subcommand in ([], ["hub"], ["edge"]):
-        assert shlex.join(["community-hub", *subcommand, "--help"]) in install_step
+        assert shlex.join(["community-hub", *subcommand, "--help"]) in image_install.install_step
         result = subprocess.run(
             [str(command), *subcommand, "--help"], capture_output=True, text=True, cwd=tmp_path
         )
         assert result.returncode == 0, result.stderr
         assert "usage: community-hub" in result.stdout
+
+
+def test_the_product_wheel_carries_none_of_the_tools(image_install: ImageInstall) -> None:
+    with zipfile.ZipFile(image_install.wheel) as wheel:
+        names = wheel.namelist()
+        info = {name.rpartition("/")[2]: name for name in names if ".dist-info/" in name}
+        entry_points = wheel.read(info["entry_points.txt"]).decode()
+        metadata = wheel.read(info["METADATA"]).decode()
+    packages = {name.split("/")[0] for name in names if name.endswith(".py")}
+    assert packages == {"api", "device_adapters", "edge", "hub"}, packages
+    moved = ("hub/bench/", "hub/demo/", "hub/broker/", "edge/sim/", "edge/simulator.py")
+    assert not [name for name in names if name.startswith(moved)]
+    assert "community_hub.commands" not in entry_points
+    # The tools come only with the demo extra, which the image does not install.
+    wants_tools = [
+        line
+        for line in metadata.splitlines()
+        if line.startswith("Requires-Dist:") and "community-hub-tools" in line
+    ]
+    assert wants_tools == ['Requires-Dist: community-hub-tools; extra == "demo"'], wants_tools
+
+
+def test_without_the_tools_the_demo_says_in_one_line_how_to_install_them(
+    image_install: ImageInstall, tmp_path: Path
+) -> None:
+    command = image_install.venv / "bin" / "community-hub"
+    for argv in (["demo"], ["demo", "--api-port", "8001"], ["bench", "codecs"]):
+        done = subprocess.run(
+            [str(command), *argv], capture_output=True, text=True, cwd=tmp_path, timeout=60
+        )
+        assert done.returncode == 2, done.stderr
+        assert done.stdout == ""
+        (line,) = done.stderr.splitlines()
+        assert line.startswith(f"community-hub {argv[0]}: ")
+        assert "pip install 'community-hub[demo]'" in line
+    listed = subprocess.run(
+        [str(command), "--help"], capture_output=True, text=True, cwd=tmp_path, check=True
+    ).stdout
+    assert "demo" in listed and "not installed: one of the tools" in listed

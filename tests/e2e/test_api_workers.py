@@ -32,8 +32,8 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from chub_mqtt.topics import event_topic
+from community_hub_tools.demo.seed import DEMO_PASSWORD
 from device_adapters.model import DeviceFamily, Lane
-from hub.demo.seed import DEMO_PASSWORD
 from hub.settings import local_production_env
 from hub.storage.db import Database
 from tests.support.brokers import MosquittoProcess, free_port

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hub.demo.seed import DEMO_PASSWORD
+from community_hub_tools.demo.seed import DEMO_PASSWORD
 from tests.support.brokers import free_port
 
 pytestmark = pytest.mark.e2e

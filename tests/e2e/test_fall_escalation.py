@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from edge.simulator import SimulatedWatch, send_once
+from community_hub_tools.sim.watch import SimulatedWatch, send_once
 from tests.support.brokers import MosquittoProcess
 from tests.support.hubdata import user_id_of, volunteer_on_duty_for
 from tests.support.sse import open_stream

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from community_hub_tools.broker.mosquitto import MosquittoProcess, free_port
 from device_adapters.watch import encode_frame
-from hub.broker.mosquitto import MosquittoProcess, free_port
 from hub.settings import local_production_env
 
 pytestmark = pytest.mark.e2e

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from edge.simulator import SimulatedWatch, send_once
-from hub.broker.embedded import EmbeddedBroker
+from community_hub_tools.broker.embedded import EmbeddedBroker
+from community_hub_tools.sim.watch import SimulatedWatch, send_once
 from tests.support.brokers import MosquittoProcess, free_port
 from tests.support.hubdata import volunteer_on_duty_for
 from tests.support.stack import Stack, poll, running_stack, stack_settings

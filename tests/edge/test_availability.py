@@ -16,6 +16,8 @@ import httpx
 import websockets
 
 from chub_mqtt.topics import availability_topic
+from community_hub_tools.sim.door_gate import SimulatedGate
+from community_hub_tools.sim.locks import SimulatedZ2mLock
 from device_adapters import watch
 from device_adapters.model import DeadLetter, DeviceAvailability, DeviceEvent, DeviceFamily
 from edge.availability import AvailabilityTracker
@@ -24,8 +26,6 @@ from edge.gateway import EdgeGateway
 from edge.http_push import HttpPushServer
 from edge.mqtt_devices import LocalMqttDevices
 from edge.ocpp_server import OcppServer
-from edge.sim.door_gate import SimulatedGate
-from edge.sim.locks import SimulatedZ2mLock
 from edge.stream_server import StreamServer
 from hub.settings import Settings
 from tests.support.brokers import MosquittoProcess, MqttRecorder, free_port

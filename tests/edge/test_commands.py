@@ -25,6 +25,8 @@ from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action, RemoteStartStopStatus, ReservationStatus
 
 from chub_mqtt.topics import command_topic
+from community_hub_tools.sim.ebike_pile import SimulatedEbikePile
+from community_hub_tools.sim.locks import SimulatedZ2mLock
 from device_adapters import ebike
 from device_adapters.model import (
     CommandResult,
@@ -38,8 +40,6 @@ from edge.availability import AvailabilityTracker
 from edge.commands import CommandRunner
 from edge.mqtt_devices import LocalMqttDevices
 from edge.ocpp_server import OcppServer
-from edge.sim.ebike_pile import SimulatedEbikePile
-from edge.sim.locks import SimulatedZ2mLock
 from edge.stream_server import StreamServer
 from hub.settings import Settings
 from tests.support.brokers import MosquittoProcess, MqttRecorder

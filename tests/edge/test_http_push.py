@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest_asyncio
 
+from community_hub_tools.sim.door_gate import SimulatedGate
 from device_adapters.model import DeadLetter, DeviceEvent, Lane
 from edge.http_push import (
     MAX_BODY_BYTES,
@@ -18,7 +19,6 @@ from edge.http_push import (
     basic_auth_matches,
     extract_event_json,
 )
-from edge.sim.door_gate import SimulatedGate
 from edge.uplink import UplinkError
 from hub.settings import Settings
 from tests.support.brokers import free_port

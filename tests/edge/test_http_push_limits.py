@@ -16,8 +16,8 @@ from contextlib import asynccontextmanager, contextmanager
 import httpx
 import pytest
 
+from community_hub_tools.sim.door_gate import SimulatedGate
 from edge.http_push import HttpPushServer
-from edge.sim.door_gate import SimulatedGate
 from hub.settings import Settings
 from tests.edge.sockets import Client, RecordingUplink, client
 from tests.support.brokers import free_port

@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import pytest
 import pytest_asyncio
 
+from community_hub_tools.sim.locks import SimulatedTuyaLock, SimulatedZ2mLock
 from device_adapters.model import DeadLetter, DeviceEvent
 from edge.mqtt_devices import LocalMqttDevices, Route, route_topic
-from edge.sim.locks import SimulatedTuyaLock, SimulatedZ2mLock
 from edge.uplink import UplinkError
 from hub.settings import Settings
 from tests.support.brokers import MosquittoProcess, MqttRecorder

@@ -25,10 +25,10 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from chub_mqtt.topics import event_topic
+from community_hub_tools.sim.ocpp_charger import run_charge_point
 from device_adapters.model import DeadLetter, DeviceEvent, Lane
 from device_adapters.ocpp16 import commands
 from edge.ocpp_server import ChargePointNotConnected, OcppServer
-from edge.sim.ocpp_charger import run_charge_point
 from edge.uplink import MqttUplink, UplinkError
 from hub.settings import Settings
 from tests.support.brokers import MosquittoProcess, MqttRecorder, free_port

@@ -17,10 +17,10 @@ import pytest
 import pytest_asyncio
 
 from chub_mqtt.topics import dead_letter_topic, event_topic, gateway_status_topic
+from community_hub_tools.broker.embedded import EmbeddedBroker
 from device_adapters.kinds import kind_info
 from device_adapters.model import DeadLetter, DeviceEvent, DeviceFamily
 from edge.uplink import MqttUplink, UplinkError, UplinkNotDelivered, UplinkTimeout
-from hub.broker.embedded import EmbeddedBroker
 from hub.settings import Settings
 from tests.support.brokers import MosquittoProcess, MqttRecorder, free_port, start_mosquitto
 

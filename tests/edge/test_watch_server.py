@@ -17,6 +17,7 @@ import pytest
 import pytest_asyncio
 
 from chub_mqtt.topics import dead_letter_topic, event_topic, gateway_status_topic
+from community_hub_tools.sim.watch import SimulatedWatch, run_simulator, send_once
 from device_adapters.model import DeadLetter, DeviceEvent, Lane
 from device_adapters.watch import (
     Rejected,
@@ -27,7 +28,6 @@ from device_adapters.watch import (
     to_events,
 )
 from edge.gateway import EdgeGateway, run_edge
-from edge.simulator import SimulatedWatch, run_simulator, send_once
 from edge.uplink import MqttUplink, UplinkTimeout
 from edge.watch_server import WatchServer
 from hub.settings import Settings

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from chub_mqtt.topics import event_topic
+from community_hub_tools.broker.embedded import EmbeddedBroker
 from device_adapters.model import Lane
 from hub.bridge.mqtt_bridge import MqttBridge
-from hub.broker.embedded import EmbeddedBroker
 from tests.support.bridges import publish, take_until_quiet, until_pending
 from tests.support.brokers import MosquittoProcess
 from tests.support.hubdata import wristband_event

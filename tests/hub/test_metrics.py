@@ -25,8 +25,8 @@ from pydantic import SecretStr
 from api.app import create_app
 from api.state import ApiContext
 from chub_mqtt.topics import event_topic
+from community_hub_tools.sim.watch import SimulatedWatch, send_once
 from device_adapters.model import DeviceEvent, DeviceFamily, Lane
-from edge.simulator import SimulatedWatch, send_once
 from hub.metrics.db_counts import OPEN_STATES
 from hub.schema.alerts import alerts
 from hub.schema.events import events

@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from fastapi import FastAPI, Request, Response
 
 from api.server import ApiServer
+from community_hub_tools.broker.mosquitto import free_port
 from device_adapters.model import DeviceFamily, Severity
-from hub.broker.mosquitto import free_port
 from hub.ingest.flows import Parsed, store_batch, store_parsed
 from hub.notifications import (
     LiveNotifier,

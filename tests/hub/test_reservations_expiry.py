@@ -14,12 +14,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from community_hub_tools.demo.seed import DEMO_PASSWORD
 from device_adapters.model import DeviceFamily
 from hub.access.scope import Scope, scope_for
 from hub.chargers import reservations
 from hub.chargers.models import ReservationStatus
 from hub.chargers.service import list_availability
-from hub.demo.seed import DEMO_PASSWORD
 from hub.ingest.flows import store_batch
 from hub.notifications.base import Notification
 from hub.schema.chargers import charger_reservations

@@ -18,7 +18,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from hub.broker.mosquitto import (
+from community_hub_tools.broker.mosquitto import (
     INSTALL_HINT,
     MOSQUITTO_CONF,
     REQUIRED_TUNING,

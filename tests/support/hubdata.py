@@ -8,9 +8,9 @@ from uuid import UUID, uuid4
 
 import sqlalchemy as sa
 
+from community_hub_tools.demo.seed import seed_demo
 from device_adapters.kinds import KINDS
 from device_adapters.model import DeviceEvent, DeviceFamily
-from hub.demo.seed import seed_demo
 from hub.duty.service import on_duty
 from hub.notifications.base import Notification
 from hub.schema.grid import buildings, households

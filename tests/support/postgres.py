@@ -33,7 +33,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from hub.broker.mosquitto import free_port
+from community_hub_tools.broker.mosquitto import free_port
 from tests.support.missing import missing
 
 INSTALL_HINT = (
@@ -130,7 +130,7 @@ class PostgresServer:
 
 
 async def _migrate_and_seed(url: str) -> None:
-    from hub.demo.seed import seed_demo
+    from community_hub_tools.demo.seed import seed_demo
     from hub.storage.db import Database
 
     db = Database.open(url)

@@ -14,8 +14,8 @@ import httpx
 from api.app import create_app
 from api.server import ApiServer
 from api.state import context_of
+from community_hub_tools.demo.seed import DEMO_PASSWORD, seed_demo
 from edge.gateway import EdgeGateway
-from hub.demo.seed import DEMO_PASSWORD, seed_demo
 from hub.runtime import HubRuntime
 from hub.settings import Settings
 from tests.support.brokers import free_port

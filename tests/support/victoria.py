@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.broker.mosquitto import free_port
+from community_hub_tools.broker.mosquitto import free_port
 from tests.support.missing import missing
 
 INSTALL_HINT = "VictoriaMetrics is not installed: apt-get install -y victoria-metrics"

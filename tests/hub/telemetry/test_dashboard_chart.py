@@ -15,7 +15,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from edge.simulator import SimulatedWatch, send_once
+from community_hub_tools.sim.watch import SimulatedWatch, send_once
 from tests.browser.conftest import log_in
 from tests.support.brokers import MosquittoProcess
 from tests.support.stack import running_stack, stack_settings

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+from community_hub_tools.broker.mosquitto import free_port
 from device_adapters.model import DeviceFamily
-from hub.broker.mosquitto import free_port
 from hub.ingest.flows import BatchOutcome
 from hub.telemetry.extract import extract
 from hub.telemetry.influx import InfluxExporter

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from hub.bench.codecs import markdown, run_codec_bench
-from hub.bench.report import write_section
-from hub.bench.samples import SAMPLES
-from hub.bench.sos import markdown as sos_markdown
-from hub.bench.sos import run_sos_bench
-from hub.bench.stats import percentile
-from hub.broker.mosquitto import INSTALL_HINT, find_mosquitto
+from community_hub_tools.bench.codecs import markdown, run_codec_bench
+from community_hub_tools.bench.report import write_section
+from community_hub_tools.bench.samples import SAMPLES
+from community_hub_tools.bench.sos import markdown as sos_markdown
+from community_hub_tools.bench.sos import run_sos_bench
+from community_hub_tools.bench.stats import percentile
+from community_hub_tools.broker.mosquitto import INSTALL_HINT, find_mosquitto
 
 
 def test_codec_bench_measures_every_codec_with_samples() -> None:

@@ -4,29 +4,23 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 
-from hub.bench.report import write_section
+from community_hub_tools.bench.report import publish
 
 LOAD_BENCHES = ("ingest", "api", "memory", "multihub")
 
 
-def _publish(args: argparse.Namespace, name: str, table: str) -> None:
-    print(table)
-    if not args.no_write:
-        write_section(args.output, name, table)
-        print(f"\nwritten to {args.output}")
-
-
-async def run_load_benches(args: argparse.Namespace) -> None:
+async def run_load_benches(args: argparse.Namespace, output: Path | None) -> None:
     which = args.which
     if which in ("ingest", "all"):
-        from hub.bench import ingest
+        from community_hub_tools.bench import ingest
 
         result = await ingest.run_ingest_bench(count=args.messages)
         title = "Ingest throughput at QoS 1: the hub against a bare paho consumer"
-        _publish(args, "ingest", ingest.markdown(result, title, "1. ingest, hub / bare consumer"))
+        publish(ingest.markdown(result, title, "1. ingest, hub / bare consumer"), "ingest", output)
     if which in ("api", "all"):
-        from hub.bench import api
+        from community_hub_tools.bench import api
 
         runs = [
             await api.run_api_bench(
@@ -34,14 +28,14 @@ async def run_load_benches(args: argparse.Namespace) -> None:
             )
             for workers in args.api_workers.split(",")
         ]
-        _publish(args, "api", api.markdown(runs))
+        publish(api.markdown(runs), "api", output)
     if which in ("memory", "all"):
-        from hub.bench import memory
+        from community_hub_tools.bench import memory
 
         mem = await memory.run_memory_bench(device_count=args.devices)
-        _publish(args, "memory", memory.markdown(mem))
+        publish(memory.markdown(mem), "memory", output)
     if which in ("multihub", "all"):
-        from hub.bench import ingest
+        from community_hub_tools.bench import ingest
 
         if not ingest.shared_group_supported():
             message = "multihub: skipped, the hub has no HUB_SHARED_GROUP setting yet"
@@ -54,7 +48,7 @@ async def run_load_benches(args: argparse.Namespace) -> None:
         )
         title = f"Ingest with {args.hubs} hub processes on PostgreSQL (shared subscription)"
         figure = f"5. ingest, {args.hubs} hubs on PostgreSQL / bare consumer"
-        _publish(args, "multihub", ingest.markdown(multi, title, figure))
+        publish(ingest.markdown(multi, title, figure), "multihub", output)
 
 
 def add_arguments(bench: argparse.ArgumentParser) -> None:

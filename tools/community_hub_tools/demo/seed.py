@@ -177,7 +177,7 @@ async def seed_demo(conn: AsyncConnection) -> bool:
             priority=1,
         )
         household_of[index] = household
-        # The gate cards and face ids the simulated gates report (hub/demo/traffic.py),
+        # The gate cards and face ids the simulated gates report (demo/traffic.py),
         # so a pass at the gate counts as a sign of life for the welfare check.
         for kind, value in GATE_CREDENTIALS.get(wearer.watch_id, ()):
             await _insert(conn, access_credentials, resident_id=resident, kind=kind, value=value)

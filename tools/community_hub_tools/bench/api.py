@@ -28,10 +28,9 @@ import httpx
 import sqlalchemy as sa
 from tqdm import tqdm
 
-from hub.bench.ingest import _broker
-from hub.bench.stats import percentile
-from hub.broker.mosquitto import free_port
-from hub.demo.seed import DEMO_PASSWORD, seed_demo
+from community_hub_tools.bench.stats import percentile
+from community_hub_tools.broker.mosquitto import free_port, started_mosquitto
+from community_hub_tools.demo.seed import DEMO_PASSWORD, seed_demo
 from hub.schema.devices import devices
 from hub.schema.grid import buildings, communities, grids
 from hub.schema.tickets import tickets
@@ -295,7 +294,7 @@ async def run_api_bench(
             ticket_count,
         )
         async with (
-            _broker(work) as broker,
+            started_mosquitto(work, "the API benchmark") as broker,
             hub_process(
                 work,
                 broker.port,

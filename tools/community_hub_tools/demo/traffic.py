@@ -20,14 +20,14 @@ import httpx
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from community_hub_tools.demo.seed import DEVICES, IW_WEARER, WEARERS
+from community_hub_tools.sim.door_gate import SimulatedGate
+from community_hub_tools.sim.ebike_pile import run_ebike_pile
+from community_hub_tools.sim.iw_watch import SimulatedIwWatch
+from community_hub_tools.sim.locks import SimulatedTuyaLock, SimulatedZ2mLock
+from community_hub_tools.sim.ocpp_charger import run_charge_point
+from community_hub_tools.sim.watch import run_simulator
 from device_adapters.model import DeviceFamily
-from edge.sim.door_gate import SimulatedGate
-from edge.sim.ebike_pile import run_ebike_pile
-from edge.sim.iw_watch import SimulatedIwWatch
-from edge.sim.locks import SimulatedTuyaLock, SimulatedZ2mLock
-from edge.sim.ocpp_charger import run_charge_point
-from edge.simulator import run_simulator
-from hub.demo.seed import DEVICES, IW_WEARER, WEARERS
 from hub.settings import Settings
 
 log = logging.getLogger(__name__)

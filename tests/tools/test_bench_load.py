@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from chub_mqtt.topics import event_topic
+from community_hub_tools.bench import api, ingest, memory
+from community_hub_tools.bench.report import write_section
+from community_hub_tools.broker.mosquitto import INSTALL_HINT, find_mosquitto
 from device_adapters.model import Lane
-from hub.bench import api, ingest, memory
-from hub.bench.report import write_section
-from hub.broker.mosquitto import INSTALL_HINT, find_mosquitto
 from tests.support.bridges import publish
 from tests.support.brokers import MosquittoProcess
 
@@ -126,7 +126,7 @@ def test_a_finished_consumers_session_is_ended_so_later_phases_do_not_feed_it(
 
     from chub_mqtt.session import connect_options, persistent_consumer
     from chub_mqtt.topics import EVENTS_SUBSCRIPTION
-    from hub.bench.floor import floor_client_id
+    from community_hub_tools.bench.floor import floor_client_id
 
     protocol = mqtt.MQTTv5 if mqtt5 else mqtt.MQTTv311
     received: list[bytes] = []

@@ -28,11 +28,11 @@ import sqlalchemy as sa
 from tqdm import tqdm
 
 from chub_mqtt.topics import availability_topic, event_topic
+from community_hub_tools.bench.api import hub_process, login
+from community_hub_tools.broker.mosquitto import started_mosquitto
+from community_hub_tools.demo.seed import seed_demo
 from device_adapters.model import DeviceAvailability, Lane
 from device_adapters.watch import decode_frame, encode_frame, to_events
-from hub.bench.api import hub_process, login
-from hub.bench.ingest import _broker
-from hub.demo.seed import seed_demo
 from hub.schema.devices import devices
 from hub.schema.grid import buildings, households
 from hub.settings import local_metrics_headers
@@ -200,7 +200,7 @@ async def run_memory_bench(
         await seed_devices(f"sqlite+aiosqlite:///{work / 'data' / 'hub.sqlite3'}", device_count)
         bar.update(1)
         async with (
-            _broker(work) as broker,
+            started_mosquitto(work, "the memory benchmark") as broker,
             hub_process(work, broker.port) as (api, proc),
             httpx.AsyncClient(timeout=120) as client,
         ):

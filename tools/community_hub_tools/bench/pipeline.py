@@ -28,8 +28,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from community_hub_tools.broker.mosquitto import MosquittoProcess, find_mosquitto, free_port
 from device_adapters.watch import encode_frame
-from hub.broker.mosquitto import MosquittoProcess, find_mosquitto, free_port
 from hub.settings import local_production_env
 
 _WINDOW = 16  # frames a watch sends before waiting for their replies

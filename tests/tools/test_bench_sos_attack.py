@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from hub.bench.sos import attack_bodies
+from community_hub_tools.bench.sos import attack_bodies
 
 
 def test_attack_bodies_are_just_under_the_limit_and_costly_json() -> None:

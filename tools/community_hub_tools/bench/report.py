@@ -45,6 +45,14 @@ def _cpu_and_memory() -> str:
     return f" ({cpu}, {kib / 1024 / 1024:.0f} GB)"
 
 
+def publish(table: str, name: str, output: Path | None) -> None:
+    """Print a benchmark's table and, unless ``output`` is None, write it as its section."""
+    print(table)
+    if output is not None:
+        write_section(output, name, table)
+        print(f"\nwritten to {output}")
+
+
 def write_section(path: Path, name: str, body: str) -> None:
     start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
     stamped = (

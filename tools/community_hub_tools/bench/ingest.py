@@ -47,9 +47,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from tqdm import tqdm
 
 from chub_mqtt.topics import EVENTS_SUBSCRIPTION, alarm_client_id, event_topic
+from community_hub_tools.bench.floor import durable_consume, floor_client_id
+from community_hub_tools.broker.mosquitto import (
+    free_port,
+    started_mosquitto,
+)
 from device_adapters.model import DeviceEvent, Lane
-from hub.bench.floor import durable_consume, floor_client_id
-from hub.broker.mosquitto import MosquittoProcess, find_mosquitto, free_port
 from hub.settings import local_metrics_headers, local_production_env
 from hub.storage.db import Database
 
@@ -69,9 +72,9 @@ def event_mix() -> list[DeviceEvent]:
     Alarm-lane events are left out: the hub reads them on a connection of their
     own and turns them into tickets; the SOS benchmark measures that path.
     """
+    from community_hub_tools.bench.samples import SAMPLES
     from device_adapters.base import MessageAdapter, MessageContext, Rejected, StreamAdapter
     from device_adapters.registry import load_adapters
-    from hub.bench.samples import SAMPLES
 
     now = datetime.now(UTC)
     adapters = load_adapters()
@@ -275,7 +278,7 @@ class IngestResult:
     # The bare consumer again after the hubs: the machine is shared, and the two bare
     # runs show how much its other load moved the ceiling meanwhile.
     bare_after: Phase | None = None
-    # The durable floor (hub/bench/floor.py) at each MQTT version: what storing
+    # The durable floor (bench/floor.py) at each MQTT version: what storing
     # before acknowledging costs by itself, whatever else a hub does.
     floors: list[Phase] = field(default_factory=list)
     database: str = "SQLite"
@@ -511,20 +514,6 @@ async def _hub_phase(
     return phase
 
 
-@contextlib.asynccontextmanager
-async def _broker(work: Path) -> AsyncIterator[MosquittoProcess]:
-    binary = find_mosquitto()
-    if binary is None:
-        raise RuntimeError("the ingest benchmark needs Mosquitto (apt-get install mosquitto)")
-    broker = MosquittoProcess(binary, work / "mosquitto", free_port())
-    broker.write_config()
-    broker.start()
-    try:
-        yield broker
-    finally:
-        broker.stop()
-
-
 def _mix_summary() -> dict[str, int]:
     kinds: dict[str, int] = {}
     for e in event_mix():
@@ -541,7 +530,7 @@ async def run_ingest_bench(count: int = 100_000, progress: bool = True) -> Inges
         tqdm(total=count, unit="msg", desc="ingest", disable=not progress) as bar,
     ):
         work = Path(tmp)
-        async with _broker(work) as broker:
+        async with started_mosquitto(work, "the ingest benchmark") as broker:
             result.bare = await _bare_phase(broker.port, count, bar)
             for mqtt5 in (True, False):
                 result.floors.append(await _floor_phase(broker.port, count, bar, work, mqtt5))
@@ -618,7 +607,7 @@ async def run_multihub_bench(
         tqdm(total=count, unit="msg", desc="multi-hub", disable=not progress) as bar,
     ):
         work = Path(tmp)
-        async with _broker(work) as broker:
+        async with started_mosquitto(work, "the ingest benchmark") as broker:
             result.bare = await _bare_phase(broker.port, count, bar)
             for n in sorted({1, hubs}):
                 async with fresh_postgres(database_url, f"{n}hub") as url:
@@ -651,7 +640,7 @@ def _floor_text(r: IngestResult) -> str:
     if not r.floors:
         return ""
     return (
-        "The durable floors (`hub/bench/floor.py`) are the least a consumer that "
+        "The durable floors (`community_hub_tools/bench/floor.py`) are the least a consumer that "
         "acknowledges only what it has stored can do, in a process of its own: paho-mqtt "
         "with manual acknowledgement at the MQTT version named (the hub speaks 5), each "
         "message parsed with orjson, rows inserted with sqlite3's own executemany in "

@@ -15,6 +15,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from community_hub_tools.bench.samples import SAMPLES, Sample
 from device_adapters.base import (
     MessageAdapter,
     MessageContext,
@@ -23,7 +24,6 @@ from device_adapters.base import (
     StreamAdapter,
 )
 from device_adapters.registry import load_adapters
-from hub.bench.samples import SAMPLES, Sample
 
 _READ = 4096
 

@@ -14,7 +14,7 @@ class Sample:
 
 
 def _watch() -> Sample:
-    from edge.simulator import SimulatedWatch
+    from community_hub_tools.sim.watch import SimulatedWatch
 
     rng = random.Random(7)
     watches = [SimulatedWatch(str(8800000000 + n), rng=random.Random(n)) for n in range(20)]
@@ -34,7 +34,7 @@ def _watch() -> Sample:
 
 
 def _iw() -> Sample:
-    from edge.sim.iw_watch import SimulatedIwWatch
+    from community_hub_tools.sim.iw_watch import SimulatedIwWatch
 
     rng = random.Random(7)
     watch = SimulatedIwWatch("353456789012345", rng=random.Random(1))
@@ -54,7 +54,7 @@ def _iw() -> Sample:
 
 
 def _ebike() -> Sample:
-    from edge.sim.ebike_pile import SimulatedEbikePile
+    from community_hub_tools.sim.ebike_pile import SimulatedEbikePile
 
     rng = random.Random(7)
     pile = SimulatedEbikePile("EB-BENCH-01", 10, rng=random.Random(1))
@@ -126,7 +126,7 @@ def _ocpp16() -> Sample:
 
 
 def _hikvision() -> Sample:
-    from edge.sim.door_gate import SimulatedGate
+    from community_hub_tools.sim.door_gate import SimulatedGate
 
     gate = SimulatedGate("gate-bench")
     rng = random.Random(7)
@@ -145,7 +145,7 @@ def _hikvision() -> Sample:
 
 
 def _z2m() -> Sample:
-    from edge.sim.locks import SimulatedZ2mLock
+    from community_hub_tools.sim.locks import SimulatedZ2mLock
 
     lock = SimulatedZ2mLock("bench_door")
     rng = random.Random(7)
@@ -159,7 +159,7 @@ def _z2m() -> Sample:
 
 
 def _tuya() -> Sample:
-    from edge.sim.locks import SimulatedTuyaLock
+    from community_hub_tools.sim.locks import SimulatedTuyaLock
 
     lock = SimulatedTuyaLock("bfbench0000000000")
     rng = random.Random(7)

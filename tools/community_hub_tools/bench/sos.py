@@ -58,12 +58,12 @@ import sqlalchemy as sa
 from tqdm import tqdm
 
 from chub_mqtt.topics import event_topic
+from community_hub_tools.bench.stats import percentile
+from community_hub_tools.broker.mosquitto import MosquittoProcess, find_mosquitto, free_port
+from community_hub_tools.demo.seed import DEMO_PASSWORD, seed_demo
+from community_hub_tools.sim.watch import SimulatedWatch
 from device_adapters.model import Lane
 from device_adapters.watch import WatchFrame, WatchStream, decode_frame, encode_frame, to_events
-from edge.simulator import SimulatedWatch
-from hub.bench.stats import percentile
-from hub.broker.mosquitto import MosquittoProcess, find_mosquitto, free_port
-from hub.demo.seed import DEMO_PASSWORD, seed_demo
 from hub.devices.service import register_device
 from hub.duty.service import on_duty
 from hub.schema.events import events
@@ -989,7 +989,7 @@ async def _attacker(
 async def _api_load(
     api: str, tokens: dict[str, str], attackers: int, clients: int, stop_when: MpEvent
 ) -> tuple[dict[int, int], list[float], int, float]:
-    from hub.bench.api import ENDPOINTS, EndpointStats, mix_client, mix_session
+    from community_hub_tools.bench.api import ENDPOINTS, EndpointStats, mix_client, mix_session
 
     stop = asyncio.Event()
     answers: Counter[int] = Counter()
@@ -1029,7 +1029,7 @@ def _api_load_main(
 async def _attacked_run(
     workers: str, samples: int, attackers: int, clients: int, every_s: float, bar: tqdm[Any]
 ) -> AttackRun:
-    from hub.bench.api import ENDPOINTS, login
+    from community_hub_tools.bench.api import ENDPOINTS, login
 
     run = AttackRun(
         workers,

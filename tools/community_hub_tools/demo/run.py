@@ -14,11 +14,11 @@ import sqlalchemy as sa
 from api.app import create_app
 from api.server import ApiServer
 from api.state import context_of
+from community_hub_tools.broker.embedded import EmbeddedBroker
+from community_hub_tools.demo.seed import ACCOUNTS, DEMO_PASSWORD, DEVICES, WEARERS, seed_demo
+from community_hub_tools.demo.traffic import run_community_traffic
+from community_hub_tools.sim.watch import SimulatedWatch, send_once
 from edge.gateway import EdgeGateway
-from edge.simulator import SimulatedWatch, send_once
-from hub.broker.embedded import EmbeddedBroker
-from hub.demo.seed import ACCOUNTS, DEMO_PASSWORD, DEVICES, WEARERS, seed_demo
-from hub.demo.traffic import run_community_traffic
 from hub.gc_tuning import settle_after_startup
 from hub.ingest.flows import BatchOutcome
 from hub.netutil import check_port_free

@@ -7,8 +7,8 @@ import socket
 
 import pytest
 
-from hub.broker import embedded
-from hub.broker.embedded import EmbeddedBroker
+from community_hub_tools.broker import embedded
+from community_hub_tools.broker.embedded import EmbeddedBroker
 from hub.netutil import PortInUseError, check_port_free
 from tests.support.brokers import MqttRecorder, free_port
 

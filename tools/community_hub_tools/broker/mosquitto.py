@@ -7,6 +7,7 @@ persistence directory and authentication rewritten for a throwaway broker on
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
@@ -14,10 +15,12 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Final
 
-REPO_ROOT: Final = Path(__file__).resolve().parents[2]  # a source checkout
+# The checkout this file is in (tools/community_hub_tools/broker/): the tools run from one.
+REPO_ROOT: Final = Path(__file__).resolve().parents[3]
 MOSQUITTO_CONF: Final = REPO_ROOT / "docker" / "mosquitto" / "mosquitto.conf"
 
 # Directives the shipped configuration must carry; the derived test config
@@ -250,3 +253,19 @@ class MosquittoProcess:
     def __repr__(self) -> str:
         state = f"pid {self.pid}" if self.running else "stopped"
         return f"MosquittoProcess({self.host}:{self.port}, {state})"
+
+
+@contextlib.asynccontextmanager
+async def started_mosquitto(work: Path, needed_by: str) -> AsyncIterator[MosquittoProcess]:
+    """A Mosquitto from the shipped configuration in ``work/mosquitto`` on a free port,
+    stopped on leaving; asynchronous to sit among a benchmark's other contexts."""
+    binary = find_mosquitto()
+    if binary is None:
+        raise RuntimeError(f"{needed_by} needs Mosquitto (apt-get install mosquitto)")
+    broker = MosquittoProcess(binary, work / "mosquitto", free_port())
+    broker.write_config()
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
