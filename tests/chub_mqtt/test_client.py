@@ -7,9 +7,8 @@ import socket
 import uuid
 from collections.abc import Callable
 
-from hub.broker.embedded import EmbeddedBroker
-
 from chub_mqtt import Client, Message, MqttConnection
+from community_hub_tools.broker.embedded import EmbeddedBroker
 from tests.support.bridges import publish
 from tests.support.brokers import MosquittoProcess
 
