@@ -43,8 +43,8 @@ from datetime import UTC, datetime
 from typing import Final, Protocol
 
 from device_adapters.model import DeviceAvailability, DeviceFamily
+from edge.settings import EdgeSettings
 from hub.bridge.topics import availability_topic
-from hub.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ class AvailabilityStats:
     restored: int = 0
 
 
-def offline_after_s(settings: Settings, family: DeviceFamily) -> float:
+def offline_after_s(settings: EdgeSettings, family: DeviceFamily) -> float:
     """The family's heartbeat timeout in seconds; 0 means none."""
     return {
         DeviceFamily.WRISTBAND: settings.offline_after_s_wristband,
@@ -126,7 +126,7 @@ class AvailabilityTracker:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: EdgeSettings,
         publisher: AvailabilityPublisher | None = None,
         *,
         sweep_s: float | None = None,

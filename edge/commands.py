@@ -86,10 +86,10 @@ from device_adapters.ocpp16.normalize import DEVICE_ID_PREFIX as OCPP_PREFIX
 from edge.availability import AvailabilityTracker
 from edge.mqtt_devices import LocalMqttDevices
 from edge.ocpp_server import ChargePointNotConnected, OcppServer
+from edge.settings import EdgeSettings
 from edge.stream_server import StreamServer
 from hub.bridge.paho_client import persistent_consumer
 from hub.bridge.topics import availability_topic, command_result_topic, commands_subscription
-from hub.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +175,7 @@ class CommandRunner:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: EdgeSettings,
         servers: Mapping[str, object],
         *,
         availability: AvailabilityTracker | None = None,

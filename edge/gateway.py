@@ -18,10 +18,10 @@ from edge.limits import connection_stats
 from edge.mqtt_devices import LocalMqttDevices
 from edge.ocpp_server import OcppServer
 from edge.outbox import Outbox
+from edge.settings import EdgeSettings
 from edge.stream_server import StreamServer
 from edge.uplink import EventPublisher, MqttUplink
 from hub.metrics.edge import EdgeCollector, EdgeMetricsServer
-from hub.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class DeviceServer(Protocol):
 
 def _stream_server(
     name: str,
-    settings: Settings,
+    settings: EdgeSettings,
     uplink: EventPublisher,
     port: int,
     availability: AvailabilitySink | None = None,
@@ -52,7 +52,7 @@ def _plain(credentials: dict[str, SecretStr] | None) -> dict[str, str] | None:
 
 
 def build_servers(
-    settings: Settings, uplink: EventPublisher, availability: AvailabilitySink | None = None
+    settings: EdgeSettings, uplink: EventPublisher, availability: AvailabilitySink | None = None
 ) -> dict[str, DeviceServer]:
     """The device servers named in ``settings.edge_servers``, in that order."""
     s, up, av = settings, uplink, availability
@@ -70,7 +70,7 @@ def build_servers(
 
 
 class EdgeGateway:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: EdgeSettings) -> None:
         settings.check_edge_credentials()
         self.settings = settings
         self.uplink = MqttUplink(settings)
@@ -149,7 +149,7 @@ class EdgeGateway:
         log.info("edge gateway %s stopped", self.settings.gateway_id)
 
 
-async def run_edge(settings: Settings) -> None:
+async def run_edge(settings: EdgeSettings) -> None:
     """Run the edge gateway until cancelled (``community-hub edge``)."""
     gateway = EdgeGateway(settings)
     await gateway.start()

@@ -65,9 +65,9 @@ from device_adapters.base import MessageContext
 from device_adapters.errors import DecodeError
 from device_adapters.model import DeadLetter, DeviceEvent, DeviceFamily, Lane
 from edge.availability import BRIDGE_OFFLINE, BRIDGE_ONLINE, AvailabilitySink
+from edge.settings import EdgeSettings
 from edge.uplink import EventPublisher, UplinkError
 from hub.bridge.paho_client import persistent_consumer
-from hub.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ class _Incoming:
 class LocalMqttDevices:
     def __init__(
         self,
-        settings: Settings,
+        settings: EdgeSettings,
         uplink: EventPublisher,
         *,
         client_id: str | None = None,

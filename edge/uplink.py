@@ -39,6 +39,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from device_adapters.model import DeadLetter, DeviceEvent
+from edge.settings import EdgeSettings
 from hub.bridge.topics import (
     committed_topic,
     dead_letter_topic,
@@ -46,7 +47,6 @@ from hub.bridge.topics import (
     gateway_status_topic,
     hub_status_subscription,
 )
-from hub.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class MqttUplink:
     holding its own message mutex, and the opposite order would deadlock.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: EdgeSettings) -> None:
         self._settings = settings
         self.gateway_id = settings.gateway_id
         self.status_topic = gateway_status_topic(self.gateway_id)

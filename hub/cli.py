@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
+from edge.settings import EdgeSettings, requested_edge_mode
 from hub.gc_tuning import settle_after_startup
 from hub.logs import setup_logging
 from hub.netutil import PortInUseError
@@ -23,43 +24,68 @@ from hub.settings import InsecureSettingsError, Settings, requested_mode
 log = logging.getLogger("community_hub")
 
 
+def _given(args: argparse.Namespace, *names: str) -> dict[str, Any]:
+    """The command-line options among ``names`` that were given."""
+    return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+
+
 def _settings(args: argparse.Namespace, **fixed: Any) -> Settings:
+    given = _given(args, "data_dir", "api_host", "api_port", "mqtt_host", "mqtt_port")
     overrides: dict[str, Any] = {}
-    for name in ("data_dir", "api_port", "mqtt_port", "watch_port", "mqtt_host", "api_host"):
-        value = getattr(args, name, None)
-        if value is not None:
-            overrides[name] = value
+    if "data_dir" in given:
+        overrides["data_dir"] = given["data_dir"]
+    # A section given in code replaces the environment's, so only the options go in.
+    for section in ("api", "mqtt"):
+        fields = {k.split("_", 1)[1]: v for k, v in given.items() if k.startswith(section + "_")}
+        if fields:
+            overrides[section] = fields
     return Settings(**overrides, **fixed)
 
 
-def _production_settings(args: argparse.Namespace, command: str) -> Settings:
-    """The settings of `community-hub hub` and `edge`: production, never the demo.
+def _edge_settings(args: argparse.Namespace, **fixed: Any) -> EdgeSettings:
+    given = _given(args, "data_dir", "mqtt_host", "mqtt_port", "watch_port")
+    return EdgeSettings(**given, **fixed)
+
+
+def _production_mode(command: str, requested: str | None, variable: str) -> None:
+    """`community-hub hub` and `edge` run in production, never as the demo.
 
     The demo's secrets are published, so these commands do not run as the demo
-    whatever Settings' default: HUB_MODE unset means production (and the log says
-    so), HUB_MODE=demo is refused. The mode is decided here, not by the class
-    default, which stays "demo" for the code that builds Settings itself.
+    whatever the settings' default: the mode variable unset means production (and the
+    log says so), demo is refused. The mode is decided here, not by the class
+    default, which stays "demo" for the code that builds the settings itself.
     """
-    requested = requested_mode()
     if requested == "demo":
         raise InsecureSettingsError(
-            f"HUB_MODE=demo: `community-hub {command}` never runs as the demo, whose "
+            f"{variable}=demo: `community-hub {command}` never runs as the demo, whose "
             "secrets are published. For the demo run `community-hub demo`; for a "
-            "deployment leave HUB_MODE unset (or set it to production) and set its "
+            f"deployment leave {variable} unset (or set it to production) and set its "
             "secrets (docs/deployment.md)"
         )
     log.info(
         "community-hub %s: production mode (%s)",
         command,
-        "HUB_MODE=production"
+        f"{variable}=production"
         if requested
-        else "HUB_MODE not set: hub and edge always run in production; "
+        else f"{variable} not set: hub and edge always run in production; "
         "`community-hub demo` is the demo",
     )
+
+
+def _production_settings(args: argparse.Namespace) -> Settings:
+    """The settings of `community-hub hub`: production, never the demo."""
+    _production_mode("hub", requested_mode(), "HUB_MODE")
     settings = _settings(args, mode="production")
     settings.check_broker_credentials()
-    if command == "edge":
-        settings.check_edge_credentials()
+    return settings
+
+
+def _production_edge_settings(args: argparse.Namespace) -> EdgeSettings:
+    """The settings of `community-hub edge`: production, never the demo."""
+    _production_mode("edge", requested_edge_mode(), "EDGE_MODE")
+    settings = _edge_settings(args, mode="production")
+    settings.check_broker_credentials()
+    settings.check_edge_credentials()
     return settings
 
 
@@ -87,11 +113,12 @@ async def _demo(args: argparse.Namespace) -> None:
             "`community-hub hub` and `community-hub edge`; unset HUB_MODE for the demo"
         )
     settings = _settings(args, mode="demo")
+    edge = _edge_settings(args, mode="demo")
     if not args.verbose:
         # The demo's console is for people: tickets and problems, not every connection.
         logging.getLogger("edge").setLevel(logging.WARNING)
     options = DemoOptions(simulator=not args.no_simulator, alarm_every_s=args.alarm_every)
-    await run_demo(settings, options)
+    await run_demo(settings, edge, options)
 
 
 async def _hub(args: argparse.Namespace) -> None:
@@ -101,19 +128,19 @@ async def _hub(args: argparse.Namespace) -> None:
     from api.workers import ApiWorkers, bind_local, bind_public
     from hub.runtime import HubRuntime
 
-    settings = _production_settings(args, "hub")
+    settings = _production_settings(args)
     workers = settings.resolved_api_workers
     # Bound before anything starts, so a taken port is said at once.
-    public = bind_public(settings.api_host, settings.api_port) if workers else None
+    public = bind_public(settings.api.host, settings.api.port) if workers else None
     runtime = HubRuntime(settings)
     await runtime.start()
     pool: ApiWorkers | None = None
     if public is None:  # the API in this process
         api = ApiServer(
             create_app(context_of(runtime)),
-            settings.api_host,
-            settings.api_port,
-            max_concurrency=settings.api_max_concurrency,
+            settings.api.host,
+            settings.api.port,
+            max_concurrency=settings.api.max_concurrency,
         )
     else:  # the API in worker processes; this process answers them on its local socket
         local_path = settings.data_dir.resolve() / "hub.sock"
@@ -129,7 +156,7 @@ async def _hub(args: argparse.Namespace) -> None:
         if pool is not None:
             await pool.start()
         else:
-            log.info("API on http://%s:%s", settings.api_host, settings.api_port)
+            log.info("API on http://%s:%s", settings.api.host, settings.api.port)
         settle_after_startup()
         await asyncio.Event().wait()
     finally:
@@ -144,7 +171,7 @@ async def _hub(args: argparse.Namespace) -> None:
 async def _edge(args: argparse.Namespace) -> None:
     from edge.gateway import run_edge
 
-    await run_edge(_production_settings(args, "edge"))
+    await run_edge(_production_edge_settings(args))
 
 
 async def _simulate(args: argparse.Namespace) -> None:
@@ -157,7 +184,7 @@ async def _simulate(args: argparse.Namespace) -> None:
         # Every family of the demo community, against an edge at the settings' ports.
         stop = asyncio.Event()
         task = asyncio.create_task(
-            run_community_traffic(_settings(args), stop, alarm_every_s=args.alarm_every)
+            run_community_traffic(_edge_settings(args), stop, alarm_every_s=args.alarm_every)
         )
         with tqdm(total=int(args.duration), unit="s", desc="simulating community") as bar:
             for _ in range(int(args.duration)):
@@ -245,7 +272,7 @@ async def _report(args: argparse.Namespace) -> None:
 
     try:
         message = await run_report(
-            _settings(args),
+            _settings(args).resolved_database_url,
             args.which,
             args.community,
             day=args.date,
@@ -270,7 +297,8 @@ def _version() -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="community-hub",
-        description="IoT device hub for residential communities. Settings: HUB_* variables.",
+        description="IoT device hub for residential communities. "
+        "Settings: HUB_* variables (the hub), EDGE_* (an edge gateway).",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
@@ -313,7 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--community",
         action="store_true",
         help="every family of the demo community (watches, IW, gates, locks, chargers) "
-        "against the edge's ports from HUB_* settings",
+        "against the edge's ports from EDGE_* settings",
     )
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=5088)

@@ -21,6 +21,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from edge.settings import EdgeSettings
 from hub.settings import Settings
 
 # An MQTT 5 session that never expires: what waits for a consumer that is down
@@ -31,7 +32,7 @@ UNSUPPORTED_PROTOCOL_VERSION: Final = 0x84
 
 
 def persistent_consumer(
-    client_id: str, settings: Settings, protocol: int = mqtt.MQTTv311
+    client_id: str, settings: Settings | EdgeSettings, protocol: int = mqtt.MQTTv311
 ) -> mqtt.Client:
     if protocol == mqtt.MQTTv5:
         # MQTT 5 has no clean_session flag: clean_start=False and the session

@@ -31,9 +31,9 @@ from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from edge.settings import EdgeSettings
 from hub.metrics.models import PREFIX
 from hub.netutil import PortInUseError, is_addr_in_use
-from hub.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +225,7 @@ def _guarded(app: Any, token: str | None) -> Any:
 class EdgeMetricsServer:
     """``GET /metrics`` on ``HUB_EDGE_METRICS_HOST:HUB_EDGE_METRICS_PORT``, in a thread."""
 
-    def __init__(self, settings: Settings, collector: EdgeCollector) -> None:
+    def __init__(self, settings: EdgeSettings, collector: EdgeCollector) -> None:
         self._host = settings.edge_metrics_host
         self._port = settings.edge_metrics_port
         token = settings.metrics_token
