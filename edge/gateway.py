@@ -84,7 +84,7 @@ class EdgeGateway:
         self.availability = AvailabilityTracker(settings)
         self.servers = build_servers(settings, self.outbox, self.availability)
         self.commands = CommandRunner(settings, self.servers, availability=self.availability)
-        # GET /metrics of its own (outbox backlog, uplink) when HUB_EDGE_METRICS_PORT is set.
+        # GET /metrics of its own (outbox backlog, uplink) when EDGE_METRICS_PORT is set.
         self.metrics = EdgeMetricsServer(
             settings,
             EdgeCollector(
