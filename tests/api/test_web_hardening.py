@@ -161,7 +161,7 @@ def test_pages_hold_no_inline_script_or_style() -> None:
         (Settings(), True, "/docs"),
         (Settings(api=ApiSettings(docs=False)), False, "/login"),
         (production(), False, "/login"),
-        (production(api_docs=True), True, "/login"),
+        (production(api=ApiSettings(docs=True)), True, "/login"),
     ],
     ids=["demo", "demo-switched-off", "production", "production-switched-on"],
 )
