@@ -442,10 +442,6 @@ class Settings(BaseSettings):
         earlier = (s.get_secret_value() for s in self.qr.previous_secrets)
         return [self.qr_signing_secret(), *earlier]
 
-    def api_docs_enabled(self) -> bool:
-        """Swagger UI and /openapi.json: as HUB_API_DOCS says, else only in the demo."""
-        return self.api.docs if self.api.docs is not None else self.mode == "demo"
-
     @property
     def resolved_api_workers(self) -> int:
         if self.api.workers is not None:
