@@ -47,7 +47,7 @@ class _HubApp(FastAPI):
 def create_app(ctx: ApiContext, *, internal: bool = False) -> FastAPI:
     """The hub's app; ``internal``: with the routes for API workers (api/routes/internal.py),
     only ever served on the hub's local socket."""
-    docs = api_docs.docs_enabled(ctx.settings)
+    docs = api_docs.docs_enabled(ctx.settings.api, ctx.settings.mode)
     app = _HubApp(
         title="Community Hub",
         version="0.1.0",
@@ -96,8 +96,8 @@ def create_app(ctx: ApiContext, *, internal: bool = False) -> FastAPI:
     install_error_handlers(app)
     request_limits.install(
         app,
-        max_body_bytes=ctx.settings.api_max_body_bytes,
-        body_timeout_s=ctx.settings.api_body_timeout_s,
+        max_body_bytes=ctx.settings.api.max_body_bytes,
+        body_timeout_s=ctx.settings.api.body_timeout_s,
     )
 
     # The demo shows its API first; a deployment's visitors are people, who log in.

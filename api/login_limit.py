@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.settings import Settings
+from hub.settings import LoginSettings
 from hub.storage.db import Database
 from hub.users.login_limits import (
     Attempt,
@@ -51,8 +51,8 @@ class LoginLimiter:
         self.clock = clock
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, clock: Clock = _utc_now) -> LoginLimiter:
-        return cls(LoginPolicy.from_settings(settings), clock=clock)
+    def from_settings(cls, login: LoginSettings, *, clock: Clock = _utc_now) -> LoginLimiter:
+        return cls(LoginPolicy.from_settings(login), clock=clock)
 
     async def attempt(self, db: Database, username: str, address: str) -> Attempt | Refusal:
         """Committed at once: other processes count this attempt while its password is checked."""
@@ -75,6 +75,6 @@ def login_limiter(request: Request) -> LoginLimiter:
     state = request.app.state
     limiter: LoginLimiter | None = getattr(state, "login_limiter", None)
     if limiter is None:
-        limiter = LoginLimiter.from_settings(state.ctx.settings)
+        limiter = LoginLimiter.from_settings(state.ctx.settings.login)
         state.login_limiter = limiter
     return limiter

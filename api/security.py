@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from api.deps import Conn, Context
 from api.state import ApiContext
 from hub.access.scope import Scope, active_user_with_scope
-from hub.settings import Settings
+from hub.settings import JwtSettings
 from hub.users.models import Role, UserPublic
 from hub.users.service import get_user
 
@@ -28,19 +28,19 @@ _UNAUTHORIZED = HTTPException(
 )
 
 
-def create_access_token(user: UserPublic, settings: Settings) -> tuple[str, int]:
-    lifetime = timedelta(minutes=settings.access_token_minutes)
+def create_access_token(user: UserPublic, jwt_settings: JwtSettings) -> tuple[str, int]:
+    lifetime = timedelta(minutes=jwt_settings.access_token_minutes)
     now = datetime.now(UTC)
     claims = {"sub": str(user.id), "role": user.role.value, "iat": now, "exp": now + lifetime}
-    token = jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm=_ALGORITHM)
+    token = jwt.encode(claims, jwt_settings.secret.get_secret_value(), algorithm=_ALGORITHM)
     return token, int(lifetime.total_seconds())
 
 
-def _user_id(token: str, settings: Settings) -> int:
+def _user_id(token: str, jwt_settings: JwtSettings) -> int:
     try:
         claims = jwt.decode(
             token,
-            settings.jwt_secret.get_secret_value(),
+            jwt_settings.secret.get_secret_value(),
             algorithms=[_ALGORITHM],
             options={"require": ["sub", "exp"]},
         )
@@ -51,7 +51,7 @@ def _user_id(token: str, settings: Settings) -> int:
 
 async def current_user(token: str, ctx: ApiContext, conn: AsyncConnection) -> UserPublic:
     """The token's active user (for routes that check a token themselves)."""
-    user = await get_user(conn, _user_id(token, ctx.settings))
+    user = await get_user(conn, _user_id(token, ctx.settings.jwt))
     if user is None:
         raise _UNAUTHORIZED
     return user
@@ -62,7 +62,7 @@ async def _authenticated(
 ) -> tuple[UserPublic, Scope]:
     # The user and their scope in one query: every request asks for them (FastAPI runs
     # this once per request however many dependencies want either).
-    found = await active_user_with_scope(conn, _user_id(token, ctx.settings))
+    found = await active_user_with_scope(conn, _user_id(token, ctx.settings.jwt))
     if found is None:
         raise _UNAUTHORIZED
     return found

@@ -26,7 +26,7 @@ def server_config(
     """How every API server of the hub runs: in the hub process or in a worker."""
     # An app without the hub's context (a test's stand-in server) trusts no proxy.
     ctx: ApiContext | None = getattr(app.state, "ctx", None)
-    proxies = ctx.settings.api_trusted_proxies if ctx is not None else []
+    proxies = ctx.settings.api.trusted_proxies if ctx is not None else []
     return uvicorn.Config(
         app,
         host=host,

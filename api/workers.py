@@ -127,8 +127,8 @@ class ApiWorkers:
         log.info(
             "API: %d worker process(es) on http://%s:%s",
             self._count,
-            self._settings.api_host,
-            self._settings.api_port,
+            self._settings.api.host,
+            self._settings.api.port,
         )
 
     async def _supervise(self) -> None:
@@ -175,8 +175,8 @@ def run_worker(
 ) -> None:
     """A worker process's main: serve the API until the hub ends or a signal stops it."""
     setup_logging(logging.INFO)
-    if settings.api_worker_nice:
-        os.nice(settings.api_worker_nice)  # the hub process (alarms) goes first
+    if settings.api.worker_nice:
+        os.nice(settings.api.worker_nice)  # the hub process (alarms) goes first
     for name in ("httpx", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
     with contextlib.suppress(KeyboardInterrupt):
@@ -198,20 +198,20 @@ async def _serve(
     notifier = NotificationHub(
         [LiveNotifier()],
         residents=residents_in(db),
-        plugin_timeout_s=settings.notification_claim_s * 2 / 3,
+        plugin_timeout_s=settings.notifications.plugin_timeout_s,
     )
     relay = OutboxRelay(
         db,
         notifier,
-        name=f"{settings.hub_client_id}-api-{index}",
-        poll_s=settings.api_live_poll_s,
+        name=f"{settings.mqtt.client_id}-api-{index}",
+        poll_s=settings.api.live_poll_s,
         deliver=False,
     )
     link = HubLink(local_path)
     ctx = ApiContext(
         db=db, settings=settings, dispatcher=link, notifier=notifier, outbox=relay, hub=link
     )
-    config = server_config(create_app(ctx), max_concurrency=settings.api_max_concurrency)
+    config = server_config(create_app(ctx), max_concurrency=settings.api.max_concurrency)
     server = uvicorn.Server(config)  # its own SIGINT/SIGTERM handling: a graceful stop
 
     loop = asyncio.get_running_loop()

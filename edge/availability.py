@@ -44,7 +44,7 @@ from typing import Final, Protocol
 
 from chub_mqtt.topics import availability_topic
 from device_adapters.model import DeviceAvailability, DeviceFamily
-from hub.settings import Settings
+from edge.settings import EdgeSettings
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ class AvailabilityStats:
     restored: int = 0
 
 
-def offline_after_s(settings: Settings, family: DeviceFamily) -> float:
+def offline_after_s(settings: EdgeSettings, family: DeviceFamily) -> float:
     """The family's heartbeat timeout in seconds; 0 means none."""
     return {
         DeviceFamily.WRISTBAND: settings.offline_after_s_wristband,
@@ -126,7 +126,7 @@ class AvailabilityTracker:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: EdgeSettings,
         publisher: AvailabilityPublisher | None = None,
         *,
         sweep_s: float | None = None,

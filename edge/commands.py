@@ -99,8 +99,8 @@ from edge.hosting import server_name
 from edge.mqtt_connection import upstream
 from edge.mqtt_devices import LocalMqttDevices
 from edge.ocpp_server import ChargePointNotConnected, OcppServer
+from edge.settings import EdgeSettings
 from edge.stream_server import StreamServer
-from hub.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +218,7 @@ class CommandRunner:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: EdgeSettings,
         servers: Mapping[str, object],
         *,
         availability: AvailabilityTracker | None = None,

@@ -20,9 +20,9 @@ from edge.metrics import EdgeCollector, EdgeMetricsServer
 from edge.mqtt_devices import LocalMqttDevices
 from edge.ocpp_server import OcppServer
 from edge.outbox import Outbox
+from edge.settings import EdgeSettings
 from edge.stream_server import StreamServer
 from edge.uplink import EventPublisher, MqttUplink
-from hub.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def _plain(credentials: dict[str, SecretStr] | None) -> dict[str, str] | None:
 
 
 def build_servers(
-    settings: Settings,
+    settings: EdgeSettings,
     uplink: EventPublisher,
     availability: AvailabilitySink | None = None,
     adapters: Mapping[str, Adapter] | None = None,
@@ -62,7 +62,7 @@ def build_servers(
 def _server(
     name: str,
     adapters: list[Adapter],
-    settings: Settings,
+    settings: EdgeSettings,
     uplink: EventPublisher,
     availability: AvailabilitySink | None,
 ) -> DeviceServer:
@@ -82,7 +82,7 @@ def _server(
 
 
 class EdgeGateway:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: EdgeSettings) -> None:
         settings.check_edge_credentials()
         self.settings = settings
         self.uplink = MqttUplink(settings)
@@ -100,7 +100,7 @@ class EdgeGateway:
         self.commands = CommandRunner(
             settings, self.servers, availability=self.availability, adapters=adapters
         )
-        # GET /metrics of its own (outbox backlog, uplink) when HUB_EDGE_METRICS_PORT is set.
+        # GET /metrics of its own (outbox backlog, uplink) when EDGE_METRICS_PORT is set.
         self.metrics = EdgeMetricsServer(
             settings,
             EdgeCollector(
@@ -165,7 +165,7 @@ class EdgeGateway:
         log.info("edge gateway %s stopped", self.settings.gateway_id)
 
 
-async def run_edge(settings: Settings) -> None:
+async def run_edge(settings: EdgeSettings) -> None:
     """Run the edge gateway until cancelled (``community-hub edge``)."""
     gateway = EdgeGateway(settings)
     await gateway.start()

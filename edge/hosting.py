@@ -5,9 +5,9 @@ adapter, so an installed stream adapter package is served with no edit here. The
 transports have one server each, which hosts every adapter of that transport:
 ``websocket`` -> ``ocpp``, ``http_push`` -> ``http_push``, ``mqtt`` -> ``local_mqtt``.
 
-A server listens on ``HUB_EDGE_PORTS[<server>]`` if given, else on the ``default_port``
+A server listens on ``EDGE_PORTS[<server>]`` if given, else on the ``default_port``
 its adapters declare. ``local_mqtt`` listens nowhere: it connects to the local broker
-(``HUB_LOCAL_MQTT_HOST``/``HUB_LOCAL_MQTT_PORT``).
+(``EDGE_LOCAL_MQTT_HOST``/``EDGE_LOCAL_MQTT_PORT``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Final
 
 from device_adapters.base import Adapter, StreamAdapter, Transport
-from hub.settings import Settings
+from edge.settings import EdgeSettings
 
 # The server of each transport that is not a stream of its own.
 SHARED_SERVERS: Final[Mapping[Transport, str]] = {
@@ -52,13 +52,13 @@ def hosted_adapters(adapters: Mapping[str, Adapter]) -> dict[str, list[Adapter]]
     return servers
 
 
-def server_port(server: str, adapters: Sequence[Adapter], settings: Settings) -> int | None:
+def server_port(server: str, adapters: Sequence[Adapter], settings: EdgeSettings) -> int | None:
     """The port ``server`` listens on; None for a server that listens nowhere."""
     if adapters and adapters[0].transport == "mqtt":
         if server in settings.edge_ports:
             raise HostingError(
                 f"{server} connects to the local broker and listens nowhere: set "
-                "HUB_LOCAL_MQTT_HOST and HUB_LOCAL_MQTT_PORT instead of HUB_EDGE_PORTS"
+                "EDGE_LOCAL_MQTT_HOST and EDGE_LOCAL_MQTT_PORT instead of EDGE_PORTS"
             )
         return None
     if server in settings.edge_ports:
@@ -67,18 +67,16 @@ def server_port(server: str, adapters: Sequence[Adapter], settings: Settings) ->
     if len(declared) != 1:
         names = ", ".join(a.name for a in adapters)
         said = "no default port" if not declared else f"default ports {declared}"
-        raise HostingError(
-            f"the {server} server ({names}) has {said}: give it one in HUB_EDGE_PORTS"
-        )
+        raise HostingError(f"the {server} server ({names}) has {said}: give it one in EDGE_PORTS")
     return declared[0]
 
 
-def check_names(settings: Settings, servers: Mapping[str, object]) -> None:
-    """Refuse server names in HUB_EDGE_SERVERS and HUB_EDGE_PORTS that nothing installed makes."""
+def check_names(settings: EdgeSettings, servers: Mapping[str, object]) -> None:
+    """Refuse server names in EDGE_SERVERS and EDGE_PORTS that nothing installed makes."""
     known = ", ".join(sorted(servers)) or "none"
     for variable, names in (
-        ("HUB_EDGE_SERVERS", settings.edge_servers),
-        ("HUB_EDGE_PORTS", list(settings.edge_ports)),
+        ("EDGE_SERVERS", settings.edge_servers),
+        ("EDGE_PORTS", list(settings.edge_ports)),
     ):
         unknown = [n for n in names if n not in servers]
         if unknown:

@@ -85,8 +85,8 @@ from edge.limits import (
     peer_address,
     rate_limited_logger,
 )
+from edge.settings import EdgeSettings
 from edge.uplink import EventPublisher, UplinkError
-from hub.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +218,7 @@ class _AdmittedH11(H11Protocol):
 class HttpPushServer:
     def __init__(
         self,
-        settings: Settings,
+        settings: EdgeSettings,
         uplink: EventPublisher,
         *,
         host: str | None = None,

@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Final, Literal
 
-from hub.settings import Settings
+from edge.settings import EdgeSettings
 
 LOG_LINES_PER_WINDOW: Final = 10
 LOG_WINDOW_S: Final = 60.0
@@ -188,7 +188,7 @@ class ConnectionLimits:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: EdgeSettings,
         server: str,
         logger: logging.Logger,
         clock: _Clock = time.monotonic,

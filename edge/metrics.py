@@ -4,8 +4,8 @@ Why the edge serves its figures itself instead of reporting them to the hub
 over MQTT: the backlog matters most while the uplink is down, which is exactly
 when a report over MQTT could not arrive; the hub would show a stale, small
 number during the outage. A scrape of the edge sees the live count. The
-endpoint is off unless ``HUB_EDGE_METRICS_PORT`` is set. With
-``HUB_METRICS_TOKEN`` set it asks for that bearer token, as the hub's does;
+endpoint is off unless ``EDGE_METRICS_PORT`` is set. With
+``EDGE_METRICS_TOKEN`` set it asks for that bearer token, as the hub's does;
 without one it answers anyone who can reach it, so bind it to an internal
 network (docs/deployment.md).
 
@@ -31,8 +31,8 @@ from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from edge.settings import EdgeSettings
 from hub.netutil import PortInUseError, is_addr_in_use
-from hub.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +169,7 @@ class EdgeCollector(Collector):
         )
         timeouts = CounterMetricFamily(
             f"{PREFIX}_edge_connections_unidentified_closed",
-            "Connections closed for not identifying within HUB_EDGE_UNIDENTIFIED_TIMEOUT_S",
+            "Connections closed for not identifying within EDGE_UNIDENTIFIED_TIMEOUT_S",
             labels=labels,
         )
         suppressed = CounterMetricFamily(
@@ -217,7 +217,7 @@ def _guarded(app: Any, token: str | None) -> Any:
                 "401 Unauthorized",
                 [("Content-Type", "text/plain; charset=utf-8"), ("WWW-Authenticate", "Bearer")],
             )
-            return [b"the edge's metrics need Authorization: Bearer <HUB_METRICS_TOKEN>\n"]
+            return [b"the edge's metrics need Authorization: Bearer <EDGE_METRICS_TOKEN>\n"]
         result: Iterable[bytes] = app(environ, start_response)
         return result
 
@@ -225,9 +225,9 @@ def _guarded(app: Any, token: str | None) -> Any:
 
 
 class EdgeMetricsServer:
-    """``GET /metrics`` on ``HUB_EDGE_METRICS_HOST:HUB_EDGE_METRICS_PORT``, in a thread."""
+    """``GET /metrics`` on ``EDGE_METRICS_HOST:EDGE_METRICS_PORT``, in a thread."""
 
-    def __init__(self, settings: Settings, collector: EdgeCollector) -> None:
+    def __init__(self, settings: EdgeSettings, collector: EdgeCollector) -> None:
         self._host = settings.edge_metrics_host
         self._port = settings.edge_metrics_port
         token = settings.metrics_token
@@ -255,7 +255,7 @@ class EdgeMetricsServer:
                     self._port,
                     "edge metrics endpoint",
                     host=self._host,
-                    hint="choose another with HUB_EDGE_METRICS_PORT",
+                    hint="choose another with EDGE_METRICS_PORT",
                 ) from exc
             raise
         thread = threading.Thread(target=server.serve_forever, name="edge-metrics", daemon=True)

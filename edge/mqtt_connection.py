@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Literal
 
 from chub_mqtt import MqttConnection
-from hub.settings import Settings
+from edge.settings import EdgeSettings
 
 
 def upstream(
-    settings: Settings, client_id: str, protocol: Literal["5", "3.1.1"] | None = None
+    settings: EdgeSettings, client_id: str, protocol: Literal["5", "3.1.1"] | None = None
 ) -> MqttConnection:
     """The broker between this gateway and the hub (``protocol``: the settings' unless
     given)."""
@@ -26,7 +26,7 @@ def upstream(
     )
 
 
-def local(settings: Settings, client_id: str) -> MqttConnection:
+def local(settings: EdgeSettings, client_id: str) -> MqttConnection:
     """The local broker the lock bridges publish to (by default the upstream one).
     It speaks MQTT 3.1.1 at least: Zigbee2MQTT's brokers often nothing newer."""
     s = settings

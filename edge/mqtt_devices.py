@@ -62,8 +62,8 @@ from device_adapters.errors import DecodeError
 from device_adapters.model import DeadLetter, DeviceEvent, DeviceFamily, Lane
 from edge.availability import BRIDGE_OFFLINE, BRIDGE_ONLINE, AvailabilitySink
 from edge.mqtt_connection import local
+from edge.settings import EdgeSettings
 from edge.uplink import EventPublisher, UplinkError
-from hub.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ class _Incoming:
 class LocalMqttDevices:
     def __init__(
         self,
-        settings: Settings,
+        settings: EdgeSettings,
         uplink: EventPublisher,
         *,
         client_id: str | None = None,

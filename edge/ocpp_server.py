@@ -82,8 +82,8 @@ from edge.limits import (
     peer_address,
     rate_limited_logger,
 )
+from edge.settings import EdgeSettings
 from edge.uplink import EventPublisher, UplinkError
-from hub.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -351,7 +351,7 @@ class _CentralSystemChargePoint(ChargePoint):  # type: ignore[misc]
 class OcppServer:
     def __init__(
         self,
-        settings: Settings,
+        settings: EdgeSettings,
         uplink: EventPublisher,
         *,
         host: str | None = None,

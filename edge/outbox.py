@@ -115,8 +115,8 @@ from device_adapters.model import (
     Lane,
     event_bound_violation,
 )
+from edge.settings import EdgeSettings
 from edge.uplink import EventPublisher, UplinkError
-from hub.settings import Settings
 
 if sys.platform != "win32":
     import fcntl
@@ -540,7 +540,7 @@ class Outbox:
     was accepted and closes the file.
     """
 
-    def __init__(self, settings: Settings, uplink: EventPublisher, *, end_to_end: bool) -> None:
+    def __init__(self, settings: EdgeSettings, uplink: EventPublisher, *, end_to_end: bool) -> None:
         """``end_to_end``: keep each item until the hub confirms it (``confirm``), not
         only until the broker's PUBACK; the edge gateway always runs so."""
         self._settings = settings

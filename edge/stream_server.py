@@ -56,8 +56,8 @@ from device_adapters.errors import DecodeError
 from device_adapters.model import DeadLetter, Lane
 from edge.availability import CONNECTED, DISCONNECTED, AvailabilitySink
 from edge.limits import Admission, ConnectionLimits, WindowBudget
+from edge.settings import EdgeSettings
 from edge.uplink import EventPublisher, UplinkError
-from hub.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class StreamServer:
     def __init__(
         self,
         adapter: StreamAdapter[Any],
-        settings: Settings,
+        settings: EdgeSettings,
         uplink: EventPublisher,
         *,
         port: int,

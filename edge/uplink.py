@@ -40,7 +40,7 @@ from chub_mqtt.topics import (
 )
 from device_adapters.model import DeadLetter, DeviceEvent
 from edge.mqtt_connection import upstream
-from hub.settings import Settings
+from edge.settings import EdgeSettings
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class MqttUplink:
     not when its publisher stops waiting (a timed-out message is still sent).
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: EdgeSettings) -> None:
         self._settings = settings
         self.gateway_id = settings.gateway_id
         self.status_topic = gateway_status_topic(self.gateway_id)

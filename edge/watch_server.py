@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from device_adapters.watch import ADAPTER
+from edge.settings import EdgeSettings
 from edge.stream_server import StreamServer, StreamServerStats
 from edge.uplink import EventPublisher
-from hub.settings import Settings
 
 WatchServerStats = StreamServerStats
 
@@ -13,7 +13,7 @@ WatchServerStats = StreamServerStats
 class WatchServer(StreamServer):
     def __init__(
         self,
-        settings: Settings,
+        settings: EdgeSettings,
         uplink: EventPublisher,
         *,
         host: str | None = None,

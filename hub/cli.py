@@ -21,6 +21,7 @@ from typing import Any, Final, Protocol
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
+from edge.settings import EdgeSettings, requested_edge_mode
 from hub.gc_tuning import settle_after_startup
 from hub.logs import setup_logging
 from hub.netutil import PortInUseError
@@ -49,45 +50,71 @@ class Command(Protocol):
     async def run(self, args: argparse.Namespace) -> None: ...
 
 
+def _given(args: argparse.Namespace, *names: str) -> dict[str, Any]:
+    """The command-line options among ``names`` that were given."""
+    return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+
+
 def settings_from_args(args: argparse.Namespace, **fixed: Any) -> Settings:
     """Settings from HUB_* variables, overridden by the command line's ports, hosts and
     data directory, and by ``fixed`` (the mode a command always runs in)."""
+    given = _given(args, "data_dir", "api_host", "api_port", "mqtt_host", "mqtt_port")
     overrides: dict[str, Any] = {}
-    for name in ("data_dir", "api_port", "mqtt_port", "watch_port", "mqtt_host", "api_host"):
-        value = getattr(args, name, None)
-        if value is not None:
-            overrides[name] = value
+    if "data_dir" in given:
+        overrides["data_dir"] = given["data_dir"]
+    # A section given in code replaces the environment's, so only the options go in.
+    for section in ("api", "mqtt"):
+        fields = {k.split("_", 1)[1]: v for k, v in given.items() if k.startswith(section + "_")}
+        if fields:
+            overrides[section] = fields
     return Settings(**overrides, **fixed)
 
 
-def _production_settings(args: argparse.Namespace, command: str) -> Settings:
-    """The settings of `community-hub hub` and `edge`: production, never the demo.
+def edge_settings_from_args(args: argparse.Namespace, **fixed: Any) -> EdgeSettings:
+    """An edge gateway's settings from EDGE_* variables, overridden by the command line."""
+    given = _given(args, "data_dir", "mqtt_host", "mqtt_port", "watch_port")
+    return EdgeSettings(**given, **fixed)
+
+
+def _production_mode(command: str, requested: str | None, variable: str) -> None:
+    """`community-hub hub` and `edge` run in production, never as the demo.
 
     The demo's secrets are published, so these commands do not run as the demo
-    whatever Settings' default: HUB_MODE unset means production (and the log says
-    so), HUB_MODE=demo is refused. The mode is decided here, not by the class
-    default, which stays "demo" for the code that builds Settings itself.
+    whatever the settings' default: the mode variable unset means production (and the
+    log says so), demo is refused. The mode is decided here, not by the class
+    default, which stays "demo" for the code that builds the settings itself.
     """
-    requested = requested_mode()
     if requested == "demo":
         raise InsecureSettingsError(
-            f"HUB_MODE=demo: `community-hub {command}` never runs as the demo, whose "
+            f"{variable}=demo: `community-hub {command}` never runs as the demo, whose "
             "secrets are published. For the demo run `community-hub demo`; for a "
-            "deployment leave HUB_MODE unset (or set it to production) and set its "
+            f"deployment leave {variable} unset (or set it to production) and set its "
             "secrets (docs/deployment.md)"
         )
     log.info(
         "community-hub %s: production mode (%s)",
         command,
-        "HUB_MODE=production"
+        f"{variable}=production"
         if requested
-        else "HUB_MODE not set: hub and edge always run in production; "
+        else f"{variable} not set: hub and edge always run in production; "
         "`community-hub demo` is the demo",
     )
+
+
+def _production_settings(args: argparse.Namespace) -> Settings:
+    """The settings of `community-hub hub`: production, never the demo."""
+    _production_mode("hub", requested_mode(), "HUB_MODE")
     settings = settings_from_args(args, mode="production")
     settings.check_broker_credentials()
-    if command == "edge":
-        settings.check_edge_credentials()
+    return settings
+
+
+def _production_edge_settings(args: argparse.Namespace) -> EdgeSettings:
+    """The settings of `community-hub edge`: production, never the demo."""
+    _production_mode("edge", requested_edge_mode(), "EDGE_MODE")
+    settings = edge_settings_from_args(args, mode="production")
+    settings.check_broker_credentials()
+    settings.check_edge_credentials()
     return settings
 
 
@@ -106,19 +133,19 @@ async def _hub(args: argparse.Namespace) -> None:
     from api.workers import ApiWorkers, bind_local, bind_public
     from hub.runtime import HubRuntime
 
-    settings = _production_settings(args, "hub")
+    settings = _production_settings(args)
     workers = settings.resolved_api_workers
     # Bound before anything starts, so a taken port is said at once.
-    public = bind_public(settings.api_host, settings.api_port) if workers else None
+    public = bind_public(settings.api.host, settings.api.port) if workers else None
     runtime = HubRuntime(settings)
     await runtime.start()
     pool: ApiWorkers | None = None
     if public is None:  # the API in this process
         api = ApiServer(
             create_app(context_of(runtime)),
-            settings.api_host,
-            settings.api_port,
-            max_concurrency=settings.api_max_concurrency,
+            settings.api.host,
+            settings.api.port,
+            max_concurrency=settings.api.max_concurrency,
         )
     else:  # the API in worker processes; this process answers them on its local socket
         local_path = settings.data_dir.resolve() / "hub.sock"
@@ -134,7 +161,7 @@ async def _hub(args: argparse.Namespace) -> None:
         if pool is not None:
             await pool.start()
         else:
-            log.info("API on http://%s:%s", settings.api_host, settings.api_port)
+            log.info("API on http://%s:%s", settings.api.host, settings.api.port)
         settle_after_startup()
         await asyncio.Event().wait()
     finally:
@@ -149,7 +176,7 @@ async def _hub(args: argparse.Namespace) -> None:
 async def _edge(args: argparse.Namespace) -> None:
     from edge.gateway import run_edge
 
-    await run_edge(_production_settings(args, "edge"))
+    await run_edge(_production_edge_settings(args))
 
 
 async def _migrate(args: argparse.Namespace) -> None:
@@ -170,7 +197,7 @@ async def _report(args: argparse.Namespace) -> None:
 
     try:
         message = await run_report(
-            settings_from_args(args),
+            settings_from_args(args).resolved_database_url,
             args.which,
             args.community,
             day=args.date,
@@ -228,7 +255,8 @@ def _version() -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="community-hub",
-        description="IoT device hub for residential communities. Settings: HUB_* variables.",
+        description="IoT device hub for residential communities. "
+        "Settings: HUB_* variables (the hub), EDGE_* (an edge gateway).",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")

@@ -31,7 +31,7 @@ from typing import Final
 
 import sqlalchemy as sa
 
-from hub.settings import Settings
+from hub.settings import HealthSettings
 from hub.storage.db import Database
 
 
@@ -71,12 +71,12 @@ class Thresholds:
     set_aside_s: float = 900.0  # degraded this long after events were set aside
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Thresholds:
+    def from_settings(cls, health: HealthSettings) -> Thresholds:
         return cls(
-            commits_failing_s=settings.health_commits_failing_s,
-            stall_s=settings.health_ingest_stall_s,
-            restart_after_s=settings.health_restart_after_s,
-            set_aside_s=settings.health_set_aside_s,
+            commits_failing_s=health.commits_failing_s,
+            stall_s=health.ingest_stall_s,
+            restart_after_s=health.restart_after_s,
+            set_aside_s=health.set_aside_s,
         )
 
 

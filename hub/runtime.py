@@ -41,13 +41,13 @@ class HubRuntime:
         self.settings = settings
         self.db = Database.open(settings.resolved_database_url)
         self.bridge = MqttBridge(settings)
-        self.worker = IngestWorker(self.db, self.bridge, settings, listeners)
+        self.worker = IngestWorker(self.db, self.bridge, settings.ingest, listeners)
         # Dead letters: bounded as they are stored (inside the ingest's transaction),
-        # purged after dead_letter_keep_days.
-        self.dead_letter_bounds = DeadLetterBounds(Limits.from_settings(settings))
+        # purged after dead_letters.keep_days.
+        self.dead_letter_bounds = DeadLetterBounds(Limits.from_settings(settings.dead_letters))
         use_bounds(self.db, self.dead_letter_bounds)
         self.dead_letter_retention = DeadLetterRetention(
-            self.db, settings.dead_letter_keep_days, clock=clock
+            self.db, settings.dead_letters.keep_days, clock=clock
         )
         # Prometheus figures (GET /metrics). Its listener goes first, so the alert
         # latency it measures ends at the commit, not after the other listeners.
@@ -56,23 +56,25 @@ class HubRuntime:
         self.dispatcher = CommandDispatcher(self.db, self.bridge)
         # Live push built in; webhooks when configured; more channels: self.notifier.register(...).
         # A channel must finish well within the outbox claim, or another hub sends it too.
+        notifications = settings.notifications
         self.notifier = NotificationHub(
             [LiveNotifier()],
             residents=residents_in(self.db),
-            plugin_timeout_s=settings.notification_claim_s * 2 / 3,
+            plugin_timeout_s=notifications.plugin_timeout_s,
         )
-        if settings.webhook_urls:
-            secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-            self.notifier.register(WebhookNotifier(settings.webhook_urls, secret=secret))
+        if notifications.webhook_urls:
+            signing = notifications.webhook_secret
+            secret = signing.get_secret_value() if signing else None
+            self.notifier.register(WebhookNotifier(notifications.webhook_urls, secret=secret))
         # Notifications are stored with the transaction that made them (ingest, timers,
         # API); the relay delivers them from the outbox and feeds this hub's live push
         # with every hub's. A commit here pokes it, so nothing waits for its poll.
         self.outbox = OutboxRelay(
             self.db,
             self.notifier,
-            name=settings.hub_client_id,
-            claim_s=settings.notification_claim_s,
-            keep_days=settings.notification_keep_days,
+            name=settings.mqtt.client_id,
+            claim_s=notifications.claim_s,
+            keep_days=notifications.keep_days,
         )
         self.worker.add_listener(self.outbox.after_ingest)
         # Escalation steps, time limits and conditions over time: stored timers.
@@ -81,18 +83,18 @@ class HubRuntime:
             self.outbox.committed,
             kinds=timer_kinds(),
             clock=clock,
-            name=settings.hub_client_id,
+            name=settings.mqtt.client_id,
         )
         # Measurements to InfluxDB and the embedded history, from committed batches only.
-        self.telemetry = Telemetry(self.db, settings, clock=clock)
+        self.telemetry = Telemetry(self.db, settings.telemetry, settings.influx, clock=clock)
         if self.telemetry.feed is not None:
             self.worker.add_listener(self.telemetry.feed)
         # /healthz, /readyz, the dashboard and /metrics share one verdict (hub/health.py).
         self.health = HealthMonitor(
             self.db,
-            Thresholds.from_settings(settings),
+            Thresholds.from_settings(settings.health),
             self._observe_health,
-            database_timeout_s=settings.health_database_timeout_s,
+            database_timeout_s=settings.health.database_timeout_s,
         )
         self._tasks: list[asyncio.Task[None]] = []
 

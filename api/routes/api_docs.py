@@ -19,7 +19,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.routes.pages import STATIC_DIR
-from hub.settings import Settings
+from hub.settings import ApiSettings
 
 ASSETS_DIR = Path(fastapi_offline.__file__).resolve().parent / "static"
 OPENAPI_URL = "/openapi.json"
@@ -27,10 +27,11 @@ OPENAPI_URL = "/openapi.json"
 router = APIRouter(include_in_schema=False)
 
 
-def docs_enabled(settings: Settings) -> bool:
-    if settings.api_docs is not None:
-        return settings.api_docs
-    return settings.mode == "demo"
+def docs_enabled(api: ApiSettings, mode: str) -> bool:
+    """Swagger UI and /openapi.json: as HUB_API_DOCS says, else only in the demo."""
+    if api.docs is not None:
+        return api.docs
+    return mode == "demo"
 
 
 @router.get("/docs")

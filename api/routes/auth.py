@@ -23,7 +23,7 @@ from api.deps import Context
 from api.errors import ErrorBody
 from api.login_limit import Refusal, client_ip, login_limiter, refusal_detail
 from api.security import CurrentUser, create_access_token
-from hub.settings import Settings
+from hub.settings import JwtSettings
 from hub.users import refresh as refresh_tokens
 from hub.users.models import Role, UserPublic
 from hub.users.service import authenticate
@@ -63,14 +63,14 @@ _REFUSED = {
 }
 
 
-def _refresh_lifetime(settings: Settings) -> timedelta:
-    return timedelta(days=settings.refresh_token_days)
+def _refresh_lifetime(jwt_settings: JwtSettings) -> timedelta:
+    return timedelta(days=jwt_settings.refresh_token_days)
 
 
 def _pair(
-    user: UserPublic, refresh: refresh_tokens.IssuedToken, settings: Settings, now: datetime
+    user: UserPublic, refresh: refresh_tokens.IssuedToken, jwt_settings: JwtSettings, now: datetime
 ) -> Token:
-    access, expires_in = create_access_token(user, settings)
+    access, expires_in = create_access_token(user, jwt_settings)
     return Token(
         access_token=access,
         expires_in=expires_in,
@@ -115,8 +115,10 @@ async def login(
     now = datetime.now(UTC)
     async with ctx.db.write() as wconn:
         await limiter.succeeded(wconn, attempt)
-        issued = await refresh_tokens.issue(wconn, user.id, now, _refresh_lifetime(ctx.settings))
-    return _pair(user, issued, ctx.settings, now)
+        issued = await refresh_tokens.issue(
+            wconn, user.id, now, _refresh_lifetime(ctx.settings.jwt)
+        )
+    return _pair(user, issued, ctx.settings.jwt, now)
 
 
 @router.post(
@@ -135,7 +137,7 @@ async def refresh(body: RefreshRequest, ctx: Context) -> Token:
     # Committed whatever the outcome: a replay's revocation must stick.
     async with ctx.db.write() as conn:
         result = await refresh_tokens.try_rotate(
-            conn, body.refresh_token, now, lifetime=_refresh_lifetime(ctx.settings)
+            conn, body.refresh_token, now, lifetime=_refresh_lifetime(ctx.settings.jwt)
         )
     if isinstance(result, refresh_tokens.Refused):
         raise HTTPException(
@@ -143,7 +145,7 @@ async def refresh(body: RefreshRequest, ctx: Context) -> Token:
             detail=_REFUSED[result],
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return _pair(result.user, result.refresh, ctx.settings, now)
+    return _pair(result.user, result.refresh, ctx.settings.jwt, now)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)

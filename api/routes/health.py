@@ -40,15 +40,15 @@ def monitor(ctx: ApiContext) -> HealthMonitor:
     if ctx.health is None:
         ctx.health = HealthMonitor(
             ctx.db,
-            Thresholds.from_settings(ctx.settings),
-            database_timeout_s=ctx.settings.health_database_timeout_s,
+            Thresholds.from_settings(ctx.settings.health),
+            database_timeout_s=ctx.settings.health.database_timeout_s,
         )
     return ctx.health
 
 
 def _may_see_figures(ctx: ApiContext, authorization: str | None) -> bool:
     try:
-        check_metrics_access(ctx.settings, authorization)
+        check_metrics_access(ctx.settings.metrics, ctx.settings.mode, authorization)
         return True
     except HTTPException:
         pass
@@ -59,7 +59,7 @@ def _may_see_figures(ctx: ApiContext, authorization: str | None) -> bool:
     try:
         claims = jwt.decode(
             token.strip(),
-            ctx.settings.jwt_secret.get_secret_value(),
+            ctx.settings.jwt.secret.get_secret_value(),
             algorithms=[_JWT_ALGORITHM],
             options={"require": ["sub", "exp"]},
         )

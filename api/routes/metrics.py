@@ -15,16 +15,16 @@ from fastapi import APIRouter, Header, HTTPException, Request, Response, status
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from api.deps import Context
-from hub.settings import Settings
+from hub.settings import MetricsSettings
 
 router = APIRouter(tags=["metrics"])
 
 
-def check_metrics_access(settings: Settings, authorization: str | None) -> None:
+def check_metrics_access(metrics: MetricsSettings, mode: str, authorization: str | None) -> None:
     """Raise the HTTP error that says why this caller may not read /metrics."""
-    token = settings.metrics_token
+    token = metrics.token
     if token is None:
-        if settings.mode == "demo":
+        if mode == "demo":
             return
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
@@ -44,7 +44,7 @@ def check_metrics_access(settings: Settings, authorization: str | None) -> None:
 async def metrics(
     request: Request, ctx: Context, authorization: Annotated[str | None, Header()] = None
 ) -> Response:
-    check_metrics_access(ctx.settings, authorization)
+    check_metrics_access(ctx.settings.metrics, ctx.settings.mode, authorization)
     if ctx.hub is not None:  # an API worker: the figures are the hub process's
         return await ctx.hub.forward(request)
     if ctx.metrics is None:

@@ -64,7 +64,7 @@ async def stream(
     # One account's streams are bounded (a client once held 1,000): a new page closes
     # that account's oldest stream, so a volunteer's newest page always gets through.
     open_streams = live.streams_of(user.id)
-    for oldest in open_streams[: len(open_streams) - ctx.settings.api_streams_per_user + 1]:
+    for oldest in open_streams[: len(open_streams) - ctx.settings.api.streams_per_user + 1]:
         live.unsubscribe(oldest)
     sub = live.subscribe(user, last_event_id or resume_after)
     return StreamingResponse(

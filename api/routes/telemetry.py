@@ -78,7 +78,7 @@ async def telemetry(
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no device {device_id!r} visible to you")
     if measurement == "vitals" and not sees_vitals(scope, device.household_id):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "health readings are not shown to your role")
-    retention = Retention.from_settings(ctx.settings)
+    retention = Retention.from_settings(ctx.settings.telemetry)
     chosen = resolution or choose_resolution(since, until, now, retention)
     series = await read_series(
         conn,

@@ -34,7 +34,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from device_adapters.model import DeadLetter
-from hub.settings import Settings
+from hub.settings import DeadLetterSettings
 from hub.storage.db import Database
 
 _REASON_MAX: Final = 1000  # the column's length
@@ -67,15 +67,15 @@ class Limits:
     window_s: float = 3600.0
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Limits:
+    def from_settings(cls, dead_letters: DeadLetterSettings) -> Limits:
         return cls(
-            per_gateway_letters=settings.dead_letters_per_gateway,
-            per_gateway_bytes=settings.dead_letter_bytes_per_gateway,
-            total_letters=settings.dead_letters_total,
-            total_bytes=settings.dead_letter_bytes_total,
-            raw_max_bytes=settings.dead_letter_raw_max_bytes,
-            sample_every=settings.dead_letter_sample_every,
-            window_s=settings.dead_letter_window_s,
+            per_gateway_letters=dead_letters.per_gateway,
+            per_gateway_bytes=dead_letters.bytes_per_gateway,
+            total_letters=dead_letters.total,
+            total_bytes=dead_letters.bytes_total,
+            raw_max_bytes=dead_letters.raw_max_bytes,
+            sample_every=dead_letters.sample_every,
+            window_s=dead_letters.window_s,
         )
 
 

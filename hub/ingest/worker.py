@@ -31,7 +31,7 @@ from hub.bridge.mqtt_bridge import Incoming, MqttBridge
 from hub.ingest.flows import BatchOutcome, Parsed, store_parsed
 from hub.ingest.messages import hub_dead_letter, parse
 from hub.ingest.sizing import BatchSizer
-from hub.settings import Settings
+from hub.settings import IngestSettings
 from hub.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ class IngestWorker:
         self,
         db: Database,
         bridge: MqttBridge,
-        settings: Settings,
+        settings: IngestSettings,
         listeners: list[OutcomeListener] | None = None,
     ) -> None:
         self._db = db
@@ -96,8 +96,8 @@ class IngestWorker:
 
     async def run(self) -> None:
         settings = self._settings
-        sizer = BatchSizer(settings.ingest_batch_size, settings.ingest_batch_target_ms)
-        wait_s = settings.ingest_batch_ms / 1000
+        sizer = BatchSizer(settings.batch_size, settings.batch_target_ms)
+        wait_s = settings.batch_ms / 1000
         while True:
             items = await self._bridge.next_batch(sizer.limit(), wait_s)
             if not items:

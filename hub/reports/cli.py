@@ -12,7 +12,6 @@ from sqlalchemy.exc import DBAPIError
 from hub.reports.periods import BadReportInput, parse_date, parse_week
 from hub.reports.render import render_daily, render_weekly
 from hub.reports.service import CommunityNotFound, build_daily, build_weekly
-from hub.settings import Settings
 from hub.storage.db import Database
 
 
@@ -21,7 +20,7 @@ class ReportCommandError(RuntimeError):
 
 
 async def run_report(
-    settings: Settings,
+    database_url: str,
     which: str,
     community_id: int,
     *,
@@ -41,10 +40,9 @@ async def run_report(
         parsed_week = parse_week(week) if week is not None else None
     except BadReportInput as exc:
         raise ReportCommandError(f"--{exc.field}: {exc.message}") from None
-    url = settings.resolved_database_url
-    _check_database(url)
+    _check_database(database_url)
     now = now or datetime.now(UTC)
-    db = Database.open(url)
+    db = Database.open(database_url)
     try:
         async with db.read() as conn:
             if which == "daily":

@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.schema.telemetry import telemetry_points, telemetry_rollups
-from hub.settings import Settings
+from hub.settings import TelemetrySettings
 from hub.storage.upsert import insert_ignoring_duplicates
 from hub.telemetry.models import TelemetryPoint
 
@@ -67,12 +67,12 @@ class Retention:
     lookback_ms: int
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Retention:
+    def from_settings(cls, telemetry: TelemetrySettings) -> Retention:
         return cls(
-            raw_ms=int(settings.telemetry_history_raw_days * _DAY_MS),
-            five_min_ms=int(settings.telemetry_history_5m_days * _DAY_MS),
-            hourly_ms=int(settings.telemetry_history_1h_days * _DAY_MS),
-            lookback_ms=int(settings.telemetry_rollup_lookback_s * 1000),
+            raw_ms=int(telemetry.history_raw_days * _DAY_MS),
+            five_min_ms=int(telemetry.history_5m_days * _DAY_MS),
+            hourly_ms=int(telemetry.history_1h_days * _DAY_MS),
+            lookback_ms=int(telemetry.rollup_lookback_s * 1000),
         )
 
 

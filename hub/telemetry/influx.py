@@ -26,7 +26,7 @@ from influxdb_client.client.write_api import WriteApi, WriteOptions
 from influxdb_client.domain.write_precision import WritePrecision
 from reactivex.scheduler import ThreadPoolScheduler
 
-from hub.settings import Settings
+from hub.settings import InfluxSettings
 from hub.telemetry.models import TelemetryPoint
 
 log = logging.getLogger(__name__)
@@ -120,21 +120,21 @@ class InfluxExporter:
         self._closed = False
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> InfluxExporter:
-        assert settings.influx_url is not None
-        token = settings.influx_token.get_secret_value() if settings.influx_token else ""
+    def from_settings(cls, influx: InfluxSettings, capacity: int) -> InfluxExporter:
+        assert influx.url is not None
+        token = influx.token.get_secret_value() if influx.token else ""
         return cls(
-            settings.influx_url,
+            influx.url,
             token=token,
-            org=settings.influx_org,
-            bucket=settings.influx_bucket,
-            capacity=settings.telemetry_buffer_points,
-            batch_size=settings.influx_batch_size,
-            flush_interval_ms=settings.influx_flush_interval_ms,
-            retry_interval_ms=settings.influx_retry_interval_ms,
-            max_retries=settings.influx_max_retries,
-            exponential_base=settings.influx_exponential_base,
-            max_retry_delay_ms=settings.influx_max_retry_delay_ms,
+            org=influx.org,
+            bucket=influx.bucket,
+            capacity=capacity,
+            batch_size=influx.batch_size,
+            flush_interval_ms=influx.flush_interval_ms,
+            retry_interval_ms=influx.retry_interval_ms,
+            max_retries=influx.max_retries,
+            exponential_base=influx.exponential_base,
+            max_retry_delay_ms=influx.max_retry_delay_ms,
         )
 
     @property

@@ -9,7 +9,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from hub.clock import Clock
-from hub.settings import Settings
+from hub.settings import InfluxSettings, TelemetrySettings
 from hub.storage.db import Database
 from hub.telemetry.history import Retention
 from hub.telemetry.influx import InfluxExporter
@@ -19,19 +19,27 @@ log = logging.getLogger(__name__)
 
 
 class Telemetry:
-    def __init__(self, db: Database, settings: Settings, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        telemetry: TelemetrySettings,
+        influx: InfluxSettings,
+        clock: Clock | None = None,
+    ) -> None:
         # Export is off unless HUB_INFLUX_URL is set; the history is on unless turned off.
-        self.influx = InfluxExporter.from_settings(settings) if settings.influx_url else None
+        self.influx = (
+            InfluxExporter.from_settings(influx, telemetry.buffer_points) if influx.url else None
+        )
         # The metrics endpoint (hub/metrics) finds the exporter's counters under this name.
         self.exporter = self.influx
         self.history: HistoryWriter | None = None
         self.maintenance: HistoryMaintenance | None = None
-        if settings.telemetry_history:
-            self.history = HistoryWriter(db, capacity=settings.telemetry_buffer_points, clock=clock)
+        if telemetry.history:
+            self.history = HistoryWriter(db, capacity=telemetry.buffer_points, clock=clock)
             self.maintenance = HistoryMaintenance(
                 db,
-                Retention.from_settings(settings),
-                settings.telemetry_maintenance_interval_s,
+                Retention.from_settings(telemetry),
+                telemetry.maintenance_interval_s,
                 clock=clock,
             )
         sinks: list[PointSink] = [s for s in (self.influx, self.history) if s is not None]

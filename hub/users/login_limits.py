@@ -36,7 +36,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.schema.users import login_failures, login_known_addresses
-from hub.settings import Settings
+from hub.settings import LoginSettings
 from hub.storage.upsert import upsert
 
 MAX_KEY_LENGTH = 64  # the columns' width; usernames longer than this never exist
@@ -57,14 +57,14 @@ class LoginPolicy:
     known_address_days: int = 30
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> LoginPolicy:
+    def from_settings(cls, login: LoginSettings) -> LoginPolicy:
         return cls(
-            free_failures=settings.login_free_failures,
-            max_delay_s=settings.login_max_delay_s,
-            address_failures=settings.login_address_failures,
-            account_failures=settings.login_account_failures,
-            window_s=settings.login_window_s,
-            known_address_days=settings.login_known_address_days,
+            free_failures=login.free_failures,
+            max_delay_s=login.max_delay_s,
+            address_failures=login.address_failures,
+            account_failures=login.account_failures,
+            window_s=login.window_s,
+            known_address_days=login.known_address_days,
         )
 
     def delay_s(self, failures: int) -> int:

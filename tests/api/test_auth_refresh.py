@@ -20,7 +20,7 @@ from tests.support.hubdata import user_id_of
 
 Json = dict[str, Any]
 SETTINGS = Settings()
-PER_USER = SETTINGS.login_free_failures  # 5; the rest is in test_login_limits.py
+PER_USER = SETTINGS.login.free_failures  # 5; the rest is in test_login_limits.py
 
 
 async def _login(
@@ -77,27 +77,27 @@ async def test_login_returns_an_access_and_a_refresh_token(
     body = await _tokens(client, "vol.wang")
     assert body["token_type"] == "bearer" and body["role"] == "volunteer"
     assert body["refresh_token"] and body["refresh_token"] != body["access_token"]
-    assert body["refresh_expires_in"] == SETTINGS.refresh_token_days * 86400
+    assert body["refresh_expires_in"] == SETTINGS.jwt.refresh_token_days * 86400
     assert (await _me(client, body["access_token"])).json()["username"] == "vol.wang"
     # Only the hash is stored, with the user and a fresh family.
     row = await _row(api_db, body["refresh_token"])
     assert row["user_id"] == await user_id_of(api_db, "vol.wang")
     assert row["token_hash"] != body["refresh_token"] and len(row["token_hash"]) == 64
     assert row["used_at"] is None and row["revoked_at"] is None
-    assert row["expires_at"] - row["issued_at"] == timedelta(days=SETTINGS.refresh_token_days)
+    assert row["expires_at"] - row["issued_at"] == timedelta(days=SETTINGS.jwt.refresh_token_days)
     again = await _tokens(client, "vol.wang")
     assert (await _row(api_db, again["refresh_token"]))["family"] != row["family"]
 
 
 async def test_access_token_lifetime_stays_short(client: httpx.AsyncClient) -> None:
-    short = SETTINGS.access_token_minutes * 60
+    short = SETTINGS.jwt.access_token_minutes * 60
     first = await _tokens(client, "staff")
     refreshed = (await _refresh(client, first["refresh_token"])).json()
     for body in (first, refreshed):
         assert body["expires_in"] == short
         claims = jwt.decode(body["access_token"], DEMO_JWT_SECRET, algorithms=["HS256"])
         assert claims["exp"] - claims["iat"] == short
-        assert body["refresh_expires_in"] == SETTINGS.refresh_token_days * 86400 > short
+        assert body["refresh_expires_in"] == SETTINGS.jwt.refresh_token_days * 86400 > short
 
 
 async def test_refresh_gives_a_working_access_token_and_a_new_refresh_token(
@@ -266,7 +266,7 @@ async def test_the_sixth_failed_login_is_refused_with_retry_after(
     sixth = await _login(client, "vol.wang", "wrong")
     assert sixth.status_code == 429
     assert "username" in sixth.json()["detail"]
-    assert 0 < int(sixth.headers["Retry-After"]) <= SETTINGS.login_max_delay_s
+    assert 0 < int(sixth.headers["Retry-After"]) <= SETTINGS.login.max_delay_s
 
     # While limited, the right password is refused too, without being checked at all.
     checked: list[str] = []

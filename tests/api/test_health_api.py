@@ -31,7 +31,7 @@ from device_adapters.model import DeadLetter, Lane
 from hub.deadletters import service as dead_letter_service
 from hub.health import REASONS
 from hub.runtime import HubRuntime
-from hub.settings import Settings
+from hub.settings import DeadLetterSettings, JwtSettings, MetricsSettings, Settings
 from hub.storage.db import Database
 from tests.support.brokers import MosquittoProcess
 from tests.support.stack import stack_settings
@@ -98,9 +98,8 @@ async def hub(mosquitto: MosquittoProcess, tmp_path: Path) -> AsyncIterator[HubR
         tmp_path,
         mosquitto.host,
         mosquitto.port,
-        metrics_token=TOKEN,
-        health_ingest_stall_s=1,
-        health_commits_failing_s=1,
+        metrics={"token": TOKEN},
+        health={"ingest_stall_s": 1, "commits_failing_s": 1},
     )
     runtime = HubRuntime(settings)
     await runtime.start()
@@ -195,7 +194,9 @@ async def test_readiness_fails_while_commits_fail_and_recovers_after(
 @pytest.fixture
 async def production_client(api_db: Database) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(
-        mode="production", jwt_secret=SecretStr(JWT_SECRET), metrics_token=SecretStr(TOKEN)
+        mode="production",
+        jwt=JwtSettings(secret=SecretStr(JWT_SECRET)),
+        metrics=MetricsSettings(token=SecretStr(TOKEN)),
     )
     app = create_app(ApiContext(db=api_db, settings=settings))
     transport = httpx.ASGITransport(app=app)
@@ -241,9 +242,10 @@ async def test_a_database_that_does_not_answer_is_not_ready_but_alive() -> None:
 
 async def test_dropped_dead_letters_are_counted_in_metrics_and_health(tmp_path: Path) -> None:
     settings = Settings(
-        data_dir=tmp_path, metrics_token=TOKEN, dead_letters_per_gateway=10,
-        dead_letter_sample_every=1000,
-    )  # fmt: skip
+        data_dir=tmp_path,
+        metrics=MetricsSettings(token=SecretStr(TOKEN)),
+        dead_letters=DeadLetterSettings(per_gateway=10, sample_every=1000),
+    )
     runtime = HubRuntime(settings)
     await runtime.db.migrate()
     now = datetime.now(UTC)

@@ -16,13 +16,13 @@ from api.app import create_app
 from api.routes.report_form import RATE_LIMIT
 from api.state import ApiContext
 from hub.notifications.outbox import OutboxRelay
-from hub.settings import Settings
+from hub.settings import JwtSettings, QrSettings, Settings
 from hub.storage.db import Database
 from hub.tickets.intake import grid_from_token, grid_report_token
 from tests.api.people import Actor, Users
 from tests.support.hubdata import RecordingNotifier, households_by_grid
 
-SECRET = Settings().jwt_secret.get_secret_value()
+SECRET = Settings().jwt.secret.get_secret_value()
 SVG = "{http://www.w3.org/2000/svg}"
 
 
@@ -342,9 +342,8 @@ async def test_the_qr_key_is_its_own_and_rotates_without_breaking_printed_codes(
     printed = grid_report_token(grid_id, SECRET)  # signed with the JWT secret, as before
     new_key, other_jwt = "Qr7-" + "kV2x9LmP3sT8wZ1nB6cH4jR0yF5gD" * 2, "J" + SECRET[::-1]
     settings = Settings(
-        jwt_secret=SecretStr(other_jwt),
-        qr_secret=SecretStr(new_key),
-        qr_previous_secrets=[SecretStr(SECRET)],
+        jwt=JwtSettings(secret=SecretStr(other_jwt)),
+        qr=QrSettings(secret=SecretStr(new_key), previous_secrets=[SecretStr(SECRET)]),
     )
     app = create_app(ApiContext(db=api_db, settings=settings))
     transport = httpx.ASGITransport(app=app)
@@ -355,7 +354,9 @@ async def test_the_qr_key_is_its_own_and_rotates_without_breaking_printed_codes(
         signed_by_jwt = grid_report_token(grid_id, other_jwt)
         assert (await client.get(f"/report/{signed_by_jwt}")).status_code == 404
     # Once the old codes are replaced and the old key dropped, they stop working.
-    settings = Settings(jwt_secret=SecretStr(other_jwt), qr_secret=SecretStr(new_key))
+    settings = Settings(
+        jwt=JwtSettings(secret=SecretStr(other_jwt)), qr=QrSettings(secret=SecretStr(new_key))
+    )
     app = create_app(ApiContext(db=api_db, settings=settings))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as client:

@@ -24,13 +24,13 @@ from api.routes import auth as auth_routes
 from api.state import ApiContext
 from community_hub_tools.demo.seed import DEMO_PASSWORD
 from hub.schema.users import login_failures, login_known_addresses
-from hub.settings import Settings
+from hub.settings import LoginSettings, Settings
 from hub.storage.db import Database
 from hub.users.login_limits import LoginPolicy
 
 ATTACKER = "203.0.113.7"
 HOME = "198.51.100.2"
-FREE = Settings().login_free_failures  # 5
+FREE = LoginSettings().free_failures  # 5
 
 
 class FakeClock:
@@ -49,9 +49,11 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-def _app(db: Database, clock: FakeClock, **settings: Any) -> FastAPI:
-    app = create_app(ApiContext(db=db, settings=Settings(**settings)))
-    app.state.login_limiter = LoginLimiter.from_settings(Settings(**settings), clock=clock)
+def _app(db: Database, clock: FakeClock, **login: Any) -> FastAPI:
+    """An app whose login limits are ``login`` (fields of LoginSettings) over the defaults."""
+    settings = Settings(login=LoginSettings(**login))
+    app = create_app(ApiContext(db=db, settings=settings))
+    app.state.login_limiter = LoginLimiter.from_settings(settings.login, clock=clock)
     return app
 
 
@@ -111,7 +113,7 @@ async def test_wrong_passwords_from_one_address_do_not_keep_the_user_out_from_an
 async def test_the_delay_doubles_per_account_and_address_up_to_the_cap(
     api_db: Database, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = _app(api_db, clock, login_max_delay_s=10)
+    app = _app(api_db, clock, max_delay_s=10)
     why = "too many failed logins for this username from your address"
     async with _client_from(app, ATTACKER) as attacker:
         for _ in range(FREE):
@@ -198,7 +200,7 @@ async def test_two_api_processes_share_the_count(api_db: Database, clock: FakeCl
 
 
 async def test_one_address_is_limited_across_usernames(api_db: Database, clock: FakeClock) -> None:
-    app = _app(api_db, clock, login_address_failures=12, login_window_s=600)
+    app = _app(api_db, clock, address_failures=12, window_s=600)
     why = "too many failed logins from your address"
     async with _client_from(app, ATTACKER) as guesser, _client_from(app, HOME) as other:
         # Four accounts, three guesses each: never delayed, but the address's limit is hit.
@@ -222,7 +224,7 @@ async def test_one_address_is_limited_across_usernames(api_db: Database, clock: 
 async def test_the_account_wide_limit_spares_addresses_the_account_used_before(
     api_db: Database, clock: FakeClock
 ) -> None:
-    app = _app(api_db, clock, login_account_failures=6, login_known_address_days=30)
+    app = _app(api_db, clock, account_failures=6, known_address_days=30)
     why = "too many failed logins for this username"
     async with _client_from(app, HOME) as home:
         assert (await _login(home, "vol.wang")).status_code == 200  # her usual address
@@ -251,8 +253,8 @@ async def test_the_account_wide_limit_counts_across_processes(
 ) -> None:
     other_db = Database.open(api_db.engine.url.render_as_string(hide_password=False))
     try:
-        one = _app(api_db, clock, login_account_failures=4)
-        two = _app(other_db, clock, login_account_failures=4)
+        one = _app(api_db, clock, account_failures=4)
+        two = _app(other_db, clock, account_failures=4)
         for n, app in enumerate((one, two, one, two)):
             async with _client_from(app, f"192.0.2.{n}") as bot:
                 assert await _wrong(bot, "staff") == 401
@@ -268,7 +270,7 @@ async def test_the_account_wide_limit_counts_across_processes(
 async def test_old_failures_and_known_addresses_are_purged(
     api_db: Database, clock: FakeClock
 ) -> None:
-    app = _app(api_db, clock, login_known_address_days=30)
+    app = _app(api_db, clock, known_address_days=30)
     async with _client_from(app, ATTACKER) as attacker, _client_from(app, HOME) as home:
         assert (await _login(home, "vol.chen")).status_code == 200
         for _ in range(3):

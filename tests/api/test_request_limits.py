@@ -23,7 +23,7 @@ from community_hub_tools.broker.mosquitto import free_port
 from community_hub_tools.demo.seed import DEMO_PASSWORD
 from device_adapters.model import Severity
 from hub.notifications import LiveNotifier, Notification, NotificationHub, Recipients
-from hub.settings import Settings
+from hub.settings import ApiSettings, Settings
 from hub.storage.db import Database
 from tests.support.hubdata import open_seeded_db
 from tests.support.sse import Stream
@@ -44,9 +44,8 @@ class Api:
 async def api(tmp_path: Path) -> AsyncIterator[Api]:
     db = await open_seeded_db(tmp_path)
     hub = NotificationHub([LiveNotifier(heartbeat_s=0.3)])
-    settings = Settings(
-        data_dir=tmp_path, api_max_body_bytes=LIMIT, api_body_timeout_s=1.0, api_streams_per_user=2
-    )
+    api = ApiSettings(max_body_bytes=LIMIT, body_timeout_s=1.0, streams_per_user=2)
+    settings = Settings(data_dir=tmp_path, api=api)
     port = free_port()
     server = ApiServer(create_app(ApiContext(db, settings, notifier=hub)), "127.0.0.1", port)
     await server.start()

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from hub.ingest.flows import store_batch
-from hub.settings import Settings
+from hub.settings import TelemetrySettings
 from hub.storage.db import Database
 from hub.telemetry.history import Retention, maintain
 from hub.telemetry.service import HistoryWriter, TelemetryFeed
@@ -39,7 +39,7 @@ async def _readings(db: Database, now: datetime) -> None:
     await TelemetryFeed([writer])(outcome)  # after commit, as the ingest worker calls it
     await writer.flush()
     async with db.write() as conn:
-        await maintain(conn, now, Retention.from_settings(Settings()))
+        await maintain(conn, now, Retention.from_settings(TelemetrySettings()))
 
 
 async def test_the_household_and_staff_see_vitals_others_see_battery_only(

@@ -26,7 +26,7 @@ from api.state import ApiContext
 from community_hub_tools.demo.seed import DEMO_PASSWORD
 from hub.notifications.base import NotificationHub
 from hub.notifications.live import LiveNotifier
-from hub.settings import Settings
+from hub.settings import ApiSettings, JwtSettings, Settings
 from hub.storage.db import Database
 from hub.tickets.intake import grid_report_token
 from tests.support.brokers import free_port
@@ -41,7 +41,8 @@ SPOOFED = "203.0.113.9"  # a documentation address: no real client has it
 
 
 def production(**extra: Any) -> Settings:
-    return Settings(mode="production", jwt_secret=SecretStr(secrets.token_urlsafe(36)), **extra)
+    jwt = JwtSettings(secret=SecretStr(secrets.token_urlsafe(36)))
+    return Settings(mode="production", jwt=jwt, **extra)
 
 
 @pytest.fixture
@@ -105,7 +106,7 @@ async def test_every_answer_carries_the_security_headers(db: Database) -> None:
     async with serving(db, Settings(), add_boom) as client:
         token = await token_of(client, "manager")
         bearer = {"Authorization": f"Bearer {token}"}
-        report = f"/report/{grid_report_token(1, Settings().jwt_secret.get_secret_value())}"
+        report = f"/report/{grid_report_token(1, Settings().jwt.secret.get_secret_value())}"
         answers = [
             await client.get(path)
             for path in (
@@ -158,9 +159,9 @@ def test_pages_hold_no_inline_script_or_style() -> None:
     ("settings", "docs", "home"),
     [
         (Settings(), True, "/docs"),
-        (Settings(api_docs=False), False, "/login"),
+        (Settings(api=ApiSettings(docs=False)), False, "/login"),
         (production(), False, "/login"),
-        (production(api_docs=True), True, "/login"),
+        (production(api=ApiSettings(docs=True)), True, "/login"),
     ],
     ids=["demo", "demo-switched-off", "production", "production-switched-on"],
 )
@@ -190,15 +191,15 @@ async def test_api_docs_follow_the_switch(
 def test_settings_read_the_docs_switch_and_the_trusted_proxies(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert Settings().api_trusted_proxies == []
-    assert Settings().api_docs is None
+    assert Settings().api.trusted_proxies == []
+    assert Settings().api.docs is None
     monkeypatch.setenv("HUB_API_TRUSTED_PROXIES", "10.0.0.2, 192.168.10.0/24,::1")
     monkeypatch.setenv("HUB_API_DOCS", "true")
     settings = Settings()
-    assert settings.api_trusted_proxies == ["10.0.0.2", "192.168.10.0/24", "::1"]
-    assert settings.api_docs is True
+    assert settings.api.trusted_proxies == ["10.0.0.2", "192.168.10.0/24", "::1"]
+    assert settings.api.docs is True
     monkeypatch.setenv("HUB_API_TRUSTED_PROXIES", '["*"]')
-    assert Settings().api_trusted_proxies == ["*"]
+    assert Settings().api.trusted_proxies == ["*"]
     monkeypatch.setenv("HUB_API_TRUSTED_PROXIES", "10.0.0.2,proxy.local")
     with pytest.raises(ValidationError, match=r"proxy\.local"):
         Settings()
@@ -227,7 +228,7 @@ def add_whoami(app: FastAPI) -> None:
 async def test_forwarded_headers_count_only_from_a_trusted_proxy(
     db: Database, proxies: list[str], seen: str
 ) -> None:
-    settings = Settings(api_trusted_proxies=proxies)
+    settings = Settings(api=ApiSettings(trusted_proxies=proxies))
     async with serving(db, settings, add_whoami) as client:
         forwarded = {"X-Forwarded-For": SPOOFED, "X-Forwarded-Proto": "https"}
         answer = (await client.get("/test/whoami", headers=forwarded)).json()

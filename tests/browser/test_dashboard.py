@@ -34,7 +34,7 @@ DESK: ViewportSize = {"width": 1280, "height": 900}
 
 async def _sos_handled_and_closed(stack: Stack) -> None:
     """A heartbeat and an SOS from Sun Lihua's wristband; the SOS's ticket ends closed."""
-    api, port = stack.api_url, stack.settings.watch_port
+    api, port = stack.api_url, stack.edge_settings.watch_port
     volunteer = await volunteer_on_duty_for(stack.hub.db, SUN, datetime.now(UTC))
     watch = SimulatedWatch(SUN)
     await send_once("127.0.0.1", port, watch.heartbeat(), expect_reply=True)
@@ -144,7 +144,10 @@ async def test_staff_see_buildings_alerts_charts_and_a_devices_history(
         loads: list[int] = []
         page.on("load", lambda _: loads.append(1))
         await send_once(
-            "127.0.0.1", settings.watch_port, SimulatedWatch(WU).alarm("fall"), expect_reply=True
+            "127.0.0.1",
+            stack.edge_settings.watch_port,
+            SimulatedWatch(WU).alarm("fall"),
+            expect_reply=True,
         )
         async with httpx.AsyncClient(timeout=10) as client:
             staff = await stack.login(client, "staff")

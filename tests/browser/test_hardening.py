@@ -39,7 +39,7 @@ from api.state import ApiContext
 from community_hub_tools.demo.seed import DEMO_PASSWORD
 from hub.notifications.base import NotificationHub
 from hub.notifications.live import LiveNotifier
-from hub.settings import Settings
+from hub.settings import ApiSettings, JwtSettings, Settings
 from hub.tickets.intake import grid_report_token
 from tests.support.brokers import free_port
 from tests.support.hubdata import open_seeded_db
@@ -212,7 +212,7 @@ async def _check_page(
 async def test_each_page_meets_the_content_security_policy(
     hub: Hub, browser: Browser, artifacts: Path
 ) -> None:
-    token = grid_report_token(1, hub.settings.jwt_secret.get_secret_value())
+    token = grid_report_token(1, hub.settings.jwt.secret.get_secret_value())
     cases = (
         ("/login", None, "#login"),
         ("/dashboard", "manager", "#figure-alerts svg"),
@@ -257,7 +257,11 @@ async def test_each_page_meets_the_content_security_policy(
     "settings",
     [
         Settings(),
-        Settings(mode="production", jwt_secret=SecretStr(secrets.token_urlsafe(36)), api_docs=True),
+        Settings(
+            mode="production",
+            jwt=JwtSettings(secret=SecretStr(secrets.token_urlsafe(36))),
+            api=ApiSettings(docs=True),
+        ),
     ],
     ids=["demo", "production-switched-on"],
 )

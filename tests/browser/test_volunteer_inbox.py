@@ -42,7 +42,10 @@ async def test_an_sos_appears_live_and_the_volunteer_accepts_it(
         page.on("load", lambda _: loads.append(1))
 
         await send_once(
-            "127.0.0.1", settings.watch_port, SimulatedWatch(SUN).alarm("sos"), expect_reply=True
+            "127.0.0.1",
+            stack.edge_settings.watch_port,
+            SimulatedWatch(SUN).alarm("sos"),
+            expect_reply=True,
         )
         card = page.locator("article.card").first
         await expect(card).to_be_visible(timeout=15_000)
@@ -89,7 +92,10 @@ async def test_the_inbox_catches_up_after_its_live_connection_drops(
         await page.evaluate("state.source.close(); state.source.onerror()")
         await expect(page.locator("#live")).to_have_attribute("data-state", "down")
         await send_once(
-            "127.0.0.1", settings.watch_port, SimulatedWatch(SUN).alarm("sos"), expect_reply=True
+            "127.0.0.1",
+            stack.edge_settings.watch_port,
+            SimulatedWatch(SUN).alarm("sos"),
+            expect_reply=True,
         )
         await context.set_offline(False)
         card = page.locator("article.card").first

@@ -33,8 +33,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from community_hub_tools.broker.mosquitto import free_port
 from edge.gateway import EdgeGateway
+from edge.settings import EdgeSettings, edge_env_names
 from hub.runtime import HubRuntime
-from hub.settings import Settings
+from hub.settings import Settings, env_names
 from tests.support.secured_broker import MissingMosquitto, SecuredBroker
 
 REPO = Path(__file__).resolve().parents[2]
@@ -109,36 +110,47 @@ def test_compose_has_the_services_of_a_site_and_everything_it_mounts_exists() ->
     assert all(services[s]["image"] == "community-hub:latest" for s in (*HUB_SERVICES, "edge"))
 
 
-def test_every_hub_setting_compose_sets_is_a_real_setting_and_validates(
+def _set_environment(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    """Only ``env``'s settings, as the container's process reads them."""
+    for key in [k for k in os.environ if k.startswith(("HUB_", "EDGE_"))]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        if key.endswith("_CREDENTIALS"):  # .env holds a JSON object there
+            value = json.dumps({"device-1": _placeholders(value)})
+        monkeypatch.setenv(key, _placeholders(value))
+
+
+def test_every_setting_compose_sets_is_a_real_setting_and_validates(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     services = _compose()["services"]
-    fields = set(Settings.model_fields)  # read now: settings others add count
-    for name in (*HUB_SERVICES, EDGE_SERVICE):
+    hub_names = env_names()  # read now: settings others add count
+    for name in HUB_SERVICES:
         env = _environment(services[name])
-        unknown = sorted(k for k in env if k.startswith("HUB_") and k[4:].lower() not in fields)
+        unknown = sorted(k for k in env if k.startswith(("HUB_", "EDGE_")) and k not in hub_names)
         assert not unknown, f"{name} sets settings that do not exist: {unknown}"
-        # Read from the environment, as the container's process reads them.
-        for key in [k for k in os.environ if k.startswith("HUB_")]:
-            monkeypatch.delenv(key)
-        for key, value in env.items():
-            if key.endswith("_CREDENTIALS"):  # .env holds a JSON object there
-                value = json.dumps({"device-1": _placeholders(value)})
-            monkeypatch.setenv(key, _placeholders(value))
+        _set_environment(monkeypatch, env)
         settings = Settings()
         assert settings.mode == "production"
-        settings.check_broker_credentials()  # what `community-hub hub` and `edge` check at start
-        if name == EDGE_SERVICE:
-            settings.check_edge_credentials()  # what `community-hub edge` checks at start
-            assert settings.mqtt_username == settings.gateway_id  # the ACL's %u
-            assert settings.edge_metrics_port is not None and settings.metrics_token is not None
-        else:
-            assert settings.mqtt_username == "hub"
-            assert settings.resolved_database_url.startswith("postgresql+asyncpg://hub:")
-            assert settings.metrics_token is not None and settings.influx_url
+        settings.check_broker_credentials()  # what `community-hub hub` checks at start
+        assert settings.mqtt.username == "hub"
+        assert settings.resolved_database_url.startswith("postgresql+asyncpg://hub:")
+        assert settings.metrics.token is not None and settings.influx.url
+    # The edge reads its own EDGE_* names, not the hub's (nor their deprecated HUB_* forms).
+    edge_names, _renamed = edge_env_names()
+    env = _environment(services[EDGE_SERVICE])
+    unknown = sorted(k for k in env if not (k.startswith("EDGE_") and k in edge_names))
+    assert not unknown, f"the edge sets settings that are not the edge's: {unknown}"
+    _set_environment(monkeypatch, env)
+    edge = EdgeSettings()
+    assert edge.mode == "production"
+    edge.check_broker_credentials()  # what `community-hub edge` checks at start
+    edge.check_edge_credentials()
+    assert edge.mqtt_username == edge.gateway_id  # the ACL's %u
+    assert edge.edge_metrics_port is not None and edge.metrics_token is not None
     hubs = [_environment(services[s]) for s in HUB_SERVICES]
-    assert len({env["HUB_HUB_CLIENT_ID"] for env in hubs}) == len(hubs), "client ids must differ"
-    assert {env["HUB_SHARED_GROUP"] for env in hubs} == {"hubs"}
+    assert len({env["HUB_MQTT_CLIENT_ID"] for env in hubs}) == len(hubs), "client ids must differ"
+    assert {env["HUB_MQTT_SHARED_GROUP"] for env in hubs} == {"hubs"}
 
 
 def test_secrets_come_from_env_and_the_example_lists_each_one_empty() -> None:
@@ -441,14 +453,16 @@ def test_flux_queries_name_only_the_telemetry_schema() -> None:
 
 async def _exposed_metric_names(tmp_path: Path) -> set[str]:
     """Every sample name the hub's and the edge's registries can show, from the real code."""
-    settings = Settings(data_dir=tmp_path, edge_outbox_path=tmp_path / "outbox.sqlite3")
+    settings = Settings(data_dir=tmp_path)
     runtime = HubRuntime(settings)
     await runtime.db.migrate()
     try:
         text = (await runtime.metrics.render()).decode()
     finally:
         await runtime.db.close()
-    edge = EdgeGateway(settings)
+    edge = EdgeGateway(
+        EdgeSettings(data_dir=tmp_path, edge_outbox_path=tmp_path / "outbox.sqlite3")
+    )
     text += generate_latest(edge.metrics.registry).decode()
     suffixes = {
         "counter": ("_total",),
@@ -494,11 +508,11 @@ def test_prometheus_scrapes_the_hubs_with_the_token_and_the_edge_port() -> None:
     assert secret in services["prometheus"]["secrets"]
     assert compose["secrets"][secret]["environment"] == "HUB_METRICS_TOKEN"
     edge_env = _environment(services[EDGE_SERVICE])
-    edge_port = edge_env["HUB_EDGE_METRICS_PORT"]
+    edge_port = edge_env["EDGE_METRICS_PORT"]
     assert jobs["edge"]["static_configs"][0]["targets"] == [f"{EDGE_SERVICE}:{edge_port}"]
     # The edge asks for the same token when it has one, and compose gives it one.
     assert jobs["edge"]["authorization"]["credentials_file"] == credentials
-    assert "HUB_METRICS_TOKEN" in edge_env["HUB_METRICS_TOKEN"]
+    assert "HUB_METRICS_TOKEN" in edge_env["EDGE_METRICS_TOKEN"]
     assert (
         "./prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro"
         in (services["prometheus"]["volumes"])
@@ -513,22 +527,22 @@ def test_the_edge_health_check_passes_against_its_token_guarded_metrics(
     edge_env = _environment(services[EDGE_SERVICE])
     check = services[EDGE_SERVICE]["healthcheck"]["test"]
     assert check[:3] == ["CMD", "python", "-c"]
-    token = _placeholders(edge_env["HUB_METRICS_TOKEN"])
+    token = _placeholders(edge_env["EDGE_METRICS_TOKEN"])
     port = free_port()
-    settings = Settings(
+    settings = EdgeSettings(
         data_dir=tmp_path,
         edge_outbox_path=tmp_path / "outbox.sqlite3",
         edge_metrics_port=port,
         metrics_token=token,
     )
-    script = check[3].replace(f":{edge_env['HUB_EDGE_METRICS_PORT']}/", f":{port}/")
+    script = check[3].replace(f":{edge_env['EDGE_METRICS_PORT']}/", f":{port}/")
     assert script != check[3], "the check must ask the edge's metrics port"
     metrics = EdgeGateway(settings).metrics
     metrics.start()
     try:
 
         def run(env_token: str) -> int:
-            env = {**os.environ, "HUB_METRICS_TOKEN": env_token}
+            env = {**os.environ, "EDGE_METRICS_TOKEN": env_token}
             return subprocess.run(
                 [sys.executable, "-c", script], env=env, capture_output=True, timeout=30
             ).returncode

@@ -59,7 +59,10 @@ async def test_a_fall_escalates_to_the_backup_who_closes_it_and_earns_points(
         backup_live = await open_stream(client, api, backup_headers["Authorization"][7:])
 
         await send_once(
-            "127.0.0.1", settings.watch_port, SimulatedWatch(SUN).alarm("fall"), expect_reply=True
+            "127.0.0.1",
+            stack.edge_settings.watch_port,
+            SimulatedWatch(SUN).alarm("fall"),
+            expect_reply=True,
         )
         first = await primary_live.next_notification("ticket.assigned", timeout_s=10)
         assert first["device_kind"] == "wristband.fall"

@@ -1,9 +1,9 @@
 """`community-hub hub` and `community-hub edge` never run as the demo.
 
-Run as a user runs them (a subprocess, the environment only): without HUB_MODE they run
-in production and say so; with HUB_MODE=demo they refuse and point at `community-hub
-demo`; in production they refuse the demo's JWT secret and an open broker, and never
-print a secret they refuse.
+Run as a user runs them (a subprocess, the environment only): without HUB_MODE (the
+edge: EDGE_MODE) they run in production and say so; set to demo they refuse and point at
+`community-hub demo`; in production the hub refuses the demo's JWT secret, both refuse an
+open broker, and neither prints a secret it refuses.
 """
 
 from __future__ import annotations
@@ -26,19 +26,24 @@ pytestmark = pytest.mark.e2e
 JWT_SECRET = "Jx3kQ9vT0bLw7ZpR2mYc8HsN5dFg1UaE-_4qWe6"
 MQTT_PASSWORD = "r8Vt-Qm2Lz6Nw0Xk4Pj9Hb"
 COMMANDS = ("hub", "edge")
+# The hub reads HUB_* variables, an edge gateway EDGE_*.
+PREFIX = {"hub": "HUB", "edge": "EDGE"}
 
 
 def _env(tmp_path: Path, **settings: str) -> dict[str, str]:
-    """The caller's environment without any HUB_* setting, plus ``settings``."""
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("HUB_")}
+    """The caller's environment without any HUB_* or EDGE_* setting, plus ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("HUB_", "EDGE_"))}
+    mqtt_port = str(free_port())  # nothing listens: a refusal must come first
     env.update(
         PYTHONUNBUFFERED="1",
         HUB_DATA_DIR=str(tmp_path / "data"),
         HUB_API_HOST="127.0.0.1",
         HUB_API_PORT=str(free_port()),
-        HUB_MQTT_PORT=str(free_port()),  # nothing listens: a refusal must come first
-        HUB_EDGE_PORTS=f"watch={free_port()}",
-        HUB_EDGE_HOST="127.0.0.1",
+        HUB_MQTT_PORT=mqtt_port,
+        EDGE_DATA_DIR=str(tmp_path / "data"),
+        EDGE_MQTT_PORT=mqtt_port,
+        EDGE_PORTS=f"watch={free_port()}",
+        EDGE_HOST="127.0.0.1",
     )
     env.update(settings)
     return env
@@ -61,17 +66,17 @@ def _run(command: str, env: dict[str, str]) -> tuple[int, str]:
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_hub_and_edge_refuse_demo_mode(tmp_path: Path, command: str) -> None:
-    status, output = _run(command, _env(tmp_path, HUB_MODE="demo"))
+    mode = f"{PREFIX[command]}_MODE"
+    status, output = _run(command, _env(tmp_path, **{mode: "demo"}))
     assert status == 2, output
-    assert "HUB_MODE=demo" in output and "community-hub demo" in output
+    assert f"{mode}=demo" in output and "community-hub demo" in output
     assert "Traceback" not in output
 
 
-@pytest.mark.parametrize("command", COMMANDS)
-def test_without_a_mode_they_run_in_production_and_refuse_the_demo_secret(
-    tmp_path: Path, command: str
+def test_without_a_mode_the_hub_runs_in_production_and_refuses_the_demo_secret(
+    tmp_path: Path,
 ) -> None:
-    status, output = _run(command, _env(tmp_path))
+    status, output = _run("hub", _env(tmp_path))
     assert status == 2, output
     assert "production mode" in output
     assert "HUB_JWT_SECRET" in output and "demo value" in output
@@ -80,9 +85,12 @@ def test_without_a_mode_they_run_in_production_and_refuse_the_demo_secret(
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_production_refuses_an_open_broker(tmp_path: Path, command: str) -> None:
-    status, output = _run(command, _env(tmp_path, HUB_JWT_SECRET=JWT_SECRET))
+    # The edge issues no tokens: it has no JWT secret to set.
+    secret = {"HUB_JWT_SECRET": JWT_SECRET} if command == "hub" else {}
+    status, output = _run(command, _env(tmp_path, **secret))
     assert status == 2, output
-    assert "HUB_MQTT_USERNAME" in output and "Traceback" not in output
+    assert "production mode" in output
+    assert f"{PREFIX[command]}_MQTT_USERNAME" in output and "Traceback" not in output
 
 
 def test_production_refuses_a_weak_secret_without_printing_it(tmp_path: Path) -> None:
@@ -94,15 +102,10 @@ def test_production_refuses_a_weak_secret_without_printing_it(tmp_path: Path) ->
 
 
 def test_an_edge_without_a_mode_needs_its_devices_passwords(tmp_path: Path) -> None:
-    env = _env(
-        tmp_path,
-        HUB_JWT_SECRET=JWT_SECRET,
-        HUB_MQTT_USERNAME="edge-1",
-        HUB_MQTT_PASSWORD=MQTT_PASSWORD,
-    )
+    env = _env(tmp_path, EDGE_MQTT_USERNAME="edge-1", EDGE_MQTT_PASSWORD=MQTT_PASSWORD)
     status, output = _run("edge", env)
     assert status == 2, output
-    assert "HUB_OCPP_CREDENTIALS" in output and "Traceback" not in output
+    assert "EDGE_OCPP_CREDENTIALS" in output and "Traceback" not in output
 
 
 def test_a_hub_without_a_mode_runs_in_production(

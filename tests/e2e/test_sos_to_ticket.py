@@ -45,7 +45,7 @@ async def test_sos_frame_becomes_an_alert_and_a_ticket_for_the_volunteer_on_duty
 ) -> None:
     watch = SimulatedWatch(SUN)
     reply = await send_once(
-        "127.0.0.1", stack.settings.watch_port, watch.alarm("sos"), expect_reply=True
+        "127.0.0.1", stack.edge_settings.watch_port, watch.alarm("sos"), expect_reply=True
     )
     assert reply is not None and reply.endswith(b"*0002*AL]")
     volunteer = await volunteer_on_duty_for(stack.hub.db, SUN, datetime.now(UTC))
@@ -65,7 +65,7 @@ async def test_sos_frame_becomes_an_alert_and_a_ticket_for_the_volunteer_on_duty
 
         # The same alarm again attaches to the open alert: still one ticket.
         await send_once(
-            "127.0.0.1", stack.settings.watch_port, watch.alarm("sos"), expect_reply=True
+            "127.0.0.1", stack.edge_settings.watch_port, watch.alarm("sos"), expect_reply=True
         )
         admin = await stack.login(client, "admin")
         alerts = await poll(
@@ -92,7 +92,7 @@ async def test_sos_frame_becomes_an_alert_and_a_ticket_for_the_volunteer_on_duty
 
 async def test_a_broken_frame_is_a_dead_letter_an_admin_can_read(stack: Stack) -> None:
     garbage = b"[3G*8800000101*0010*UD,not-a-frame-really]"
-    await send_once("127.0.0.1", stack.settings.watch_port, garbage, expect_reply=False)
+    await send_once("127.0.0.1", stack.edge_settings.watch_port, garbage, expect_reply=False)
     async with httpx.AsyncClient(timeout=10) as client:
         admin = await stack.login(client, "admin")
         letters = await poll(client, f"{stack.api_url}/api/v1/dead-letters", admin)

@@ -53,7 +53,7 @@ from hub.schema.residents import residents
 from hub.schema.tickets import escalations, ticket_log, tickets
 from hub.schema.timers import timers
 from hub.schema.users import users
-from hub.settings import Settings, local_production_env
+from hub.settings import DatabaseSettings, MqttSettings, Settings, local_production_env
 from hub.storage.db import Database
 from tests.support.brokers import MosquittoProcess, MqttRecorder, free_port
 from tests.support.postgres import PostgresServer
@@ -483,10 +483,8 @@ async def test_a_shared_group_shares_telemetry_and_hands_every_alarm_to_every_hu
     def settings(client_id: str) -> Settings:
         # A group requires PostgreSQL; this test never opens the database.
         return Settings(
-            mqtt_port=mosquitto.port,
-            hub_client_id=client_id,
-            shared_group=GROUP,
-            database_url="postgresql+asyncpg://unused@127.0.0.1/unused",
+            mqtt=MqttSettings(port=mosquitto.port, client_id=client_id, shared_group=GROUP),
+            database=DatabaseSettings(url="postgresql+asyncpg://unused@127.0.0.1/unused"),
         )
 
     bridges = [MqttBridge(settings(f"share-{n}")) for n in range(2)]

@@ -16,8 +16,8 @@ from uuid import uuid4
 
 from device_adapters.model import DeviceEvent, DeviceFamily, Lane
 from edge.outbox import Outbox
+from edge.settings import EdgeSettings
 from edge.uplink import MqttUplink
-from hub.settings import Settings
 
 BATCH = 25
 
@@ -37,7 +37,7 @@ def event(gateway_id: str, device_id: str, n: int) -> DeviceEvent:
 
 
 async def main(db: Path, host: str, port: int, gateway_id: str, count: int, devices: int) -> None:
-    settings = Settings(
+    settings = EdgeSettings(
         data_dir=db.parent,
         edge_outbox_path=db,
         mqtt_host=host,

@@ -9,8 +9,8 @@ from contextlib import asynccontextmanager
 
 from device_adapters import watch
 from device_adapters.model import DeadLetter, DeviceEvent
+from edge.settings import EdgeSettings
 from edge.stream_server import StreamServer
-from hub.settings import Settings
 
 GW = "gw-sockets-test"
 
@@ -83,7 +83,7 @@ async def running(uplink: RecordingUplink, **settings: object) -> AsyncIterator[
     values.update(settings)
     server = StreamServer(
         watch.ADAPTER,
-        Settings(**values),  # type: ignore[arg-type]
+        EdgeSettings(**values),  # type: ignore[arg-type]
         uplink,
         host="127.0.0.1",
         port=0,

@@ -26,8 +26,8 @@ from edge.gateway import EdgeGateway
 from edge.http_push import HttpPushServer
 from edge.mqtt_devices import LocalMqttDevices
 from edge.ocpp_server import OcppServer
+from edge.settings import EdgeSettings
 from edge.stream_server import StreamServer
-from hub.settings import Settings
 from tests.support.brokers import MosquittoProcess, MqttRecorder, free_port
 
 GW = "gw-avail-test"
@@ -69,10 +69,10 @@ async def wait_until(predicate: Callable[[], bool], within_s: float, what: str) 
     assert predicate(), f"not within {within_s}s: {what}"
 
 
-def settings_for(**overrides: Any) -> Settings:
+def settings_for(**overrides: Any) -> EdgeSettings:
     values: dict[str, Any] = {"gateway_id": GW, "edge_host": "127.0.0.1"}
     values.update(overrides)
-    return Settings(**values)
+    return EdgeSettings(**values)
 
 
 def lk(device: str = WATCH) -> bytes:

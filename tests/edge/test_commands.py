@@ -40,8 +40,8 @@ from edge.availability import AvailabilityTracker
 from edge.commands import CommandRunner
 from edge.mqtt_devices import LocalMqttDevices
 from edge.ocpp_server import OcppServer
+from edge.settings import EdgeSettings
 from edge.stream_server import StreamServer
-from hub.settings import Settings
 from tests.support.brokers import MosquittoProcess, MqttRecorder
 
 GW = "gw-cmd-test"
@@ -91,7 +91,7 @@ def make_command(
 @dataclass
 class Rig:
     broker: MosquittoProcess
-    settings: Settings
+    settings: EdgeSettings
     uplink: RecordingUplink
     tracker: AvailabilityTracker
     ocpp: OcppServer
@@ -137,8 +137,8 @@ class Rig:
         return self.results(command_id)[-1]
 
 
-def make_settings(broker: MosquittoProcess) -> Settings:
-    return Settings(
+def make_settings(broker: MosquittoProcess) -> EdgeSettings:
+    return EdgeSettings(
         mqtt_host=broker.host,
         mqtt_port=broker.port,
         gateway_id=GW,
@@ -147,7 +147,7 @@ def make_settings(broker: MosquittoProcess) -> Settings:
     )
 
 
-async def start_runner(rig_settings: Settings, servers: dict[str, object], tracker: Any) -> Any:
+async def start_runner(rig_settings: EdgeSettings, servers: dict[str, object], tracker: Any) -> Any:
     runner = CommandRunner(rig_settings, servers, availability=tracker, tick_s=0.1)
     await runner.start()
     async with asyncio.timeout(10):

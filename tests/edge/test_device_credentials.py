@@ -4,7 +4,6 @@ and no deployment outside the demo without them."""
 from __future__ import annotations
 
 import base64
-import secrets
 from collections.abc import AsyncIterator
 
 import pytest
@@ -14,7 +13,7 @@ from websockets.exceptions import InvalidStatus
 
 from edge.gateway import EdgeGateway
 from edge.ocpp_server import OcppServer
-from hub.settings import InsecureSettingsError, Settings
+from edge.settings import EdgeSettings, InsecureSettingsError
 from tests.edge.test_ocpp_server import RecordingUplink, make_settings
 
 
@@ -65,20 +64,19 @@ async def test_a_charger_without_the_right_password_is_refused(
 def test_an_edge_outside_the_demo_refuses_open_device_servers(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("HUB_MODE", "production")
-    monkeypatch.setenv("HUB_JWT_SECRET", secrets.token_urlsafe(36))
-    with pytest.raises(InsecureSettingsError, match="HUB_OCPP_CREDENTIALS"):
-        Settings().check_edge_credentials()
-    monkeypatch.setenv("HUB_OCPP_CREDENTIALS", '{"CP-1": "pw"}')
-    with pytest.raises(InsecureSettingsError, match="HUB_GATE_CREDENTIALS"):
-        EdgeGateway(Settings())
-    monkeypatch.setenv("HUB_GATE_CREDENTIALS", '{"gate-north": "pw"}')
-    settings = Settings()
+    monkeypatch.setenv("EDGE_MODE", "production")
+    with pytest.raises(InsecureSettingsError, match="EDGE_OCPP_CREDENTIALS"):
+        EdgeSettings().check_edge_credentials()
+    monkeypatch.setenv("EDGE_OCPP_CREDENTIALS", '{"CP-1": "pw"}')
+    with pytest.raises(InsecureSettingsError, match="EDGE_GATE_CREDENTIALS"):
+        EdgeGateway(EdgeSettings())
+    monkeypatch.setenv("EDGE_GATE_CREDENTIALS", '{"gate-north": "pw"}')
+    settings = EdgeSettings()
     settings.check_edge_credentials()
     assert settings.ocpp_credentials is not None
     assert settings.ocpp_credentials["CP-1"].get_secret_value() == "pw"
     # An edge that runs no charger or gate server needs neither.
-    monkeypatch.delenv("HUB_OCPP_CREDENTIALS")
-    monkeypatch.delenv("HUB_GATE_CREDENTIALS")
-    monkeypatch.setenv("HUB_EDGE_SERVERS", "watch,iw")
-    Settings().check_edge_credentials()
+    monkeypatch.delenv("EDGE_OCPP_CREDENTIALS")
+    monkeypatch.delenv("EDGE_GATE_CREDENTIALS")
+    monkeypatch.setenv("EDGE_SERVERS", "watch,iw")
+    EdgeSettings().check_edge_credentials()

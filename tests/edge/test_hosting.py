@@ -1,5 +1,5 @@
 """The edge's servers come from the installed adapters by transport, each on its adapter's
-default port unless HUB_EDGE_PORTS names another; the old per-server port variables still
+default port unless EDGE_PORTS names another; the old per-server port variables still
 work, with a deprecation warning naming the new form."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from edge.hosting import HostingError
 from edge.http_push import HttpPushServer
 from edge.mqtt_devices import LocalMqttDevices
 from edge.ocpp_server import OcppServer
+from edge.settings import EdgeSettings
 from edge.stream_server import StreamServer
-from hub.settings import Settings
 
 
 class NullUplink:
@@ -26,13 +26,13 @@ class NullUplink:
         pass
 
 
-def ports(settings: Settings) -> dict[str, int | None]:
+def ports(settings: EdgeSettings) -> dict[str, int | None]:
     servers = build_servers(settings, NullUplink())
     return {name: getattr(server, "port", None) for name, server in servers.items()}
 
 
 def test_every_builtin_server_on_its_adapters_default_port() -> None:
-    servers = build_servers(Settings(), NullUplink())
+    servers = build_servers(EdgeSettings(), NullUplink())
     assert list(servers) == ["watch", "iw", "ebike", "ocpp", "http_push", "local_mqtt"]
     for name in ("watch", "iw", "ebike"):
         server = servers[name]
@@ -40,7 +40,7 @@ def test_every_builtin_server_on_its_adapters_default_port() -> None:
     assert isinstance(servers["ocpp"], OcppServer)
     assert isinstance(servers["http_push"], HttpPushServer)
     assert isinstance(servers["local_mqtt"], LocalMqttDevices)
-    assert ports(Settings()) == {
+    assert ports(EdgeSettings()) == {
         "watch": 5088,
         "iw": 5089,
         "ebike": 5090,
@@ -54,9 +54,9 @@ def test_every_builtin_server_on_its_adapters_default_port() -> None:
     "value", ["watch=6000, ocpp=9100", '{"watch": 6000, "ocpp": 9100}', "watch=6000,,ocpp=9100"]
 )
 def test_edge_ports_from_the_environment(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
-    monkeypatch.setenv("HUB_EDGE_PORTS", value)
-    monkeypatch.setenv("HUB_EDGE_SERVERS", "watch,iw,ocpp")
-    settings = Settings()
+    monkeypatch.setenv("EDGE_PORTS", value)
+    monkeypatch.setenv("EDGE_SERVERS", "watch,iw,ocpp")
+    settings = EdgeSettings()
     assert settings.edge_ports == {"watch": 6000, "ocpp": 9100}
     assert ports(settings) == {"watch": 6000, "iw": 5089, "ocpp": 9100}
     # The old fields read back the port in force, for code not yet moved over.
@@ -65,9 +65,9 @@ def test_edge_ports_from_the_environment(monkeypatch: pytest.MonkeyPatch, value:
 
 @pytest.mark.parametrize("value", ["watch", "watch=port", "watch=70000", "=5088"])
 def test_a_malformed_edge_port_is_refused(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
-    monkeypatch.setenv("HUB_EDGE_PORTS", value)
+    monkeypatch.setenv("EDGE_PORTS", value)
     with pytest.raises(ValueError, match="edge_ports"):
-        Settings()
+        EdgeSettings()
 
 
 def test_an_old_port_variable_still_works_and_says_what_replaces_it(
@@ -75,32 +75,32 @@ def test_an_old_port_variable_still_works_and_says_what_replaces_it(
 ) -> None:
     monkeypatch.setenv("HUB_WATCH_PORT", "6100")
     monkeypatch.setenv("HUB_OCPP_PORT", "9200")
-    monkeypatch.setenv("HUB_EDGE_PORTS", "ocpp=9100")
-    with caplog.at_level(logging.WARNING, logger="hub.settings"):
-        settings = Settings()
+    monkeypatch.setenv("EDGE_PORTS", "ocpp=9100")
+    with caplog.at_level(logging.WARNING, logger="edge.settings"):
+        settings = EdgeSettings()
     assert ports(settings)["watch"] == 6100
     # Both given: the new form wins, and the warning says the old one is ignored.
     assert ports(settings)["ocpp"] == 9100
     warnings = [r.getMessage() for r in caplog.records]
     assert any(
-        "HUB_WATCH_PORT is deprecated" in w and "HUB_EDGE_PORTS=watch=6100" in w for w in warnings
+        "HUB_WATCH_PORT is deprecated" in w and "EDGE_PORTS=watch=6100" in w for w in warnings
     )
     assert any("HUB_OCPP_PORT" in w and "ignored" in w for w in warnings)
 
 
 def test_an_unknown_edge_server_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HUB_EDGE_SERVERS", "watch,telnet")
+    monkeypatch.setenv("EDGE_SERVERS", "watch,telnet")
     with pytest.raises(HostingError, match=r"telnet.*installed adapters make: .*watch"):
-        build_servers(Settings(), NullUplink())
+        build_servers(EdgeSettings(), NullUplink())
 
 
 def test_a_port_for_an_unknown_server_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HUB_EDGE_PORTS", "wacth=5088")
+    monkeypatch.setenv("EDGE_PORTS", "wacth=5088")
     with pytest.raises(HostingError, match="wacth"):
-        build_servers(Settings(), NullUplink())
+        build_servers(EdgeSettings(), NullUplink())
 
 
 def test_the_local_broker_port_is_not_an_edge_port(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HUB_EDGE_PORTS", "local_mqtt=1884")
+    monkeypatch.setenv("EDGE_PORTS", "local_mqtt=1884")
     with pytest.raises(HostingError, match="HUB_LOCAL_MQTT_PORT"):
-        build_servers(Settings(), NullUplink())
+        build_servers(EdgeSettings(), NullUplink())

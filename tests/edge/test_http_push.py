@@ -19,8 +19,8 @@ from edge.http_push import (
     basic_auth_matches,
     extract_event_json,
 )
+from edge.settings import EdgeSettings
 from edge.uplink import UplinkError
-from hub.settings import Settings
 from tests.support.brokers import free_port
 
 GW = "gw-push-test"
@@ -62,7 +62,7 @@ class Rig:
 
 async def start_rig(credentials: dict[str, str] | None = None) -> tuple[Rig, HttpPushServer]:
     uplink = RecordingUplink()
-    settings = Settings(gateway_id=GW, edge_host="127.0.0.1")
+    settings = EdgeSettings(gateway_id=GW, edge_host="127.0.0.1")
     server = HttpPushServer(
         settings, uplink, host="127.0.0.1", port=free_port(), credentials=credentials
     )

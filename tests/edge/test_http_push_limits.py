@@ -18,7 +18,7 @@ import pytest
 
 from community_hub_tools.sim.door_gate import SimulatedGate
 from edge.http_push import HttpPushServer
-from hub.settings import Settings
+from edge.settings import EdgeSettings
 from tests.edge.sockets import Client, RecordingUplink, client
 from tests.support.brokers import free_port
 
@@ -33,7 +33,7 @@ async def running(
     values: dict[str, object] = {"gateway_id": GW, "edge_host": "127.0.0.1"}
     values.update(settings)
     server = HttpPushServer(
-        Settings(**values),  # type: ignore[arg-type]
+        EdgeSettings(**values),  # type: ignore[arg-type]
         uplink,
         host="127.0.0.1",
         port=free_port(),

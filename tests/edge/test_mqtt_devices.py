@@ -13,8 +13,8 @@ import pytest_asyncio
 from community_hub_tools.sim.locks import SimulatedTuyaLock, SimulatedZ2mLock
 from device_adapters.model import DeadLetter, DeviceEvent
 from edge.mqtt_devices import LocalMqttDevices, Route, route_topic
+from edge.settings import EdgeSettings
 from edge.uplink import UplinkError
-from hub.settings import Settings
 from tests.support.brokers import MosquittoProcess, MqttRecorder
 
 GW = "gw-locks-test"
@@ -52,8 +52,8 @@ async def wait_until(predicate: Callable[[], bool], within_s: float, what: str) 
     assert predicate(), f"not within {within_s}s: {what}"
 
 
-def make_settings(broker: MosquittoProcess) -> Settings:
-    return Settings(mqtt_host=broker.host, mqtt_port=broker.port, gateway_id=GW)
+def make_settings(broker: MosquittoProcess) -> EdgeSettings:
+    return EdgeSettings(mqtt_host=broker.host, mqtt_port=broker.port, gateway_id=GW)
 
 
 async def started(broker: MosquittoProcess, uplink: RecordingUplink) -> LocalMqttDevices:

@@ -16,7 +16,7 @@ import websockets
 from websockets.exceptions import InvalidMessage, InvalidStatus
 
 from edge.ocpp_server import OcppServer
-from hub.settings import Settings
+from edge.settings import EdgeSettings
 from tests.edge.sockets import RecordingUplink, client, wait_until
 from tests.edge.test_ocpp_server import exchange
 
@@ -27,7 +27,7 @@ GW = "gw-ocpp-limits"
 async def running(uplink: RecordingUplink, **settings: object) -> AsyncIterator[OcppServer]:
     values: dict[str, object] = {"gateway_id": GW, "edge_host": "127.0.0.1"}
     values.update(settings)
-    server = OcppServer(Settings(**values), uplink, host="127.0.0.1", port=0)  # type: ignore[arg-type]
+    server = OcppServer(EdgeSettings(**values), uplink, host="127.0.0.1", port=0)  # type: ignore[arg-type]
     await server.start()
     try:
         yield server
@@ -124,7 +124,7 @@ async def test_garbage_handshakes_are_logged_at_a_bounded_rate(
 async def test_stop_does_not_wait_for_a_handshake_that_never_comes() -> None:
     uplink = RecordingUplink()
     server = OcppServer(
-        Settings(gateway_id=GW, edge_host="127.0.0.1", edge_unidentified_timeout_s=120),
+        EdgeSettings(gateway_id=GW, edge_host="127.0.0.1", edge_unidentified_timeout_s=120),
         uplink,
         host="127.0.0.1",
         port=0,

@@ -29,8 +29,8 @@ from community_hub_tools.sim.ocpp_charger import run_charge_point
 from device_adapters.model import DeadLetter, DeviceEvent, Lane
 from device_adapters.ocpp16 import commands
 from edge.ocpp_server import ChargePointNotConnected, OcppServer
+from edge.settings import EdgeSettings
 from edge.uplink import MqttUplink, UplinkError
-from hub.settings import Settings
 from tests.support.brokers import MosquittoProcess, MqttRecorder, free_port
 
 GW = "gw-ocpp-test"
@@ -84,10 +84,10 @@ class ClientChargePoint(ChargePoint):  # type: ignore[misc]
         return call_result.RemoteStartTransaction(status=RemoteStartStopStatus.accepted)
 
 
-def make_settings(**overrides: object) -> Settings:
+def make_settings(**overrides: object) -> EdgeSettings:
     values: dict[str, object] = {"gateway_id": GW, "edge_host": "127.0.0.1"}
     values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
+    return EdgeSettings(**values)  # type: ignore[arg-type]
 
 
 async def wait_until(predicate: Callable[[], bool], within_s: float, what: str) -> None:

@@ -25,8 +25,8 @@ from chub_mqtt.topics import dead_letter_topic
 from device_adapters.kinds import kind_info
 from device_adapters.model import DeadLetter, DeviceEvent, DeviceFamily, Lane
 from edge.outbox import ROW_OVERHEAD, Outbox
+from edge.settings import EdgeSettings
 from edge.uplink import MqttUplink
-from hub.settings import Settings
 from tests.support.brokers import MosquittoProcess, MqttRecorder
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +65,7 @@ def make_dead_letter(i: int) -> DeadLetter:
     )
 
 
-def make_settings(broker: MosquittoProcess, tmp_path: Path, **overrides: object) -> Settings:
+def make_settings(broker: MosquittoProcess, tmp_path: Path, **overrides: object) -> EdgeSettings:
     values: dict[str, object] = {
         "data_dir": tmp_path,
         "edge_outbox_path": tmp_path / "outbox.sqlite3",
@@ -75,7 +75,7 @@ def make_settings(broker: MosquittoProcess, tmp_path: Path, **overrides: object)
         "edge_publish_timeout_s": 1.0,
     }
     values.update(overrides)
-    return Settings.model_validate(values)
+    return EdgeSettings.model_validate(values)
 
 
 async def wait_until(predicate: Callable[[], bool], within_s: float, what: str) -> None:
@@ -137,7 +137,7 @@ class Edge:
 
 @contextlib.asynccontextmanager
 async def running_edge(
-    settings: Settings, *, forward: bool = True, connected: bool = True
+    settings: EdgeSettings, *, forward: bool = True, connected: bool = True
 ) -> AsyncIterator[Edge]:
     uplink = MqttUplink(settings)
     outbox = Outbox(settings, uplink, end_to_end=False)

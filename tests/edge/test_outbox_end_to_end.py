@@ -20,8 +20,8 @@ import pytest
 from chub_mqtt.topics import committed_topic, hub_status_topic
 from device_adapters.model import EVENT_MAX_RAW, DeviceEvent
 from edge.outbox import Outbox
+from edge.settings import EdgeSettings
 from edge.uplink import MqttUplink
-from hub.settings import Settings
 from tests.edge.test_outbox import GW, SOS, file_rows, make_event, make_settings, wait_until
 from tests.support.brokers import MosquittoProcess, MqttRecorder
 
@@ -51,7 +51,7 @@ def _hub_status(hub: MqttRecorder, online: bool) -> None:
 
 
 @contextlib.asynccontextmanager
-async def edge(settings: Settings) -> AsyncIterator[Outbox]:
+async def edge(settings: EdgeSettings) -> AsyncIterator[Outbox]:
     uplink = MqttUplink(settings)
     outbox = Outbox(settings, uplink, end_to_end=True)
     uplink.listen(outbox.confirm, outbox.hub_status)
@@ -151,7 +151,7 @@ def test_an_outbox_file_of_schema_1_is_upgraded_with_its_ids(tmp_path: Path) -> 
 
     async def reopen() -> int:
         outbox = Outbox(
-            Settings(data_dir=tmp_path, edge_outbox_path=path), _NoUplink(), end_to_end=True
+            EdgeSettings(data_dir=tmp_path, edge_outbox_path=path), _NoUplink(), end_to_end=True
         )
         await outbox.open()
         backlog = (await outbox.backlog()).items

@@ -8,8 +8,8 @@ import contextlib
 
 from device_adapters import iw, watch
 from device_adapters.model import DeadLetter, DeviceEvent
+from edge.settings import EdgeSettings
 from edge.stream_server import StreamServer
-from hub.settings import Settings
 
 GW = "gw-binding-test"
 
@@ -37,7 +37,9 @@ async def nothing_within(reader: asyncio.StreamReader, seconds: float) -> bool:
 
 async def test_a_frame_for_another_watch_on_a_bound_connection_is_rejected() -> None:
     uplink = RecordingUplink()
-    server = StreamServer(watch.ADAPTER, Settings(gateway_id=GW), uplink, host="127.0.0.1", port=0)
+    server = StreamServer(
+        watch.ADAPTER, EdgeSettings(gateway_id=GW), uplink, host="127.0.0.1", port=0
+    )
     await server.start()
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     try:
@@ -77,7 +79,7 @@ async def test_a_frame_for_another_watch_on_a_bound_connection_is_rejected() -> 
 
 async def test_a_second_iw_login_with_another_imei_is_rejected() -> None:
     uplink = RecordingUplink()
-    server = StreamServer(iw.ADAPTER, Settings(gateway_id=GW), uplink, host="127.0.0.1", port=0)
+    server = StreamServer(iw.ADAPTER, EdgeSettings(gateway_id=GW), uplink, host="127.0.0.1", port=0)
     await server.start()
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     try:

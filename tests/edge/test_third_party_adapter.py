@@ -29,8 +29,8 @@ from device_adapters.model import (
 )
 from device_adapters.registry import load_adapters
 from edge.gateway import EdgeGateway
+from edge.settings import EdgeSettings
 from edge.stream_server import StreamServer
-from hub.settings import Settings
 from tests.edge.acme_lock_source import ACME_LOCK_MODULE
 from tests.support.brokers import MosquittoProcess, MqttRecorder, free_port
 
@@ -76,12 +76,12 @@ async def test_an_installed_stream_adapter_is_served_and_commanded(
     acme_installed: int, mosquitto: MosquittoProcess, tmp_path: Path
 ) -> None:
     assert "acme_lock" in load_adapters()
-    settings = Settings(
+    settings = EdgeSettings(
         mqtt_host=mosquitto.host,
         mqtt_port=mosquitto.port,
         gateway_id=GW,
         edge_host="127.0.0.1",
-        edge_servers=["acme_lock"],  # HUB_EDGE_SERVERS=acme_lock: configuration, not code
+        edge_servers=["acme_lock"],  # EDGE_SERVERS=acme_lock: configuration, not code
         edge_command_timeout_s=5.0,
         data_dir=tmp_path / "edge",
     )
@@ -164,7 +164,7 @@ async def test_a_command_the_installed_builder_refuses_fails_with_its_words(
     acme_installed: int, mosquitto: MosquittoProcess, tmp_path: Path
 ) -> None:
     """A kind its builder does not serve for that device is FAILED before any delivery."""
-    settings = Settings(
+    settings = EdgeSettings(
         mqtt_host=mosquitto.host,
         mqtt_port=mosquitto.port,
         gateway_id=GW,
@@ -179,7 +179,7 @@ async def test_a_command_the_installed_builder_refuses_fails_with_its_words(
     gateway = EdgeGateway(settings)
     server = gateway.servers["acme_lock"]
     assert isinstance(server, StreamServer)
-    assert server.port == settings.edge_ports["acme_lock"]  # HUB_EDGE_PORTS wins
+    assert server.port == settings.edge_ports["acme_lock"]  # EDGE_PORTS wins
     await gateway.start()
     try:
         async with asyncio.timeout(10):
@@ -233,7 +233,7 @@ async def test_a_bug_in_an_installed_adapter_is_a_dead_letter_not_a_dropped_devi
         return list(adapter.to_events(line, **kwargs))
 
     uplink = RecordingUplink()
-    settings = Settings(gateway_id=GW, edge_host="127.0.0.1")
+    settings = EdgeSettings(gateway_id=GW, edge_host="127.0.0.1")
     server = StreamServer(replace(adapter, to_events=buggy), settings, uplink, port=0)
     await server.start()
     try:

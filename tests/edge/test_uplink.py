@@ -20,8 +20,8 @@ from chub_mqtt.topics import dead_letter_topic, event_topic, gateway_status_topi
 from community_hub_tools.broker.embedded import EmbeddedBroker
 from device_adapters.kinds import kind_info
 from device_adapters.model import DeadLetter, DeviceEvent, DeviceFamily
+from edge.settings import EdgeSettings
 from edge.uplink import MqttUplink, UplinkError, UplinkNotDelivered, UplinkTimeout
-from hub.settings import Settings
 from tests.support.brokers import MosquittoProcess, MqttRecorder, free_port, start_mosquitto
 
 GW = "gw-uplink-test"
@@ -44,7 +44,7 @@ def make_event(kind: str = "wristband.sos", device_id: str = "watch:8809008845")
     )
 
 
-def make_settings(broker: MosquittoProcess, **overrides: object) -> Settings:
+def make_settings(broker: MosquittoProcess, **overrides: object) -> EdgeSettings:
     values: dict[str, object] = {
         "mqtt_host": broker.host,
         "mqtt_port": broker.port,
@@ -52,7 +52,7 @@ def make_settings(broker: MosquittoProcess, **overrides: object) -> Settings:
         "edge_publish_timeout_s": 5.0,
     }
     values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
+    return EdgeSettings(**values)  # type: ignore[arg-type]
 
 
 async def wait_until(predicate: Callable[[], bool], within_s: float, what: str) -> None:
@@ -322,7 +322,7 @@ async def test_a_broker_without_mqtt5_gets_mqtt311(embedded_broker: EmbeddedBrok
     await asyncio.to_thread(rec.connect, embedded_broker.host, embedded_broker.port)
     try:
         await asyncio.to_thread(rec.subscribe, f"chub/v1/edge/{GW}/#", 1)
-        settings = Settings(
+        settings = EdgeSettings(
             mqtt_host=embedded_broker.host,
             mqtt_port=embedded_broker.port,
             gateway_id=GW,

@@ -28,9 +28,9 @@ from device_adapters.watch import (
     to_events,
 )
 from edge.gateway import EdgeGateway, run_edge
+from edge.settings import EdgeSettings
 from edge.uplink import MqttUplink, UplinkTimeout
 from edge.watch_server import WatchServer
-from hub.settings import Settings
 from tests.support.brokers import MosquittoProcess, MqttRecorder, free_port
 
 GW = "gw-watch-test"
@@ -45,7 +45,7 @@ REAL_SOS = (
 REAL_LK = b"[3G*4700186508*000B*LK,0,10,100]"
 
 
-def make_settings(broker: MosquittoProcess, **overrides: object) -> Settings:
+def make_settings(broker: MosquittoProcess, **overrides: object) -> EdgeSettings:
     values: dict[str, object] = {
         "mqtt_host": broker.host,
         "mqtt_port": broker.port,
@@ -57,7 +57,7 @@ def make_settings(broker: MosquittoProcess, **overrides: object) -> Settings:
         "data_dir": tempfile.mkdtemp(prefix="chub-edge-test-"),
     }
     values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
+    return EdgeSettings(**values)  # type: ignore[arg-type]
 
 
 async def wait_until(predicate: Callable[[], bool], within_s: float, what: str) -> None:
@@ -147,7 +147,7 @@ class Edge:
     server: WatchServer
 
 
-async def start_edge(settings: Settings) -> Edge:
+async def start_edge(settings: EdgeSettings) -> Edge:
     uplink = MqttUplink(settings)
     await uplink.start()
     async with asyncio.timeout(10):
@@ -297,7 +297,7 @@ class _TimingOutUplink:
 
 async def test_uplink_timeout_means_no_reply_and_connection_stays() -> None:
     uplink = _TimingOutUplink()
-    server = WatchServer(Settings(gateway_id=GW), uplink, host="127.0.0.1", port=0)
+    server = WatchServer(EdgeSettings(gateway_id=GW), uplink, host="127.0.0.1", port=0)
     await server.start()
     try:
         async with await WatchConn.open(server.port) as watch:

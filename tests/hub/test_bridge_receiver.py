@@ -136,10 +136,11 @@ async def test_a_receiver_that_dies_is_replaced_and_what_it_held_comes_again(
 _HUB = """
 import asyncio, sys
 from hub.bridge.mqtt_bridge import MqttBridge
-from hub.settings import Settings
+from hub.settings import MqttSettings, Settings
 
 async def main():
-    bridge = MqttBridge(Settings(mqtt_port=int(sys.argv[1]), hub_client_id="killed-hub"))
+    mqtt = MqttSettings(port=int(sys.argv[1]), client_id="killed-hub")
+    bridge = MqttBridge(Settings(mqtt=mqtt))
     await bridge.start()
     assert await bridge.wait_connected(20)
     print(bridge._receiver.pid, flush=True)

@@ -56,8 +56,8 @@ async def test_retained_state_reaches_every_hub_and_telemetry_is_shared(
                 tmp_path / f"hub-{n}",
                 mosquitto.host,
                 mosquitto.port,
-                shared_group="hubs",
-                database_url=unused_store,
+                mqtt={"shared_group": "hubs"},
+                database={"url": unused_store},
             )
         )
         for n in range(2)

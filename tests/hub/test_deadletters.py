@@ -15,7 +15,7 @@ from hub.deadletters import service
 from hub.deadletters.bounds import DeadLetterBounds, DropReason, Limits, bounds_for, use_bounds
 from hub.deadletters.service import DeadLetterRetention
 from hub.schema.deadletters import dead_letters
-from hub.settings import Settings
+from hub.settings import DeadLetterSettings
 from hub.storage.db import Database
 
 NOW = datetime(2026, 3, 2, 10, 15, tzinfo=UTC)
@@ -69,7 +69,7 @@ async def current_bounds(db: Database) -> DeadLetterBounds:
 async def test_a_flood_from_one_gateway_stores_the_bound_and_counts_the_rest(
     db: Database,
 ) -> None:
-    use_bounds(db, DeadLetterBounds(Limits.from_settings(Settings())))
+    use_bounds(db, DeadLetterBounds(Limits.from_settings(DeadLetterSettings())))
 
     await store_in_batches(db, garbage("edge-flooded", 5000))
     await store_in_batches(db, garbage("edge-quiet", 10))

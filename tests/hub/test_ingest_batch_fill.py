@@ -48,7 +48,7 @@ async def _stored(runtime: HubRuntime) -> int:
 async def test_a_backlog_is_stored_in_batches_near_the_limit(
     mosquitto: MosquittoProcess, tmp_path: Path
 ) -> None:
-    settings = stack_settings(tmp_path, mosquitto.host, mosquitto.port, ingest_batch_ms=20)
+    settings = stack_settings(tmp_path, mosquitto.host, mosquitto.port, ingest={"batch_ms": 20})
     first = HubRuntime(settings)
     await first.start()
     assert await first.bridge.wait_connected(10)

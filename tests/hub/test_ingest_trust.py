@@ -28,7 +28,7 @@ from hub.schema.devices import devices
 from hub.schema.events import events
 from hub.schema.grid import communities
 from hub.schema.tickets import tickets
-from hub.settings import Settings
+from hub.settings import IngestSettings
 from hub.storage.db import Database
 from tests.support.hubdata import open_seeded_db, wristband_event
 
@@ -61,7 +61,7 @@ def _event(native: str, kind: str, gateway: str = "edge-1") -> DeviceEvent:
 
 def _worker(db: Database, tmp_path: Path) -> IngestWorker:
     # The bridge is not used by _store_until_done.
-    return IngestWorker(db, None, Settings(data_dir=tmp_path))  # type: ignore[arg-type]
+    return IngestWorker(db, None, IngestSettings())  # type: ignore[arg-type]
 
 
 async def _rows(db: Database, query: sa.Select[Any]) -> list[Any]:

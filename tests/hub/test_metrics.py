@@ -31,10 +31,10 @@ from hub.metrics.db_counts import OPEN_STATES
 from hub.schema.alerts import alerts
 from hub.schema.events import events
 from hub.schema.notifications import notification_outbox
-from hub.settings import Settings
+from hub.settings import ApiSettings, JwtSettings, MetricsSettings, Settings
 from hub.storage.db import Database
 from tests.support.brokers import MosquittoProcess, free_port
-from tests.support.stack import Stack, poll, running_stack, stack_settings
+from tests.support.stack import Stack, poll, running_stack, stack_edge_settings, stack_settings
 
 pytestmark = pytest.mark.e2e
 
@@ -60,13 +60,10 @@ def value(samples: Samples, name: str, **labels: str) -> float | None:
 @pytest.fixture
 async def stack(mosquitto: MosquittoProcess, tmp_path: Path) -> AsyncIterator[Stack]:
     settings = stack_settings(
-        tmp_path / "hub",
-        mosquitto.host,
-        mosquitto.port,
-        metrics_token=TOKEN,
-        edge_metrics_port=free_port(),
+        tmp_path / "hub", mosquitto.host, mosquitto.port, metrics={"token": TOKEN}
     )
-    async with running_stack(settings) as running:
+    edge = stack_edge_settings(settings, metrics_token=TOKEN, edge_metrics_port=free_port())
+    async with running_stack(settings, edge) as running:
         yield running
 
 
@@ -110,7 +107,7 @@ async def _outbox_rows(stack: Stack) -> float:
 
 
 async def test_metrics_count_what_the_hub_stored(stack: Stack) -> None:
-    settings = stack.settings
+    settings = stack.edge_settings
     # An SOS (alert, ticket) and a frame the edge cannot decode (a dead letter), over TCP.
     await send_once(
         "127.0.0.1", settings.watch_port, SimulatedWatch(SUN).alarm("sos"), expect_reply=True
@@ -240,7 +237,7 @@ async def test_metrics_count_what_the_hub_stored(stack: Stack) -> None:
     async with httpx.AsyncClient(timeout=10) as client:
         for wrong in ({}, {"Authorization": "Bearer nope"}):
             refused = await client.get(edge_url, headers=wrong)
-            assert refused.status_code == 401 and "HUB_METRICS_TOKEN" in refused.text
+            assert refused.status_code == 401 and "EDGE_METRICS_TOKEN" in refused.text
         edge = parse((await client.get(edge_url, headers=AUTH)).text)
     forwarded = value(edge, "chub_edge_outbox_forwarded_total", gateway_id=gateway)
     # The SOS and its telemetry, and the broken frame's dead letter, went through the outbox.
@@ -253,7 +250,7 @@ async def test_metrics_count_what_the_hub_stored(stack: Stack) -> None:
 async def test_the_edge_reports_its_backlog_while_the_broker_is_down(
     stack: Stack, mosquitto: MosquittoProcess
 ) -> None:
-    settings = stack.settings
+    settings = stack.edge_settings
     edge_url = f"http://127.0.0.1:{settings.edge_metrics_port}/metrics"
     gateway = settings.gateway_id
     mosquitto.stop()
@@ -280,9 +277,9 @@ async def test_the_edge_reports_its_backlog_while_the_broker_is_down(
 async def test_outside_demo_mode_metrics_need_a_token(tmp_path: Path) -> None:
     production = Settings(
         mode="production",
-        jwt_secret=SecretStr(secrets.token_urlsafe(36)),
+        jwt=JwtSettings(secret=SecretStr(secrets.token_urlsafe(36))),
         data_dir=tmp_path,
-        api_port=free_port(),
+        api=ApiSettings(port=free_port()),
     )
     db = Database.open(production.resolved_database_url)
     try:
@@ -294,7 +291,7 @@ async def test_outside_demo_mode_metrics_need_a_token(tmp_path: Path) -> None:
             assert "HUB_METRICS_TOKEN" in refused.json()["detail"]
             # With a token but no collector wired into this app: 404, said plainly.
             app.state.ctx.settings = production.model_copy(
-                update={"metrics_token": SecretStr(TOKEN)}
+                update={"metrics": MetricsSettings(token=SecretStr(TOKEN))}
             )
             missing = await client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
             assert missing.status_code == 404
@@ -312,12 +309,15 @@ async def test_notifications_a_webhook_has_not_taken_show_as_a_backlog(
         tmp_path / "hub",
         mosquitto.host,
         mosquitto.port,
-        metrics_token=TOKEN,
-        webhook_urls=[nobody_listens],
+        metrics={"token": TOKEN},
+        notifications={"webhook_urls": [nobody_listens]},
     )
     async with running_stack(settings) as stack:
         await send_once(
-            "127.0.0.1", settings.watch_port, SimulatedWatch(SUN).alarm("sos"), expect_reply=True
+            "127.0.0.1",
+            stack.edge_settings.watch_port,
+            SimulatedWatch(SUN).alarm("sos"),
+            expect_reply=True,
         )
         async with httpx.AsyncClient(timeout=10) as client:
             staff = await stack.login(client, "staff")

@@ -3,10 +3,22 @@ one, and starting without what keeps it closed (broker account, device passwords
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from hub.settings import InsecureSettingsError, Settings, local_production_env, requested_mode
+from edge.settings import EdgeSettings
+from hub.settings import (
+    RENAMED,
+    InsecureSettingsError,
+    JwtSettings,
+    MqttSettings,
+    Settings,
+    env_names,
+    local_production_env,
+    requested_mode,
+)
 
 STRONG_SECRETS = (
     "Jx3kQ9vT0bLw7ZpR2mYc8HsN5dFg1UaE-_4qWe6",  # token_urlsafe-like
@@ -48,16 +60,18 @@ def test_production_starts_with_its_own_secret(monkeypatch: pytest.MonkeyPatch) 
 def test_edge_servers_from_the_environment(
     monkeypatch: pytest.MonkeyPatch, value: str, expected: list[str]
 ) -> None:
-    monkeypatch.setenv("HUB_EDGE_SERVERS", value)
-    assert Settings().edge_servers == expected
+    monkeypatch.setenv("EDGE_SERVERS", value)
+    assert EdgeSettings().edge_servers == expected
 
 
 def test_webhook_urls_come_from_a_comma_list_and_must_be_http(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("HUB_WEBHOOK_URLS", "https://sms.example/hook, http://10.0.0.5/bot")
-    assert Settings().webhook_urls == ["https://sms.example/hook", "http://10.0.0.5/bot"]
-    monkeypatch.setenv("HUB_WEBHOOK_URLS", "ftp://nope")
+    variable = "HUB_NOTIFICATIONS_WEBHOOK_URLS"
+    monkeypatch.setenv(variable, "https://sms.example/hook, http://10.0.0.5/bot")
+    urls = Settings().notifications.webhook_urls
+    assert urls == ["https://sms.example/hook", "http://10.0.0.5/bot"]
+    monkeypatch.setenv(variable, "ftp://nope")
     with pytest.raises(ValidationError, match="must be http"):
         Settings()
 
@@ -104,7 +118,7 @@ def test_a_refused_short_secret_is_not_echoed(monkeypatch: pytest.MonkeyPatch) -
 def test_production_accepts_a_random_secret(monkeypatch: pytest.MonkeyPatch, secret: str) -> None:
     monkeypatch.setenv("HUB_MODE", "production")
     monkeypatch.setenv("HUB_JWT_SECRET", secret)
-    assert Settings().jwt_secret.get_secret_value() == secret
+    assert Settings().jwt.secret.get_secret_value() == secret
 
 
 @pytest.mark.parametrize(
@@ -113,7 +127,8 @@ def test_production_accepts_a_random_secret(monkeypatch: pytest.MonkeyPatch, sec
         ("HUB_MQTT_PASSWORD", "password"),
         ("HUB_MQTT_PASSWORD", "x" * 24),
         ("HUB_METRICS_TOKEN", "metrics"),
-        ("HUB_WEBHOOK_SECRET", "abcd" * 8),
+        ("HUB_NOTIFICATIONS_WEBHOOK_SECRET", "abcd" * 8),
+        ("HUB_QR_SECRET", "hunter2" * 6),
     ],
 )
 def test_production_refuses_the_other_weak_secrets_by_name(
@@ -128,7 +143,7 @@ def test_production_refuses_the_other_weak_secrets_by_name(
 
 
 def test_the_demo_does_not_judge_secrets() -> None:
-    assert Settings(jwt_secret=SecretStr("a" * 40)).mode == "demo"
+    assert Settings(jwt=JwtSettings(secret=SecretStr("a" * 40))).mode == "demo"
 
 
 # -- the mode a command asked for, and what a hub or edge needs to start -----------------
@@ -161,16 +176,15 @@ def test_production_needs_broker_credentials(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_an_edges_metrics_off_its_host_need_a_token(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HUB_MODE", "production")
-    monkeypatch.setenv("HUB_JWT_SECRET", STRONG_SECRETS[0])
-    monkeypatch.setenv("HUB_EDGE_SERVERS", "watch")
-    monkeypatch.setenv("HUB_EDGE_METRICS_PORT", "9101")
-    Settings().check_edge_credentials()  # 127.0.0.1: this machine only
-    monkeypatch.setenv("HUB_EDGE_METRICS_HOST", "0.0.0.0")
-    with pytest.raises(InsecureSettingsError, match="HUB_METRICS_TOKEN"):
-        Settings().check_edge_credentials()
-    monkeypatch.setenv("HUB_METRICS_TOKEN", STRONG_SECRETS[1])
-    Settings().check_edge_credentials()
+    monkeypatch.setenv("EDGE_MODE", "production")
+    monkeypatch.setenv("EDGE_SERVERS", "watch")
+    monkeypatch.setenv("EDGE_METRICS_PORT", "9101")
+    EdgeSettings().check_edge_credentials()  # 127.0.0.1: this machine only
+    monkeypatch.setenv("EDGE_METRICS_HOST", "0.0.0.0")
+    with pytest.raises(InsecureSettingsError, match="EDGE_METRICS_TOKEN"):
+        EdgeSettings().check_edge_credentials()
+    monkeypatch.setenv("EDGE_METRICS_TOKEN", STRONG_SECRETS[1])
+    EdgeSettings().check_edge_credentials()
 
 
 def test_a_local_production_environment_passes_every_check(
@@ -178,9 +192,71 @@ def test_a_local_production_environment_passes_every_check(
 ) -> None:
     for key, value in local_production_env().items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setenv("HUB_EDGE_SERVERS", "watch")
+    monkeypatch.setenv("EDGE_SERVERS", "watch")
     settings = Settings()
     assert settings.mode == "production"
     settings.check_broker_credentials()
-    settings.check_edge_credentials()
-    assert local_production_env()["HUB_JWT_SECRET"] != settings.jwt_secret.get_secret_value()
+    assert local_production_env()["HUB_JWT_SECRET"] != settings.jwt.secret.get_secret_value()
+    edge = EdgeSettings()
+    assert edge.mode == "production"
+    edge.check_broker_credentials()
+    edge.check_edge_credentials()
+
+
+# -- sections: HUB_<SECTION>_<FIELD>, nested keywords, renamed names ---------------------
+
+
+def test_a_section_field_reads_section_and_field(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_MQTT_HOST", "broker.local")
+    monkeypatch.setenv("HUB_MQTT_KEEPALIVE_S", "60")
+    monkeypatch.setenv("HUB_DEAD_LETTERS_PER_GATEWAY", "7")
+    monkeypatch.setenv("HUB_API_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.1")
+    monkeypatch.setenv("HUB_DATA_DIR", "/var/lib/hub")
+    settings = Settings()
+    assert (settings.mqtt.host, settings.mqtt.keepalive_s) == ("broker.local", 60)
+    assert settings.dead_letters.per_gateway == 7
+    assert settings.api.trusted_proxies == ["10.0.0.0/8", "192.168.1.1"]
+    assert str(settings.data_dir) == "/var/lib/hub"
+    assert {"HUB_MQTT_HOST", "HUB_DEAD_LETTERS_PER_GATEWAY", "HUB_MODE"} <= env_names()
+
+
+def test_sections_in_code_are_models_or_dicts_and_flat_names_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HUB_MQTT_HOST", "from-env")
+    assert Settings(mqtt=MqttSettings(port=1884)).mqtt.port == 1884
+    # A dict is merged with the environment's values of that section.
+    merged = Settings(mqtt={"port": 1885}).mqtt  # type: ignore[arg-type]
+    assert (merged.host, merged.port) == ("from-env", 1885)
+    with pytest.raises(ValidationError, match="mqtt_port"):
+        Settings(mqtt_port=1884)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(("old", "new_and_path"), sorted(RENAMED.items()))
+def test_a_renamed_variable_still_works_and_says_its_new_name(
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    old: str,
+    new_and_path: tuple[str, tuple[str, str]],
+) -> None:
+    new, (section, field) = new_and_path
+    assert new in env_names()
+    special = {"webhook_urls": "https://a.example/hook", "shared_group": "hubs"}
+    value = special.get(field, "70000" if "bytes" in field else "100")
+    monkeypatch.setenv(old, value)
+    if field == "shared_group":
+        monkeypatch.setenv("HUB_DATABASE_URL", "postgresql+asyncpg://hub@db/hub")
+    with caplog.at_level(logging.WARNING, logger="hub.settings"):
+        got = getattr(getattr(Settings(), section), field)
+    assert str(got.get_secret_value() if hasattr(got, "get_secret_value") else got) in (
+        value,
+        f"{value}.0",
+        f"['{value}']",
+    )
+    assert f"{old} is deprecated" in caplog.text and new in caplog.text
+    # With the new name set too, the new one wins and nothing is said.
+    caplog.clear()
+    monkeypatch.setenv(new, value)
+    with caplog.at_level(logging.WARNING, logger="hub.settings"):
+        Settings()
+    assert "deprecated" not in caplog.text

@@ -16,6 +16,7 @@ from api.server import ApiServer
 from api.state import context_of
 from community_hub_tools.demo.seed import DEMO_PASSWORD, seed_demo
 from edge.gateway import EdgeGateway
+from edge.settings import EdgeSettings
 from hub.runtime import HubRuntime
 from hub.settings import Settings
 from tests.support.brokers import free_port
@@ -24,6 +25,7 @@ from tests.support.brokers import free_port
 @dataclass
 class Stack:
     settings: Settings
+    edge_settings: EdgeSettings
     hub: HubRuntime
     edge: EdgeGateway
     api_url: str
@@ -37,38 +39,57 @@ class Stack:
         return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-def stack_settings(data_dir: Path, mqtt_host: str, mqtt_port: int, **extra: object) -> Settings:
+def stack_settings(
+    data_dir: Path, mqtt_host: str, mqtt_port: int, **sections: dict[str, object]
+) -> Settings:
+    """The hub's settings; ``sections`` adds fields to sections (``ingest={"batch_ms": 20}``)."""
+    values: dict[str, dict[str, object]] = {
+        "mqtt": {
+            "host": mqtt_host,
+            "port": mqtt_port,
+            "client_id": f"hub-test-{uuid4().hex[:8]}",
+        },
+        "api": {"port": free_port()},
+        "ingest": {"batch_ms": 5},
+    }
+    for name, fields in sections.items():
+        values[name] = {**values.get(name, {}), **fields}
+    return Settings.model_validate({"data_dir": data_dir, **values})
+
+
+def stack_edge_settings(settings: Settings, **extra: object) -> EdgeSettings:
+    """The settings of an edge on free ports, forwarding to the hub's broker."""
     values: dict[str, object] = {
-        "data_dir": data_dir,
-        "mqtt_host": mqtt_host,
-        "mqtt_port": mqtt_port,
-        "hub_client_id": f"hub-test-{uuid4().hex[:8]}",
+        "data_dir": settings.data_dir,
+        "mqtt_host": settings.mqtt.host,
+        "mqtt_port": settings.mqtt.port,
         "edge_host": "127.0.0.1",
         "watch_port": free_port(),
         "iw_port": free_port(),
         "ebike_port": free_port(),
         "ocpp_port": free_port(),
         "http_push_port": free_port(),
-        "api_port": free_port(),
-        "ingest_batch_ms": 5,
         **extra,
     }
-    return Settings.model_validate(values)
+    return EdgeSettings.model_validate(values)
 
 
 @asynccontextmanager
-async def running_stack(settings: Settings) -> AsyncIterator[Stack]:
+async def running_stack(
+    settings: Settings, edge_settings: EdgeSettings | None = None
+) -> AsyncIterator[Stack]:
+    edge_settings = edge_settings or stack_edge_settings(settings)
     hub = HubRuntime(settings)
     await hub.start()
     async with hub.db.write() as conn:
         await seed_demo(conn)
-    edge = EdgeGateway(settings)
+    edge = EdgeGateway(edge_settings)
     await edge.start()
-    api = ApiServer(create_app(context_of(hub)), "127.0.0.1", settings.api_port)
+    api = ApiServer(create_app(context_of(hub)), "127.0.0.1", settings.api.port)
     await api.start()
     assert await hub.bridge.wait_connected(10), "hub did not reach the broker"
     try:
-        yield Stack(settings, hub, edge, f"http://127.0.0.1:{settings.api_port}")
+        yield Stack(settings, edge_settings, hub, edge, f"http://127.0.0.1:{settings.api.port}")
     finally:
         await api.stop()
         await edge.stop()

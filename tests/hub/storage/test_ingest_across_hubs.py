@@ -21,7 +21,7 @@ from hub.ingest.flows import BatchOutcome, store_batch
 from hub.schema.devices import devices
 from hub.schema.events import events
 from hub.schema.tickets import tickets
-from hub.settings import Settings
+from hub.settings import DatabaseSettings, MqttSettings, Settings
 from hub.storage.db import Database
 from tests.support.hubdata import wristband_event
 from tests.support.postgres import PostgresServer
@@ -142,7 +142,9 @@ async def test_an_older_event_stored_later_does_not_turn_the_state_back(
 
 
 def test_several_hubs_on_sqlite_are_refused_with_the_reason(tmp_path: Path) -> None:
-    with pytest.raises(ValidationError, match=r"HUB_SHARED_GROUP .* needs a PostgreSQL"):
-        Settings(shared_group="hubs", data_dir=tmp_path)
-    with pytest.raises(ValidationError, match=r"HUB_SHARED_GROUP .* needs a PostgreSQL"):
-        Settings(shared_group="hubs", database_url=f"sqlite+aiosqlite:///{tmp_path}/hub.db")
+    group = MqttSettings(shared_group="hubs")
+    with pytest.raises(ValidationError, match=r"HUB_MQTT_SHARED_GROUP .* needs a PostgreSQL"):
+        Settings(mqtt=group, data_dir=tmp_path)
+    sqlite = DatabaseSettings(url=f"sqlite+aiosqlite:///{tmp_path}/hub.db")
+    with pytest.raises(ValidationError, match=r"HUB_MQTT_SHARED_GROUP .* needs a PostgreSQL"):
+        Settings(mqtt=group, database=sqlite)

@@ -45,7 +45,9 @@ async def test_the_device_detail_draws_its_battery_history(
         api = stack.api_url
         watch = SimulatedWatch(SUN)
         for _ in range(2):
-            await send_once("127.0.0.1", settings.watch_port, watch.heartbeat(), expect_reply=True)
+            await send_once(
+                "127.0.0.1", stack.edge_settings.watch_port, watch.heartbeat(), expect_reply=True
+            )
         async with httpx.AsyncClient(timeout=10) as client:
             manager = await stack.login(client, "manager")
             for _ in range(100):  # the history writer stores about once a second
@@ -88,7 +90,7 @@ async def test_staff_see_the_wearers_heart_rate_where_a_manager_sees_battery(
         # the history keeps one reading per millisecond (a redelivery is the same reading),
         # so they go a few milliseconds apart, as a watch's readings always are.
         for frame in [watch.pulse() for _ in range(3)] + [watch.blood_pressure() for _ in range(2)]:
-            await send_once("127.0.0.1", settings.watch_port, frame, expect_reply=False)
+            await send_once("127.0.0.1", stack.edge_settings.watch_port, frame, expect_reply=False)
             await asyncio.sleep(0.01)
         async with httpx.AsyncClient(timeout=10) as client:
             staff = await stack.login(client, "staff")

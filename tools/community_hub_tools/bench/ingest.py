@@ -435,10 +435,10 @@ async def _hubs(
                 "HUB_MQTT_PORT": str(broker_port),
                 "HUB_API_HOST": "127.0.0.1",
                 "HUB_API_PORT": str(api_port),
-                "HUB_HUB_CLIENT_ID": _hub_client_id(n),
+                "HUB_MQTT_CLIENT_ID": _hub_client_id(n),
             }
             if shared_group:
-                env[shared_group_setting() or "HUB_SHARED_GROUP"] = shared_group
+                env[shared_group_setting() or "HUB_MQTT_SHARED_GROUP"] = shared_group
             logs.append(work / f"hub-{n}.log")
             procs.append(
                 await asyncio.create_subprocess_exec(
@@ -552,11 +552,11 @@ def shared_group_setting() -> str | None:
     Looked up by name (``HUB_SHARED_GROUP`` or any setting with "shared" and "group"
     in its name), so the benchmark follows the setting as the hub spells it.
     """
-    from hub.settings import Settings
+    from hub.settings import env_names
 
-    for name in Settings.model_fields:
-        if "shared" in name and "group" in name:
-            return f"HUB_{name.upper()}"
+    for name in sorted(env_names()):
+        if "SHARED" in name and "GROUP" in name:
+            return name
     return None
 
 

@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 from typing import Final
 
-from hub.cli import Command, settings_from_args
+from hub.cli import Command, edge_settings_from_args, settings_from_args
 from hub.settings import InsecureSettingsError, requested_mode
 
 
@@ -41,11 +41,12 @@ class DemoCommand:
                 "`community-hub hub` and `community-hub edge`; unset HUB_MODE for the demo"
             )
         settings = settings_from_args(args, mode="demo")
+        edge = edge_settings_from_args(args, mode="demo")
         if not args.verbose:
             # The demo's console is for people: tickets and problems, not every connection.
             logging.getLogger("edge").setLevel(logging.WARNING)
         options = DemoOptions(simulator=not args.no_simulator, alarm_every_s=args.alarm_every)
-        await run_demo(settings, options)
+        await run_demo(settings, edge, options)
 
 
 COMMAND: Final[Command] = DemoCommand()

@@ -7,7 +7,7 @@ import argparse
 import asyncio
 from typing import Final
 
-from hub.cli import Command, settings_from_args
+from hub.cli import Command, edge_settings_from_args
 
 
 class SimulateCommand:
@@ -18,7 +18,7 @@ class SimulateCommand:
             "--community",
             action="store_true",
             help="every family of the demo community (watches, IW, gates, locks, chargers) "
-            "against the edge's ports from HUB_* settings",
+            "against the edge's ports from EDGE_* settings",
         )
         sim.add_argument("--host", default="127.0.0.1")
         sim.add_argument("--port", type=int, default=5088)
@@ -39,7 +39,7 @@ class SimulateCommand:
             stop = asyncio.Event()
             task = asyncio.create_task(
                 run_community_traffic(
-                    settings_from_args(args), stop, alarm_every_s=args.alarm_every
+                    edge_settings_from_args(args), stop, alarm_every_s=args.alarm_every
                 )
             )
             with tqdm(total=int(args.duration), unit="s", desc="simulating community") as bar:

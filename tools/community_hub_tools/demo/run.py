@@ -19,6 +19,7 @@ from community_hub_tools.demo.seed import ACCOUNTS, DEMO_PASSWORD, DEVICES, WEAR
 from community_hub_tools.demo.traffic import run_community_traffic
 from community_hub_tools.sim.watch import SimulatedWatch, send_once
 from edge.gateway import EdgeGateway
+from edge.settings import EdgeSettings
 from hub.gc_tuning import settle_after_startup
 from hub.ingest.flows import BatchOutcome
 from hub.netutil import check_port_free
@@ -44,6 +45,7 @@ class Demo:
     """The running demo; ``stop()`` takes it down in the reverse order of start."""
 
     settings: Settings
+    edge_settings: EdgeSettings
     options: DemoOptions
     broker: EmbeddedBroker
     hub: HubRuntime
@@ -69,16 +71,16 @@ class Demo:
                 log.exception("error while stopping the demo")
 
 
-def check_demo_ports(settings: Settings) -> None:
+def check_demo_ports(settings: Settings, edge: EdgeSettings) -> None:
     """Fail before starting anything if a port is taken, with a message that says which."""
     for host, port, what, flag in (
-        ("127.0.0.1", settings.mqtt_port, "embedded MQTT broker", "--mqtt-port"),
-        (settings.edge_host, settings.watch_port, "watch TCP server", "--watch-port"),
-        (settings.edge_host, settings.iw_port, "IW watch TCP server", "HUB_IW_PORT"),
-        (settings.edge_host, settings.ebike_port, "e-bike pile TCP server", "HUB_EBIKE_PORT"),
-        (settings.edge_host, settings.ocpp_port, "OCPP central system", "HUB_OCPP_PORT"),
-        (settings.edge_host, settings.http_push_port, "gate push server", "HUB_HTTP_PUSH_PORT"),
-        (settings.api_host, settings.api_port, "HTTP API", "--api-port"),
+        ("127.0.0.1", settings.mqtt.port, "embedded MQTT broker", "--mqtt-port"),
+        (edge.edge_host, edge.watch_port, "watch TCP server", "--watch-port"),
+        (edge.edge_host, edge.iw_port, "IW watch TCP server", "EDGE_IW_PORT"),
+        (edge.edge_host, edge.ebike_port, "e-bike pile TCP server", "EDGE_EBIKE_PORT"),
+        (edge.edge_host, edge.ocpp_port, "OCPP central system", "EDGE_OCPP_PORT"),
+        (edge.edge_host, edge.http_push_port, "gate push server", "EDGE_HTTP_PUSH_PORT"),
+        (settings.api.host, settings.api.port, "HTTP API", "--api-port"),
     ):
         check_port_free(host, port, what, hint=f"choose another with {flag}")
 
@@ -94,22 +96,24 @@ def _ticket_announcer(demo: Demo) -> Callable[[BatchOutcome], Awaitable[None]]:
     return announce
 
 
-async def start_demo(settings: Settings, options: DemoOptions) -> Demo:
-    check_demo_ports(settings)
+async def start_demo(settings: Settings, edge_settings: EdgeSettings, options: DemoOptions) -> Demo:
+    check_demo_ports(settings, edge_settings)
     # The embedded amqtt broker speaks MQTT 3.1.1 only: start there, rather than
     # wait for each connection's MQTT 5 CONNECT to go unanswered.
-    settings = settings.model_copy(update={"mqtt_protocol": "3.1.1"})
-    broker = EmbeddedBroker("127.0.0.1", settings.mqtt_port)
+    mqtt = settings.mqtt.model_copy(update={"protocol": "3.1.1"})
+    settings = settings.model_copy(update={"mqtt": mqtt})
+    edge_settings = edge_settings.model_copy(update={"mqtt_protocol": "3.1.1"})
+    broker = EmbeddedBroker("127.0.0.1", settings.mqtt.port)
     await broker.start()
     hub = HubRuntime(settings)
-    edge = EdgeGateway(settings)
+    edge = EdgeGateway(edge_settings)
     api = ApiServer(
         create_app(context_of(hub)),
-        settings.api_host,
-        settings.api_port,
-        max_concurrency=settings.api_max_concurrency,
+        settings.api.host,
+        settings.api.port,
+        max_concurrency=settings.api.max_concurrency,
     )
-    demo = Demo(settings, options, broker, hub, edge, api)
+    demo = Demo(settings, edge_settings, options, broker, hub, edge, api)
     hub.worker.add_listener(_ticket_announcer(demo))
     try:
         await hub.start()
@@ -126,14 +130,14 @@ async def start_demo(settings: Settings, options: DemoOptions) -> Demo:
     if options.simulator:
         demo.tasks.append(
             asyncio.create_task(
-                run_community_traffic(settings, demo.traffic_stop, options.alarm_every_s)
+                run_community_traffic(edge_settings, demo.traffic_stop, options.alarm_every_s)
             )
         )
-        demo.tasks.append(asyncio.create_task(_first_sos(settings, options)))
+        demo.tasks.append(asyncio.create_task(_first_sos(edge_settings, options)))
     return demo
 
 
-async def _first_sos(settings: Settings, options: DemoOptions) -> object:
+async def _first_sos(settings: EdgeSettings, options: DemoOptions) -> object:
     await asyncio.sleep(FIRST_SOS_AFTER_S)
     watch = SimulatedWatch(WEARERS[0].watch_id)
     options.announce(f"  simulator: {WEARERS[0].resident} presses SOS on watch {watch.native_id}")
@@ -144,8 +148,8 @@ def _count(family: str) -> int:
     return sum(1 for d in DEVICES if d.family.value == family)
 
 
-def banner(settings: Settings) -> str:
-    base = f"http://{settings.api_host}:{settings.api_port}"
+def banner(settings: Settings, edge: EdgeSettings) -> str:
+    base = f"http://{settings.api.host}:{settings.api.port}"
     accounts = "\n".join(
         f"      {a.username:<13} {a.role.value:<17} {a.description}" for a in ACCOUNTS
     )
@@ -161,14 +165,14 @@ Community Hub demo is running.
   Accounts (password for all: {DEMO_PASSWORD}):
 {accounts}
   Data (SQLite):          {settings.sqlite_path}
-  MQTT broker (embedded): 127.0.0.1:{settings.mqtt_port}
-  Devices connect to the edge gateway on {settings.edge_host}:
-      wristbands  TCP {settings.watch_port} ("Watch" protocol), TCP {settings.iw_port} (IW protocol)
-      e-bike piles TCP {settings.ebike_port} (binary frames behind a DTU)
-      EV chargers ws://…:{settings.ocpp_port}/ocpp/<id> (OCPP 1.6J)
-      gates       http://…:{settings.http_push_port}/acs/<id>/events (event push)
-      locks       MQTT {settings.z2m_base_topic}/# (Zigbee2MQTT), \
-{settings.tuya_base_topic}/+/state (Tuya)
+  MQTT broker (embedded): 127.0.0.1:{settings.mqtt.port}
+  Devices connect to the edge gateway on {edge.edge_host}:
+      wristbands  TCP {edge.watch_port} ("Watch" protocol), TCP {edge.iw_port} (IW protocol)
+      e-bike piles TCP {edge.ebike_port} (binary frames behind a DTU)
+      EV chargers ws://…:{edge.ocpp_port}/ocpp/<id> (OCPP 1.6J)
+      gates       http://…:{edge.http_push_port}/acs/<id>/events (event push)
+      locks       MQTT {edge.z2m_base_topic}/# (Zigbee2MQTT), \
+{edge.tuya_base_topic}/+/state (Tuya)
   Simulated: {len(WEARERS) + 1} wristbands, {_count("door_access")} gates, {_count("lock")} locks, \
 {_count("charger")} charging piles
 
@@ -188,15 +192,15 @@ Community Hub demo is running.
 """
 
 
-async def run_demo(settings: Settings, options: DemoOptions) -> None:
+async def run_demo(settings: Settings, edge: EdgeSettings, options: DemoOptions) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    demo = await start_demo(settings, options)
+    demo = await start_demo(settings, edge, options)
     settle_after_startup()
-    options.announce(banner(settings))
+    options.announce(banner(settings, edge))
     try:
         await stop.wait()
     finally:

@@ -28,7 +28,7 @@ from community_hub_tools.sim.locks import SimulatedTuyaLock, SimulatedZ2mLock
 from community_hub_tools.sim.ocpp_charger import run_charge_point
 from community_hub_tools.sim.watch import run_simulator
 from device_adapters.model import DeviceFamily
-from hub.settings import Settings
+from edge.settings import EdgeSettings
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ async def gates(base_url: str, stop: asyncio.Event, rng: random.Random) -> None:
                     await gate.push(client, base_url, body)
 
 
-def _mqtt_publisher(settings: Settings) -> mqtt.Client:
+def _mqtt_publisher(settings: EdgeSettings) -> mqtt.Client:
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="demo-lock-bridges")
     client.connect_async(
         settings.local_mqtt_host or settings.mqtt_host,
@@ -129,7 +129,7 @@ def _mqtt_publisher(settings: Settings) -> mqtt.Client:
     return client
 
 
-async def locks(settings: Settings, stop: asyncio.Event, rng: random.Random) -> None:
+async def locks(settings: EdgeSettings, stop: asyncio.Event, rng: random.Random) -> None:
     z2m = [
         SimulatedZ2mLock(name, base_topic=settings.z2m_base_topic)
         for name in _ids(DeviceFamily.LOCK, "z2m_lock")
@@ -167,7 +167,7 @@ async def locks(settings: Settings, stop: asyncio.Event, rng: random.Random) -> 
 
 
 async def run_community_traffic(
-    settings: Settings, stop: asyncio.Event, alarm_every_s: float
+    settings: EdgeSettings, stop: asyncio.Event, alarm_every_s: float
 ) -> None:
     """Every simulated device of the demo community, until ``stop`` is set."""
     rng = random.Random()
