@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
+from markupsafe import Markup
+
 # Okabe-Ito: distinguishable with the common kinds of colour blindness.
 PALETTE = (
     "#0072B2",
@@ -83,7 +85,7 @@ def bar_chart(
     stacked: bool,
     y_label: str,
     label_every: int = 1,
-) -> str:
+) -> Markup:
     """A vertical bar chart: stacked (one column per category) or grouped (side by side)."""
     n = len(categories)
     for s in series:
@@ -157,7 +159,7 @@ def bar_chart(
         )
     legend, legend_h = _legend(series, _H - 6)
     height = _H + legend_h
-    return (
+    return Markup(
         f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_W} {height:.0f}" '
         f'width="100%" role="img" aria-label="{_attr(title)}" {_FONT}>'
         f"<title>{escape(title)}</title>"
