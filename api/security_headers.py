@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-
 CONTENT_SECURITY_POLICY = "; ".join(
     (
         "default-src 'self'",

@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 
-def N_(message: str) -> str:  # noqa: N802 (the usual name of gettext's no-op marker)
+def N_(message: str) -> str:  # the usual name of gettext's no-op marker
     """Marks a string for the message catalog; it is translated where it is shown."""
     return message
