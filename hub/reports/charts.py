@@ -64,8 +64,9 @@ class Frame:
         return self.top + self.plot_h
 
 
-# A report's page is wide; the dashboard's charts sit two abreast, or alone on a phone,
-# so they are drawn smaller and their text reads larger.
+# COMPACT is drawn small so that its text still reads on a phone (the SVG scales to the
+# screen, its text with it): the dashboard's and the reports' charts. WIDE is for a
+# chart only ever shown on a large screen.
 WIDE = Frame(640, 300, 44, 12, 28, 40)
 COMPACT = Frame(380, 240, 36, 8, 30, 30)
 

@@ -15,7 +15,7 @@ from markupsafe import Markup
 
 from hub.pages import render
 from hub.pages.text import N_
-from hub.reports.charts import Series, bar_chart, top_series
+from hub.reports.charts import COMPACT, Series, bar_chart, top_series
 from hub.reports.digest import kind_description
 from hub.reports.models import DailyDigest, RateStats, WeeklyBulletin
 
@@ -84,6 +84,7 @@ def _hour_chart(report: DailyDigest) -> Markup:
         stacked=True,
         y_label=N_("alerts"),
         label_every=3,
+        frame=COMPACT,
     )
 
 
@@ -113,6 +114,7 @@ def _week_alert_chart(report: WeeklyBulletin) -> Markup:
         top_series(kinds),
         stacked=True,
         y_label=N_("alerts"),
+        frame=COMPACT,
     )
 
 
@@ -126,6 +128,7 @@ def _week_ticket_chart(report: WeeklyBulletin) -> Markup:
         ],
         stacked=False,
         y_label=N_("tickets"),
+        frame=COMPACT,
     )
 
 
