@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.alerts.service import known_kinds
+from hub.access.scope import Scope
+from hub.access.visibility import known_kinds, known_tickets
 from hub.dashboard.models import DAYS, AlertsDay, TimeToClose
 from hub.dashboard.service import alerts_per_day, day_bounds, time_to_close
 from hub.pages.text import N_
@@ -26,8 +27,6 @@ from hub.reports.charts import (
     color_for,
     tidy,
 )
-from hub.tickets.service import known_tickets
-from hub.access.scope import Scope
 
 KEEP_KINDS = 7  # kinds drawn in their own colour; the rest are "other"
 CHART_NAMES = ("alerts", "close")
