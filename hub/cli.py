@@ -193,6 +193,7 @@ async def _migrate(args: argparse.Namespace) -> None:
 
 
 async def _report(args: argparse.Namespace) -> None:
+    from api.routes.pages import stylesheet
     from hub.reports.cli import ReportCommandError, run_report
 
     try:
@@ -204,6 +205,7 @@ async def _report(args: argparse.Namespace) -> None:
             week=args.week,
             fmt=args.format,
             out=args.out,
+            stylesheet=stylesheet(),  # a file stands alone: the page carries the stylesheet
         )
     except ReportCommandError as exc:
         print(f"community-hub report: {exc}", file=sys.stderr)

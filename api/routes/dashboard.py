@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
+from fastapi.responses import Response
 from pydantic import BaseModel
 
 from api.deps import Conn, Context
@@ -20,6 +21,7 @@ from api.errors import MAX_ID, ErrorBody
 from api.routes.health import monitor
 from api.security import UserScope, own_community, require_roles
 from hub.access.scope import Scope
+from hub.dashboard.charts import dashboard_chart
 from hub.dashboard.models import BuildingDevice, Dashboard, DeviceEvents
 from hub.dashboard.service import (
     build_dashboard,
@@ -56,13 +58,7 @@ def _community_for(scope: Scope, requested: int | None) -> int | None:
     return own_community(scope, requested, "sees its own community only")
 
 
-@router.get("/api/v1/dashboard", responses=_NOT_FOUND)
-async def dashboard(
-    _viewer: Viewer, scope: UserScope, conn: Conn, community_id: CommunityId = None
-) -> Dashboard:
-    """Building health, the newest active alerts, open tickets by time limit, alerts per
-    day by kind and the median time to close, for the last 14 days (local days)."""
-    community = _community_for(scope, community_id)
+async def _zone(conn: Conn, community: int | None) -> str:
     zone = await community_zone(conn, community)
     if zone is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no community {community}")
@@ -70,7 +66,41 @@ async def dashboard(
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
         zone = "UTC"  # a misconfigured zone still gives a dashboard, in UTC days
+    return zone
+
+
+@router.get("/api/v1/dashboard", responses=_NOT_FOUND)
+async def dashboard(
+    _viewer: Viewer, scope: UserScope, conn: Conn, community_id: CommunityId = None
+) -> Dashboard:
+    """Building health, the newest active alerts, open tickets by time limit, alerts per
+    day by kind and the median time to close, for the last 14 days (local days)."""
+    community = _community_for(scope, community_id)
+    zone = await _zone(conn, community)
     return await build_dashboard(conn, scope, community, zone, datetime.now(UTC))
+
+
+@router.get(
+    "/api/v1/dashboard/charts/{chart}.svg",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/svg+xml": {}}, "description": "the chart, an SVG image"},
+        **_NOT_FOUND,
+    },
+)
+async def dashboard_chart_svg(
+    _viewer: Viewer,
+    scope: UserScope,
+    conn: Conn,
+    chart: Literal["alerts", "close"],
+    community_id: CommunityId = None,
+) -> Response:
+    """One of the dashboard's charts of the last 14 days, drawn by the hub: `alerts`
+    (alerts opened per day, by kind) or `close` (the median time to close, by day)."""
+    community = _community_for(scope, community_id)
+    zone = await _zone(conn, community)
+    svg = await dashboard_chart(conn, scope, community, zone, datetime.now(UTC), chart)
+    return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
 
 
 class HealthReason(BaseModel):

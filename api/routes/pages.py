@@ -18,6 +18,11 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 router = APIRouter(include_in_schema=False)
 
 
+def stylesheet() -> str:
+    """The one stylesheet of every page, for a page written to a file to carry inline."""
+    return (STATIC_DIR / "app.css").read_text(encoding="utf-8")
+
+
 def _page(name: str) -> FileResponse:
     # no-cache: a page and its script change together when the hub is upgraded.
     return FileResponse(STATIC_DIR / f"{name}.html", headers={"Cache-Control": "no-cache"})

@@ -2,7 +2,7 @@
 
 * ``GET /api/v1/grids/{grid_id}/report-qr.svg``: the grid's QR code to print (staff,
   property managers and admins of the grid's community);
-* ``GET /report/{token}``: the form it opens, a self-contained page sized for phones;
+* ``GET /report/{token}``: the form it opens, a page sized for phones;
 * ``POST /api/v1/problem-reports/{token}``: the form's answer (a form post, or JSON), which
   opens a ticket in that grid with source ``resident``.
 
@@ -18,7 +18,6 @@ import math
 import time
 from collections import deque
 from datetime import UTC, datetime
-from html import escape
 from typing import Annotated, Any
 
 import segno
@@ -31,6 +30,7 @@ from api.deps import Conn, Context
 from api.security import UserScope, require_roles
 from api.state import ApiContext
 from hub.notifications import outbox
+from hub.pages import render
 from hub.policy.document import Category
 from hub.policy.service import rules_for
 from hub.tickets import intake
@@ -145,38 +145,11 @@ async def grid_report_qr(
     )
 
 
-# --- The form page.
+# --- The form page (hub/pages/templates/report_form/).
 
-_CSS = """
-*{box-sizing:border-box}
-body{margin:0;font:16px/1.5 system-ui,-apple-system,"PingFang SC","Microsoft YaHei",sans-serif;
-background:#f3f5f7;color:#1d2125}
-main{max-width:30rem;margin:0 auto;padding:1rem}
-h1{font-size:1.3rem;margin:.5rem 0 .25rem}
-p.where{margin:0 0 1rem;color:#555}
-form{background:#fff;border-radius:.75rem;padding:1rem;box-shadow:0 1px 3px rgba(0,0,0,.1)}
-label{display:block;font-weight:600;margin:.75rem 0 .25rem}
-input,select,textarea{width:100%;font:inherit;padding:.6rem;border:1px solid #b8c0c8;
-border-radius:.5rem;background:#fff}
-textarea{min-height:8rem;resize:vertical}
-button{margin-top:1rem;width:100%;padding:.8rem;font:inherit;font-weight:700;color:#fff;
-background:#0b6bcb;border:0;border-radius:.5rem}
-.msg{padding:.75rem 1rem;border-radius:.5rem;margin:0 0 1rem}
-.ok{background:#e3f6e8;border:1px solid #6cc184}
-.err{background:#fde8e8;border:1px solid #e38a8a}
-.msg ul{margin:.25rem 0 0;padding-left:1.2rem}
-small{color:#666}
-"""
-
-
-def _page(title: str, body: str) -> str:
-    return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<meta name="referrer" content="no-referrer">'
-        f"<title>{escape(title)}</title><style>{_CSS}</style></head>"
-        f"<body><main>{body}</main></body></html>"
-    )
+# From the pages' addresses to the app's root, where the stylesheet is: the form is
+# /report/{token}, its answer /api/v1/problem-reports/{token}.
+FORM_ROOT, ANSWER_ROOT = "../", "../../../"
 
 
 def _form_page(
@@ -184,67 +157,32 @@ def _form_page(
     grid: intake.GridInfo,
     categories: dict[str, Category],
     *,
+    static_root: str,
     values: dict[str, str] | None = None,
-    errors: list[str] | None = None,
+    errors: list[tuple[str, str]] | None = None,
     done: str | None = None,
 ) -> str:
     values = values or {}
-    parts = [
-        "<h1>Report a problem (问题上报)</h1>",
-        f'<p class="where">{escape(grid.name)}</p>',
-    ]
-    if done is not None:
-        parts.append(f'<div class="msg ok" role="status">{escape(done)}</div>')
-    if errors:
-        items = "".join(f"<li>{escape(e)}</li>" for e in errors)
-        parts.append(
-            '<div class="msg err" role="alert">Your report was not sent. Please check:'
-            f"<ul>{items}</ul></div>"
-        )
-    chosen = values.get("category", intake.RESIDENT_DEFAULT_CATEGORY)
-    options = "".join(
-        f'<option value="{escape(name)}"{" selected" if name == chosen else ""}>'
-        f"{escape(cat.label)}</option>"
-        for name, cat in categories.items()
+    return render(
+        "report_form/form.html",
+        static_root=static_root,
+        action=action,
+        grid=grid,
+        categories=categories,
+        chosen=values.get("category", intake.RESIDENT_DEFAULT_CATEGORY),
+        values=values,
+        errors=errors or [],
+        done=done,
     )
-    parts.append(
-        f'<form method="post" action="{escape(action)}" '
-        'accept-charset="utf-8">'
-        '<label for="reporter_name">Your name (姓名)</label>'
-        '<input id="reporter_name" name="reporter_name" required maxlength="100" '
-        f'autocomplete="name" value="{escape(values.get("reporter_name", ""))}">'
-        '<label for="reporter_phone">Phone (电话)</label>'
-        '<input id="reporter_phone" name="reporter_phone" required maxlength="32" '
-        'type="tel" inputmode="tel" autocomplete="tel" '
-        f'value="{escape(values.get("reporter_phone", ""))}">'
-        "<small>So that we can call you back.</small>"
-        '<label for="category">What is it about? (类别)</label>'
-        f'<select id="category" name="category">{options}</select>'
-        '<label for="description">What happened, and where? (情况描述)</label>'
-        '<textarea id="description" name="description" required maxlength="2000">'
-        f"{escape(values.get('description', ''))}</textarea>"
-        '<button type="submit">Send (提交)</button>'
-        "</form>"
-        "<p><small>In an emergency call 110 (police), 119 (fire) or 120 (ambulance).</small></p>"
+
+
+def _message_page(static_root: str, reason: str, retry_after: int = 0) -> str:
+    return render(
+        "report_form/message.html",
+        static_root=static_root,
+        reason=reason,
+        retry_after=retry_after,
     )
-    return _page(f"Report a problem: {grid.name}", "".join(parts))
-
-
-def _message_page(title: str, message: str) -> str:
-    return _page(title, f'<h1>{escape(title)}</h1><div class="msg err">{escape(message)}</div>')
-
-
-_LABELS = {
-    "reporter_name": "Your name",
-    "reporter_phone": "Phone",
-    "category": "What is it about",
-    "description": "What happened",
-}
-
-_NOT_VALID = (
-    "This report code is not valid. Please scan the QR code posted in your grid again, "
-    "or call your community office."
-)
 
 
 async def _grid_and_categories(
@@ -265,10 +203,11 @@ async def _grid_and_categories(
 async def report_form(token: str, conn: Conn, ctx: Context) -> HTMLResponse:
     found = await _grid_and_categories(conn, token, ctx.settings.qr_accepted_secrets())
     if found is None:
-        return HTMLResponse(_message_page("Not found", _NOT_VALID), status.HTTP_404_NOT_FOUND)
+        return HTMLResponse(_message_page(FORM_ROOT, "not_found"), status.HTTP_404_NOT_FOUND)
     grid, categories = found
     # Relative, so the page works wherever the hub is mounted (…/report/T → …/problem-reports/T).
-    return HTMLResponse(_form_page(f"../api/v1/problem-reports/{token}", grid, categories))
+    page = _form_page(f"../api/v1/problem-reports/{token}", grid, categories, static_root=FORM_ROOT)
+    return HTMLResponse(page)
 
 
 # --- The form's answer.
@@ -356,16 +295,15 @@ async def submit_report(token: str, request: Request, ctx: Context) -> Response:
         message = f"too many reports from your address; try again in {retry_after} s"
         headers = {"Retry-After": str(retry_after)}
         if as_html:
-            return HTMLResponse(
-                _message_page("Please wait", message), status.HTTP_429_TOO_MANY_REQUESTS, headers
-            )
+            page = _message_page(ANSWER_ROOT, "wait", retry_after)
+            return HTMLResponse(page, status.HTTP_429_TOO_MANY_REQUESTS, headers)
         return JSONResponse({"detail": message}, status.HTTP_429_TOO_MANY_REQUESTS, headers)
 
     async with ctx.db.read() as conn:
         found = await _grid_and_categories(conn, token, ctx.settings.qr_accepted_secrets())
     if found is None:
         if as_html:
-            return HTMLResponse(_message_page("Not found", _NOT_VALID), status.HTTP_404_NOT_FOUND)
+            return HTMLResponse(_message_page(ANSWER_ROOT, "not_found"), status.HTTP_404_NOT_FOUND)
         return JSONResponse({"detail": "no such report code"}, status.HTTP_404_NOT_FOUND)
     grid, categories = found
 
@@ -385,8 +323,9 @@ async def submit_report(token: str, request: Request, ctx: Context) -> Response:
     except _Invalid as exc:
         if as_html:
             shown = {k: str(v) for k, v in values.items() if isinstance(v, str | int)}
-            errors = [f"{_LABELS.get(field, field)}: {message}" for field, message in exc.problems]
-            page = _form_page(token, grid, categories, values=shown, errors=errors)
+            page = _form_page(
+                token, grid, categories, static_root=ANSWER_ROOT, values=shown, errors=exc.problems
+            )
             return HTMLResponse(page, 422)
         detail = [
             {"type": "value_error", "loc": ["body", *field.split(".")], "msg": message}
@@ -401,7 +340,8 @@ async def submit_report(token: str, request: Request, ctx: Context) -> Response:
         f"{opened.ticket_id}. Staff of {grid.name} will follow it up and may call you."
     )
     if as_html:
-        page = _form_page(token, grid, categories, done=message)  # posts to …/reports/T again
+        # Its form posts to …/problem-reports/T again.
+        page = _form_page(token, grid, categories, static_root=ANSWER_ROOT, done=message)
         return HTMLResponse(page, status.HTTP_201_CREATED)
     receipt = ReportReceipt(ticket_id=opened.ticket_id, grid_id=grid.id, message=message)
     return JSONResponse(receipt.model_dump(mode="json"), status.HTTP_201_CREATED)

@@ -1,18 +1,24 @@
-"""A device's telemetry history for the dashboard's charts."""
+"""A device's telemetry history, and the dashboard's charts of it (hub/telemetry/charts.py)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.deps import Conn, Context
 from api.errors import invalid_input
 from api.security import UserScope
-from hub.access.scope import sees_vitals
+from hub.access.scope import Scope, sees_vitals
+from hub.dashboard.service import community_zone
+from hub.devices.models import DevicePublic
 from hub.devices.service import get_device
+from hub.telemetry.charts import charts_for, draw_device_chart
 from hub.telemetry.history import Retention, choose_resolution, read_series
 from hub.telemetry.models import SCHEMA
 
@@ -108,3 +114,72 @@ async def telemetry(
             for s in series
         ],
     )
+
+
+# --- The dashboard's charts of a device.
+
+
+class DeviceChartInfo(BaseModel):
+    name: str
+    title: str
+
+
+class DeviceCharts(BaseModel):
+    device_id: str
+    charts: list[DeviceChartInfo]
+
+
+SVG_ANSWER: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/svg+xml": {}}, "description": "the chart, an SVG image"},
+    404: {"description": "no such device (or chart) visible to the caller"},
+}
+
+
+async def _visible_device(conn: AsyncConnection, scope: Scope, device_id: str) -> DevicePublic:
+    device = await get_device(conn, scope, device_id)
+    if device is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no device {device_id!r} visible to you")
+    return device
+
+
+@router.get("/{device_id}/charts")
+async def device_charts(
+    scope: UserScope, conn: Conn, device_id: Annotated[str, Path(max_length=128)]
+) -> DeviceCharts:
+    """The charts of the device's last 24 hours the caller may see, by its family: a
+    wristband's heart rate and blood pressure (to those who see vitals) or battery, a lock's
+    battery, a charger's power, a gate's passes per hour."""
+    device = await _visible_device(conn, scope, device_id)
+    charts = charts_for(device.family, sees_vitals(scope, device.household_id))
+    return DeviceCharts(
+        device_id=device_id,
+        charts=[DeviceChartInfo(name=c.name, title=c.label) for c in charts],
+    )
+
+
+@router.get("/{device_id}/charts/{chart}.svg", response_class=Response, responses=SVG_ANSWER)
+async def device_chart(
+    scope: UserScope,
+    conn: Conn,
+    ctx: Context,
+    device_id: Annotated[str, Path(max_length=128)],
+    chart: Annotated[str, Path(max_length=32, description="a name from .../charts")],
+) -> Response:
+    """One of the device's charts over the last 24 hours, drawn by the hub (times in the
+    caller's community's zone)."""
+    device = await _visible_device(conn, scope, device_id)
+    found = {c.name: c for c in charts_for(device.family, sees_vitals(scope, device.household_id))}
+    if chart not in found:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no chart {chart!r} of this device for you")
+    until = datetime.now(UTC)
+    since = until - _DEFAULT_SPAN
+    zone = await community_zone(conn, scope.community_id) or "UTC"
+    try:
+        tz = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = ZoneInfo("UTC")
+    resolution = choose_resolution(since, until, until, Retention.from_settings(ctx.settings))
+    svg = await draw_device_chart(
+        conn, device_id, found[chart], since=since, until=until, resolution=resolution, tz=tz
+    )
+    return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "no-store"})

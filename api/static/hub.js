@@ -156,6 +156,7 @@ const Hub = (() => {
         toLogin();
         throw new Error("your session ended; log in again");
       }
+      if (options.text && response.ok) return response.text();
       const data = response.status === 204 ? null : await response.json().catch(() => null);
       if (!response.ok) throw failure(data, response);
       return data;
@@ -263,8 +264,17 @@ const Hub = (() => {
     return new Date(iso).toLocaleString([], { dateStyle: "short", timeStyle: "short" });
   }
 
+  // A chart the hub drew (hub/reports/charts.py, served as image/svg+xml), as a node for
+  // the page. Parsed as an SVG document, never as HTML: the hub escaped every text in it.
+  async function chart(path) {
+    const text = await api(path, { text: true });
+    const root = new DOMParser().parseFromString(text, "image/svg+xml").documentElement;
+    if (root.namespaceURI !== "http://www.w3.org/2000/svg") throw new Error("the chart did not come");
+    return document.importNode(root, true);
+  }
+
   return {
-    api, clear, el, login, logout, refresh, saved, toLogin, when, detailOf,
+    api, chart, clear, el, login, logout, refresh, saved, toLogin, when, detailOf,
     PAGES, ROLE_LABEL, home, start,
   };
 })();

@@ -8,23 +8,22 @@ const OPEN = new Set([
   "registered", "dispatched", "accepted", "returned", "in_progress", "extension_requested",
   "resolved",
 ]);
-// Actions taken from the inbox, and the input each one needs (the API says which of them
-// the caller may take now: a volunteer handles, staff dispatch and supervise).
-const ACTIONS = {
-  dispatch: { label: "Dispatch", needs: "assignee_id", prompt: "Which volunteer?" },
+// The words for each action. Which actions the caller may take now, and the inputs each
+// needs, the API says (the ticket's action_details, from hub/tickets/workflow.py).
+const WORDS = {
+  dispatch: { label: "Dispatch", prompt: "Which volunteer?" },
   accept: { label: "Accept" },
-  start: { label: "On site", needs: "note", prompt: "What did you find on site?" },
-  request_extension: { label: "Need more time", needs: "reason", prompt: "Why?" },
-  resolve: { label: "Resolved", needs: "note", prompt: "What was done?" },
-  return: { label: "Return", needs: "reason", prompt: "Why can't you take it?" },
+  start: { label: "On site", prompt: "What did you find on site?" },
+  request_extension: { label: "Need more time", prompt: "Why?" },
+  resolve: { label: "Resolved", prompt: "What was done?" },
+  return: { label: "Return", prompt: "Why can't you take it?", secondary: true },
   verify: { label: "Verify" },
-  grant_extension: { label: "Grant more time", needs: "new_due_at", prompt: "Resolve by" },
-  refuse_extension: { label: "Refuse more time", needs: "reason", prompt: "Why no more time?" },
-  reopen: { label: "Reopen", needs: "reason", prompt: "What is still to be done?" },
+  grant_extension: { label: "Grant more time", prompt: "Resolve by" },
+  refuse_extension: { label: "Refuse more time", prompt: "Why no more time?", secondary: true },
+  reopen: { label: "Reopen", prompt: "What is still to be done?", secondary: true },
   close: { label: "Close" },
+  rate: { label: "Rate", prompt: "How was the service?" },
 };
-const SECONDARY = new Set(["return", "refuse_extension", "reopen"]);
-const TEXT_MAX = 500; // the API's limit for a note or a reason
 const STREAM_KINDS = [
   "ticket.assigned", "ticket.unassigned", "ticket.escalated", "ticket.reminder",
   "ticket.alert_repeated", "ticket.co_handler_added", "ticket.raised", "alert.opened",
@@ -101,17 +100,30 @@ function residentBlock(card) {
   );
 }
 
-// The input an action needs: free text (a note, a reason), a volunteer, or a new date.
-function inputFor(spec) {
-  if (spec.needs === "assignee_id") {
-    return Hub.el("select", { "aria-label": spec.prompt },
+function wordsFor(action) {
+  return WORDS[action] || { label: action.replaceAll("_", " ") };
+}
+
+// The field for one of an action's inputs, by its kind: free text (a note, a reason),
+// a volunteer, a new date, a score.
+function inputFor(input, prompt) {
+  const label = prompt || input.name;
+  if (input.kind === "user") {
+    return Hub.el("select", { "aria-label": label, "data-input": input.name },
       Hub.el("option", { value: "", text: "loading volunteers…" }));
   }
-  if (spec.needs === "new_due_at") {
-    return Hub.el("input", { type: "datetime-local", "aria-label": spec.prompt });
+  if (input.kind === "future_time") {
+    return Hub.el("input", { type: "datetime-local", "aria-label": label, "data-input": input.name });
+  }
+  if (input.kind === "score") {
+    return Hub.el("input", {
+      type: "number", min: input.minimum, max: input.maximum, step: 1, inputmode: "numeric",
+      "aria-label": label, placeholder: `${input.minimum}-${input.maximum}`, "data-input": input.name,
+    });
   }
   return Hub.el("textarea", {
-    rows: 2, maxlength: TEXT_MAX, "aria-label": spec.prompt, placeholder: spec.prompt,
+    rows: 2, maxlength: input.max_length, "aria-label": label, placeholder: label,
+    "data-input": input.name,
   });
 }
 
@@ -130,67 +142,85 @@ async function fillVolunteers(select, ticket, errorLine) {
   }
 }
 
-// What the field holds, checked as the API will check it: [value, problem].
-function readInput(field, spec) {
+// What the field holds, checked as the API will check it (its limits come with the
+// input): [value, problem].
+function readInput(field, input, prompt) {
   const raw = field.value.trim();
-  if (spec.needs === "assignee_id") {
+  if (input.kind === "user") {
     return raw ? [Number(raw), ""] : [null, "Choose a volunteer."];
   }
-  if (spec.needs === "new_due_at") {
+  if (input.kind === "future_time") {
     if (!raw) return [null, "Pick the new resolve-by date and time."];
     const due = new Date(raw); // a datetime-local value is the phone's local time
     if (Number.isNaN(due.getTime())) return [null, "That is not a date and time."];
     if (due <= new Date()) return [null, "The new resolve-by time must be in the future."];
     return [due.toISOString(), ""];
   }
-  if (!raw) return [null, `${spec.prompt} (required)`];
-  if (raw.length > TEXT_MAX) return [null, `At most ${TEXT_MAX} characters (now ${raw.length}).`];
+  if (input.kind === "score") {
+    const score = Number(raw);
+    if (!raw || !Number.isInteger(score) || score < input.minimum || score > input.maximum) {
+      return [null, `A whole number from ${input.minimum} to ${input.maximum}.`];
+    }
+    return [score, ""];
+  }
+  if (!raw) return [null, `${prompt || input.name} (required)`];
+  if (input.max_length && raw.length > input.max_length) {
+    return [null, `At most ${input.max_length} characters (now ${raw.length}).`];
+  }
   return [raw, ""];
 }
 
-function actionForm(ticket, action, spec) {
+// One action the API offers: its button and, hidden until the first tap, its inputs.
+function actionForm(ticket, offer) {
+  const { action, inputs } = offer;
+  const words = wordsFor(action);
   const errorLine = Hub.el("p", { class: "error", role: "alert" });
-  const field = spec.needs ? inputFor(spec) : null;
+  const fields = inputs.map((input) => [input, inputFor(input, words.prompt)]);
   const run = async (button) => {
-    const input = { action };
-    if (field) {
-      const [value, problem] = readInput(field, spec);
+    const body = { action };
+    for (const [input, field] of fields) {
+      const [value, problem] = readInput(field, input, words.prompt);
       field.setAttribute("aria-invalid", problem ? "true" : "false");
       errorLine.textContent = problem;
       if (problem) {
         field.focus();
         return;
       }
-      input[spec.needs] = value;
+      body[input.name] = value;
     }
     button.disabled = true;
     try {
-      await Hub.api(`/api/v1/tickets/${ticket.id}/transitions`, { json: input });
+      await Hub.api(`/api/v1/tickets/${ticket.id}/transitions`, { json: body });
       state.fresh.delete(ticket.id);
       await loadTickets();
     } catch (error) {
       // The server's reason: a 409 says what the ticket's state allows, a 403 who may act.
-      const reason = field && error.fields && error.fields[spec.needs];
-      if (reason) field.setAttribute("aria-invalid", "true");
-      errorLine.textContent = `Not done: ${reason || error.message}`;
+      const named = fields.find(([input]) => error.fields && error.fields[input.name]);
+      if (named) named[1].setAttribute("aria-invalid", "true");
+      errorLine.textContent = `Not done: ${named ? error.fields[named[0].name] : error.message}`;
       button.disabled = false;
     }
   };
   const button = Hub.el("button", {
-    type: "button", "data-action": action, text: spec.label,
-    class: SECONDARY.has(action) ? "secondary" : null,
+    type: "button", "data-action": action, text: words.label,
+    class: words.secondary ? "secondary" : null,
     onclick: (event) => {
-      if (field && field.hidden) {
-        field.hidden = false;
-        if (spec.needs === "assignee_id") fillVolunteers(field, ticket, errorLine);
-        field.focus();
+      const hidden = fields.filter(([, field]) => field.hidden);
+      if (hidden.length) {
+        for (const [input, field] of hidden) {
+          field.hidden = false;
+          if (input.kind === "user") fillVolunteers(field, ticket, errorLine);
+        }
+        hidden[0][1].focus();
         return;
       }
       run(event.currentTarget);
     },
   });
-  if (field) field.hidden = true;
-  return Hub.el("div", { class: "action", "data-for": action }, field, button, errorLine);
+  for (const [, field] of fields) field.hidden = true;
+  return Hub.el(
+    "div", { class: "action", "data-for": action }, fields.map(([, field]) => field), button, errorLine,
+  );
 }
 
 async function ticketCard(ticket) {
@@ -198,7 +228,6 @@ async function ticketCard(ticket) {
     Hub.api(`/api/v1/tickets/${ticket.id}`),
     Hub.api(`/api/v1/tickets/${ticket.id}/resident`).catch(() => null),
   ]);
-  const allowed = (detail.actions || []).filter((a) => ACTIONS[a]);
   return Hub.el(
     "article",
     {
@@ -215,7 +244,7 @@ async function ticketCard(ticket) {
     ),
     ticket.description ? Hub.el("p", { text: ticket.description }) : null,
     residentBlock(card),
-    Hub.el("div", { class: "actions" }, allowed.map((a) => actionForm(ticket, a, ACTIONS[a]))),
+    Hub.el("div", { class: "actions" }, (detail.action_details || []).map((o) => actionForm(ticket, o))),
   );
 }
 

@@ -1,9 +1,15 @@
-"""Bar charts as inline SVG: no JavaScript, no external assets, every text escaped.
+"""The hub's one chart engine: bar and line charts as inline SVG, drawn on the server.
+
+The reports put them in their pages; the dashboard fetches them as
+``image/svg+xml`` (api/routes/dashboard.py, api/routes/telemetry.py) and puts
+them in its page. No JavaScript, no external assets, every text escaped.
 
 Each drawn bar is one ``<rect class="bar">`` with ``data-series``,
 ``data-category`` and ``data-value`` attributes and a ``<title>`` (a tooltip
-in browsers, read by screen readers). Zero values draw no bar. The SVG scales
-to its container (``viewBox``, width 100%), so it reads at phone width.
+in browsers, read by screen readers); each line is a ``<path class="line">``
+with ``data-series`` and ``data-points``. Zero values draw no bar. The SVG
+scales to its container (``viewBox``, width 100%), so it reads at phone width;
+the chart's accessible name is its title and, if given, its one-line summary.
 """
 
 from __future__ import annotations
@@ -11,7 +17,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from html import escape
+from zoneinfo import ZoneInfo
+
+from markupsafe import Markup
 
 # Okabe-Ito: distinguishable with the common kinds of colour blindness.
 PALETTE = (
@@ -25,16 +35,63 @@ PALETTE = (
     "#000000",
 )
 OTHER_COLOR = "#999999"
-
-_W, _H = 640, 300  # the plot's viewBox, before the legend
-_LEFT, _RIGHT, _TOP, _BOTTOM = 44, 12, 28, 40
+REFERENCE_COLOR = "#c62828"
 _FONT = 'font-family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif"'
+NOTHING_TO_SHOW = "nothing to show"
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A chart's viewBox and the margins around its plot."""
+
+    width: int
+    height: int
+    left: int
+    right: int
+    top: int
+    bottom: int
+
+    @property
+    def plot_w(self) -> int:
+        return self.width - self.left - self.right
+
+    @property
+    def plot_h(self) -> int:
+        return self.height - self.top - self.bottom
+
+    @property
+    def base(self) -> int:
+        return self.top + self.plot_h
+
+
+# COMPACT is drawn small so that its text still reads on a phone (the SVG scales to the
+# screen, its text with it): the dashboard's and the reports' charts. WIDE is for a
+# chart only ever shown on a large screen.
+WIDE = Frame(640, 300, 44, 12, 28, 40)
+COMPACT = Frame(380, 240, 36, 8, 30, 30)
 
 
 @dataclass(frozen=True)
 class Series:
     name: str
-    values: Sequence[int]
+    values: Sequence[int | float]
+    color: str
+    # Each bar's tooltip, if not "category · name: value".
+    titles: Sequence[str] | None = None
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A dashed horizontal line across the plot (an overall median, a target)."""
+
+    value: float
+    label: str
+
+
+@dataclass(frozen=True)
+class LineSeries:
+    name: str
+    points: Sequence[tuple[datetime, float]]
     color: str
 
 
@@ -46,7 +103,15 @@ def _attr(value: object) -> str:
     return escape(str(value), quote=True)
 
 
-def nice_ticks(largest: int, target: int = 5) -> list[int]:
+def tidy(value: float) -> int | float:
+    """Figures as people read them: whole numbers from 10, two significant digits below."""
+    if value >= 10:
+        return round(value)
+    rounded = float(f"{value:.2g}")
+    return int(rounded) if rounded.is_integer() else rounded
+
+
+def nice_ticks(largest: float, target: int = 5) -> list[int]:
     """Integer axis ticks from 0 to a round number at or above ``largest``."""
     if largest <= 0:
         return [0, 1]
@@ -58,21 +123,76 @@ def nice_ticks(largest: int, target: int = 5) -> list[int]:
     return list(range(0, top + 1, step))
 
 
-def _legend(series: Sequence[Series], y: float) -> tuple[list[str], float]:
+def _legend(names: Sequence[tuple[str, str]], frame: Frame, y: float) -> tuple[list[str], float]:
     """Legend entries in rows that wrap at the chart's width; returns (svg, height)."""
-    parts, x, row = [], float(_LEFT), 0
-    for s in series:
-        width = 18 + 6.6 * len(s.name) + 16
-        if x + width > _W - _RIGHT and x > _LEFT:
-            x, row = float(_LEFT), row + 1
+    parts, x, row = [], float(frame.left), 0
+    for name, color in names:
+        width = 18 + 6.6 * len(name) + 16
+        if x + width > frame.width - frame.right and x > frame.left:
+            x, row = float(frame.left), row + 1
         top = y + row * 18
         parts.append(
-            f'<g class="legend-item"><rect x="{x:.1f}" y="{top:.1f}" width="12" height="12" '
-            f'fill="{_attr(s.color)}"/><text x="{x + 17:.1f}" y="{top + 10.5:.1f}" '
-            f'font-size="12" fill="#333">{escape(s.name)}</text></g>'
+            f'<g class="legend-item" data-series="{_attr(name)}">'
+            f'<rect x="{x:.1f}" y="{top:.1f}" width="12" height="12" '
+            f'fill="{_attr(color)}"/><text x="{x + 17:.1f}" y="{top + 10.5:.1f}" '
+            f'font-size="12" fill="#333">{escape(name)}</text></g>'
         )
         x += width
-    return parts, (row + 1) * 18 if series else 0
+    return parts, (row + 1) * 18 if names else 0
+
+
+def _y_axis(ticks: list[int], frame: Frame, y_label: str) -> list[str]:
+    """Gridlines with their values, the y axis and its label."""
+    top = ticks[-1]
+    out = []
+    for tick in ticks:
+        y = frame.base - frame.plot_h * tick / top
+        out.append(
+            f'<line x1="{frame.left}" y1="{y:.1f}" x2="{frame.width - frame.right}" y2="{y:.1f}" '
+            f'stroke="{"#555" if tick == 0 else "#e3e3e3"}" stroke-width="1"/>'
+            f'<text x="{frame.left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end" '
+            f'fill="#555">{tick}</text>'
+        )
+    out.append(
+        f'<line x1="{frame.left}" y1="{frame.top}" x2="{frame.left}" y2="{frame.base}" '
+        'stroke="#555" stroke-width="1"/>'
+    )
+    mid = frame.top + frame.plot_h / 2
+    out.append(
+        f'<text x="12" y="{mid:.1f}" font-size="11" fill="#555" '
+        f'text-anchor="middle" transform="rotate(-90 12 {mid:.1f})">{escape(y_label)}</text>'
+    )
+    return out
+
+
+def _nothing(frame: Frame) -> str:
+    return (
+        f'<text x="{frame.left + frame.plot_w / 2:.1f}" y="{frame.top + frame.plot_h / 2:.1f}" '
+        f'font-size="13" text-anchor="middle" fill="#777">{NOTHING_TO_SHOW}</text>'
+    )
+
+
+def _svg(
+    title: str,
+    summary: str | None,
+    element_id: str | None,
+    frame: Frame,
+    body: list[str],
+    legend: Sequence[tuple[str, str]],
+) -> Markup:
+    items, legend_h = _legend(legend, frame, frame.height - 6)
+    height = frame.height + legend_h
+    name = f"{title}. {summary}" if summary else title
+    id_attr = f' id="{_attr(element_id)}"' if element_id else ""
+    desc = f"<desc>{escape(summary)}</desc>" if summary else ""
+    return Markup(
+        f'<svg{id_attr} class="chart" xmlns="http://www.w3.org/2000/svg" '
+        f'viewBox="0 0 {frame.width} {height:.0f}" width="100%" role="img" '
+        f'aria-label="{_attr(name)}" {_FONT}>'
+        f"<title>{escape(title)}</title>{desc}"
+        f'<text x="{frame.left}" y="17" font-size="14" font-weight="600" fill="#222">'
+        f"{escape(title)}</text>" + "".join(body) + "".join(items) + "</svg>"
+    )
 
 
 def bar_chart(
@@ -83,8 +203,14 @@ def bar_chart(
     stacked: bool,
     y_label: str,
     label_every: int = 1,
-) -> str:
-    """A vertical bar chart: stacked (one column per category) or grouped (side by side)."""
+    label_from_end: bool = False,
+    summary: str | None = None,
+    reference: Reference | None = None,
+    element_id: str | None = None,
+    frame: Frame = WIDE,
+) -> Markup:
+    """A vertical bar chart: stacked (one column per category) or grouped (side by side).
+    With ``label_from_end`` the last category (today) always has its label."""
     n = len(categories)
     for s in series:
         if len(s.values) != n:
@@ -93,39 +219,22 @@ def bar_chart(
         largest = max((sum(s.values[i] for s in series) for i in range(n)), default=0)
     else:
         largest = max((v for s in series for v in s.values), default=0)
+    if reference is not None:
+        largest = max(largest, reference.value)
     ticks = nice_ticks(largest)
     top = ticks[-1]
-    plot_w, plot_h = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
-    base = _TOP + plot_h
-    slot = plot_w / max(n, 1)
+    slot = frame.plot_w / max(n, 1)
     column = slot * 0.72
     groups = 1 if stacked else max(len(series), 1)
 
     def y_of(value: float) -> float:
-        return base - plot_h * value / top
+        return frame.base - frame.plot_h * value / top
 
-    out: list[str] = []
-    # Gridlines and the y axis's labels.
-    for tick in ticks:
-        y = y_of(tick)
-        out.append(
-            f'<line x1="{_LEFT}" y1="{y:.1f}" x2="{_W - _RIGHT}" y2="{y:.1f}" '
-            f'stroke="{"#555" if tick == 0 else "#e3e3e3"}" stroke-width="1"/>'
-            f'<text x="{_LEFT - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end" '
-            f'fill="#555">{tick}</text>'
-        )
-    out.append(
-        f'<line x1="{_LEFT}" y1="{_TOP}" x2="{_LEFT}" y2="{base}" stroke="#555" stroke-width="1"/>'
-    )
-    out.append(
-        f'<text x="12" y="{_TOP + plot_h / 2:.1f}" font-size="11" fill="#555" '
-        f'text-anchor="middle" transform="rotate(-90 12 {_TOP + plot_h / 2:.1f})">'
-        f"{escape(y_label)}</text>"
-    )
-    # The bars.
+    out = _y_axis(ticks, frame, y_label)
+    every = max(label_every, 1)
     for i, category in enumerate(categories):
-        x0 = _LEFT + slot * i + (slot - column) / 2
-        stack = 0
+        x0 = frame.left + slot * i + (slot - column) / 2
+        stack: float = 0
         for k, s in enumerate(series):
             value = s.values[i]
             if value <= 0:
@@ -137,33 +246,91 @@ def bar_chart(
             else:
                 width = column / groups
                 x = x0 + width * k
-                y_top, y_bottom = y_of(value), base
+                y_top, y_bottom = y_of(value), frame.base
+            tip = s.titles[i] if s.titles is not None else f"{category} · {s.name}: {value}"
             out.append(
                 f'<rect class="bar" data-series="{_attr(s.name)}" '
                 f'data-category="{_attr(category)}" data-value="{value}" '
                 f'x="{x:.1f}" y="{y_top:.1f}" width="{width:.1f}" '
                 f'height="{max(y_bottom - y_top, 0.5):.1f}" fill="{_attr(s.color)}">'
-                f"<title>{escape(category)} · {escape(s.name)}: {value}</title></rect>"
+                f"<title>{escape(tip)}</title></rect>"
             )
-        if i % max(label_every, 1) == 0:
+        if ((n - 1 - i) if label_from_end else i) % every == 0:
             out.append(
-                f'<text x="{_LEFT + slot * (i + 0.5):.1f}" y="{base + 16}" font-size="11" '
-                f'text-anchor="middle" fill="#333">{escape(category)}</text>'
+                f'<text x="{frame.left + slot * (i + 0.5):.1f}" y="{frame.base + 16}" '
+                f'font-size="11" text-anchor="middle" fill="#333">{escape(category)}</text>'
             )
-    if largest == 0:
+    if reference is not None and reference.value > 0:
+        y = y_of(reference.value)
+        right = frame.width - frame.right
         out.append(
-            f'<text x="{_LEFT + plot_w / 2:.1f}" y="{_TOP + plot_h / 2:.1f}" font-size="13" '
-            f'text-anchor="middle" fill="#777">nothing to show</text>'
+            f'<g class="reference" data-value="{reference.value}">'
+            f'<line x1="{frame.left}" y1="{y:.1f}" x2="{right}" y2="{y:.1f}" '
+            f'stroke="{REFERENCE_COLOR}" stroke-width="1.5" stroke-dasharray="5 4"/>'
+            f'<text x="{right}" y="{y - 4:.1f}" font-size="11" text-anchor="end" '
+            f'fill="{REFERENCE_COLOR}">{escape(reference.label)}</text>'
+            f"<title>{escape(reference.label)}</title></g>"
         )
-    legend, legend_h = _legend(series, _H - 6)
-    height = _H + legend_h
-    return (
-        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_W} {height:.0f}" '
-        f'width="100%" role="img" aria-label="{_attr(title)}" {_FONT}>'
-        f"<title>{escape(title)}</title>"
-        f'<text x="{_LEFT}" y="16" font-size="14" font-weight="600" fill="#222">'
-        f"{escape(title)}</text>" + "".join(out) + "".join(legend) + "</svg>"
-    )
+    if largest == 0:
+        out.append(_nothing(frame))
+    return _svg(title, summary, element_id, frame, out, [(s.name, s.color) for s in series])
+
+
+def line_chart(
+    title: str,
+    series: Sequence[LineSeries],
+    *,
+    since: datetime,
+    until: datetime,
+    tz: ZoneInfo,
+    y_label: str,
+    summary: str | None = None,
+    element_id: str | None = None,
+    frame: Frame = COMPACT,
+    dots_up_to: int = 100,
+) -> Markup:
+    """Values over time, one line per series; with few values, a dot for each too (one
+    reading alone, or several at one instant, would not show as a line)."""
+    t0, span = since.timestamp(), max(until.timestamp() - since.timestamp(), 1.0)
+    largest = max((v for s in series for _, v in s.points), default=0)
+    ticks = nice_ticks(largest)
+    top = ticks[-1]
+
+    def x_of(at: datetime) -> float:
+        return frame.left + frame.plot_w * (at.timestamp() - t0) / span
+
+    def y_of(value: float) -> float:
+        return frame.base - frame.plot_h * value / top
+
+    out = _y_axis(ticks, frame, y_label)
+    mid = datetime.fromtimestamp(t0 + span / 2, tz)
+    for at, anchor in ((since, "start"), (mid, "middle"), (until, "end")):
+        out.append(
+            f'<text x="{x_of(at):.1f}" y="{frame.base + 15}" font-size="11" fill="#333" '
+            f'text-anchor="{anchor}">{at.astimezone(tz).strftime("%H:%M")}</text>'
+        )
+    for s in series:
+        if not s.points:
+            continue
+        path = " ".join(
+            f"{'L' if i else 'M'}{x_of(at):.1f} {y_of(v):.1f}" for i, (at, v) in enumerate(s.points)
+        )
+        out.append(
+            f'<path class="line" data-series="{_attr(s.name)}" data-points="{len(s.points)}" '
+            f'd="{path}" fill="none" stroke="{_attr(s.color)}" stroke-width="2">'
+            f"<title>{escape(s.name)}: {len(s.points)} values</title></path>"
+        )
+        if len(s.points) <= dots_up_to:
+            for at, v in s.points:
+                when = at.astimezone(tz).strftime("%m-%d %H:%M:%S")
+                out.append(
+                    f'<circle class="dot" data-series="{_attr(s.name)}" cx="{x_of(at):.1f}" '
+                    f'cy="{y_of(v):.1f}" r="2.5" fill="{_attr(s.color)}">'
+                    f"<title>{when}: {tidy(v)}</title></circle>"
+                )
+    if not any(s.points for s in series):
+        out.append(_nothing(frame))
+    return _svg(title, summary, element_id, frame, out, [(s.name, s.color) for s in series])
 
 
 def top_series(

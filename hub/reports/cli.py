@@ -29,8 +29,10 @@ async def run_report(
     fmt: str = "html",
     out: Path | None = None,
     now: datetime | None = None,
+    stylesheet: str | None = None,
 ) -> str:
-    """Write the report; returns what to tell the user (where it went)."""
+    """Write the report; returns what to tell the user (where it went). An HTML page
+    carries ``stylesheet`` (the API's app.css) inline, so the file reads on its own."""
     if which == "daily" and week is not None:
         raise ReportCommandError("--week is for the weekly bulletin; the daily digest takes --date")
     if which == "weekly" and day is not None:
@@ -47,11 +49,19 @@ async def run_report(
         async with db.read() as conn:
             if which == "daily":
                 daily = await build_daily(conn, community_id, parsed_day, now)
-                text = daily.model_dump_json(indent=2) if fmt == "json" else render_daily(daily)
+                text = (
+                    daily.model_dump_json(indent=2)
+                    if fmt == "json"
+                    else render_daily(daily, stylesheet=stylesheet)
+                )
                 label = f"daily digest {daily.window.label}"
             else:
                 weekly = await build_weekly(conn, community_id, parsed_week, now)
-                text = weekly.model_dump_json(indent=2) if fmt == "json" else render_weekly(weekly)
+                text = (
+                    weekly.model_dump_json(indent=2)
+                    if fmt == "json"
+                    else render_weekly(weekly, stylesheet=stylesheet)
+                )
                 label = f"weekly bulletin {weekly.window.label}"
     except CommunityNotFound as exc:
         raise ReportCommandError(f"--community: {exc}") from None

@@ -91,6 +91,32 @@ class CoHandler(BaseModel):
     added_at: datetime
 
 
+class InputKind(StrEnum):
+    """What a person gives for an action's input, so a page knows which field to show."""
+
+    TEXT = "text"  # free text up to max_length (a reason, a note)
+    USER = "user"  # a user's id (the volunteer to dispatch to)
+    FUTURE_TIME = "future_time"  # a date and time after now, with a UTC offset
+    SCORE = "score"  # a whole number from minimum to maximum
+
+
+class ActionInput(BaseModel):
+    name: str = Field(description="the transition request's field")
+    kind: InputKind
+    required: bool = True
+    max_length: int | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+
+
+class ActionOffer(BaseModel):
+    """An action the caller may take now, the state it leads to and the inputs it needs."""
+
+    action: TicketAction
+    target: TicketStatus
+    inputs: list[ActionInput]
+
+
 class TicketPublic(BaseModel):
     id: int
     title: str
@@ -122,9 +148,13 @@ class TicketPublic(BaseModel):
     co_handlers: list[CoHandler] | None = None
     # The actions the caller may take now (set on single-ticket answers).
     actions: list[TicketAction] | None = None
+    # The same actions with what each leads to and the inputs it needs, so a page can
+    # offer them without a copy of the workflow (hub.tickets.workflow).
+    action_details: list[ActionOffer] | None = None
 
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+TEXT_MAX = 500  # a reason or a note
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TEXT_MAX)]
 
 
 class TransitionInputs(BaseModel):

@@ -194,20 +194,29 @@ async def co_handlers_of(conn: AsyncConnection, ticket_id: int) -> list[CoHandle
 
 def available_actions(ticket: TicketPublic, scope: Scope) -> list[TicketAction]:
     """What the caller may do to a ticket they can see, now."""
-    return workflow.available(
-        ticket.status,
-        scope.role,
-        is_assignee=ticket.assignee_id is not None and ticket.assignee_id == scope.user_id,
-        in_household=scope.household_id is not None and ticket.household_id == scope.household_id,
-    )
+    return workflow.available(ticket.status, scope.role, **_ownership(ticket, scope))
+
+
+def _ownership(ticket: TicketPublic, scope: Scope) -> dict[str, bool]:
+    return {
+        "is_assignee": ticket.assignee_id is not None and ticket.assignee_id == scope.user_id,
+        "in_household": scope.household_id is not None
+        and ticket.household_id == scope.household_id,
+    }
+
+
+def _with_actions(ticket: TicketPublic, scope: Scope) -> TicketPublic:
+    """The ticket with what the caller may do to it now: the actions, and for each its
+    target and the inputs it needs (a page renders them without a copy of the workflow)."""
+    ticket.action_details = workflow.offers(ticket.status, scope.role, **_ownership(ticket, scope))
+    ticket.actions = [offer.action for offer in ticket.action_details]
+    return ticket
 
 
 async def get_ticket(conn: AsyncConnection, scope: Scope, ticket_id: int) -> TicketPublic | None:
     """A ticket with its audit trail and the caller's actions, if the caller may see it."""
     ticket = await _load(conn, ticket_id, visible_tickets(scope))
-    if ticket is not None:
-        ticket.actions = available_actions(ticket, scope)
-    return ticket
+    return _with_actions(ticket, scope) if ticket is not None else None
 
 
 async def load_visible(conn: AsyncConnection, scope: Scope, ticket_id: int) -> TicketPublic:
@@ -223,8 +232,7 @@ async def reload_for(conn: AsyncConnection, scope: Scope, ticket_id: int) -> Tic
     ticket = await _load(conn, ticket_id, None)
     if ticket is None:
         raise TicketNotVisible(f"no ticket {ticket_id}")
-    ticket.actions = available_actions(ticket, scope)
-    return ticket
+    return _with_actions(ticket, scope)
 
 
 # --- The workflow: one action at a time, checked, applied and logged together.
@@ -421,8 +429,7 @@ async def transition(
     # returned it) they can no longer see it.
     updated = await _load(conn, ticket_id, None)
     assert updated is not None
-    updated.actions = available_actions(updated, scope)
-    return updated
+    return _with_actions(updated, scope)
 
 
 def _join(*parts: str) -> str:

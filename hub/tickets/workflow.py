@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from hub.errors import Conflict
+from hub.tickets.models import TEXT_MAX, ActionInput, ActionOffer, InputKind
 from hub.tickets.models import TicketAction as Act
 from hub.tickets.models import TicketStatus as S
 from hub.users.models import Role
@@ -171,6 +172,30 @@ def available(status: S, role: Role, *, is_assignee: bool, in_household: bool) -
     owns = {Owner.ANY: True, Owner.ASSIGNEE: is_assignee, Owner.HOUSEHOLD: in_household}
     return [
         t.action for t in TRANSITIONS if status in t.sources and role in t.roles and owns[t.owner]
+    ]
+
+
+def _input(name: Input) -> ActionInput:
+    """How a page asks for an input: the field to show and the limits the API checks."""
+    if name is Input.ASSIGNEE_ID:
+        return ActionInput(name=name, kind=InputKind.USER)
+    if name is Input.NEW_DUE_AT:
+        return ActionInput(name=name, kind=InputKind.FUTURE_TIME)
+    if name is Input.SCORE:
+        return ActionInput(name=name, kind=InputKind.SCORE, minimum=MIN_SCORE, maximum=MAX_SCORE)
+    return ActionInput(name=name, kind=InputKind.TEXT, max_length=TEXT_MAX)
+
+
+def offers(status: S, role: Role, *, is_assignee: bool, in_household: bool) -> list[ActionOffer]:
+    """The actions a caller may take now, each with its target and the inputs it needs."""
+    mine = available(status, role, is_assignee=is_assignee, in_household=in_household)
+    return [
+        ActionOffer(
+            action=a,
+            target=BY_ACTION[a].target,
+            inputs=[_input(i) for i in Input if i in BY_ACTION[a].requires],
+        )
+        for a in mine
     ]
 
 

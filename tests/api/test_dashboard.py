@@ -7,6 +7,7 @@ leave duress alarms out of what a property manager sees.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -602,3 +603,46 @@ def test_days_follow_local_midnights_across_a_dst_change() -> None:
         "2026-03-09T04:00:00+00:00",  # the 8th had 23 hours
         "2026-03-10T04:00:00+00:00",
     ]
+
+
+def _bars(svg: str) -> list[tuple[str, int]]:
+    return [
+        (series, int(value))
+        for series, value in re.findall(
+            r'<rect class="bar" data-series="([^"]*)" data-category="[^"]*" data-value="([\d.]+)"',
+            svg,
+        )
+    ]
+
+
+async def test_the_charts_are_drawn_by_the_hub_from_the_same_figures(
+    client: httpx.AsyncClient, login: Login, known: dict[str, int]
+) -> None:
+    """The dashboard's charts come as SVG from the reports' chart engine, as the caller
+    sees the figures: the manager's charts leave out what the manager may not see."""
+    staff, manager = await login("staff"), await login("manager")
+    body = await _dashboard(client, staff)
+    alerts = await client.get("/api/v1/dashboard/charts/alerts.svg", headers=staff)
+    assert alerts.status_code == 200, alerts.text
+    assert alerts.headers["content-type"].startswith("image/svg+xml")
+    svg = alerts.text
+    assert svg.startswith("<svg") and 'id="chart-alerts"' in svg and 'role="img"' in svg
+    total = sum(d["total"] for d in body["alerts_per_day"])
+    assert sum(v for _, v in _bars(svg)) == total
+    assert f"{total} alerts in 14 days" in svg
+    assert "door.duress" in svg
+    managers = (await client.get("/api/v1/dashboard/charts/alerts.svg", headers=manager)).text
+    assert "door.duress" not in managers
+
+    close = (await client.get("/api/v1/dashboard/charts/close.svg", headers=staff)).text
+    assert "<title>Median time to close, by day closed</title>" in close
+    assert "6 tickets closed in 14 days; median 4 h" in close
+    assert close.count('class="reference"') == 1 and len(_bars(close)) == 2
+
+    assert (
+        await client.get("/api/v1/dashboard/charts/other.svg", headers=staff)
+    ).status_code == 422
+    volunteer = await login("vol.li")
+    assert (
+        await client.get("/api/v1/dashboard/charts/alerts.svg", headers=volunteer)
+    ).status_code == 403

@@ -103,3 +103,32 @@ async def test_rollups_and_bad_queries(
         response = await client.get(URL, params=params, headers=staff)
         assert response.status_code == 422, params
         assert reason in response.text, (reason, response.text)
+
+
+async def test_the_dashboards_device_charts_are_drawn_by_the_hub_for_what_the_caller_may_see(
+    client: httpx.AsyncClient, login: Login, api_db: Database
+) -> None:
+    """Which charts a device has depends on who asks; each comes as an SVG image."""
+    now = datetime.now(UTC)
+    await _readings(api_db, now)
+    charts = f"/api/v1/devices/watch:{SUN}/charts"
+    staff, manager = await login("staff"), await login("manager")
+
+    listed = (await client.get(charts, headers=staff)).json()
+    assert [c["name"] for c in listed["charts"]] == ["heart_rate", "blood_pressure"]
+    pressure = await client.get(f"{charts}/blood_pressure.svg", headers=staff)
+    assert pressure.status_code == 200, pressure.text
+    assert pressure.headers["content-type"].startswith("image/svg+xml")
+    svg = pressure.text
+    assert 'id="chart-blood-pressure"' in svg and svg.count('<path class="line"') == 2
+    assert 'data-series="Systolic"' in svg and 'data-points="3"' in svg
+    assert "6 values in the last 24 hours" in svg
+
+    listed = (await client.get(charts, headers=manager)).json()
+    assert [c["name"] for c in listed["charts"]] == ["battery"]
+    battery = (await client.get(f"{charts}/battery.svg", headers=manager)).text
+    assert 'data-points="1"' in battery and "<title>Battery, last 24 hours</title>" in battery
+    refused = await client.get(f"{charts}/heart_rate.svg", headers=manager)
+    assert refused.status_code == 404  # not a chart of this device for a property manager
+    outsider = await client.get("/api/v1/devices/watch:0000000000/charts", headers=staff)
+    assert outsider.status_code == 404

@@ -17,6 +17,39 @@ from tests.support.hubdata import volunteer_on_duty_for
 SUN, WU = "8800000101", "8800000301"  # households in grid 1 and grid 2
 
 
+async def test_each_ticket_says_what_the_caller_may_do_and_what_each_action_needs(
+    as_user: Users, sos: tuple[int, str]
+) -> None:
+    """A page renders the actions from the answer: no copy of the workflow table."""
+    ticket_id, on_duty = sos
+    vol, staff, sun = await as_user(on_duty), await as_user("staff"), await as_user("resident.sun")
+    text = {"kind": "text", "required": True, "max_length": 500, "minimum": None, "maximum": None}
+
+    seen = (await vol.get(ticket_id)).json()
+    assert seen["action_details"] == [
+        {"action": "accept", "target": "accepted", "inputs": []},
+        {"action": "return", "target": "returned", "inputs": [{"name": "reason", **text}]},
+    ]
+    assert (await staff.get(ticket_id)).json()["action_details"] == []
+    accepted = await vol.ok(ticket_id, "accept")
+    assert [
+        (o["action"], [i["name"] for i in o["inputs"]]) for o in accepted["action_details"]
+    ] == [
+        ("return", ["reason"]),
+        ("start", ["note"]),
+    ]
+    await vol.ok(ticket_id, "start", note="on site")
+    await vol.ok(ticket_id, "request_extension", reason="waiting for the plumber")
+    grant, refuse = (await staff.get(ticket_id)).json()["action_details"]
+    assert grant["action"] == "grant_extension" and grant["target"] == "in_progress"
+    assert grant["inputs"] == [
+        {"name": "new_due_at", "kind": "future_time", "required": True}
+        | {"max_length": None, "minimum": None, "maximum": None}
+    ]
+    assert refuse["inputs"][0]["name"] == "reason"
+    assert (await sun.get(ticket_id)).json()["action_details"] == []  # not closed yet
+
+
 def _field_error(response: httpx.Response, field: str) -> str:
     assert response.status_code == 422, response.text
     errors = response.json()["detail"]

@@ -238,13 +238,17 @@ async def test_each_page_meets_the_content_security_policy(
             await page.locator(".opblock-summary").first.click()
             await expect(page.locator(".opblock-body").first).to_be_visible()
         if path.startswith("/report/"):
-            # The form's own stylesheet applies (allowed by its hash): not the default font.
+            # The pages' one stylesheet applies (linked, relative to the form's address).
             font = await page.locator("body").evaluate("(el) => getComputedStyle(el).fontSize")
             assert font == "16px"
-            background = await page.locator("body").evaluate(
+            background = await page.locator("html").evaluate(
                 "(el) => getComputedStyle(el).backgroundColor"
             )
-            assert background == "rgb(243, 245, 247)"
+            assert background == "rgb(245, 247, 251)"
+            radius = await page.locator("form").evaluate(
+                "(el) => getComputedStyle(el).borderTopLeftRadius"
+            )
+            assert radius == "12px"
         name = path.strip("/").split("/")[0]
         await page.screenshot(path=str(artifacts / f"hardened-{name}.png"), full_page=True)
         assert await _violations(page) == [], path

@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from api.routes.pages import stylesheet
 from hub.cli import build_parser, main
 from hub.reports.charts import Series, bar_chart, nice_ticks
 from hub.reports.facts import LogStep, TicketFact, overdue_as_of
@@ -822,7 +823,9 @@ def _self_contained(page: str) -> None:
 
 async def test_daily_page(db: Database, scenario: Scenario) -> None:
     async with db.read() as conn:
-        page = render_daily(await build_daily(conn, scenario.community_id, MONDAY, AFTER))
+        page = render_daily(
+            await build_daily(conn, scenario.community_id, MONDAY, AFTER), stylesheet=stylesheet()
+        )
     _self_contained(page)
     charts = svgs(page)
     assert len(charts) == 1
@@ -830,7 +833,7 @@ async def test_daily_page(db: Database, scenario: Scenario) -> None:
     drawn = bars(charts[0])
     assert len(drawn) == 5 and sum(v for _, _, v in drawn) == 5
     assert {c for _, c, _ in drawn} == {"07", "10", "12", "23"}
-    assert TRICKY_TITLE not in page and "Duress at the &lt;gate&gt; &amp; &quot;north&quot;" in page
+    assert TRICKY_TITLE not in page and "Duress at the &lt;gate&gt; &amp; &#34;north&#34;" in page
     assert 'class="tag confidential"' in page and 'class="tag silent"' in page
     assert "Sunrise Garden Community (朝阳花园社区)" in page
     assert "Chen Jie (陈杰)" in page  # the assignee of a late ticket
@@ -839,7 +842,9 @@ async def test_daily_page(db: Database, scenario: Scenario) -> None:
 
 async def test_weekly_page(db: Database, scenario: Scenario) -> None:
     async with db.read() as conn:
-        page = render_weekly(await build_weekly(conn, 1, parse_week(WEEK), AFTER))
+        page = render_weekly(
+            await build_weekly(conn, 1, parse_week(WEEK), AFTER), stylesheet=stylesheet()
+        )
     _self_contained(page)
     alerts_chart, tickets_chart = svgs(page)
     # Alerts stacked by kind: four kinds on Monday, one on each of Tue, Wed and Sun.
@@ -879,7 +884,10 @@ def test_report_command_writes_a_page(
     common = ["--community", "1", "--data-dir", str(tmp_path)]
     code = main(["report", "weekly", *common, "--week", WEEK, "--out", str(out)])
     assert code == 0
-    assert len(bars(out.read_text(encoding="utf-8"))) == 12
+    written = out.read_text(encoding="utf-8")
+    assert len(bars(written)) == 12
+    _self_contained(written)  # the file carries the pages' stylesheet: it reads on its own
+    assert "<style>" in written
     daily = tmp_path / "daily.json"
     code = main(
         [
