@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import pytest_asyncio
 
-from community_hub_tools.broker.embedded import EmbeddedBroker
 from tests.support.brokers import MosquittoProcess, free_port, start_mosquitto
 from tests.support.postgres import PostgresServer, find_server
+
+if TYPE_CHECKING:
+    from community_hub_tools.broker.embedded import EmbeddedBroker
 
 
 @pytest.fixture
@@ -56,6 +59,9 @@ async def embedded_broker() -> AsyncIterator[EmbeddedBroker]:
     loop while they wait for the broker (use ``asyncio.to_thread`` or poll
     with ``asyncio.sleep``).
     """
+    # Imported here: the demo extra (amqtt) is not needed to collect the other tests.
+    from community_hub_tools.broker.embedded import EmbeddedBroker
+
     broker = EmbeddedBroker(host="127.0.0.1", port=free_port())
     await broker.start()
     try:
