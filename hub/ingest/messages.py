@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Final
 
 from pydantic import ValidationError
 
@@ -108,32 +110,59 @@ def hub_dead_letter(item: Incoming, reason: str, now: datetime) -> DeadLetter:
     )
 
 
+def _take_event(parsed: Parsed, item: Incoming, _now: datetime) -> None:
+    if item.lane is None:
+        raise ValueError(f"no lane in topic {item.topic}")
+    parsed.events.append(_event(parsed, item))
+
+
+def _take_dead_letter(parsed: Parsed, item: Incoming, _now: datetime) -> None:
+    letter = DeadLetter.model_validate_json(item.payload)
+    _confirm(parsed, item, letter.dead_letter_id)
+    _agree("gateway", gateway_of(item.topic), letter.gateway_id)
+    parsed.letters.append(letter)
+
+
+def _take_availability(parsed: Parsed, item: Incoming, _now: datetime) -> None:
+    report = DeviceAvailability.model_validate_json(item.payload)
+    _agree("gateway", gateway_of(item.topic), report.gateway_id)
+    _agree("device", _last_level(item.topic), report.device_id)
+    parsed.availability.append(report)
+
+
+def _take_command_result(parsed: Parsed, item: Incoming, _now: datetime) -> None:
+    result = CommandResult.model_validate_json(item.payload)
+    _agree("device", _last_level(item.topic), result.device_id)
+    parsed.results.append((gateway_of(item.topic), result))
+
+
+def _take_gateway_status(parsed: Parsed, item: Incoming, now: datetime) -> None:
+    if item.payload not in (b"online", b"offline"):
+        raise ValueError(f"gateway status must be online or offline, on {item.topic}")
+    parsed.gateways.append((gateway_of(item.topic), item.payload == b"online", now))
+
+
+# What each kind of topic (chub_mqtt.topics.topic_kind) carries into a batch. A topic
+# kind the hub subscribes to without an entry here becomes a dead letter.
+TOPIC_HANDLERS: Final[Mapping[str, Callable[[Parsed, Incoming, datetime], None]]] = {
+    "events": _take_event,
+    "deadletters": _take_dead_letter,
+    "availability": _take_availability,
+    "command-results": _take_command_result,
+    "status": _take_gateway_status,
+}
+
+
 def parse_into(parsed: Parsed, item: Incoming, now: datetime) -> None:
     """Add one message to ``parsed``: as what it carries, or as a dead letter."""
     kind = topic_kind(item.topic)
     try:
         if len(item.payload) > MESSAGE_MAX_BYTES:
             raise Untrusted(f"message of {len(item.payload)} bytes; at most {MESSAGE_MAX_BYTES}")
-        if kind == "events" and item.lane is not None:
-            parsed.events.append(_event(parsed, item))
-        elif kind == "deadletters":
-            letter = DeadLetter.model_validate_json(item.payload)
-            _confirm(parsed, item, letter.dead_letter_id)
-            _agree("gateway", gateway_of(item.topic), letter.gateway_id)
-            parsed.letters.append(letter)
-        elif kind == "availability":
-            report = DeviceAvailability.model_validate_json(item.payload)
-            _agree("gateway", gateway_of(item.topic), report.gateway_id)
-            _agree("device", _last_level(item.topic), report.device_id)
-            parsed.availability.append(report)
-        elif kind == "command-results":
-            result = CommandResult.model_validate_json(item.payload)
-            _agree("device", _last_level(item.topic), result.device_id)
-            parsed.results.append((gateway_of(item.topic), result))
-        elif kind == "status" and item.payload in (b"online", b"offline"):
-            parsed.gateways.append((gateway_of(item.topic), item.payload == b"online", now))
-        else:
+        take = TOPIC_HANDLERS.get(kind) if kind is not None else None
+        if take is None:
             raise ValueError(f"no handler for topic {item.topic}")
+        take(parsed, item, now)
     except ValidationError as exc:
         parsed.letters.append(hub_dead_letter(item, _reason(exc), now))
     except ValueError as exc:  # Untrusted included
