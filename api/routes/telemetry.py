@@ -178,7 +178,9 @@ async def device_chart(
         tz = ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
         tz = ZoneInfo("UTC")
-    resolution = choose_resolution(since, until, until, Retention.from_settings(ctx.settings))
+    resolution = choose_resolution(
+        since, until, until, Retention.from_settings(ctx.settings.telemetry)
+    )
     svg = await draw_device_chart(
         conn, device_id, found[chart], since=since, until=until, resolution=resolution, tz=tz
     )
