@@ -137,9 +137,13 @@ async def run_pipeline_bench(
             "HUB_DATA_DIR": str(work / "data"),
             "HUB_MQTT_PORT": str(broker.port),
             "HUB_API_PORT": str(free_port()),
-            "HUB_WATCH_PORT": str(watch_port),
-            "HUB_EDGE_SERVERS": "watch",
-            "HUB_EDGE_HOST": "127.0.0.1",
+            "EDGE_DATA_DIR": str(work / "data"),
+            "EDGE_MQTT_PORT": str(broker.port),
+            "EDGE_PORTS": f"watch={watch_port}",
+            "EDGE_SERVERS": "watch",
+            "EDGE_HOST": "127.0.0.1",
+            # All the simulated watches connect from this one address.
+            "EDGE_MAX_CONNECTIONS_PER_ADDRESS": str(connections + 100),
         }
         procs = [
             await asyncio.create_subprocess_exec(

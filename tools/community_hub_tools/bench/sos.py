@@ -639,9 +639,15 @@ async def _deployment(
         "HUB_MQTT_PORT": str(broker.port),
         "HUB_API_HOST": "127.0.0.1",
         "HUB_API_PORT": str(api_port),
-        "HUB_WATCH_PORT": str(watch_port),
-        "HUB_EDGE_SERVERS": "watch",
-        "HUB_EDGE_HOST": "127.0.0.1",
+        "EDGE_DATA_DIR": str(data),
+        "EDGE_MQTT_HOST": "127.0.0.1",
+        "EDGE_MQTT_PORT": str(broker.port),
+        "EDGE_PORTS": f"watch={watch_port}",
+        "EDGE_SERVERS": "watch",
+        "EDGE_HOST": "127.0.0.1",
+        # Every simulated watch connects from this one address; the bound is for a
+        # carrier NAT's share of a real community, not for a benchmark's loopback.
+        "EDGE_MAX_CONNECTIONS_PER_ADDRESS": str(wearers + 100),
         **(env_extra or {}),
     }
     env.pop("HUB_DATABASE_URL", None)
