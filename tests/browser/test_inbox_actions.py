@@ -15,9 +15,9 @@ from typing import Any, cast
 
 import httpx
 import pytest
-from edge.simulator import SimulatedWatch, send_once
 from playwright.async_api import Browser, Route, ViewportSize, expect
 
+from community_hub_tools.sim.watch import SimulatedWatch, send_once
 from tests.browser.conftest import log_in
 from tests.support.brokers import MosquittoProcess
 from tests.support.hubdata import volunteer_on_duty_for

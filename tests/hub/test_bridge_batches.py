@@ -12,7 +12,7 @@ from typing import Any
 from chub_mqtt.topics import event_topic
 from device_adapters.model import Lane
 from hub.bridge.mqtt_bridge import MqttBridge
-from hub.settings import Settings
+from hub.settings import MqttSettings, Settings
 
 
 def _deliver(bridge: MqttBridge, mid: int, lane: Lane) -> None:
@@ -31,7 +31,7 @@ def _deliver(bridge: MqttBridge, mid: int, lane: Lane) -> None:
 
 
 def _bridge(inbox_limit: int | None = None) -> MqttBridge:
-    bridge = MqttBridge(Settings(mqtt_receiver_process=False), inbox_limit=inbox_limit)
+    bridge = MqttBridge(Settings(mqtt=MqttSettings(receiver_process=False)), inbox_limit=inbox_limit)
     # What start() records; no broker needed here.
     for client in (bridge._alarms, bridge._main):
         assert client is not None
