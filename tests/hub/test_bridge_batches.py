@@ -31,7 +31,9 @@ def _deliver(bridge: MqttBridge, mid: int, lane: Lane) -> None:
 
 
 def _bridge(inbox_limit: int | None = None) -> MqttBridge:
-    bridge = MqttBridge(Settings(mqtt=MqttSettings(receiver_process=False)), inbox_limit=inbox_limit)
+    bridge = MqttBridge(
+        Settings(mqtt=MqttSettings(receiver_process=False)), inbox_limit=inbox_limit
+    )
     # What start() records; no broker needed here.
     for client in (bridge._alarms, bridge._main):
         assert client is not None
