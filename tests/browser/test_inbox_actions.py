@@ -51,7 +51,10 @@ async def test_the_inbox_shows_the_actions_the_api_says(
         api = stack.api_url
         volunteer = await volunteer_on_duty_for(stack.hub.db, SUN, datetime.now(UTC))
         await send_once(
-            "127.0.0.1", settings.watch_port, SimulatedWatch(SUN).alarm("sos"), expect_reply=True
+            "127.0.0.1",
+            stack.edge_settings.watch_port,
+            SimulatedWatch(SUN).alarm("sos"),
+            expect_reply=True,
         )
         async with httpx.AsyncClient(timeout=10) as client:
             mine = await stack.login(client, volunteer)
