@@ -102,5 +102,5 @@ def test_a_port_for_an_unknown_server_is_refused(monkeypatch: pytest.MonkeyPatch
 
 def test_the_local_broker_port_is_not_an_edge_port(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EDGE_PORTS", "local_mqtt=1884")
-    with pytest.raises(HostingError, match="HUB_LOCAL_MQTT_PORT"):
+    with pytest.raises(HostingError, match="EDGE_LOCAL_MQTT_PORT"):
         build_servers(EdgeSettings(), NullUplink())
