@@ -46,22 +46,43 @@ _RESTART_MAX_S = 30.0
 _STOP_S = 10.0
 _BACKLOG = 2048
 PORT_HINT = "choose another with --api-port or HUB_API_PORT"
+# A hub killed outright leaves its API workers holding the port until each sees the
+# hub's pipe close, which it can only once its own start-up is done (tens of seconds on
+# a loaded machine). A hub restarted meanwhile waits this long for them before it says
+# the port is taken.
+PORT_WAIT_S = 60.0
+_PORT_RETRY_S = 0.5
 
 
-def bind_public(host: str, port: int) -> socket.socket:
+def bind_public(host: str, port: int, *, wait_s: float = PORT_WAIT_S) -> socket.socket:
     """The API's listening socket, shared by every worker."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP, not 0: asyncio turns Nagle off (TCP_NODELAY) only on sockets that say
-    # so, and without it each small answer waited ~40 ms for the client's delayed ACK.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        if is_addr_in_use(exc):
-            raise PortInUseError(port, "HTTP API", host=host, hint=PORT_HINT) from exc
-        raise
+    deadline = time.monotonic() + wait_s
+    waiting = False
+    while True:
+        # IPPROTO_TCP, not 0: asyncio turns Nagle off (TCP_NODELAY) only on sockets that
+        # say so, and without it each small answer waited ~40 ms for the client's ACK.
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+            break
+        except OSError as exc:
+            sock.close()
+            if not is_addr_in_use(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise PortInUseError(port, "HTTP API", host=host, hint=PORT_HINT) from exc
+            if not waiting:
+                waiting = True
+                log.warning(
+                    "port %s on %s is in use; waiting up to %.0f s for it (an earlier "
+                    "hub's API workers end once they see that hub gone)",
+                    port,
+                    host,
+                    wait_s,
+                )
+            time.sleep(_PORT_RETRY_S)
     sock.listen(_BACKLOG)
     sock.set_inheritable(True)
     return sock
