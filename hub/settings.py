@@ -458,48 +458,6 @@ class Settings(BaseSettings):
     def sqlite_path(self) -> Path:
         return (self.data_dir / "hub.sqlite3").resolve()
 
-    # What hub/bridge reads, flat, as before: it is being rewritten, and takes the mqtt
-    # section when it is. Nothing else should read these.
-    @property
-    def mqtt_host(self) -> str:
-        return self.mqtt.host
-
-    @property
-    def mqtt_port(self) -> int:
-        return self.mqtt.port
-
-    @property
-    def mqtt_username(self) -> str | None:
-        return self.mqtt.username
-
-    @property
-    def mqtt_password(self) -> SecretStr | None:
-        return self.mqtt.password
-
-    @property
-    def mqtt_keepalive_s(self) -> int:
-        return self.mqtt.keepalive_s
-
-    @property
-    def mqtt_protocol(self) -> Literal["5", "3.1.1"]:
-        return self.mqtt.protocol
-
-    @property
-    def mqtt_receiver_process(self) -> bool:
-        return self.mqtt.receiver_process
-
-    @property
-    def hub_client_id(self) -> str:
-        return self.mqtt.client_id
-
-    @property
-    def shared_group(self) -> str | None:
-        return self.mqtt.shared_group
-
-    @property
-    def ingest_batch_size(self) -> int:
-        return self.ingest.batch_size
-
 
 def env_names() -> set[str]:
     """Every HUB_* name Settings reads (the renamed ones not included)."""

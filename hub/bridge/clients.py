@@ -24,33 +24,31 @@ from collections.abc import Callable
 from chub_mqtt import Client, MqttConnection, MqttError, Will
 from chub_mqtt.topics import alarm_client_id, hub_status_topic
 from hub.bridge.subscriptions import outgrown, subscriptions
-from hub.settings import Settings
+from hub.settings import MqttSettings
 
 
-def hub_connection(settings: Settings, client_id: str) -> MqttConnection:
-    s = settings
+def hub_connection(mqtt: MqttSettings, client_id: str) -> MqttConnection:
     return MqttConnection(
-        host=s.mqtt_host,
-        port=s.mqtt_port,
+        host=mqtt.host,
+        port=mqtt.port,
         client_id=client_id,
-        username=s.mqtt_username,
-        password=s.mqtt_password.get_secret_value() if s.mqtt_password else None,
-        keepalive_s=s.mqtt_keepalive_s,
-        protocol=s.mqtt_protocol,
+        username=mqtt.username,
+        password=mqtt.password.get_secret_value() if mqtt.password else None,
+        keepalive_s=mqtt.keepalive_s,
+        protocol=mqtt.protocol,
     )
 
 
 def main_client(
-    settings: Settings, inbox_limit: int, on_connection: Callable[[bool], None] | None = None
+    mqtt: MqttSettings, inbox_limit: int, on_connection: Callable[[bool], None] | None = None
 ) -> Client:
-    s = settings
-    status = hub_status_topic(s.hub_client_id)
+    status = hub_status_topic(mqtt.client_id)
     return Client(
-        hub_connection(s, s.hub_client_id),
+        hub_connection(mqtt, mqtt.client_id),
         persistent=True,
         manual_ack=True,
-        subscriptions=subscriptions("main", s.shared_group),
-        unsubscribe=outgrown("main", s.shared_group),
+        subscriptions=subscriptions("main", mqtt.shared_group),
+        unsubscribe=outgrown("main", mqtt.shared_group),
         will=Will(status, b"offline"),
         birth=Will(status, b"online"),
         receive_maximum=inbox_limit,
@@ -60,24 +58,23 @@ def main_client(
     )
 
 
-def alarm_client(settings: Settings) -> Client:
-    s = settings
+def alarm_client(mqtt: MqttSettings) -> Client:
     return Client(
-        hub_connection(s, alarm_client_id(s.hub_client_id)),
+        hub_connection(mqtt, alarm_client_id(mqtt.client_id)),
         persistent=True,
         manual_ack=True,
-        subscriptions=subscriptions("alarms", s.shared_group),
-        unsubscribe=outgrown("alarms", s.shared_group),
+        subscriptions=subscriptions("alarms", mqtt.shared_group),
+        unsubscribe=outgrown("alarms", mqtt.shared_group),
         name="hub's alarm MQTT connection",
     )
 
 
-async def say_offline(settings: Settings, main: Client, within_s: float = 2.0) -> None:
+async def say_offline(mqtt: MqttSettings, main: Client, within_s: float = 2.0) -> None:
     """Publish the retained ``offline`` status before a clean DISCONNECT (which, unlike
     a lost connection, does not publish the will); bounded, best effort."""
     if not main.connected:
         return
-    ack = main.publish_nowait(hub_status_topic(settings.hub_client_id), b"offline", retain=True)
+    ack = main.publish_nowait(hub_status_topic(mqtt.client_id), b"offline", retain=True)
     with contextlib.suppress(TimeoutError, MqttError):
         async with asyncio.timeout(within_s):
             await ack

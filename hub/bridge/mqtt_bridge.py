@@ -18,7 +18,7 @@ Guarantees it gives the ingest worker:
 - Bounded memory: when ``inbox_limit`` messages of the main connection wait for
   the worker, its client stops reading the socket until the worker has taken
   some; TCP pushes back and the rest waits in the broker.
-- The main connection in a process of its own (``mqtt_receiver_process``, the
+- The main connection in a process of its own (``mqtt.receiver_process``, the
   default; hub/bridge/receiver.py): paho's Python parsing of every message no
   longer competes with the ingest worker for the hub's GIL. Its messages arrive
   through a pipe, and their acknowledgements go back the same way. The alarm
@@ -96,19 +96,19 @@ def _incoming(message: Message, session: Session) -> Incoming:
 class MqttBridge:
     def __init__(self, settings: Settings, inbox_limit: int | None = None) -> None:
         """The alarm connection runs here; the main one too, or in a receiver process
-        with ``mqtt_receiver_process``."""
+        with ``mqtt.receiver_process``."""
         self._settings = settings
         # Room for two full batches: one being stored, the next one filling.
-        self._inbox_limit = inbox_limit or 2 * max(settings.ingest_batch_size, 1)
-        self._alarms = alarm_client(settings)
+        self._inbox_limit = inbox_limit or 2 * max(settings.ingest.batch_size, 1)
+        self._alarms = alarm_client(settings.mqtt)
         self._main: Client | None = None
         self._receiver: ReceiverProcess | None = None
-        if settings.mqtt_receiver_process:
+        if settings.mqtt.receiver_process:
             self._receiver = ReceiverProcess(
                 settings, self._inbox_limit, self._from_receiver, self._receiver_state
             )
         else:
-            self._main = main_client(settings, self._inbox_limit)
+            self._main = main_client(settings.mqtt, self._inbox_limit)
         # The receiver's messages, waiting for the worker.
         self._from_child: deque[Incoming] = deque()
         self._child_wakeup = asyncio.Event()
@@ -195,7 +195,7 @@ class MqttBridge:
 
     async def stop(self) -> None:
         if self._main is not None:
-            await say_offline(self._settings, self._main)
+            await say_offline(self._settings.mqtt, self._main)
         if self._receiver is not None:
             await self._receiver.stop()
         if self._main is not None:

@@ -97,7 +97,7 @@ class ReceiverProcess:
         self._process = self._context.Process(
             target=run_child,
             args=(self._settings, self._inbox_limit, theirs, log.getEffectiveLevel()),
-            name=f"{self._settings.hub_client_id}-receiver",
+            name=f"{self._settings.mqtt.client_id}-receiver",
             daemon=True,
         )
         self._process.start()

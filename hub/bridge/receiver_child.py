@@ -64,7 +64,7 @@ async def _serve(settings: Settings, inbox_limit: int, pipe: Connection) -> None
     def report(_up: bool | None = None) -> None:
         send(("state", state_of(client)))
 
-    client = main_client(settings, inbox_limit, on_connection=report)
+    client = main_client(settings.mqtt, inbox_limit, on_connection=report)
     outstanding = 0  # handed to the hub, not acknowledged yet
     room = asyncio.Event()
     stop = asyncio.Event()
@@ -121,6 +121,6 @@ async def _serve(settings: Settings, inbox_limit: int, pipe: Connection) -> None
     pumping = asyncio.create_task(pump())
     await stop.wait()
     pumping.cancel()
-    await say_offline(settings, client)
+    await say_offline(settings.mqtt, client)
     await client.stop()
     send(("stopped",))

@@ -70,7 +70,7 @@ async def test_messages_come_through_the_pipe_and_only_acknowledged_ones_are_for
     mosquitto: MosquittoProcess, tmp_path: Path
 ) -> None:
     settings = stack_settings(tmp_path, mosquitto.host, mosquitto.port)
-    assert settings.mqtt_receiver_process  # the default
+    assert settings.mqtt.receiver_process  # the default
     bridge = MqttBridge(settings)
     await bridge.start()
     try:
