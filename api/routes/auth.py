@@ -17,16 +17,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from api.deps import Context
 from api.errors import ErrorBody
 from api.login_limit import Refusal, client_ip, login_limiter, refusal_detail
-from api.security import CurrentUser, create_access_token
+from api.reader import CurrentReader, Reader, reader_for
+from api.security import Authenticated, CurrentUser, create_access_token
+from hub.i18n.locales import check as check_locale
 from hub.settings import JwtSettings
 from hub.users import refresh as refresh_tokens
 from hub.users.models import Role, UserPublic
-from hub.users.service import authenticate
+from hub.users.service import authenticate, set_locale
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -157,6 +159,42 @@ async def logout(body: RefreshRequest, ctx: Context) -> None:
         await refresh_tokens.revoke_family_of(conn, body.refresh_token, datetime.now(UTC))
 
 
+class Me(UserPublic):
+    language: str = Field(
+        description="the language this person reads: their own choice (`locale`), else "
+        "their browser's, else their community's"
+    )
+    timezone: str = Field(description="their community's time zone, for times shown to them")
+
+
+class LanguageChoice(BaseModel):
+    locale: str | None = Field(
+        description="a supported language (zh-CN, en), or null to follow the browser "
+        "and the community"
+    )
+
+    @field_validator("locale")
+    @classmethod
+    def _supported(cls, locale: str | None) -> str | None:
+        return None if locale is None else check_locale(locale)
+
+
+def _me(user: UserPublic, reader: Reader) -> Me:
+    return Me(**user.model_dump(), language=reader.language, timezone=reader.zone.key)
+
+
 @router.get("/me")
-async def me(user: CurrentUser) -> UserPublic:
-    return user
+async def me(user: CurrentUser, reader: CurrentReader) -> Me:
+    return _me(user, reader)
+
+
+@router.patch("/me", responses={422: {"model": ErrorBody}})
+async def choose_language(
+    body: LanguageChoice, auth: Authenticated, request: Request, ctx: Context
+) -> Me:
+    """Set the language this person reads everywhere (pages, notifications, reports)."""
+    user, scope = auth
+    async with ctx.db.write() as conn:
+        await set_locale(conn, user.id, body.locale)
+    chosen = user.model_copy(update={"locale": body.locale})
+    return _me(chosen, reader_for(chosen, scope, request))

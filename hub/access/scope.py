@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from hub.schema.duty import duty_rota
-from hub.schema.grid import buildings, grids, households
+from hub.schema.grid import buildings, communities, grids, households
 from hub.schema.residents import residents
 from hub.schema.users import users
 from hub.users.models import Role, UserPublic
@@ -25,6 +25,10 @@ class Scope:
     role: Role
     community_id: int | None
     household_id: int | None
+    # Where the person's community is, for what they read: its default language and
+    # its time zone (None: no community; the product's defaults apply).
+    community_locale: str | None = None
+    community_timezone: str | None = None
 
     @property
     def sees_everything(self) -> bool:
@@ -67,6 +71,9 @@ _USER_WITH_PLACE = (
         users.c.phone,
         users.c.community_id,
         users.c.resident_id,
+        users.c.locale,
+        communities.c.locale.label("community_locale"),
+        communities.c.timezone.label("community_timezone"),
         residents.c.household_id.label("resident_household_id"),
         grids.c.id.label("resident_grid_id"),
         grids.c.community_id.label("resident_community_id"),
@@ -76,6 +83,11 @@ _USER_WITH_PLACE = (
         .outerjoin(households, households.c.id == residents.c.household_id)
         .outerjoin(buildings, buildings.c.id == households.c.building_id)
         .outerjoin(grids, grids.c.id == buildings.c.grid_id)
+        # The community a resident lives in, else the one a worker works for.
+        .outerjoin(
+            communities,
+            communities.c.id == sa.func.coalesce(grids.c.community_id, users.c.community_id),
+        )
     )
     .where(users.c.id == sa.bindparam("user_id"), users.c.is_active)
 )
@@ -96,11 +108,19 @@ async def active_user_with_scope(
         phone=row.phone,
         community_id=row.community_id,
         resident_id=row.resident_id,
+        locale=row.locale,
     )
     household_id, community_id = None, user.community_id
     if user.resident_id is not None and row.resident_grid_id is not None:
         household_id, community_id = row.resident_household_id, row.resident_community_id
-    return user, Scope(user.id, user.role, community_id, household_id)
+    return user, Scope(
+        user.id,
+        user.role,
+        community_id,
+        household_id,
+        community_locale=row.community_locale,
+        community_timezone=row.community_timezone,
+    )
 
 
 def grids_of_community(scope: Scope) -> sa.Select[tuple[int]]:

@@ -8,40 +8,61 @@ written to a file by the command line, carries that same stylesheet inline.
 
 Autoescape is on: a value from the database cannot become markup. The words a
 person reads are in the templates, wrapped in ``_()`` (Jinja's i18n extension,
-with null translations until the message catalogs come), or, for the few made
-in Python, marked with :func:`hub.pages.text.N_`.
+with the message catalogs of hub.i18n), or, for the few made in Python, marked
+with :func:`hub.pages.text.N_` and translated where they are shown.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-_ENV = Environment(
-    loader=PackageLoader("hub.pages", "templates"),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    undefined=StrictUndefined,
-    extensions=["jinja2.ext.i18n"],
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-_ENV.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+from hub.i18n.catalogs import Domain, translations
+from hub.i18n.locales import DEFAULT, supported
 
-LANG = "en"
+
+@cache
+def _environment(language: str, domain: Domain) -> Environment:
+    """One environment per language and catalog domain: gettext is bound at install."""
+    env = Environment(
+        loader=PackageLoader("hub.pages", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_translations(  # type: ignore[attr-defined]
+        translations(language, domain), newstyle=True
+    )
+    return env
 
 
 def render(
-    template: str, *, static_root: str = "/", stylesheet: str | None = None, **context: Any
+    template: str,
+    *,
+    language: str = DEFAULT,
+    domain: Domain = "messages",
+    static_root: str = "/",
+    stylesheet: str | None = None,
+    **context: Any,
 ) -> str:
-    """A page from its template. ``static_root`` leads from the page's address to the
-    app's root (``../`` for ``/report/T``); ``stylesheet``, the stylesheet's text, is put
-    in the page instead of linked, for a page saved as a file."""
-    page = _ENV.get_template(template).render(
-        lang=LANG,
-        static_root=static_root,
-        inline_stylesheet=Markup(stylesheet) if stylesheet is not None else None,
-        **context,
+    """A page from its template, in ``language``. ``static_root`` leads from the page's
+    address to the app's root (``../`` for ``/report/T``); ``stylesheet``, the
+    stylesheet's text, is put in the page instead of linked, for a page saved as a file.
+    The people's pages (``app/``) take their words from the ``pages`` catalog."""
+    language = supported(language) or DEFAULT
+    page = (
+        _environment(language, domain)
+        .get_template(template)
+        .render(
+            lang=language,
+            static_root=static_root,
+            inline_stylesheet=Markup(stylesheet) if stylesheet is not None else None,
+            **context,
+        )
     )
     return page if page.endswith("\n") else page + "\n"

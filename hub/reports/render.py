@@ -9,6 +9,7 @@ one stylesheet; written to a file (``stylesheet=`` its text) they carry it inlin
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
@@ -56,7 +57,7 @@ def weekday(day: date, *, long: bool = False) -> str:
     return day.strftime("%A" if long else "%a")
 
 
-def _formatters(tz: ZoneInfo) -> dict[str, object]:
+def _formatters(tz: ZoneInfo) -> dict[str, Any]:
     def local(at: datetime | None, with_date: bool = True) -> str:
         return local_time(at, tz, with_date=with_date)
 

@@ -20,6 +20,8 @@ communities = sa.Table(
     sa.Column("street_id", sa.ForeignKey("streets.id"), nullable=False, index=True),
     sa.Column("name", sa.String(100), nullable=False),
     sa.Column("timezone", sa.String(64), nullable=False, server_default="Asia/Shanghai"),
+    # The language of its people who chose none and whose browser asks for none we speak.
+    sa.Column("locale", sa.String(16), nullable=False, server_default="zh-CN"),
 )
 
 grids = sa.Table(

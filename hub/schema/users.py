@@ -20,6 +20,9 @@ users = sa.Table(
     # The community a manager, staff member or volunteer works for; the resident a resident user is.
     sa.Column("community_id", sa.ForeignKey("communities.id"), index=True),
     sa.Column("resident_id", sa.ForeignKey("residents.id"), index=True),
+    # The language the person chose (hub.i18n.locales); None: their browser's, else
+    # their community's.
+    sa.Column("locale", sa.String(16)),
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
 

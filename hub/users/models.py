@@ -23,3 +23,4 @@ class UserPublic(BaseModel):
     phone: str | None = None
     community_id: int | None = None
     resident_id: int | None = None
+    locale: str | None = None

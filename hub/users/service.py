@@ -34,6 +34,7 @@ def _public(row: sa.Row[tuple[object, ...]]) -> UserPublic:
         phone=m["phone"],
         community_id=m["community_id"],
         resident_id=m["resident_id"],
+        locale=m["locale"],
     )
 
 
@@ -94,3 +95,8 @@ async def authenticate(db: Database, username: str, password: str) -> UserPublic
     if not await asyncio.to_thread(_verifies, stored_hash, password):
         return None
     return _public(row) if row else None
+
+
+async def set_locale(conn: AsyncConnection, user_id: int, locale: str | None) -> None:
+    """Record the language a person chose (a supported tag), or forget it (None)."""
+    await conn.execute(sa.update(users).where(users.c.id == user_id).values(locale=locale))

@@ -1,0 +1,86 @@
+"""Who reads an answer: their language and their community's time zone.
+
+A person's language is their profile's choice, else the best their browser asks
+for (Accept-Language), else their community's default (hub.i18n.locales.choose).
+Pages opened before logging in have no profile: the ``chub_lang`` cookie, which the
+pages set when a person picks a language or logs in, stands in for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from fastapi import Depends, Request
+
+from api.deps import Conn
+from api.security import Authenticated
+from hub.access.scope import Scope
+from hub.grid.zones import community_zone
+from hub.i18n import catalogs, times
+from hub.i18n.locales import choose, supported
+from hub.schema.grid import communities
+from hub.users.models import UserPublic
+
+LANGUAGE_COOKIE = "chub_lang"
+
+
+@dataclass(frozen=True)
+class Reader:
+    """The language and zone of the person an answer is for."""
+
+    language: str
+    zone: ZoneInfo
+
+    def text(self, message: str, /, **params: object) -> str:
+        return catalogs.gettext(self.language, message, **params)
+
+    def time(self, at: datetime) -> str:
+        return times.local_time(at, self.zone, self.language)
+
+
+def reader_for(user: UserPublic, scope: Scope, request: Request) -> Reader:
+    """The reader a logged-in person is for this request."""
+    language = choose(
+        profile=user.locale,
+        accept_language=request.headers.get("accept-language"),
+        community=scope.community_locale,
+    )
+    return Reader(language, community_zone(scope.community_timezone))
+
+
+async def _reader(request: Request, auth: Authenticated) -> Reader:
+    return reader_for(auth[0], auth[1], request)
+
+
+CurrentReader = Annotated[Reader, Depends(_reader)]
+
+
+async def _first_community(conn: Conn) -> tuple[str | None, str | None]:
+    # A hub serves one community, or a few of one street: before logging in, a page
+    # speaks the first one's language.
+    row = (
+        await conn.execute(
+            sa.select(communities.c.locale, communities.c.timezone)
+            .order_by(communities.c.id)
+            .limit(1)
+        )
+    ).first()
+    return (row.locale, row.timezone) if row is not None else (None, None)
+
+
+async def _visitor(request: Request, conn: Conn) -> Reader:
+    locale, zone = await _first_community(conn)
+    language = choose(
+        profile=supported(request.query_params.get("lang"))
+        or supported(request.cookies.get(LANGUAGE_COOKIE)),
+        accept_language=request.headers.get("accept-language"),
+        community=locale,
+    )
+    return Reader(language, community_zone(zone))
+
+
+VisitorReader = Annotated[Reader, Depends(_visitor)]
