@@ -8,13 +8,16 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
 
+from api import labels
 from api.deps import Conn, Context, Limit, Offset
 from api.errors import invalid_input
 from api.pagination import Page
+from api.reader import CurrentReader
 from api.security import UserScope
 from hub.alerts import service
 from hub.alerts.models import AlertPublic
 from hub.alerts.service import get_alert, list_alerts
+from hub.pages.text import N_
 from hub.schema.alerts import AlertStatus
 from hub.users.models import Role
 
@@ -25,6 +28,7 @@ router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 async def alerts(
     scope: UserScope,
     conn: Conn,
+    reader: CurrentReader,
     status_: Annotated[AlertStatus | None, Query(alias="status")] = None,
     kind: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z0-9_]+\.[a-z0-9_]+$")] = None,
     since: Annotated[
@@ -49,15 +53,19 @@ async def alerts(
         limit=limit,
         offset=offset,
     )
+    items = [labels.alert(a, reader.language) for a in items]
     return Page(items=items, total=total, limit=limit, offset=offset)
 
 
 @router.get("/{alert_id}")
-async def alert(scope: UserScope, conn: Conn, alert_id: int) -> AlertPublic:
+async def alert(scope: UserScope, conn: Conn, reader: CurrentReader, alert_id: int) -> AlertPublic:
     found = await get_alert(conn, scope, alert_id)
     if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {alert_id} visible to you")
-    return found
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            reader.text(N_("no alert %(id)s visible to you"), id=alert_id),
+        )
+    return labels.alert(found, reader.language)
 
 
 class ClearRequest(BaseModel):
@@ -74,14 +82,17 @@ _CLEAR_ROLES = (Role.ADMIN, Role.COMMUNITY_STAFF, Role.PROPERTY_MANAGER)
     "/{alert_id}/acknowledge",
     responses={403: {"description": "residents cannot"}, 409: {"description": "not open"}},
 )
-async def acknowledge_alert(scope: UserScope, ctx: Context, alert_id: int) -> AlertPublic:
+async def acknowledge_alert(
+    scope: UserScope, ctx: Context, reader: CurrentReader, alert_id: int
+) -> AlertPublic:
     """I have it in hand: stops the alarm's escalation chain at its next step."""
     if scope.role not in _ACK_ROLES:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, f"role {scope.role.value} cannot acknowledge alerts"
         )
     async with ctx.db.write() as conn:
-        return await service.acknowledge(conn, scope, alert_id, datetime.now(UTC))
+        done = await service.acknowledge(conn, scope, alert_id, datetime.now(UTC))
+    return labels.alert(done, reader.language)
 
 
 @router.post(
@@ -89,7 +100,7 @@ async def acknowledge_alert(scope: UserScope, ctx: Context, alert_id: int) -> Al
     responses={403: {"description": "only staff"}, 409: {"description": "already cleared"}},
 )
 async def clear_alert(
-    scope: UserScope, ctx: Context, alert_id: int, request: ClearRequest
+    scope: UserScope, ctx: Context, reader: CurrentReader, alert_id: int, request: ClearRequest
 ) -> AlertPublic:
     """Clear an alarm the device cannot clear by itself (with the reason, for the record)."""
     if scope.role not in _CLEAR_ROLES:
@@ -97,4 +108,5 @@ async def clear_alert(
             status.HTTP_403_FORBIDDEN, f"role {scope.role.value} cannot clear alerts"
         )
     async with ctx.db.write() as conn:
-        return await service.clear(conn, scope, alert_id, request.reason, datetime.now(UTC))
+        done = await service.clear(conn, scope, alert_id, request.reason, datetime.now(UTC))
+    return labels.alert(done, reader.language)

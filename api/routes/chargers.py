@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Conn, Context, Limit, Offset
 from api.pagination import Page
+from api.reader import CurrentReader
 from api.security import UserScope, require_roles
 from hub.chargers import reservations
 from hub.chargers.models import ChargerAvailability, Reservation
@@ -37,11 +38,11 @@ class ReservationRequest(BaseModel):
 
 
 @router.get("/api/v1/chargers/availability", response_model=list[ChargerAvailability])
-async def availability(scope: UserScope, conn: Conn) -> Response:
+async def availability(scope: UserScope, conn: Conn, reader: CurrentReader) -> Response:
     """Every charger of your community, port by port; a port you reserved says so."""
     # The JSON comes ready from the service (each charger serialised once per change of
     # its state), so it is not validated and serialised again here.
-    body = await availability_json(conn, scope, datetime.now(UTC))
+    body = await availability_json(conn, scope, datetime.now(UTC), reader.language)
     return Response(content=body, media_type="application/json")
 
 

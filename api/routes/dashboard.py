@@ -16,8 +16,10 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, sta
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from api import labels
 from api.deps import Conn, Context
 from api.errors import MAX_ID, ErrorBody
+from api.reader import CurrentReader
 from api.routes.health import monitor
 from api.security import UserScope, own_community, require_roles
 from hub.access.scope import Scope
@@ -29,6 +31,7 @@ from hub.dashboard.service import (
     community_zone,
     device_events,
 )
+from hub.pages.text import N_
 from hub.users.models import Role, UserPublic
 
 router = APIRouter(tags=["dashboard"])
@@ -71,13 +74,18 @@ async def _zone(conn: Conn, community: int | None) -> str:
 
 @router.get("/api/v1/dashboard", responses=_NOT_FOUND)
 async def dashboard(
-    _viewer: Viewer, scope: UserScope, conn: Conn, community_id: CommunityId = None
+    _viewer: Viewer,
+    scope: UserScope,
+    conn: Conn,
+    reader: CurrentReader,
+    community_id: CommunityId = None,
 ) -> Dashboard:
     """Building health, the newest active alerts, open tickets by time limit, alerts per
     day by kind and the median time to close, for the last 14 days (local days)."""
     community = _community_for(scope, community_id)
     zone = await _zone(conn, community)
-    return await build_dashboard(conn, scope, community, zone, datetime.now(UTC))
+    found = await build_dashboard(conn, scope, community, zone, datetime.now(UTC))
+    return labels.dashboard(found, reader.language)
 
 
 @router.get(
@@ -138,6 +146,7 @@ async def devices_of_building(
     _viewer: Viewer,
     scope: UserScope,
     conn: Conn,
+    reader: CurrentReader,
     building_id: Annotated[int, Path(gt=0, le=MAX_ID)],
     community_id: CommunityId = None,
 ) -> list[BuildingDevice]:
@@ -146,14 +155,18 @@ async def devices_of_building(
     community = _community_for(scope, community_id)
     found = await building_devices(conn, scope, community, building_id)
     if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no building {building_id} visible to you")
-    return found
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            reader.text(N_("no building %(id)s visible to you"), id=building_id),
+        )
+    return [labels.building_device(d, reader.language) for d in found]
 
 
 @router.get("/api/v1/devices/{device_id}/events", tags=["devices"])
 async def device_history(
     scope: UserScope,
     conn: Conn,
+    reader: CurrentReader,
     device_id: Annotated[str, Path(max_length=128)],
     limit: Annotated[int, Query(ge=1, le=200, description="how many, newest first")] = 50,
 ) -> DeviceEvents:
@@ -161,5 +174,8 @@ async def device_history(
     Duress events are shown to community staff and admins only."""
     found = await device_events(conn, scope, device_id, limit)
     if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no device {device_id!r} visible to you")
-    return found
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            reader.text(N_("no device %(id)s visible to you"), id=repr(device_id)),
+        )
+    return labels.device_events(found, reader.language)

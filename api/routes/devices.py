@@ -8,15 +8,18 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from api import labels
 from api.deps import Conn, Context, Limit, Offset
 from api.errors import MAX_ID, ErrorBody
 from api.pagination import Page
+from api.reader import CurrentReader
 from api.security import UserScope, require_roles
 from device_adapters.model import DeviceFamily
 from hub.access.scope import Scope
 from hub.devices.models import DevicePublic
 from hub.devices.service import DeviceFilters, get_device, list_devices
 from hub.devices.sources import move_device
+from hub.pages.text import N_
 from hub.users.models import Role, UserPublic
 
 router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
@@ -27,6 +30,7 @@ log = logging.getLogger(__name__)
 async def devices(
     scope: UserScope,
     conn: Conn,
+    reader: CurrentReader,
     family: Annotated[DeviceFamily | None, Query()] = None,
     building_id: Annotated[
         int | None,
@@ -67,17 +71,24 @@ async def devices(
         offset=offset,
         filters=filters,
     )
+    items = [labels.device(d, reader.language) for d in items]
     return Page(items=items, total=total, limit=limit, offset=offset)
 
 
 @router.get("/{device_id}")
 async def device(
-    scope: UserScope, conn: Conn, device_id: Annotated[str, Path(max_length=128)]
+    scope: UserScope,
+    conn: Conn,
+    reader: CurrentReader,
+    device_id: Annotated[str, Path(max_length=128)],
 ) -> DevicePublic:
     found = await get_device(conn, scope, device_id)
     if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no device {device_id!r} visible to you")
-    return found
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            reader.text(N_("no device %(id)s visible to you"), id=repr(device_id)),
+        )
+    return labels.device(found, reader.language)
 
 
 class GatewayBinding(BaseModel):

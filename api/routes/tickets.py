@@ -12,9 +12,11 @@ from fastapi import APIRouter, HTTPException, Query, status
 from api.deps import Conn, Context, Limit, Offset
 from api.errors import MAX_ID
 from api.pagination import Page
+from api.reader import CurrentReader, Reader
 from api.security import CurrentUser, UserScope
 from api.state import ApiContext
 from hub.notifications import outbox
+from hub.pages.text import N_
 from hub.residents.card import ResidentCard, resident_card
 from hub.tickets import handlers, intake, service
 from hub.tickets.models import (
@@ -27,6 +29,7 @@ from hub.tickets.models import (
     TicketTransitionRequest,
 )
 from hub.tickets.service import get_ticket, list_tickets
+from hub.tickets.words import labelled
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
 
@@ -36,6 +39,12 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"description": "not allowed in the ticket's state, or changed concurrently"},
     422: {"description": "an input is missing or invalid; the detail names it"},
 }
+
+
+def _not_visible(reader: Reader, ticket_id: int) -> HTTPException:
+    return HTTPException(
+        status.HTTP_404_NOT_FOUND, reader.text(N_("no ticket %(id)s visible to you"), id=ticket_id)
+    )
 
 
 def _committed(ctx: ApiContext) -> None:
@@ -48,6 +57,7 @@ def _committed(ctx: ApiContext) -> None:
 async def tickets(
     scope: UserScope,
     conn: Conn,
+    reader: CurrentReader,
     status_: Annotated[TicketStatus | None, Query(alias="status")] = None,
     level: Annotated[
         TicketLevel | None, Query(description="grid: handled in the grid; community: raised")
@@ -69,12 +79,17 @@ async def tickets(
     items, total = await list_tickets(
         conn, scope, status=status_, level=level, limit=limit, offset=offset, filters=filters
     )
+    items = [labelled(t, reader.language) for t in items]
     return Page(items=items, total=total, limit=limit, offset=offset)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=_ERRORS)
 async def open_ticket(
-    request: TicketCreate, user: CurrentUser, scope: UserScope, ctx: Context
+    request: TicketCreate,
+    user: CurrentUser,
+    scope: UserScope,
+    ctx: Context,
+    reader: CurrentReader,
 ) -> TicketPublic:
     """Take in a ticket (一号受理).
 
@@ -90,29 +105,36 @@ async def open_ticket(
         answer = await service.reload_for(conn, scope, opened.ticket_id)
         await outbox.enqueue(conn, opened.notifications)
     _committed(ctx)
-    return answer
+    return labelled(answer, reader.language)
 
 
 @router.get("/{ticket_id}")
-async def ticket(scope: UserScope, conn: Conn, ticket_id: int) -> TicketPublic:
+async def ticket(
+    scope: UserScope, conn: Conn, reader: CurrentReader, ticket_id: int
+) -> TicketPublic:
     """A ticket with its audit trail, its `co_handlers` and `actions`: what the caller
     may do to it now."""
     found = await get_ticket(conn, scope, ticket_id)
     if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no ticket {ticket_id} visible to you")
-    return found
+        raise _not_visible(reader, ticket_id)
+    return labelled(found, reader.language)
 
 
 @router.get("/{ticket_id}/resident", responses={404: _ERRORS[404]})
-async def ticket_resident(scope: UserScope, conn: Conn, ticket_id: int) -> ResidentCard:
+async def ticket_resident(
+    scope: UserScope, conn: Conn, reader: CurrentReader, ticket_id: int
+) -> ResidentCard:
     """The resident a ticket concerns, for whoever may see the ticket: name, phone, address
     and family contacts. No health history (the alarm is on the ticket)."""
     found = await get_ticket(conn, scope, ticket_id)
     if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no ticket {ticket_id} visible to you")
+        raise _not_visible(reader, ticket_id)
     card = await resident_card(conn, found.resident_id) if found.resident_id else None
     if card is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"ticket {ticket_id} names no resident")
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            reader.text(N_("ticket %(id)s names no resident"), id=ticket_id),
+        )
     return card
 
 
@@ -131,6 +153,7 @@ async def transition_ticket(
     user: CurrentUser,
     scope: UserScope,
     ctx: Context,
+    reader: CurrentReader,
 ) -> TicketPublic:
     """Take one step of the community workflow (dispatch, accept, return, start, ...).
 
@@ -139,14 +162,20 @@ async def transition_ticket(
     to dispatch; `new_due_at` to grant an extension; `score` (1-5) to rate.
     """
     async with ctx.db.write() as conn:
-        return await service.transition(
+        answer = await service.transition(
             conn, ticket_id, request.action, user, scope, request, datetime.now(UTC)
         )
+    return labelled(answer, reader.language)
 
 
 @router.post("/{ticket_id}/co-handlers", status_code=status.HTTP_201_CREATED, responses=_ERRORS)
 async def add_co_handler(
-    ticket_id: int, request: CoHandlerAdd, user: CurrentUser, scope: UserScope, ctx: Context
+    ticket_id: int,
+    request: CoHandlerAdd,
+    user: CurrentUser,
+    scope: UserScope,
+    ctx: Context,
+    reader: CurrentReader,
 ) -> TicketPublic:
     """Ask someone to handle the ticket jointly with its assignee (联动处置).
 
@@ -162,23 +191,34 @@ async def add_co_handler(
         )
         await outbox.enqueue(conn, [notification])
     _committed(ctx)
-    return answer
+    return labelled(answer, reader.language)
 
 
 @router.delete("/{ticket_id}/co-handlers/{user_id}", responses=_ERRORS)
 async def remove_co_handler(
-    ticket_id: int, user_id: int, user: CurrentUser, scope: UserScope, ctx: Context
+    ticket_id: int,
+    user_id: int,
+    user: CurrentUser,
+    scope: UserScope,
+    ctx: Context,
+    reader: CurrentReader,
 ) -> TicketPublic:
     """Take a co-handler off the ticket (same callers and states as adding one)."""
     async with ctx.db.write() as conn:
-        return await handlers.remove_co_handler(
+        answer = await handlers.remove_co_handler(
             conn, ticket_id, user_id, user, scope, datetime.now(UTC)
         )
+    return labelled(answer, reader.language)
 
 
 @router.post("/{ticket_id}/raise", responses=_ERRORS)
 async def raise_ticket(
-    ticket_id: int, request: RaiseRequest, user: CurrentUser, scope: UserScope, ctx: Context
+    ticket_id: int,
+    request: RaiseRequest,
+    user: CurrentUser,
+    scope: UserScope,
+    ctx: Context,
+    reader: CurrentReader,
 ) -> TicketPublic:
     """Raise a grid-level ticket to the community (小事不出网格，大事不出社区).
 
@@ -191,4 +231,4 @@ async def raise_ticket(
         )
         await outbox.enqueue(conn, [notification])
     _committed(ctx)
-    return answer
+    return labelled(answer, reader.language)

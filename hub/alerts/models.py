@@ -14,7 +14,10 @@ class AlertPublic(BaseModel):
     id: int
     device_id: str
     kind: str
+    # Words for people next to the codes, in the reader's language (hub.devices.words).
+    kind_label: str | None = None
     severity: Severity
+    severity_label: str | None = None
     status: AlertStatus
     summary: str
     opened_at: datetime

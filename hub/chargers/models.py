@@ -19,6 +19,8 @@ class Availability(StrEnum):
 class PortAvailability(BaseModel):
     port: int
     availability: Availability
+    # ``availability`` as residents read it (空闲, 充电中, 已预约, 故障, 离线).
+    availability_label: str | None = None
     status: str | None = None
     power_w: float | None = None
     updated_at: datetime | None = None
@@ -35,6 +37,7 @@ class ChargerAvailability(BaseModel):
     last_seen_at: datetime | None
     ports: list[PortAvailability]
     summary: dict[Availability, int]
+    summary_labels: dict[Availability, str] | None = None
 
 
 class ReservationStatus(StrEnum):

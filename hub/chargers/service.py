@@ -27,6 +27,8 @@ from hub.chargers.models import (
     PortAvailability,
     ReservationStatus,
 )
+from hub.chargers.words import labelled, port_label
+from hub.i18n.locales import DEFAULT
 from hub.schema.chargers import charger_reservations
 from hub.schema.devices import devices
 from hub.schema.events import events
@@ -155,7 +157,8 @@ class _Rendered:
     json: bytes
 
 
-_rendered: dict[str, _Rendered] = {}
+# Kept per device and language: the ports' labels are in the JSON (hub.chargers.words).
+_rendered: dict[tuple[str, str], _Rendered] = {}
 # Far above any hub's chargers (about 10 kB each); only devices removed for good pile up.
 _MAX_RENDERED = 10_000
 _R = charger_reservations
@@ -200,7 +203,7 @@ def _availability_query(everything: bool, has_community: bool) -> sa.Select[Any]
     return query.where(nothing())
 
 
-def _render(device_id: str, key: tuple[Any, ...]) -> _Rendered:
+def _render(device_id: str, key: tuple[Any, ...], language: str) -> _Rendered:
     name, protocol, building_id, last_seen_at, state_json = key
     row = SimpleNamespace(
         id=device_id,
@@ -210,11 +213,11 @@ def _render(device_id: str, key: tuple[Any, ...]) -> _Rendered:
         last_seen_at=last_seen_at,
         state=orjson.loads(state_json) if state_json else None,
     )
-    charger = availability_of(row)
+    charger = labelled(availability_of(row), language)
     rendered = _Rendered(key, charger, charger.__pydantic_serializer__.to_json(charger))
     if len(_rendered) >= _MAX_RENDERED:
         _rendered.clear()
-    _rendered[device_id] = rendered
+    _rendered[(device_id, language)] = rendered
     return rendered
 
 
@@ -241,7 +244,7 @@ async def reserved_ports(
 
 
 def _with_reservations(
-    charger: ChargerAvailability, held: dict[int, Any], scope: Scope
+    charger: ChargerAvailability, held: dict[int, Any], scope: Scope, language: str
 ) -> ChargerAvailability:
     """The charger with the ports in ``held`` (reservations by port) shown reserved."""
     ports: list[PortAvailability] = []
@@ -250,7 +253,10 @@ def _with_reservations(
         if reservation is None or port.availability in _SHOWN_OVER_RESERVATION:
             ports.append(port)
             continue
-        update: dict[str, Any] = {"availability": Availability.RESERVED}
+        update: dict[str, Any] = {
+            "availability": Availability.RESERVED,
+            "availability_label": port_label(Availability.RESERVED, language),
+        }
         if reservation.user_id == scope.user_id:
             update |= {"reserved_by_me": True, "reserved_until": reservation.ends_at}
         ports.append(port.model_copy(update=update))
@@ -258,7 +264,7 @@ def _with_reservations(
 
 
 async def _availability(
-    conn: AsyncConnection, scope: Scope, now: datetime
+    conn: AsyncConnection, scope: Scope, now: datetime, language: str
 ) -> list[tuple[ChargerAvailability, bytes]]:
     """Each visible charger as a model and as its JSON, ordered by device id."""
     query = _availability_query(scope.sees_everything, scope.community_id is not None)
@@ -269,9 +275,9 @@ async def _availability(
     with_reservations: list[str] = []
     kept = _rendered
     for device_id, *key, held in await conn.execute(query, params):
-        rendered = kept.get(device_id)
+        rendered = kept.get((device_id, language))
         if rendered is None or rendered.key != tuple(key):
-            rendered = _render(device_id, tuple(key))
+            rendered = _render(device_id, tuple(key), language)
         found.append(rendered)
         if held:
             with_reservations.append(device_id)
@@ -284,23 +290,25 @@ async def _availability(
         if not ports:
             answer.append((rendered.charger, rendered.json))
             continue
-        charger = _with_reservations(rendered.charger, ports, scope)
+        charger = _with_reservations(rendered.charger, ports, scope, language)
         answer.append((charger, charger.__pydantic_serializer__.to_json(charger)))
     return answer
 
 
 async def list_availability(
-    conn: AsyncConnection, scope: Scope, now: datetime | None = None
+    conn: AsyncConnection, scope: Scope, now: datetime | None = None, language: str = DEFAULT
 ) -> list[ChargerAvailability]:
-    """Every charger the user may see, port by port, with the ports reserved now."""
-    found = await _availability(conn, scope, now or datetime.now(UTC))
+    """Every charger the user may see, port by port, with the ports reserved now; the
+    ports' labels in ``language``."""
+    found = await _availability(conn, scope, now or datetime.now(UTC), language)
     # Copies: the kept models must stay as their kept JSON says.
     return [charger.model_copy(deep=True) for charger, _ in found]
 
 
 async def availability_json(
-    conn: AsyncConnection, scope: Scope, now: datetime | None = None
+    conn: AsyncConnection, scope: Scope, now: datetime | None = None, language: str = DEFAULT
 ) -> bytes:
     """``list_availability`` as the JSON array the API answers with, from the kept parts."""
-    parts = [part for _, part in await _availability(conn, scope, now or datetime.now(UTC))]
+    found = await _availability(conn, scope, now or datetime.now(UTC), language)
+    parts = [part for _, part in found]
     return b"[" + b",".join(parts) + b"]"

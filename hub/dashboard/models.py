@@ -44,7 +44,10 @@ class ActiveAlert(BaseModel):
     building_id: int | None
     building_name: str | None
     kind: str
+    # Words for people next to the codes, in the reader's language (hub.devices.words).
+    kind_label: str | None = None
     severity: Severity
+    severity_label: str | None = None
     status: AlertStatus
     summary: str
     opened_at: datetime
@@ -96,6 +99,9 @@ class Dashboard(BaseModel):
     active_alerts_total: int
     tickets_by_limit: TicketLimits
     alert_kinds: list[str] = Field(description="kinds in alerts_per_day, the most frequent first")
+    alert_kind_labels: dict[str, str] | None = Field(
+        None, description="each of alert_kinds in the reader's language"
+    )
     alerts_per_day: list[AlertsDay] = Field(description="alerts opened, oldest day first")
     time_to_close: TimeToClose
 
@@ -110,6 +116,9 @@ class BuildingDevice(BaseModel):
     battery_pct: int | None
     last_seen_at: datetime | None
     low_battery: bool
+    # Words for people next to the codes, in the reader's language (hub.devices.words).
+    online_label: str | None = None
+    battery_label: str | None = None
     faulted: bool
     active_alerts: int
 
@@ -117,6 +126,7 @@ class BuildingDevice(BaseModel):
 class DeviceEventPublic(BaseModel):
     event_id: UUID
     kind: str
+    kind_label: str | None = None
     severity: Severity
     lane: Lane
     device_time: datetime | None = Field(description="when the device says it happened")

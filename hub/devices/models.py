@@ -46,5 +46,8 @@ class DevicePublic(BaseModel):
     battery_pct: int | None
     state: dict[str, Any]
     online: bool | None = None
+    # Words for people next to the codes, in the reader's language (hub.devices.words).
+    online_label: str | None = None
+    battery_label: str | None = None
     availability_reason: str | None = None
     availability_changed_at: datetime | None = None

@@ -115,6 +115,9 @@ class ActionOffer(BaseModel):
     action: TicketAction
     target: TicketStatus
     inputs: list[ActionInput]
+    # The action and its target as a person reads them, in the reader's language.
+    label: str | None = None
+    target_label: str | None = None
 
 
 class TicketPublic(BaseModel):
@@ -123,6 +126,8 @@ class TicketPublic(BaseModel):
     description: str = ""
     category: str
     status: TicketStatus
+    # ``status`` as a person reads it, in the reader's language (已派单 / Dispatched).
+    status_label: str | None = None
     priority: str
     source: TicketSource
     alert_id: int | None

@@ -1,0 +1,55 @@
+"""Words for people next to the API's codes, in the reader's language.
+
+A device's reachability and battery, an alert's kind and severity, an event's kind:
+the answers keep their codes (``online``, ``kind``, ``severity``) for machines and gain
+``*_label`` fields for the pages (hub.devices.words has the words). Tickets have theirs
+in hub.tickets.words, charging ports in hub.chargers.words.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from hub.alerts.models import AlertPublic
+from hub.dashboard.models import ActiveAlert, BuildingDevice, Dashboard, DeviceEvents
+from hub.devices.models import DevicePublic
+from hub.devices.words import (
+    battery_label,
+    kind_label,
+    low_battery_label,
+    online_label,
+    severity_label,
+)
+
+_Alert = TypeVar("_Alert", AlertPublic, ActiveAlert)
+
+
+def device(found: DevicePublic, tag: str) -> DevicePublic:
+    found.online_label = online_label(found.online, tag)
+    found.battery_label = battery_label(found.battery_pct, tag)
+    return found
+
+
+def alert(found: _Alert, tag: str) -> _Alert:
+    found.kind_label = kind_label(found.kind, tag)
+    found.severity_label = severity_label(found.severity, tag)
+    return found
+
+
+def building_device(found: BuildingDevice, tag: str) -> BuildingDevice:
+    found.online_label = online_label(found.online, tag)
+    found.battery_label = low_battery_label(tag) if found.low_battery else None
+    return found
+
+
+def dashboard(found: Dashboard, tag: str) -> Dashboard:
+    for active in found.active_alerts:
+        alert(active, tag)
+    found.alert_kind_labels = {kind: kind_label(kind, tag) for kind in found.alert_kinds}
+    return found
+
+
+def device_events(found: DeviceEvents, tag: str) -> DeviceEvents:
+    for event in found.items:
+        event.kind_label = kind_label(event.kind, tag)
+    return found
