@@ -19,6 +19,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from api.reader import request_reader
 from hub.errors import Conflict, Forbidden, HubError, InvalidInput, NotFound
 
 # The largest id a database row can have (a signed 64-bit integer).
@@ -70,13 +71,16 @@ _STATUS: tuple[tuple[type[HubError], int], ...] = (
 )
 
 
-async def _refused(_request: Request, exc: Exception) -> JSONResponse:
-    """The hub's refusals (hub/errors.py), mapped to HTTP here and nowhere else."""
+async def _refused(request: Request, exc: Exception) -> JSONResponse:
+    """The hub's refusals (hub/errors.py), mapped to HTTP here and nowhere else, said in
+    the reader's language (the codes, ``loc`` and ``type`` stay as they are)."""
+    reader = request_reader(request)
+    why = exc.for_reader(reader.language, reader.zone) if isinstance(exc, HubError) else str(exc)
     if isinstance(exc, InvalidInput):
-        problem = {"type": "value_error", "loc": [exc.where, exc.field], "msg": exc.message}
+        problem = {"type": "value_error", "loc": [exc.where, exc.field], "msg": why}
         return JSONResponse({"detail": [problem]}, status_code=422)
     code = next((code for kind, code in _STATUS if isinstance(exc, kind)), 400)
-    return JSONResponse({"detail": str(exc)}, status_code=code)
+    return JSONResponse({"detail": why}, status_code=code)
 
 
 def install_error_handlers(app: FastAPI) -> None:

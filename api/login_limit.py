@@ -8,11 +8,13 @@ the client's address, the clock, and the words of a refusal.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from api.reader import Reader
+from hub.pages.text import N_
 from hub.settings import LoginSettings
 from hub.storage.db import Database
 from hub.users.login_limits import (
@@ -29,9 +31,12 @@ Clock = Callable[[], datetime]
 __all__ = ["Attempt", "LoginLimiter", "Refusal", "client_ip", "login_limiter", "refusal_detail"]
 
 _WHY = {
-    Limit.ACCOUNT_ADDRESS: "too many failed logins for this username from your address",
-    Limit.ADDRESS: "too many failed logins from your address",
-    Limit.ACCOUNT: "too many failed logins for this username",
+    Limit.ACCOUNT_ADDRESS: N_(
+        "too many failed logins for this username from your address; "
+        "try again at %(time)s (%(wait)s)"
+    ),
+    Limit.ADDRESS: N_("too many failed logins from your address; try again at %(time)s (%(wait)s)"),
+    Limit.ACCOUNT: N_("too many failed logins for this username; try again at %(time)s (%(wait)s)"),
 }
 
 
@@ -39,8 +44,13 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def refusal_detail(refusal: Refusal) -> str:
-    return f"{_WHY[refusal.limit]}; try again in {refusal.retry_after} s"
+def refusal_detail(refusal: Refusal, reader: Reader, now: datetime) -> str:
+    """Why a login is refused and when to try again: the local time and how long from now
+    (the Retry-After header keeps the seconds for machines)."""
+    wait = timedelta(seconds=refusal.retry_after)
+    return reader.text(
+        _WHY[refusal.limit], time=reader.time(now + wait, now=now), wait=reader.relative(wait)
+    )
 
 
 class LoginLimiter:

@@ -9,7 +9,7 @@ pages set when a person picks a language or logs in, stands in for it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -38,8 +38,13 @@ class Reader:
     def text(self, message: str, /, **params: object) -> str:
         return catalogs.gettext(self.language, message, **params)
 
-    def time(self, at: datetime) -> str:
-        return times.local_time(at, self.zone, self.language)
+    def time(self, at: datetime, *, now: datetime | None = None) -> str:
+        """``at`` in the community's zone, its day said relative to ``now`` (today, ...)."""
+        return times.local_time(at, self.zone, self.language, now=now)
+
+    def relative(self, delta: timedelta) -> str:
+        """``5分钟后`` / ``in 5 minutes`` (negative: ago)."""
+        return times.relative(delta, self.language)
 
 
 def reader_for(user: UserPublic, scope: Scope, request: Request) -> Reader:
@@ -53,7 +58,9 @@ def reader_for(user: UserPublic, scope: Scope, request: Request) -> Reader:
 
 
 async def _reader(request: Request, auth: Authenticated) -> Reader:
-    return reader_for(auth[0], auth[1], request)
+    reader = reader_for(auth[0], auth[1], request)
+    request.state.reader = reader
+    return reader
 
 
 CurrentReader = Annotated[Reader, Depends(_reader)]
@@ -80,7 +87,28 @@ async def _visitor(request: Request, conn: Conn) -> Reader:
         accept_language=request.headers.get("accept-language"),
         community=locale,
     )
-    return Reader(language, community_zone(zone))
+    reader = Reader(language, community_zone(zone))
+    request.state.reader = reader
+    return reader
+
+
+def request_reader(request: Request) -> Reader:
+    """The reader of a request whose answer is an error: the one its route asked for,
+    else the logged-in person's (api.security keeps who it is), else a visitor by their
+    cookie or browser, in the default zone."""
+    found = getattr(request.state, "reader", None)
+    if isinstance(found, Reader):
+        return found
+    auth = getattr(request.state, "auth", None)
+    if auth is not None:
+        return reader_for(auth[0], auth[1], request)
+    language = choose(
+        profile=supported(request.query_params.get("lang"))
+        or supported(request.cookies.get(LANGUAGE_COOKIE)),
+        accept_language=request.headers.get("accept-language"),
+        community=None,
+    )
+    return Reader(language, community_zone(None))
 
 
 VisitorReader = Annotated[Reader, Depends(_visitor)]

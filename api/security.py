@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import jwt
-from fastapi import Depends, HTTPException, status
+from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -58,13 +58,15 @@ async def current_user(token: str, ctx: ApiContext, conn: AsyncConnection) -> Us
 
 
 async def _authenticated(
-    token: Annotated[str, Depends(oauth2_scheme)], ctx: Context, conn: Conn
+    request: Request, token: Annotated[str, Depends(oauth2_scheme)], ctx: Context, conn: Conn
 ) -> tuple[UserPublic, Scope]:
     # The user and their scope in one query: every request asks for them (FastAPI runs
     # this once per request however many dependencies want either).
     found = await active_user_with_scope(conn, _user_id(token, ctx.settings.jwt))
     if found is None:
         raise _UNAUTHORIZED
+    # Kept for the error handler: a refusal is said in this person's language.
+    request.state.auth = found
     return found
 
 

@@ -4,13 +4,68 @@ Domains raise these (or their own subclasses, which name the thing refused); the
 maps the family to HTTP once (api/errors.py): NotFound 404, Forbidden 403, Conflict
 409, InvalidInput 422 naming its field. The message is a sentence for a person. Each
 also is the builtin exception of its kind, so older ``except LookupError`` still holds.
+
+A refusal's message is a catalog message id with ``%(name)s`` placeholders and its
+values apart (``Conflict(N_("port %(port)s is already reserved"), port=2)``): ``str()``
+is the English, for logs; :meth:`HubError.for_reader` says it in a reader's language,
+a time in their community's zone, and a value that is itself words (a :data:`Words`,
+e.g. a ticket state's label) in their language. A message made whole by an f-string
+still works: it has no catalog entry and reads in English.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from hub.i18n import catalogs, times
+
+# A value that is words: it is said in the reader's language (tag → text).
+Words = Callable[[str], str]
+
+
+def shown(value: object, tag: str, zone: ZoneInfo, now: datetime | None = None) -> object:
+    """A message's value as a reader of ``tag`` reads it: a time local, words in their
+    language, a span of time as "5分钟后"; anything else as it is."""
+    if isinstance(value, datetime):
+        return times.local_time(value, zone, tag, now=now)
+    if isinstance(value, timedelta):
+        return times.relative(value, tag)
+    if callable(value):
+        return value(tag)
+    return value
+
+
+def say(
+    message: str,
+    params: Mapping[str, object],
+    tag: str,
+    zone: ZoneInfo,
+    now: datetime | None = None,
+) -> str:
+    """``message`` in ``tag``'s language with its values as the reader reads them."""
+    if not params:
+        return catalogs.gettext(tag, message)
+    return catalogs.gettext(
+        tag, message, **{k: shown(v, tag, zone, now) for k, v in params.items()}
+    )
+
+
+def _english(message: str, params: Mapping[str, object]) -> str:
+    return say(message, params, "en", ZoneInfo("UTC"), datetime.now(UTC)) if params else message
+
 
 class HubError(Exception):
-    """A request the hub refuses; ``str()`` says why, for a person."""
+    """A request the hub refuses; ``str()`` says why, for a person (in English)."""
+
+    def __init__(self, message: str = "", /, **params: object) -> None:
+        self.message_id, self.params = message, params
+        super().__init__(_english(message, params))
+
+    def for_reader(self, tag: str, zone: ZoneInfo, now: datetime | None = None) -> str:
+        """Why, in ``tag``'s language, times in ``zone``."""
+        return say(self.message_id, self.params, tag, zone, now)
 
 
 class NotFound(HubError, LookupError):
@@ -28,6 +83,12 @@ class Conflict(HubError, RuntimeError):
 class InvalidInput(HubError, ValueError):
     """An input is missing or wrong; ``field`` names it (``where``: body, query, path)."""
 
-    def __init__(self, field: str, message: str, *, where: str = "body") -> None:
-        super().__init__(f"{field}: {message}")
-        self.field, self.message, self.where = field, message, where
+    def __init__(self, field: str, message: str, *, where: str = "body", **params: object) -> None:
+        HubError.__init__(self, message, **params)
+        self.args = (f"{field}: {self.message}",)
+        self.field, self.where = field, where
+
+    @property
+    def message(self) -> str:
+        """What is wrong with the field, in English."""
+        return _english(self.message_id, self.params)

@@ -22,9 +22,10 @@ from pydantic import BaseModel, Field, field_validator
 from api.deps import Context
 from api.errors import ErrorBody
 from api.login_limit import Refusal, client_ip, login_limiter, refusal_detail
-from api.reader import CurrentReader, Reader, reader_for
+from api.reader import CurrentReader, Reader, VisitorReader, reader_for
 from api.security import Authenticated, CurrentUser, create_access_token
 from hub.i18n.locales import check as check_locale
+from hub.pages.text import N_
 from hub.settings import JwtSettings
 from hub.users import refresh as refresh_tokens
 from hub.users.models import Role, UserPublic
@@ -97,6 +98,7 @@ async def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     request: Request,
     ctx: Context,
+    reader: VisitorReader,
 ) -> Token:
     """Log in: an access token (short-lived) and a refresh token (long-lived, single use)."""
     limiter = login_limiter(request)
@@ -104,14 +106,14 @@ async def login(
     if isinstance(attempt, Refusal):  # the password is not even checked
         raise HTTPException(
             status_code=status.HTTP_429_TOO_MANY_REQUESTS,
-            detail=refusal_detail(attempt),
+            detail=refusal_detail(attempt, reader, limiter.clock()),
             headers={"Retry-After": str(attempt.retry_after)},
         )
     user = await authenticate(ctx.db, form.username, form.password)
     if user is None:
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,
-            detail="wrong username or password",
+            detail=reader.text(N_("wrong username or password")),
             headers={"WWW-Authenticate": "Bearer"},
         )
     now = datetime.now(UTC)

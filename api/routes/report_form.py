@@ -17,7 +17,7 @@ import json
 import math
 import time
 from collections import deque
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import segno
@@ -27,10 +27,12 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.deps import Conn, Context
+from api.reader import CurrentReader, Reader, VisitorReader
 from api.security import UserScope, require_roles
 from api.state import ApiContext
 from hub.notifications import outbox
 from hub.pages import render
+from hub.pages.text import N_
 from hub.policy.document import Category
 from hub.policy.service import rules_for
 from hub.tickets import intake
@@ -115,6 +117,7 @@ async def grid_report_qr(
     scope: UserScope,
     conn: Conn,
     ctx: Context,
+    reader: CurrentReader,
     base_url: Annotated[
         str | None,
         Query(
@@ -128,12 +131,20 @@ async def grid_report_qr(
     """The grid's QR code, to print and put up in the grid: it opens the report form."""
     grid = await intake.grid_info(conn, grid_id)
     if grid is None or (not scope.sees_everything and grid.community_id != scope.community_id):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no grid {grid_id} in your community")
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            reader.text(N_("no grid %(id)s in your community"), id=grid_id),
+        )
     base = (base_url or str(request.base_url)).rstrip("/")
     url = f"{base}/report/{intake.grid_report_token(grid.id, _secret(ctx))}"
     out = io.BytesIO()
     segno.make(url, error="m").save(
-        out, kind="svg", scale=8, border=4, title=f"Report a problem: {grid.name}"
+        out,
+        kind="svg",
+        scale=8,
+        border=4,
+        # The poster's words: 扫码报事 (scan to report).
+        title=reader.text(N_("Scan to report a problem: %(grid)s"), grid=grid.name),
     )
     return Response(
         out.getvalue(),
@@ -157,6 +168,7 @@ def _form_page(
     grid: intake.GridInfo,
     categories: dict[str, Category],
     *,
+    language: str,
     static_root: str,
     values: dict[str, str] | None = None,
     errors: list[tuple[str, str]] | None = None,
@@ -165,6 +177,7 @@ def _form_page(
     values = values or {}
     return render(
         "report_form/form.html",
+        language=language,
         static_root=static_root,
         action=action,
         grid=grid,
@@ -176,12 +189,24 @@ def _form_page(
     )
 
 
-def _message_page(static_root: str, reason: str, retry_after: int = 0) -> str:
+def _message_page(static_root: str, reason: str, reader: Reader, wait: str = "") -> str:
     return render(
         "report_form/message.html",
+        language=reader.language,
         static_root=static_root,
         reason=reason,
-        retry_after=retry_after,
+        wait=wait,
+    )
+
+
+def _wait(reader: Reader, retry_after: int) -> str:
+    """When to try again: the local time and how long from now."""
+    now = datetime.now(UTC)
+    delta = timedelta(seconds=retry_after)
+    return reader.text(
+        N_("too many reports from your address; try again at %(time)s (%(wait)s)"),
+        time=reader.time(now + delta, now=now),
+        wait=reader.relative(delta),
     )
 
 
@@ -200,13 +225,20 @@ async def _grid_and_categories(
     response_class=HTMLResponse,
     include_in_schema=False,
 )
-async def report_form(token: str, conn: Conn, ctx: Context) -> HTMLResponse:
+async def report_form(token: str, conn: Conn, ctx: Context, reader: VisitorReader) -> HTMLResponse:
     found = await _grid_and_categories(conn, token, ctx.settings.qr_accepted_secrets())
     if found is None:
-        return HTMLResponse(_message_page(FORM_ROOT, "not_found"), status.HTTP_404_NOT_FOUND)
+        page = _message_page(FORM_ROOT, "not_found", reader)
+        return HTMLResponse(page, status.HTTP_404_NOT_FOUND)
     grid, categories = found
     # Relative, so the page works wherever the hub is mounted (…/report/T → …/problem-reports/T).
-    page = _form_page(f"../api/v1/problem-reports/{token}", grid, categories, static_root=FORM_ROOT)
+    page = _form_page(
+        f"../api/v1/problem-reports/{token}",
+        grid,
+        categories,
+        language=reader.language,
+        static_root=FORM_ROOT,
+    )
     return HTMLResponse(page)
 
 
@@ -230,10 +262,10 @@ async def _body(request: Request) -> dict[str, Any]:
         return {k: v for k, v in form.items() if isinstance(v, str)}
     try:
         body = json.loads(await request.body() or b"null")
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _Invalid([("body", f"not valid JSON: {exc}")]) from None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise _Invalid([("body", N_("not valid JSON"))]) from None
     if not isinstance(body, dict):
-        raise _Invalid([("body", "send a JSON object or a form")])
+        raise _Invalid([("body", N_("send a JSON object or a form"))])
     return body
 
 
@@ -243,13 +275,32 @@ class _Invalid(Exception):
         self.problems = problems
 
 
-def _problems(exc: ValidationError) -> list[tuple[str, str]]:
+def _problems(exc: ValidationError, reader: Reader) -> list[tuple[str, str]]:
     found = []
     for error in exc.errors():
         field = ".".join(str(part) for part in error["loc"]) or "body"
-        message = str(error["msg"]).removeprefix("Value error, ")
-        found.append((field, message))
+        found.append((field, _field_message(error, reader)))
     return found
+
+
+def _field_message(error: Any, reader: Reader) -> str:
+    """A field's problem in the reader's language, by the kind of problem pydantic found
+    (its own English otherwise); a validator's message is itself a catalog message id."""
+    kind, limits = error["type"], error.get("ctx") or {}
+    if kind == "missing":
+        return reader.text(N_("required"))
+    if kind == "string_too_short":
+        if limits.get("min_length") == 1:
+            return reader.text(N_("must not be empty"))
+        return reader.text(N_("at least %(n)s characters"), n=limits.get("min_length"))
+    if kind == "string_too_long":
+        return reader.text(N_("at most %(n)s characters"), n=limits.get("max_length"))
+    if kind in ("string_type", "string_pattern_mismatch"):
+        return reader.text(N_("not in the expected form"))
+    if kind == "extra_forbidden":
+        return reader.text(N_("not a field of this form"))
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return reader.text(message)
 
 
 _FORM_SCHEMA = ReportForm.model_json_schema()
@@ -285,17 +336,19 @@ _FORM_SCHEMA = ReportForm.model_json_schema()
         }
     },
 )
-async def submit_report(token: str, request: Request, ctx: Context) -> Response:
+async def submit_report(
+    token: str, request: Request, ctx: Context, reader: VisitorReader
+) -> Response:
     """Open a ticket (source `resident`) in the QR code's grid, from `reporter_name`,
     `reporter_phone`, `category` (a resident-facing one; default `resident_report`) and
     `description` (1-2000 characters). A form post gets an HTML page back, JSON gets JSON."""
     as_html = _is_form(request)
     retry_after = _limiter(request).hit(request.client.host if request.client else "unknown")
     if retry_after:
-        message = f"too many reports from your address; try again in {retry_after} s"
+        message = _wait(reader, retry_after)
         headers = {"Retry-After": str(retry_after)}
         if as_html:
-            page = _message_page(ANSWER_ROOT, "wait", retry_after)
+            page = _message_page(ANSWER_ROOT, "wait", reader, message)
             return HTMLResponse(page, status.HTTP_429_TOO_MANY_REQUESTS, headers)
         return JSONResponse({"detail": message}, status.HTTP_429_TOO_MANY_REQUESTS, headers)
 
@@ -303,8 +356,10 @@ async def submit_report(token: str, request: Request, ctx: Context) -> Response:
         found = await _grid_and_categories(conn, token, ctx.settings.qr_accepted_secrets())
     if found is None:
         if as_html:
-            return HTMLResponse(_message_page(ANSWER_ROOT, "not_found"), status.HTTP_404_NOT_FOUND)
-        return JSONResponse({"detail": "no such report code"}, status.HTTP_404_NOT_FOUND)
+            page = _message_page(ANSWER_ROOT, "not_found", reader)
+            return HTMLResponse(page, status.HTTP_404_NOT_FOUND)
+        unknown = reader.text(N_("no such report code"))
+        return JSONResponse({"detail": unknown}, status.HTTP_404_NOT_FOUND)
     grid, categories = found
 
     values: dict[str, Any] = {}
@@ -313,35 +368,55 @@ async def submit_report(token: str, request: Request, ctx: Context) -> Response:
         try:
             form = ReportForm.model_validate(values)
         except ValidationError as exc:
-            raise _Invalid(_problems(exc)) from None
+            raise _Invalid(_problems(exc, reader)) from None
         async with ctx.db.write() as conn:
             try:
                 opened = await intake.open_from_report(conn, grid, form, datetime.now(UTC))
             except InvalidTicketInput as exc:
-                raise _Invalid([(exc.field, exc.message)]) from None
+                why = exc.for_reader(reader.language, reader.zone)
+                raise _Invalid([(exc.field, why)]) from None
             await outbox.enqueue(conn, opened.notifications)
     except _Invalid as exc:
+        problems = [(field, reader.text(message)) for field, message in exc.problems]
         if as_html:
             shown = {k: str(v) for k, v in values.items() if isinstance(v, str | int)}
             page = _form_page(
-                token, grid, categories, static_root=ANSWER_ROOT, values=shown, errors=exc.problems
+                token,
+                grid,
+                categories,
+                language=reader.language,
+                static_root=ANSWER_ROOT,
+                values=shown,
+                errors=problems,
             )
             return HTMLResponse(page, 422)
         detail = [
             {"type": "value_error", "loc": ["body", *field.split(".")], "msg": message}
-            for field, message in exc.problems
+            for field, message in problems
         ]
         return JSONResponse({"detail": detail}, 422)
 
     if ctx.outbox is not None:
         ctx.outbox.poke()  # committed: deliver the notifications now
-    message = (
-        f"Thank you, {form.reporter_name}: your report was received as ticket "
-        f"{opened.ticket_id}. Staff of {grid.name} will follow it up and may call you."
+    message = reader.text(
+        N_(
+            "Thank you, %(name)s: your report was received as ticket %(id)s. "
+            "Staff of %(grid)s will follow it up and may call you."
+        ),
+        name=form.reporter_name,
+        id=opened.ticket_id,
+        grid=grid.name,
     )
     if as_html:
         # Its form posts to …/problem-reports/T again.
-        page = _form_page(token, grid, categories, static_root=ANSWER_ROOT, done=message)
+        page = _form_page(
+            token,
+            grid,
+            categories,
+            language=reader.language,
+            static_root=ANSWER_ROOT,
+            done=message,
+        )
         return HTMLResponse(page, status.HTTP_201_CREATED)
     receipt = ReportReceipt(ticket_id=opened.ticket_id, grid_id=grid.id, message=message)
     return JSONResponse(receipt.model_dump(mode="json"), status.HTTP_201_CREATED)

@@ -17,6 +17,7 @@ Rules (docs/reservations.md):
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,8 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.access.scope import Scope
 from hub.chargers.models import Availability, Reservation, ReservationStatus
 from hub.chargers.service import effective_status, find_charger
+from hub.chargers.words import port_label, reservation_label
 from hub.errors import Conflict, Forbidden, NotFound
 from hub.notifications.base import Notification
+from hub.pages.text import N_
 from hub.schema.chargers import charger_reservations
 from hub.schema.devices import devices
 from hub.schema.users import users
@@ -109,16 +112,19 @@ async def reserve(
     """
     if user.role is not Role.RESIDENT:
         raise ReservationForbidden(
-            f"role {user.role.value} may not reserve a charging port; only residents may"
+            N_("your role (%(role)s) may not reserve a charging port; only residents may"),
+            role=user.role.value,
         )
     if not MIN_MINUTES <= minutes <= MAX_MINUTES:
         raise ValueError(f"minutes must be between {MIN_MINUTES} and {MAX_MINUTES}")
     charger = await find_charger(conn, user, device_id)
     if charger is None:
-        raise ReservationNotFound(f"no charger {device_id!r} in your community")
+        raise ReservationNotFound(N_("no charger %(id)s in your community"), id=repr(device_id))
     state = next((p for p in charger.ports if p.port == port), None)
     if state is None:
-        raise ReservationNotFound(f"charger {device_id!r} has no port {port}")
+        raise ReservationNotFound(
+            N_("charger %(id)s has no port %(port)s"), id=repr(device_id), port=port
+        )
 
     # PostgreSQL: one reservation request per resident at a time (SQLite: ignored, and
     # the write lock plus the re-count after the insert do the same).
@@ -135,14 +141,24 @@ async def reserve(
     mine = next((r for r in still if r.user_id == user.user_id), None)
     if mine is not None:
         raise ReservationConflict(
-            f"you already have an active reservation ({mine.id}: port {mine.port} of "
-            f"{mine.charger_name} until {mine.ends_at.isoformat()}); cancel it first"
+            N_(
+                "you already have an active reservation (port %(port)s of %(charger)s "
+                "until %(until)s); cancel it first"
+            ),
+            port=mine.port,
+            charger=mine.charger_name,
+            until=mine.ends_at,
         )
     if still:
-        raise ReservationConflict(f"port {port} of {charger.name} is already reserved")
+        raise ReservationConflict(
+            N_("port %(port)s of %(charger)s is already reserved"), port=port, charger=charger.name
+        )
     if state.availability is not Availability.AVAILABLE:
         raise ReservationConflict(
-            f"port {port} of {charger.name} is {state.availability.value}, not available"
+            N_("port %(port)s of %(charger)s is not free: %(state)s"),
+            port=port,
+            charger=charger.name,
+            state=partial(port_label, state.availability),
         )
 
     ends_at = now + timedelta(minutes=minutes)
@@ -161,7 +177,9 @@ async def reserve(
     except IntegrityError:
         # Another request reserved the port between our look and our insert.
         raise ReservationConflict(
-            f"port {port} of {charger.name} was just reserved by someone else"
+            N_("port %(port)s of %(charger)s was just reserved by someone else"),
+            port=port,
+            charger=charger.name,
         ) from None
     assert inserted.inserted_primary_key is not None
     reservation_id = int(inserted.inserted_primary_key[0])
@@ -173,7 +191,7 @@ async def reserve(
         )
     ).scalar_one()
     if count > 1:  # a second request of the same resident got in first
-        raise ReservationConflict("you already have an active reservation; cancel it first")
+        raise ReservationConflict(N_("you already have an active reservation; cancel it first"))
     await timers.schedule(
         conn,
         timer_key(reservation_id),
@@ -194,17 +212,21 @@ async def cancel(
         await conn.execute(_query().where(_R.c.id == reservation_id, _R.c.user_id == user.user_id))
     ).first()
     if row is None:
-        raise ReservationNotFound(f"no reservation {reservation_id} of yours")
+        raise ReservationNotFound(N_("no reservation %(id)s of yours"), id=reservation_id)
     status = await _settle(conn, row, now)
     if status is not ReservationStatus.ACTIVE:
-        raise ReservationConflict(f"reservation {reservation_id} is already {status.value}")
+        raise ReservationConflict(
+            N_("reservation %(id)s has already ended (%(status)s)"),
+            id=reservation_id,
+            status=partial(reservation_label, status),
+        )
     done = await conn.execute(
         _R.update()
         .where(_R.c.id == reservation_id, _R.c.status == _ACTIVE)
         .values(status=ReservationStatus.CANCELLED.value, ended_at=now)
     )
     if done.rowcount != 1:
-        raise ReservationConflict(f"reservation {reservation_id} is no longer active")
+        raise ReservationConflict(N_("reservation %(id)s is no longer active"), id=reservation_id)
     await timers.cancel(conn, timer_key(reservation_id), now, "reservation cancelled")
     return _public(row, ReservationStatus.CANCELLED, now)
 

@@ -5,7 +5,12 @@ The API keeps ``availability`` as its code; the label goes next to it.
 
 from __future__ import annotations
 
-from hub.chargers.models import Availability, ChargerAvailability, PortAvailability
+from hub.chargers.models import (
+    Availability,
+    ChargerAvailability,
+    PortAvailability,
+    ReservationStatus,
+)
 from hub.i18n.catalogs import pgettext
 
 
@@ -31,3 +36,15 @@ def labelled(charger: ChargerAvailability, tag: str) -> ChargerAvailability:
     ]
     labels = {a: port_label(a, tag) for a in Availability}
     return charger.model_copy(update={"ports": ports, "summary_labels": labels})
+
+
+def reservation_label(status: ReservationStatus | str, tag: str) -> str:
+    """A reservation's state: 进行中, 已取消, 已过期, 已使用."""
+    R = ReservationStatus
+    words: dict[str, str] = {
+        R.ACTIVE: pgettext(tag, "reservation", "Active"),
+        R.CANCELLED: pgettext(tag, "reservation", "Cancelled"),
+        R.EXPIRED: pgettext(tag, "reservation", "Expired"),
+        R.USED: pgettext(tag, "reservation", "Used"),
+    }
+    return words.get(status, str(status))

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from device_adapters.model import Severity
 from hub.access.scope import PROPERTY_TICKET_CATEGORIES, Scope, sees_care
+from hub.pages.text import N_
 from hub.policy.document import Category, RulesDocument
 from hub.policy.service import rules_for
 from hub.schema.grid import buildings, grids, households
@@ -99,7 +100,10 @@ def _check_category(name: str, allowed: dict[str, Category], who: str) -> Catego
     if category is None:
         raise InvalidTicketInput(
             "category",
-            f"unknown category {name!r} for {who}; choose one of: {', '.join(allowed) or 'none'}",
+            N_("unknown category %(name)s for %(who)s; choose one of: %(allowed)s"),
+            name=repr(name),
+            who=who,
+            allowed=", ".join(allowed) or "–",
         )
     return category
 

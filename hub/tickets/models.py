@@ -16,6 +16,8 @@ from pydantic import (
     field_validator,
 )
 
+from hub.pages.text import N_
+
 
 class TicketStatus(StrEnum):
     """一号受理 → 一体派单 → 联动处置 → 督查督办, as states."""
@@ -245,8 +247,11 @@ class ReportForm(BaseModel):
     def _phone(cls, value: str) -> str:
         digits = sum(c.isdigit() for c in value)
         if not _PHONE_CHARS.match(value) or not 6 <= digits <= 20:
+            # The message id: the form says it in the reader's language.
             raise ValueError(
-                "a phone number is 6 to 20 digits, optionally starting with + "
-                "(spaces and dashes allowed)"
+                N_(
+                    "a phone number is 6 to 20 digits, optionally starting with + "
+                    "(spaces and dashes allowed)"
+                )
             )
         return value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 
 import sqlalchemy as sa
 from pydantic import TypeAdapter
@@ -13,6 +14,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from hub.access.scope import Scope
 from hub.access.visibility import visible_tickets
 from hub.errors import Conflict, Forbidden, InvalidInput, NotFound
+from hub.pages.text import N_
 from hub.points import service as points
 from hub.points.models import Award
 from hub.policy.service import rules_for
@@ -21,7 +23,7 @@ from hub.schema.devices import devices
 from hub.schema.grid import households
 from hub.schema.tickets import ticket_handlers, ticket_log, tickets
 from hub.schema.users import users
-from hub.tickets import workflow
+from hub.tickets import words, workflow
 from hub.tickets.models import (
     RESOLVING,
     RESPONDING,
@@ -223,7 +225,7 @@ async def load_visible(conn: AsyncConnection, scope: Scope, ticket_id: int) -> T
     """A ticket the caller may see, or TicketNotVisible (404)."""
     ticket = await _load(conn, ticket_id, visible_tickets(scope))
     if ticket is None:
-        raise TicketNotVisible(f"no ticket {ticket_id} visible to you")
+        raise TicketNotVisible(N_("no ticket %(id)s visible to you"), id=ticket_id)
     return ticket
 
 
@@ -272,8 +274,10 @@ def _check_allowed(
     if actor.role not in t.roles:
         roles = ", ".join(sorted(r.value for r in t.roles))
         raise TransitionForbidden(
-            f"role {actor.role.value} may not {t.action.value} tickets; {t.action.value} is for "
-            f"{roles}"
+            N_("your role (%(role)s) may not “%(action)s” tickets; that is for %(roles)s"),
+            role=actor.role.value,
+            action=partial(words.action_label, t.action),
+            roles=roles,
         )
     if ticket.status not in t.sources:
         raise workflow.IllegalTransition(
@@ -281,14 +285,19 @@ def _check_allowed(
         )
     if t.owner is workflow.Owner.ASSIGNEE and ticket.assignee_id != actor.id:
         raise TransitionForbidden(
-            f"role {actor.role.value} may {t.action.value} only tickets assigned to them; "
-            f"ticket {ticket.id} is not assigned to {actor.username}"
+            N_(
+                "only the ticket's assignee may “%(action)s” it; "
+                "ticket %(id)s is not assigned to you"
+            ),
+            action=partial(words.action_label, t.action),
+            id=ticket.id,
         )
     if t.owner is workflow.Owner.HOUSEHOLD and (
         scope.household_id is None or ticket.household_id != scope.household_id
     ):
         raise TransitionForbidden(
-            f"role {actor.role.value} may {t.action.value} only tickets of their own household"
+            N_("you may “%(action)s” only tickets of your own household"),
+            action=partial(words.action_label, t.action),
         )
     if (
         scope.is_community_wide
@@ -296,7 +305,8 @@ def _check_allowed(
         and ticket.community_id != scope.community_id
     ):
         raise TransitionForbidden(
-            f"role {actor.role.value} may {t.action.value} only tickets of their own community"
+            N_("you may “%(action)s” only tickets of your own community"),
+            action=partial(words.action_label, t.action),
         )
 
 
@@ -309,34 +319,47 @@ async def _check_inputs(
 ) -> None:
     for field in sorted(t.requires):
         if getattr(inputs, field.value) is None:
-            raise InvalidTransitionInput(field.value, f"required to {t.action.value} a ticket")
+            raise InvalidTransitionInput(
+                field.value,
+                N_("required to “%(action)s” a ticket"),
+                action=partial(words.action_label, t.action),
+            )
     for field in sorted(workflow.ACTION_SPECIFIC_INPUTS - t.requires):
         if getattr(inputs, field.value) is not None:
-            raise InvalidTransitionInput(field.value, f"not used by {t.action.value}; leave it out")
+            raise InvalidTransitionInput(
+                field.value,
+                N_("not used by “%(action)s”; leave it out"),
+                action=partial(words.action_label, t.action),
+            )
     if inputs.assignee_id is not None:
         assignee = await get_user(conn, inputs.assignee_id)
         if assignee is None or assignee.role is not Role.VOLUNTEER:
             raise InvalidTransitionInput(
-                "assignee_id", f"user {inputs.assignee_id} is not an active volunteer"
+                "assignee_id",
+                N_("user %(id)s is not an active volunteer"),
+                id=inputs.assignee_id,
             )
         if ticket.community_id is not None and assignee.community_id != ticket.community_id:
             raise InvalidTransitionInput(
                 "assignee_id",
-                f"volunteer {assignee.username} is not in community {ticket.community_id}",
+                N_("volunteer %(name)s is not in community %(community)s"),
+                name=assignee.username,
+                community=ticket.community_id,
             )
         if ticket.status is TicketStatus.RETURNED and assignee.id == _returned_by(ticket):
             raise InvalidTransitionInput(
                 "assignee_id",
-                f"{assignee.username} returned this ticket; dispatch it to someone else",
+                N_("%(name)s returned this ticket; dispatch it to someone else"),
+                name=assignee.username,
             )
     if inputs.new_due_at is not None:
         if inputs.new_due_at <= now:
-            raise InvalidTransitionInput("new_due_at", "must be in the future")
+            raise InvalidTransitionInput("new_due_at", N_("must be in the future"))
         if ticket.resolve_due_at is not None and inputs.new_due_at <= ticket.resolve_due_at:
             raise InvalidTransitionInput(
                 "new_due_at",
-                "must be later than the current resolve-by time "
-                + ticket.resolve_due_at.isoformat(timespec="minutes"),
+                N_("must be later than the current resolve-by time, %(time)s"),
+                time=ticket.resolve_due_at,
             )
 
 
@@ -382,7 +405,7 @@ async def transition(
         raise ValueError("the scope must be the actor's own")
     ticket = await _load(conn, ticket_id, visible_tickets(scope))
     if ticket is None:
-        raise TicketNotVisible(f"no ticket {ticket_id} visible to you")
+        raise TicketNotVisible(N_("no ticket %(id)s visible to you"), id=ticket_id)
     t = workflow.transition_for(action)
     _check_allowed(ticket, t, actor, scope)
     await _check_inputs(conn, ticket, t, inputs, now)
@@ -406,8 +429,8 @@ async def transition(
     )
     if result.rowcount != 1:
         raise TransitionConflict(
-            f"ticket {ticket_id} changed while you were acting on it (it was "
-            f"{ticket.status.value}); reload it and try again"
+            N_("ticket %(id)s changed while you were acting on it; reload it and try again"),
+            id=ticket_id,
         )
     note = _log_note(ticket, action, inputs)
     if action is TicketAction.ACCEPT:

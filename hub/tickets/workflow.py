@@ -16,8 +16,12 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 
 from hub.errors import Conflict
+from hub.i18n.catalogs import pgettext
+from hub.pages.text import N_
+from hub.tickets import words
 from hub.tickets.models import TEXT_MAX, ActionInput, ActionOffer, InputKind
 from hub.tickets.models import TicketAction as Act
 from hub.tickets.models import TicketStatus as S
@@ -126,14 +130,28 @@ class IllegalTransition(Conflict):
         self.action, self.status = action, status
         self.allowed = sorted_actions(actions_from(status))
         self.yours = yours
-        allowed = ", ".join(self.allowed) or "none (the ticket's workflow has ended)"
-        message = (
-            f"cannot {action} a ticket that is {status.value}; "
-            f"actions allowed from {status.value}: {allowed}"
-        )
-        if yours is not None:
-            message += f" (yours: {', '.join(yours) or 'none'})"
-        super().__init__(message)
+        # The words are made per reader (hub.tickets.words): the action, the state and
+        # the actions as the buttons say them; the codes stay on the exception.
+        params: dict[str, object] = {
+            "action": partial(words.action_label, action),
+            "status": partial(words.status_label, status),
+            "allowed": partial(_actions_said, self.allowed),
+        }
+        if yours is None:
+            message = N_("cannot “%(action)s” a ticket that is “%(status)s”; allowed: %(allowed)s")
+        else:
+            message = N_(
+                "cannot “%(action)s” a ticket that is “%(status)s”; allowed: %(allowed)s "
+                "(yours: %(yours)s)"
+            )
+            params["yours"] = partial(_actions_said, yours)
+        super().__init__(message, **params)
+
+
+def _actions_said(actions: list[Act], tag: str) -> str:
+    if not actions:
+        return pgettext(tag, "ticket action", "none")
+    return pgettext(tag, "list separator", ", ").join(words.action_label(a, tag) for a in actions)
 
 
 def transition_for(action: str) -> Transition:
