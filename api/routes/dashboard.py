@@ -100,6 +100,7 @@ async def dashboard_chart_svg(
     _viewer: Viewer,
     scope: UserScope,
     conn: Conn,
+    reader: CurrentReader,
     chart: Literal["alerts", "close"],
     community_id: CommunityId = None,
 ) -> Response:
@@ -107,7 +108,9 @@ async def dashboard_chart_svg(
     (alerts opened per day, by kind) or `close` (the median time to close, by day)."""
     community = _community_for(scope, community_id)
     zone = await _zone(conn, community)
-    svg = await dashboard_chart(conn, scope, community, zone, datetime.now(UTC), chart)
+    svg = await dashboard_chart(
+        conn, scope, community, zone, datetime.now(UTC), chart, reader.language
+    )
     return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
 
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from api.deps import Conn
 from api.errors import invalid_input
+from api.reader import CurrentReader
 from api.security import UserScope, own_community, require_roles
 from hub.access.scope import Scope, sees_care
 from hub.reports.models import DailyDigest, WeeklyBulletin
@@ -87,6 +88,7 @@ def _answer(report: BaseModel, html: str | None) -> Response:
 async def daily_digest(
     scope: UserScope,
     conn: Conn,
+    reader: CurrentReader,
     community_id: CommunityId = None,
     date: Annotated[
         str | None,
@@ -114,13 +116,17 @@ async def daily_digest(
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
     except BadReportInput as exc:
         raise _invalid(exc.field, exc.message) from None
-    return _answer(report, render_daily(report) if format_ is ReportFormat.HTML else None)
+    return _answer(
+        report,
+        render_daily(report, language=reader.language) if format_ is ReportFormat.HTML else None,
+    )
 
 
 @router.get("/weekly", response_model=None, responses=_responses(WeeklyBulletin))
 async def weekly_bulletin(
     scope: UserScope,
     conn: Conn,
+    reader: CurrentReader,
     community_id: CommunityId = None,
     week: Annotated[
         str | None,
@@ -148,4 +154,5 @@ async def weekly_bulletin(
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
     except BadReportInput as exc:
         raise _invalid(exc.field, exc.message) from None
-    return _answer(report, render_weekly(report) if format_ is ReportFormat.HTML else None)
+    html = render_weekly(report, language=reader.language) if format_ is ReportFormat.HTML else None
+    return _answer(report, html)

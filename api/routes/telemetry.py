@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.deps import Conn, Context
 from api.errors import invalid_input
+from api.reader import CurrentReader
 from api.security import UserScope
 from hub.access.scope import Scope, sees_vitals
 from hub.dashboard.service import community_zone
@@ -144,7 +145,10 @@ async def _visible_device(conn: AsyncConnection, scope: Scope, device_id: str) -
 
 @router.get("/{device_id}/charts")
 async def device_charts(
-    scope: UserScope, conn: Conn, device_id: Annotated[str, Path(max_length=128)]
+    scope: UserScope,
+    conn: Conn,
+    reader: CurrentReader,
+    device_id: Annotated[str, Path(max_length=128)],
 ) -> DeviceCharts:
     """The charts of the device's last 24 hours the caller may see, by its family: a
     wristband's heart rate and blood pressure (to those who see vitals) or battery, a lock's
@@ -153,7 +157,7 @@ async def device_charts(
     charts = charts_for(device.family, sees_vitals(scope, device.household_id))
     return DeviceCharts(
         device_id=device_id,
-        charts=[DeviceChartInfo(name=c.name, title=c.label) for c in charts],
+        charts=[DeviceChartInfo(name=c.name, title=reader.text(c.label)) for c in charts],
     )
 
 
@@ -162,6 +166,7 @@ async def device_chart(
     scope: UserScope,
     conn: Conn,
     ctx: Context,
+    reader: CurrentReader,
     device_id: Annotated[str, Path(max_length=128)],
     chart: Annotated[str, Path(max_length=32, description="a name from .../charts")],
 ) -> Response:
@@ -182,6 +187,13 @@ async def device_chart(
         since, until, until, Retention.from_settings(ctx.settings.telemetry)
     )
     svg = await draw_device_chart(
-        conn, device_id, found[chart], since=since, until=until, resolution=resolution, tz=tz
+        conn,
+        device_id,
+        found[chart],
+        since=since,
+        until=until,
+        resolution=resolution,
+        tz=tz,
+        language=reader.language,
     )
     return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "no-store"})

@@ -15,13 +15,17 @@ the chart's accessible name is its title and, if given, its one-line summary.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
+
+from hub.i18n.catalogs import gettext
+from hub.i18n.locales import DEFAULT
+from hub.pages.text import N_
 
 # Okabe-Ito: distinguishable with the common kinds of colour blindness.
 PALETTE = (
@@ -37,7 +41,8 @@ PALETTE = (
 OTHER_COLOR = "#999999"
 REFERENCE_COLOR = "#c62828"
 _FONT = 'font-family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif"'
-NOTHING_TO_SHOW = "nothing to show"
+NOTHING_TO_SHOW = N_("nothing to show")
+OTHER_KINDS = N_("other (%(n)s kinds)")
 
 
 @dataclass(frozen=True)
@@ -165,10 +170,11 @@ def _y_axis(ticks: list[int], frame: Frame, y_label: str) -> list[str]:
     return out
 
 
-def _nothing(frame: Frame) -> str:
+def _nothing(frame: Frame, language: str) -> str:
+    said = escape(gettext(language, NOTHING_TO_SHOW))
     return (
         f'<text x="{frame.left + frame.plot_w / 2:.1f}" y="{frame.top + frame.plot_h / 2:.1f}" '
-        f'font-size="13" text-anchor="middle" fill="#777">{NOTHING_TO_SHOW}</text>'
+        f'font-size="13" text-anchor="middle" fill="#777">{said}</text>'
     )
 
 
@@ -208,6 +214,7 @@ def bar_chart(
     reference: Reference | None = None,
     element_id: str | None = None,
     frame: Frame = WIDE,
+    language: str = DEFAULT,
 ) -> Markup:
     """A vertical bar chart: stacked (one column per category) or grouped (side by side).
     With ``label_from_end`` the last category (today) always has its label."""
@@ -272,7 +279,7 @@ def bar_chart(
             f"<title>{escape(reference.label)}</title></g>"
         )
     if largest == 0:
-        out.append(_nothing(frame))
+        out.append(_nothing(frame, language))
     return _svg(title, summary, element_id, frame, out, [(s.name, s.color) for s in series])
 
 
@@ -288,6 +295,7 @@ def line_chart(
     element_id: str | None = None,
     frame: Frame = COMPACT,
     dots_up_to: int = 100,
+    language: str = DEFAULT,
 ) -> Markup:
     """Values over time, one line per series; with few values, a dot for each too (one
     reading alone, or several at one instant, would not show as a line)."""
@@ -329,19 +337,24 @@ def line_chart(
                     f"<title>{when}: {tidy(v)}</title></circle>"
                 )
     if not any(s.points for s in series):
-        out.append(_nothing(frame))
+        out.append(_nothing(frame, language))
     return _svg(title, summary, element_id, frame, out, [(s.name, s.color) for s in series])
 
 
 def top_series(
-    named_values: dict[str, list[int]], *, keep: int = 7, other: str = "other"
+    named_values: dict[str, list[int]],
+    *,
+    keep: int = 7,
+    language: str = DEFAULT,
+    name: Callable[[str], str] = str,
 ) -> list[Series]:
     """The ``keep`` largest series in palette colours, the rest summed as one grey series."""
     order = sorted(named_values, key=lambda k: (-sum(named_values[k]), k))
     kept, rest = order[:keep], order[keep:]
-    result = [Series(name, named_values[name], color_for(i)) for i, name in enumerate(kept)]
+    result = [Series(name(k), named_values[k], color_for(i)) for i, k in enumerate(kept)]
     if rest:
         n = len(named_values[rest[0]])
         summed = [sum(named_values[name][i] for name in rest) for i in range(n)]
-        result.append(Series(f"{other} ({len(rest)} kinds)", summed, OTHER_COLOR))
+        other = gettext(language, OTHER_KINDS, n=len(rest))
+        result.append(Series(other, summed, OTHER_COLOR))
     return result

@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
+from hub.reports.data import community_language
 from hub.reports.periods import BadReportInput, parse_date, parse_week
 from hub.reports.render import render_daily, render_weekly
 from hub.reports.service import CommunityNotFound, build_daily, build_weekly
@@ -52,7 +53,11 @@ async def run_report(
                 text = (
                     daily.model_dump_json(indent=2)
                     if fmt == "json"
-                    else render_daily(daily, stylesheet=stylesheet)
+                    else render_daily(
+                        daily,
+                        stylesheet=stylesheet,
+                        language=await community_language(conn, community_id),
+                    )
                 )
                 label = f"daily digest {daily.window.label}"
             else:
@@ -60,7 +65,11 @@ async def run_report(
                 text = (
                     weekly.model_dump_json(indent=2)
                     if fmt == "json"
-                    else render_weekly(weekly, stylesheet=stylesheet)
+                    else render_weekly(
+                        weekly,
+                        stylesheet=stylesheet,
+                        language=await community_language(conn, community_id),
+                    )
                 )
                 label = f"weekly bulletin {weekly.window.label}"
     except CommunityNotFound as exc:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.access.scope import property_alert_kind, property_ticket_category
+from hub.i18n.locales import DEFAULT, supported
 from hub.reports.facts import CLOSED_STATES, AlertFact, LogStep, TicketFact
 from hub.reports.models import CommunityRef, PointsRow
 from hub.schema.alerts import alerts
@@ -36,6 +37,14 @@ async def load_community(conn: AsyncConnection, community_id: int) -> CommunityR
     if row is None:
         return None
     return CommunityRef(id=row.id, name=row.name, timezone=row.timezone)
+
+
+async def community_language(conn: AsyncConnection, community_id: int) -> str:
+    """The language a community's reports are written in when no reader asks: its own."""
+    locale = (
+        await conn.execute(sa.select(communities.c.locale).where(communities.c.id == community_id))
+    ).scalar()
+    return supported(locale) or DEFAULT
 
 
 async def load_grids(conn: AsyncConnection, community_id: int) -> list[GridRef]:

@@ -9,68 +9,98 @@ one stylesheet; written to a file (``stylesheet=`` its text) they carry it inlin
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date, format_skeleton
 from markupsafe import Markup
 
+from hub.devices.words import kind_label, severity_label
+from hub.i18n import times
+from hub.i18n.catalogs import gettext, pgettext
+from hub.i18n.locales import DEFAULT, babel_name, supported
 from hub.pages import render
-from hub.pages.text import N_
 from hub.reports.charts import COMPACT, Series, bar_chart, top_series
-from hub.reports.digest import kind_description
 from hub.reports.models import DailyDigest, RateStats, WeeklyBulletin
+from hub.tickets.words import status_label
 
 OPENED_COLOR, CLOSED_COLOR = "#0072B2", "#009E73"
 # From a report's address (/api/v1/reports/daily) to the app's root, where the stylesheet is.
 REPORT_ROOT = "../../../"
 
 
-def duration(seconds: float | None) -> str:
-    """'2 d 3 h', '1 h 05 min', '12 min', '40 s'; an en dash for none."""
+def duration(seconds: float | None, language: str = DEFAULT) -> str:
+    """'2 d 3 h', '1 h 05 min', '12 min', '40 s' (2天3小时, 1小时05分, 12分钟, 40秒);
+    an en dash for none."""
     if seconds is None:
         return "–"
     s = round(seconds)
     if s < 60:
-        return f"{s} s"
+        return pgettext(language, "duration", "%(s)s s", s=s)
     minutes, _ = divmod(s, 60)
     hours, minutes = divmod(minutes, 60)
     days, hours = divmod(hours, 24)
     if days:
-        return f"{days} d {hours} h"
+        return pgettext(language, "duration", "%(d)s d %(h)s h", d=days, h=hours)
     if hours:
-        return f"{hours} h {minutes:02d} min"
-    return f"{minutes} min"
+        return pgettext(language, "duration", "%(h)s h %(min)s min", h=hours, min=f"{minutes:02d}")
+    return pgettext(language, "duration", "%(min)s min", min=minutes)
 
 
 def percent(stats: RateStats) -> str:
     return "–" if stats.rate is None else f"{stats.rate * 100:.0f}%"
 
 
-def local_time(at: datetime | None, tz: ZoneInfo, *, with_date: bool = True) -> str:
+def local_time(
+    at: datetime | None, tz: ZoneInfo, language: str = DEFAULT, *, with_date: bool = True
+) -> str:
+    """A time in the report's zone: with its date (``2026年12月7日 13:27``), since a report
+    is read on other days than it is made, or the clock alone (``13:27``)."""
     if at is None:
         return "–"
     local = at.astimezone(tz)
-    return local.strftime("%Y-%m-%d %H:%M" if with_date else "%H:%M")
+    clock = local.strftime("%H:%M")
+    if not with_date:
+        return clock
+    day = times.local_date(local, tz, language)
+    return pgettext(language, "date and time", "%(day)s %(time)s", day=day, time=clock)
 
 
-def weekday(day: date, *, long: bool = False) -> str:
-    return day.strftime("%A" if long else "%a")
+def weekday(day: date, language: str = DEFAULT, *, long: bool = False) -> str:
+    return format_date(day, "EEEE" if long else "EEE", locale=_babel(language))
 
 
-def _formatters(tz: ZoneInfo) -> dict[str, Any]:
+def long_date(day: date, language: str = DEFAULT) -> str:
+    return format_skeleton("yMMMd", day, locale=_babel(language))
+
+
+def short_date(day: date, language: str = DEFAULT) -> str:
+    return format_skeleton("MMMd", day, locale=_babel(language))
+
+
+def _babel(language: str) -> str:
+    return babel_name(supported(language) or DEFAULT)
+
+
+def _formatters(tz: ZoneInfo, language: str) -> dict[str, Any]:
     def local(at: datetime | None, with_date: bool = True) -> str:
-        return local_time(at, tz, with_date=with_date)
+        return local_time(at, tz, language, with_date=with_date)
 
     return {
-        "duration": duration,
+        "duration": partial(duration, language=language),
         "percent": percent,
         "local_time": local,
-        "weekday": weekday,
-        "kind_description": kind_description,
+        "weekday": partial(weekday, language=language),
+        "long_date": partial(long_date, language=language),
+        "short_date": partial(short_date, language=language),
+        "kind_description": partial(kind_label, tag=language),
+        "severity_label": partial(severity_label, tag=language),
+        "status_label": partial(status_label, tag=language),
     }
 
 
-def _hour_chart(report: DailyDigest) -> Markup:
+def _hour_chart(report: DailyDigest, language: str) -> Markup:
     kinds: dict[str, list[int]] = {}
     for h in report.alerts_by_hour:
         for kind in h.alerts_by_kind:
@@ -79,72 +109,89 @@ def _hour_chart(report: DailyDigest) -> Markup:
         for kind, n in h.alerts_by_kind.items():
             kinds[kind][h.hour] = n
     return bar_chart(
-        N_("Alerts opened per hour, by kind"),
+        gettext(language, "Alerts opened per hour, by kind"),
         [f"{h:02d}" for h in range(24)],
-        top_series(kinds),
+        _kinds(kinds, language),
         stacked=True,
-        y_label=N_("alerts"),
+        y_label=gettext(language, "alerts"),
         label_every=3,
         frame=COMPACT,
+        language=language,
     )
 
 
-def render_daily(report: DailyDigest, *, stylesheet: str | None = None) -> str:
-    """The daily digest's page; ``stylesheet`` (its text) makes it one self-contained file."""
+def _kinds(kinds: dict[str, list[int]], language: str) -> list[Series]:
+    return top_series(kinds, language=language, name=partial(kind_label, tag=language))
+
+
+def render_daily(
+    report: DailyDigest, *, stylesheet: str | None = None, language: str = DEFAULT
+) -> str:
+    """The daily digest's page in ``language``; ``stylesheet`` (its text) makes it one
+    self-contained file."""
     return render(
         "reports/daily.html",
+        language=language,
         static_root=REPORT_ROOT,
         stylesheet=stylesheet,
         report=report,
         window=report.window,
         day=report.window.first_day,
-        hour_chart=_hour_chart(report),
-        **_formatters(ZoneInfo(report.window.timezone)),
+        hour_chart=_hour_chart(report, language),
+        **_formatters(ZoneInfo(report.window.timezone), language),
     )
 
 
-def _day_labels(report: WeeklyBulletin) -> list[str]:
-    return [f"{weekday(d.day)} {d.day.day}" for d in report.days]
+def _day_labels(report: WeeklyBulletin, language: str) -> list[str]:
+    return [f"{weekday(d.day, language)} {d.day.day}" for d in report.days]
 
 
-def _week_alert_chart(report: WeeklyBulletin) -> Markup:
+def _week_alert_chart(report: WeeklyBulletin, language: str) -> Markup:
     kinds = {k: [d.alerts_by_kind.get(k, 0) for d in report.days] for k in report.alert_kinds}
     return bar_chart(
-        N_("Alerts per day, by kind"),
-        _day_labels(report),
-        top_series(kinds),
+        gettext(language, "Alerts per day, by kind"),
+        _day_labels(report, language),
+        _kinds(kinds, language),
         stacked=True,
-        y_label=N_("alerts"),
+        y_label=gettext(language, "alerts"),
         frame=COMPACT,
+        language=language,
     )
 
 
-def _week_ticket_chart(report: WeeklyBulletin) -> Markup:
+def _week_ticket_chart(report: WeeklyBulletin, language: str) -> Markup:
+    opened = [d.tickets_opened for d in report.days]
+    closed = [d.tickets_closed for d in report.days]
     return bar_chart(
-        N_("Tickets opened and closed per day"),
-        _day_labels(report),
+        gettext(language, "Tickets opened and closed per day"),
+        _day_labels(report, language),
         [
-            Series(N_("opened"), [d.tickets_opened for d in report.days], OPENED_COLOR),
-            Series(N_("closed"), [d.tickets_closed for d in report.days], CLOSED_COLOR),
+            Series(gettext(language, "opened"), opened, OPENED_COLOR),
+            Series(gettext(language, "closed"), closed, CLOSED_COLOR),
         ],
         stacked=False,
-        y_label=N_("tickets"),
+        y_label=gettext(language, "tickets"),
         frame=COMPACT,
+        language=language,
     )
 
 
-def render_weekly(report: WeeklyBulletin, *, stylesheet: str | None = None) -> str:
-    """The weekly bulletin's page; ``stylesheet`` (its text) makes it one self-contained file."""
+def render_weekly(
+    report: WeeklyBulletin, *, stylesheet: str | None = None, language: str = DEFAULT
+) -> str:
+    """The weekly bulletin's page in ``language``; ``stylesheet`` (its text) makes it one
+    self-contained file."""
     return render(
         "reports/weekly.html",
+        language=language,
         static_root=REPORT_ROOT,
         stylesheet=stylesheet,
         report=report,
         window=report.window,
-        alert_chart=_week_alert_chart(report),
-        ticket_chart=_week_ticket_chart(report),
+        alert_chart=_week_alert_chart(report, language),
+        ticket_chart=_week_ticket_chart(report, language),
         kind_totals={
             k: sum(d.alerts_by_kind.get(k, 0) for d in report.days) for k in report.alert_kinds
         },
-        **_formatters(ZoneInfo(report.window.timezone)),
+        **_formatters(ZoneInfo(report.window.timezone), language),
     )

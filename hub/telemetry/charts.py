@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.i18n.catalogs import gettext, ngettext
+from hub.i18n.locales import DEFAULT
 from hub.pages.text import N_
 from hub.reports.charts import COMPACT, LineSeries, color_for, line_chart
 from hub.telemetry.history import read_series
@@ -66,10 +68,6 @@ def charts_for(family: str, sees_vitals: bool) -> tuple[DeviceChart, ...]:
     return (chart,) if chart is not None else ()
 
 
-def plural(n: int, one: str) -> str:
-    return f"{n} {one if n == 1 else one + 's'}"
-
-
 async def draw_device_chart(
     conn: AsyncConnection,
     device_id: str,
@@ -79,6 +77,7 @@ async def draw_device_chart(
     until: datetime,
     resolution: str,
     tz: ZoneInfo,
+    language: str = DEFAULT,
 ) -> Markup:
     """One chart: a line per field and per tag set (a charger's ports) over the range."""
     series: list[LineSeries] = []
@@ -96,24 +95,33 @@ async def draw_device_chart(
         for s in found:
             # A family is the same on all its series: a port or a direction tells them apart.
             tags = [f"{k} {v}" for k, v in s.tags.items() if k != "family"]
-            name = ", ".join(p for p in (field_name, *tags) if p) or chart.label
+            words = (gettext(language, field_name) if field_name else "", *tags)
+            name = ", ".join(p for p in words if p) or gettext(language, chart.label)
             points = [(v.t, float(v.count) if chart.counts else v.avg) for v in s.values]
             series.append(LineSeries(name, points, color_for(len(series))))
     values = sum(len(s.points) for s in series)
     shown = chart.resolution or resolution
     summary = (
-        f"{plural(values, 'value')} in the last 24 hours ({shown})."
+        ngettext(
+            language,
+            "%(n)s value in the last 24 hours (%(shown)s).",
+            "%(n)s values in the last 24 hours (%(shown)s).",
+            values,
+            shown=shown,
+        )
         if values
-        else "No readings in the last 24 hours."
+        else gettext(language, "No readings in the last 24 hours.")
     )
+    unit = gettext(language, chart.unit) if chart.unit == "passes" else chart.unit
     return line_chart(
-        N_("%(label)s, last 24 hours") % {"label": chart.label},
+        gettext(language, "%(label)s, last 24 hours", label=gettext(language, chart.label)),
         series,
         since=since,
         until=until,
         tz=tz,
-        y_label=chart.unit,
+        y_label=unit,
         summary=summary,
         element_id=chart.element_id,
         frame=COMPACT,
+        language=language,
     )
