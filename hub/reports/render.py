@@ -44,7 +44,8 @@ def duration(seconds: float | None, language: str = DEFAULT) -> str:
     if days:
         return pgettext(language, "duration", "%(d)s d %(h)s h", d=days, h=hours)
     if hours:
-        return pgettext(language, "duration", "%(h)s h %(min)s min", h=hours, min=f"{minutes:02d}")
+        padded = f"{minutes:02d}"
+        return pgettext(language, "duration", "%(h)s h %(min)s min", h=hours, min=padded)
     return pgettext(language, "duration", "%(min)s min", min=minutes)
 
 
