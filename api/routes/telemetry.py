@@ -19,6 +19,8 @@ from hub.access.scope import Scope, sees_vitals
 from hub.dashboard.service import community_zone
 from hub.devices.models import DevicePublic
 from hub.devices.service import get_device
+from hub.errors import NotFound
+from hub.pages.text import N_
 from hub.telemetry.charts import charts_for, draw_device_chart
 from hub.telemetry.history import Retention, choose_resolution, read_series
 from hub.telemetry.models import SCHEMA
@@ -139,7 +141,8 @@ SVG_ANSWER: dict[int | str, dict[str, Any]] = {
 async def _visible_device(conn: AsyncConnection, scope: Scope, device_id: str) -> DevicePublic:
     device = await get_device(conn, scope, device_id)
     if device is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no device {device_id!r} visible to you")
+        # A refusal of the hub's family: said in the reader's language (api/errors.py).
+        raise NotFound(N_("no device %(id)s visible to you"), id=repr(device_id))
     return device
 
 
@@ -175,7 +178,10 @@ async def device_chart(
     device = await _visible_device(conn, scope, device_id)
     found = {c.name: c for c in charts_for(device.family, sees_vitals(scope, device.household_id))}
     if chart not in found:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no chart {chart!r} of this device for you")
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            reader.text(N_("no chart %(name)s of this device for you"), name=repr(chart)),
+        )
     until = datetime.now(UTC)
     since = until - _DEFAULT_SPAN
     zone = await community_zone(conn, scope.community_id) or "UTC"

@@ -41,7 +41,7 @@ async def test_wrong_password_and_unknown_user_get_the_same_401(client: httpx.As
     wrong = await client.post("/api/v1/auth/token", data={"username": "admin", "password": "x"})
     unknown = await client.post("/api/v1/auth/token", data={"username": "nobody", "password": "x"})
     assert wrong.status_code == unknown.status_code == 401
-    assert wrong.json() == unknown.json() == {"detail": "wrong username or password"}
+    assert wrong.json() == unknown.json() == {"detail": "用户名或密码错误"}
 
 
 async def test_missing_form_fields_name_the_field(client: httpx.AsyncClient) -> None:

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -31,6 +32,7 @@ from hub.users.login_limits import LoginPolicy
 ATTACKER = "203.0.113.7"
 HOME = "198.51.100.2"
 FREE = LoginSettings().free_failures  # 5
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # the demo community's zone
 
 
 class FakeClock:
@@ -76,10 +78,15 @@ async def _wrong(client: httpx.AsyncClient, username: str) -> int:
     return (await _login(client, username, "wrong")).status_code
 
 
-def _limited(response: httpx.Response, retry_after: int, why: str) -> None:
+def _limited(
+    response: httpx.Response, retry_after: int, why: str, clock: FakeClock, wait: str
+) -> None:
+    """Refused for ``retry_after`` seconds: the header says the seconds, the reason (in the
+    community's language, Chinese) the local time to try again and how long that is."""
     assert response.status_code == 429, response.text
     assert response.headers["Retry-After"] == str(retry_after)
-    assert response.json()["detail"] == f"{why}; try again in {retry_after} s"
+    at = (clock.now + timedelta(seconds=retry_after)).astimezone(SHANGHAI)
+    assert response.json()["detail"] == f"{why}，请于 今天 {at:%H:%M}（{wait}）再试"
 
 
 async def _failures(db: Database) -> list[tuple[str, str]]:
@@ -114,14 +121,17 @@ async def test_the_delay_doubles_per_account_and_address_up_to_the_cap(
     api_db: Database, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = _app(api_db, clock, max_delay_s=10)
-    why = "too many failed logins for this username from your address"
+    why = "该用户名从您的地址登录失败次数过多"
     async with _client_from(app, ATTACKER) as attacker:
         for _ in range(FREE):
             assert await _wrong(attacker, "vol.chen") == 401
         for delay in (2, 4, 8, 10, 10):  # 10: the cap
-            _limited(await _login(attacker, "vol.chen", "wrong"), delay, why)
+            _limited(
+                await _login(attacker, "vol.chen", "wrong"), delay, why, clock, f"{delay}秒钟后"
+            )
             clock.advance(delay - 0.5)
-            _limited(await _login(attacker, "vol.chen", "wrong"), 1, why)  # rounded up
+            # Rounded up.
+            _limited(await _login(attacker, "vol.chen", "wrong"), 1, why, clock, "1秒钟后")
             clock.advance(0.5)
             assert await _wrong(attacker, "vol.chen") == 401
 
@@ -132,7 +142,8 @@ async def test_the_delay_doubles_per_account_and_address_up_to_the_cap(
             checked.append(args[1])
 
         monkeypatch.setattr(auth_routes, "authenticate", spy)
-        _limited(await _login(attacker, "VOL.Chen"), 10, why)  # usernames are case-blind
+        # Usernames are case-blind.
+        _limited(await _login(attacker, "VOL.Chen"), 10, why, clock, "10秒钟后")
         assert checked == []
         monkeypatch.undo()
         # The refused tries were not counted: waiting out the delay always works.
@@ -201,21 +212,21 @@ async def test_two_api_processes_share_the_count(api_db: Database, clock: FakeCl
 
 async def test_one_address_is_limited_across_usernames(api_db: Database, clock: FakeClock) -> None:
     app = _app(api_db, clock, address_failures=12, window_s=600)
-    why = "too many failed logins from your address"
+    why = "您的地址登录失败次数过多"
     async with _client_from(app, ATTACKER) as guesser, _client_from(app, HOME) as other:
         # Four accounts, three guesses each: never delayed, but the address's limit is hit.
         for i in range(12):
             assert await _wrong(guesser, f"user{i // 3}") == 401, i
             clock.advance(10)  # failures at +0, +10, ... +110
         # Now at +120: a fresh username, the right password: refused.
-        _limited(await _login(guesser, "admin"), 600 - 120, why)
+        _limited(await _login(guesser, "admin"), 600 - 120, why, clock, "8分钟后")
         # Another address logs in as that user without trouble.
         assert (await _login(other, "admin")).status_code == 200
         clock.advance(600 - 120)  # the first failure leaves the window
         assert (await _login(guesser, "admin")).status_code == 200
         # One slot was free; the next failure fills it again.
         assert await _wrong(guesser, "user9") == 401
-        _limited(await _login(guesser, "admin"), 10, why)
+        _limited(await _login(guesser, "admin"), 10, why, clock, "10秒钟后")
 
 
 # --- Per account, from many addresses: the last resort.
@@ -225,7 +236,7 @@ async def test_the_account_wide_limit_spares_addresses_the_account_used_before(
     api_db: Database, clock: FakeClock
 ) -> None:
     app = _app(api_db, clock, account_failures=6, known_address_days=30)
-    why = "too many failed logins for this username"
+    why = "该用户名登录失败次数过多"
     async with _client_from(app, HOME) as home:
         assert (await _login(home, "vol.wang")).status_code == 200  # her usual address
     clock.advance(86400)  # a day later, guesses from a botnet
@@ -235,7 +246,7 @@ async def test_the_account_wide_limit_spares_addresses_the_account_used_before(
         clock.advance(60)
     async with _client_from(app, "192.0.2.99") as bot, _client_from(app, HOME) as home:
         # A new address is refused even with the right password, until failures age out.
-        _limited(await _login(bot, "vol.wang"), 3600 - 180, why)
+        _limited(await _login(bot, "vol.wang"), 3600 - 180, why, clock, "57分钟后")
         # She is not: her address logged in to this account before.
         assert (await _login(home, "vol.wang")).status_code == 200
     # An address known only longer ago than login_known_address_days is refused like any.
@@ -245,7 +256,7 @@ async def test_the_account_wide_limit_spares_addresses_the_account_used_before(
             assert [await _wrong(bot, "vol.wang") for _ in range(2)] == [401, 401]
         clock.advance(60)
     async with _client_from(app, HOME) as home:
-        _limited(await _login(home, "vol.wang"), 3600 - 180, why)
+        _limited(await _login(home, "vol.wang"), 3600 - 180, why, clock, "57分钟后")
 
 
 async def test_the_account_wide_limit_counts_across_processes(
@@ -293,3 +304,49 @@ def test_the_delay_doubles_from_the_first_failure_past_the_free_ones() -> None:
     policy = LoginPolicy(free_failures=3, max_delay_s=900)
     assert [policy.delay_s(n) for n in range(3)] == [0, 0, 0]
     assert [policy.delay_s(n) for n in (3, 4, 5, 11, 12, 10_000)] == [2, 4, 8, 512, 900, 900]
+
+
+# --- In the reader's language, times in the community's zone.
+
+
+async def test_a_refusal_is_said_in_the_browsers_language_with_the_local_time(
+    api_db: Database, clock: FakeClock
+) -> None:
+    """Before logging in the browser's language counts (else the community's, Chinese);
+    the time to try again is Asia/Shanghai's: 08:00:02 UTC is 16:00 there."""
+    app = _app(api_db, clock)
+    english = {"Accept-Language": "en-GB,en;q=0.9"}
+    async with _client_from(app, ATTACKER) as attacker:
+        wrong = await attacker.post(
+            "/api/v1/auth/token",
+            data={"username": "vol.chen", "password": "wrong"},
+            headers=english,
+        )
+        assert wrong.status_code == 401
+        assert wrong.json()["detail"] == "wrong username or password"
+        wrong = await attacker.post(
+            "/api/v1/auth/token", data={"username": "vol.chen", "password": "wrong"}
+        )
+        assert wrong.json()["detail"] == "用户名或密码错误"
+        for _ in range(FREE - 2):
+            assert await _wrong(attacker, "vol.chen") == 401
+        refused = await attacker.post(
+            "/api/v1/auth/token",
+            data={"username": "vol.chen", "password": "wrong"},
+            headers=english,
+        )
+        assert refused.status_code == 429
+        assert refused.json()["detail"] == (
+            "too many failed logins for this username from your address; "
+            "try again at Today 16:00 (in 2 seconds)"
+        )
+        # The lang cookie the pages set stands in for a profile before logging in.
+        attacker.cookies.set("chub_lang", "zh-CN")
+        refused = await attacker.post(
+            "/api/v1/auth/token",
+            data={"username": "vol.chen", "password": "wrong"},
+            headers=english,
+        )
+        assert refused.json()["detail"] == (
+            "该用户名从您的地址登录失败次数过多，请于 今天 16:00（2秒钟后）再试"
+        )

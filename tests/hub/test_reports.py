@@ -807,10 +807,13 @@ def test_charts_draw_one_bar_per_nonzero_value_and_escape_labels() -> None:
 
 def test_durations_read_well() -> None:
     assert duration(None) == "–"
-    assert duration(40) == "40 s"
-    assert duration(12 * 60) == "12 min"
-    assert duration(3600 + 5 * 60) == "1 h 05 min"
-    assert duration(4 * 86400 + 15 * 3600) == "4 d 15 h"
+    assert duration(40, "en") == "40 s"
+    assert duration(12 * 60, "en") == "12 min"
+    assert duration(3600 + 5 * 60, "en") == "1 h 05 min"
+    assert duration(4 * 86400 + 15 * 3600, "en") == "4 d 15 h"
+    assert duration(40, "zh-CN") == "40秒"
+    assert duration(3600 + 5 * 60, "zh-CN") == "1小时05分"
+    assert duration(4 * 86400 + 15 * 3600, "zh-CN") == "4天15小时"
 
 
 def _self_contained(page: str) -> None:
@@ -823,9 +826,8 @@ def _self_contained(page: str) -> None:
 
 async def test_daily_page(db: Database, scenario: Scenario) -> None:
     async with db.read() as conn:
-        page = render_daily(
-            await build_daily(conn, scenario.community_id, MONDAY, AFTER), stylesheet=stylesheet()
-        )
+        report = await build_daily(conn, scenario.community_id, MONDAY, AFTER)
+    page = render_daily(report, stylesheet=stylesheet(), language="en")
     _self_contained(page)
     charts = svgs(page)
     assert len(charts) == 1
@@ -838,13 +840,30 @@ async def test_daily_page(db: Database, scenario: Scenario) -> None:
     assert "Sunrise Garden Community (朝阳花园社区)" in page
     assert "Chen Jie (陈杰)" in page  # the assignee of a late ticket
     assert "3 open at the end of the day" in page
+    # Made at AFTER, 2026-12-01 00:00 UTC: 08:00 in Shanghai.
+    assert "Generated Dec 1, 2026 08:00 (Asia/Shanghai)" in page
+    assert "Daily digest · Sunrise Garden Community" in page
+    assert "Nov 2, 2026 (Monday)" in page
+
+
+async def test_daily_page_in_chinese(db: Database, scenario: Scenario) -> None:
+    """The community's language by default: Chinese words, dates and times, the chart too."""
+    async with db.read() as conn:
+        page = render_daily(await build_daily(conn, scenario.community_id, MONDAY, AFTER))
+    assert '<html lang="zh-CN"' in page
+    assert "日报 · Sunrise Garden Community (朝阳花园社区)" in page
+    assert "2026年11月2日 (星期一)" in page
+    assert "由社区中枢于 2026年12月1日 08:00（Asia/Shanghai）生成。" in page
+    assert "每小时新增告警（按类型）" in page  # the chart's title
+    assert "一键求助" in page and "跌倒报警" in page  # event kinds in words
+    assert "3 open" not in page and "日终未结 3 件" in page
 
 
 async def test_weekly_page(db: Database, scenario: Scenario) -> None:
     async with db.read() as conn:
-        page = render_weekly(
-            await build_weekly(conn, 1, parse_week(WEEK), AFTER), stylesheet=stylesheet()
-        )
+        report = await build_weekly(conn, 1, parse_week(WEEK), AFTER)
+    page = render_weekly(report, stylesheet=stylesheet(), language="en")
+    chinese = render_weekly(report)
     _self_contained(page)
     alerts_chart, tickets_chart = svgs(page)
     # Alerts stacked by kind: four kinds on Monday, one on each of Tue, Wed and Sun.
@@ -860,14 +879,19 @@ async def test_weekly_page(db: Database, scenario: Scenario) -> None:
     ]
     assert "Li Na (李娜)" in page and "60%" in page and "25%" in page and "4.0 / 5" in page
     assert 'door.duress<span class="tag silent">silent</span>' in page
+    assert "2026-W45: Nov 2, 2026 (Mon) to Nov 8, 2026 (Sun)" in page
+    assert "2026-W45：2026年11月2日（周一）至 2026年11月8日（周日）" in chinese
+    assert 'door.duress<span class="tag silent">静默</span>' in chinese
+    assert "志愿者积分前10名" in chinese and "每日新增与结单工单" in chinese
 
 
 async def test_pages_for_an_empty_period_still_draw_axes(db: Database) -> None:
     async with db.read() as conn:
-        daily = render_daily(await build_daily(conn, 1, date(2026, 1, 5), AFTER))
+        daily = render_daily(await build_daily(conn, 1, date(2026, 1, 5), AFTER), language="en")
         weekly = render_weekly(await build_weekly(conn, 1, (2026, 2), AFTER))
+    assert "nothing to show" in daily and "暂无数据" in weekly
     for page in (daily, weekly):
-        assert "nothing to show" in page and bars(page) == []
+        assert bars(page) == []
         assert all("<line" in svg for svg in svgs(page))
 
 
@@ -888,6 +912,7 @@ def test_report_command_writes_a_page(
     assert len(bars(written)) == 12
     _self_contained(written)  # the file carries the pages' stylesheet: it reads on its own
     assert "<style>" in written
+    assert "周报 · " in written  # in the community's language (zh-CN)
     daily = tmp_path / "daily.json"
     code = main(
         [
