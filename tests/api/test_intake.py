@@ -155,6 +155,9 @@ async def test_the_grid_qr_code_is_an_svg_with_a_signed_report_address(
     assert root.tag == f"{SVG}svg"
     paths = root.findall(f".//{SVG}path")
     assert paths and all(p.get("d") for p in paths)
+    # The poster's title, in the staff member's language: 扫码报事 (scan to report).
+    title = root.find(f"{SVG}title")
+    assert title is not None and (title.text or "").startswith("扫码报事：")
 
     url = response.headers["x-report-url"]
     assert url.startswith("http://hub.test/report/")
@@ -198,6 +201,12 @@ async def test_the_report_form_page_renders_for_phones_without_outside_assets(
         "https://hub.example.org/x/static/app.css"
     )
     assert "http://" not in html and "https://" not in html
+    # The community's language, or the browser's, or the language cookie's.
+    assert '<html lang="zh-CN"' in html and "<h1>问题上报</h1>" in html
+    english = await client.get(f"/report/{token}", headers={"Accept-Language": "en"})
+    assert "<h1>Report a problem</h1>" in english.text and "Your name" in english.text
+    chosen = await client.get(f"/report/{token}?lang=en", headers={"Accept-Language": "zh"})
+    assert '<html lang="en"' in chosen.text
     assert (await client.get("/report/g1.AAAAAAAAAAAAAAAA")).status_code == 404
     assert (await client.get("/report/not-a-token")).status_code == 404
 
@@ -243,7 +252,8 @@ async def test_a_public_report_opens_a_ticket_staff_can_see(
     )
     assert form.status_code == 201
     assert form.headers["content-type"].startswith("text/html")
-    assert "Thank you" in form.text and "&lt;b&gt;Li&lt;/b&gt;" in form.text
+    # In the community's language (Chinese): the browser asked for none.
+    assert "谢谢您，&lt;b&gt;Li&lt;/b&gt;：您反映的问题已受理" in form.text
     assert "<b>Li</b>" not in form.text
 
 
@@ -269,15 +279,24 @@ async def test_bad_report_inputs_are_refused_with_the_reason(
     token = grid_report_token(min(grids), SECRET)
     url = f"/api/v1/problem-reports/{token}"
     bad_phone = await client.post(url, json=_report(reporter_phone="call me"))
-    assert "phone number" in _field_error(bad_phone, "reporter_phone")
-    assert "phone number" in _field_error(
-        await client.post(url, json=_report(reporter_phone="123")), "reporter_phone"
+    assert _field_error(bad_phone, "reporter_phone") == (
+        "电话号码为6到20位数字，可以以 + 开头（可含空格和短横线）"
+    )
+    english = {"Accept-Language": "en"}
+    assert _field_error(
+        await client.post(url, json=_report(reporter_phone="123"), headers=english),
+        "reporter_phone",
+    ) == (
+        "a phone number is 6 to 20 digits, optionally starting with + (spaces and dashes allowed)"
     )
     message = _field_error(await client.post(url, json=_report(category="elderly_sos")), "category")
     assert "resident_report" in message
-    _field_error(await client.post(url, json=_report(description="")), "description")
-    _field_error(await client.post(url, json=_report(description="x" * 2001)), "description")
-    _field_error(await client.post(url, json={"reporter_phone": "13800138000"}), "reporter_name")
+    empty = await client.post(url, json=_report(description=""))
+    assert _field_error(empty, "description") == "不能为空"
+    long = await client.post(url, json=_report(description="x" * 2001), headers=english)
+    assert _field_error(long, "description") == "at most 2000 characters"
+    nameless = await client.post(url, json={"reporter_phone": "13800138000"})
+    assert _field_error(nameless, "reporter_name") == "必填"
     not_json = await client.post(
         url, content=b"{not json", headers={"content-type": "application/json"}
     )
@@ -288,7 +307,7 @@ async def test_bad_report_inputs_are_refused_with_the_reason(
         url, data=_report(reporter_phone="call me", description="<script>x</script>")
     )
     assert page.status_code == 422 and page.headers["content-type"].startswith("text/html")
-    assert "was not sent" in page.text and "Phone: a phone number" in page.text
+    assert "未能提交，请检查：" in page.text and "电话: 电话号码为6到20位数字" in page.text
     [action] = re.findall(r'<form[^>]* action="([^"]+)"', page.text)
     assert urljoin(f"http://hub.test{url}", action) == f"http://hub.test{url}"
     assert "&lt;script&gt;x&lt;/script&gt;" in page.text and "<script>" not in page.text
@@ -303,9 +322,10 @@ async def test_reports_are_rate_limited_per_address(
     limited = await client.post(url, json=_report())
     assert limited.status_code == 429
     assert int(limited.headers["retry-after"]) > 0
-    assert "too many" in limited.json()["detail"]
-    page = await client.post(url, data=_report())
-    assert page.status_code == 429 and "too many" in page.text
+    assert limited.json()["detail"].startswith("您的地址提交次数过多，请于 ")
+    page = await client.post(url, data=_report(), headers={"Accept-Language": "en"})
+    assert page.status_code == 429
+    assert "too many reports from your address; try again at " in page.text
 
 
 async def test_a_property_manager_opens_only_the_propertys_tickets(

@@ -57,7 +57,25 @@ async def test_staff_read_their_daily_digest_as_a_page(
     assert page.startswith("<!DOCTYPE html>") and "<script" not in page
     (chart,) = svgs(page)
     assert bar_count(chart) == 5
-    assert "Daily digest" in page and "2026-11-02 (Monday)" in page
+    # The community's language (Chinese), dates as it writes them.
+    assert '<html lang="zh-CN"' in page and "<title>日报 2026年11月2日 · " in page
+    assert "2026年11月2日 (星期一)" in page and "每小时新增告警（按类型）" in page
+
+
+async def test_a_reader_who_chose_english_gets_the_digest_in_english(
+    client: httpx.AsyncClient, login: Login, scenario: Scenario
+) -> None:
+    headers = await login("staff")
+    chose = await client.patch("/api/v1/auth/me", headers=headers, json={"locale": "en"})
+    assert chose.status_code == 200, chose.text
+    response = await client.get(
+        "/api/v1/reports/daily",
+        params={"community_id": scenario.community_id, "date": DAY},
+        headers=headers | {"Accept-Language": "zh-CN"},  # the profile's choice wins
+    )
+    page = response.text
+    assert '<html lang="en"' in page and "<title>Daily digest Nov 2, 2026 · " in page
+    assert "Nov 2, 2026 (Monday)" in page and "Alerts opened per hour, by kind" in page
 
 
 async def test_the_daily_digest_as_json(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -25,6 +26,7 @@ PILE = "ebike:EB-B1-01"  # Building 1 of the demo community
 ELSEWHERE = "ebike:OTHER-01"  # a pile of another community
 # Port 1 and 4 free, 2 charging, 3 faulted.
 PORTS = {1: "available", 2: "charging", 4: "available"}
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # the demo community's zone
 
 
 @pytest.fixture(autouse=True)
@@ -154,40 +156,54 @@ async def test_a_reserved_port_cannot_be_reserved_again(sun: Actor, wu: Actor) -
     await _reserved(sun, 1)
     response = await _reserve(wu, 1)
     assert response.status_code == 409
-    assert response.json()["detail"] == "port 1 of E-bike pile, Building 1 is already reserved"
+    # In the community's language (Chinese): no one here chose another.
+    assert response.json()["detail"] == "E-bike pile, Building 1 1 号端口已被预约"
 
 
 async def test_one_active_reservation_per_resident(sun: Actor) -> None:
     made = await _reserved(sun, 1)
     response = await _reserve(sun, 4)
     assert response.status_code == 409
-    detail = response.json()["detail"]
-    assert detail.startswith(f"you already have an active reservation ({made['id']}: port 1")
-    assert detail.endswith("cancel it first")
+    # Until when, in Asia/Shanghai's time: "今天 18:30" (or 明天 near midnight).
+    ends = datetime.fromisoformat(made["ends_at"]).astimezone(SHANGHAI)
+    today = datetime.now(SHANGHAI).date()
+    day = {0: "今天", 1: "明天"}[(ends.date() - today).days]
+    assert response.json()["detail"] == (
+        f"您已有一个进行中的预约（E-bike pile, Building 1 1 号端口，至 {day} {ends:%H:%M}），"
+        "请先取消"
+    )
+    english = await sun.client.post(
+        f"/api/v1/chargers/{PILE}/ports/4/reservations",
+        headers=sun.headers | {"Accept-Language": "en"},
+        json={"minutes": 30},
+    )
+    day = {0: "Today", 1: "Tomorrow"}[(ends.date() - today).days]
+    assert english.json()["detail"] == (
+        "you already have an active reservation (port 1 of E-bike pile, Building 1 "
+        f"until {day} {ends:%H:%M}); cancel it first"
+    )
     assert (await _port(sun, 4))["availability"] == "available"
 
 
-@pytest.mark.parametrize(("port", "shown"), [(2, "charging"), (3, "out_of_order")])
+@pytest.mark.parametrize(("port", "shown"), [(2, "充电中"), (3, "故障")])
 async def test_a_port_that_is_not_free_cannot_be_reserved(
     sun: Actor, port: int, shown: str
 ) -> None:
     response = await _reserve(sun, port)
     assert response.status_code == 409
-    assert response.json()["detail"] == (
-        f"port {port} of E-bike pile, Building 1 is {shown}, not available"
-    )
+    assert response.json()["detail"] == f"E-bike pile, Building 1 {port} 号端口不空闲：{shown}"
     assert (await _mine(sun))["total"] == 0
 
 
 async def test_chargers_and_ports_beyond_your_community_are_not_found(sun: Actor) -> None:
     elsewhere = await _reserve(sun, 1, device_id=ELSEWHERE)
     assert elsewhere.status_code == 404
-    assert elsewhere.json()["detail"] == f"no charger {ELSEWHERE!r} in your community"
+    assert elsewhere.json()["detail"] == f"您的社区没有充电桩 {ELSEWHERE!r}"
     unknown = await _reserve(sun, 1, device_id="ebike:NOPE")
     assert unknown.status_code == 404
     no_port = await _reserve(sun, 9)
     assert no_port.status_code == 404
-    assert no_port.json()["detail"] == f"charger {PILE!r} has no port 9"
+    assert no_port.json()["detail"] == f"充电桩 {PILE!r} 没有 9 号端口"
     # Not a charger at all.
     watch = await _reserve(sun, 1, device_id="watch:8800000101")
     assert watch.status_code == 404
@@ -227,7 +243,7 @@ async def test_only_the_owner_cancels_and_cancelling_frees_the_port(
         response = await _cancel(other, made["id"])
         assert response.status_code in (403, 404)
     response = await _cancel(wu, made["id"])
-    assert response.json()["detail"] == f"no reservation {made['id']} of yours"
+    assert response.json()["detail"] == f"您没有编号为 {made['id']} 的预约"
     assert (await _port(wu, 1))["availability"] == "reserved"
 
     cancelled = await _cancel(sun, made["id"])
@@ -238,7 +254,7 @@ async def test_only_the_owner_cancels_and_cancelling_frees_the_port(
     assert port["availability"] == "available" and port["reserved_by_me"] is None
     again = await _cancel(sun, made["id"])
     assert again.status_code == 409
-    assert again.json()["detail"] == f"reservation {made['id']} is already cancelled"
+    assert again.json()["detail"] == f"预约 {made['id']} 已结束（已取消）"
     # Free for anyone now, the former owner included.
     await _reserved(wu, 1)
     assert (await _port(sun, 1))["reserved_by_me"] is None
@@ -264,7 +280,7 @@ async def test_after_its_end_a_reservation_is_expired_and_the_port_free(
     assert datetime.fromisoformat(expired["ended_at"]) == ended
     late = await _cancel(sun, made["id"])
     assert late.status_code == 409
-    assert late.json()["detail"] == f"reservation {made['id']} is already expired"
+    assert late.json()["detail"] == f"预约 {made['id']} 已结束（已过期）"
     # The owner may reserve again, and so may anyone else the same port.
     await _reserved(wu, 1)
     await _reserved(sun, 4)
@@ -329,3 +345,27 @@ async def test_two_residents_racing_for_one_port(sun: Actor, wu: Actor, api_db: 
             )
         ).scalar_one()
     assert active == 1
+
+
+async def test_each_port_says_its_state_in_the_readers_language(sun: Actor, wu: Actor) -> None:
+    """空闲, 充电中, 已预约, 故障 next to the codes; English for an English browser."""
+    await _reserved(sun, 1)
+    chargers = await wu.client.get("/api/v1/chargers/availability", headers=wu.headers)
+    [pile] = [c for c in chargers.json() if c["device_id"] == PILE]
+    assert [(p["port"], p["availability"], p["availability_label"]) for p in pile["ports"]] == [
+        (1, "reserved", "已预约"),
+        (2, "charging", "充电中"),
+        (3, "out_of_order", "故障"),
+        (4, "available", "空闲"),
+    ]
+    assert pile["summary_labels"]["unknown"] == "离线"
+    english = await wu.client.get(
+        "/api/v1/chargers/availability", headers=wu.headers | {"Accept-Language": "en"}
+    )
+    [pile] = [c for c in english.json() if c["device_id"] == PILE]
+    assert [p["availability_label"] for p in pile["ports"]] == [
+        "Reserved",
+        "Charging",
+        "Out of order",
+        "Free",
+    ]
