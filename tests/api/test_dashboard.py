@@ -622,7 +622,8 @@ async def test_the_charts_are_drawn_by_the_hub_from_the_same_figures(
     sees the figures: the manager's charts leave out what the manager may not see."""
     staff, manager = await login("staff"), await login("manager")
     body = await _dashboard(client, staff)
-    alerts = await client.get("/api/v1/dashboard/charts/alerts.svg", headers=staff)
+    english = {"Accept-Language": "en"}
+    alerts = await client.get("/api/v1/dashboard/charts/alerts.svg", headers=staff | english)
     assert alerts.status_code == 200, alerts.text
     assert alerts.headers["content-type"].startswith("image/svg+xml")
     svg = alerts.text
@@ -630,13 +631,20 @@ async def test_the_charts_are_drawn_by_the_hub_from_the_same_figures(
     total = sum(d["total"] for d in body["alerts_per_day"])
     assert sum(v for _, v in _bars(svg)) == total
     assert f"{total} alerts in 14 days" in svg
-    assert "door.duress" in svg
-    managers = (await client.get("/api/v1/dashboard/charts/alerts.svg", headers=manager)).text
-    assert "door.duress" not in managers
+    # The kinds in words: the duress alarm (门禁胁迫报警) for staff, not for managers.
+    duress = "duress code or card used at a gate"
+    assert duress in svg
+    managers = await client.get("/api/v1/dashboard/charts/alerts.svg", headers=manager | english)
+    assert duress not in managers.text
+    chinese = (await client.get("/api/v1/dashboard/charts/alerts.svg", headers=staff)).text
+    assert f"14天内共{total}条告警" in chinese and "门禁胁迫报警" in chinese
 
-    close = (await client.get("/api/v1/dashboard/charts/close.svg", headers=staff)).text
+    close = (await client.get("/api/v1/dashboard/charts/close.svg", headers=staff | english)).text
     assert "<title>Median time to close, by day closed</title>" in close
     assert "6 tickets closed in 14 days; median 4 h" in close
+    chinese = (await client.get("/api/v1/dashboard/charts/close.svg", headers=staff)).text
+    assert "<title>办结用时中位数（按结单日）</title>" in chinese
+    assert "14天内结单 6 件；从受理到结单用时中位数 4 小时。" in chinese
     assert close.count('class="reference"') == 1 and len(_bars(close)) == 2
 
     assert (

@@ -116,7 +116,8 @@ async def test_the_dashboards_device_charts_are_drawn_by_the_hub_for_what_the_ca
 
     listed = (await client.get(charts, headers=staff)).json()
     assert [c["name"] for c in listed["charts"]] == ["heart_rate", "blood_pressure"]
-    pressure = await client.get(f"{charts}/blood_pressure.svg", headers=staff)
+    english = {"Accept-Language": "en"}
+    pressure = await client.get(f"{charts}/blood_pressure.svg", headers=staff | english)
     assert pressure.status_code == 200, pressure.text
     assert pressure.headers["content-type"].startswith("image/svg+xml")
     svg = pressure.text
@@ -126,8 +127,12 @@ async def test_the_dashboards_device_charts_are_drawn_by_the_hub_for_what_the_ca
 
     listed = (await client.get(charts, headers=manager)).json()
     assert [c["name"] for c in listed["charts"]] == ["battery"]
-    battery = (await client.get(f"{charts}/battery.svg", headers=manager)).text
+    battery = (await client.get(f"{charts}/battery.svg", headers=manager | english)).text
     assert 'data-points="1"' in battery and "<title>Battery, last 24 hours</title>" in battery
+    # The community's language when the browser asks for none: Chinese.
+    chinese = (await client.get(f"{charts}/battery.svg", headers=manager)).text
+    assert "<title>电量（最近24小时）</title>" in chinese
+    assert "最近24小时共1个数据" in chinese
     refused = await client.get(f"{charts}/heart_rate.svg", headers=manager)
     assert refused.status_code == 404  # not a chart of this device for a property manager
     outsider = await client.get("/api/v1/devices/watch:0000000000/charts", headers=staff)
