@@ -265,7 +265,7 @@ async def test_the_sixth_failed_login_is_refused_with_retry_after(
         assert (await _login(client, "vol.wang", "wrong")).status_code == 401
     sixth = await _login(client, "vol.wang", "wrong")
     assert sixth.status_code == 429
-    assert "username" in sixth.json()["detail"]
+    assert "该用户名" in sixth.json()["detail"]  # the community's language: Chinese
     assert 0 < int(sixth.headers["Retry-After"]) <= SETTINGS.login.max_delay_s
 
     # While limited, the right password is refused too, without being checked at all.

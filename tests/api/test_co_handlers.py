@@ -75,7 +75,7 @@ async def test_staff_add_a_co_handler_who_sees_the_ticket_but_takes_no_assignee_
     listed = await helper.client.get("/api/v1/tickets", headers=helper.headers)
     assert [t["id"] for t in listed.json()["items"]] == [ticket_id]
     refused = await helper.do(ticket_id, "accept")
-    assert refused.status_code == 403 and "assigned" in _detail(refused)
+    assert refused.status_code == 403 and "没有派给您" in _detail(refused)  # not assigned to you
     # A co-handler cannot bring in others either.
     zhao_id = await user_id_of(api_db, "vol.zhao")
     if zhao_id != helper_id:

@@ -503,6 +503,9 @@ async def test_a_buildings_devices_include_its_households(
         "low_battery": True,
         "faulted": True,
         "active_alerts": 1,
+        # In words, in the community's language.
+        "online_label": "在线",
+        "battery_label": "低电量",
     }
     assert found[LOCK_B1]["faulted"] is False and found[LOCK_B1]["active_alerts"] == 1
     assert found[EBIKE_B1]["active_alerts"] == 0 and found[EBIKE_B1]["low_battery"] is False
@@ -582,7 +585,7 @@ async def test_a_device_outside_the_scope_has_no_history(
     manager = await login("manager")
     outside = await client.get(f"/api/v1/devices/{ELSEWHERE}/events", headers=manager)
     assert outside.status_code == 404
-    assert "visible to you" in outside.json()["detail"]
+    assert outside.json()["detail"] == f"没有您可查看的设备 {ELSEWHERE!r}"
     missing = await client.get("/api/v1/devices/no:such-device/events", headers=manager)
     assert missing.status_code == 404
     admin = await client.get(f"/api/v1/devices/{ELSEWHERE}/events", headers=await login("admin"))

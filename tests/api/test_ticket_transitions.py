@@ -11,10 +11,22 @@ import pytest
 
 from hub.schema.tickets import tickets
 from hub.tickets import service
+from tests.api.conftest import Login
 from tests.api.people import Users
 from tests.support.hubdata import volunteer_on_duty_for
 
 SUN, WU = "8800000101", "8800000301"  # households in grid 1 and grid 2
+
+
+@pytest.fixture
+def login(login: Login) -> Login:
+    """Everyone here reads English (their browser asks for it): the reasons are asserted
+    in English; tests/api/test_words.py has them in Chinese."""
+
+    async def english(username: str) -> dict[str, str]:
+        return await login(username) | {"Accept-Language": "en"}
+
+    return english
 
 
 async def test_each_ticket_says_what_the_caller_may_do_and_what_each_action_needs(
@@ -27,8 +39,20 @@ async def test_each_ticket_says_what_the_caller_may_do_and_what_each_action_need
 
     seen = (await vol.get(ticket_id)).json()
     assert seen["action_details"] == [
-        {"action": "accept", "target": "accepted", "inputs": []},
-        {"action": "return", "target": "returned", "inputs": [{"name": "reason", **text}]},
+        {
+            "action": "accept",
+            "target": "accepted",
+            "inputs": [],
+            "label": "Accept",
+            "target_label": "Accepted",
+        },
+        {
+            "action": "return",
+            "target": "returned",
+            "inputs": [{"name": "reason", **text}],
+            "label": "Return",
+            "target_label": "Returned",
+        },
     ]
     assert (await staff.get(ticket_id)).json()["action_details"] == []
     accepted = await vol.ok(ticket_id, "accept")
@@ -130,19 +154,19 @@ async def test_roles_and_assignment_are_enforced(as_user: Users, sos: tuple[int,
     # Roles that may see the ticket but not take the action: 403 naming action and role.
     response = await (await as_user("resident.sun")).do(ticket_id, "accept")
     assert response.status_code == 403
-    assert "resident" in response.json()["detail"] and "accept" in response.json()["detail"]
+    assert "resident" in response.json()["detail"] and "“Accept”" in response.json()["detail"]
     response = await (await as_user("staff")).do(ticket_id, "accept")
     assert response.status_code == 403 and "community_staff" in response.json()["detail"]
     response = await vol.do(ticket_id, "close")
     assert response.status_code == 403
-    assert "volunteer" in response.json()["detail"] and "close" in response.json()["detail"]
+    assert "volunteer" in response.json()["detail"] and "“Close”" in response.json()["detail"]
 
     # Accepting twice: 409, listing what may be done instead.
     await vol.ok(ticket_id, "accept")
     response = await vol.do(ticket_id, "accept")
     assert response.status_code == 409
     detail = response.json()["detail"]
-    assert "accepted" in detail and "return, start" in detail
+    assert "“Accepted”" in detail and "allowed: Return, Verify on site" in detail
     # Nothing changed and nothing was logged by the refused attempts.
     ticket = (await vol.get(ticket_id)).json()
     assert ticket["status"] == "accepted"
@@ -154,13 +178,13 @@ async def test_inputs_are_checked_per_action(as_user: Users, sos: tuple[int, str
     vol, staff = await as_user(on_duty), await as_user("staff")
 
     _field_error(await vol.do(ticket_id, "return", reason=None), "reason")
-    assert "return" in _field_error(await vol.do(ticket_id, "return"), "reason")
+    assert "“Return”" in _field_error(await vol.do(ticket_id, "return"), "reason")
     _field_error(await vol.do(ticket_id, "return", reason="   "), "reason")  # blank is missing
     _field_error(await vol.do(ticket_id, "accept", score=3), "score")  # not an accept input
     _field_error(await vol.do(ticket_id, "accept", bogus=1), "bogus")  # unknown field
     _field_error(await vol.do(ticket_id, "fly"), "action")
     await vol.ok(ticket_id, "accept")
-    assert "start" in _field_error(await vol.do(ticket_id, "start"), "note")
+    assert "“Verify on site”" in _field_error(await vol.do(ticket_id, "start"), "note")
     await vol.ok(ticket_id, "start", note="on site")
     await vol.ok(ticket_id, "request_extension", reason="parts on order")
 
@@ -191,7 +215,7 @@ async def test_a_return_goes_back_to_staff_for_re_dispatch(
     assert (await vol.get(ticket_id)).status_code == 404  # no longer theirs
     assert (await staff.get(ticket_id)).json()["actions"] == ["dispatch"]
 
-    assert "dispatch" in _field_error(await staff.do(ticket_id, "dispatch"), "assignee_id")
+    assert "“Dispatch”" in _field_error(await staff.do(ticket_id, "dispatch"), "assignee_id")
     again = await staff.do(ticket_id, "dispatch", assignee_id=await vol.id())
     assert "someone else" in _field_error(again, "assignee_id")
     to_staff = await staff.do(ticket_id, "dispatch", assignee_id=await staff.id())
@@ -248,7 +272,7 @@ async def test_residents_act_only_on_their_own_household(
     assert (await wu_family.get(ticket_id)).status_code == 404
     # Sun's own household, but not closed yet: 409, and a score must be 1-5.
     response = await sun.do(ticket_id, "rate", score=4)
-    assert response.status_code == 409 and "dispatched" in response.json()["detail"]
+    assert response.status_code == 409 and "“Dispatched”" in response.json()["detail"]
     _field_error(await sun.do(ticket_id, "rate", score=6), "score")
 
 
@@ -288,7 +312,7 @@ async def test_assignment_and_household_rules_hold_even_where_a_ticket_is_visibl
     assert (await other.get(ticket_id)).json()["actions"] == []
     response = await other.do(ticket_id, "accept")
     assert response.status_code == 403
-    assert "accept" in response.json()["detail"] and "assigned" in response.json()["detail"]
+    assert "“Accept”" in response.json()["detail"] and "assigned" in response.json()["detail"]
 
     vol, staff = await as_user(on_duty), await as_user("staff")
     await vol.ok(ticket_id, "accept")
