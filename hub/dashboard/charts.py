@@ -52,7 +52,9 @@ def draw_alerts(days: list[AlertsDay], kinds: list[str], language: str = DEFAULT
     tag = language
     kept, rest = kinds[:KEEP_KINDS], kinds[KEEP_KINDS:]
     series = [
-        Series(kind_label(kind, tag), [d.by_kind.get(kind, 0) for d in days], color_for(i))
+        Series(
+            kind_label(kind, tag), [d.by_kind.get(kind, 0) for d in days], color_for(i), key=kind
+        )
         for i, kind in enumerate(kept)
     ]
     if rest:
@@ -61,6 +63,7 @@ def draw_alerts(days: list[AlertsDay], kinds: list[str], language: str = DEFAULT
                 gettext(tag, OTHER_KINDS, n=len(rest)),
                 [sum(d.by_kind.get(k, 0) for k in rest) for d in days],
                 OTHER_COLOR,
+                key="other",
             )
         )
     total = sum(d.total for d in days)

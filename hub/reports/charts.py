@@ -83,6 +83,9 @@ class Series:
     color: str
     # Each bar's tooltip, if not "category · name: value".
     titles: Sequence[str] | None = None
+    # What ``data-series`` says, if not the name: a code (an event kind) stays the same
+    # in every language while the legend and tooltips say it in words.
+    key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -128,16 +131,24 @@ def nice_ticks(largest: float, target: int = 5) -> list[int]:
     return list(range(0, top + 1, step))
 
 
-def _legend(names: Sequence[tuple[str, str]], frame: Frame, y: float) -> tuple[list[str], float]:
-    """Legend entries in rows that wrap at the chart's width; returns (svg, height)."""
+def _text_width(text: str) -> float:
+    # A Chinese character is about twice as wide as a Latin letter at the same size.
+    return sum(12.0 if ord(c) >= 0x2E80 else 6.6 for c in text)
+
+
+def _legend(
+    names: Sequence[tuple[str, str, str]], frame: Frame, y: float
+) -> tuple[list[str], float]:
+    """Legend entries (name, colour, data-series key) in rows that wrap at the chart's
+    width; returns (svg, height)."""
     parts, x, row = [], float(frame.left), 0
-    for name, color in names:
-        width = 18 + 6.6 * len(name) + 16
+    for name, color, key in names:
+        width = 18 + _text_width(name) + 16
         if x + width > frame.width - frame.right and x > frame.left:
             x, row = float(frame.left), row + 1
         top = y + row * 18
         parts.append(
-            f'<g class="legend-item" data-series="{_attr(name)}">'
+            f'<g class="legend-item" data-series="{_attr(key)}">'
             f'<rect x="{x:.1f}" y="{top:.1f}" width="12" height="12" '
             f'fill="{_attr(color)}"/><text x="{x + 17:.1f}" y="{top + 10.5:.1f}" '
             f'font-size="12" fill="#333">{escape(name)}</text></g>'
@@ -184,7 +195,7 @@ def _svg(
     element_id: str | None,
     frame: Frame,
     body: list[str],
-    legend: Sequence[tuple[str, str]],
+    legend: Sequence[tuple[str, str, str]],
 ) -> Markup:
     items, legend_h = _legend(legend, frame, frame.height - 6)
     height = frame.height + legend_h
@@ -256,7 +267,7 @@ def bar_chart(
                 y_top, y_bottom = y_of(value), frame.base
             tip = s.titles[i] if s.titles is not None else f"{category} · {s.name}: {value}"
             out.append(
-                f'<rect class="bar" data-series="{_attr(s.name)}" '
+                f'<rect class="bar" data-series="{_attr(s.key or s.name)}" '
                 f'data-category="{_attr(category)}" data-value="{value}" '
                 f'x="{x:.1f}" y="{y_top:.1f}" width="{width:.1f}" '
                 f'height="{max(y_bottom - y_top, 0.5):.1f}" fill="{_attr(s.color)}">'
@@ -280,7 +291,8 @@ def bar_chart(
         )
     if largest == 0:
         out.append(_nothing(frame, language))
-    return _svg(title, summary, element_id, frame, out, [(s.name, s.color) for s in series])
+    legend = [(s.name, s.color, s.key or s.name) for s in series]
+    return _svg(title, summary, element_id, frame, out, legend)
 
 
 def line_chart(
@@ -338,7 +350,7 @@ def line_chart(
                 )
     if not any(s.points for s in series):
         out.append(_nothing(frame, language))
-    return _svg(title, summary, element_id, frame, out, [(s.name, s.color) for s in series])
+    return _svg(title, summary, element_id, frame, out, [(s.name, s.color, s.name) for s in series])
 
 
 def top_series(
@@ -351,10 +363,10 @@ def top_series(
     """The ``keep`` largest series in palette colours, the rest summed as one grey series."""
     order = sorted(named_values, key=lambda k: (-sum(named_values[k]), k))
     kept, rest = order[:keep], order[keep:]
-    result = [Series(name(k), named_values[k], color_for(i)) for i, k in enumerate(kept)]
+    result = [Series(name(k), named_values[k], color_for(i), key=k) for i, k in enumerate(kept)]
     if rest:
         n = len(named_values[rest[0]])
         summed = [sum(named_values[name][i] for name in rest) for i in range(n)]
         other = gettext(language, OTHER_KINDS, n=len(rest))
-        result.append(Series(other, summed, OTHER_COLOR))
+        result.append(Series(other, summed, OTHER_COLOR, key="other"))
     return result

@@ -198,6 +198,7 @@ async def test_the_device_charts_are_titled_in_the_readers_language(
     svg = await client.get("/api/v1/dashboard/charts/alerts.svg", headers=staff.headers)
     assert "<title>每日新增告警（按类型）</title>" in svg.text
     assert "一键求助" in svg.text  # the legend names the kind in words
+    assert 'data-series="wristband.sos"' in svg.text  # and the bars keep its code
 
 
 async def test_unknown_things_are_not_found_in_the_readers_language(

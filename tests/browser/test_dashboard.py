@@ -114,7 +114,14 @@ async def test_staff_see_buildings_alerts_charts_and_a_devices_history(
         sos_bar = alerts_chart.locator("rect.bar[data-series='wristband.sos']")
         await expect(sos_bar).to_have_count(1)
         await expect(sos_bar).to_have_attribute("data-value", "1")
-        await expect(alerts_chart.locator(".legend-item")).to_have_text(["wristband.sos"])
+        # The legend says the kind in words (the browser asks for English); the bars and
+        # legend items keep the kind's code in data-series.
+        await expect(alerts_chart.locator(".legend-item")).to_have_text(
+            ["wearer pressed the SOS button"]
+        )
+        await expect(
+            alerts_chart.locator(".legend-item[data-series='wristband.sos']")
+        ).to_have_count(1)
         close_chart = page.locator("svg#chart-close")
         await expect(close_chart.locator("title").first).to_have_text(
             "Median time to close, by day closed"
