@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.deps import Conn
 from api.security import Authenticated
@@ -23,6 +24,7 @@ from hub.grid.zones import community_zone
 from hub.i18n import catalogs, times
 from hub.i18n.locales import choose, supported
 from hub.schema.grid import communities
+from hub.storage.db import Database
 from hub.users.models import UserPublic
 
 LANGUAGE_COOKIE = "chub_lang"
@@ -66,7 +68,7 @@ async def _reader(request: Request, auth: Authenticated) -> Reader:
 CurrentReader = Annotated[Reader, Depends(_reader)]
 
 
-async def _first_community(conn: Conn) -> tuple[str | None, str | None]:
+async def _first_community(conn: AsyncConnection) -> tuple[str | None, str | None]:
     # A hub serves one community, or a few of one street: before logging in, a page
     # speaks the first one's language.
     row = (
@@ -80,7 +82,19 @@ async def _first_community(conn: Conn) -> tuple[str | None, str | None]:
 
 
 async def _visitor(request: Request, conn: Conn) -> Reader:
-    locale, zone = await _first_community(conn)
+    return _visitor_from(request, *await _first_community(conn))
+
+
+async def visitor_reader(request: Request, db: Database) -> Reader:
+    """The visitor's reader for a route that must not hold a connection while it works
+    (a login: its limiter writes at once, and parallel logins would wait on the pool);
+    the community is read in a connection of its own, closed before this returns."""
+    async with db.read() as conn:
+        found = await _first_community(conn)
+    return _visitor_from(request, *found)
+
+
+def _visitor_from(request: Request, locale: str | None, zone: str | None) -> Reader:
     language = choose(
         profile=supported(request.query_params.get("lang"))
         or supported(request.cookies.get(LANGUAGE_COOKIE)),

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field, field_validator
 from api.deps import Context
 from api.errors import ErrorBody
 from api.login_limit import Refusal, client_ip, login_limiter, refusal_detail
-from api.reader import CurrentReader, Reader, VisitorReader, reader_for
+from api.reader import CurrentReader, Reader, reader_for, visitor_reader
 from api.security import Authenticated, CurrentUser, create_access_token
 from hub.i18n.locales import check as check_locale
 from hub.pages.text import N_
@@ -98,12 +98,12 @@ async def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     request: Request,
     ctx: Context,
-    reader: VisitorReader,
 ) -> Token:
     """Log in: an access token (short-lived) and a refresh token (long-lived, single use)."""
     limiter = login_limiter(request)
     attempt = await limiter.attempt(ctx.db, form.username, client_ip(request))
     if isinstance(attempt, Refusal):  # the password is not even checked
+        reader = await visitor_reader(request, ctx.db)  # only a refusal needs words
         raise HTTPException(
             status_code=status.HTTP_429_TOO_MANY_REQUESTS,
             detail=refusal_detail(attempt, reader, limiter.clock()),
@@ -111,6 +111,7 @@ async def login(
         )
     user = await authenticate(ctx.db, form.username, form.password)
     if user is None:
+        reader = await visitor_reader(request, ctx.db)
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,
             detail=reader.text(N_("wrong username or password")),

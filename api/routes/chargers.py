@@ -16,6 +16,7 @@ from api.security import UserScope, require_roles
 from hub.chargers import reservations
 from hub.chargers.models import ChargerAvailability, Reservation
 from hub.chargers.service import availability_json
+from hub.chargers.words import reservation_label
 from hub.users.models import Role, UserPublic
 
 # No prefix: the charger paths and /api/v1/reservations share this one router.
@@ -59,25 +60,33 @@ async def reserve_port(
     _: Resident,
     scope: UserScope,
     ctx: Context,
+    reader: CurrentReader,
     device_id: str,
     port: int,
     request: ReservationRequest,
 ) -> Reservation:
     """Hold a free port for yourself for the given minutes (one reservation at a time)."""
     async with ctx.db.write() as conn:
-        return await reservations.reserve(
+        made = await reservations.reserve(
             conn, scope, device_id, port, request.minutes, datetime.now(UTC)
         )
+    return _labelled(made, reader.language)
 
 
 @router.get("/api/v1/reservations/mine", responses={403: {"description": "only residents"}})
 async def my_reservations(
-    _: Resident, scope: UserScope, conn: Conn, limit: Limit = 50, offset: Offset = 0
+    _: Resident,
+    scope: UserScope,
+    conn: Conn,
+    reader: CurrentReader,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> Page[Reservation]:
     """Your reservations: the active one first, then the ended ones, newest first."""
     items, total = await reservations.list_mine(
         conn, scope, datetime.now(UTC), limit=limit, offset=offset
     )
+    items = [_labelled(r, reader.language) for r in items]
     return Page(items=items, total=total, limit=limit, offset=offset)
 
 
@@ -90,8 +99,15 @@ async def my_reservations(
     },
 )
 async def cancel_reservation(
-    _: Resident, scope: UserScope, ctx: Context, reservation_id: int
+    _: Resident, scope: UserScope, ctx: Context, reader: CurrentReader, reservation_id: int
 ) -> Reservation:
     """Give your reservation up: the port is free for others at once."""
     async with ctx.db.write() as conn:
-        return await reservations.cancel(conn, scope, reservation_id, datetime.now(UTC))
+        cancelled = await reservations.cancel(conn, scope, reservation_id, datetime.now(UTC))
+    return _labelled(cancelled, reader.language)
+
+
+def _labelled(reservation: Reservation, language: str) -> Reservation:
+    return reservation.model_copy(
+        update={"status_label": reservation_label(reservation.status, language)}
+    )

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.deps import Conn, Context
-from api.reader import CurrentReader, Reader, VisitorReader
+from api.reader import CurrentReader, Reader, VisitorReader, visitor_reader
 from api.security import UserScope, require_roles
 from api.state import ApiContext
 from hub.notifications import outbox
@@ -336,13 +336,13 @@ _FORM_SCHEMA = ReportForm.model_json_schema()
         }
     },
 )
-async def submit_report(
-    token: str, request: Request, ctx: Context, reader: VisitorReader
-) -> Response:
+async def submit_report(token: str, request: Request, ctx: Context) -> Response:
     """Open a ticket (source `resident`) in the QR code's grid, from `reporter_name`,
     `reporter_phone`, `category` (a resident-facing one; default `resident_report`) and
     `description` (1-2000 characters). A form post gets an HTML page back, JSON gets JSON."""
     as_html = _is_form(request)
+    # No connection held meanwhile: the report is written in one of its own.
+    reader = await visitor_reader(request, ctx.db)
     retry_after = _limiter(request).hit(request.client.host if request.client else "unknown")
     if retry_after:
         message = _wait(reader, retry_after)

@@ -55,6 +55,8 @@ class Reservation(BaseModel):
     charger_name: str
     port: int
     status: ReservationStatus
+    # ``status`` as its owner reads it (进行中, 已取消, 已过期, 已使用).
+    status_label: str | None = None
     starts_at: datetime
     ends_at: datetime
     created_at: datetime

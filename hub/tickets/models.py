@@ -82,6 +82,9 @@ class TicketLogEntry(BaseModel):
     from_status: TicketStatus | None
     to_status: TicketStatus | None
     note: str
+    # The step and the state it led to as a person reads them, in the reader's language.
+    action_label: str | None = None
+    to_status_label: str | None = None
 
 
 class CoHandler(BaseModel):

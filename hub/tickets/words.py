@@ -54,9 +54,22 @@ def labelled(ticket: TicketPublic, tag: str) -> TicketPublic:
     """The ticket with ``status_label`` and each offered action's ``label`` and
     ``target_label`` in ``tag``'s language (codes unchanged)."""
     ticket.status_label = status_label(ticket.status, tag)
+    for entry in ticket.log or []:
+        entry.action_label = _step(entry.action, tag)
+        entry.to_status_label = status_label(entry.to_status, tag) if entry.to_status else None
     if ticket.action_details is not None:
         ticket.action_details = [_offer(o, tag) for o in ticket.action_details]
     return ticket
+
+
+def _step(action: str, tag: str) -> str | None:
+    """A log entry's step: an action, or the state a ticket was put in (registered,
+    dispatched by the hub); None for the hub's own bookkeeping."""
+    if action in TicketAction.__members__.values():
+        return action_label(action, tag)
+    if action in TicketStatus.__members__.values():
+        return status_label(action, tag)
+    return None
 
 
 def _offer(offer: ActionOffer, tag: str) -> ActionOffer:

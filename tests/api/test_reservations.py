@@ -349,7 +349,10 @@ async def test_two_residents_racing_for_one_port(sun: Actor, wu: Actor, api_db: 
 
 async def test_each_port_says_its_state_in_the_readers_language(sun: Actor, wu: Actor) -> None:
     """空闲, 充电中, 已预约, 故障 next to the codes; English for an English browser."""
-    await _reserved(sun, 1)
+    made = await _reserved(sun, 1)
+    assert (made["status"], made["status_label"]) == ("active", "进行中")
+    [mine] = (await _mine(sun))["items"]
+    assert mine["status_label"] == "进行中"
     chargers = await wu.client.get("/api/v1/chargers/availability", headers=wu.headers)
     [pile] = [c for c in chargers.json() if c["device_id"] == PILE]
     assert [(p["port"], p["availability"], p["availability_label"]) for p in pile["ports"]] == [

@@ -75,6 +75,14 @@ async def test_a_tickets_state_and_actions_in_the_readers_language(
         ("return", "Return", "Returned"),
         ("start", "Verify on site", "In progress"),
     ]
+    # The audit trail says each step and where it led in words too.
+    assert [
+        (e["action"], e["action_label"], e["to_status_label"]) for e in accepted.json()["log"]
+    ] == [
+        ("registered", "Registered", "Registered"),
+        ("dispatched", "Dispatched", "Dispatched"),
+        ("accept", "Accept", "Accepted"),
+    ]
 
 
 async def test_a_refused_action_says_why_in_the_readers_language(
