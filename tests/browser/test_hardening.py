@@ -126,7 +126,7 @@ async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
 
 
 async def watched_context(browser: Browser, origin: str) -> tuple[BrowserContext, Watched]:
-    context = await browser.new_context(viewport={"width": 390, "height": 844})
+    context = await browser.new_context(viewport={"width": 390, "height": 844}, locale="en-US")
     watched = Watched(origin)
     here = urlsplit(origin).netloc
 

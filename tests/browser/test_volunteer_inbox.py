@@ -34,7 +34,7 @@ async def test_an_sos_appears_live_and_the_volunteer_accepts_it(
     async with running_stack(settings) as stack:
         api = stack.api_url
         volunteer = await volunteer_on_duty_for(stack.hub.db, SUN, datetime.now(UTC))
-        page = await browser.new_page(viewport=PHONE)
+        page = await browser.new_page(viewport=PHONE, locale="en-US")
         await log_in(page, api, volunteer, via="/inbox", lands_on="/inbox")
         await expect(page.locator("#live")).to_have_attribute("data-state", "live")
         await expect(page.locator(".empty")).to_be_visible()
@@ -83,7 +83,7 @@ async def test_the_inbox_catches_up_after_its_live_connection_drops(
     async with running_stack(settings) as stack:
         api = stack.api_url
         volunteer = await volunteer_on_duty_for(stack.hub.db, SUN, datetime.now(UTC))
-        context = await browser.new_context(viewport=PHONE)
+        context = await browser.new_context(viewport=PHONE, locale="en-US")
         page = await context.new_page()
         await log_in(page, api, volunteer, via="/inbox", lands_on="/inbox")
         await expect(page.locator("#live")).to_have_attribute("data-state", "live")
@@ -109,7 +109,7 @@ async def test_a_wrong_password_and_empty_fields_get_clear_messages(
 ) -> None:
     settings = stack_settings(tmp_path / "hub", mosquitto.host, mosquitto.port)
     async with running_stack(settings) as stack:
-        page = await browser.new_page(viewport=PHONE)
+        page = await browser.new_page(viewport=PHONE, locale="en-US")
         await page.goto(f"{stack.api_url}/login")
         await page.click("button[type=submit]")
         await expect(page.locator("#username-error")).to_have_text("Enter your username.")
