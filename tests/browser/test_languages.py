@@ -24,7 +24,9 @@ from device_adapters.model import DeviceFamily
 from hub.ingest.flows import store_batch
 from hub.schema.alerts import alerts
 from hub.schema.grid import grids
+from hub.settings import Settings
 from tests.browser.conftest import log_in
+from tests.browser.test_hardening import running_api
 from tests.support.brokers import MosquittoProcess
 from tests.support.hubdata import device_event, user_id_of
 from tests.support.stack import Stack, running_stack, stack_settings
@@ -289,4 +291,22 @@ async def test_the_switch_holds_after_reloading_and_logging_in_again(
         await log_in(page, api, "vol.wang", via="/inbox", lands_on="/inbox")
         await expect(page.locator("#logout")).to_have_text("Log out")
         assert await _lang(page) == "en"
+        await context.close()
+
+
+async def test_the_api_docs_page_speaks_the_language_around_swagger_ui(
+    tmp_path: Path, browser: Browser, artifacts: Path
+) -> None:
+    async with running_api(tmp_path, Settings()) as running:
+        context, page = await _phone(browser, "zh-CN")
+        await page.goto(f"{running.url}/docs")
+        assert await _lang(page) == "zh-CN"
+        await expect(page).to_have_title("接口文档 · 智慧社区")
+        await expect(page.locator(".swagger-ui .info .title")).to_contain_text("Community Hub")
+        await page.screenshot(path=str(artifacts / "lang-docs-zh-CN.png"))
+        await page.get_by_role("group", name="语言").get_by_role("button", name="English").click()
+        await expect(page).to_have_title("API · Community Hub")
+        assert await _lang(page) == "en"
+        await expect(page.locator(".swagger-ui .info .title")).to_contain_text("Community Hub")
+        await page.screenshot(path=str(artifacts / "lang-docs-en.png"))
         await context.close()
