@@ -310,3 +310,41 @@ async def test_the_api_docs_page_speaks_the_language_around_swagger_ui(
         await expect(page.locator(".swagger-ui .info .title")).to_contain_text("Community Hub")
         await page.screenshot(path=str(artifacts / "lang-docs-en.png"))
         await context.close()
+
+
+async def test_times_and_phone_numbers_are_written_as_the_server_writes_them(
+    tmp_path: Path, browser: Browser
+) -> None:
+    """Hub.time, Hub.relative and Hub.phone on the login page (the first community's
+    zone), in a New York browser: the year shows only when it is not this one."""
+    last_year = datetime(datetime.now(UTC).year - 1, 3, 1, 5, 7, tzinfo=UTC)  # 13:07 there
+    expected = {
+        "zh-CN": (f"{last_year.year}年3月1日 13:07", "5分钟后到期", "3小时前"),
+        "en": (f"Mar 1, {last_year.year} 13:07", "due in 5 minutes", "3 hours ago"),
+    }
+    phones = {
+        "13920000000": "139 2000 0000",
+        "+86 13920000000": "+86 139 2000 0000",
+        "01088886666": "010 8888 6666",
+        "075588886666": "0755 8888 6666",
+        "12345": "12345",
+        "139-2000-0000 ext 5": "139-2000-0000 ext 5",  # not only digits: left as written
+    }
+    async with running_api(tmp_path, Settings()) as running:
+        for language, (dated, due, ago) in expected.items():
+            context, page = await _phone(browser, language)
+            await page.goto(f"{running.url}/login")
+            shown = await page.evaluate(
+                """([at, phones]) => [
+                    Hub.time(at),
+                    _("due %(when)s", {
+                        when: Hub.relative(new Date(Date.now() + 300000).toISOString()),
+                    }),
+                    Hub.relative(new Date(Date.now() - 3 * 3600000).toISOString()),
+                    Hub.zone,
+                    phones.map((p) => Hub.phone(p)),
+                ]""",
+                [last_year.isoformat(), list(phones)],
+            )
+            assert shown == [dated, due, ago, "Asia/Shanghai", list(phones.values())]
+            await context.close()
