@@ -205,8 +205,23 @@ async def test_each_page_in_chinese_and_english_at_the_community_time(
             await page.screenshot(
                 path=str(artifacts / f"lang-{case.username}-{language}.png"), full_page=True
             )
+            if language == "en":  # last: the account's choice would outlast the test's turn
+                await _switch_there_and_back(page, case)
             assert errors == []
             await context.close()
+
+
+async def _switch_there_and_back(page: Page, case: Case) -> None:
+    """English → 中文, kept over a reload → English, from the role's own page."""
+    await page.get_by_role("group", name="Language").get_by_role("button", name="中文").click()
+    await expect(page.locator("header.bar h1")).to_have_text(case.heading["zh-CN"])
+    await page.reload()
+    await expect(page.locator(case.ready).first).to_be_visible()
+    await expect(page.locator("#logout")).to_have_text(LOG_OUT["zh-CN"])
+    assert await _lang(page) == "zh-CN"
+    await page.get_by_role("group", name="语言").get_by_role("button", name="English").click()
+    await expect(page.locator("header.bar h1")).to_have_text(case.heading["en"])
+    await expect(page.locator("#logout")).to_have_text(LOG_OUT["en"])
 
 
 async def test_the_switch_holds_after_reloading_and_logging_in_again(
