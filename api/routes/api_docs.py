@@ -3,7 +3,8 @@
 FastAPI's own /docs and /redoc load their scripts from a public CDN (blank where the
 hub has no internet) and start Swagger UI with an inline script, which the pages'
 Content-Security-Policy forbids. Here the assets come from the installed
-``fastapi-offline`` package and the start-up script is a file (api/static/docs.js).
+``fastapi-offline`` package and the start-up script is a file (api/static/docs.js); the page is
+hub/pages/templates/app/docs.html.
 ReDoc is not offered: it injects inline styles and runs a blob: worker.
 
 Mounted only when the docs are on (``HUB_API_DOCS``; by default in demo mode only).
@@ -15,10 +16,11 @@ from pathlib import Path
 
 import fastapi_offline
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import FileResponse
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.routes.pages import STATIC_DIR
+from api.reader import VisitorReader
+from api.routes.pages import app_page
 from hub.settings import ApiSettings
 
 ASSETS_DIR = Path(fastapi_offline.__file__).resolve().parent / "static"
@@ -35,8 +37,9 @@ def docs_enabled(api: ApiSettings, mode: str) -> bool:
 
 
 @router.get("/docs")
-async def swagger_ui() -> FileResponse:
-    return FileResponse(STATIC_DIR / "docs.html", headers={"Cache-Control": "no-cache"})
+async def swagger_ui(reader: VisitorReader) -> HTMLResponse:
+    # The page around Swagger UI speaks the reader's language; Swagger UI itself, English.
+    return app_page("docs", reader)
 
 
 def mount(app: FastAPI) -> None:

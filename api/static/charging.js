@@ -6,11 +6,17 @@
 const $ = (id) => document.getElementById(id);
 const MINUTES = [15, 30, 60, 120]; // the choices offered; the API takes 15 to 120
 const LABEL = {
-  available: "free",
-  charging: "charging",
-  reserved: "reserved",
-  out_of_order: "out of order",
-  unknown: "unknown",
+  available: pgettext("port", "free"),
+  charging: pgettext("port", "charging"),
+  reserved: pgettext("port", "reserved"),
+  out_of_order: pgettext("port", "out of order"),
+  unknown: pgettext("port", "unknown"),
+};
+const RESERVATION = {
+  active: pgettext("reservation", "active"),
+  cancelled: pgettext("reservation", "cancelled"),
+  expired: pgettext("reservation", "expired"),
+  used: pgettext("reservation", "used"),
 };
 
 function showError(message) {
@@ -18,12 +24,14 @@ function showError(message) {
 }
 
 function portRow(charger, port) {
-  const status = port.reserved_by_me ? "reserved for you" : LABEL[port.availability] || port.availability;
+  const status = port.reserved_by_me
+    ? pgettext("port", "reserved for you")
+    : port.availability_label || LABEL[port.availability] || port.availability;
   const reserve = port.availability === "available"
     ? Hub.el("button", {
         type: "button",
         "data-reserve": `${charger.device_id}:${port.port}`,
-        text: "Reserve",
+        text: _("Reserve"),
         onclick: async (event) => {
           const button = event.currentTarget;
           const minutes = Number($("minutes").value);
@@ -31,7 +39,7 @@ function portRow(charger, port) {
           const errorLine = $("reserve-error");
           errorLine.textContent = "";
           if (!MINUTES.includes(minutes)) {
-            errorLine.textContent = "Choose how long to reserve for: 15 minutes to 2 hours.";
+            errorLine.textContent = _("Choose how long to reserve for: 15 minutes to 2 hours.");
             return;
           }
           button.disabled = true;
@@ -42,8 +50,9 @@ function portRow(charger, port) {
             );
             await refresh();
           } catch (error) {
-            errorLine.textContent =
-              `Could not reserve port ${port.port} of ${charger.name}: ${error.message}`;
+            errorLine.textContent = _("Could not reserve port %(port)s of %(charger)s: %(reason)s", {
+              port: port.port, charger: charger.name, reason: error.message,
+            });
             button.disabled = false;
           }
         },
@@ -52,8 +61,14 @@ function portRow(charger, port) {
   return Hub.el(
     "li", { "data-port": `${charger.device_id}:${port.port}`, "data-availability": port.availability },
     Hub.el("span", { class: `badge ${port.availability === "out_of_order" ? "overdue" : ""}`, text: status }),
-    ` Port ${port.port} `,
-    port.reserved_until ? `until ${Hub.when(port.reserved_until)} ` : "",
+    " ", _("Port %(port)s", { port: port.port }), " ",
+    port.reserved_until
+      ? Hub.el("time", {
+          datetime: port.reserved_until, "data-time": "until",
+          text: _("until %(time)s", { time: Hub.time(port.reserved_until) }),
+        })
+      : "",
+    " ",
     reserve,
   );
 }
@@ -65,10 +80,13 @@ async function loadStations() {
       ? chargers.map((c) => Hub.el(
           "article", { class: "card", "data-charger": c.device_id },
           Hub.el("h2", { text: c.name }),
-          Hub.el("p", { class: "meta", text: `${c.summary.available || 0} of ${c.ports.length} free` }),
+          Hub.el("p", {
+            class: "meta",
+            text: _("%(free)s of %(ports)s free", { free: c.summary.available || 0, ports: c.ports.length }),
+          }),
           Hub.el("ul", {}, c.ports.map((p) => portRow(c, p))),
         ))
-      : [Hub.el("p", { class: "empty", text: "No charging stations in your community." })]),
+      : [Hub.el("p", { class: "empty", text: _("No charging stations in your community.") })]),
   );
 }
 
@@ -78,11 +96,16 @@ async function loadMine() {
     ...(page.items.length
       ? page.items.map((r) => Hub.el(
           "article", { class: "card", "data-reservation": r.id, "data-status": r.status },
-          Hub.el("p", {}, Hub.el("strong", { text: `${r.charger_name}, port ${r.port}` }), ` · ${r.status}`),
-          Hub.el("p", { class: "meta", text: `${Hub.when(r.starts_at)} – ${Hub.when(r.ends_at)}` }),
+          Hub.el("p", {},
+            Hub.el("strong", { text: _("%(charger)s, port %(port)s", { charger: r.charger_name, port: r.port }) }),
+            ` · ${r.status_label || RESERVATION[r.status] || r.status}`),
+          Hub.el("p", { class: "meta" },
+            Hub.el("time", { datetime: r.starts_at, "data-time": "starts", text: Hub.time(r.starts_at) }),
+            " – ",
+            Hub.el("time", { datetime: r.ends_at, "data-time": "ends", text: Hub.time(r.ends_at) })),
           r.status === "active"
             ? Hub.el("button", {
-                type: "button", class: "secondary", text: "Cancel",
+                type: "button", class: "secondary", text: _("Cancel"),
                 onclick: async (event) => {
                   const button = event.currentTarget;
                   button.disabled = true;
@@ -91,14 +114,14 @@ async function loadMine() {
                     await Hub.api(`/api/v1/reservations/${r.id}/cancel`, { method: "POST" });
                     await refresh();
                   } catch (error) {
-                    $("mine-error").textContent = `Could not cancel: ${error.message}`;
+                    $("mine-error").textContent = _("Could not cancel: %(reason)s", { reason: error.message });
                     button.disabled = false;
                   }
                 },
               })
             : null,
         ))
-      : [Hub.el("p", { class: "empty", text: "No reservations." })]),
+      : [Hub.el("p", { class: "empty", text: _("No reservations.") })]),
   );
 }
 
@@ -109,10 +132,13 @@ async function loadDevices() {
       ? page.items.map((d) => Hub.el(
           "p", { class: "meta" },
           Hub.el("strong", { text: d.name }),
-          ` · ${d.online === false ? "offline" : d.online ? "online" : "not heard from"}`,
-          d.battery_pct !== null ? ` · battery ${d.battery_pct}%` : "",
+          " · ",
+          d.online === false
+            ? pgettext("device", "offline")
+            : d.online ? pgettext("device", "online") : pgettext("device", "not heard from"),
+          d.battery_pct !== null ? " · " + _("battery %(pct)s%%", { pct: d.battery_pct }) : "",
         ))
-      : [Hub.el("p", { class: "empty", text: "No devices in your household." })]),
+      : [Hub.el("p", { class: "empty", text: _("No devices in your household.") })]),
   );
 }
 
@@ -121,7 +147,7 @@ async function refresh() {
     await Promise.all([loadStations(), loadMine(), loadDevices()]);
     showError("");
   } catch (error) {
-    showError(`Could not load: ${error.message}`);
+    showError(_("Could not load: %(reason)s", { reason: error.message }));
   }
 }
 
@@ -131,14 +157,14 @@ $("report").addEventListener("submit", async (event) => {
   const description = $("report-description");
   // Field, its error line, the message when empty, the API's length limit.
   const checks = [
-    [title, "report-title-error", "Say in a few words what is wrong.", 200],
-    [description, "report-description-error", "Add a few details so someone can find it.", 2000],
+    [title, "report-title-error", _("Say in a few words what is wrong."), 200],
+    [description, "report-description-error", _("Add a few details so someone can find it."), 2000],
   ];
   let ok = true;
   for (const [input, errorId, message, max] of checks) {
     const text = input.value.trim();
     const problem = !text ? message
-      : text.length > max ? `At most ${max} characters (now ${text.length}).` : "";
+      : text.length > max ? _("At most %(max)s characters (now %(now)s).", { max, now: text.length }) : "";
     input.setAttribute("aria-invalid", problem ? "true" : "false");
     $(errorId).textContent = problem;
     ok = ok && !problem;
@@ -152,7 +178,7 @@ $("report").addEventListener("submit", async (event) => {
     const ticket = await Hub.api("/api/v1/tickets", {
       json: { title: title.value.trim(), description: description.value.trim() },
     });
-    $("report-done").textContent = `Thank you: report #${ticket.id} is registered.`;
+    $("report-done").textContent = _("Thank you: report #%(id)s is registered.", { id: ticket.id });
     title.value = "";
     description.value = "";
   } catch (error) {
@@ -163,7 +189,7 @@ $("report").addEventListener("submit", async (event) => {
       byField[name][0].setAttribute("aria-invalid", "true");
       $(byField[name][1]).textContent = reason;
     }
-    $("report-error").textContent = `Not sent: ${error.message}`;
+    $("report-error").textContent = _("Not sent: %(reason)s", { reason: error.message });
   } finally {
     button.disabled = false;
   }

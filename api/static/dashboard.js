@@ -14,15 +14,37 @@ function showError(message) {
 
 // ---- small helpers -------------------------------------------------------------------
 
-function plural(n, one, many) {
-  return `${n} ${n === 1 ? one : many || one + "s"}`;
+// Words for the codes the API answers with, where it gives no label of its own.
+const SEVERITY = {
+  informational: pgettext("severity", "informational"),
+  low: pgettext("severity", "low"),
+  medium: pgettext("severity", "medium"),
+  high: pgettext("severity", "high"),
+  critical: pgettext("severity", "critical"),
+};
+const FAMILY = {
+  door_access: pgettext("device family", "door access"),
+  lock: pgettext("device family", "lock"),
+  wristband: pgettext("device family", "wristband"),
+  charger: pgettext("device family", "charger"),
+};
+const ALERT_STATUS = {
+  open: pgettext("alert status", "open"),
+  acknowledged: pgettext("alert status", "acknowledged"),
+  cleared: pgettext("alert status", "cleared"),
+};
+
+// A calendar day the API names ("2026-12-07"), as the reader writes it: 12月7日 / Dec 7.
+function dayOf(isoDate) {
+  const date = new Date(`${isoDate}T12:00:00Z`);
+  if (Number.isNaN(date.getTime())) return isoDate;
+  return new Intl.DateTimeFormat(Hub.language, { timeZone: "UTC", month: "short", day: "numeric" }).format(date);
 }
 
-function clock(iso) {
-  if (!iso) return "";
-  return new Date(iso).toLocaleString([], {
-    month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
-  });
+function reachOf(online) {
+  if (online === true) return [pgettext("device", "online"), "ok"];
+  if (online === false) return [pgettext("device", "offline"), "bad"];
+  return [pgettext("device", "not reported"), "muted"];
 }
 
 function shortValue(value) {
@@ -36,6 +58,7 @@ function summarise(values) {
   return entries.map(([k, v]) => `${k}: ${shortValue(v)}`).join(", ");
 }
 
+// An event kind the API gave no label for: its code, made readable.
 function kindLabel(kind) {
   return kind.replace(".", ": ").replaceAll("_", " ");
 }
@@ -51,33 +74,39 @@ function tile(name, label, value, tone) {
 function renderLimits(data) {
   const t = data.tickets_by_limit;
   $("limits").replaceChildren(
-    tile("overdue", "overdue", t.overdue, "bad"),
-    tile("due_soon", `due in < ${t.due_soon_minutes} min`, t.due_soon, "warn"),
-    tile("on_time", "on time", t.on_time, "ok"),
-    tile("without_limit", "no time limit", t.without_limit, "plain"),
-    tile("alerts", "active alerts", data.active_alerts_total, "bad"),
+    tile("overdue", pgettext("time limit", "overdue"), t.overdue, "bad"),
+    tile("due_soon", _("due in under %(minutes)s min", { minutes: t.due_soon_minutes }), t.due_soon, "warn"),
+    tile("on_time", pgettext("time limit", "on time"), t.on_time, "ok"),
+    tile("without_limit", pgettext("time limit", "no time limit"), t.without_limit, "plain"),
+    tile("alerts", _("active alerts"), data.active_alerts_total, "bad"),
   );
 }
 
 // The hub's own health, as /readyz says it (hub/health.py): its tile and its reasons.
 const HEALTH_TONE = { ok: "ok", degraded: "warn", failing: "bad" };
 const HEALTH_LABEL = {
-  ok: "the hub does its job",
-  degraded: "working, with a fault to look at",
-  failing: "not doing its job",
+  ok: _("the hub does its job"),
+  degraded: _("working, with a fault to look at"),
+  failing: _("not doing its job"),
+};
+const HEALTH_STATE = {
+  ok: pgettext("hub health", "ok"),
+  degraded: pgettext("hub health", "degraded"),
+  failing: pgettext("hub health", "failing"),
+  unknown: pgettext("hub health", "unknown"),
 };
 
 function renderHealth(health) {
   const status = health ? health.status : "unknown";
   $("hub-health").replaceChildren(
     Hub.el("div", { class: `tile ${HEALTH_TONE[status] || "muted"}`, "data-health": status },
-      Hub.el("span", { class: "n", text: status }),
-      Hub.el("span", { class: "label", text: HEALTH_LABEL[status] || "could not ask the hub" })),
+      Hub.el("span", { class: "n", text: HEALTH_STATE[status] || status }),
+      Hub.el("span", { class: "label", text: HEALTH_LABEL[status] || _("could not ask the hub") })),
   );
   $("hub-health-reasons").replaceChildren(...(health ? health.reasons : []).map((r) =>
     Hub.el("li", { class: `alert ${r.state === "failing" ? "critical" : "medium"}`, "data-reason": r.code },
-      Hub.el("span", { class: `badge ${HEALTH_TONE[r.state] || "plain"}`, text: r.state }), " ",
-      Hub.el("strong", { text: r.code.replaceAll("_", " ") }),
+      Hub.el("span", { class: `badge ${HEALTH_TONE[r.state] || "plain"}`, text: HEALTH_STATE[r.state] || r.state }), " ",
+      Hub.el("strong", { text: r.label || r.code.replaceAll("_", " ") }),
       Hub.el("span", { class: "meta", text: ` ${r.detail}` }))));
 }
 
@@ -113,19 +142,22 @@ function buildingCard(b) {
     "aria-controls": "building-detail", text: b.name,
     onclick: (event) => { event.stopPropagation(); show(); },
   })),
-  Hub.el("p", { class: "meta", text: `${b.grid_name} · ${plural(b.devices, "device")}` }),
+  Hub.el("p", {
+    class: "meta",
+    text: b.grid_name + " · " + ngettext("%(n)s device", "%(n)s devices", b.devices),
+  }),
   Hub.el("ul", { class: "counts" },
-    count("online", "online", b.online, "ok"),
-    count("offline", "offline", b.offline, "bad"),
-    count("unknown", "not reported", b.unknown, "plain"),
-    count("low_battery", "low battery", b.low_battery, "warn"),
-    count("faulted", "faulted", b.faulted, "bad")));
+    count("online", pgettext("device", "online"), b.online, "ok"),
+    count("offline", pgettext("device", "offline"), b.offline, "bad"),
+    count("unknown", pgettext("device", "not reported"), b.unknown, "plain"),
+    count("low_battery", pgettext("device", "low battery"), b.low_battery, "warn"),
+    count("faulted", pgettext("device", "faulted"), b.faulted, "bad")));
 }
 
 function renderBuildings(data) {
   const cards = data.buildings.map(buildingCard);
   $("buildings").replaceChildren(
-    ...(cards.length ? cards : [Hub.el("p", { class: "empty", text: "No buildings to show." })]),
+    ...(cards.length ? cards : [Hub.el("p", { class: "empty", text: _("No buildings to show.") })]),
   );
 }
 
@@ -133,33 +165,45 @@ function alertItem(a) {
   const where = [a.device_name || a.device_id, a.building_name].filter(Boolean).join(" · ");
   return Hub.el("li", { class: `alert ${a.severity}`, "data-alert-id": a.id, "data-kind": a.kind },
     Hub.el("p", { class: "line" },
-      Hub.el("span", { class: `badge ${a.severity}`, text: a.severity }), " ",
-      Hub.el("span", { class: "badge", "data-status": a.status, text: a.status }), " ",
-      a.silent ? Hub.el("span", { class: "badge silent", text: "silent" }) : null, " ",
+      Hub.el("span", {
+        class: `badge ${a.severity}`, text: a.severity_label || SEVERITY[a.severity] || a.severity,
+      }), " ",
+      Hub.el("span", {
+        class: "badge", "data-status": a.status, text: a.status_label || ALERT_STATUS[a.status] || a.status,
+      }), " ",
+      a.silent ? Hub.el("span", { class: "badge silent", text: pgettext("alert", "silent") }) : null, " ",
       Hub.el("strong", { text: a.summary })),
     Hub.el("p", { class: "meta" },
-      `${kindLabel(a.kind)} · ${where} · since ${Hub.when(a.opened_at)}`,
+      `${a.kind_label || kindLabel(a.kind)} · ${where} · `,
+      Hub.el("time", {
+        datetime: a.opened_at, "data-time": "opened",
+        text: _("since %(time)s", { time: Hub.time(a.opened_at) }),
+      }),
       a.event_count > 1 ? ` · ×${a.event_count}` : "",
-      a.ticket_id ? ` · ticket #${a.ticket_id}` : ""));
+      a.ticket_id ? " · " + _("ticket #%(id)s", { id: a.ticket_id }) : ""));
 }
 
 function renderAlerts(data) {
   const items = data.active_alerts.map(alertItem);
   const list = $("alerts");
   list.replaceChildren(
-    ...(items.length ? items : [Hub.el("li", { class: "empty", text: "No active alerts." })]),
+    ...(items.length ? items : [Hub.el("li", { class: "empty", text: _("No active alerts.") })]),
   );
   if (data.active_alerts_total > data.active_alerts.length) {
     list.append(Hub.el("li", {
       class: "meta more",
-      text: `Showing the newest ${data.active_alerts.length} of ${data.active_alerts_total}.`,
+      text: _("Showing the newest %(shown)s of %(total)s.", {
+        shown: data.active_alerts.length, total: data.active_alerts_total,
+      }),
     }));
   }
 }
 
 async function renderCharts(data) {
-  $("days-note").textContent =
-    `${data.first_day} to ${data.last_day} (today, so far); days run midnight to midnight, ${data.timezone}.`;
+  $("days-note").textContent = _(
+    "%(first)s to %(last)s (today, so far); days run midnight to midnight, %(zone)s.",
+    { first: dayOf(data.first_day), last: dayOf(data.last_day), zone: data.timezone },
+  );
   const community = data.community_id === null ? "" : `?community_id=${data.community_id}`;
   const [alerts, close] = await Promise.all(
     ["alerts", "close"].map((name) => Hub.chart(`/api/v1/dashboard/charts/${name}.svg${community}`)),
@@ -171,19 +215,23 @@ async function renderCharts(data) {
 // ---- a building's devices, a device's detail --------------------------------------------
 
 function deviceItem(d) {
-  const reach = d.online === true ? ["online", "ok"] : d.online === false ? ["offline", "bad"] : ["not reported", "muted"];
+  const reach = reachOf(d.online);
   return Hub.el("li", { class: "device", "data-device-id": d.id },
     Hub.el("button", {
       type: "button", class: "linklike", "aria-controls": "device-detail", text: d.name,
       onclick: () => openDevice(d.id),
     }),
-    Hub.el("span", { class: "meta", text: ` ${d.family}` }), " ",
+    Hub.el("span", { class: "meta", text: " " + (FAMILY[d.family] || d.family) }), " ",
     Hub.el("span", { class: `badge ${reach[1]}`, text: reach[0] }), " ",
     d.battery_pct !== null
-      ? Hub.el("span", { class: `badge ${d.low_battery ? "warn" : "plain"}`, text: `battery ${d.battery_pct}%` })
+      ? Hub.el("span", {
+          class: `badge ${d.low_battery ? "warn" : "plain"}`, text: _("battery %(pct)s%%", { pct: d.battery_pct }),
+        })
       : null, " ",
-    d.faulted ? Hub.el("span", { class: "badge bad", text: "faulted" }) : null, " ",
-    d.active_alerts ? Hub.el("span", { class: "badge", text: plural(d.active_alerts, "alert") }) : null);
+    d.faulted ? Hub.el("span", { class: "badge bad", text: pgettext("device", "faulted") }) : null, " ",
+    d.active_alerts
+      ? Hub.el("span", { class: "badge", text: ngettext("%(n)s alert", "%(n)s alerts", d.active_alerts) })
+      : null);
 }
 
 async function loadBuilding() {
@@ -192,7 +240,7 @@ async function loadBuilding() {
   const devices = await Hub.api(`/api/v1/dashboard/buildings/${b.building_id}/devices`);
   if (state.building !== b) return; // another building was opened meanwhile
   $("devices").replaceChildren(
-    ...(devices.length ? devices.map(deviceItem) : [Hub.el("li", { class: "empty", text: "No devices." })]),
+    ...(devices.length ? devices.map(deviceItem) : [Hub.el("li", { class: "empty", text: _("No devices.") })]),
   );
 }
 
@@ -200,7 +248,7 @@ async function openBuilding(b) {
   state.building = b;
   $("building-name").textContent = `${b.name} · ${b.grid_name}`;
   $("building-detail").hidden = false;
-  $("devices").replaceChildren(Hub.el("li", { class: "meta", text: "loading…" }));
+  $("devices").replaceChildren(Hub.el("li", { class: "meta", text: _("loading…") }));
   for (const button of document.querySelectorAll("#buildings button[aria-expanded]")) {
     const card = button.closest("[data-building-id]");
     button.setAttribute("aria-expanded", String(Number(card.dataset.buildingId) === b.building_id));
@@ -209,7 +257,7 @@ async function openBuilding(b) {
     await loadBuilding();
     $("building-detail").scrollIntoView({ behavior: "smooth", block: "start" });
   } catch (error) {
-    showError(`Could not load the building's devices: ${error.message}`);
+    showError(_("Could not load the building's devices: %(reason)s", { reason: error.message }));
   }
 }
 
@@ -219,8 +267,8 @@ function fact(term, value) {
 
 function historyRow(e) {
   return Hub.el("tr", { "data-kind": e.kind },
-    Hub.el("td", { text: clock(e.received_at) }),
-    Hub.el("td", {}, Hub.el("span", { class: `badge ${e.severity}`, text: e.kind })),
+    Hub.el("td", {}, Hub.el("time", { datetime: e.received_at, text: Hub.time(e.received_at, { seconds: true }) })),
+    Hub.el("td", {}, Hub.el("span", { class: `badge ${e.severity}`, text: e.kind_label || kindLabel(e.kind) })),
     Hub.el("td", { class: "values", text: summarise(e.values) }));
 }
 
@@ -240,22 +288,22 @@ async function loadDevice() {
   const [device, history] = await Promise.all([Hub.api(path), Hub.api(`${path}/events?limit=20`)]);
   if (state.device !== id) return;
   $("device-name").textContent = device.name;
-  const reach = device.online === true ? "online" : device.online === false ? "offline" : "not reported";
+  const reach = reachOf(device.online)[0];
   $("device-facts").replaceChildren(
-    ...fact("Device", `${device.id} (${device.family}, ${device.protocol})`),
-    ...fact("Reachable", device.availability_reason ? `${reach} (${device.availability_reason})` : reach),
-    ...fact("Battery", device.battery_pct === null ? null : `${device.battery_pct}%`),
-    ...fact("Last seen", Hub.when(device.last_seen_at)),
-    ...fact("State", summarise(device.state)),
+    ...fact(_("Device"), `${device.id} (${FAMILY[device.family] || device.family}, ${device.protocol})`),
+    ...fact(_("Reachable"), device.availability_reason ? `${reach} (${device.availability_reason})` : reach),
+    ...fact(_("Battery"), device.battery_pct === null ? null : `${device.battery_pct}%`),
+    ...fact(_("Last seen"), Hub.time(device.last_seen_at)),
+    ...fact(_("State"), device.state_label || summarise(device.state)),
   );
   try {
     await loadTelemetry(device);
   } catch (error) {
-    $("device-telemetry").replaceChildren(Hub.el("p", { class: "meta", text: `No chart: ${error.message}` }));
+    $("device-telemetry").replaceChildren(Hub.el("p", { class: "meta", text: _("No chart: %(reason)s", { reason: error.message }) }));
   }
   const rows = history.items.map(historyRow);
   $("history").tBodies[0].replaceChildren(
-    ...(rows.length ? rows : [Hub.el("tr", {}, Hub.el("td", { colspan: 3, class: "empty", text: "No events yet." }))]),
+    ...(rows.length ? rows : [Hub.el("tr", {}, Hub.el("td", { colspan: 3, class: "empty", text: _("No events yet.") }))]),
   );
 }
 
@@ -267,7 +315,7 @@ async function openDevice(id) {
     await loadDevice();
     $("device-detail").scrollIntoView({ behavior: "smooth", block: "start" });
   } catch (error) {
-    showError(`Could not load the device: ${error.message}`);
+    showError(_("Could not load the device: %(reason)s", { reason: error.message }));
   }
 }
 
@@ -286,16 +334,16 @@ async function refresh() {
     renderAlerts(data);
     await Promise.all([renderCharts(data), loadBuilding(), loadDevice(), loadHealth()]);
     const pill = $("updated");
-    pill.textContent = `updated ${new Date(data.generated_at).toLocaleTimeString()}`;
+    pill.textContent = _("updated %(time)s", { time: Hub.clock(data.generated_at) });
     pill.className = "pill live";
     pill.dataset.state = "fresh";
     showError("");
   } catch (error) {
     const pill = $("updated");
-    pill.textContent = "not updated";
+    pill.textContent = _("not updated");
     pill.className = "pill down";
     pill.dataset.state = "stale";
-    showError(`Could not load the dashboard: ${error.message}`);
+    showError(_("Could not load the dashboard: %(reason)s", { reason: error.message }));
   }
 }
 

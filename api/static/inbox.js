@@ -9,20 +9,40 @@ const OPEN = new Set([
   "resolved",
 ]);
 // The words for each action. Which actions the caller may take now, and the inputs each
-// needs, the API says (the ticket's action_details, from hub/tickets/workflow.py).
+// needs, the API says (the ticket's action_details, from hub/tickets/workflow.py); a
+// label the API gives in the reader's language is shown in place of these.
 const WORDS = {
-  dispatch: { label: "Dispatch", prompt: "Which volunteer?" },
-  accept: { label: "Accept" },
-  start: { label: "On site", prompt: "What did you find on site?" },
-  request_extension: { label: "Need more time", prompt: "Why?" },
-  resolve: { label: "Resolved", prompt: "What was done?" },
-  return: { label: "Return", prompt: "Why can't you take it?", secondary: true },
-  verify: { label: "Verify" },
-  grant_extension: { label: "Grant more time", prompt: "Resolve by" },
-  refuse_extension: { label: "Refuse more time", prompt: "Why no more time?", secondary: true },
-  reopen: { label: "Reopen", prompt: "What is still to be done?", secondary: true },
-  close: { label: "Close" },
-  rate: { label: "Rate", prompt: "How was the service?" },
+  dispatch: { label: pgettext("action", "Dispatch"), prompt: _("Which volunteer?") },
+  accept: { label: pgettext("action", "Accept") },
+  start: { label: pgettext("action", "On site"), prompt: _("What did you find on site?") },
+  request_extension: { label: pgettext("action", "Need more time"), prompt: _("Why do you need more time?") },
+  resolve: { label: pgettext("action", "Resolved"), prompt: _("What was done?") },
+  return: { label: pgettext("action", "Return"), prompt: _("Why can't you take it?"), secondary: true },
+  verify: { label: pgettext("action", "Verify") },
+  grant_extension: { label: pgettext("action", "Grant more time"), prompt: _("Resolve by") },
+  refuse_extension: {
+    label: pgettext("action", "Refuse more time"), prompt: _("Why no more time?"), secondary: true,
+  },
+  reopen: { label: pgettext("action", "Reopen"), prompt: _("What is still to be done?"), secondary: true },
+  close: { label: pgettext("action", "Close") },
+  rate: { label: pgettext("action", "Rate"), prompt: _("How was the service?") },
+};
+// A ticket's status and priority as a person reads them, where the API gives no label.
+const STATUS = {
+  registered: pgettext("ticket status", "registered"),
+  dispatched: pgettext("ticket status", "dispatched"),
+  accepted: pgettext("ticket status", "accepted"),
+  returned: pgettext("ticket status", "returned"),
+  in_progress: pgettext("ticket status", "in progress"),
+  extension_requested: pgettext("ticket status", "extension requested"),
+  resolved: pgettext("ticket status", "resolved"),
+  verified: pgettext("ticket status", "verified"),
+  closed: pgettext("ticket status", "closed"),
+  rated: pgettext("ticket status", "rated"),
+};
+const PRIORITY = {
+  normal: pgettext("priority", "normal"),
+  urgent: pgettext("priority", "urgent"),
 };
 const STREAM_KINDS = [
   "ticket.assigned", "ticket.unassigned", "ticket.escalated", "ticket.reminder",
@@ -80,28 +100,30 @@ function limitBadge(ticket) {
   const due = ticket.status === "dispatched" ? ticket.response_due_at : ticket.resolve_due_at;
   if (!due) return null;
   const left = new Date(due) - Date.now();
-  if (left < 0) return Hub.el("span", { class: "badge overdue", text: "overdue" });
+  if (left < 0) return Hub.el("span", { class: "badge overdue", text: pgettext("time limit", "overdue") });
   const minutes = Math.round(left / 60000);
-  const text = minutes < 120 ? `due in ${minutes} min` : `due ${Hub.when(due)}`;
+  const text = minutes < 120
+    ? _("due %(when)s", { when: Hub.relative(due) })
+    : _("due by %(time)s", { time: Hub.time(due) });
   return Hub.el("span", { class: minutes < 30 ? "badge due" : "badge", text });
 }
 
 function residentBlock(card) {
   if (!card) return null;
-  const phone = (number, label) => Hub.el("a", { href: `tel:${number}`, text: `${label} ${number}` });
   return Hub.el(
     "div", { class: "resident" },
     Hub.el("p", { class: "meta", text: `${card.full_name} · ${card.address}` }),
     Hub.el(
       "p", { class: "contacts" },
-      card.phone ? phone(card.phone, "Call") : null,
-      card.contacts.map((c) => phone(c.phone, `${c.relation} ${c.full_name}:`)),
+      card.phone ? Hub.telLink(card.phone, _("Call")) : null,
+      card.contacts.map((c) => Hub.telLink(c.phone, `${c.relation} ${c.full_name}:`)),
     ),
   );
 }
 
-function wordsFor(action) {
-  return WORDS[action] || { label: action.replaceAll("_", " ") };
+function wordsFor(offer) {
+  const words = WORDS[offer.action] || { label: offer.action.replaceAll("_", " ") };
+  return offer.label ? { ...words, label: offer.label } : words;
 }
 
 // The field for one of an action's inputs, by its kind: free text (a note, a reason),
@@ -110,7 +132,7 @@ function inputFor(input, prompt) {
   const label = prompt || input.name;
   if (input.kind === "user") {
     return Hub.el("select", { "aria-label": label, "data-input": input.name },
-      Hub.el("option", { value: "", text: "loading volunteers…" }));
+      Hub.el("option", { value: "", text: _("loading volunteers…") }));
   }
   if (input.kind === "future_time") {
     return Hub.el("input", { type: "datetime-local", "aria-label": label, "data-input": input.name });
@@ -133,12 +155,12 @@ async function fillVolunteers(select, ticket, errorLine) {
     const grid = ticket.grid_id ? `grid_id=${ticket.grid_id}&` : "";
     const page = await Hub.api(`/api/v1/volunteers?${grid}limit=200`);
     select.replaceChildren(
-      Hub.el("option", { value: "", text: "Choose a volunteer" }),
+      Hub.el("option", { value: "", text: _("Choose a volunteer") }),
       ...page.items.map((v) => Hub.el("option", { value: v.id, text: v.full_name })),
     );
-    if (!page.items.length) errorLine.textContent = "No volunteer is on this grid's rota.";
+    if (!page.items.length) errorLine.textContent = _("No volunteer is on this grid's rota.");
   } catch (error) {
-    errorLine.textContent = `Could not list the volunteers: ${error.message}`;
+    errorLine.textContent = _("Could not list the volunteers: %(reason)s", { reason: error.message });
   }
 }
 
@@ -147,25 +169,25 @@ async function fillVolunteers(select, ticket, errorLine) {
 function readInput(field, input, prompt) {
   const raw = field.value.trim();
   if (input.kind === "user") {
-    return raw ? [Number(raw), ""] : [null, "Choose a volunteer."];
+    return raw ? [Number(raw), ""] : [null, _("Choose a volunteer.")];
   }
   if (input.kind === "future_time") {
-    if (!raw) return [null, "Pick the new resolve-by date and time."];
+    if (!raw) return [null, _("Pick the new resolve-by date and time.")];
     const due = new Date(raw); // a datetime-local value is the phone's local time
-    if (Number.isNaN(due.getTime())) return [null, "That is not a date and time."];
-    if (due <= new Date()) return [null, "The new resolve-by time must be in the future."];
+    if (Number.isNaN(due.getTime())) return [null, _("That is not a date and time.")];
+    if (due <= new Date()) return [null, _("The new resolve-by time must be in the future.")];
     return [due.toISOString(), ""];
   }
   if (input.kind === "score") {
     const score = Number(raw);
     if (!raw || !Number.isInteger(score) || score < input.minimum || score > input.maximum) {
-      return [null, `A whole number from ${input.minimum} to ${input.maximum}.`];
+      return [null, _("A whole number from %(min)s to %(max)s.", { min: input.minimum, max: input.maximum })];
     }
     return [score, ""];
   }
-  if (!raw) return [null, `${prompt || input.name} (required)`];
+  if (!raw) return [null, _("%(field)s (required)", { field: prompt || input.name })];
   if (input.max_length && raw.length > input.max_length) {
-    return [null, `At most ${input.max_length} characters (now ${raw.length}).`];
+    return [null, _("At most %(max)s characters (now %(now)s).", { max: input.max_length, now: raw.length })];
   }
   return [raw, ""];
 }
@@ -173,7 +195,7 @@ function readInput(field, input, prompt) {
 // One action the API offers: its button and, hidden until the first tap, its inputs.
 function actionForm(ticket, offer) {
   const { action, inputs } = offer;
-  const words = wordsFor(action);
+  const words = wordsFor(offer);
   const errorLine = Hub.el("p", { class: "error", role: "alert" });
   const fields = inputs.map((input) => [input, inputFor(input, words.prompt)]);
   const run = async (button) => {
@@ -197,7 +219,9 @@ function actionForm(ticket, offer) {
       // The server's reason: a 409 says what the ticket's state allows, a 403 who may act.
       const named = fields.find(([input]) => error.fields && error.fields[input.name]);
       if (named) named[1].setAttribute("aria-invalid", "true");
-      errorLine.textContent = `Not done: ${named ? error.fields[named[0].name] : error.message}`;
+      errorLine.textContent = _("Not done: %(reason)s", {
+        reason: named ? error.fields[named[0].name] : error.message,
+      });
       button.disabled = false;
     }
   };
@@ -237,10 +261,16 @@ async function ticketCard(ticket) {
     Hub.el("h2", { text: ticket.title }),
     Hub.el(
       "p", { class: "meta" },
-      Hub.el("span", { class: `badge ${ticket.priority}`, text: ticket.priority }), " ",
-      Hub.el("span", { class: "badge", "data-status": ticket.status, text: ticket.status.replace("_", " ") }), " ",
+      Hub.el("span", {
+        class: `badge ${ticket.priority}`, text: ticket.priority_label || PRIORITY[ticket.priority] || ticket.priority,
+      }), " ",
+      Hub.el("span", {
+        class: "badge", "data-status": ticket.status,
+        text: ticket.status_label || STATUS[ticket.status] || ticket.status.replaceAll("_", " "),
+      }), " ",
       limitBadge(ticket), " ",
-      `#${ticket.id} · ${Hub.when(ticket.created_at)}`,
+      `#${ticket.id} · `,
+      Hub.el("time", { datetime: ticket.created_at, "data-time": "created", text: Hub.time(ticket.created_at) }),
     ),
     ticket.description ? Hub.el("p", { text: ticket.description }) : null,
     residentBlock(card),
@@ -270,18 +300,18 @@ async function loadTickets() {
       && cards.every((c, i) => list.children[i] === c);
     if (!same) { // moving nodes would take the focus (and a phone's keyboard) away
       list.replaceChildren(
-        ...(cards.length ? cards : [Hub.el("p", { class: "empty", text: "Nothing for you right now." })]),
+        ...(cards.length ? cards : [Hub.el("p", { class: "empty", text: _("Nothing for you right now.") })]),
       );
     }
     showError("");
   } catch (error) {
-    showError(`Could not load your tickets: ${error.message}`);
+    showError(_("Could not load your tickets: %(reason)s", { reason: error.message }));
   }
 }
 
 function setLive(up) {
   const pill = $("live");
-  pill.textContent = up ? "live" : "reconnecting…";
+  pill.textContent = up ? _("live") : _("reconnecting…");
   pill.className = up ? "pill live" : "pill down";
   pill.dataset.state = up ? "live" : "down";
 }

@@ -37,16 +37,16 @@ function explain() {
   const notice = document.getElementById("login-notice");
   const next = safeNext();
   const asked = next && Object.values(Hub.PAGES).find((p) => next.pathname === p.path);
-  if (asked) notice.textContent = `Log in to open ${asked.noun}.`;
-  else if (next) notice.textContent = "Log in to open that page.";
-  else if (new URLSearchParams(location.search).has("bye")) notice.textContent = "You are logged out.";
+  if (asked) notice.textContent = asked.asked;
+  else if (next) notice.textContent = _("Log in to open that page.");
+  else if (new URLSearchParams(location.search).has("bye")) notice.textContent = _("You are logged out.");
   notice.hidden = !notice.textContent;
 }
 explain();
 
 document.getElementById("login").addEventListener("submit", async (event) => {
   event.preventDefault();
-  const fields = { username: "Enter your username.", password: "Enter your password." };
+  const fields = { username: _("Enter your username."), password: _("Enter your password.") };
   let ok = true;
   for (const [name, message] of Object.entries(fields)) {
     const input = document.getElementById(name);
@@ -65,6 +65,10 @@ document.getElementById("login").addEventListener("submit", async (event) => {
       document.getElementById("username").value.trim(),
       document.getElementById("password").value,
     );
+    // The account's own language, if it chose one, is the next page's: the cookie says
+    // it from now on (the next page is a new load, so no reload here).
+    const me = await Hub.api("/api/v1/auth/me").catch(() => null);
+    if (me && me.language) Hub.rememberLanguage(me.language);
     const home = Hub.home(data.role);
     const next = safeNext();
     location.href = next ? next.href : home ? home.path : "/inbox";

@@ -1,10 +1,11 @@
 """The server-rendered pages: Jinja2 templates over one base template and one stylesheet.
 
 The reports (``hub.reports.render``) and the residents' QR report form
-(``api.routes.report_form``) are rendered here; the people's script pages are
-files in api/static. Every page links the one stylesheet, api/static/app.css,
-by a path relative to the page (so the hub works wherever it is mounted), or,
-written to a file by the command line, carries that same stylesheet inline.
+(``api.routes.report_form``) are rendered here, and so are the people's pages
+(``app/``, ``api.routes.pages``), whose scripts are in api/static. Every page links
+the one stylesheet, api/static/app.css, by a path relative to the page (so the hub
+works wherever it is mounted), or, written to a file by the command line, carries
+that same stylesheet inline.
 
 Autoescape is on: a value from the database cannot become markup. The words a
 person reads are in the templates, wrapped in ``_()`` (Jinja's i18n extension,

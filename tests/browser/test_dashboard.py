@@ -79,7 +79,7 @@ async def test_staff_see_buildings_alerts_charts_and_a_devices_history(
     settings = stack_settings(tmp_path / "hub", mosquitto.host, mosquitto.port)
     async with running_stack(settings) as stack:
         await _sos_handled_and_closed(stack)
-        page = await browser.new_page(viewport=PHONE)
+        page = await browser.new_page(viewport=PHONE, locale="en-US")
         await page.clock.install()  # the 30 s refresh runs when the test says so
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
@@ -180,7 +180,7 @@ async def test_a_volunteer_is_told_the_dashboard_is_not_for_them(
 ) -> None:
     settings = stack_settings(tmp_path / "hub", mosquitto.host, mosquitto.port)
     async with running_stack(settings) as stack:
-        page = await browser.new_page(viewport=PHONE)
+        page = await browser.new_page(viewport=PHONE, locale="en-US")
         await log_in(page, stack.api_url, "vol.wang", via="/dashboard", lands_on="/dashboard")
         await expect(page.locator("#blocked")).to_contain_text("property managers")
         await expect(page.locator("#blocked a")).to_have_attribute("href", "/inbox")

@@ -64,7 +64,7 @@ async def test_the_inbox_shows_the_actions_the_api_says(
         offered = [o["action"] for o in detail["action_details"]]
         assert offered == ["accept", "return"]
 
-        page = await browser.new_page(viewport=PHONE)
+        page = await browser.new_page(viewport=PHONE, locale="en-US")
         await log_in(page, api, volunteer, via="/inbox", lands_on="/inbox")
         card = page.locator(f"article[data-ticket-id='{ticket_id}']")
         buttons = card.locator("button[data-action]")

@@ -59,7 +59,7 @@ async def _free_ports_and_a_neighbour(db: Database) -> None:
 
 
 async def _charging_page(browser: Browser, api: str, username: str) -> Page:
-    page = await browser.new_page(viewport=PHONE)
+    page = await browser.new_page(viewport=PHONE, locale="en-US")
     await log_in(page, api, username, via="/login", lands_on="/charging")  # a resident's home
     return page
 

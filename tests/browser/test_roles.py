@@ -193,7 +193,7 @@ async def test_each_role_sees_its_pages_and_data_and_not_anothers(
         await _another_community(stack.hub.db)
         await _grid_tickets(stack)
         api = stack.api_url
-        context = await browser.new_context(viewport=PHONE)
+        context = await browser.new_context(viewport=PHONE, locale="en-US")
         page = await context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
@@ -297,7 +297,7 @@ async def test_a_page_opened_without_logging_in_says_to_log_in_and_leads_back(
     settings = stack_settings(tmp_path / "hub", mosquitto.host, mosquitto.port)
     async with running_stack(settings) as stack:
         api = stack.api_url
-        page = await browser.new_page(viewport=PHONE)
+        page = await browser.new_page(viewport=PHONE, locale="en-US")
         asked: list[str] = []
         page.on("request", lambda r: asked.append(r.url) if "/api/" in r.url else None)
         await page.goto(f"{api}/dashboard")
@@ -332,7 +332,7 @@ async def test_staff_dispatch_from_the_inbox_with_the_servers_reason_shown(
                 headers=wang,
             )
             assert returned.status_code == 200, returned.text
-        page = await browser.new_page(viewport=PHONE)
+        page = await browser.new_page(viewport=PHONE, locale="en-US")
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         await log_in(page, api, "staff", via="/login", lands_on="/dashboard")

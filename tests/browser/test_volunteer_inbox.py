@@ -8,6 +8,7 @@ accepts it from the page. A dropped live connection is picked up again.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,7 +35,7 @@ async def test_an_sos_appears_live_and_the_volunteer_accepts_it(
     async with running_stack(settings) as stack:
         api = stack.api_url
         volunteer = await volunteer_on_duty_for(stack.hub.db, SUN, datetime.now(UTC))
-        page = await browser.new_page(viewport=PHONE)
+        page = await browser.new_page(viewport=PHONE, locale="en-US")
         await log_in(page, api, volunteer, via="/inbox", lands_on="/inbox")
         await expect(page.locator("#live")).to_have_attribute("data-state", "live")
         await expect(page.locator(".empty")).to_be_visible()
@@ -51,7 +52,11 @@ async def test_an_sos_appears_live_and_the_volunteer_accepts_it(
         await expect(card).to_be_visible(timeout=15_000)
         await expect(card.locator("h2")).to_contain_text("Sun Lihua")
         await expect(card).to_contain_text("Building 1")
-        await expect(card.locator("a[href^='tel:137']")).to_be_visible()  # family contact
+        family = card.locator("a[href^='tel:137']")  # family contact
+        await expect(family).to_be_visible()
+        # Grouped to read aloud (hub/i18n/formats.py), whole in the tel: address.
+        await expect(family).to_contain_text(re.compile(r"137 \d{4} \d{4}$"))
+        assert re.fullmatch(r"tel:137\d{8}", await family.get_attribute("href") or "")
         await expect(card.locator("[data-status]")).to_have_text("dispatched")
         assert loads == [], "the page reloaded instead of updating live"
         await page.screenshot(path=str(artifacts / "inbox-sos-live.png"), full_page=True)
@@ -83,7 +88,7 @@ async def test_the_inbox_catches_up_after_its_live_connection_drops(
     async with running_stack(settings) as stack:
         api = stack.api_url
         volunteer = await volunteer_on_duty_for(stack.hub.db, SUN, datetime.now(UTC))
-        context = await browser.new_context(viewport=PHONE)
+        context = await browser.new_context(viewport=PHONE, locale="en-US")
         page = await context.new_page()
         await log_in(page, api, volunteer, via="/inbox", lands_on="/inbox")
         await expect(page.locator("#live")).to_have_attribute("data-state", "live")
@@ -109,7 +114,7 @@ async def test_a_wrong_password_and_empty_fields_get_clear_messages(
 ) -> None:
     settings = stack_settings(tmp_path / "hub", mosquitto.host, mosquitto.port)
     async with running_stack(settings) as stack:
-        page = await browser.new_page(viewport=PHONE)
+        page = await browser.new_page(viewport=PHONE, locale="en-US")
         await page.goto(f"{stack.api_url}/login")
         await page.click("button[type=submit]")
         await expect(page.locator("#username-error")).to_have_text("Enter your username.")

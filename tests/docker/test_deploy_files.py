@@ -579,6 +579,17 @@ def test_the_dockerfile_is_multi_stage_slim_and_runs_as_a_user() -> None:
     assert ("CMD", '["hub"]') in steps
 
 
+def test_the_image_installs_a_chinese_font_from_the_distribution() -> None:
+    steps = _dockerfile()
+    runtime = steps[[i for i, (op, _) in enumerate(steps) if op == "FROM"][-1] :]
+    installs = [args for op, args in runtime if op == "RUN" and "apt-get install" in args]
+    assert any("fonts-noto-cjk" in args for args in installs), installs
+    # Before the user switch: apt runs as root, the hub does not.
+    user_at = next(i for i, (op, _) in enumerate(runtime) if op == "USER")
+    font_at = next(i for i, (op, a) in enumerate(runtime) if op == "RUN" and "fonts-noto" in a)
+    assert font_at < user_at
+
+
 @dataclass(frozen=True)
 class ImageInstall:
     """The Dockerfile's pip steps, run here: its wheel, and the virtualenv it went into."""
