@@ -102,7 +102,7 @@ async def test_the_inbox_shows_the_actions_the_api_says(
         # After accepting, the card offers the next actions, as the API says.
         await page.reload()
         await card.locator("button[data-action=accept]").click()
-        await expect(card.locator("[data-status]")).to_have_text("accepted")
+        await expect(card.locator("[data-status]")).to_have_text("Accepted")
         async with httpx.AsyncClient(timeout=10) as client:
             mine = await stack.login(client, volunteer)
             detail = (await client.get(f"{api}/api/v1/tickets/{ticket_id}", headers=mine)).json()

@@ -341,7 +341,7 @@ async def test_staff_dispatch_from_the_inbox_with_the_servers_reason_shown(
         await expect(page.locator("#live")).to_have_attribute("data-state", "live")
 
         card = page.locator("article.card", has_text=GRID2_TICKET)
-        await expect(card.locator("[data-status]")).to_have_text("returned")
+        await expect(card.locator("[data-status]")).to_have_text("Returned")
         dispatch = card.locator(".action[data-for=dispatch]")
         await dispatch.locator("button").click()  # shows the volunteers of grid 2
         select = dispatch.locator("select")
@@ -366,7 +366,7 @@ async def test_staff_dispatch_from_the_inbox_with_the_servers_reason_shown(
 
         await select.select_option(str(zhao_id))
         await dispatch.locator("button").click()
-        await expect(card.locator("[data-status]")).to_have_text("dispatched")
+        await expect(card.locator("[data-status]")).to_have_text("Dispatched")
         await expect(card.locator(".action[data-for=dispatch]")).to_have_count(0)
         async with httpx.AsyncClient(timeout=10) as client:
             staff = await stack.login(client, "staff")

@@ -57,12 +57,12 @@ async def test_an_sos_appears_live_and_the_volunteer_accepts_it(
         # Grouped to read aloud (hub/i18n/formats.py), whole in the tel: address.
         await expect(family).to_contain_text(re.compile(r"137 \d{4} \d{4}$"))
         assert re.fullmatch(r"tel:137\d{8}", await family.get_attribute("href") or "")
-        await expect(card.locator("[data-status]")).to_have_text("dispatched")
+        await expect(card.locator("[data-status]")).to_have_text("Dispatched")
         assert loads == [], "the page reloaded instead of updating live"
         await page.screenshot(path=str(artifacts / "inbox-sos-live.png"), full_page=True)
 
         await card.locator("button[data-action=accept]").click()
-        await expect(card.locator("[data-status]")).to_have_text("accepted")
+        await expect(card.locator("[data-status]")).to_have_text("Accepted")
         # On site needs a note: an empty one is refused with a message, not sent.
         start = card.locator(".action", has=page.locator("button[data-action=start]"))
         await start.locator("button").click()  # shows the note field
@@ -70,7 +70,7 @@ async def test_an_sos_appears_live_and_the_volunteer_accepts_it(
         await expect(start.locator(".error")).to_contain_text("required")
         await start.locator("textarea").fill("with her now, she is fine")
         await start.locator("button").click()
-        await expect(card.locator("[data-status]")).to_have_text("in progress")
+        await expect(card.locator("[data-status]")).to_have_text("In progress")
         await page.screenshot(path=str(artifacts / "inbox-accepted.png"), full_page=True)
 
         async with httpx.AsyncClient(timeout=10) as client:
