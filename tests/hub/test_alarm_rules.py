@@ -25,10 +25,10 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from device_adapters.kinds import KINDS
 from device_adapters.model import DeviceAvailability, DeviceEvent, DeviceFamily
 from device_adapters.ocpp16 import normalize as ocpp
 from hub.alerts.service import clear_active
+from hub.alerts.words import what
 from hub.clock import Clock
 from hub.ingest.flows import BatchOutcome, Parsed, store_batch, store_parsed
 from hub.notifications.base import Notification
@@ -826,7 +826,9 @@ async def test_no_sign_of_life_for_twelve_hours_raises_a_welfare_check(rig: Rig)
     assert set(raised) == alone
     alert = raised[zhou]
     assert alert.device_id == f"resident:{zhou}" and alert.severity == "high"
-    assert "Zhou Guoqiang" in alert.summary and "Building 2, Unit 202" in alert.summary
+    assert alert.summary.startswith("关爱探访：Zhou Guoqiang")
+    assert "Building 2 · 202" in alert.summary
+    assert "Zhou Guoqiang" in alert.titles["en"] and "Building 2, Unit 202" in alert.titles["en"]
     (ticket,) = await rig.tickets_of(alert.id)
     assert ticket.category == "elderly_welfare" and ticket.resident_id == zhou
 
@@ -1057,7 +1059,8 @@ async def test_a_pile_over_temperature_reaches_managers_and_everyone_on_duty(
     assert len(note.recipients.user_ids) == 3
     assert Role.PROPERTY_MANAGER in note.recipients.roles
     assert note.recipients.community_id == await rig.community_id()
-    assert "FIRE RISK" in note.title
+    assert note.title.startswith("火灾隐患：") and note.titles["zh-CN"] == note.title
+    assert note.titles["en"].startswith("FIRE RISK")
     (ticket,) = await rig.tickets_of(alert_id)
     assert ticket.category == "fire_safety" and ticket.priority == "urgent"
 
@@ -1212,11 +1215,15 @@ async def test_a_bad_title_stored_before_titles_were_checked_still_opens_alert_a
         outcome = await rig.send(rig.watch(ZHOU, kind))
         assert len(outcome.alerts_opened) == 1 and len(outcome.tickets_opened) == 1
         (alert,) = await rig.alerts(kind)
-        # The default template's title: what, who and where.
-        assert alert.summary.startswith(f"{KINDS[kind].description}: Zhou Guoqiang")
-        assert alert.summary.endswith(" at Sunrise Garden Community, Building 2, Unit 202")
+        # The default template's title in each language: what, who and where.
+        assert alert.summary.startswith(f"{what(kind, 'zh-CN')}：Zhou Guoqiang")
+        assert alert.summary.endswith(
+            "，Sunrise Garden Community (朝阳花园社区) · Building 2 · 202"
+        )
+        assert alert.titles["en"].startswith(f"{what(kind, 'en')}: Zhou Guoqiang")
+        assert alert.titles["en"].endswith(" at Sunrise Garden Community, Building 2, Unit 202")
         (ticket,) = await rig.tickets_of(alert.id)
-        assert ticket.title == alert.summary
+        assert ticket.title == alert.summary and ticket.titles == alert.titles
         assert f"rule {rule_id!r}: bad title template" in caplog.text
 
     # The timer path too: the scheduler's handler raises nothing and the alarm is raised.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from hub.i18n.locales import SUPPORTED
 from hub.policy.document import EventRule, RulesDocument
 from hub.policy.service import default_rules
 from hub.policy.titles import TITLE_MAX, TitleError, check, fields_for, render
@@ -44,9 +45,68 @@ def test_each_rule_type_has_its_own_fields() -> None:
     assert check("since {last_seen}", fields_for("welfare")) is None
 
 
-def test_every_shipped_title_is_valid() -> None:
-    for rule in default_rules().rules:
-        assert check(rule.title, fields_for(rule.rule_type())) is None, rule.id
+def test_every_shipped_title_and_label_is_valid_and_written_in_every_language() -> None:
+    doc = default_rules()
+    for rule in doc.rules:
+        assert isinstance(rule.title, dict) and set(rule.title) == set(SUPPORTED), rule.id
+        for language in SUPPORTED:
+            assert check(rule.title_in(language), fields_for(rule.rule_type())) is None, rule.id
+        # The Chinese is Chinese, not a copy of the English.
+        assert rule.title["zh-CN"] != rule.title["en"], rule.id
+    for name, category in doc.categories.items():
+        assert isinstance(category.label, dict) and set(category.label) == set(SUPPORTED), name
+        assert category.label["zh-CN"] != category.label["en"], name
+
+
+def test_the_shipped_sos_and_fire_titles_use_the_words_staff_use() -> None:
+    doc = default_rules()
+    titles = {r.id: r.title_in("zh-CN") for r in doc.rules}
+    assert titles["sos"] == "一键求助：{who}，{where}"
+    assert titles["fall"] == "跌倒报警：{who}，{where}"
+    assert titles["pile_overtemperature"] == "火灾隐患：{device}温度过高，{where}"
+    assert {r.id: r.title_in("en") for r in doc.rules}["sos"] == "SOS: {who} at {where}"
+
+
+def _with_sos_title(title: object) -> dict[str, object]:
+    doc = default_rules().model_dump(mode="json")
+    doc["rules"][0]["title"] = title
+    return doc
+
+
+def test_a_title_in_one_text_reads_the_same_in_every_language() -> None:
+    rule = RulesDocument.model_validate(_with_sos_title("SOS {who}")).rules[0]
+    assert [rule.title_in(language) for language in SUPPORTED] == ["SOS {who}", "SOS {who}"]
+
+
+def test_a_language_left_out_reads_the_default_language() -> None:
+    rule = RulesDocument.model_validate(_with_sos_title({"zh-CN": "求助 {who}"})).rules[0]
+    assert rule.title_in("en") == "求助 {who}"
+
+
+def test_a_bad_placeholder_in_one_language_names_the_rule_and_the_language() -> None:
+    bad = _with_sos_title({"zh-CN": "一键求助：{who}", "en": "SOS: {whom}"})
+    with pytest.raises(ValueError, match=r"rule 'sos': title \(en\): unknown field \{whom\}"):
+        RulesDocument.model_validate(bad)
+
+
+def test_an_unknown_language_is_refused_naming_the_field() -> None:
+    bad = _with_sos_title({"zh-CN": "一键求助：{who}", "fr": "SOS : {who}"})
+    with pytest.raises(ValueError, match=r"rule 'sos': title: unknown language 'fr'"):
+        RulesDocument.model_validate(bad)
+    doc = default_rules().model_dump(mode="json")
+    doc["categories"]["general"]["label"] = {"zh-TW": "綜合"}
+    with pytest.raises(ValueError, match=r"label: unknown language 'zh-TW'"):
+        RulesDocument.model_validate(doc)
+
+
+def test_a_label_is_checked_in_each_language() -> None:
+    doc = default_rules().model_dump(mode="json")
+    doc["categories"]["general"]["label"] = {"zh-CN": "综合事务", "en": "x" * 61}
+    with pytest.raises(ValueError, match=r"label \(en\): longer than 60 characters"):
+        RulesDocument.model_validate(doc)
+    doc["categories"]["general"]["label"] = {"zh-CN": "综合\u202e事务", "en": "General"}
+    with pytest.raises(ValueError, match=r"label \(zh-CN\): it holds the control character"):
+        RulesDocument.model_validate(doc)
 
 
 def test_a_stored_document_loads_with_a_title_saving_would_refuse() -> None:
