@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from device_adapters.kinds import KINDS
+from hub.alerts.words import KIND_WORDS, what
+from hub.i18n.catalogs import gettext
 from hub.i18n.locales import SUPPORTED
 from hub.policy.document import EventRule, RulesDocument
 from hub.policy.service import default_rules
-from hub.policy.titles import TITLE_MAX, TitleError, check, fields_for, render
+from hub.policy.titles import NEVER_SEEN, TITLE_MAX, TitleError, check, fields_for, render
+from hub.residents.service import UNKNOWN_PLACE
 
 FIELDS = {"who": "Zhou", "where": "2-202", "device": "watch", "what": "fall"}
 
@@ -117,3 +121,25 @@ def test_a_stored_document_loads_with_a_title_saving_would_refuse() -> None:
     stored = RulesDocument.model_validate(doc, context={"stored": True})
     rule = stored.rules[1]
     assert isinstance(rule, EventRule) and rule.title == "Fall {who"
+
+
+def test_every_kind_an_alarm_can_be_of_has_words_in_every_language() -> None:
+    """``{what}``: every kind of the vocabulary and every alert kind the shipped rules
+    raise reads in Chinese and English, never as the English in a Chinese title."""
+    shipped = {getattr(r, "alert_kind", None) for r in default_rules().rules} - {None}
+    assert set(KINDS) | shipped <= set(KIND_WORDS)
+    for kind, words in KIND_WORDS.items():
+        assert what(kind, "en") == words, kind
+        assert what(kind, "zh-CN") != words, f"{kind}: no Chinese for {words!r}"
+    assert (what("wristband.sos", "zh-CN"), what("wristband.fall", "zh-CN")) == (
+        "一键求助",
+        "跌倒报警",
+    )
+    # A community's own alert kind reads as it is written, made readable.
+    assert what("boiler.too_hot", "zh-CN") == "boiler: too hot"
+
+
+def test_a_place_and_a_time_never_seen_are_words_in_both_languages() -> None:
+    assert gettext("zh-CN", UNKNOWN_PLACE) == "位置未知"
+    assert gettext("en", UNKNOWN_PLACE) == "unknown location"
+    assert gettext("zh-CN", NEVER_SEEN) == "从未出现"
