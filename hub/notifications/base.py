@@ -11,7 +11,10 @@ A plugin is anything with an ``async notify(notification)`` method (the
 SMS or a messaging app (WeCom, DingTalk, WeChat templates, ...) is a plugin
 of the same shape: a class whose ``notify`` looks up the phone numbers or
 accounts of ``notification.recipients`` and calls the provider, registered
-with ``NotificationHub.register(SmsNotifier(...))``. It must respect
+with ``NotificationHub.register(SmsNotifier(...))``. It writes to each person in their
+language: ``notification.title_in(language)``, the language from
+:func:`hub.notifications.service.recipient_languages` (their profile's, else their
+community's); ``title`` alone is the community's default language's. It must respect
 ``notification.silent`` (duress alarms) as the built-in ones do; the hub has
 already removed residents from silent notifications before any plugin sees
 them. A plugin may give itself a ``name`` (default: its class name); the
