@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,7 +22,9 @@ from hub.alerts import words
 from hub.alerts.repeats import AlertRepeats
 from hub.alerts.service import open_or_attach_kind
 from hub.devices.models import DeviceContext
-from hub.i18n.catalogs import gettext
+from hub.grid.zones import community_zone
+from hub.i18n import times
+from hub.i18n.catalogs import gettext, pgettext
 from hub.i18n.locales import SUPPORTED
 from hub.notifications.base import Notification, Recipients
 from hub.notifications.targets import reach
@@ -86,6 +88,7 @@ async def raise_alert(
         language: _title(
             rule,
             language,
+            people.zone,
             {
                 "who": people.who,
                 "where": people.where[language],
@@ -236,7 +239,11 @@ async def _open_ticket_of(conn: AsyncConnection, device_id: str, kind: str) -> i
 
 
 def _title(
-    rule: AnyRule, language: str, common: dict[str, str], detail: dict[str, Any] | None
+    rule: AnyRule,
+    language: str,
+    zone: str | None,
+    common: dict[str, str],
+    detail: dict[str, Any] | None,
 ) -> str:
     """The rule's title in ``language``, or the default one if its template is bad
     (stored before templates were checked on saving, hub.policy.titles): an alarm is
@@ -244,7 +251,7 @@ def _title(
     template = rule.title_in(language)
     try:
         allowed = fields_for(rule.rule_type())
-        fields = {k: _field(k, v, language) for k, v in (detail or {}).items() if k in allowed}
+        fields = {k: _field(v, language, zone) for k, v in (detail or {}).items() if k in allowed}
         return render(template, {**fields, **common})
     except Exception as exc:
         log.error(
@@ -256,9 +263,16 @@ def _title(
     return render(DEFAULT_TITLES.get(language, DEFAULT_TITLE), common)
 
 
-def _field(name: str, value: object, language: str) -> str:
-    # The one detail that is words, not a number or a name: a welfare alarm's wearer
-    # never seen (hub.rules.conditions).
-    if name == "last_seen" and value == NEVER_SEEN:
+def _field(value: object, language: str, zone: str | None) -> str:
+    """A rule type's own title field as a reader of ``language`` reads it: a time (a
+    welfare alarm's last sign of life) in the community's zone, with its date, since
+    the title is kept; words (``never seen``) in the language; numbers as they are."""
+    if isinstance(value, datetime):
+        tz = community_zone(zone)
+        local = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(tz)
+        day = times.local_date(local, tz, language)
+        clock = local.strftime("%H:%M")
+        return pgettext(language, "date and time", "%(day)s %(time)s", day=day, time=clock)
+    if value == NEVER_SEEN:
         return gettext(language, NEVER_SEEN)
     return str(value)

@@ -42,7 +42,7 @@ TYPE_FIELDS: dict[str, dict[str, str]] = {
     "count": {"count": "how many events were counted in the window"},
     "held": {},
     "offline": {"reason": "why the edge reported the device unreachable"},
-    "welfare": {"last_seen": "the last sign of life (ISO time), or “never seen”"},
+    "welfare": {"last_seen": "the last sign of life (the community's local time), or “never seen”"},
 }
 
 # A rule without a title of its own, and a rule whose stored template is bad, get these.

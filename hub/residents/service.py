@@ -46,6 +46,7 @@ class WhoAndWhere:
     who: str
     where: dict[str, str]  # language → the household's address as it reads there
     language: str  # the community's default language: the title machines keep
+    zone: str | None = None  # the community's time zone, for times in titles
 
 
 async def who_and_where(conn: AsyncConnection, ctx: DeviceContext) -> WhoAndWhere:
@@ -65,6 +66,7 @@ async def who_and_where(conn: AsyncConnection, ctx: DeviceContext) -> WhoAndWher
             who = str(name)
     where = {tag: gettext(tag, UNKNOWN_PLACE) for tag in SUPPORTED}
     locale: str | None = None
+    zone: str | None = None
     if ctx.household_id is not None:
         row = (
             await conn.execute(
@@ -74,6 +76,7 @@ async def who_and_where(conn: AsyncConnection, ctx: DeviceContext) -> WhoAndWher
                     buildings.c.name.label("building"),
                     communities.c.name.label("community"),
                     communities.c.locale,
+                    communities.c.timezone,
                 )
                 .select_from(
                     households.join(buildings, buildings.c.id == households.c.building_id)
@@ -86,14 +89,19 @@ async def who_and_where(conn: AsyncConnection, ctx: DeviceContext) -> WhoAndWher
         if row:
             chinese = address((row.community, row.building, row.unit))
             where = {tag: chinese if tag.startswith("zh") else row.address for tag in SUPPORTED}
-            locale = row.locale  # the household's community: one statement less per alarm
+            # The household's community: one statement less per alarm.
+            locale, zone = row.locale, row.timezone
     if locale is None and ctx.community_id is not None:
-        locale = (
+        found = (
             await conn.execute(
-                sa.select(communities.c.locale).where(communities.c.id == ctx.community_id)
+                sa.select(communities.c.locale, communities.c.timezone).where(
+                    communities.c.id == ctx.community_id
+                )
             )
-        ).scalar()
-    return WhoAndWhere(who, where, supported(locale) or DEFAULT)
+        ).first()
+        if found is not None:
+            locale, zone = found.locale, found.timezone
+    return WhoAndWhere(who, where, supported(locale) or DEFAULT, zone)
 
 
 # --- Residents as callers may see them, and staff's changes to them.

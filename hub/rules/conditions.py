@@ -150,7 +150,7 @@ async def _welfare(
     if ctx is None:
         return "resident has no household in the grid", None
     doc = await rules_for(conn, ctx.community_id)
-    since = last.isoformat(timespec="minutes") if last is not None else NEVER_SEEN
+    since = last if last is not None else NEVER_SEEN  # a time: titled in each language
     raised = await raise_alert(
         conn,
         rules=doc,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from device_adapters.kinds import KINDS
+from hub.alerts.flows import _field
 from hub.alerts.words import KIND_WORDS, what
 from hub.i18n.catalogs import gettext
 from hub.i18n.locales import SUPPORTED
@@ -143,3 +146,16 @@ def test_a_place_and_a_time_never_seen_are_words_in_both_languages() -> None:
     assert gettext("zh-CN", UNKNOWN_PLACE) == "位置未知"
     assert gettext("en", UNKNOWN_PLACE) == "unknown location"
     assert gettext("zh-CN", NEVER_SEEN) == "从未出现"
+
+
+def test_a_last_sign_of_life_reads_in_the_community_s_time_and_language() -> None:
+    at = datetime(2026, 12, 7, 5, 27, tzinfo=UTC)  # 13:27 in Shanghai
+    zh, en = _field(at, "zh-CN", "Asia/Shanghai"), _field(at, "en", "Asia/Shanghai")
+    assert zh.startswith("2026年12月7日") and zh.endswith("13:27")
+    assert "2026" in en and "Dec" in en and en.endswith("13:27")
+    assert _field(at, "en", "Europe/London").endswith("05:27")
+    assert (_field(NEVER_SEEN, "zh-CN", None), _field(NEVER_SEEN, "en", None)) == (
+        "从未出现",
+        "never seen",
+    )
+    assert _field(73, "zh-CN", None) == "73"
