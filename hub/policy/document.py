@@ -10,7 +10,10 @@ so the hub only ever runs documents that make sense:
 * rule ids are unique, and an event kind has at most one plain ``event`` rule;
 * a title template names only its rule type's fields, with no format spec,
   conversion or attribute access and balanced braces (hub.policy.titles); labels
-  and names are single lines of plain text.
+  and names are single lines of plain text;
+* a rule's title and a category's label are one text for every language or one per
+  language (``{"zh-CN": "...", "en": "..."}``): each language's is checked as above
+  and a language the hub does not speak is refused, naming the field.
 
 Checks added later must not stop a community whose stored document predates
 them: :func:`hub.policy.service.rules_for` validates with ``context={STORED: True}``,
@@ -79,11 +82,6 @@ def text_in(text: Localized, language: str) -> str:
     if isinstance(text, str):
         return text
     return text.get(language) or text.get(DEFAULT) or next(iter(text.values()), "")
-
-
-def texts_of(text: Localized) -> dict[str, str]:
-    """``text`` in every supported language."""
-    return {language: text_in(text, language) for language in SUPPORTED}
 
 
 def _each_language(
