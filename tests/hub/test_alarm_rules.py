@@ -857,6 +857,30 @@ async def test_a_gate_pass_with_their_card_moves_the_check(rig: Rig) -> None:
     assert zhou in await _welfare_alerts(rig)
 
 
+async def test_a_welfare_title_says_when_they_were_last_seen_in_local_time(rig: Rig) -> None:
+    doc = _defaults()
+    _rule(doc, "welfare_check")["title"] = {
+        "zh-CN": "{who}最后活动：{last_seen}",
+        "en": "{who} last seen {last_seen}",
+    }
+    await _store(rig.db, doc, 1)
+    zhou, wu = await rig.resident_id("Zhou Guoqiang"), await rig.resident_id("Wu Meifang")
+    await rig.scheduler.sweep()
+    rig.at(hours=6)
+    await rig.send(rig.gate("door.access_granted", card_no=ZHOU_CARD))
+    await rig.tick(hours=18)
+    raised = await _welfare_alerts(rig)
+    # T0 + 6 h is 08:00 UTC: 16:00 in the community's zone (Asia/Shanghai), with its date.
+    assert raised[zhou].titles == {
+        "zh-CN": "Zhou Guoqiang (周国强)最后活动：2026年3月2日 16:00",
+        "en": "Zhou Guoqiang (周国强) last seen Mar 2, 2026 16:00",
+    }
+    assert raised[zhou].summary == raised[zhou].titles["zh-CN"]
+    # Never seen at all: in words.
+    assert raised[wu].titles["zh-CN"].endswith("最后活动：从未出现")
+    assert raised[wu].titles["en"].endswith(" last seen never seen")
+
+
 async def test_a_card_nobody_registered_is_no_sign_of_life(rig: Rig) -> None:
     zhou = await rig.resident_id("Zhou Guoqiang")
     await rig.scheduler.sweep()
