@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
 from api.deps import Conn, Context, Limit, Offset
 from api.errors import invalid_input
 from api.pagination import Page
+from api.reader import CurrentReader
 from api.security import UserScope
 from hub.alerts import service
 from hub.alerts.models import AlertPublic
@@ -25,6 +26,7 @@ router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 async def alerts(
     scope: UserScope,
     conn: Conn,
+    reader: CurrentReader,
     status_: Annotated[AlertStatus | None, Query(alias="status")] = None,
     kind: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z0-9_]+\.[a-z0-9_]+$")] = None,
     since: Annotated[
@@ -36,7 +38,10 @@ async def alerts(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[AlertPublic]:
-    """The alerts the caller may see, newest first, by status, kind and opening time."""
+    """The alerts the caller may see, newest first, by status, kind and opening time.
+
+    `summary` is in the reader's language; `titles` has it in every language (alerts
+    raised before titles were kept per language have their stored summary only)."""
     if since is not None and until is not None and until <= since:
         raise invalid_input("query", "until", "must be after since")
     items, total = await list_alerts(
@@ -49,15 +54,20 @@ async def alerts(
         limit=limit,
         offset=offset,
     )
-    return Page(items=items, total=total, limit=limit, offset=offset)
+    return Page(
+        items=[a.for_reader(reader.language) for a in items],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
 
 
 @router.get("/{alert_id}")
-async def alert(scope: UserScope, conn: Conn, alert_id: int) -> AlertPublic:
+async def alert(scope: UserScope, conn: Conn, reader: CurrentReader, alert_id: int) -> AlertPublic:
     found = await get_alert(conn, scope, alert_id)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {alert_id} visible to you")
-    return found
+    return found.for_reader(reader.language)
 
 
 class ClearRequest(BaseModel):
@@ -74,14 +84,17 @@ _CLEAR_ROLES = (Role.ADMIN, Role.COMMUNITY_STAFF, Role.PROPERTY_MANAGER)
     "/{alert_id}/acknowledge",
     responses={403: {"description": "residents cannot"}, 409: {"description": "not open"}},
 )
-async def acknowledge_alert(scope: UserScope, ctx: Context, alert_id: int) -> AlertPublic:
+async def acknowledge_alert(
+    scope: UserScope, ctx: Context, reader: CurrentReader, alert_id: int
+) -> AlertPublic:
     """I have it in hand: stops the alarm's escalation chain at its next step."""
     if scope.role not in _ACK_ROLES:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, f"role {scope.role.value} cannot acknowledge alerts"
         )
     async with ctx.db.write() as conn:
-        return await service.acknowledge(conn, scope, alert_id, datetime.now(UTC))
+        answer = await service.acknowledge(conn, scope, alert_id, datetime.now(UTC))
+    return answer.for_reader(reader.language)
 
 
 @router.post(
@@ -89,7 +102,7 @@ async def acknowledge_alert(scope: UserScope, ctx: Context, alert_id: int) -> Al
     responses={403: {"description": "only staff"}, 409: {"description": "already cleared"}},
 )
 async def clear_alert(
-    scope: UserScope, ctx: Context, alert_id: int, request: ClearRequest
+    scope: UserScope, ctx: Context, reader: CurrentReader, alert_id: int, request: ClearRequest
 ) -> AlertPublic:
     """Clear an alarm the device cannot clear by itself (with the reason, for the record)."""
     if scope.role not in _CLEAR_ROLES:
@@ -97,4 +110,5 @@ async def clear_alert(
             status.HTTP_403_FORBIDDEN, f"role {scope.role.value} cannot clear alerts"
         )
     async with ctx.db.write() as conn:
-        return await service.clear(conn, scope, alert_id, request.reason, datetime.now(UTC))
+        answer = await service.clear(conn, scope, alert_id, request.reason, datetime.now(UTC))
+    return answer.for_reader(reader.language)

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from api.deps import Conn, Context
 from api.errors import MAX_ID, ErrorBody
+from api.reader import CurrentReader
 from api.routes.health import monitor
 from api.security import UserScope, own_community, require_roles
 from hub.access.scope import Scope
@@ -71,13 +72,20 @@ async def _zone(conn: Conn, community: int | None) -> str:
 
 @router.get("/api/v1/dashboard", responses=_NOT_FOUND)
 async def dashboard(
-    _viewer: Viewer, scope: UserScope, conn: Conn, community_id: CommunityId = None
+    _viewer: Viewer,
+    scope: UserScope,
+    conn: Conn,
+    reader: CurrentReader,
+    community_id: CommunityId = None,
 ) -> Dashboard:
     """Building health, the newest active alerts, open tickets by time limit, alerts per
     day by kind and the median time to close, for the last 14 days (local days)."""
     community = _community_for(scope, community_id)
     zone = await _zone(conn, community)
-    return await build_dashboard(conn, scope, community, zone, datetime.now(UTC))
+    found = await build_dashboard(conn, scope, community, zone, datetime.now(UTC))
+    for alert in found.active_alerts:  # in the reader's language where it was kept in it
+        alert.summary = (alert.titles or {}).get(reader.language) or alert.summary
+    return found
 
 
 @router.get(

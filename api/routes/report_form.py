@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from api.deps import Conn, Context
 from api.security import UserScope, require_roles
 from api.state import ApiContext
+from hub.i18n.locales import DEFAULT
 from hub.notifications import outbox
 from hub.pages import render
 from hub.policy.document import Category
@@ -161,14 +162,21 @@ def _form_page(
     values: dict[str, str] | None = None,
     errors: list[tuple[str, str]] | None = None,
     done: str | None = None,
+    language: str = DEFAULT,
 ) -> str:
     values = values or {}
+    # A category's label may be written per language: the form shows the page's one.
+    labelled = {
+        name: category.model_copy(update={"label": category.label_in(language)})
+        for name, category in categories.items()
+    }
     return render(
         "report_form/form.html",
+        language=language,
         static_root=static_root,
         action=action,
         grid=grid,
-        categories=categories,
+        categories=labelled,
         chosen=values.get("category", intake.RESIDENT_DEFAULT_CATEGORY),
         values=values,
         errors=errors or [],

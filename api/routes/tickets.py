@@ -12,6 +12,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from api.deps import Conn, Context, Limit, Offset
 from api.errors import MAX_ID
 from api.pagination import Page
+from api.reader import CurrentReader
 from api.security import CurrentUser, UserScope
 from api.state import ApiContext
 from hub.notifications import outbox
@@ -26,6 +27,7 @@ from hub.tickets.models import (
     TicketStatus,
     TicketTransitionRequest,
 )
+from hub.tickets.reading import for_reader
 from hub.tickets.service import get_ticket, list_tickets
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
@@ -48,6 +50,7 @@ def _committed(ctx: ApiContext) -> None:
 async def tickets(
     scope: UserScope,
     conn: Conn,
+    reader: CurrentReader,
     status_: Annotated[TicketStatus | None, Query(alias="status")] = None,
     level: Annotated[
         TicketLevel | None, Query(description="grid: handled in the grid; community: raised")
@@ -64,17 +67,25 @@ async def tickets(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[TicketPublic]:
-    """The tickets the caller may see, newest first, narrowed by the filters given."""
+    """The tickets the caller may see, newest first, narrowed by the filters given.
+
+    `title` and `category_label` are in the reader's language; `titles` has the title
+    in every language (for tickets made from an alarm's rule or a category)."""
     filters = service.TicketFilters(overdue=overdue, grid_id=grid_id, building_id=building_id)
     items, total = await list_tickets(
         conn, scope, status=status_, level=level, limit=limit, offset=offset, filters=filters
     )
+    await for_reader(conn, items, reader.language)
     return Page(items=items, total=total, limit=limit, offset=offset)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=_ERRORS)
 async def open_ticket(
-    request: TicketCreate, user: CurrentUser, scope: UserScope, ctx: Context
+    request: TicketCreate,
+    user: CurrentUser,
+    scope: UserScope,
+    ctx: Context,
+    reader: CurrentReader,
 ) -> TicketPublic:
     """Take in a ticket (一号受理).
 
@@ -88,18 +99,22 @@ async def open_ticket(
     async with ctx.db.write() as conn:
         opened = await intake.open_by_user(conn, request, user, scope, datetime.now(UTC))
         answer = await service.reload_for(conn, scope, opened.ticket_id)
+        await for_reader(conn, [answer], reader.language)
         await outbox.enqueue(conn, opened.notifications)
     _committed(ctx)
     return answer
 
 
 @router.get("/{ticket_id}")
-async def ticket(scope: UserScope, conn: Conn, ticket_id: int) -> TicketPublic:
+async def ticket(
+    scope: UserScope, conn: Conn, reader: CurrentReader, ticket_id: int
+) -> TicketPublic:
     """A ticket with its audit trail, its `co_handlers` and `actions`: what the caller
-    may do to it now."""
+    may do to it now. `title` and `category_label` are in the reader's language."""
     found = await get_ticket(conn, scope, ticket_id)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no ticket {ticket_id} visible to you")
+    await for_reader(conn, [found], reader.language)
     return found
 
 
@@ -131,6 +146,7 @@ async def transition_ticket(
     user: CurrentUser,
     scope: UserScope,
     ctx: Context,
+    reader: CurrentReader,
 ) -> TicketPublic:
     """Take one step of the community workflow (dispatch, accept, return, start, ...).
 
@@ -139,14 +155,21 @@ async def transition_ticket(
     to dispatch; `new_due_at` to grant an extension; `score` (1-5) to rate.
     """
     async with ctx.db.write() as conn:
-        return await service.transition(
+        answer = await service.transition(
             conn, ticket_id, request.action, user, scope, request, datetime.now(UTC)
         )
+        await for_reader(conn, [answer], reader.language)
+    return answer
 
 
 @router.post("/{ticket_id}/co-handlers", status_code=status.HTTP_201_CREATED, responses=_ERRORS)
 async def add_co_handler(
-    ticket_id: int, request: CoHandlerAdd, user: CurrentUser, scope: UserScope, ctx: Context
+    ticket_id: int,
+    request: CoHandlerAdd,
+    user: CurrentUser,
+    scope: UserScope,
+    ctx: Context,
+    reader: CurrentReader,
 ) -> TicketPublic:
     """Ask someone to handle the ticket jointly with its assignee (联动处置).
 
@@ -160,6 +183,7 @@ async def add_co_handler(
         answer, notification = await handlers.add_co_handler(
             conn, ticket_id, request.user_id, request.note, user, scope, datetime.now(UTC)
         )
+        await for_reader(conn, [answer], reader.language)
         await outbox.enqueue(conn, [notification])
     _committed(ctx)
     return answer
@@ -167,18 +191,30 @@ async def add_co_handler(
 
 @router.delete("/{ticket_id}/co-handlers/{user_id}", responses=_ERRORS)
 async def remove_co_handler(
-    ticket_id: int, user_id: int, user: CurrentUser, scope: UserScope, ctx: Context
+    ticket_id: int,
+    user_id: int,
+    user: CurrentUser,
+    scope: UserScope,
+    ctx: Context,
+    reader: CurrentReader,
 ) -> TicketPublic:
     """Take a co-handler off the ticket (same callers and states as adding one)."""
     async with ctx.db.write() as conn:
-        return await handlers.remove_co_handler(
+        answer = await handlers.remove_co_handler(
             conn, ticket_id, user_id, user, scope, datetime.now(UTC)
         )
+        await for_reader(conn, [answer], reader.language)
+    return answer
 
 
 @router.post("/{ticket_id}/raise", responses=_ERRORS)
 async def raise_ticket(
-    ticket_id: int, request: RaiseRequest, user: CurrentUser, scope: UserScope, ctx: Context
+    ticket_id: int,
+    request: RaiseRequest,
+    user: CurrentUser,
+    scope: UserScope,
+    ctx: Context,
+    reader: CurrentReader,
 ) -> TicketPublic:
     """Raise a grid-level ticket to the community (小事不出网格，大事不出社区).
 
@@ -189,6 +225,7 @@ async def raise_ticket(
         answer, notification = await handlers.raise_to_community(
             conn, ticket_id, request.reason, user, scope, datetime.now(UTC)
         )
+        await for_reader(conn, [answer], reader.language)
         await outbox.enqueue(conn, [notification])
     _committed(ctx)
     return answer
