@@ -2,7 +2,8 @@
 
 A device's reachability and battery, an alert's kind and severity, an event's kind:
 the answers keep their codes (``online``, ``kind``, ``severity``) for machines and gain
-``*_label`` fields for the pages (hub.devices.words has the words). Tickets have theirs
+``*_label`` fields for the pages (hub.devices.words has the words; an event kind's are
+hub.alerts.words'). Tickets have theirs
 in hub.tickets.words, charging ports in hub.chargers.words.
 """
 
@@ -11,11 +12,11 @@ from __future__ import annotations
 from typing import TypeVar
 
 from hub.alerts.models import AlertPublic
+from hub.alerts.words import what as kind_label
 from hub.dashboard.models import ActiveAlert, BuildingDevice, Dashboard, DeviceEvents
 from hub.devices.models import DevicePublic
 from hub.devices.words import (
     battery_label,
-    kind_label,
     low_battery_label,
     online_label,
     severity_label,

@@ -1,8 +1,7 @@
 """Extract the marked strings of both domains and merge them into every language's .po.
 
 ``messages``: Python (``N_``, ``gettext``, ``ngettext``, ``pgettext`` and the
-module-qualified ``i18n.*`` calls), the event kinds' descriptions (device_adapters/kinds.py)
-and the server-rendered templates. ``pages``: the
+module-qualified ``i18n.*`` calls) and the server-rendered templates. ``pages``: the
 people's page templates and their scripts (``_``, ``ngettext``, ``pgettext`` in JS).
 English is the source language: its msgstr is filled from the msgid where empty, so
 the English catalog is complete by construction and can still be edited.
@@ -44,9 +43,6 @@ SOURCES: dict[str, list[tuple[str, list[tuple[str, str]], dict[str, object]]]] =
     "messages": [
         ("hub", [("**.py", "python")], PY_KEYWORDS),
         ("api", [("**.py", "python")], PY_KEYWORDS),
-        # The one vocabulary of event kinds: each KindInfo's description (its 4th argument)
-        # is the words for that kind, wherever a person reads it.
-        ("device_adapters", [("kinds.py", "python")], {"KindInfo": (4,)}),
         (
             "hub/pages/templates",
             [

@@ -40,7 +40,10 @@ async def alerts(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[AlertPublic]:
-    """The alerts the caller may see, newest first, by status, kind and opening time."""
+    """The alerts the caller may see, newest first, by status, kind and opening time.
+
+    `summary` is in the reader's language; `titles` has it in every language (alerts
+    raised before titles were kept per language have their stored summary only)."""
     if since is not None and until is not None and until <= since:
         raise invalid_input("query", "until", "must be after since")
     items, total = await list_alerts(
@@ -53,7 +56,7 @@ async def alerts(
         limit=limit,
         offset=offset,
     )
-    items = [labels.alert(a, reader.language) for a in items]
+    items = [labels.alert(a.for_reader(reader.language), reader.language) for a in items]
     return Page(items=items, total=total, limit=limit, offset=offset)
 
 
@@ -65,7 +68,7 @@ async def alert(scope: UserScope, conn: Conn, reader: CurrentReader, alert_id: i
             status.HTTP_404_NOT_FOUND,
             reader.text(N_("no alert %(id)s visible to you"), id=alert_id),
         )
-    return labels.alert(found, reader.language)
+    return labels.alert(found.for_reader(reader.language), reader.language)
 
 
 class ClearRequest(BaseModel):
@@ -92,7 +95,7 @@ async def acknowledge_alert(
         )
     async with ctx.db.write() as conn:
         done = await service.acknowledge(conn, scope, alert_id, datetime.now(UTC))
-    return labels.alert(done, reader.language)
+    return labels.alert(done.for_reader(reader.language), reader.language)
 
 
 @router.post(
@@ -109,4 +112,4 @@ async def clear_alert(
         )
     async with ctx.db.write() as conn:
         done = await service.clear(conn, scope, alert_id, request.reason, datetime.now(UTC))
-    return labels.alert(done, reader.language)
+    return labels.alert(done.for_reader(reader.language), reader.language)

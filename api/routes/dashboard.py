@@ -85,6 +85,8 @@ async def dashboard(
     community = _community_for(scope, community_id)
     zone = await _zone(conn, community)
     found = await build_dashboard(conn, scope, community, zone, datetime.now(UTC))
+    for alert in found.active_alerts:  # in the reader's language where it was kept in it
+        alert.summary = (alert.titles or {}).get(reader.language) or alert.summary
     return labels.dashboard(found, reader.language)
 
 

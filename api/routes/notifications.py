@@ -16,6 +16,7 @@ from fastapi.security import OAuth2PasswordBearer
 from api.deps import Context
 from api.security import current_user
 from hub.notifications.live import LiveNotifier
+from hub.notifications.service import recipient_languages
 
 router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
 
@@ -31,8 +32,10 @@ _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
             "content": {"text/event-stream": {}},
             "description": (
                 "One event per notification (`event:` is its kind, e.g. `ticket.assigned`; "
-                "`data:` the Notification as JSON; `id:` for `Last-Event-ID`), a `lagged` "
-                "event when some were lost (refetch your lists), a comment every 15 s."
+                "`data:` the Notification as JSON, its `title` in your language (your "
+                "profile's, else your community's) and `titles` in every one; `id:` for "
+                "`Last-Event-ID`), a `lagged` event when some were lost (refetch your "
+                "lists), a comment every 15 s."
             ),
         }
     },
@@ -58,6 +61,7 @@ async def stream(
         )
     async with ctx.db.read() as conn:
         user = await current_user(token, ctx, conn)
+        language = (await recipient_languages(conn, [user.id])).get(user.id)
     live = ctx.notifier.plugin(LiveNotifier) if ctx.notifier is not None else None
     if live is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "live notifications are off")
@@ -66,7 +70,7 @@ async def stream(
     open_streams = live.streams_of(user.id)
     for oldest in open_streams[: len(open_streams) - ctx.settings.api.streams_per_user + 1]:
         live.unsubscribe(oldest)
-    sub = live.subscribe(user, last_event_id or resume_after)
+    sub = live.subscribe(user, last_event_id or resume_after, language=language)
     return StreamingResponse(
         live.frames(sub),
         media_type="text/event-stream",

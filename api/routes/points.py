@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import AwareDatetime
 
 from api.deps import Conn, Limit, Offset
+from api.reader import CurrentReader
 from api.security import CurrentUser, UserScope, require_roles
 from hub.access.scope import scope_for
 from hub.points import service
@@ -24,10 +25,18 @@ Supervisor = Annotated[UserPublic, Depends(require_roles(*_SUPERVISORS))]
 
 @router.get("/me")
 async def my_points(
-    user: CurrentUser, scope: UserScope, conn: Conn, limit: Limit = 50, offset: Offset = 0
+    user: CurrentUser,
+    scope: UserScope,
+    conn: Conn,
+    reader: CurrentReader,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> PointsAccount:
-    """Your balance and your ledger entries, newest first."""
-    return await service.account(conn, user, scope.community_id, limit=limit, offset=offset)
+    """Your balance and your ledger entries, newest first (tickets' titles in your
+    language)."""
+    return await service.account(
+        conn, user, scope.community_id, limit=limit, offset=offset, language=reader.language
+    )
 
 
 @router.get(
@@ -42,6 +51,7 @@ async def user_points(
     user: CurrentUser,
     scope: UserScope,
     conn: Conn,
+    reader: CurrentReader,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> PointsAccount:
@@ -60,7 +70,9 @@ async def user_points(
         and (target_community is None or target_community != scope.community_id)
     ):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no user {user_id} in your community")
-    return await service.account(conn, target, target_community, limit=limit, offset=offset)
+    return await service.account(
+        conn, target, target_community, limit=limit, offset=offset, language=reader.language
+    )
 
 
 @router.get("/leaderboard", responses={403: {"description": "another community's board"}})

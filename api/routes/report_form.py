@@ -175,13 +175,18 @@ def _form_page(
     done: str | None = None,
 ) -> str:
     values = values or {}
+    # A category's label may be written per language: the form shows the page's one.
+    labelled = {
+        name: category.model_copy(update={"label": category.label_in(language)})
+        for name, category in categories.items()
+    }
     return render(
         "report_form/form.html",
         language=language,
         static_root=static_root,
         action=action,
         grid=grid,
-        categories=categories,
+        categories=labelled,
         chosen=values.get("category", intake.RESIDENT_DEFAULT_CATEGORY),
         values=values,
         errors=errors or [],

@@ -28,6 +28,7 @@ from hub.tickets.models import (
     TicketStatus,
     TicketTransitionRequest,
 )
+from hub.tickets.reading import for_reader
 from hub.tickets.service import get_ticket, list_tickets
 from hub.tickets.words import labelled
 
@@ -74,11 +75,15 @@ async def tickets(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[TicketPublic]:
-    """The tickets the caller may see, newest first, narrowed by the filters given."""
+    """The tickets the caller may see, newest first, narrowed by the filters given.
+
+    `title` and `category_label` are in the reader's language; `titles` has the title
+    in every language (for tickets made from an alarm's rule or a category)."""
     filters = service.TicketFilters(overdue=overdue, grid_id=grid_id, building_id=building_id)
     items, total = await list_tickets(
         conn, scope, status=status_, level=level, limit=limit, offset=offset, filters=filters
     )
+    await for_reader(conn, items, reader.language)
     items = [labelled(t, reader.language) for t in items]
     return Page(items=items, total=total, limit=limit, offset=offset)
 
@@ -103,6 +108,7 @@ async def open_ticket(
     async with ctx.db.write() as conn:
         opened = await intake.open_by_user(conn, request, user, scope, datetime.now(UTC))
         answer = await service.reload_for(conn, scope, opened.ticket_id)
+        await for_reader(conn, [answer], reader.language)
         await outbox.enqueue(conn, opened.notifications)
     _committed(ctx)
     return labelled(answer, reader.language)
@@ -113,10 +119,11 @@ async def ticket(
     scope: UserScope, conn: Conn, reader: CurrentReader, ticket_id: int
 ) -> TicketPublic:
     """A ticket with its audit trail, its `co_handlers` and `actions`: what the caller
-    may do to it now."""
+    may do to it now. `title` and `category_label` are in the reader's language."""
     found = await get_ticket(conn, scope, ticket_id)
     if found is None:
         raise _not_visible(reader, ticket_id)
+    await for_reader(conn, [found], reader.language)
     return labelled(found, reader.language)
 
 
@@ -165,6 +172,7 @@ async def transition_ticket(
         answer = await service.transition(
             conn, ticket_id, request.action, user, scope, request, datetime.now(UTC)
         )
+        await for_reader(conn, [answer], reader.language)
     return labelled(answer, reader.language)
 
 
@@ -189,6 +197,7 @@ async def add_co_handler(
         answer, notification = await handlers.add_co_handler(
             conn, ticket_id, request.user_id, request.note, user, scope, datetime.now(UTC)
         )
+        await for_reader(conn, [answer], reader.language)
         await outbox.enqueue(conn, [notification])
     _committed(ctx)
     return labelled(answer, reader.language)
@@ -208,6 +217,7 @@ async def remove_co_handler(
         answer = await handlers.remove_co_handler(
             conn, ticket_id, user_id, user, scope, datetime.now(UTC)
         )
+        await for_reader(conn, [answer], reader.language)
     return labelled(answer, reader.language)
 
 
@@ -229,6 +239,7 @@ async def raise_ticket(
         answer, notification = await handlers.raise_to_community(
             conn, ticket_id, request.reason, user, scope, datetime.now(UTC)
         )
+        await for_reader(conn, [answer], reader.language)
         await outbox.enqueue(conn, [notification])
     _committed(ctx)
     return labelled(answer, reader.language)

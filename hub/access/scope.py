@@ -55,7 +55,23 @@ async def scope_for(conn: AsyncConnection, user: UserPublic) -> Scope:
         ).first()
         if row is not None:
             household_id, community_id = row.household_id, row.community_id
-    return Scope(user.id, user.role, community_id, household_id)
+    place = None
+    if community_id is not None:
+        place = (
+            await conn.execute(
+                sa.select(communities.c.locale, communities.c.timezone).where(
+                    communities.c.id == community_id
+                )
+            )
+        ).first()
+    return Scope(
+        user.id,
+        user.role,
+        community_id,
+        household_id,
+        community_locale=place.locale if place is not None else None,
+        community_timezone=place.timezone if place is not None else None,
+    )
 
 
 # Who is asking and where they live, in one statement: the API asks it on every request

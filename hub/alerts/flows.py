@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,14 +18,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from device_adapters.kinds import KINDS
 from device_adapters.model import Severity
 from hub.access.scope import PROPERTY_ALERT_PREFIXES
+from hub.alerts import words
 from hub.alerts.repeats import AlertRepeats
 from hub.alerts.service import open_or_attach_kind
 from hub.devices.models import DeviceContext
+from hub.grid.zones import community_zone
+from hub.i18n import times
+from hub.i18n.catalogs import gettext, pgettext
+from hub.i18n.locales import SUPPORTED
 from hub.notifications.base import Notification, Recipients
 from hub.notifications.targets import reach
 from hub.policy.document import Rule as AnyRule
 from hub.policy.document import RulesDocument
-from hub.policy.titles import DEFAULT_TITLE, fields_for, render
+from hub.policy.titles import DEFAULT_TITLE, DEFAULT_TITLES, NEVER_SEEN, fields_for, render
 from hub.residents.service import who_and_where
 from hub.schema.alerts import alerts
 from hub.schema.tickets import tickets
@@ -48,6 +53,7 @@ class Raised:
     title: str
     severity: Severity
     opened_at: datetime  # the event's received_at, as stored on the alert
+    titles: dict[str, str] = field(default_factory=dict)  # language → title
     ticket: OpenedTicket | None = None
     notifications: list[Notification] = field(default_factory=list)
 
@@ -73,10 +79,27 @@ async def raise_alert(
     detail: dict[str, Any] | None = None,
     repeats: AlertRepeats | None = None,
 ) -> Raised:
-    """``detail``: the rule type's own title fields (``value``, ``count``, ...)."""
-    who, where = await who_and_where(conn, ctx)
-    what = KINDS[kind].description if kind in KINDS else kind.replace("_", " ").replace(".", ": ")
-    title = _title(rule, {"who": who, "where": where, "device": ctx.name, "what": what}, detail)
+    """``detail``: the rule type's own title fields (``value``, ``count``, ...).
+
+    The title is made in every language (``titles``); ``title`` is the community's
+    default language's, for machines and what reads one text only."""
+    people = await who_and_where(conn, ctx)
+    titles = {
+        language: _title(
+            rule,
+            language,
+            people.zone,
+            {
+                "who": people.who,
+                "where": people.where[language],
+                "device": ctx.name,
+                "what": words.what(kind, language),
+            },
+            detail,
+        )
+        for language in SUPPORTED
+    }
+    title = titles[people.language]
     outcome = await open_or_attach_kind(
         conn,
         device_id=ctx.device_id,
@@ -85,13 +108,16 @@ async def raise_alert(
         at=at,
         ctx=ctx,
         summary=title,
+        titles=titles,
         silent=silent,
         rule_id=rule.id,
         latitude=latitude,
         longitude=longitude,
         repeats=repeats,
     )
-    raised = Raised(outcome.alert_id, outcome.opened, kind, ctx.device_id, title, severity, at)
+    raised = Raised(
+        outcome.alert_id, outcome.opened, kind, ctx.device_id, title, severity, at, titles
+    )
     if not outcome.opened:
         return raised  # a repeat: counted on the alert (and so on its open ticket)
 
@@ -118,6 +144,7 @@ async def raise_alert(
                 Notification(
                     kind="ticket.alert_repeated",
                     title=title,
+                    titles=titles,
                     body="the trouble is back while its ticket is still open",
                     ticket_id=still_open,
                     alert_id=outcome.alert_id,
@@ -133,6 +160,7 @@ async def raise_alert(
             rules=rules,
             category=rule.ticket_category,
             title=title,
+            titles=titles,
             description="",
             source=TicketSource.DEVICE_ALERT,
             community_id=ctx.community_id,
@@ -147,7 +175,7 @@ async def raise_alert(
         )
         raised.notifications += raised.ticket.notifications
 
-    people = await reach(
+    reached = await reach(
         conn,
         list(rule.notify),
         rules=rules,
@@ -156,7 +184,7 @@ async def raise_alert(
         resident_id=ctx.resident_id,
         at=now,
     )
-    roles = list(people.recipients.roles)
+    roles = list(reached.recipients.roles)
     if severity is Severity.CRITICAL and ctx.community_id is not None:
         # Property managers are told only of what they may open: not a duress alarm
         # (hub.access.scope.sees_silent) nor elderly care (SOS, fall: sees_care).
@@ -164,22 +192,23 @@ async def raise_alert(
         supervisors = _SUPERVISORS if theirs else (Role.COMMUNITY_STAFF,)
         roles += [r for r in supervisors if r not in roles]
     recipients = Recipients(
-        user_ids=people.recipients.user_ids,
+        user_ids=reached.recipients.user_ids,
         roles=tuple(roles),
         community_id=ctx.community_id,
     )
-    if not recipients.empty or people.contacts:
+    if not recipients.empty or reached.contacts:
         raised.notifications.append(
             Notification(
                 kind="alert.opened",
                 title=title,
+                titles=titles,
                 ticket_id=raised.ticket.ticket_id if raised.ticket else None,
                 alert_id=outcome.alert_id,
                 device_kind=kind,
                 recipients=recipients,
                 severity=severity,
                 silent=silent,
-                contacts=people.contacts,
+                contacts=reached.contacts,
             )
         )
     return raised
@@ -209,19 +238,41 @@ async def _open_ticket_of(conn: AsyncConnection, device_id: str, kind: str) -> i
     return int(found) if found is not None else None
 
 
-def _title(rule: AnyRule, common: dict[str, str], detail: dict[str, Any] | None) -> str:
-    """The rule's title, or the default one if its template is bad (stored before
-    templates were checked on saving, hub.policy.titles): an alarm is raised whatever
-    its text, so this never raises."""
+def _title(
+    rule: AnyRule,
+    language: str,
+    zone: str | None,
+    common: dict[str, str],
+    detail: dict[str, Any] | None,
+) -> str:
+    """The rule's title in ``language``, or the default one if its template is bad
+    (stored before templates were checked on saving, hub.policy.titles): an alarm is
+    raised whatever its text, so this never raises."""
+    template = rule.title_in(language)
     try:
         allowed = fields_for(rule.rule_type())
-        fields = {k: str(v) for k, v in (detail or {}).items() if k in allowed}
-        return render(rule.title, {**fields, **common})
+        fields = {k: _field(v, language, zone) for k, v in (detail or {}).items() if k in allowed}
+        return render(template, {**fields, **common})
     except Exception as exc:
         log.error(
             "rule %r: bad title template %r (%s); the alarm goes out with the default title",
             rule.id,
-            rule.title,
+            template,
             exc,
         )
-    return render(DEFAULT_TITLE, common)
+    return render(DEFAULT_TITLES.get(language, DEFAULT_TITLE), common)
+
+
+def _field(value: object, language: str, zone: str | None) -> str:
+    """A rule type's own title field as a reader of ``language`` reads it: a time (a
+    welfare alarm's last sign of life) in the community's zone, with its date, since
+    the title is kept; words (``never seen``) in the language; numbers as they are."""
+    if isinstance(value, datetime):
+        tz = community_zone(zone)
+        local = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(tz)
+        day = times.local_date(local, tz, language)
+        clock = local.strftime("%H:%M")
+        return pgettext(language, "date and time", "%(day)s %(time)s", day=day, time=clock)
+    if value == NEVER_SEEN:
+        return gettext(language, NEVER_SEEN)
+    return str(value)

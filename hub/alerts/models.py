@@ -19,7 +19,9 @@ class AlertPublic(BaseModel):
     severity: Severity
     severity_label: str | None = None
     status: AlertStatus
-    summary: str
+    summary: str  # in the reader's language where it was made in every one
+    # Machines: the summary in every language (absent on alerts made before 0011).
+    titles: dict[str, str] | None = None
     opened_at: datetime
     last_event_at: datetime
     event_count: int
@@ -36,3 +38,8 @@ class AlertPublic(BaseModel):
     cleared_by: int | None = None
     clear_reason: str | None = None
     ticket_id: int | None = None
+
+    def for_reader(self, language: str) -> AlertPublic:
+        """This alert with its ``summary`` in ``language`` where it was kept in it."""
+        summary = (self.titles or {}).get(language)
+        return self.model_copy(update={"summary": summary}) if summary else self

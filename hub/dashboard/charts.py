@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.access.scope import Scope
 from hub.access.visibility import known_kinds, known_tickets
+from hub.alerts.words import what as kind_label
 from hub.dashboard.models import DAYS, AlertsDay, TimeToClose
 from hub.dashboard.service import alerts_per_day, day_bounds, time_to_close
-from hub.devices.words import kind_label
 from hub.i18n.catalogs import gettext, ngettext, pgettext
 from hub.i18n.locales import DEFAULT, babel_name, supported
 from hub.reports.charts import (

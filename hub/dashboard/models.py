@@ -49,7 +49,8 @@ class ActiveAlert(BaseModel):
     severity: Severity
     severity_label: str | None = None
     status: AlertStatus
-    summary: str
+    summary: str = Field(description="in the reader's language where it was kept in it")
+    titles: dict[str, str] | None = Field(None, description="the summary in every language")
     opened_at: datetime
     last_event_at: datetime
     event_count: int

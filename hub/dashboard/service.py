@@ -211,6 +211,7 @@ async def active_alerts(
             alerts.c.severity,
             alerts.c.status,
             alerts.c.summary,
+            alerts.c.titles,
             alerts.c.opened_at,
             alerts.c.last_event_at,
             alerts.c.event_count,

@@ -1,18 +1,15 @@
-"""Devices as a person reads them: reachable or not, low battery, a charging port's
-state and an event's kind, in the reader's language.
+"""Devices as a person reads them: reachable or not, low battery, an alert's severity,
+in the reader's language (a charging port's state: hub.chargers.words; an event kind's
+words: hub.alerts.words, the one vocabulary of kinds in words).
 
-The API keeps its codes (``online``, ``availability``, ``kind``); these labels go next to
-them. Event kinds have one vocabulary, device_adapters.kinds: each kind's description
-there is the message id (scripts/i18n extracts the ``KindInfo`` descriptions), so a
-kind is worded once for alarms, reports and pages alike.
+The API keeps its codes (``online``, ``severity``); these labels go next to them.
 """
 
 from __future__ import annotations
 
-from device_adapters.kinds import KINDS
 from device_adapters.model import Severity
 from hub.devices.health import LOW_BATTERY_PCT
-from hub.i18n.catalogs import gettext, pgettext
+from hub.i18n.catalogs import pgettext
 
 
 def online_label(online: bool | None, tag: str) -> str:
@@ -33,12 +30,6 @@ def battery_label(battery_pct: int | None, tag: str) -> str | None:
 
 def low_battery_label(tag: str) -> str:
     return pgettext(tag, "device", "Low battery")
-
-
-def kind_label(kind: str, tag: str) -> str:
-    """An event kind as words (door.held_open: 门长时间未关); an unknown kind as its code."""
-    info = KINDS.get(kind)
-    return gettext(tag, info.description) if info is not None else kind
 
 
 def severity_label(severity: Severity | str, tag: str) -> str:

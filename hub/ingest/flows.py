@@ -43,7 +43,8 @@ class TicketOpened:
     kind: str
     device_id: str
     assignee_id: int | None
-    title: str
+    title: str  # in the community's language
+    titles: dict[str, str] = field(default_factory=dict)  # language → title
 
 
 @dataclass
@@ -194,6 +195,7 @@ def _collect(outcome: BatchOutcome, engine: RulesEngine) -> None:
                     raised.device_id,
                     raised.ticket.assignee_id,
                     raised.title,
+                    raised.titles,
                 )
             )
     outcome.alerts_cleared += engine.outcome.cleared

@@ -11,7 +11,10 @@ A plugin is anything with an ``async notify(notification)`` method (the
 SMS or a messaging app (WeCom, DingTalk, WeChat templates, ...) is a plugin
 of the same shape: a class whose ``notify`` looks up the phone numbers or
 accounts of ``notification.recipients`` and calls the provider, registered
-with ``NotificationHub.register(SmsNotifier(...))``. It must respect
+with ``NotificationHub.register(SmsNotifier(...))``. It writes to each person in their
+language: ``notification.title_in(language)``, the language from
+:func:`hub.notifications.service.recipient_languages` (their profile's, else their
+community's); ``title`` alone is the community's default language's. It must respect
 ``notification.silent`` (duress alarms) as the built-in ones do; the hub has
 already removed residents from silent notifications before any plugin sees
 them. A plugin may give itself a ``name`` (default: its class name); the
@@ -103,7 +106,11 @@ class Notification(BaseModel):
     id: str = Field(default_factory=lambda: uuid.uuid4().hex)
     at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     kind: str = Field(description='e.g. "ticket.assigned", "ticket.unassigned", "alert.opened"')
-    title: str
+    title: str = Field(description="in the community's default language")
+    titles: dict[str, str] = Field(
+        default_factory=dict,
+        description='the title in every language, e.g. {"zh-CN": "一键求助：…", "en": "SOS: …"}',
+    )
     ticket_id: int | None = None
     alert_id: int | None = None
     device_kind: str | None = Field(default=None, description='the alarm, e.g. "wristband.sos"')
@@ -116,6 +123,16 @@ class Notification(BaseModel):
         default=(), description="people without a login to reach by phone (family, police)"
     )
     body: str = Field(default="", description="more detail: why now, what is expected")
+
+    def title_in(self, language: str | None) -> str:
+        """The title as a reader of ``language`` reads it (the stored one if it was
+        made before titles were kept per language, or in one language only)."""
+        return self.titles.get(language or "", self.title) if self.titles else self.title
+
+    def for_reader(self, language: str | None) -> Notification:
+        """This notification with its ``title`` in ``language`` (``titles`` kept)."""
+        title = self.title_in(language)
+        return self if title == self.title else self.model_copy(update={"title": title})
 
     def addressed_to(self, user_id: int, role: Role, community_id: int | None) -> bool:
         if self.silent and role is Role.RESIDENT:

@@ -5,7 +5,8 @@ tails the shared outbox and pushes each notification committed by any hub to
 it once, so it does not matter which hub a browser is connected to.
 
 Each connection subscribes with the user it authenticated as and receives only
-the notifications addressed to that user or to their role (in their community).
+the notifications addressed to that user or to their role (in their community),
+titled in that user's language (hub.notifications.service.recipient_languages).
 
 * Every event carries an id ``<epoch>-<seq>``; a client reconnecting with
   ``Last-Event-ID`` gets what it missed replayed from a small in-memory ring
@@ -41,8 +42,16 @@ def _frame(event: str, data: str, event_id: str | None = None) -> str:
 class Subscription:
     """One open stream: a bounded queue that drops its oldest entries when full."""
 
-    def __init__(self, user_id: int, role: Role, community_id: int | None, size: int) -> None:
+    def __init__(
+        self,
+        user_id: int,
+        role: Role,
+        community_id: int | None,
+        size: int,
+        language: str | None = None,
+    ) -> None:
         self.user_id = user_id
+        self.language = language  # the titles are pushed in it (None: as stored)
         self.role = role
         self.community_id = community_id
         self._items: deque[tuple[str, Notification]] = deque()
@@ -86,7 +95,8 @@ class Subscription:
             self.gap, self.dropped = False, 0
         while self._items:
             event_id, notification = self._items.popleft()
-            frames.append(_frame(notification.kind, notification.model_dump_json(), event_id))
+            data = notification.for_reader(self.language).model_dump_json()
+            frames.append(_frame(notification.kind, data, event_id))
         return frames
 
 
@@ -129,8 +139,11 @@ class LiveNotifier:
         mine = [s for s in self._subscriptions if s.user_id == user_id]
         return sorted(mine, key=lambda s: s.opened_at)
 
-    def subscribe(self, user: UserPublic, last_event_id: str | None = None) -> Subscription:
-        sub = Subscription(user.id, user.role, user.community_id, self._queue_size)
+    def subscribe(
+        self, user: UserPublic, last_event_id: str | None = None, *, language: str | None = None
+    ) -> Subscription:
+        """``language``: the one the stream's reader reads titles in (None: as stored)."""
+        sub = Subscription(user.id, user.role, user.community_id, self._queue_size, language)
         if last_event_id:
             self._replay(sub, last_event_id)
         self._subscriptions.add(sub)

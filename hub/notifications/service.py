@@ -10,6 +10,11 @@ committed, and stored there with it (hub.notifications.outbox):
   property manager and everyone on duty in the grid), and for a critical one
   the community's staff and property managers;
 * silent (duress) kinds are flagged ``silent``; the hub keeps them from residents.
+
+A notification carries its title in every language (``titles``) and in the
+community's (``title``, for machines). Each recipient reads it in their language
+(:func:`recipient_languages`): their profile's choice, else their community's.
+The live push renders it per stream; an SMS or messaging plugin per person.
 """
 
 from __future__ import annotations
@@ -17,8 +22,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.i18n.locales import choose
 from hub.notifications.base import ResidentLookup
+from hub.schema.grid import communities
 from hub.schema.users import users
 from hub.storage.db import Database
 from hub.users.models import Role
@@ -37,3 +45,21 @@ def residents_in(db: Database) -> ResidentLookup:
             return {int(row.id) for row in rows}
 
     return lookup
+
+
+async def recipient_languages(conn: AsyncConnection, user_ids: Sequence[int]) -> dict[int, str]:
+    """The language each user reads notifications in: their profile's (``users.locale``),
+    else their community's default (``communities.locale``), else Simplified Chinese."""
+    if not user_ids:
+        return {}
+    rows = await conn.execute(
+        sa.select(users.c.id, users.c.locale, communities.c.locale.label("community_locale"))
+        .select_from(users.outerjoin(communities, communities.c.id == users.c.community_id))
+        .where(users.c.id.in_(list(user_ids)))
+    )
+    return {
+        int(row.id): choose(
+            profile=row.locale, accept_language=None, community=row.community_locale
+        )
+        for row in rows
+    }

@@ -111,7 +111,10 @@ async def balance(conn: AsyncConnection, user_id: int) -> int:
     return int(total)
 
 
-async def history(conn: AsyncConnection, user_id: int, *, limit: int, offset: int) -> PointsHistory:
+async def history(
+    conn: AsyncConnection, user_id: int, *, limit: int, offset: int, language: str | None = None
+) -> PointsHistory:
+    """``language``: the reader's, for the tickets' titles (None: as stored)."""
     total = (
         await conn.execute(
             sa.select(sa.func.count())
@@ -123,6 +126,7 @@ async def history(conn: AsyncConnection, user_id: int, *, limit: int, offset: in
         sa.select(
             points_ledger.c.ticket_id,
             tickets.c.title.label("ticket_title"),
+            tickets.c.titles.label("ticket_titles"),
             points_ledger.c.reason,
             points_ledger.c.points,
             points_ledger.c.note,
@@ -135,7 +139,17 @@ async def history(conn: AsyncConnection, user_id: int, *, limit: int, offset: in
         .offset(offset)
     )
     return PointsHistory(
-        items=[PointsEntry.model_validate(dict(r._mapping)) for r in rows],
+        items=[
+            PointsEntry(
+                ticket_id=r.ticket_id,
+                ticket_title=(r.ticket_titles or {}).get(language or "") or r.ticket_title,
+                reason=r.reason,
+                points=r.points,
+                note=r.note,
+                at=r.at,
+            )
+            for r in rows
+        ],
         total=int(total),
         limit=limit,
         offset=offset,
@@ -149,6 +163,7 @@ async def account(
     *,
     limit: int,
     offset: int,
+    language: str | None = None,
 ) -> PointsAccount:
     return PointsAccount(
         user_id=user.id,
@@ -156,7 +171,7 @@ async def account(
         role=user.role,
         community_id=community_id,
         balance=await balance(conn, user.id),
-        history=await history(conn, user.id, limit=limit, offset=offset),
+        history=await history(conn, user.id, limit=limit, offset=offset, language=language),
     )
 
 

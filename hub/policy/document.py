@@ -10,7 +10,10 @@ so the hub only ever runs documents that make sense:
 * rule ids are unique, and an event kind has at most one plain ``event`` rule;
 * a title template names only its rule type's fields, with no format spec,
   conversion or attribute access and balanced braces (hub.policy.titles); labels
-  and names are single lines of plain text.
+  and names are single lines of plain text;
+* a rule's title and a category's label are one text for every language or one per
+  language (``{"zh-CN": "...", "en": "..."}``): each language's is checked as above
+  and a language the hub does not speak is refused, naming the field.
 
 Checks added later must not stop a community whose stored document predates
 them: :func:`hub.policy.service.rules_for` validates with ``context={STORED: True}``,
@@ -36,7 +39,7 @@ Rule types:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self, get_args
 
@@ -52,13 +55,18 @@ from pydantic import (
 
 from device_adapters.kinds import KINDS
 from device_adapters.model import DeviceFamily, Severity
+from hub.i18n.locales import DEFAULT, SUPPORTED
 from hub.policy import titles
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
 AlertKind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_.]{0,47}$")]
 Scalar = str | int | float | bool
+# What a person reads: one text for every language, or one per language
+# ({"zh-CN": "一键求助：{who}，{where}", "en": "SOS: {who} at {where}"}).
+Localized = str | dict[str, str]
 # Validation context key: the document is read back from the store, not being saved.
 STORED = "stored"
+_LABEL_MAX = 60
 _VALUE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
@@ -68,10 +76,51 @@ def _saving(info: ValidationInfo) -> bool:
     return not (isinstance(context, dict) and context.get(STORED))
 
 
+def text_in(text: Localized, language: str) -> str:
+    """``text`` as a reader of ``language`` reads it: their language's, else the
+    default language's (Simplified Chinese), else the first one written."""
+    if isinstance(text, str):
+        return text
+    return text.get(language) or text.get(DEFAULT) or next(iter(text.values()), "")
+
+
+def _each_language(
+    text: Localized, where: str, check: Callable[[str], str | None], *, limit: int
+) -> None:
+    """Every language's text of ``text`` checked; ValueError naming ``where`` and the
+    language. A dict's keys must be supported languages."""
+    if isinstance(text, str):
+        pieces: list[tuple[str | None, str]] = [(None, text)]
+    else:
+        if not text:
+            raise ValueError(
+                f"{where}: no text in any language; write a text or {{language: text}}"
+            )
+        unknown = [key for key in text if key not in SUPPORTED]
+        if unknown:
+            raise ValueError(
+                f"{where}: unknown language {unknown[0]!r}; use one of {', '.join(SUPPORTED)}"
+            )
+        pieces = [(language, piece) for language, piece in text.items()]
+    for language, piece in pieces:
+        at = f"{where} ({language})" if language is not None else where
+        if len(piece) > limit:
+            raise ValueError(f"{at}: longer than {limit} characters")
+        problem = check(piece)
+        if problem is not None:
+            raise ValueError(f"{at}: {problem}")
+
+
 def _plain_text(text: str, info: ValidationInfo) -> str:
     problem = titles.text_problem(text) if _saving(info) else None
     if problem is not None:
         raise ValueError(f"{info.field_name}: {problem}")
+    return text
+
+
+def _plain_localized(text: Localized, info: ValidationInfo) -> Localized:
+    if _saving(info):
+        _each_language(text, str(info.field_name), titles.text_problem, limit=_LABEL_MAX)
     return text
 
 
@@ -129,10 +178,12 @@ class _Rule(_Strict):
         default_factory=list,
         description="told at once, besides the ticket's assignee (fire: PM and all on duty)",
     )
-    title: str = Field(
-        titles.DEFAULT_TITLE,
-        max_length=titles.TITLE_MAX,
-        description="a template; the fields it may use are in docs/alarms.md",
+    title: Localized = Field(
+        default_factory=lambda: dict(titles.DEFAULT_TITLES),
+        description=(
+            'a template, or one per language ({"zh-CN": ..., "en": ...}); '
+            "the fields it may use are in docs/alarms.md"
+        ),
     )
 
     @classmethod
@@ -143,12 +194,19 @@ class _Rule(_Strict):
 
     @field_validator("title")
     @classmethod
-    def _title(cls, title: str, info: ValidationInfo) -> str:
+    def _title(cls, title: Localized, info: ValidationInfo) -> Localized:
+        allowed = titles.fields_for(cls.rule_type())
+        where = f"rule {info.data.get('id', '?')!r}: title"
         if _saving(info):
-            problem = titles.check(title, titles.fields_for(cls.rule_type()))
-            if problem is not None:
-                raise ValueError(f"rule {info.data.get('id', '?')!r}: title: {problem}")
+            _each_language(
+                title, where, lambda text: titles.check(text, allowed), limit=titles.TITLE_MAX
+            )
+        elif not isinstance(title, str) and not title:
+            raise ValueError(f"{where}: no text in any language")
         return title
+
+    def title_in(self, language: str) -> str:
+        return text_in(self.title, language)
 
 
 class EventRule(_Rule):
@@ -232,7 +290,7 @@ class Handler(StrEnum):
 class Category(_Strict):
     """Time limits, points and routing of one kind of ticket."""
 
-    label: str = Field(max_length=60)
+    label: Localized = Field(description='a text, or one per language ({"zh-CN": ..., "en": ...})')
     response_minutes: int = Field(ge=1, le=10080, description="to accept it")
     resolve_minutes: int = Field(ge=1, le=43200, description="to resolve it")
     remind_before_minutes: int = Field(0, ge=0, le=1440, description="0: no reminders")
@@ -242,7 +300,10 @@ class Category(_Strict):
     escalation: Slug | None = None
     confidential: bool = False
 
-    _label = field_validator("label")(_plain_text)
+    _label = field_validator("label")(_plain_localized)
+
+    def label_in(self, language: str) -> str:
+        return text_in(self.label, language)
 
     @model_validator(mode="after")
     def _limits(self) -> Self:

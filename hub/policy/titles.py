@@ -1,10 +1,12 @@
 """Alarm title templates: what a community may write, and how a title is made from one.
 
 A rule's ``title`` is text with placeholders in braces, ``"Fall detected: {who} at
-{where}"``. A template may name only the fields its rule type is given (below),
-as plain names: no format spec or conversion (``{who:>10}``, ``{who!r}``), no
-attribute or index access (``{who.x}``, ``{who[0]}``), no positional fields
-(``{0}``, ``{}``), balanced braces (``{{`` and ``}}`` are literal braces). That is
+{where}"``, or one such text per language (``{"zh-CN": "跌倒报警：{who}，{where}",
+"en": ...}``, hub.policy.document); each language's is checked and rendered alike.
+A template may name only the fields its rule type is given (below), as plain
+names: no format spec or conversion (``{who:>10}``, ``{who!r}``), no attribute or
+index access (``{who.x}``, ``{who[0]}``), no positional fields (``{0}``, ``{}``),
+balanced braces (``{{`` and ``}}`` are literal braces). That is
 checked when a document is saved (hub.policy.document). str.format would have taken
 all of it, raised on the next alarm for a lone brace, and padded ``{who:>99999}``
 to 99999 characters.
@@ -22,6 +24,8 @@ import unicodedata
 from collections.abc import Mapping
 from string import Formatter
 
+from hub.pages.text import N_
+
 TITLE_MAX = 200  # the tickets.title column; alert summaries and notifications share it
 
 # Every rule's title may use these.
@@ -38,10 +42,17 @@ TYPE_FIELDS: dict[str, dict[str, str]] = {
     "count": {"count": "how many events were counted in the window"},
     "held": {},
     "offline": {"reason": "why the edge reported the device unreachable"},
-    "welfare": {"last_seen": "the last sign of life (ISO time), or “never seen”"},
+    "welfare": {"last_seen": "the last sign of life (the community's local time), or “never seen”"},
 }
 
-DEFAULT_TITLE = "{what}: {who} at {where}"
+# A rule without a title of its own, and a rule whose stored template is bad, get these.
+DEFAULT_TITLES: dict[str, str] = {
+    "zh-CN": "{what}：{who}，{where}",
+    "en": "{what}: {who} at {where}",
+}
+DEFAULT_TITLE = DEFAULT_TITLES["en"]
+# A welfare alarm's ``{last_seen}`` for a resident never seen (marked for the catalog).
+NEVER_SEEN = N_("never seen")
 
 # Bidirectional overrides and isolates reorder what is shown (spoofing a title or a name).
 _BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")

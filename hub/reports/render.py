@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_skeleton
 from markupsafe import Markup
 
-from hub.devices.words import kind_label, severity_label
+from hub.alerts.words import what as kind_label
+from hub.devices.words import severity_label
 from hub.i18n import times
 from hub.i18n.catalogs import gettext, pgettext
 from hub.i18n.locales import DEFAULT, babel_name, supported
@@ -95,7 +96,7 @@ def _formatters(tz: ZoneInfo, language: str) -> dict[str, Any]:
         "weekday": partial(weekday, language=language),
         "long_date": partial(long_date, language=language),
         "short_date": partial(short_date, language=language),
-        "kind_description": partial(kind_label, tag=language),
+        "kind_description": partial(kind_label, language=language),
         "severity_label": partial(severity_label, tag=language),
         "status_label": partial(status_label, tag=language),
     }
@@ -122,7 +123,7 @@ def _hour_chart(report: DailyDigest, language: str) -> Markup:
 
 
 def _kinds(kinds: dict[str, list[int]], language: str) -> list[Series]:
-    return top_series(kinds, language=language, name=partial(kind_label, tag=language))
+    return top_series(kinds, language=language, name=partial(kind_label, language=language))
 
 
 def render_daily(

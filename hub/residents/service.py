@@ -15,6 +15,10 @@ from hub.access.visibility import visible_residents
 from hub.devices.models import DeviceContext
 from hub.errors import Forbidden, InvalidInput, NotFound
 from hub.grid.service import HOUSEHOLD_PLACE, household_community
+from hub.i18n.catalogs import gettext
+from hub.i18n.formats import address
+from hub.i18n.locales import DEFAULT, SUPPORTED, supported
+from hub.pages.text import N_
 from hub.residents.models import (
     ActivityPublic,
     FamilyContactCreate,
@@ -27,31 +31,77 @@ from hub.residents.models import (
     ResidentUpdate,
     ResidentView,
 )
-from hub.schema.grid import buildings, grids, households
+from hub.schema.grid import buildings, communities, grids, households
 from hub.schema.residents import family_contacts, resident_activity, residents
 from hub.users.models import Role
 
+# An alarm's place when its device is placed in no household.
+UNKNOWN_PLACE = N_("unknown location")
 
-async def who_and_where(conn: AsyncConnection, ctx: DeviceContext) -> tuple[str, str]:
-    """A person's name and address for titles; falls back to the device when unplaced."""
-    who, where = ctx.name, "unknown location"
+
+@dataclass(frozen=True)
+class WhoAndWhere:
+    """The words of an alarm title about a device's wearer and place, per language."""
+
+    who: str
+    where: dict[str, str]  # language → the household's address as it reads there
+    language: str  # the community's default language: the title machines keep
+    zone: str | None = None  # the community's time zone, for times in titles
+
+
+async def who_and_where(conn: AsyncConnection, ctx: DeviceContext) -> WhoAndWhere:
+    """A person's name and address for titles; falls back to the device when unplaced.
+
+    In Chinese the address reads from the largest place to the smallest (小区 · 楼栋 ·
+    室, hub.i18n.formats.address); in English it is the household's address as written.
+    """
+    who = ctx.name
     if ctx.resident_id is not None:
-        row = (
+        name = (
             await conn.execute(
                 sa.select(residents.c.full_name).where(residents.c.id == ctx.resident_id)
             )
-        ).first()
-        if row:
-            who = row.full_name
+        ).scalar()
+        if name:
+            who = str(name)
+    where = {tag: gettext(tag, UNKNOWN_PLACE) for tag in SUPPORTED}
+    locale: str | None = None
+    zone: str | None = None
     if ctx.household_id is not None:
         row = (
             await conn.execute(
-                sa.select(households.c.address).where(households.c.id == ctx.household_id)
+                sa.select(
+                    households.c.address,
+                    households.c.unit,
+                    buildings.c.name.label("building"),
+                    communities.c.name.label("community"),
+                    communities.c.locale,
+                    communities.c.timezone,
+                )
+                .select_from(
+                    households.join(buildings, buildings.c.id == households.c.building_id)
+                    .join(grids, grids.c.id == buildings.c.grid_id)
+                    .join(communities, communities.c.id == grids.c.community_id)
+                )
+                .where(households.c.id == ctx.household_id)
             )
         ).first()
         if row:
-            where = row.address
-    return who, where
+            chinese = address((row.community, row.building, row.unit))
+            where = {tag: chinese if tag.startswith("zh") else row.address for tag in SUPPORTED}
+            # The household's community: one statement less per alarm.
+            locale, zone = row.locale, row.timezone
+    if locale is None and ctx.community_id is not None:
+        found = (
+            await conn.execute(
+                sa.select(communities.c.locale, communities.c.timezone).where(
+                    communities.c.id == ctx.community_id
+                )
+            )
+        ).first()
+        if found is not None:
+            locale, zone = found.locale, found.timezone
+    return WhoAndWhere(who, where, supported(locale) or DEFAULT, zone)
 
 
 # --- Residents as callers may see them, and staff's changes to them.

@@ -23,6 +23,7 @@ from hub.devices.models import DeviceContext
 from hub.devices.service import device_context
 from hub.policy.document import HeldRule, OfflineRule, RulesDocument, ThresholdRule, WelfareRule
 from hub.policy.service import rules_for
+from hub.policy.titles import NEVER_SEEN
 from hub.residents.activity import last_sign_of_life
 from hub.schema.devices import devices
 from hub.schema.grid import buildings, grids, households
@@ -149,7 +150,7 @@ async def _welfare(
     if ctx is None:
         return "resident has no household in the grid", None
     doc = await rules_for(conn, ctx.community_id)
-    since = last.isoformat(timespec="minutes") if last is not None else "never seen"
+    since = last if last is not None else NEVER_SEEN  # a time: titled in each language
     raised = await raise_alert(
         conn,
         rules=doc,

@@ -31,7 +31,10 @@ alerts = sa.Table(
     sa.Column("event_count", sa.Integer, nullable=False),
     sa.Column("acknowledged_at", UtcDateTime),
     sa.Column("cleared_at", UtcDateTime),
-    sa.Column("summary", sa.String(300), nullable=False),
+    sa.Column("summary", sa.String(300), nullable=False),  # in the community's language
+    sa.Column(
+        "titles", sa.JSON(none_as_null=True)
+    ),  # language → summary; NULL on alerts made before 0011
     sa.Column("resident_id", sa.ForeignKey("residents.id"), index=True),
     sa.Column("household_id", sa.ForeignKey("households.id"), index=True),
     sa.Column("grid_id", sa.ForeignKey("grids.id"), index=True),

@@ -11,7 +11,10 @@ tickets = sa.Table(
     "tickets",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),  # in the community's language
+    sa.Column(
+        "titles", sa.JSON(none_as_null=True)
+    ),  # language → title; NULL on tickets made before 0011
     sa.Column("description", sa.String(2000), nullable=False, server_default=""),
     sa.Column("category", sa.String(32), nullable=False),
     sa.Column("status", sa.String(32), nullable=False, index=True),

@@ -50,6 +50,7 @@ class TicketFacts:
 
     ticket_id: int
     title: str
+    titles: dict[str, str]  # language → title (empty on tickets made before 0011)
     status: TicketStatus
     assignee_id: int | None
     community_id: int | None
@@ -74,6 +75,7 @@ async def ticket_facts(conn: AsyncConnection, ticket_id: int) -> TicketFacts | N
             sa.select(
                 tickets.c.id,
                 tickets.c.title,
+                tickets.c.titles,
                 tickets.c.status,
                 tickets.c.assignee_id,
                 tickets.c.community_id,
@@ -100,6 +102,7 @@ async def ticket_facts(conn: AsyncConnection, ticket_id: int) -> TicketFacts | N
     return TicketFacts(
         ticket_id=int(row.id),
         title=row.title,
+        titles=dict(row.titles or {}),
         status=TicketStatus(row.status),
         assignee_id=row.assignee_id,
         community_id=row.community_id,
@@ -362,6 +365,7 @@ def _notification(
     return Notification(
         kind=kind,
         title=facts.title,
+        titles=facts.titles,
         body=body,
         ticket_id=facts.ticket_id,
         alert_id=facts.alert_id,

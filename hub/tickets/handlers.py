@@ -104,6 +104,7 @@ async def add_co_handler(
     notification = Notification(
         kind="ticket.co_handler_added",
         title=ticket.title,
+        titles=ticket.titles or {},
         body=f"{actor.full_name} asked you to help with ticket {ticket_id}"
         + (f": {note}" if note else ""),
         ticket_id=ticket_id,
@@ -185,6 +186,7 @@ async def raise_to_community(
     notification = Notification(
         kind="ticket.raised",
         title=ticket.title,
+        titles=ticket.titles or {},
         body=f"raised to the community by {actor.full_name}: {reason}",
         ticket_id=ticket_id,
         alert_id=ticket.alert_id,

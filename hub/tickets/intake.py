@@ -24,16 +24,21 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from device_adapters.model import Severity
 from hub.access.scope import PROPERTY_TICKET_CATEGORIES, Scope, sees_care
+from hub.i18n.catalogs import gettext
+from hub.i18n.locales import DEFAULT, SUPPORTED, supported
 from hub.pages.text import N_
 from hub.policy.document import Category, RulesDocument
 from hub.policy.service import rules_for
-from hub.schema.grid import buildings, grids, households
+from hub.policy.titles import clip
+from hub.schema.grid import buildings, communities, grids, households
 from hub.tickets.models import ReportForm, TicketCreate, TicketSource
 from hub.tickets.opening import OpenedTicket, UnknownCategory, open_ticket
 from hub.tickets.service import InvalidTicketInput, TicketForbidden
 from hub.users.models import Role, UserPublic
 
 RESIDENT_DEFAULT_CATEGORY = "resident_report"
+# The title of a ticket from a grid's QR code form: its category, grid and first line.
+REPORT_TITLE = N_("%(category)s (%(grid)s): %(text)s")
 _TOKEN = re.compile(r"^g([1-9][0-9]{0,9})\.([A-Za-z0-9_-]{16})$")
 _STAFF = frozenset({Role.ADMIN, Role.COMMUNITY_STAFF, Role.PROPERTY_MANAGER})
 
@@ -72,6 +77,14 @@ class GridInfo:
     id: int
     name: str
     community_id: int
+
+
+async def community_language(conn: AsyncConnection, community_id: int) -> str:
+    """The community's default language: the one its stored titles are in."""
+    found = (
+        await conn.execute(sa.select(communities.c.locale).where(communities.c.id == community_id))
+    ).scalar()
+    return supported(found) or DEFAULT
 
 
 async def grid_info(conn: AsyncConnection, grid_id: int) -> GridInfo | None:
@@ -133,6 +146,7 @@ async def _open(
     reporter_name: str | None = None,
     reporter_phone: str | None = None,
     reported_by: int | None = None,
+    titles: dict[str, str] | None = None,
 ) -> OpenedTicket:
     try:
         return await open_ticket(
@@ -152,6 +166,7 @@ async def _open(
             reporter_name=reporter_name,
             reporter_phone=reporter_phone,
             reported_by=reported_by,
+            titles=titles,
         )
     except UnknownCategory as exc:  # checked above; kept for a rules change in between
         raise InvalidTicketInput("category", str(exc)) from None
@@ -254,9 +269,19 @@ async def open_from_report(
     rules = await rules_for(conn, grid.community_id)
     category = _check_category(form.category, resident_categories(rules), "residents")
     first_line = form.description.splitlines()[0] if form.description else ""
-    title = f"{category.label} ({grid.name}): {first_line}"
-    if len(title) > 200:
-        title = title[:199] + "…"
+    titles = {
+        language: clip(
+            gettext(
+                language,
+                REPORT_TITLE,
+                category=category.label_in(language),
+                grid=grid.name,
+                text=first_line,
+            )
+        )
+        for language in SUPPORTED
+    }
+    title = titles[await community_language(conn, grid.community_id)]
     return await _open(
         conn,
         rules,
@@ -270,4 +295,5 @@ async def open_from_report(
         now=now,
         reporter_name=form.reporter_name,
         reporter_phone=form.reporter_phone,
+        titles=titles,
     )

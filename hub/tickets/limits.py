@@ -151,6 +151,7 @@ def _note(row: Any, kind: str, body: str, recipients: Recipients) -> Notificatio
     return Notification(
         kind=kind,
         title=row.title,
+        titles=dict(row.titles or {}),
         body=body,
         ticket_id=int(row.id),
         alert_id=row.alert_id,

@@ -127,9 +127,13 @@ class ActionOffer(BaseModel):
 
 class TicketPublic(BaseModel):
     id: int
-    title: str
+    title: str = Field(description="in the reader's language where it was made in every one")
+    # Machines: the title in every language (absent on tickets made before 0011, and on
+    # those whose title is a person's own words).
+    titles: dict[str, str] | None = None
     description: str = ""
     category: str
+    category_label: str | None = Field(None, description="the category in the reader's language")
     status: TicketStatus
     # ``status`` as a person reads it, in the reader's language (已派单 / Dispatched).
     status_label: str | None = None

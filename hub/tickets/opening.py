@@ -23,7 +23,9 @@ from hub.tickets.models import TicketSource, TicketStatus
 from hub.tickets.service import log_change
 from hub.users.models import Role
 
-_FALLBACK = Category(label="General", response_minutes=240, resolve_minutes=4320)
+_FALLBACK = Category(
+    label={"zh-CN": "综合事务", "en": "General"}, response_minutes=240, resolve_minutes=4320
+)
 
 
 @dataclass
@@ -59,8 +61,13 @@ async def open_ticket(
     reported_by: int | None = None,
     silent: bool = False,
     device_kind: str | None = None,
+    titles: dict[str, str] | None = None,
 ) -> OpenedTicket:
-    """Insert, route and arm the timers of a new ticket, in the caller's transaction."""
+    """Insert, route and arm the timers of a new ticket, in the caller's transaction.
+
+    ``titles``: the title in every language (language → text) when it was made from
+    words (an alarm's rule, a category's label); ``title`` is the community's
+    language's. A person's own words (staff's, a resident's) are one text."""
     cat = rules.category(category)
     if cat is None:
         if source is not TicketSource.DEVICE_ALERT:
@@ -71,6 +78,7 @@ async def open_ticket(
     result = await conn.execute(
         tickets.insert().values(
             title=title[:200],
+            titles={k: v[:200] for k, v in titles.items()} if titles else None,
             description=description[:2000],
             category=category,
             status=TicketStatus.REGISTERED.value,
@@ -125,6 +133,7 @@ async def open_ticket(
             Notification(
                 kind="ticket.unassigned",
                 title=title,
+                titles=titles or {},
                 body="nobody took it: dispatch it",
                 ticket_id=ticket_id,
                 alert_id=alert_id,

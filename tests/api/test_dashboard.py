@@ -635,7 +635,7 @@ async def test_the_charts_are_drawn_by_the_hub_from_the_same_figures(
     assert sum(v for _, v in _bars(svg)) == total
     assert f"{total} alerts in 14 days" in svg
     # The kinds in words: the duress alarm (门禁胁迫报警) for staff, not for managers.
-    duress = "duress code or card used at a gate"
+    duress = "duress at a gate"
     assert duress in svg
     managers = await client.get("/api/v1/dashboard/charts/alerts.svg", headers=manager | english)
     assert duress not in managers.text

@@ -242,6 +242,16 @@ async def test_a_public_report_opens_a_ticket_staff_can_see(
     assert ticket["household_id"] is None and ticket["reported_by"] is None
     assert "north gate does not close" in ticket["title"]
     assert ticket["description"].endswith("It bangs all night.")
+    # Its title is made from the category's label: in each reader's language.
+    grid = (await staff.client.get(f"/api/v1/grids/{grid_id}", headers=staff.headers)).json()
+    line = "The north gate does not close."
+    assert ticket["title"] == f"居民反映（{grid['name']}）：{line}"
+    english = await staff.client.get(
+        f"/api/v1/tickets/{receipt['ticket_id']}",
+        headers={**staff.headers, "Accept-Language": "en"},
+    )
+    assert english.json()["title"] == f"Resident report ({grid['name']}): {line}"
+    assert english.json()["category_label"] == "Resident report"
     await outbox.deliver_due()
     assert any(n.ticket_id == receipt["ticket_id"] for n in notes.seen)
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.app import create_app
 from api.server import ApiServer
@@ -26,6 +28,9 @@ from hub.notifications import (
     OutboxRelay,
     Recipients,
 )
+from hub.notifications.service import recipient_languages
+from hub.schema.grid import communities
+from hub.schema.users import users
 from hub.settings import Settings
 from hub.storage.db import Database
 from hub.users.models import Role
@@ -144,6 +149,52 @@ async def test_the_volunteer_on_duty_hears_about_an_sos_and_the_other_does_not(
     finally:
         await mine.aclose()
         await theirs.aclose()
+
+
+async def test_each_stream_reads_titles_in_its_person_s_language(live: Live) -> None:
+    """The volunteer chose English in their profile; the staff member chose nothing and
+    reads their community's default, Simplified Chinese. The webhook-style payload keeps
+    every language in ``titles`` for machines."""
+    on_duty = await volunteer_on_duty_for(live.db, SUN, datetime.now(UTC))
+    async with live.db.write() as conn:
+        await conn.execute(users.update().where(users.c.username == on_duty).values(locale="en"))
+    assert (await _community_locale(live.db)) == "zh-CN"
+    mine, my_stream = await _open(live, on_duty)
+    staffs, staff_stream = await _open(live, "staff")
+    try:
+        await _sos_through_ingest(live)
+        mine_first = await my_stream.next_event()
+        assert mine_first["event"] == "ticket.assigned"
+        body = json.loads(mine_first["data"])
+        assert body["title"].startswith("SOS: Sun Lihua"), body["title"]
+        assert body["titles"]["en"] == body["title"]
+        assert body["titles"]["zh-CN"].startswith("一键求助：Sun Lihua")
+
+        # A critical alarm also reaches the community's staff, in the community's language.
+        while (event := await staff_stream.next_event())["event"] != "alert.opened":
+            pass
+        theirs = json.loads(event["data"])
+        assert theirs["title"] == body["titles"]["zh-CN"]
+        assert theirs["titles"] == body["titles"]
+    finally:
+        await mine.aclose()
+        await staffs.aclose()
+
+    # Outside channels (an SMS plugin) look each recipient's language up the same way.
+    async with live.db.read() as conn:
+        ids = {name: await _user_id(conn, name) for name in (on_duty, "staff")}
+        languages = await recipient_languages(conn, list(ids.values()))
+    assert languages == {ids[on_duty]: "en", ids["staff"]: "zh-CN"}
+
+
+async def _community_locale(db: Database) -> str:
+    async with db.read() as conn:
+        return str((await conn.execute(sa.select(communities.c.locale))).scalar_one())
+
+
+async def _user_id(conn: AsyncConnection, username: str) -> int:
+    found = await conn.execute(sa.select(users.c.id).where(users.c.username == username))
+    return int(found.scalar_one())
 
 
 async def _heartbeat(stream: Stream) -> bool:

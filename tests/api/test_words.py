@@ -12,7 +12,8 @@ from typing import Any
 
 import httpx
 
-from hub.devices.words import kind_label, online_label
+from hub.alerts.words import what as kind_label
+from hub.devices.words import online_label
 from hub.schema.tickets import tickets
 from hub.storage.db import Database
 from tests.api.people import Actor, Users
@@ -159,10 +160,7 @@ async def test_alerts_devices_and_the_dashboard_say_kinds_and_states_in_words(
     assert dashboard["alert_kind_labels"]["wristband.sos"] == "一键求助"
     dashboard = await _get(staff, "/api/v1/dashboard", EN)
     [alert] = [a for a in dashboard["active_alerts"] if a["device_id"] == SUN]
-    assert (alert["kind_label"], alert["severity_label"]) == (
-        "wearer pressed the SOS button",
-        "Critical",
-    )
+    assert (alert["kind_label"], alert["severity_label"]) == ("SOS", "Critical")
 
     alerts = await _get(staff, "/api/v1/alerts", ZH)
     assert {a["kind_label"] for a in alerts["items"] if a["kind"] == "wristband.sos"} == {
@@ -170,7 +168,7 @@ async def test_alerts_devices_and_the_dashboard_say_kinds_and_states_in_words(
     }
     events = await _get(staff, f"/api/v1/devices/{SUN}/events", EN)
     sos_events = [e for e in events["items"] if e["kind"] == "wristband.sos"]
-    assert sos_events and {e["kind_label"] for e in sos_events} == {"wearer pressed the SOS button"}
+    assert sos_events and {e["kind_label"] for e in sos_events} == {"SOS"}
 
     # Every device says whether it is reachable, and a low battery, in words.
     words = {True: "在线", False: "离线", None: "未上报"}
@@ -185,10 +183,10 @@ async def test_alerts_devices_and_the_dashboard_say_kinds_and_states_in_words(
 
 
 def test_the_event_kind_vocabulary_has_words_for_people() -> None:
-    assert kind_label("door.held_open", "zh-CN") == "门长时间未关"
-    assert kind_label("door.held_open", "en") == "door held open too long"
+    # One vocabulary (hub.alerts.words): the alarm titles' {what} and the API's labels.
+    assert kind_label("door.held_open", "zh-CN") == "门禁长时间未关"
+    assert kind_label("door.held_open", "en") == "door held open"
     assert kind_label("wristband.fall", "zh-CN") == "跌倒报警"
-    assert kind_label("vendor.unheard_of", "zh-CN") == "vendor.unheard_of"  # its code
     assert online_label(False, "zh-CN") == "离线"
 
 

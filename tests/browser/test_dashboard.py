@@ -116,9 +116,7 @@ async def test_staff_see_buildings_alerts_charts_and_a_devices_history(
         await expect(sos_bar).to_have_attribute("data-value", "1")
         # The legend says the kind in words (the browser asks for English); the bars and
         # legend items keep the kind's code in data-series.
-        await expect(alerts_chart.locator(".legend-item")).to_have_text(
-            ["wearer pressed the SOS button"]
-        )
+        await expect(alerts_chart.locator(".legend-item")).to_have_text(["SOS"])
         await expect(
             alerts_chart.locator(".legend-item[data-series='wristband.sos']")
         ).to_have_count(1)

@@ -224,7 +224,9 @@ async def test_an_sos_reaches_the_volunteer_while_the_api_is_attacked(
             results = await asyncio.gather(*load, return_exceptions=True)
         for result in results:
             assert not isinstance(result, BaseException), result
-        assert "SOS" in str(assigned["title"])
+        # Titled in the community's language; every language is there for machines.
+        assert str(assigned["title"]).startswith("一键求助：")
+        assert str(assigned["titles"]["en"]).startswith("SOS: ")
         # Generous: a regression to a shared event loop shows as seconds; the benchmark
         # holds the real target (p99 under 300 ms).
         assert latency < 5.0, latency

@@ -55,7 +55,9 @@ async def test_sos_frame_becomes_an_alert_and_a_ticket_for_the_volunteer_on_duty
         tickets = await poll(client, f"{stack.api_url}/api/v1/tickets?status=dispatched", headers)
         assert tickets["total"] == 1
         ticket = tickets["items"][0]  # type: ignore[index]
-        assert "SOS" in ticket["title"] and "Sun Lihua" in ticket["title"]
+        # In the community's language (Simplified Chinese), and every language for machines.
+        assert ticket["title"].startswith("一键求助：") and "Sun Lihua" in ticket["title"]
+        assert ticket["titles"]["en"].startswith("SOS: ") and ticket["category_label"]
 
         alert = (
             await client.get(f"{stack.api_url}/api/v1/alerts/{ticket['alert_id']}", headers=headers)

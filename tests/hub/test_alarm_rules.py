@@ -25,10 +25,10 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from device_adapters.kinds import KINDS
 from device_adapters.model import DeviceAvailability, DeviceEvent, DeviceFamily
 from device_adapters.ocpp16 import normalize as ocpp
 from hub.alerts.service import clear_active
+from hub.alerts.words import what
 from hub.clock import Clock
 from hub.ingest.flows import BatchOutcome, Parsed, store_batch, store_parsed
 from hub.notifications.base import Notification
@@ -826,7 +826,9 @@ async def test_no_sign_of_life_for_twelve_hours_raises_a_welfare_check(rig: Rig)
     assert set(raised) == alone
     alert = raised[zhou]
     assert alert.device_id == f"resident:{zhou}" and alert.severity == "high"
-    assert "Zhou Guoqiang" in alert.summary and "Building 2, Unit 202" in alert.summary
+    assert alert.summary.startswith("关爱探访：Zhou Guoqiang")
+    assert "Building 2 · 202" in alert.summary
+    assert "Zhou Guoqiang" in alert.titles["en"] and "Building 2, Unit 202" in alert.titles["en"]
     (ticket,) = await rig.tickets_of(alert.id)
     assert ticket.category == "elderly_welfare" and ticket.resident_id == zhou
 
@@ -853,6 +855,30 @@ async def test_a_gate_pass_with_their_card_moves_the_check(rig: Rig) -> None:
     assert zhou not in await _welfare_alerts(rig)
     await rig.tick(hours=18)
     assert zhou in await _welfare_alerts(rig)
+
+
+async def test_a_welfare_title_says_when_they_were_last_seen_in_local_time(rig: Rig) -> None:
+    doc = _defaults()
+    _rule(doc, "welfare_check")["title"] = {
+        "zh-CN": "{who}最后活动：{last_seen}",
+        "en": "{who} last seen {last_seen}",
+    }
+    await _store(rig.db, doc, 1)
+    zhou, wu = await rig.resident_id("Zhou Guoqiang"), await rig.resident_id("Wu Meifang")
+    await rig.scheduler.sweep()
+    rig.at(hours=6)
+    await rig.send(rig.gate("door.access_granted", card_no=ZHOU_CARD))
+    await rig.tick(hours=18)
+    raised = await _welfare_alerts(rig)
+    # T0 + 6 h is 08:00 UTC: 16:00 in the community's zone (Asia/Shanghai), with its date.
+    assert raised[zhou].titles == {
+        "zh-CN": "Zhou Guoqiang (周国强)最后活动：2026年3月2日 16:00",
+        "en": "Zhou Guoqiang (周国强) last seen Mar 2, 2026 16:00",
+    }
+    assert raised[zhou].summary == raised[zhou].titles["zh-CN"]
+    # Never seen at all: in words.
+    assert raised[wu].titles["zh-CN"].endswith("最后活动：从未出现")
+    assert raised[wu].titles["en"].endswith(" last seen never seen")
 
 
 async def test_a_card_nobody_registered_is_no_sign_of_life(rig: Rig) -> None:
@@ -1057,7 +1083,8 @@ async def test_a_pile_over_temperature_reaches_managers_and_everyone_on_duty(
     assert len(note.recipients.user_ids) == 3
     assert Role.PROPERTY_MANAGER in note.recipients.roles
     assert note.recipients.community_id == await rig.community_id()
-    assert "FIRE RISK" in note.title
+    assert note.title.startswith("火灾隐患：") and note.titles["zh-CN"] == note.title
+    assert note.titles["en"].startswith("FIRE RISK")
     (ticket,) = await rig.tickets_of(alert_id)
     assert ticket.category == "fire_safety" and ticket.priority == "urgent"
 
@@ -1212,11 +1239,15 @@ async def test_a_bad_title_stored_before_titles_were_checked_still_opens_alert_a
         outcome = await rig.send(rig.watch(ZHOU, kind))
         assert len(outcome.alerts_opened) == 1 and len(outcome.tickets_opened) == 1
         (alert,) = await rig.alerts(kind)
-        # The default template's title: what, who and where.
-        assert alert.summary.startswith(f"{KINDS[kind].description}: Zhou Guoqiang")
-        assert alert.summary.endswith(" at Sunrise Garden Community, Building 2, Unit 202")
+        # The default template's title in each language: what, who and where.
+        assert alert.summary.startswith(f"{what(kind, 'zh-CN')}：Zhou Guoqiang")
+        assert alert.summary.endswith(
+            "，Sunrise Garden Community (朝阳花园社区) · Building 2 · 202"
+        )
+        assert alert.titles["en"].startswith(f"{what(kind, 'en')}: Zhou Guoqiang")
+        assert alert.titles["en"].endswith(" at Sunrise Garden Community, Building 2, Unit 202")
         (ticket,) = await rig.tickets_of(alert.id)
-        assert ticket.title == alert.summary
+        assert ticket.title == alert.summary and ticket.titles == alert.titles
         assert f"rule {rule_id!r}: bad title template" in caplog.text
 
     # The timer path too: the scheduler's handler raises nothing and the alarm is raised.

@@ -53,7 +53,14 @@ async def test_sos_opens_one_alert_and_a_ticket_for_the_volunteer_on_duty(db: Da
     assert outcome.stored == 1 and len(outcome.alerts_opened) == 1
     assert len(outcome.tickets_opened) == 1
     opened = outcome.tickets_opened[0]
-    assert "Sun Lihua" in opened.title and "Building 1, Unit 101" in opened.title
+    # In the community's language (Simplified Chinese), the address from the largest place
+    # to the smallest; and in English, as the household's address is written.
+    assert opened.title.startswith("一键求助：Sun Lihua")
+    assert opened.title.endswith("，Sunrise Garden Community (朝阳花园社区) · Building 1 · 101")
+    assert opened.titles["zh-CN"] == opened.title
+    assert "Sun Lihua" in opened.titles["en"]
+    assert opened.titles["en"].startswith("SOS: ")
+    assert opened.titles["en"].endswith(" at Sunrise Garden Community, Building 1, Unit 101")
 
     async with db.read() as conn:
         ticket = (await conn.execute(sa.select(tickets))).one()

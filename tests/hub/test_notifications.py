@@ -225,7 +225,8 @@ async def test_webhook_posts_signed_json_and_retries(
 ) -> None:
     base, got = receiver
     hook = WebhookNotifier([f"{base}/hook"], secret="s3cret", backoff_s=0.01)
-    note = _note(user_ids=(3,))
+    titles = {"zh-CN": "一键求助：孙丽华，1号楼 · 101", "en": "SOS: Sun Lihua at 1-101"}
+    note = _note(user_ids=(3,)).model_copy(update={"title": titles["zh-CN"], "titles": titles})
     try:
         await hook.notify(note)
     finally:
@@ -237,7 +238,30 @@ async def test_webhook_posts_signed_json_and_retries(
     sent = json.loads(body)
     assert sent["id"] == note.id and sent["kind"] == "ticket.assigned"
     assert sent["recipients"]["user_ids"] == [3] and sent["severity"] == "critical"
+    # Machines get the community's title and every language's, whoever reads them.
+    assert (sent["title"], sent["titles"]) == (titles["zh-CN"], titles)
     assert Notification.model_validate(sent) == note
+
+
+def test_a_stream_titles_a_notification_in_its_reader_s_language() -> None:
+    live = LiveNotifier()
+    titles = {"zh-CN": "跌倒报警：周国强", "en": "Fall detected: Zhou Guoqiang"}
+    note = _note(user_ids=(5, 6, 7)).model_copy(update={"title": titles["zh-CN"], "titles": titles})
+    old = _note(user_ids=(5, 6, 7))  # stored before titles were kept per language
+    subs = {
+        language: live.subscribe(
+            UserPublic(id=uid, username=f"v{uid}", full_name="V", role=Role.VOLUNTEER),
+            language=language,
+        )
+        for uid, language in ((5, "en"), (6, "zh-CN"), (7, None))
+    }
+    for sub in subs.values():
+        sub.put("e-1", note)
+        sub.put("e-2", old)
+    for language, sub in subs.items():
+        got = [json.loads(frame.split("data: ")[1]) for frame in sub.take()]
+        assert got[0]["title"] == titles[language or "zh-CN"] and got[0]["titles"] == titles
+        assert got[1]["title"] == "SOS"
 
 
 async def test_webhook_refused_is_not_retried_and_fails_the_plugin_only(
