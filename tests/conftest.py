@@ -2,18 +2,40 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 import pytest_asyncio
+from hypothesis import settings
 
+from community_hub_tools.broker.mosquitto import PORTS_VARIABLE, port_range
 from tests.support.brokers import MosquittoProcess, free_port, start_mosquitto
 from tests.support.postgres import PostgresServer, find_server
 
 if TYPE_CHECKING:
     from community_hub_tools.broker.embedded import EmbeddedBroker
+
+# `--hypothesis-profile few`: the property tests try fewer examples (the run at the
+# lowest dependency bounds, tests/contract/test_dependency_bounds.py, tests versions).
+settings.register_profile("few", max_examples=10)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist, each worker (and what it starts) picks free ports from a slice
+    of its own: two workers could otherwise both find a port free and both bind it."""
+    worker: dict[str, object] | None = getattr(config, "workerinput", None)
+    if worker is None:
+        return
+    index = int(str(worker["workerid"]).removeprefix("gw"))
+    count = int(str(worker["workercount"]))
+    # The range this run was given, so a run inside a worker's run divides that slice.
+    low, high = port_range()
+    size = (high - low) // count
+    start = low + index % count * size
+    os.environ[PORTS_VARIABLE] = f"{start}-{start + size}"
 
 
 @pytest.fixture

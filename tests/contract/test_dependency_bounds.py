@@ -31,12 +31,13 @@ pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 VENV = REPO / ".venv" / "lowest-bounds"
 PACKAGES = ("device_adapters", "chub_mqtt", "edge", "hub", "api")
-# The test runner, at the test extra's bounds.
-RUNNER = ("pytest", "pytest-asyncio", "hypothesis")
+# The test runner, at the test extra's bounds; the subset runs on two workers as
+# scripts/test runs the suite, which tests pytest-xdist's bound too.
+RUNNER = ("pytest", "pytest-asyncio", "hypothesis", "pytest-xdist")
 # Tests that run on the minimums: the codecs, settings, storage (SQLite and PostgreSQL),
 # migrations, the ingest flow, the API on httpx, the edge's HTTP and OCPP servers. No
 # broker, no browser; the fuzz tests are left out (they test the codecs, not versions),
-# and the property tests try few examples, to keep this to a minute or two.
+# and the property tests try few examples (the profile "few", tests/conftest.py).
 SUBSET = (
     "tests/device_adapters",
     "tests/hub/test_settings.py",
@@ -52,12 +53,6 @@ SUBSET = (
     "tests/edge/test_ocpp_limits.py",
 )
 DESELECT = ("fuzz", "arbitrary")
-PYTEST_WITH_FEW_EXAMPLES = (
-    "import sys, pytest, hypothesis\n"
-    "hypothesis.settings.register_profile('few', max_examples=10)\n"
-    "hypothesis.settings.load_profile('few')\n"
-    "sys.exit(pytest.main(sys.argv[1:]))"
-)
 
 # Imports every module; a module may miss only a package an optional extra names.
 IMPORT_ALL = """
@@ -166,7 +161,8 @@ def test_every_module_imports_at_the_lowest_bounds(lowest_python: Path) -> None:
 
 def test_core_tests_pass_at_the_lowest_bounds(lowest_python: Path) -> None:
     done = _run(
-        lowest_python, "-c", PYTEST_WITH_FEW_EXAMPLES, "-q", "-p", "no:cacheprovider", "-x",
+        lowest_python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x",
+        "-n", "2", "--dist", "loadfile", "--hypothesis-profile", "few",
         "-k", " and ".join(f"not {word}" for word in DESELECT), *SUBSET,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-20000:] + done.stderr[-5000:]

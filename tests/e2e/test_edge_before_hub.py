@@ -103,7 +103,15 @@ async def test_events_acknowledged_before_the_hub_first_connected_are_stored(
         await start("edge")
         ids = [str(8960000000 + n) for n in range(WATCHES)]
         load = asyncio.gather(*(_watch(watch_port, i, acked[i], stop) for i in ids))
-        await asyncio.sleep(4)  # the edge accepts and acknowledges: no hub anywhere yet
+        # The edge accepts and acknowledges with no hub anywhere yet: ten frames from each
+        # watch, counted from whenever the edge process is up (slow to start on a busy
+        # machine); the deadline only ends a run where it never answers.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 120
+        while not all(len(acked[i]) >= 10 for i in ids):
+            counts = [len(acked[i]) for i in ids]
+            assert loop.time() < deadline, f"the edge acknowledged only {counts} frames"
+            await asyncio.sleep(0.1)
         stop.set()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(load, 25)
@@ -112,8 +120,7 @@ async def test_events_acknowledged_before_the_hub_first_connected_are_stored(
 
         await start("hub")
         db = tmp_path / "data" / "hub.sqlite3"
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 60
+        deadline = loop.time() + 180  # ends as soon as all are stored
         while loop.time() < deadline:
             stored = _stored(db)
             if all(set(seqs) <= stored.get(d, set()) for d, seqs in acked.items()):

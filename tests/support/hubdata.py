@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID, uuid4
@@ -18,13 +21,47 @@ from hub.schema.residents import residents
 from hub.schema.users import users
 from hub.storage.db import Database
 
+# The file a migrated, seeded store starts as, made once per process: the seed hashes
+# every demo password, more than a second of CPU per test (as postgres.seeded_template).
+_seeded_sqlite: bytes | None = None
 
-async def open_seeded_db(directory: Path) -> Database:
-    db = Database.open(f"sqlite+aiosqlite:///{directory / 'hub.sqlite3'}")
+
+async def _migrate_and_seed(db: Database) -> None:
     await db.migrate()
     async with db.write() as conn:
         await seed_demo(conn)
-    return db
+
+
+async def _seeded_sqlite_bytes() -> bytes:
+    global _seeded_sqlite
+    if _seeded_sqlite is None:
+        with tempfile.TemporaryDirectory(prefix="hub-seeded-") as directory:
+            path = Path(directory) / "hub.sqlite3"
+            db = Database.open(f"sqlite+aiosqlite:///{path}")
+            try:
+                await _migrate_and_seed(db)
+            finally:
+                await db.close()
+            # serialize(): the whole database, also what might still be in its WAL file.
+            with contextlib.closing(sqlite3.connect(path)) as source:
+                _seeded_sqlite = source.serialize()
+    return _seeded_sqlite
+
+
+async def open_seeded_db(directory: Path) -> Database:
+    """A store migrated to head with the demo community, in ``directory/hub.sqlite3``.
+
+    A store already there is migrated and seeded where it is (the seed adds nothing to
+    a seeded one); a new one is a copy of the seeded file.
+    """
+    path = directory / "hub.sqlite3"
+    if path.exists():
+        db = Database.open(f"sqlite+aiosqlite:///{path}")
+        await _migrate_and_seed(db)
+        return db
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(await _seeded_sqlite_bytes())
+    return Database.open(f"sqlite+aiosqlite:///{path}")
 
 
 def wristband_event(

@@ -49,6 +49,9 @@ START_TIMEOUT_S: Final = 10.0
 
 
 _EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_FIRST_FREE_PORT: Final = 15000
+# LOW-HIGH: the ports free_port may choose from in this process and its children.
+PORTS_VARIABLE: Final = "CHUB_FREE_PORTS"
 _handed_out: set[int] = set()
 # Its own generator: hypothesis reseeds the global one between examples.
 _rng = random.Random()
@@ -61,17 +64,35 @@ def _ephemeral_low() -> int:
         return 32768
 
 
+def port_range() -> tuple[int, int]:
+    """The ports ``free_port`` picks from: ``low <= port < high``.
+
+    ``CHUB_FREE_PORTS=LOW-HIGH`` narrows them: parallel test workers each get a
+    slice of their own (tests/conftest.py), so two processes never choose the
+    same port in the moment between choosing it and binding it.
+    """
+    low, high = _FIRST_FREE_PORT, min(_ephemeral_low(), 65536)
+    narrowed = os.environ.get(PORTS_VARIABLE, "")
+    if narrowed:
+        first, _, last = narrowed.partition("-")
+        low, high = max(low, int(first)), min(high, int(last))
+        if high - low < 1:
+            raise RuntimeError(f"{PORTS_VARIABLE}={narrowed}: no port below the ephemeral range")
+    return low, high
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port nobody listens on, for a server this process starts soon.
 
     Chosen below the kernel's ephemeral range: a port the OS picked (bind to 0)
     can be taken as the source port of any outgoing connection before the
     server binds it, which made tests fail now and then with EADDRINUSE. Ports
-    are not handed out twice by one process.
+    are not handed out twice by one process, nor by two processes given
+    different ranges (``port_range``).
     """
-    high = min(_ephemeral_low(), 65536)
+    low, high = port_range()
     for _ in range(200):
-        port = _rng.randrange(15000, high)
+        port = _rng.randrange(low, high)
         if port in _handed_out:
             continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
