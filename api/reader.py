@@ -52,7 +52,8 @@ class Reader:
 def reader_for(user: UserPublic, scope: Scope, request: Request) -> Reader:
     """The reader a logged-in person is for this request."""
     language = choose(
-        profile=user.locale,
+        # ?lang= is a choice for this one answer (a report's language links).
+        profile=supported(request.query_params.get("lang")) or user.locale,
         accept_language=request.headers.get("accept-language"),
         community=scope.community_locale,
     )

@@ -17,6 +17,7 @@ import json
 import math
 import time
 from collections import deque
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -27,11 +28,12 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.deps import Conn, Context
-from api.reader import CurrentReader, Reader, VisitorReader, visitor_reader
+from api.reader import LANGUAGE_COOKIE, CurrentReader, Reader, VisitorReader, visitor_reader
 from api.security import UserScope, require_roles
 from api.state import ApiContext
+from hub.i18n.locales import supported
 from hub.notifications import outbox
-from hub.pages import render
+from hub.pages import LanguageLink, language_links, render
 from hub.pages.text import N_
 from hub.policy.document import Category
 from hub.policy.service import rules_for
@@ -173,6 +175,7 @@ def _form_page(
     values: dict[str, str] | None = None,
     errors: list[tuple[str, str]] | None = None,
     done: str | None = None,
+    links: Sequence[LanguageLink] = (),
 ) -> str:
     values = values or {}
     # A category's label may be written per language: the form shows the page's one.
@@ -183,6 +186,7 @@ def _form_page(
     return render(
         "report_form/form.html",
         language=language,
+        language_links=links,
         static_root=static_root,
         action=action,
         grid=grid,
@@ -230,7 +234,9 @@ async def _grid_and_categories(
     response_class=HTMLResponse,
     include_in_schema=False,
 )
-async def report_form(token: str, conn: Conn, ctx: Context, reader: VisitorReader) -> HTMLResponse:
+async def report_form(
+    token: str, conn: Conn, ctx: Context, reader: VisitorReader, request: Request
+) -> HTMLResponse:
     found = await _grid_and_categories(conn, token, ctx.settings.qr_accepted_secrets())
     if found is None:
         page = _message_page(FORM_ROOT, "not_found", reader)
@@ -243,8 +249,13 @@ async def report_form(token: str, conn: Conn, ctx: Context, reader: VisitorReade
         categories,
         language=reader.language,
         static_root=FORM_ROOT,
+        links=language_links(reader.language, request.query_params),
     )
-    return HTMLResponse(page)
+    answer = HTMLResponse(page)
+    if supported(request.query_params.get("lang")) is not None:
+        # Chosen by the switch: the form's answer (a POST, no ?lang=) keeps it.
+        answer.set_cookie(LANGUAGE_COOKIE, reader.language, max_age=365 * 86400, samesite="lax")
+    return answer
 
 
 # --- The form's answer.

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 
@@ -20,6 +20,7 @@ from api.errors import invalid_input
 from api.reader import CurrentReader
 from api.security import UserScope, own_community, require_roles
 from hub.access.scope import Scope, sees_care
+from hub.pages import language_links
 from hub.reports.models import DailyDigest, WeeklyBulletin
 from hub.reports.periods import BadReportInput, parse_date, parse_week
 from hub.reports.render import render_daily, render_weekly
@@ -89,6 +90,7 @@ async def daily_digest(
     scope: UserScope,
     conn: Conn,
     reader: CurrentReader,
+    request: Request,
     community_id: CommunityId = None,
     date: Annotated[
         str | None,
@@ -118,7 +120,13 @@ async def daily_digest(
         raise _invalid(exc.field, exc.message) from None
     return _answer(
         report,
-        render_daily(report, language=reader.language) if format_ is ReportFormat.HTML else None,
+        render_daily(
+            report,
+            language=reader.language,
+            language_links=language_links(reader.language, request.query_params),
+        )
+        if format_ is ReportFormat.HTML
+        else None,
     )
 
 
@@ -127,6 +135,7 @@ async def weekly_bulletin(
     scope: UserScope,
     conn: Conn,
     reader: CurrentReader,
+    request: Request,
     community_id: CommunityId = None,
     week: Annotated[
         str | None,
@@ -154,5 +163,13 @@ async def weekly_bulletin(
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
     except BadReportInput as exc:
         raise _invalid(exc.field, exc.message) from None
-    html = render_weekly(report, language=reader.language) if format_ is ReportFormat.HTML else None
+    html = (
+        render_weekly(
+            report,
+            language=reader.language,
+            language_links=language_links(reader.language, request.query_params),
+        )
+        if format_ is ReportFormat.HTML
+        else None
+    )
     return _answer(report, html)

@@ -15,14 +15,38 @@ with :func:`hub.pages.text.N_` and translated where they are shown.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
+from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
 from hub.i18n.catalogs import Domain, translations
-from hub.i18n.locales import DEFAULT, supported
+from hub.i18n.locales import DEFAULT, SUPPORTED, supported
+
+# Each language named in itself: a reader who cannot read the page can still find theirs.
+_NAMES = {"zh-CN": "中文", "en": "English"}
+
+
+@dataclass(frozen=True)
+class LanguageLink:
+    tag: str
+    name: str
+    href: str
+    current: bool
+
+
+def language_links(current: str, query: Mapping[str, str]) -> list[LanguageLink]:
+    """The page's language switch: this same address (its other parameters kept) in each
+    language, by ``?lang=``."""
+    kept = {k: v for k, v in query.items() if k != "lang"}
+    return [
+        LanguageLink(tag, _NAMES[tag], "?" + urlencode({**kept, "lang": tag}), tag == current)
+        for tag in SUPPORTED
+    ]
 
 
 @cache
@@ -49,6 +73,7 @@ def render(
     domain: Domain = "messages",
     static_root: str = "/",
     stylesheet: str | None = None,
+    language_links: Sequence[LanguageLink] = (),
     **context: Any,
 ) -> str:
     """A page from its template, in ``language``. ``static_root`` leads from the page's
@@ -63,6 +88,7 @@ def render(
             lang=language,
             static_root=static_root,
             inline_stylesheet=Markup(stylesheet) if stylesheet is not None else None,
+            language_links=language_links,
             **context,
         )
     )

@@ -8,6 +8,7 @@ one stylesheet; written to a file (``stylesheet=`` its text) they carry it inlin
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from functools import partial
 from typing import Any
@@ -21,7 +22,7 @@ from hub.devices.words import severity_label
 from hub.i18n import times
 from hub.i18n.catalogs import gettext, pgettext
 from hub.i18n.locales import DEFAULT, babel_name, supported
-from hub.pages import render
+from hub.pages import LanguageLink, render
 from hub.reports.charts import COMPACT, Series, bar_chart, top_series
 from hub.reports.models import DailyDigest, RateStats, WeeklyBulletin
 from hub.tickets.words import status_label
@@ -127,13 +128,18 @@ def _kinds(kinds: dict[str, list[int]], language: str) -> list[Series]:
 
 
 def render_daily(
-    report: DailyDigest, *, stylesheet: str | None = None, language: str = DEFAULT
+    report: DailyDigest,
+    *,
+    stylesheet: str | None = None,
+    language: str = DEFAULT,
+    language_links: Sequence[LanguageLink] = (),
 ) -> str:
     """The daily digest's page in ``language``; ``stylesheet`` (its text) makes it one
     self-contained file."""
     return render(
         "reports/daily.html",
         language=language,
+        language_links=language_links,
         static_root=REPORT_ROOT,
         stylesheet=stylesheet,
         report=report,
@@ -179,13 +185,18 @@ def _week_ticket_chart(report: WeeklyBulletin, language: str) -> Markup:
 
 
 def render_weekly(
-    report: WeeklyBulletin, *, stylesheet: str | None = None, language: str = DEFAULT
+    report: WeeklyBulletin,
+    *,
+    stylesheet: str | None = None,
+    language: str = DEFAULT,
+    language_links: Sequence[LanguageLink] = (),
 ) -> str:
     """The weekly bulletin's page in ``language``; ``stylesheet`` (its text) makes it one
     self-contained file."""
     return render(
         "reports/weekly.html",
         language=language,
+        language_links=language_links,
         static_root=REPORT_ROOT,
         stylesheet=stylesheet,
         report=report,

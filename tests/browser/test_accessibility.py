@@ -55,18 +55,9 @@ SIZES = (("phone", PHONE, 1), ("zoom200", ZOOM_200, 2))
 LOCALES = ("en-US", "zh-CN")
 ON_DUTY = "the volunteer on duty for Sun Lihua"
 
-# axe rules excused on a page, each for a markup fix reported to whoever owns the page's
-# markup (the pages and templates are being translated): {page name: {rule: why}}.
-# Only problems that CSS cannot fix belong here; remove an entry once its fix is in.
-_SCROLL_BOX = (
-    "a table wider than the screen scrolls in its div.scroll, which the keyboard cannot"
-    ' reach in every browser: the div needs tabindex="0", role="region" and an aria-label'
-    " naming the table (the table macro of hub/pages/templates/reports/_macros.html)"
-)
-KNOWN_MARKUP_PROBLEMS: dict[str, dict[str, str]] = {
-    "report-daily": {"scrollable-region-focusable": _SCROLL_BOX},
-    "report-weekly": {"scrollable-region-focusable": _SCROLL_BOX},
-}
+# axe rules excused on a page, each for a markup fix still to make: {page name: {rule: why}}.
+# Only problems that CSS cannot fix belong here; none are left.
+KNOWN_MARKUP_PROBLEMS: dict[str, dict[str, str]] = {}
 
 
 @dataclass(frozen=True)
