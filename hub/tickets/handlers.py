@@ -15,7 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from device_adapters.model import Severity
 from hub.access.scope import Scope
+from hub.i18n.said import every_language
 from hub.notifications.base import Notification, Recipients
+from hub.pages.text import N_
 from hub.schema.tickets import ticket_handlers, tickets
 from hub.tickets.models import FINISHED, TicketLevel, TicketPublic
 from hub.tickets.service import (
@@ -105,8 +107,14 @@ async def add_co_handler(
         kind="ticket.co_handler_added",
         title=ticket.title,
         titles=ticket.titles or {},
-        body=f"{actor.full_name} asked you to help with ticket {ticket_id}"
-        + (f": {note}" if note else ""),
+        bodies=every_language(
+            N_("%(who)s asked you to help with ticket %(ticket)s: %(note)s")
+            if note
+            else N_("%(who)s asked you to help with ticket %(ticket)s"),
+            who=actor.full_name,
+            ticket=ticket_id,
+            note=note or "",
+        ),
         ticket_id=ticket_id,
         alert_id=ticket.alert_id,
         recipients=Recipients(user_ids=(helper.id,)),
@@ -187,7 +195,11 @@ async def raise_to_community(
         kind="ticket.raised",
         title=ticket.title,
         titles=ticket.titles or {},
-        body=f"raised to the community by {actor.full_name}: {reason}",
+        bodies=every_language(
+            N_("raised to the community by %(who)s: %(reason)s"),
+            who=actor.full_name,
+            reason=reason,
+        ),
         ticket_id=ticket_id,
         alert_id=ticket.alert_id,
         recipients=Recipients(roles=(Role.COMMUNITY_STAFF,), community_id=ticket.community_id),
