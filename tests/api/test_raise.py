@@ -51,7 +51,15 @@ async def test_the_assignee_raises_a_ticket_and_community_staff_are_told(
     assert told.ticket_id == ticket_id
     assert told.recipients.roles == (Role.COMMUNITY_STAFF,)
     assert told.recipients.community_id == before["community_id"]
-    assert "electrician" in told.body
+    me = (await vol.client.get("/api/v1/auth/me", headers=vol.headers)).json()
+    why = "needs the property's electrician"
+    # Made in every language; ``body`` is the community's default language's (Chinese).
+    assert told.bodies == {
+        "zh-CN": f"{me['full_name']}已将工单升级至社区：{why}",
+        "en": f"raised to the community by {me['full_name']}: {why}",
+    }
+    assert told.body == told.bodies["zh-CN"]
+    assert told.for_reader("en").body == told.bodies["en"]
 
     assert ticket_id in await _ids(staff, level="community")
     assert ticket_id not in await _ids(staff, level="grid")
