@@ -106,7 +106,7 @@ async def daily_digest(
     try:
         day = parse_date(date) if date is not None else None
     except BadReportInput as exc:
-        raise _invalid(exc.field, exc.message) from None
+        raise _invalid(exc.field, exc.for_reader(reader.language, reader.zone)) from None
     community = _community_for(scope, community_id)
     try:
         report: DailyDigest = await build_daily(
@@ -115,7 +115,7 @@ async def daily_digest(
     except CommunityNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
     except BadReportInput as exc:
-        raise _invalid(exc.field, exc.message) from None
+        raise _invalid(exc.field, exc.for_reader(reader.language, reader.zone)) from None
     return _answer(
         report,
         render_daily(report, language=reader.language) if format_ is ReportFormat.HTML else None,
@@ -144,7 +144,7 @@ async def weekly_bulletin(
     try:
         iso_week = parse_week(week) if week is not None else None
     except BadReportInput as exc:
-        raise _invalid(exc.field, exc.message) from None
+        raise _invalid(exc.field, exc.for_reader(reader.language, reader.zone)) from None
     community = _community_for(scope, community_id)
     try:
         report: WeeklyBulletin = await build_weekly(
@@ -153,6 +153,6 @@ async def weekly_bulletin(
     except CommunityNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
     except BadReportInput as exc:
-        raise _invalid(exc.field, exc.message) from None
+        raise _invalid(exc.field, exc.for_reader(reader.language, reader.zone)) from None
     html = render_weekly(report, language=reader.language) if format_ is ReportFormat.HTML else None
     return _answer(report, html)

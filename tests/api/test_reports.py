@@ -264,12 +264,24 @@ async def test_bad_inputs_are_422_with_the_reason(
     response = await client.get(
         f"/api/v1/reports/{path}",
         params={"community_id": "1", **params},
-        headers=await login("staff"),
+        headers={**await login("staff"), "Accept-Language": "en"},
     )
     assert response.status_code == 422, response.text
     (error,) = response.json()["detail"]
     assert error["loc"] == ["query", field]
     assert message in error["msg"]
+
+
+async def test_a_bad_week_is_said_in_the_reader_s_language(
+    client: httpx.AsyncClient, login: Login
+) -> None:
+    response = await client.get(
+        "/api/v1/reports/weekly",
+        params={"community_id": "1", "week": "2025-W53"},
+        headers=await login("staff"),  # no language asked: the community's, Chinese
+    )
+    (error,) = response.json()["detail"]
+    assert error["msg"] == "2025 年的 ISO 周为 W01 至 W52，收到的是 W53"
 
 
 async def test_the_reports_are_in_the_openapi_document(client: httpx.AsyncClient) -> None:
