@@ -79,3 +79,29 @@ def duration(seconds: float) -> Words:
 def words(message: str, /, **params: object) -> Words:
     """A catalog message as a value of another message, said in the outer one's language."""
     return lambda tag: catalogs.gettext(tag, message, **params)
+
+
+def keep(message: str, /, **params: object) -> list[object]:
+    """``message`` and its values as JSON: a time as {"time": ISO 8601}, words never."""
+    values = {
+        k: {"time": v.isoformat()} if isinstance(v, datetime) else v for k, v in params.items()
+    }
+    return [message, values]
+
+
+def say_kept(parts: list[object], tag: str, zone: ZoneInfo, now: datetime | None = None) -> str:
+    """Kept messages (``[[id, {values}], ...]``) said in ``tag``'s language, as clauses."""
+    said = []
+    for part in parts:
+        if not isinstance(part, list) or len(part) != 2 or not isinstance(part[1], dict):
+            continue
+        message, values = str(part[0]), part[1]
+        params = {k: _restored(v) for k, v in values.items()}
+        said.append(say(message, params, tag, zone, now))
+    return catalogs.pgettext(tag, "clauses", "; ").join(said)
+
+
+def _restored(value: object) -> object:
+    if isinstance(value, dict) and set(value) == {"time"}:
+        return datetime.fromisoformat(str(value["time"]))
+    return value
