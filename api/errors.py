@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.reader import request_reader
-from hub.errors import Conflict, Forbidden, HubError, InvalidInput, NotFound
+from hub.errors import Conflict, Forbidden, HubError, InvalidInput, NotAuthenticated, NotFound
 
 # The largest id a database row can have (a signed 64-bit integer).
 MAX_ID = 2**63 - 1
@@ -65,6 +65,7 @@ def _codes_for(path: str, method: str, operation: dict[str, Any]) -> list[str]:
 
 
 _STATUS: tuple[tuple[type[HubError], int], ...] = (
+    (NotAuthenticated, 401),
     (NotFound, 404),
     (Forbidden, 403),
     (Conflict, 409),
@@ -80,7 +81,8 @@ async def _refused(request: Request, exc: Exception) -> JSONResponse:
         problem = {"type": "value_error", "loc": [exc.where, exc.field], "msg": why}
         return JSONResponse({"detail": [problem]}, status_code=422)
     code = next((code for kind, code in _STATUS if isinstance(exc, kind)), 400)
-    return JSONResponse({"detail": why}, status_code=code)
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
+    return JSONResponse({"detail": why}, status_code=code, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -7,25 +7,30 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import jwt
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.deps import Conn, Context
 from api.state import ApiContext
 from hub.access.scope import Scope, active_user_with_scope
+from hub.errors import Forbidden, NotAuthenticated
+from hub.pages.text import N_
 from hub.settings import JwtSettings
 from hub.users.models import Role, UserPublic
 from hub.users.service import get_user
+from hub.users.words import role_words, roles_words
 
 _ALGORITHM = "HS256"
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token")
 
-_UNAUTHORIZED = HTTPException(
-    status_code=status.HTTP_401_UNAUTHORIZED,
-    detail="not authenticated: send a valid bearer token from /api/v1/auth/token",
-    headers={"WWW-Authenticate": "Bearer"},
-)
+
+def _unauthorized() -> NotAuthenticated:
+    # Said in the request's language (its Accept-Language or cookie): nobody is logged in.
+    return NotAuthenticated(
+        N_("not authenticated: send a valid bearer token from %(path)s"),
+        path="/api/v1/auth/token",
+    )
 
 
 def create_access_token(user: UserPublic, jwt_settings: JwtSettings) -> tuple[str, int]:
@@ -46,14 +51,14 @@ def _user_id(token: str, jwt_settings: JwtSettings) -> int:
         )
         return int(claims["sub"])
     except (jwt.PyJWTError, ValueError) as exc:
-        raise _UNAUTHORIZED from exc
+        raise _unauthorized() from exc
 
 
 async def current_user(token: str, ctx: ApiContext, conn: AsyncConnection) -> UserPublic:
     """The token's active user (for routes that check a token themselves)."""
     user = await get_user(conn, _user_id(token, ctx.settings.jwt))
     if user is None:
-        raise _UNAUTHORIZED
+        raise _unauthorized()
     return user
 
 
@@ -64,7 +69,7 @@ async def _authenticated(
     # this once per request however many dependencies want either).
     found = await active_user_with_scope(conn, _user_id(token, ctx.settings.jwt))
     if found is None:
-        raise _UNAUTHORIZED
+        raise _unauthorized()
     # Kept for the error handler: a refusal is said in this person's language.
     request.state.auth = found
     return found
@@ -92,28 +97,29 @@ def require_roles(*roles: Role) -> Callable[[UserPublic], Awaitable[UserPublic]]
 
     async def check(user: CurrentUser) -> UserPublic:
         if user.role not in roles:
-            raise HTTPException(
-                status_code=status.HTTP_403_FORBIDDEN,
-                detail=f"role {user.role.value} may not do this; needs one of "
-                + ", ".join(r.value for r in roles),
+            raise Forbidden(
+                N_("role %(role)s may not do this; needs one of %(roles)s"),
+                role=role_words(user.role),
+                roles=roles_words(roles),
             )
         return user
 
     return check
 
 
-def own_community(scope: Scope, requested: int | None, may: str) -> int:
+def own_community(scope: Scope, requested: int | None) -> int:
     """The caller's own community, for roles that see one community; 403 when they have
-    none or ask for another. ``may`` completes "role X ..." in the reason."""
+    none or ask for another."""
     if scope.community_id is None:
-        raise HTTPException(
-            status_code=status.HTTP_403_FORBIDDEN,
-            detail=f"role {scope.role.value} {may}, and your account belongs to none",
+        raise Forbidden(
+            N_("role %(role)s sees its own community only, and your account belongs to none"),
+            role=role_words(scope.role),
         )
     if requested is not None and requested != scope.community_id:
-        raise HTTPException(
-            status_code=status.HTTP_403_FORBIDDEN,
-            detail=f"role {scope.role.value} {may} "
-            f"(community {scope.community_id}), not community {requested}",
+        raise Forbidden(
+            N_("role %(role)s sees its own community only (%(own)s), not community %(asked)s"),
+            role=role_words(scope.role),
+            own=scope.community_id,
+            asked=requested,
         )
     return scope.community_id

@@ -15,41 +15,13 @@ still works: it has no catalog entry and reads in English.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from hub.i18n import catalogs, times
-
-# A value that is words: it is said in the reader's language (tag → text).
-Words = Callable[[str], str]
-
-
-def shown(value: object, tag: str, zone: ZoneInfo, now: datetime | None = None) -> object:
-    """A message's value as a reader of ``tag`` reads it: a time local, words in their
-    language, a span of time as "5分钟后"; anything else as it is."""
-    if isinstance(value, datetime):
-        return times.local_time(value, zone, tag, now=now)
-    if isinstance(value, timedelta):
-        return times.relative(value, tag)
-    if callable(value):
-        return value(tag)
-    return value
-
-
-def say(
-    message: str,
-    params: Mapping[str, object],
-    tag: str,
-    zone: ZoneInfo,
-    now: datetime | None = None,
-) -> str:
-    """``message`` in ``tag``'s language with its values as the reader reads them."""
-    if not params:
-        return catalogs.gettext(tag, message)
-    return catalogs.gettext(
-        tag, message, **{k: shown(v, tag, zone, now) for k, v in params.items()}
-    )
+from hub.i18n.said import Words as Words
+from hub.i18n.said import say as say
+from hub.i18n.said import shown as shown
 
 
 def _english(message: str, params: Mapping[str, object]) -> str:
@@ -66,6 +38,10 @@ class HubError(Exception):
     def for_reader(self, tag: str, zone: ZoneInfo, now: datetime | None = None) -> str:
         """Why, in ``tag``'s language, times in ``zone``."""
         return say(self.message_id, self.params, tag, zone, now)
+
+
+class NotAuthenticated(HubError, PermissionError):
+    """No valid login: the API answers 401 and asks for a bearer token."""
 
 
 class NotFound(HubError, LookupError):

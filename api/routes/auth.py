@@ -24,6 +24,7 @@ from api.errors import ErrorBody
 from api.login_limit import Refusal, client_ip, login_limiter, refusal_detail
 from api.reader import CurrentReader, Reader, reader_for, visitor_reader
 from api.security import Authenticated, CurrentUser, create_access_token
+from hub.errors import NotAuthenticated
 from hub.i18n.locales import check as check_locale
 from hub.pages.text import N_
 from hub.settings import JwtSettings
@@ -54,15 +55,15 @@ class RefreshRequest(BaseModel):
 
 
 _REFUSED = {
-    refresh_tokens.Refused.UNKNOWN: "refresh token not recognised; log in again",
-    refresh_tokens.Refused.EXPIRED: "refresh token expired; log in again",
-    refresh_tokens.Refused.REVOKED: (
+    refresh_tokens.Refused.UNKNOWN: N_("refresh token not recognised; log in again"),
+    refresh_tokens.Refused.EXPIRED: N_("refresh token expired; log in again"),
+    refresh_tokens.Refused.REVOKED: N_(
         "refresh token revoked (logged out, or its login was revoked); log in again"
     ),
-    refresh_tokens.Refused.REPLAYED: (
+    refresh_tokens.Refused.REPLAYED: N_(
         "refresh token was already used; every token of that login is now revoked, log in again"
     ),
-    refresh_tokens.Refused.INACTIVE: "the account is deactivated",
+    refresh_tokens.Refused.INACTIVE: N_("the account is deactivated"),
 }
 
 
@@ -145,11 +146,8 @@ async def refresh(body: RefreshRequest, ctx: Context) -> Token:
             conn, body.refresh_token, now, lifetime=_refresh_lifetime(ctx.settings.jwt)
         )
     if isinstance(result, refresh_tokens.Refused):
-        raise HTTPException(
-            status_code=status.HTTP_401_UNAUTHORIZED,
-            detail=_REFUSED[result],
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        # Nobody is logged in: said in the request's language (Accept-Language, cookie).
+        raise NotAuthenticated(_REFUSED[result])
     return _pair(result.user, result.refresh, ctx.settings.jwt, now)
 
 

@@ -58,7 +58,7 @@ def _community_for(scope: Scope, requested: int | None) -> int | None:
     """The community the caller looks at (None: every one, admins only); 403 otherwise."""
     if scope.sees_everything:
         return requested
-    return own_community(scope, requested, "sees its own community only")
+    return own_community(scope, requested)
 
 
 async def _zone(conn: Conn, community: int | None) -> str:

@@ -76,7 +76,7 @@ def _community_for(scope: Scope, requested: int | None) -> int:
         if requested is None:
             raise _invalid("community_id", "required: admins must say which community")
         return requested
-    return own_community(scope, requested, "may read reports of their own community only")
+    return own_community(scope, requested)
 
 
 def _answer(report: BaseModel, html: str | None) -> Response:
@@ -108,7 +108,7 @@ async def daily_digest(
     try:
         day = parse_date(date) if date is not None else None
     except BadReportInput as exc:
-        raise _invalid(exc.field, exc.message) from None
+        raise _invalid(exc.field, exc.for_reader(reader.language, reader.zone)) from None
     community = _community_for(scope, community_id)
     try:
         report: DailyDigest = await build_daily(
@@ -117,7 +117,7 @@ async def daily_digest(
     except CommunityNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
     except BadReportInput as exc:
-        raise _invalid(exc.field, exc.message) from None
+        raise _invalid(exc.field, exc.for_reader(reader.language, reader.zone)) from None
     return _answer(
         report,
         render_daily(
@@ -153,7 +153,7 @@ async def weekly_bulletin(
     try:
         iso_week = parse_week(week) if week is not None else None
     except BadReportInput as exc:
-        raise _invalid(exc.field, exc.message) from None
+        raise _invalid(exc.field, exc.for_reader(reader.language, reader.zone)) from None
     community = _community_for(scope, community_id)
     try:
         report: WeeklyBulletin = await build_weekly(
@@ -162,7 +162,7 @@ async def weekly_bulletin(
     except CommunityNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
     except BadReportInput as exc:
-        raise _invalid(exc.field, exc.message) from None
+        raise _invalid(exc.field, exc.for_reader(reader.language, reader.zone)) from None
     html = (
         render_weekly(
             report,

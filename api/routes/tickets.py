@@ -84,7 +84,7 @@ async def tickets(
         conn, scope, status=status_, level=level, limit=limit, offset=offset, filters=filters
     )
     await for_reader(conn, items, reader.language)
-    items = [labelled(t, reader.language) for t in items]
+    items = [labelled(t, reader.language, reader.zone) for t in items]
     return Page(items=items, total=total, limit=limit, offset=offset)
 
 
@@ -111,7 +111,7 @@ async def open_ticket(
         await for_reader(conn, [answer], reader.language)
         await outbox.enqueue(conn, opened.notifications)
     _committed(ctx)
-    return labelled(answer, reader.language)
+    return labelled(answer, reader.language, reader.zone)
 
 
 @router.get("/{ticket_id}")
@@ -124,7 +124,7 @@ async def ticket(
     if found is None:
         raise _not_visible(reader, ticket_id)
     await for_reader(conn, [found], reader.language)
-    return labelled(found, reader.language)
+    return labelled(found, reader.language, reader.zone)
 
 
 @router.get("/{ticket_id}/resident", responses={404: _ERRORS[404]})
@@ -173,7 +173,7 @@ async def transition_ticket(
             conn, ticket_id, request.action, user, scope, request, datetime.now(UTC)
         )
         await for_reader(conn, [answer], reader.language)
-    return labelled(answer, reader.language)
+    return labelled(answer, reader.language, reader.zone)
 
 
 @router.post("/{ticket_id}/co-handlers", status_code=status.HTTP_201_CREATED, responses=_ERRORS)
@@ -200,7 +200,7 @@ async def add_co_handler(
         await for_reader(conn, [answer], reader.language)
         await outbox.enqueue(conn, [notification])
     _committed(ctx)
-    return labelled(answer, reader.language)
+    return labelled(answer, reader.language, reader.zone)
 
 
 @router.delete("/{ticket_id}/co-handlers/{user_id}", responses=_ERRORS)
@@ -218,7 +218,7 @@ async def remove_co_handler(
             conn, ticket_id, user_id, user, scope, datetime.now(UTC)
         )
         await for_reader(conn, [answer], reader.language)
-    return labelled(answer, reader.language)
+    return labelled(answer, reader.language, reader.zone)
 
 
 @router.post("/{ticket_id}/raise", responses=_ERRORS)
@@ -242,4 +242,4 @@ async def raise_ticket(
         await for_reader(conn, [answer], reader.language)
         await outbox.enqueue(conn, [notification])
     _committed(ctx)
-    return labelled(answer, reader.language)
+    return labelled(answer, reader.language, reader.zone)

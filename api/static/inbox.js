@@ -323,7 +323,8 @@ function onNotification(event) {
   if (note.ticket_id && event.type === "ticket.assigned") state.fresh.add(note.ticket_id);
   if (["ticket.assigned", "ticket.escalated", "alert.opened", "ticket.reminder"].includes(event.type)) {
     cue();
-    toast(note.title || event.type);
+    // The push is already in this reader's language: the title, and why now (the body).
+    toast([note.title || event.type, note.body].filter(Boolean).join(" · "));
   }
   loadTickets();
 }

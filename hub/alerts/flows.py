@@ -26,8 +26,10 @@ from hub.grid.zones import community_zone
 from hub.i18n import times
 from hub.i18n.catalogs import gettext, pgettext
 from hub.i18n.locales import SUPPORTED
+from hub.i18n.said import every_language
 from hub.notifications.base import Notification, Recipients
 from hub.notifications.targets import reach
+from hub.pages.text import N_
 from hub.policy.document import Rule as AnyRule
 from hub.policy.document import RulesDocument
 from hub.policy.titles import DEFAULT_TITLE, DEFAULT_TITLES, NEVER_SEEN, fields_for, render
@@ -145,7 +147,7 @@ async def raise_alert(
                     kind="ticket.alert_repeated",
                     title=title,
                     titles=titles,
-                    body="the trouble is back while its ticket is still open",
+                    bodies=every_language(N_("the trouble is back while its ticket is still open")),
                     ticket_id=still_open,
                     alert_id=outcome.alert_id,
                     device_kind=kind,

@@ -26,10 +26,12 @@ from hub.duty.models import (
 from hub.errors import Conflict, Forbidden, InvalidInput, NotFound
 from hub.grid.service import grid_community
 from hub.grid.zones import community_zone
+from hub.pages.text import N_
 from hub.schema.duty import duty_rota
 from hub.schema.grid import communities, grids
 from hub.schema.users import users
 from hub.users.models import Role
+from hub.users.words import role_words
 
 
 def covers(weekday: int | None, start: int, end: int, local: datetime) -> bool:
@@ -157,7 +159,8 @@ async def get_rota_line(conn: AsyncConnection, scope: Scope, line_id: int) -> Ro
 def _check_writer(scope: Scope) -> None:
     if scope.role not in WRITERS:
         raise RotaForbidden(
-            f"role {scope.role.value} may not change the duty rota; community staff and admins may"
+            N_("role %(role)s may not change the duty rota; community staff and admins may"),
+            role=role_words(scope.role),
         )
 
 
@@ -169,9 +172,11 @@ async def _checked_line(conn: AsyncConnection, scope: Scope, line: dict[str, Any
         raise InvalidRotaInput("end_minute", problem)
     community = await grid_community(conn, line["grid_id"])
     if community is None:
-        raise InvalidRotaInput("grid_id", f"there is no grid {line['grid_id']}")
+        raise InvalidRotaInput("grid_id", N_("there is no grid %(grid)s"), grid=line["grid_id"])
     if not scope.sees_everything and community != scope.community_id:
-        raise InvalidRotaInput("grid_id", f"grid {line['grid_id']} is not in your community")
+        raise InvalidRotaInput(
+            "grid_id", N_("grid %(grid)s is not in your community"), grid=line["grid_id"]
+        )
     person = (
         await conn.execute(
             sa.select(users.c.role, users.c.community_id).where(
@@ -182,8 +187,12 @@ async def _checked_line(conn: AsyncConnection, scope: Scope, line: dict[str, Any
     if person is None or person.role not in _ON_ROTA_ROLES or person.community_id != community:
         raise InvalidRotaInput(
             "user_id",
-            f"user {line['user_id']} is not an active volunteer or staff member of the "
-            f"grid's community ({community})",
+            N_(
+                "user %(user)s is not an active volunteer or staff member of the grid's "
+                "community (%(community)s)"
+            ),
+            user=line["user_id"],
+            community=community,
         )
     same = [duty_rota.c[name] == line[name] for name in _LINE_FIELDS if name != "weekday"]
     same.append(
@@ -195,7 +204,9 @@ async def _checked_line(conn: AsyncConnection, scope: Scope, line: dict[str, Any
         same.append(duty_rota.c.id != line["id"])
     duplicate = (await conn.execute(sa.select(duty_rota.c.id).where(*same))).first()
     if duplicate is not None:
-        raise RotaConflict(f"the same line is already on the rota (line {duplicate.id})")
+        raise RotaConflict(
+            N_("the same line is already on the rota (line %(line)s)"), line=duplicate.id
+        )
 
 
 _LINE_FIELDS = ("grid_id", "user_id", "position", "weekday", "start_minute", "end_minute")
@@ -205,7 +216,7 @@ async def _writable_line(conn: AsyncConnection, scope: Scope, line_id: int) -> R
     _check_writer(scope)
     found = await get_rota_line(conn, scope, line_id)
     if found is None:
-        raise RotaNotVisible(f"no rota line {line_id} visible to you")
+        raise RotaNotVisible(N_("no rota line %(line)s visible to you"), line=line_id)
     return found
 
 
@@ -252,7 +263,7 @@ async def on_duty_now(conn: AsyncConnection, scope: Scope, grid_id: int, at: dat
         )
     ).first()
     if seen is None:
-        raise RotaNotVisible(f"no grid {grid_id} visible to you")
+        raise RotaNotVisible(N_("no grid %(grid)s visible to you"), grid=grid_id)
     by_position = {p: await on_duty(conn, grid_id, at, p.value) for p in Position}
     ids = sorted({i for found in by_position.values() for i in found})
     rows = await conn.execute(

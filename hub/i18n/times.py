@@ -50,6 +50,11 @@ def relative(delta: timedelta, tag: str) -> str:
     return format_timedelta(delta, threshold=1.5, add_direction=True, locale=babel_name(_tag(tag)))
 
 
+def duration(delta: timedelta, tag: str) -> str:
+    """A span of time without a direction: ``5分钟`` / ``5 minutes``."""
+    return format_timedelta(delta, threshold=1.5, locale=babel_name(_tag(tag)))
+
+
 def iso_local(at: datetime, tz: ZoneInfo) -> str:
     """ISO 8601 with the community's offset, to the second: ``2026-12-07T13:27:00+08:00``."""
     return _aware(at).astimezone(tz).isoformat(timespec="seconds")

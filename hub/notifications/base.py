@@ -12,7 +12,7 @@ SMS or a messaging app (WeCom, DingTalk, WeChat templates, ...) is a plugin
 of the same shape: a class whose ``notify`` looks up the phone numbers or
 accounts of ``notification.recipients`` and calls the provider, registered
 with ``NotificationHub.register(SmsNotifier(...))``. It writes to each person in their
-language: ``notification.title_in(language)``, the language from
+language: ``notification.for_reader(language)`` (its ``title`` and ``body``), the language from
 :func:`hub.notifications.service.recipient_languages` (their profile's, else their
 community's); ``title`` alone is the community's default language's. It must respect
 ``notification.silent`` (duress alarms) as the built-in ones do; the hub has
@@ -46,11 +46,12 @@ import uuid
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from device_adapters.model import Severity
+from hub.i18n.locales import DEFAULT
 from hub.users.models import Role
 
 log = logging.getLogger(__name__)
@@ -122,17 +123,44 @@ class Notification(BaseModel):
     contacts: tuple[ExternalContact, ...] = Field(
         default=(), description="people without a login to reach by phone (family, police)"
     )
-    body: str = Field(default="", description="more detail: why now, what is expected")
+    body: str = Field(
+        default="",
+        description="more detail: why now, what is expected (the community's default language)",
+    )
+    bodies: dict[str, str] = Field(
+        default_factory=dict,
+        description='the body in every language, e.g. {"zh-CN": "5分钟内无人接单", "en": "…"}',
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _body_from_bodies(cls, data: Any) -> Any:
+        # Made with ``bodies`` only: ``body`` is the title's language's, which is the
+        # community's default (titles are kept that way), else the product's default.
+        if not isinstance(data, dict) or data.get("body") or not data.get("bodies"):
+            return data
+        bodies: dict[str, str] = data["bodies"]
+        titles: dict[str, str] = data.get("titles") or {}
+        title = data.get("title")
+        language = next((tag for tag, text in titles.items() if text == title), DEFAULT)
+        return {**data, "body": bodies.get(language) or bodies.get(DEFAULT, "")}
 
     def title_in(self, language: str | None) -> str:
         """The title as a reader of ``language`` reads it (the stored one if it was
         made before titles were kept per language, or in one language only)."""
         return self.titles.get(language or "", self.title) if self.titles else self.title
 
+    def body_in(self, language: str | None) -> str:
+        """The body as a reader of ``language`` reads it (``body`` if made in one only)."""
+        return self.bodies.get(language or "", self.body) if self.bodies else self.body
+
     def for_reader(self, language: str | None) -> Notification:
-        """This notification with its ``title`` in ``language`` (``titles`` kept)."""
-        title = self.title_in(language)
-        return self if title == self.title else self.model_copy(update={"title": title})
+        """This notification with its ``title`` and ``body`` in ``language``
+        (``titles`` and ``bodies`` kept)."""
+        title, body = self.title_in(language), self.body_in(language)
+        if (title, body) == (self.title, self.body):
+            return self
+        return self.model_copy(update={"title": title, "body": body})
 
     def addressed_to(self, user_id: int, role: Role, community_id: int | None) -> bool:
         if self.silent and role is Role.RESIDENT:

@@ -12,13 +12,21 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from hub.i18n.said import say
+from hub.pages.text import N_
+
 
 class BadReportInput(ValueError):
-    """A report parameter that cannot be understood; ``field`` names it."""
+    """A report parameter that cannot be understood; ``field`` names it. ``message`` is
+    the English (the command line's); :meth:`for_reader` says it in a reader's language."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field, self.message = field, message
+    def __init__(self, field: str, message: str, /, **params: object) -> None:
+        self.field, self.message_id, self.params = field, message, params
+        self.message = say(message, params, "en", ZoneInfo("UTC"))
+        super().__init__(f"{field}: {self.message}")
+
+    def for_reader(self, tag: str, zone: ZoneInfo) -> str:
+        return say(self.message_id, self.params, tag, zone)
 
 
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
@@ -29,11 +37,15 @@ def parse_date(text: str) -> date:
     """``YYYY-MM-DD``; raises BadReportInput saying what is wrong."""
     match = _DATE.match(text.strip())
     if match is None:
-        raise BadReportInput("date", f"must look like YYYY-MM-DD (e.g. 2026-11-16), not {text!r}")
+        raise BadReportInput(
+            "date", N_("must look like YYYY-MM-DD (e.g. 2026-11-16), not %(text)r"), text=text
+        )
     try:
         return date(int(match[1]), int(match[2]), int(match[3]))
     except ValueError as exc:
-        raise BadReportInput("date", f"{text!r} is not a calendar date: {exc}") from None
+        raise BadReportInput(
+            "date", N_("%(text)r is not a calendar date: %(why)s"), text=text, why=str(exc)
+        ) from None
 
 
 def weeks_in_year(year: int) -> int:
@@ -45,13 +57,21 @@ def parse_week(text: str) -> tuple[int, int]:
     """``YYYY-Www`` (ISO 8601 week, e.g. 2026-W47); returns (year, week)."""
     match = _WEEK.match(text.strip().upper())
     if match is None:
-        raise BadReportInput("week", f"must be an ISO week like 2026-W47 (YYYY-Www), not {text!r}")
+        raise BadReportInput(
+            "week", N_("must be an ISO week like 2026-W47 (YYYY-Www), not %(text)r"), text=text
+        )
     year, week = int(match[1]), int(match[2])
     if year < 1 or year > 9998:
-        raise BadReportInput("week", f"year {year} is out of range")
+        raise BadReportInput("week", N_("year %(year)s is out of range"), year=year)
     last = weeks_in_year(year)
     if not 1 <= week <= last:
-        raise BadReportInput("week", f"{year} has ISO weeks W01 to W{last:02d}; got W{week:02d}")
+        raise BadReportInput(
+            "week",
+            N_("%(year)s has ISO weeks W01 to W%(last)02d; got W%(week)02d"),
+            year=year,
+            last=last,
+            week=week,
+        )
     return year, week
 
 
@@ -63,7 +83,7 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise BadReportInput("timezone", f"unknown time zone {name!r}") from None
+        raise BadReportInput("timezone", N_("unknown time zone %(name)r"), name=name) from None
 
 
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:

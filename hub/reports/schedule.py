@@ -16,7 +16,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.i18n.locales import choose
+from hub.i18n.said import every_language
+from hub.i18n.times import local_date
 from hub.notifications.base import Notification, Recipients
+from hub.pages.text import N_
 from hub.reports.periods import week_label, zone
 from hub.schema.grid import communities
 from hub.timers import service as timers
@@ -66,19 +70,36 @@ async def on_timer(
     conn: AsyncConnection, payload: dict[str, Any], now: datetime
 ) -> tuple[str, list[Notification]]:
     community_id = int(payload["community_id"])
+    found = (
+        await conn.execute(
+            sa.select(communities.c.locale, communities.c.timezone).where(
+                communities.c.id == community_id
+            )
+        )
+    ).first()
+    language = choose(profile=None, accept_language=None, community=found.locale if found else None)
     if payload["period"] == "daily":
         day = date.fromisoformat(str(payload["date"]))
-        kind, title = "report.daily_digest", f"Daily digest for {day.isoformat()}"
+        tz = zone(found.timezone if found else "Asia/Shanghai")
+        noon = datetime.combine(day, time(12), tz)
+        period: object = lambda tag: local_date(noon, tz, tag)  # noqa: E731
+        kind = "report.daily_digest"
+        title_id = N_("Daily digest for %(period)s")
         path = f"/api/v1/reports/daily?community_id={community_id}&date={day.isoformat()}"
     else:
-        kind, title = "report.weekly_bulletin", f"Weekly bulletin for {payload['week']}"
+        period = str(payload["week"])
+        kind = "report.weekly_bulletin"
+        title_id = N_("Weekly bulletin for %(period)s")
         path = f"/api/v1/reports/weekly?community_id={community_id}&week={payload['week']}"
+    titles = every_language(title_id, period=period)
+    bodies = every_language(N_("%(period)s: read it at %(path)s"), period=period, path=path)
     await arm_report_timers(conn, now)  # the next one
     return f"{kind} announced", [
         Notification(
             kind=kind,
-            title=title,
-            body=path,
+            title=titles[language],
+            titles=titles,
+            bodies=bodies,
             recipients=Recipients(
                 roles=(Role.COMMUNITY_STAFF, Role.PROPERTY_MANAGER), community_id=community_id
             ),

@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.pages.text import N_
 from hub.reports import data
 from hub.reports.bulletin import weekly_bulletin
 from hub.reports.digest import daily_digest
@@ -38,9 +39,14 @@ def _not_in_future(period: Period, now: datetime, field: str) -> None:
         today = today_in(period.tz, now)
         raise BadReportInput(
             field,
-            f"{period.label} has not begun yet in {period.tz.key} (today there is "
-            f"{today.isoformat()}, ISO week {today.isocalendar().year}-W"
-            f"{today.isocalendar().week:02d})",
+            N_(
+                "%(period)s has not begun yet in %(zone)s (today there is %(today)s, "
+                "ISO week %(week)s)"
+            ),
+            period=period.label,
+            zone=period.tz.key,
+            today=today.isoformat(),
+            week=f"{today.isocalendar().year}-W{today.isocalendar().week:02d}",
         )
 
 

@@ -18,6 +18,7 @@ from hub.grid.service import HOUSEHOLD_PLACE, household_community
 from hub.i18n.catalogs import gettext
 from hub.i18n.formats import address
 from hub.i18n.locales import DEFAULT, SUPPORTED, supported
+from hub.i18n.said import words
 from hub.pages.text import N_
 from hub.residents.models import (
     ActivityPublic,
@@ -34,6 +35,7 @@ from hub.residents.models import (
 from hub.schema.grid import buildings, communities, grids, households
 from hub.schema.residents import family_contacts, resident_activity, residents
 from hub.users.models import Role
+from hub.users.words import role_words
 
 # An alarm's place when its device is placed in no household.
 UNKNOWN_PLACE = N_("unknown location")
@@ -156,7 +158,8 @@ def view_for(scope: Scope) -> ResidentView:
 def _writable(scope: Scope) -> ColumnElement[bool] | None:
     if scope.role not in WRITERS:
         raise ResidentForbidden(
-            f"role {scope.role.value} may not change residents; community staff and admins may"
+            N_("role %(role)s may not change residents; community staff and admins may"),
+            role=role_words(scope.role),
         )
     return visible_residents(scope)
 
@@ -182,6 +185,12 @@ def _query(*conditions: ColumnElement[bool] | None) -> sa.Select[Any]:
     )
 
 
+_FLAG_WORDS = {
+    "elderly": words(N_("elderly")),
+    "lives_alone": words(N_("lives alone")),
+}
+
+
 def _check_filters(view: ResidentView, role: Role, filters: ResidentFilters) -> None:
     # Filtering on a field reveals it: only those who see the flags may filter on them.
     if view is ResidentView.RECORD:
@@ -189,8 +198,13 @@ def _check_filters(view: ResidentView, role: Role, filters: ResidentFilters) -> 
     for name in ("elderly", "lives_alone"):
         if getattr(filters, name) is not None:
             raise ResidentForbidden(
-                f"role {role.value} does not see residents' {name.replace('_', ' ')} flag, so "
-                f"may not filter on `{name}`; leave it out"
+                N_(
+                    "role %(role)s does not see residents' %(flag)s flag, so may not filter "
+                    "on `%(name)s`; leave it out"
+                ),
+                role=role_words(role),
+                flag=_FLAG_WORDS[name],
+                name=name,
             )
 
 
@@ -265,7 +279,7 @@ async def _require_writable(conn: AsyncConnection, scope: Scope, resident_id: in
         )
     ).scalar_one()
     if not found:
-        raise ResidentNotVisible(f"no resident {resident_id} visible to you")
+        raise ResidentNotVisible(N_("no resident %(id)s visible to you"), id=resident_id)
 
 
 async def _check_household(conn: AsyncConnection, scope: Scope, household_id: int) -> None:
@@ -281,7 +295,7 @@ async def _check_household(conn: AsyncConnection, scope: Scope, household_id: in
 async def _load(conn: AsyncConnection, scope: Scope, resident_id: int) -> ResidentRecord:
     found = await get_resident(conn, scope, resident_id)
     if not isinstance(found, ResidentRecord):  # writers see the record view
-        raise ResidentNotVisible(f"no resident {resident_id} visible to you")
+        raise ResidentNotVisible(N_("no resident %(id)s visible to you"), id=resident_id)
     return found
 
 
@@ -329,7 +343,11 @@ async def _contact(conn: AsyncConnection, resident_id: int, contact_id: int) -> 
         )
     ).first()
     if row is None:
-        raise ResidentNotVisible(f"resident {resident_id} has no family contact {contact_id}")
+        raise ResidentNotVisible(
+            N_("resident %(id)s has no family contact %(contact)s"),
+            id=resident_id,
+            contact=contact_id,
+        )
     return FamilyContactPublic.model_validate(dict(row._mapping))
 
 

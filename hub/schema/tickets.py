@@ -83,4 +83,7 @@ ticket_log = sa.Table(
     sa.Column("from_status", sa.String(32)),
     sa.Column("to_status", sa.String(32)),
     sa.Column("note", sa.String(1000), nullable=False, server_default=""),
+    # The note as [[message id, {values}], ...] (a time as {"time": ISO 8601}), said in
+    # each reader's language; NULL before 0012 and for notes kept in English only.
+    sa.Column("said", sa.JSON, nullable=True),
 )

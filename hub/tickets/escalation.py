@@ -14,16 +14,19 @@ so a late timer after an acceptance does nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from device_adapters.model import Severity
+from hub.i18n.said import duration, said_everywhere, say
 from hub.notifications.base import Notification, Recipients
 from hub.notifications.targets import ROLE_TARGETS, on_duty_users, reach
+from hub.pages.text import N_
 from hub.policy.document import ASSIGNING_TARGETS, EscalationStep, RulesDocument
 from hub.policy.service import rules_for
 from hub.schema.alerts import AlertStatus, alerts
@@ -36,6 +39,26 @@ from hub.users.models import Role
 TIMER_KIND = "escalation"
 # Ticket states in which nobody has taken the ticket yet.
 UNTAKEN = frozenset({TicketStatus.REGISTERED, TicketStatus.DISPATCHED, TicketStatus.RETURNED})
+
+
+@dataclass(frozen=True)
+class Why:
+    """Why people hear of a ticket now: a catalog message and its values. ``str()`` is
+    the English, for the ticket's log and the timer's outcome; :meth:`bodies` says it
+    in every language for the notification."""
+
+    message: str
+    params: dict[str, object] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return say(self.message, self.params, "en", ZoneInfo("UTC"))
+
+    def bodies(self) -> dict[str, str]:
+        return said_everywhere(self.message, self.params)
+
+
+OPENED = Why(N_("ticket opened"))
+EXHAUSTED = Why(N_("every step of the escalation chain passed without an acceptance"))
 
 
 class EscalationStatus:
@@ -148,7 +171,7 @@ async def start(
     )
     facts = await ticket_facts(conn, ticket_id)
     assert facts is not None
-    return await _run(conn, facts, steps, 0, 0, rules, now, why="ticket opened")
+    return await _run(conn, facts, steps, 0, 0, rules, now, why=OPENED)
 
 
 async def on_timer(
@@ -175,9 +198,9 @@ async def on_timer(
     rules = await rules_for(conn, facts.community_id)
     previous = steps[step - 1] if attempt == 0 and step > 0 else steps[step]
     why = (
-        f"no acceptance within {previous.ack_timeout_s} s"
+        Why(N_("no acceptance within %(span)s"), {"span": duration(previous.ack_timeout_s)})
         if attempt == 0
-        else f"reminder {attempt} of {steps[step].repeats}"
+        else Why(N_("reminder %(n)s of %(of)s"), {"n": attempt, "of": steps[step].repeats})
     )
     notes = await _run(conn, facts, steps, step, attempt, rules, now, why=why)
     return f"step {step} attempt {attempt}: {why}", notes
@@ -200,7 +223,7 @@ async def _run(
     rules: RulesDocument,
     now: datetime,
     *,
-    why: str,
+    why: Why,
 ) -> list[Notification]:
     """Carry out step ``index`` (skipping steps that reach nobody) and arm the next timer."""
     notes: list[Notification] = []
@@ -234,7 +257,7 @@ async def _run(
                     facts,
                     "ticket.escalation_exhausted",
                     Recipients(roles=(Role.COMMUNITY_STAFF,), community_id=facts.community_id),
-                    body="every step of the escalation chain passed without an acceptance",
+                    bodies=EXHAUSTED.bodies(),
                 )
             )
         return notes
@@ -263,7 +286,7 @@ async def assign(
     *,
     action: str,
     note: str,
-    body: str = "",
+    bodies: dict[str, str] | None = None,
 ) -> Notification:
     """Dispatch a ticket nobody has taken to a volunteer on duty, and tell them."""
     if facts.status in UNTAKEN:
@@ -281,7 +304,7 @@ async def assign(
             to_status=TicketStatus.DISPATCHED,
             note=note,
         )
-    return _notification(facts, "ticket.assigned", Recipients(user_ids=(assignee,)), body=body)
+    return _notification(facts, "ticket.assigned", Recipients(user_ids=(assignee,)), bodies=bodies)
 
 
 async def _first_time(
@@ -291,7 +314,7 @@ async def _first_time(
     index: int,
     rules: RulesDocument,
     now: datetime,
-    why: str,
+    why: Why,
 ) -> Notification | None:
     """Reach a step's people for the first time; None if the step reaches nobody."""
     label = f"step {index + 1} ({step.notify.value})"
@@ -308,7 +331,7 @@ async def _first_time(
             now,
             action="dispatched" if index == 0 else "escalated",
             note=note if index == 0 else f"{note} ({why})",
-            body=why if index > 0 else "",
+            bodies=why.bodies() if index > 0 else None,
         )
     people = await reach(
         conn,
@@ -325,24 +348,24 @@ async def _first_time(
         conn, facts.ticket_id, now, "escalated", note=f"{label}: {why}; told {people.describe()}"
     )
     return _notification(
-        facts, "ticket.escalated", people.recipients, body=why, contacts=people.contacts
+        facts, "ticket.escalated", people.recipients, bodies=why.bodies(), contacts=people.contacts
     )
 
 
 def _repeat(
-    facts: TicketFacts, step: EscalationStep, index: int, attempt: int, why: str
+    facts: TicketFacts, step: EscalationStep, index: int, attempt: int, why: Why
 ) -> Notification | None:
     """Tell the step's people again (the assignee, for a volunteer step)."""
     if step.notify in ASSIGNING_TARGETS:
         if facts.assignee_id is None:
             return None
         return _notification(
-            facts, "ticket.reminder", Recipients(user_ids=(facts.assignee_id,)), body=why
+            facts, "ticket.reminder", Recipients(user_ids=(facts.assignee_id,)), bodies=why.bodies()
         )
     return None if facts.community_id is None else _repeat_roles(facts, step, why)
 
 
-def _repeat_roles(facts: TicketFacts, step: EscalationStep, why: str) -> Notification | None:
+def _repeat_roles(facts: TicketFacts, step: EscalationStep, why: Why) -> Notification | None:
     role = ROLE_TARGETS.get(step.notify)
     if role is None:
         return None  # on-duty workers and outside contacts are told once per step
@@ -350,7 +373,7 @@ def _repeat_roles(facts: TicketFacts, step: EscalationStep, why: str) -> Notific
         facts,
         "ticket.reminder",
         Recipients(roles=(role,), community_id=facts.community_id),
-        body=why,
+        bodies=why.bodies(),
     )
 
 
@@ -359,14 +382,14 @@ def _notification(
     kind: str,
     recipients: Recipients,
     *,
-    body: str = "",
+    bodies: dict[str, str] | None = None,
     contacts: tuple[Any, ...] = (),
 ) -> Notification:
     return Notification(
         kind=kind,
         title=facts.title,
         titles=facts.titles,
-        body=body,
+        bodies=bodies or {},
         ticket_id=facts.ticket_id,
         alert_id=facts.alert_id,
         device_kind=facts.alert_kind,

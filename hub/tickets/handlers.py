@@ -15,7 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from device_adapters.model import Severity
 from hub.access.scope import Scope
+from hub.i18n.said import Words, every_language, words
 from hub.notifications.base import Notification, Recipients
+from hub.pages.text import N_
 from hub.schema.tickets import ticket_handlers, tickets
 from hub.tickets.models import FINISHED, TicketLevel, TicketPublic
 from hub.tickets.service import (
@@ -27,8 +29,10 @@ from hub.tickets.service import (
     log_change,
     reload_for,
 )
+from hub.tickets.words import status_label
 from hub.users.models import Role, UserPublic
 from hub.users.service import get_user
+from hub.users.words import role_words
 
 # Who may be asked to handle a ticket jointly.
 CO_HANDLER_ROLES = frozenset({Role.VOLUNTEER, Role.COMMUNITY_STAFF, Role.PROPERTY_MANAGER})
@@ -39,21 +43,41 @@ def _severity(ticket: TicketPublic) -> Severity:
     return Severity.HIGH if ticket.priority == "urgent" else Severity.MEDIUM
 
 
-def _check_manages(ticket: TicketPublic, actor: UserPublic, what: str) -> None:
+# What a refusal says the caller tried, in words.
+_ADD = words(N_("add co-handlers"))
+_REMOVE = words(N_("remove co-handlers"))
+_JOINING = words(N_("co-handlers can join"))
+_LEAVING = words(N_("co-handlers can leave"))
+_RAISING = words(N_("raising"))
+
+
+def _check_manages(ticket: TicketPublic, actor: UserPublic, what: Words) -> None:
     """Staff, property managers and admins of the ticket's community, or its assignee."""
     if actor.role in _SUPERVISORS:
         return  # seeing the ticket already limits them to their community
     if ticket.assignee_id is not None and ticket.assignee_id == actor.id:
         return
     raise TicketForbidden(
-        f"role {actor.role.value} may {what} only on tickets assigned to them; "
-        f"ticket {ticket.id} is not assigned to {actor.username}"
+        N_(
+            "role %(role)s may %(what)s only on tickets assigned to them; ticket %(id)s is "
+            "not assigned to %(user)s"
+        ),
+        role=role_words(actor.role),
+        what=what,
+        id=ticket.id,
+        user=actor.username,
     )
 
 
-def _check_open(ticket: TicketPublic, what: str) -> None:
+def _check_open(ticket: TicketPublic, what: Words) -> None:
     if ticket.status in FINISHED:
-        raise TicketConflict(f"ticket {ticket.id} is {ticket.status.value}: no {what} any more")
+        status = ticket.status
+        raise TicketConflict(
+            N_("ticket %(id)s is %(status)s: no %(what)s any more"),
+            id=ticket.id,
+            status=lambda tag: status_label(status, tag),
+            what=what,
+        )
 
 
 async def add_co_handler(
@@ -67,25 +91,34 @@ async def add_co_handler(
 ) -> tuple[TicketPublic, Notification]:
     """Ask someone to handle a ticket with its assignee; the notification tells them."""
     ticket = await load_visible(conn, scope, ticket_id)
-    _check_manages(ticket, actor, "add co-handlers")
-    _check_open(ticket, "co-handlers can join")
+    _check_manages(ticket, actor, _ADD)
+    _check_open(ticket, _JOINING)
     helper = await get_user(conn, user_id)
     if helper is None or helper.role not in CO_HANDLER_ROLES:
         raise InvalidTicketInput(
             "user_id",
-            f"user {user_id} is not an active volunteer, community staff member or "
-            "property manager",
+            N_(
+                "user %(id)s is not an active volunteer, community staff member or property manager"
+            ),
+            id=user_id,
         )
     if ticket.community_id is None:
-        raise TicketConflict(f"ticket {ticket_id} is not placed in a community")
+        raise TicketConflict(N_("ticket %(id)s is not placed in a community"), id=ticket_id)
     if helper.community_id != ticket.community_id:
         raise InvalidTicketInput(
-            "user_id", f"{helper.username} is not in community {ticket.community_id}"
+            "user_id",
+            N_("%(user)s is not in community %(community)s"),
+            user=helper.username,
+            community=ticket.community_id,
         )
     if helper.id == ticket.assignee_id:
-        raise InvalidTicketInput("user_id", f"{helper.username} is the ticket's assignee")
+        raise InvalidTicketInput(
+            "user_id", N_("%(user)s is the ticket's assignee"), user=helper.username
+        )
     if any(h.user_id == helper.id for h in ticket.co_handlers or []):
-        raise TicketConflict(f"{helper.username} already co-handles ticket {ticket_id}")
+        raise TicketConflict(
+            N_("%(user)s already co-handles ticket %(id)s"), user=helper.username, id=ticket_id
+        )
     await conn.execute(
         ticket_handlers.insert().values(
             ticket_id=ticket_id, user_id=helper.id, added_by=actor.id, added_at=now, note=note
@@ -105,8 +138,14 @@ async def add_co_handler(
         kind="ticket.co_handler_added",
         title=ticket.title,
         titles=ticket.titles or {},
-        body=f"{actor.full_name} asked you to help with ticket {ticket_id}"
-        + (f": {note}" if note else ""),
+        bodies=every_language(
+            N_("%(who)s asked you to help with ticket %(ticket)s: %(note)s")
+            if note
+            else N_("%(who)s asked you to help with ticket %(ticket)s"),
+            who=actor.full_name,
+            ticket=ticket_id,
+            note=note or "",
+        ),
         ticket_id=ticket_id,
         alert_id=ticket.alert_id,
         recipients=Recipients(user_ids=(helper.id,)),
@@ -125,11 +164,13 @@ async def remove_co_handler(
     now: datetime,
 ) -> TicketPublic:
     ticket = await load_visible(conn, scope, ticket_id)
-    _check_manages(ticket, actor, "remove co-handlers")
-    _check_open(ticket, "co-handlers can leave")
+    _check_manages(ticket, actor, _REMOVE)
+    _check_open(ticket, _LEAVING)
     current = next((h for h in ticket.co_handlers or [] if h.user_id == user_id), None)
     if current is None:
-        raise TicketNotVisible(f"user {user_id} is not a co-handler of ticket {ticket_id}")
+        raise TicketNotVisible(
+            N_("user %(user)s is not a co-handler of ticket %(id)s"), user=user_id, id=ticket_id
+        )
     await conn.execute(
         ticket_handlers.delete().where(
             ticket_handlers.c.ticket_id == ticket_id, ticket_handlers.c.user_id == user_id
@@ -161,14 +202,17 @@ async def raise_to_community(
         actor.role is Role.VOLUNTEER and ticket.assignee_id == actor.id
     ):
         raise TicketForbidden(
-            f"role {actor.role.value} may not raise tickets; the assigned volunteer, community "
-            "staff and property managers may"
+            N_(
+                "role %(role)s may not raise tickets; the assigned volunteer, community "
+                "staff and property managers may"
+            ),
+            role=role_words(actor.role),
         )
     if ticket.level is TicketLevel.COMMUNITY:
-        raise TicketConflict(f"ticket {ticket_id} is already at community level")
+        raise TicketConflict(N_("ticket %(id)s is already at community level"), id=ticket_id)
     if ticket.community_id is None:
-        raise TicketConflict(f"ticket {ticket_id} is not placed in a community")
-    _check_open(ticket, "raising")
+        raise TicketConflict(N_("ticket %(id)s is not placed in a community"), id=ticket_id)
+    _check_open(ticket, _RAISING)
     result = await conn.execute(
         tickets.update()
         .where(
@@ -179,7 +223,9 @@ async def raise_to_community(
         .values(level=TicketLevel.COMMUNITY.value, updated_at=now)
     )
     if result.rowcount != 1:
-        raise TicketConflict(f"ticket {ticket_id} changed meanwhile; reload it and try again")
+        raise TicketConflict(
+            N_("ticket %(id)s changed meanwhile; reload it and try again"), id=ticket_id
+        )
     await log_change(
         conn, ticket_id, now, "raised_to_community", actor_id=actor.id, note=f"reason: {reason}"
     )
@@ -187,7 +233,11 @@ async def raise_to_community(
         kind="ticket.raised",
         title=ticket.title,
         titles=ticket.titles or {},
-        body=f"raised to the community by {actor.full_name}: {reason}",
+        bodies=every_language(
+            N_("raised to the community by %(who)s: %(reason)s"),
+            who=actor.full_name,
+            reason=reason,
+        ),
         ticket_id=ticket_id,
         alert_id=ticket.alert_id,
         recipients=Recipients(roles=(Role.COMMUNITY_STAFF,), community_id=ticket.community_id),

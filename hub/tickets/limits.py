@@ -15,7 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from device_adapters.model import Severity
+from hub.i18n.said import duration, every_language
 from hub.notifications.base import Notification, Recipients
+from hub.pages.text import N_
 from hub.policy.document import Category
 from hub.schema.grid import grids
 from hub.schema.tickets import tickets
@@ -39,6 +41,15 @@ _RUNNING = {
             _S.EXTENSION_REQUESTED,
         }
     ),
+}
+# What the assignee reads (the notification's body), per limit.
+_DUE_SOON = {
+    "response": N_("to be accepted within %(span)s"),
+    "resolve": N_("to be resolved within %(span)s"),
+}
+_PASSED = {
+    "response": N_("the time to accept it has passed"),
+    "resolve": N_("the time to resolve it has passed"),
 }
 _DUE_COLUMN = {"response": tickets.c.response_due_at, "resolve": tickets.c.resolve_due_at}
 _OVERDUE_COLUMN = {"response": "response_overdue_at", "resolve": "resolve_overdue_at"}
@@ -116,7 +127,7 @@ async def on_timer(
             _note(
                 row,
                 f"ticket.{limit}_due_soon",
-                f"{limit} due in {minutes} min",
+                every_language(_DUE_SOON[limit], span=duration(max(0, minutes) * 60)),
                 _who(row, staff=False),
             )
         ]
@@ -132,7 +143,12 @@ async def on_timer(
         conn, ticket_id, now, f"{limit}_overdue", note=f"{limit} limit {due.isoformat()} passed"
     )
     return "marked overdue", [
-        _note(row, f"ticket.{limit}_overdue", f"{limit} time limit passed", _who(row, staff=True))
+        _note(
+            row,
+            f"ticket.{limit}_overdue",
+            every_language(_PASSED[limit]),
+            _who(row, staff=True),
+        )
     ]
 
 
@@ -147,12 +163,12 @@ def _who(row: Any, *, staff: bool) -> Recipients:
     return Recipients(user_ids=users, roles=roles, community_id=community_id)
 
 
-def _note(row: Any, kind: str, body: str, recipients: Recipients) -> Notification:
+def _note(row: Any, kind: str, bodies: dict[str, str], recipients: Recipients) -> Notification:
     return Notification(
         kind=kind,
         title=row.title,
         titles=dict(row.titles or {}),
-        body=body,
+        bodies=bodies,
         ticket_id=int(row.id),
         alert_id=row.alert_id,
         recipients=recipients,

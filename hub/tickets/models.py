@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     AwareDatetime,
@@ -81,8 +81,12 @@ class TicketLogEntry(BaseModel):
     action: str
     from_status: TicketStatus | None
     to_status: TicketStatus | None
-    note: str
+    note: str = Field(description="in English, for machines and older clients")
+    said: list[Any] | None = Field(default=None, exclude=True)  # the note's message ids
     # The step and the state it led to as a person reads them, in the reader's language.
+    note_label: str | None = Field(
+        default=None, description="the note in the reader's language, times local"
+    )
     action_label: str | None = None
     to_status_label: str | None = None
 

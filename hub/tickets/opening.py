@@ -14,8 +14,10 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from device_adapters.model import Severity
+from hub.i18n.said import every_language
 from hub.notifications.base import Notification, Recipients
 from hub.notifications.targets import on_duty_users
+from hub.pages.text import N_
 from hub.policy.document import Category, Handler, RulesDocument, Target
 from hub.schema.tickets import tickets
 from hub.tickets import escalation, limits
@@ -134,7 +136,7 @@ async def open_ticket(
                 kind="ticket.unassigned",
                 title=title,
                 titles=titles or {},
-                body="nobody took it: dispatch it",
+                bodies=every_language(N_("nobody took it: dispatch it")),
                 ticket_id=ticket_id,
                 alert_id=alert_id,
                 device_kind=device_kind,

@@ -14,6 +14,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from hub.access.scope import Scope
 from hub.access.visibility import visible_tickets
 from hub.errors import Conflict, Forbidden, InvalidInput, NotFound
+from hub.i18n.said import keep
 from hub.pages.text import N_
 from hub.points import service as points
 from hub.points.models import Award
@@ -49,7 +50,11 @@ async def log_change(
     from_status: TicketStatus | None = None,
     to_status: TicketStatus | None = None,
     note: str = "",
+    said: list[object] | None = None,
 ) -> None:
+    """One line of the ticket's log: ``note`` in English (machines, older clients) and,
+    when given, the same as kept messages (``said``, hub.i18n.said.keep) that each
+    reader reads in their language."""
     await conn.execute(
         ticket_log.insert().values(
             ticket_id=ticket_id,
@@ -59,6 +64,7 @@ async def log_change(
             from_status=from_status.value if from_status else None,
             to_status=to_status.value if to_status else None,
             note=note[:1000],
+            said=said,
         )
     )
 
@@ -368,22 +374,41 @@ def _returned_by(ticket: TicketPublic) -> int | None:
     return returns[-1].actor_id if returns else None
 
 
-def _log_note(ticket: TicketPublic, action: TicketAction, inputs: TransitionInputs) -> str:
-    parts = []
+def _log_note(
+    ticket: TicketPublic, action: TicketAction, inputs: TransitionInputs
+) -> tuple[str, list[object]]:
+    """The note in English (times UTC ISO, for machines) and as kept messages."""
+    parts: list[str] = []
+    said: list[object] = []
     if inputs.reason is not None:
         parts.append(f"reason: {inputs.reason}")
+        said.append(keep(N_("reason: %(text)s"), text=inputs.reason))
     if inputs.note is not None:
         parts.append(f"note: {inputs.note}")
+        said.append(keep(N_("note: %(text)s"), text=inputs.note))
     if action is TicketAction.DISPATCH:
         parts.append(f"assigned to user {inputs.assignee_id}")
+        said.append(keep(N_("assigned to user %(id)s"), id=inputs.assignee_id))
     if action is TicketAction.RETURN and ticket.assignee_id is not None:
         parts.append(f"unassigned from user {ticket.assignee_id}")
+        said.append(keep(N_("unassigned from user %(id)s"), id=ticket.assignee_id))
     if inputs.new_due_at is not None:
         old = ticket.resolve_due_at.isoformat() if ticket.resolve_due_at else "none"
         parts.append(f"resolve due {old} -> {inputs.new_due_at.isoformat()}")
+        if ticket.resolve_due_at is not None:
+            said.append(
+                keep(
+                    N_("resolve by %(old)s → %(new)s"),
+                    old=ticket.resolve_due_at,
+                    new=inputs.new_due_at,
+                )
+            )
+        else:
+            said.append(keep(N_("resolve by %(new)s"), new=inputs.new_due_at))
     if inputs.score is not None:
         parts.append(f"score {inputs.score}/{workflow.MAX_SCORE}")
-    return "; ".join(parts)
+        said.append(keep(N_("score %(score)s/%(of)s"), score=inputs.score, of=workflow.MAX_SCORE))
+    return "; ".join(parts), said
 
 
 async def transition(
@@ -432,12 +457,17 @@ async def transition(
             N_("ticket %(id)s changed while you were acting on it; reload it and try again"),
             id=ticket_id,
         )
-    note = _log_note(ticket, action, inputs)
+    note, said = _log_note(ticket, action, inputs)
     if action is TicketAction.ACCEPT:
-        note = _join(note, await _acknowledge_alert(conn, ticket, actor, now))
+        acknowledged = await _acknowledge_alert(conn, ticket, actor, now)
+        note = _join(note, acknowledged)
+        if acknowledged:
+            said.append([acknowledged, {}])  # not yet a catalog message: read as it is
     awarded = await _award_points(conn, ticket, action, inputs, now)
     if awarded:
-        note = _join(note, "points: " + ", ".join(a.describe() for a in awarded))
+        points = "points: " + ", ".join(a.describe() for a in awarded)
+        note = _join(note, points)
+        said.append([points, {}])
     await log_change(
         conn,
         ticket_id,
@@ -447,6 +477,7 @@ async def transition(
         from_status=ticket.status,
         to_status=target,
         note=note,
+        said=said or None,
     )
     # Read back without the scope: the caller just acted on it, even if (having
     # returned it) they can no longer see it.

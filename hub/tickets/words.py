@@ -8,7 +8,10 @@ literal strings so that scripts/i18n finds every one (context: "ticket status" a
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from hub.i18n.catalogs import pgettext
+from hub.i18n.said import say_kept
 from hub.tickets.models import ActionOffer, TicketAction, TicketPublic, TicketStatus
 
 
@@ -50,11 +53,17 @@ def action_label(action: TicketAction | str, tag: str) -> str:
     return words.get(action, str(action))
 
 
-def labelled(ticket: TicketPublic, tag: str) -> TicketPublic:
+def labelled(ticket: TicketPublic, tag: str, zone: ZoneInfo | None = None) -> TicketPublic:
     """The ticket with ``status_label`` and each offered action's ``label`` and
-    ``target_label`` in ``tag``'s language (codes unchanged)."""
+    ``target_label`` in ``tag``'s language (codes unchanged), and each log line's
+    ``note_label`` (times in ``zone``, the community's) where its note was kept as
+    messages (the English ``note`` otherwise)."""
     ticket.status_label = status_label(ticket.status, tag)
     for entry in ticket.log or []:
+        if entry.said and zone is not None:
+            entry.note_label = say_kept(entry.said, tag, zone)
+        elif zone is not None:
+            entry.note_label = entry.note
         entry.action_label = _step(entry.action, tag)
         entry.to_status_label = status_label(entry.to_status, tag) if entry.to_status else None
     if ticket.action_details is not None:

@@ -38,8 +38,13 @@ async def _tokens(client: httpx.AsyncClient, username: str) -> Json:
     return body
 
 
-async def _refresh(client: httpx.AsyncClient, token: str) -> httpx.Response:
-    return await client.post("/api/v1/auth/refresh", json={"refresh_token": token})
+async def _refresh(client: httpx.AsyncClient, token: str, language: str = "en") -> httpx.Response:
+    # Nobody is logged in at a refresh: a refusal is said in the browser's language.
+    return await client.post(
+        "/api/v1/auth/refresh",
+        json={"refresh_token": token},
+        headers={"Accept-Language": language},
+    )
 
 
 async def _me(client: httpx.AsyncClient, access_token: str) -> httpx.Response:
@@ -161,6 +166,13 @@ async def test_an_expired_or_unknown_refresh_token_is_refused(
 
     unknown = await _refresh(client, "not-a-token-we-issued")
     assert unknown.status_code == 401 and "not recognised" in unknown.json()["detail"]
+    # Said in the browser's language; with none asked for, the product's default, Chinese.
+    assert unknown.json()["detail"] == "refresh token not recognised; log in again"
+    chinese = await _refresh(client, "not-a-token-we-issued", "zh-CN,zh;q=0.9")
+    assert chinese.json()["detail"] == "刷新令牌无法识别，请重新登录"
+    unasked = await client.post("/api/v1/auth/refresh", json={"refresh_token": "nope"})
+    assert unasked.json()["detail"] == "刷新令牌无法识别，请重新登录"
+    assert unasked.headers["WWW-Authenticate"] == "Bearer"
     assert (await _refresh(client, "")).status_code == 422
     assert (await _refresh(client, "x" * 1000)).status_code == 422
 

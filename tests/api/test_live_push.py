@@ -20,6 +20,7 @@ from api.state import ApiContext
 from community_hub_tools.broker.mosquitto import free_port
 from community_hub_tools.demo.seed import DEMO_PASSWORD
 from device_adapters.model import Severity
+from hub.i18n.said import duration
 from hub.ingest.flows import Parsed, store_parsed
 from hub.notifications import (
     LiveNotifier,
@@ -29,10 +30,12 @@ from hub.notifications import (
     Recipients,
 )
 from hub.notifications.service import recipient_languages
+from hub.pages.text import N_
 from hub.schema.grid import communities
 from hub.schema.users import users
 from hub.settings import Settings
 from hub.storage.db import Database
+from hub.tickets.escalation import Why
 from hub.users.models import Role
 from tests.support.hubdata import open_seeded_db, volunteer_on_duty_for, wristband_event
 from tests.support.sse import Stream
@@ -185,6 +188,43 @@ async def test_each_stream_reads_titles_in_its_person_s_language(live: Live) -> 
         ids = {name: await _user_id(conn, name) for name in (on_duty, "staff")}
         languages = await recipient_languages(conn, list(ids.values()))
     assert languages == {ids[on_duty]: "en", ids["staff"]: "zh-CN"}
+
+
+async def test_each_stream_reads_the_body_in_its_person_s_language(live: Live) -> None:
+    """Why someone hears of a ticket now (an escalation's reason) is made in every
+    language; each stream gets its person's, the duration in words."""
+    async with live.db.write() as conn:
+        await conn.execute(users.update().where(users.c.username == "vol.li").values(locale="en"))
+        ids = {name: await _user_id(conn, name) for name in ("vol.li", "staff")}
+    mine, my_stream = await _open(live, "vol.li")
+    staffs, staff_stream = await _open(live, "staff")
+    why = Why(N_("no acceptance within %(span)s"), {"span": duration(300)})
+    try:
+        await live.hub.publish(
+            Notification(
+                kind="ticket.reminder",
+                title="工单",
+                titles={"zh-CN": "工单", "en": "Ticket"},
+                bodies=why.bodies(),
+                recipients=Recipients(user_ids=(ids["vol.li"], ids["staff"])),
+            )
+        )
+        english = json.loads((await my_stream.next_event())["data"])
+        chinese = json.loads((await staff_stream.next_event())["data"])
+    finally:
+        await mine.aclose()
+        await staffs.aclose()
+    assert (english["title"], english["body"]) == ("Ticket", "no acceptance within 5 minutes")
+    assert (chinese["title"], chinese["body"]) == ("工单", "5分钟内无人接单")
+    assert (
+        english["bodies"]
+        == chinese["bodies"]
+        == {
+            "zh-CN": "5分钟内无人接单",
+            "en": "no acceptance within 5 minutes",
+        }
+    )
+    assert str(why) == "no acceptance within 5 minutes"  # the ticket's log keeps English
 
 
 async def _community_locale(db: Database) -> str:

@@ -51,7 +51,15 @@ async def test_the_assignee_raises_a_ticket_and_community_staff_are_told(
     assert told.ticket_id == ticket_id
     assert told.recipients.roles == (Role.COMMUNITY_STAFF,)
     assert told.recipients.community_id == before["community_id"]
-    assert "electrician" in told.body
+    me = (await vol.client.get("/api/v1/auth/me", headers=vol.headers)).json()
+    why = "needs the property's electrician"
+    # Made in every language; ``body`` is the community's default language's (Chinese).
+    assert told.bodies == {
+        "zh-CN": f"{me['full_name']}已将工单升级至社区：{why}",
+        "en": f"raised to the community by {me['full_name']}: {why}",
+    }
+    assert told.body == told.bodies["zh-CN"]
+    assert told.for_reader("en").body == told.bodies["en"]
 
     assert ticket_id in await _ids(staff, level="community")
     assert ticket_id not in await _ids(staff, level="grid")
@@ -61,7 +69,8 @@ async def test_the_assignee_raises_a_ticket_and_community_staff_are_told(
     assert bad_level.status_code == 422
 
     again = await _raise(staff, ticket_id, reason="again")
-    assert again.status_code == 409 and "already" in again.json()["detail"]
+    assert again.status_code == 409
+    assert again.json()["detail"] == f"工单 {ticket_id} 已在社区层级"
 
 
 async def test_a_reason_is_required(as_user: Users, sos: tuple[int, str]) -> None:
@@ -87,7 +96,20 @@ async def test_who_may_raise(as_user: Users, sos: tuple[int, str], api_db: Datab
     )
     assert added.status_code == 201
     refused = await _raise(helper, ticket_id, reason="too big for me")
-    assert refused.status_code == 403 and "raise" in refused.json()["detail"]
+    assert refused.status_code == 403
+    assert refused.json()["detail"] == (
+        "志愿者无权将工单升级至社区；接单志愿者、社区工作人员和物业经理可以升级"
+    )
+    # Once they choose English in their profile, the same refusal is English.
+    chose = await helper.client.patch(
+        "/api/v1/auth/me", headers=helper.headers, json={"locale": "en"}
+    )
+    assert chose.status_code == 200, chose.text
+    refused = await _raise(helper, ticket_id, reason="too big for me")
+    assert refused.json()["detail"] == (
+        "role volunteer may not raise tickets; the assigned volunteer, community staff and "
+        "property managers may"
+    )
     sun = await as_user("resident.sun")
     assert (await _raise(sun, ticket_id, reason="please")).status_code == 403
     assert (await _raise(manager, ticket_id + 1000, reason="x")).status_code == 404
@@ -116,5 +138,6 @@ async def test_a_closed_ticket_cannot_be_raised(as_user: Users, sos: tuple[int, 
     await staff.ok(ticket_id, "verify")
     await staff.ok(ticket_id, "close")
     response = await _raise(staff, ticket_id, reason="too late")
-    assert response.status_code == 409 and "closed" in response.json()["detail"]
+    assert response.status_code == 409
+    assert response.json()["detail"] == f"工单 {ticket_id} 状态为“已结单”，不能再升级"
     assert (await staff.get(ticket_id)).json()["level"] == "grid"

@@ -186,13 +186,22 @@ async def test_staff_of_another_community_are_refused(
         params={"community_id": scenario.other_community_id, "date": DAY},
         headers=await login("staff"),
     )
+    own, other = scenario.community_id, scenario.other_community_id
+    # The community's language (Chinese) unless the reader asks for another; the role in words.
     assert ours.status_code == 403
-    assert "own community" in ours.json()["detail"]
-    assert f"not community {scenario.other_community_id}" in ours.json()["detail"]
+    assert ours.json()["detail"] == f"社区工作人员只能查看本社区（{own}），不能查看社区 {other}"
+    english = await client.get(
+        "/api/v1/reports/daily",
+        params={"community_id": other, "date": DAY},
+        headers={**await login("staff"), "Accept-Language": "en"},
+    )
+    assert english.json()["detail"] == (
+        f"role community staff sees its own community only ({own}), not community {other}"
+    )
     theirs = await client.get(
         "/api/v1/reports/weekly",
-        params={"community_id": scenario.community_id, "week": WEEK},
-        headers=await login("staff.harbour"),
+        params={"community_id": own, "week": WEEK},
+        headers={**await login("staff.harbour"), "Accept-Language": "en"},
     )
     assert theirs.status_code == 403 and "own community" in theirs.json()["detail"]
 
@@ -206,7 +215,22 @@ async def test_volunteers_and_residents_are_refused(
         path, params={"community_id": scenario.community_id}, headers=await login(username)
     )
     assert response.status_code == 403
-    assert "needs one of admin, community_staff, property_manager" in response.json()["detail"]
+    # Roles in words, in the reader's language: the community's (Chinese), or English asked.
+    chinese, english = (
+        ("居民", "resident") if username.startswith("resident") else ("志愿者", "volunteer")
+    )
+    assert response.json()["detail"] == (
+        f"{chinese}无权执行此操作，需要以下角色之一：管理员、社区工作人员、物业经理"
+    )
+    asked = await client.get(
+        path,
+        params={"community_id": scenario.community_id},
+        headers={**await login(username), "Accept-Language": "en-GB,en;q=0.8"},
+    )
+    assert asked.json()["detail"] == (
+        f"role {english} may not do this; needs one of administrator, community staff, "
+        "property manager"
+    )
 
 
 async def test_reports_need_a_login(client: httpx.AsyncClient) -> None:
@@ -240,12 +264,24 @@ async def test_bad_inputs_are_422_with_the_reason(
     response = await client.get(
         f"/api/v1/reports/{path}",
         params={"community_id": "1", **params},
-        headers=await login("staff"),
+        headers={**await login("staff"), "Accept-Language": "en"},
     )
     assert response.status_code == 422, response.text
     (error,) = response.json()["detail"]
     assert error["loc"] == ["query", field]
     assert message in error["msg"]
+
+
+async def test_a_bad_week_is_said_in_the_reader_s_language(
+    client: httpx.AsyncClient, login: Login
+) -> None:
+    response = await client.get(
+        "/api/v1/reports/weekly",
+        params={"community_id": "1", "week": "2025-W53"},
+        headers=await login("staff"),  # no language asked: the community's, Chinese
+    )
+    (error,) = response.json()["detail"]
+    assert error["msg"] == "2025 年的 ISO 周为 W01 至 W52，收到的是 W53"
 
 
 async def test_the_reports_are_in_the_openapi_document(client: httpx.AsyncClient) -> None:

@@ -214,7 +214,7 @@ async def test_only_residents_reserve(as_user: Users, username: str) -> None:
     actor = await as_user(username)
     response = await _reserve(actor, 1)
     assert response.status_code == 403
-    assert "needs one of resident" in response.json()["detail"]
+    assert response.json()["detail"].endswith("无权执行此操作，需要以下角色之一：居民")
     mine = await actor.client.get("/api/v1/reservations/mine", headers=actor.headers)
     assert mine.status_code == 403
     assert (await _port(actor, 1))["availability"] == "available"

@@ -208,7 +208,7 @@ async def test_writes_outside_scope_are_refused(
     for username in ("manager", "vol.li", "resident.sun"):
         actor = await as_user(username)
         code, body = await send(actor, "POST", "/api/v1/residents", new)
-        assert code == 403 and "community_staff" in body["detail"], username
+        assert code == 403 and "社区工作人员" in body["detail"], username
         code, _ = await send(actor, "PATCH", f"/api/v1/residents/{sun}", {"full_name": "X"})
         assert code == 403, username
     # Into another community's household: refused, naming the field.

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
+from hub.i18n.times import local_time
 from hub.schema.tickets import tickets
 from hub.tickets import service
 from tests.api.conftest import Login
@@ -104,6 +106,26 @@ async def test_the_whole_workflow_from_sos_to_rating(as_user: Users, sos: tuple[
     granted = await staff.ok(ticket_id, "grant_extension", new_due_at=new_due.isoformat())
     assert granted["status"] == "in_progress"
     assert datetime.fromisoformat(granted["resolve_due_at"]) == new_due
+    # The log says the new limit in the reader's language, in the community's time; the
+    # English ``note`` (UTC ISO) stays for machines.
+    zone = ZoneInfo(
+        (await staff.client.get("/api/v1/auth/me", headers=staff.headers)).json()["timezone"]
+    )
+    [line] = [e for e in granted["log"] if e["action"] == "grant_extension"]
+    now = datetime.now(UTC)
+    said = {
+        tag: (local_time(old_due, zone, tag, now=now), local_time(new_due, zone, tag, now=now))
+        for tag in ("zh-CN", "en")
+    }
+    assert line["note_label"] == f"resolve by {said['en'][0]} → {said['en'][1]}"
+    assert new_due.astimezone(zone).strftime("%H:%M") in line["note_label"]
+    assert line["note"] == f"resolve due {old_due.isoformat()} -> {new_due.isoformat()}"
+    # This file's people ask for English; a Chinese browser reads Chinese.
+    chinese = await staff.client.get(
+        f"/api/v1/tickets/{ticket_id}", headers={**staff.headers, "Accept-Language": "zh-CN"}
+    )
+    [line] = [e for e in chinese.json()["log"] if e["action"] == "grant_extension"]
+    assert line["note_label"] == f"办结时限 {said['zh-CN'][0]} → {said['zh-CN'][1]}"
 
     resolved = await vol.ok(ticket_id, "resolve", note="doctor checked her; all well")
     assert resolved["status"] == "resolved" and resolved["actions"] == []

@@ -162,8 +162,10 @@ async def test_a_failing_committed_callback_does_not_stop_the_timers_behind(
 
     scheduler = Scheduler(db, committed, kinds=timer_kinds(), clock=FakeClock(T0))
     assert await scheduler.tick() == 2
-    assert [n.title for n in told] == [
-        "Daily digest for 2026-11-20",
-        "Daily digest for 2026-11-21",
+    # The day in words, in every language (the community's default is the title).
+    assert [n.titles["en"] for n in told] == [
+        "Daily digest for Nov 20, 2026",
+        "Daily digest for Nov 21, 2026",
     ]
+    assert [n.title for n in told] == ["2026年11月20日日报", "2026年11月21日日报"]
     assert scheduler.stats.failed == 0  # its work committed: the timer did fire
