@@ -94,7 +94,7 @@ async def test_dead_letters_are_for_admins_only(client: httpx.AsyncClient, login
         await client.get("/api/v1/dead-letters", headers=await login("admin"))
     ).status_code == 200
     response = await client.get("/api/v1/dead-letters", headers=await login("manager"))
-    assert response.status_code == 403 and "admin" in response.json()["detail"]
+    assert response.status_code == 403 and "管理员" in response.json()["detail"]
 
 
 async def test_everyone_in_the_community_sees_charger_availability(

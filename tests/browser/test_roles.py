@@ -240,7 +240,9 @@ async def test_each_role_sees_its_pages_and_data_and_not_anothers(
         assert await page.evaluate("sessionStorage.getItem('chub.auth')") is None
         async with httpx.AsyncClient(timeout=10) as client:
             refused = await client.post(
-                f"{api}/api/v1/auth/refresh", json={"refresh_token": refresh_token}
+                f"{api}/api/v1/auth/refresh",
+                json={"refresh_token": refresh_token},
+                headers={"Accept-Language": "en-US"},  # as the English page's browser
             )
         assert refused.status_code == 401, refused.text
         assert "revoked" in refused.json()["detail"]
