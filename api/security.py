@@ -22,7 +22,9 @@ from hub.users.service import get_user
 from hub.users.words import role_words, roles_words
 
 _ALGORITHM = "HS256"
-oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token")
+# auto_error=False: FastAPI's own refusal ("Not authenticated") is English only; a
+# missing token is refused below like a bad one, in the reader's language.
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
 def _unauthorized() -> NotAuthenticated:
@@ -63,10 +65,15 @@ async def current_user(token: str, ctx: ApiContext, conn: AsyncConnection) -> Us
 
 
 async def _authenticated(
-    request: Request, token: Annotated[str, Depends(oauth2_scheme)], ctx: Context, conn: Conn
+    request: Request,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+    ctx: Context,
+    conn: Conn,
 ) -> tuple[UserPublic, Scope]:
     # The user and their scope in one query: every request asks for them (FastAPI runs
     # this once per request however many dependencies want either).
+    if not token:
+        raise _unauthorized()
     found = await active_user_with_scope(conn, _user_id(token, ctx.settings.jwt))
     if found is None:
         raise _unauthorized()

@@ -10,16 +10,17 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
 
 from api import labels
 from api.deps import Conn, Context, Limit, Offset
-from api.errors import invalid_input
 from api.pagination import Page
 from api.reader import CurrentReader
 from api.security import UserScope
 from hub.alerts import service
 from hub.alerts.models import AlertPublic
 from hub.alerts.service import get_alert, list_alerts
+from hub.errors import Forbidden, InvalidInput
 from hub.pages.text import N_
 from hub.schema.alerts import AlertStatus
 from hub.users.models import Role
+from hub.users.words import role_words
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 
@@ -45,7 +46,7 @@ async def alerts(
     `summary` is in the reader's language; `titles` has it in every language (alerts
     raised before titles were kept per language have their stored summary only)."""
     if since is not None and until is not None and until <= since:
-        raise invalid_input("query", "until", "must be after since")
+        raise InvalidInput("until", N_("must be after since"), where="query")
     items, total = await list_alerts(
         conn,
         scope,
@@ -90,9 +91,7 @@ async def acknowledge_alert(
 ) -> AlertPublic:
     """I have it in hand: stops the alarm's escalation chain at its next step."""
     if scope.role not in _ACK_ROLES:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, f"role {scope.role.value} cannot acknowledge alerts"
-        )
+        raise Forbidden(N_("role %(role)s cannot acknowledge alerts"), role=role_words(scope.role))
     async with ctx.db.write() as conn:
         done = await service.acknowledge(conn, scope, alert_id, datetime.now(UTC))
     return labels.alert(done.for_reader(reader.language), reader.language)
@@ -107,9 +106,7 @@ async def clear_alert(
 ) -> AlertPublic:
     """Clear an alarm the device cannot clear by itself (with the reason, for the record)."""
     if scope.role not in _CLEAR_ROLES:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, f"role {scope.role.value} cannot clear alerts"
-        )
+        raise Forbidden(N_("role %(role)s cannot clear alerts"), role=role_words(scope.role))
     async with ctx.db.write() as conn:
         done = await service.clear(conn, scope, alert_id, request.reason, datetime.now(UTC))
     return labels.alert(done.for_reader(reader.language), reader.language)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Path, status
+from fastapi import APIRouter, Depends, Path, status
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.deps import Conn, Context, Limit, Offset
@@ -20,7 +20,10 @@ from hub.access.scope import Scope
 from hub.commands import service
 from hub.commands.models import CommandCreate, CommandPublic
 from hub.devices.service import get_device
+from hub.errors import Forbidden, NotFound
+from hub.pages.text import N_
 from hub.users.models import Role, UserPublic
+from hub.users.words import role_words
 
 router = APIRouter(prefix="/api/v1", tags=["commands"])
 
@@ -35,7 +38,7 @@ DeviceId = Annotated[str, Path(max_length=128)]
 async def _visible_device(conn: AsyncConnection, scope: Scope, device_id: str) -> None:
     """Commands reach only devices the caller may see: another community's are 404."""
     if await get_device(conn, scope, device_id) is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no device {device_id!r} visible to you")
+        raise NotFound(N_("no device %(id)s visible to you"), id=repr(device_id))
 
 
 @router.post("/devices/{device_id}/commands", status_code=status.HTTP_202_ACCEPTED)
@@ -49,16 +52,16 @@ async def send_command(
     async with ctx.db.read() as conn:
         await _visible_device(conn, scope, device_id)
     if request.kind.startswith("lock.") and user.role not in _LOCK_ROLES:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, f"role {user.role.value} may not lock or unlock doors"
+        raise Forbidden(
+            N_("role %(role)s may not lock or unlock doors"), role=role_words(user.role)
         )
     try:
         async with ctx.db.write() as conn:
             command = await service.create(conn, device_id, request, user.id, datetime.now(UTC))
-    except LookupError:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no device {device_id!r}") from None
-    except service.CommandRefused as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    except LookupError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        raise NotFound(N_("no device %(id)s"), id=repr(device_id)) from None
     if ctx.dispatcher is not None and await ctx.dispatcher.send(command):
         async with ctx.db.read() as conn:
             command = await service.get(conn, command.id) or command
@@ -85,5 +88,5 @@ async def command(
 ) -> CommandPublic:
     found = await service.get(conn, command_id)
     if found is None or await get_device(conn, scope, found.device_id) is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no command {command_id}")
+        raise NotFound(N_("no command %(id)s"), id=command_id)
     return found

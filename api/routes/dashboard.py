@@ -31,6 +31,7 @@ from hub.dashboard.service import (
     community_zone,
     device_events,
 )
+from hub.errors import NotFound
 from hub.pages.text import N_
 from hub.users.models import Role, UserPublic
 
@@ -64,7 +65,7 @@ def _community_for(scope: Scope, requested: int | None) -> int | None:
 async def _zone(conn: Conn, community: int | None) -> str:
     zone = await community_zone(conn, community)
     if zone is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no community {community}")
+        raise NotFound(N_("no community %(id)s"), id=community)
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):

@@ -19,6 +19,7 @@ from hub.access.scope import Scope
 from hub.devices.models import DevicePublic
 from hub.devices.service import DeviceFilters, get_device, list_devices
 from hub.devices.sources import move_device
+from hub.errors import NotFound
 from hub.pages.text import N_
 from hub.users.models import Role, UserPublic
 
@@ -122,7 +123,7 @@ async def bind_gateway(
     letters (docs/trust.md)."""
     async with ctx.db.write() as conn:
         if not await move_device(conn, device_id, binding.gateway_id):
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no device {device_id!r}")
+            raise NotFound(N_("no device %(id)s"), id=repr(device_id))
         moved = await get_device(conn, Scope(admin.id, Role.ADMIN, None, None), device_id)
     assert moved is not None
     log.info(

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query
 
 from api.deps import Conn, Limit, Offset
 from api.pagination import Page
 from api.security import UserScope
+from hub.errors import NotFound
 from hub.grid import service
 from hub.grid.models import BuildingPublic, CommunityPublic, GridPublic, HouseholdPublic
+from hub.pages.text import N_
 
 router = APIRouter(prefix="/api/v1", tags=["grid"])
 
@@ -23,10 +25,19 @@ FilterId = Annotated[int | None, Query(gt=0)]
 T = TypeVar("T")
 
 
+# What a path names, as its refusal says it.
+_NONE_VISIBLE = {
+    "community": N_("no community %(id)s visible to you"),
+    "grid": N_("no grid %(id)s visible to you"),
+    "building": N_("no building %(id)s visible to you"),
+    "household": N_("no household %(id)s visible to you"),
+}
+
+
 def _found(found: T | None, what: str, ident: int) -> T:
     if found is None:
         # Not told apart from "no such row": another community's existence is not revealed.
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no {what} {ident} visible to you")
+        raise NotFound(_NONE_VISIBLE[what], id=ident)
     return found
 
 

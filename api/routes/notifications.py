@@ -15,8 +15,10 @@ from fastapi.security import OAuth2PasswordBearer
 
 from api.deps import Context
 from api.security import current_user
+from hub.errors import NotAuthenticated
 from hub.notifications.live import LiveNotifier
 from hub.notifications.service import recipient_languages
+from hub.pages.text import N_
 
 router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
 
@@ -54,11 +56,7 @@ async def stream(
     """Notifications addressed to you or your role, live; resumes after `Last-Event-ID`."""
     token = bearer or access_token
     if not token:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "not authenticated: send a bearer token or ?access_token=",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise NotAuthenticated(N_("not authenticated: send a bearer token or ?access_token="))
     async with ctx.db.read() as conn:
         user = await current_user(token, ctx, conn)
         language = (await recipient_languages(conn, [user.id])).get(user.id)

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime
 
 from api.deps import Conn, Limit, Offset
 from api.reader import CurrentReader
 from api.security import CurrentUser, UserScope, require_roles
 from hub.access.scope import scope_for
+from hub.errors import Forbidden, NotFound
+from hub.pages.text import N_
 from hub.points import service
 from hub.points.models import Leaderboard, PointsAccount
 from hub.users.models import Role, UserPublic
 from hub.users.service import get_user
+from hub.users.words import role_words
 
 router = APIRouter(prefix="/api/v1/points", tags=["points"])
 
@@ -58,9 +61,9 @@ async def user_points(
     """A person's balance and ledger: for staff and property managers of their community,
     and admins (anyone may read their own)."""
     if user_id != user.id and user.role not in _SUPERVISORS:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            f"role {user.role.value} may see only their own points (GET /api/v1/points/me)",
+        raise Forbidden(
+            N_("role %(role)s may see only their own points (GET /api/v1/points/me)"),
+            role=role_words(user.role),
         )
     target = await get_user(conn, user_id)
     target_community = (await scope_for(conn, target)).community_id if target else None
@@ -69,7 +72,7 @@ async def user_points(
         and target.id != user.id
         and (target_community is None or target_community != scope.community_id)
     ):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no user {user_id} in your community")
+        raise NotFound(N_("no user %(id)s in your community"), id=user_id)
     return await service.account(
         conn, target, target_community, limit=limit, offset=offset, language=reader.language
     )
@@ -93,12 +96,12 @@ async def leaderboard(
     """People by points earned; ties share a rank. For staff, property managers and admins."""
     if not scope.sees_everything:
         if community_id is not None and community_id != scope.community_id:
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                f"role {user.role.value} sees only the leaderboard of their own community",
+            raise Forbidden(
+                N_("role %(role)s sees only the leaderboard of their own community"),
+                role=role_words(user.role),
             )
         if scope.community_id is None:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "your account has no community")
+            raise Forbidden(N_("your account has no community"))
         community_id = scope.community_id
     rows = await service.leaderboard(conn, community_id, since, limit=limit)
     return Leaderboard(community_id=community_id, since=since, rows=rows)

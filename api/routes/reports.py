@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 
@@ -24,7 +24,7 @@ from hub.pages import language_links
 from hub.reports.models import DailyDigest, WeeklyBulletin
 from hub.reports.periods import BadReportInput, parse_date, parse_week
 from hub.reports.render import render_daily, render_weekly
-from hub.reports.service import CommunityNotFound, build_daily, build_weekly
+from hub.reports.service import build_daily, build_weekly
 from hub.users.models import Role
 
 _READERS = (Role.ADMIN, Role.COMMUNITY_STAFF, Role.PROPERTY_MANAGER)
@@ -114,8 +114,6 @@ async def daily_digest(
         report: DailyDigest = await build_daily(
             conn, community, day, datetime.now(UTC), property_only=not sees_care(scope)
         )
-    except CommunityNotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
     except BadReportInput as exc:
         raise _invalid(exc.field, exc.for_reader(reader.language, reader.zone)) from None
     return _answer(
@@ -159,8 +157,6 @@ async def weekly_bulletin(
         report: WeeklyBulletin = await build_weekly(
             conn, community, iso_week, datetime.now(UTC), property_only=not sees_care(scope)
         )
-    except CommunityNotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
     except BadReportInput as exc:
         raise _invalid(exc.field, exc.for_reader(reader.language, reader.zone)) from None
     html = (

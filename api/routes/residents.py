@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from api.deps import Conn, Context, Limit, Offset
 from api.pagination import Page
 from api.security import UserScope, require_roles
+from hub.errors import NotFound
+from hub.pages.text import N_
 from hub.residents import service
 from hub.residents.models import (
     FamilyContactCreate,
@@ -79,7 +81,7 @@ async def resident(scope: UserScope, conn: Conn, resident_id: int) -> ResidentPu
     of life); property managers get name and address only."""
     found = await service.get_resident(conn, scope, resident_id)
     if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no resident {resident_id} visible to you")
+        raise NotFound(N_("no resident %(id)s visible to you"), id=resident_id)
     return found
 
 

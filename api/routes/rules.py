@@ -10,16 +10,19 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Conn, Context
 from api.security import UserScope, require_roles
 from hub.access.scope import Scope
+from hub.errors import Forbidden, NotFound
+from hub.pages.text import N_
 from hub.policy.document import RulesDocument
-from hub.policy.service import VersionConflict, replace_rules, rules_for, stored_version
+from hub.policy.service import replace_rules, rules_for, stored_version
 from hub.schema.grid import communities
 from hub.users.models import Role, UserPublic
+from hub.users.words import role_words
 
 router = APIRouter(prefix="/api/v1/communities", tags=["rules"])
 
@@ -44,18 +47,16 @@ class RulesReplace(BaseModel):
 
 async def _check(conn: Conn, scope: Scope, community_id: int, allowed: tuple[Role, ...]) -> None:
     if scope.role not in allowed:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, f"role {scope.role.value} cannot do this to alarm rules"
+        raise Forbidden(
+            N_("role %(role)s cannot do this to alarm rules"), role=role_words(scope.role)
         )
     if not scope.sees_everything and scope.community_id != community_id:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, f"community {community_id} is not your community"
-        )
+        raise Forbidden(N_("community %(id)s is not your community"), id=community_id)
     found = (
         await conn.execute(sa.select(communities.c.id).where(communities.c.id == community_id))
     ).first()
     if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no community {community_id}")
+        raise NotFound(N_("no community %(id)s"), id=community_id)
 
 
 @router.get("/{community_id}/rules")
@@ -87,15 +88,12 @@ async def put_rules(
     escalations keep the chain they started with."""
     async with ctx.db.write() as conn:
         await _check(conn, scope, community_id, _EDITORS)
-        try:
-            version = await replace_rules(
-                conn,
-                community_id,
-                request.document,
-                expected_version=request.expected_version,
-                user_id=scope.user_id,
-                now=datetime.now(UTC),
-            )
-        except VersionConflict as exc:
-            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        version = await replace_rules(
+            conn,
+            community_id,
+            request.document,
+            expected_version=request.expected_version,
+            user_id=scope.user_id,
+            now=datetime.now(UTC),
+        )
     return RulesAnswer(community_id=community_id, version=version, document=request.document)

@@ -12,14 +12,13 @@ from pydantic import AwareDatetime, BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.deps import Conn, Context
-from api.errors import invalid_input
 from api.reader import CurrentReader
 from api.security import UserScope
 from hub.access.scope import Scope, sees_vitals
 from hub.dashboard.service import community_zone
 from hub.devices.models import DevicePublic
 from hub.devices.service import get_device
-from hub.errors import NotFound
+from hub.errors import Forbidden, InvalidInput, NotFound
 from hub.pages.text import N_
 from hub.telemetry.charts import charts_for, draw_device_chart
 from hub.telemetry.history import Retention, choose_resolution, read_series
@@ -72,21 +71,24 @@ async def telemetry(
     """One field of a device's measurements over time, as far as the caller may see the
     device. Vitals only for those who may see the wearer's health (hub.access.scope.sees_vitals)."""
     if field not in SCHEMA[measurement]:
-        raise invalid_input(
-            "query",
+        raise InvalidInput(
             "field",
-            f"{measurement} has no field {field!r}; fields: {', '.join(SCHEMA[measurement])}",
+            N_("%(measurement)s has no field %(name)s; fields: %(fields)s"),
+            where="query",
+            measurement=measurement,
+            name=repr(field),
+            fields=", ".join(SCHEMA[measurement]),
         )
     now = datetime.now(UTC)
     until = until or now
     since = since or until - _DEFAULT_SPAN
     if since >= until:
-        raise invalid_input("query", "until", "must be after since")
+        raise InvalidInput("until", N_("must be after since"), where="query")
     device = await get_device(conn, scope, device_id)
     if device is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no device {device_id!r} visible to you")
+        raise NotFound(N_("no device %(id)s visible to you"), id=repr(device_id))
     if measurement == "vitals" and not sees_vitals(scope, device.household_id):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "health readings are not shown to your role")
+        raise Forbidden(N_("health readings are not shown to your role"))
     retention = Retention.from_settings(ctx.settings.telemetry)
     chosen = resolution or choose_resolution(since, until, now, retention)
     series = await read_series(

@@ -16,13 +16,15 @@ from device_adapters.model import (
     DeviceCommand,
 )
 from hub.commands.models import COMMAND_TARGETS, CommandCreate, CommandPublic
+from hub.errors import Conflict
+from hub.pages.text import N_
 from hub.schema.commands import device_commands
 from hub.schema.devices import devices
 
 _FINAL = tuple(s.value for s in FINAL_COMMAND_STATUSES)
 
 
-class CommandRefused(ValueError):
+class CommandRefused(Conflict, ValueError):
     """A command that cannot be sent to this device (the reason is for the person)."""
 
 
@@ -52,14 +54,17 @@ async def create(
         raise LookupError(device_id)
     if not row.registered:
         # Whoever answers for an unregistered id is unknown: commands go to registered devices.
-        raise CommandRefused("this device is not registered; register it before commanding it")
+        raise CommandRefused(N_("this device is not registered; register it before commanding it"))
     family, protocols = COMMAND_TARGETS[request.kind]
     if row.family != family or row.protocol not in protocols:
         raise CommandRefused(
-            f"{request.kind} does not apply to a {row.family} speaking {row.protocol}"
+            N_("%(kind)s does not apply to a %(family)s speaking %(protocol)s"),
+            kind=request.kind,
+            family=row.family,
+            protocol=row.protocol,
         )
     if row.gateway_id is None:
-        raise CommandRefused("no gateway has heard from this device yet, so none can reach it")
+        raise CommandRefused(N_("no gateway has heard from this device yet, so none can reach it"))
     values = {
         "id": uuid.uuid4(),
         "device_id": device_id,

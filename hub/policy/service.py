@@ -19,6 +19,8 @@ from importlib import resources
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.errors import Conflict
+from hub.pages.text import N_
 from hub.policy.document import STORED, RulesDocument
 from hub.schema.rules import community_rules
 
@@ -65,8 +67,8 @@ async def stored_version(conn: AsyncConnection, community_id: int) -> int:
     return int(version) if version is not None else 0
 
 
-class VersionConflict(RuntimeError):
-    pass
+class VersionConflict(Conflict):
+    """The rules changed since the caller read them (409)."""
 
 
 async def replace_rules(
@@ -86,8 +88,12 @@ async def replace_rules(
     current = await stored_version(conn, community_id)
     if expected_version is not None and expected_version != current:
         raise VersionConflict(
-            f"the rules changed meanwhile (version {current}, you edited {expected_version}); "
-            "reload them and apply your change again"
+            N_(
+                "the rules changed meanwhile (version %(current)s, you edited %(edited)s); "
+                "reload them and apply your change again"
+            ),
+            current=current,
+            edited=expected_version,
         )
     body = document.model_dump(mode="json")
     if current == 0:
@@ -110,5 +116,5 @@ async def replace_rules(
         .values(document=body, version=current + 1, updated_at=now, updated_by=user_id)
     )
     if result.rowcount != 1:
-        raise VersionConflict("the rules changed meanwhile; reload them and try again")
+        raise VersionConflict(N_("the rules changed meanwhile; reload them and try again"))
     return current + 1

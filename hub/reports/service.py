@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.errors import NotFound
 from hub.pages.text import N_
 from hub.reports import data
 from hub.reports.bulletin import weekly_bulletin
@@ -21,9 +22,11 @@ from hub.reports.periods import (
 )
 
 
-class CommunityNotFound(LookupError):
+class CommunityNotFound(NotFound):
+    """No such community (404, said in the reader's language)."""
+
     def __init__(self, community_id: int) -> None:
-        super().__init__(f"no community {community_id}")
+        super().__init__(N_("no community %(id)s"), id=community_id)
         self.community_id = community_id
 
 

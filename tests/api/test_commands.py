@@ -68,7 +68,7 @@ async def test_who_may_send_what(client: httpx.AsyncClient, login: Login, seen: 
         json={"kind": "lock.unlock", "reason": "x"},
         headers=staff,
     )
-    assert denied.status_code == 403 and "lock or unlock" in denied.json()["detail"]
+    assert denied.status_code == 403 and "开锁或上锁" in denied.json()["detail"]
     allowed = await client.post(
         f"/api/v1/devices/{CHARGER}/commands",
         json={"kind": "charger.remote_start", "params": {"port": 1, "id_tag": "STAFF"}},
@@ -93,13 +93,13 @@ async def test_a_command_must_fit_the_device(
         json={"kind": "lock.unlock", "reason": "test"},
         headers=headers,
     )
-    assert wrong.status_code == 409 and "does not apply" in wrong.json()["detail"]
+    assert wrong.status_code == 409 and "不适用" in wrong.json()["detail"]
     never_seen = await client.post(
         "/api/v1/devices/ebike:EB-B1-01/commands",
         json={"kind": "ebike.stop", "params": {"port": 1}},
         headers=headers,
     )
-    assert never_seen.status_code == 409 and "no gateway" in never_seen.json()["detail"]
+    assert never_seen.status_code == 409 and "尚无网关" in never_seen.json()["detail"]
     missing = await client.post(
         "/api/v1/devices/z2m:nope/commands", json={"kind": "lock.lock"}, headers=headers
     )
@@ -181,7 +181,7 @@ async def test_an_unregistered_device_gets_no_commands(
         json={"kind": "lock.lock"},
         headers=await login("admin"),
     )
-    assert response.status_code == 409 and "not registered" in response.json()["detail"]
+    assert response.status_code == 409 and "尚未登记" in response.json()["detail"]
 
 
 async def test_unsent_commands_expire_after_their_time_to_live(

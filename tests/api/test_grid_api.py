@@ -225,7 +225,7 @@ async def test_staff_and_managers_see_their_community_only(
     for path in elsewhere_paths(elsewhere):
         response = await actor.client.get(path, headers=actor.headers)
         assert response.status_code == 404, path
-        assert "visible to you" in response.json()["detail"]
+        assert "没有您可查看的" in response.json()["detail"]
 
 
 @pytest.mark.parametrize("username", ["staff.b", "manager.b"])

@@ -145,7 +145,7 @@ async def test_a_volunteer_sees_only_their_own_points(
     other = await as_user("vol.wang" if on_duty != "vol.wang" else "vol.zhao")
 
     forbidden = await _points_of(other, vol_id)
-    assert forbidden.status_code == 403 and "own points" in forbidden.json()["detail"]
+    assert forbidden.status_code == 403 and "自己的积分" in forbidden.json()["detail"]
     own = await _points_of(other, await other.id())
     assert own.status_code == 200 and own.json()["balance"] == 0
     resident = await as_user("resident.sun")

@@ -175,7 +175,7 @@ async def test_admins_read_any_community_but_must_name_it(
     unknown = await client.get(
         "/api/v1/reports/daily", params={"community_id": 999, "date": DAY}, headers=headers
     )
-    assert unknown.status_code == 404 and unknown.json()["detail"] == "no community 999"
+    assert unknown.status_code == 404 and unknown.json()["detail"] == "没有编号为 999 的社区"
 
 
 async def test_staff_of_another_community_are_refused(

@@ -61,7 +61,7 @@ async def test_staff_see_whole_records_of_their_community_only(
     assert "activity" in body
     for other in (elsewhere.elderly_id, elsewhere.member_id):
         code, body = await get(staff, f"/api/v1/residents/{other}")
-        assert code == 404 and "visible to you" in body["detail"]
+        assert code == 404 and "您看不到居民" in body["detail"]
 
     b = await as_user("staff.b")
     assert names(await items(b, "/api/v1/residents")) == {"Ma Elsewhere", "Ma Junior"}

@@ -142,7 +142,7 @@ async def test_a_stale_version_is_a_conflict_and_changes_nothing(
         json={"expected_version": 0, "document": _with_heart_rate_above(130)},
     )
     assert stale.status_code == 409, stale.text
-    assert "version 1" in stale.json()["detail"]
+    assert "版本 1" in stale.json()["detail"]  # the community's language
     got = (await client.get(_url(community_id), headers=staff)).json()
     assert got["version"] == 1 and got["document"] == _with_heart_rate_above(110)
 
@@ -308,7 +308,7 @@ async def test_staff_of_another_community_may_not_touch_these_rules(
         )
     foreign = await login("staff.moon")
     got = await client.get(_url(community_id), headers=foreign)
-    assert got.status_code == 403 and "not your community" in got.text
+    assert got.status_code == 403 and "不是您所在的社区" in got.text
     put = await client.put(
         _url(community_id),
         headers=foreign,

@@ -59,7 +59,7 @@ async def test_the_household_and_staff_see_vitals_others_see_battery_only(
     for user in ("vol.li", "manager"):
         response = await client.get(URL, params=query, headers=await login(user))
         assert response.status_code == 403, user
-        assert "health readings" in response.json()["detail"]
+        assert "健康数据" in response.json()["detail"]
         battery = await client.get(
             URL, params={"measurement": "battery", "field": "percent"}, headers=await login(user)
         )
@@ -94,9 +94,9 @@ async def test_rollups_and_bad_queries(
     assert sum(v["count"] for s in hourly["series"] for v in s["values"]) == 3
 
     for params, reason in [
-        ({"measurement": "vitals", "field": "volts"}, "no field 'volts'"),
+        ({"measurement": "vitals", "field": "volts"}, "没有字段 'volts'"),
         ({"measurement": "weather", "field": "x"}, "measurement"),
-        ({**week, "since": week["until"], "until": week["since"]}, "must be after since"),
+        ({**week, "since": week["until"], "until": week["since"]}, "必须晚于开始时间"),
         ({**week, "since": "2026-11-21T10:00:00"}, "timezone"),
         ({**week, "resolution": "1m"}, "resolution"),
     ]:
