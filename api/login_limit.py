@@ -49,7 +49,9 @@ def refusal_detail(refusal: Refusal, reader: Reader, now: datetime) -> str:
     (the Retry-After header keeps the seconds for machines)."""
     wait = timedelta(seconds=refusal.retry_after)
     return reader.text(
-        _WHY[refusal.limit], time=reader.time(now + wait, now=now), wait=reader.relative(wait)
+        _WHY[refusal.limit],
+        time=reader.time_in_sentence(now + wait, now=now),
+        wait=reader.relative(wait),
     )
 
 

@@ -44,6 +44,10 @@ class Reader:
         """``at`` in the community's zone, its day said relative to ``now`` (today, ...)."""
         return times.local_time(at, self.zone, self.language, now=now)
 
+    def time_in_sentence(self, at: datetime, *, now: datetime | None = None) -> str:
+        """:meth:`time` within a sentence: ``16:00 today`` / ``今天 16:00``."""
+        return times.time_in_sentence(at, self.zone, self.language, now=now)
+
     def relative(self, delta: timedelta) -> str:
         """``5分钟后`` / ``in 5 minutes`` (negative: ago)."""
         return times.relative(delta, self.language)

@@ -214,7 +214,7 @@ def _wait(reader: Reader, retry_after: int) -> str:
     delta = timedelta(seconds=retry_after)
     return reader.text(
         N_("too many reports from your address; try again at %(time)s (%(wait)s)"),
-        time=reader.time(now + delta, now=now),
+        time=reader.time_in_sentence(now + delta, now=now),
         wait=reader.relative(delta),
     )
 

@@ -26,7 +26,8 @@ from hub.grid.zones import community_zone
 from hub.i18n import times
 from hub.i18n.catalogs import gettext, pgettext
 from hub.i18n.locales import SUPPORTED
-from hub.i18n.said import every_language
+from hub.i18n.said import every_language, keep
+from hub.i18n.said import words as said_words
 from hub.notifications.base import Notification, Recipients
 from hub.notifications.targets import reach
 from hub.pages.text import N_
@@ -132,6 +133,13 @@ async def raise_alert(
             now,
             "alert_repeated",
             note=f"alert {outcome.alert_id} ({kind}) opened again while this ticket is open",
+            said=[
+                keep(
+                    N_("alert %(id)s (%(kind)s) opened again while this ticket is open"),
+                    id=outcome.alert_id,
+                    kind=said_words(words.KIND_WORDS[kind]) if kind in words.KIND_WORDS else kind,
+                )
+            ],
         )
         assignee = (
             await conn.execute(sa.select(tickets.c.assignee_id).where(tickets.c.id == still_open))

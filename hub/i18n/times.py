@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_skeleton, format_time, format_timedelta
+from babel.dates import format_skeleton, format_time, format_timedelta, get_timezone_name
 
 from hub.i18n.catalogs import pgettext
 from hub.i18n.locales import babel_name, supported
@@ -38,6 +38,38 @@ def local_time(at: datetime, tz: ZoneInfo, tag: str, *, now: datetime | None = N
     skeleton = "MMMd" if local.year == today.year else "yMMMd"
     day = format_skeleton(skeleton, local, locale=locale)
     return pgettext(tag, "date and time", "%(day)s %(time)s", day=day, time=clock)
+
+
+def time_in_sentence(at: datetime, tz: ZoneInfo, tag: str, *, now: datetime | None = None) -> str:
+    """:func:`local_time` as part of a sentence ("try again at 16:00 today"): English puts
+    the day after the clock there, Chinese says it as it does alone (``今天 16:00``)."""
+    tag = _tag(tag)
+    local = _aware(at).astimezone(tz)
+    today = _aware(now or datetime.now(UTC)).astimezone(tz).date()
+    clock = format_time(local, "HH:mm", locale=babel_name(tag))
+    days = (local.date() - today).days
+    if days == 0:
+        return pgettext(tag, "day, in a sentence", "%(time)s today", time=clock)
+    if days == -1:
+        return pgettext(tag, "day, in a sentence", "%(time)s yesterday", time=clock)
+    if days == 1:
+        return pgettext(tag, "day, in a sentence", "%(time)s tomorrow", time=clock)
+    return local_time(at, tz, tag, now=now)
+
+
+# The zones of China's one standard time (UTC+8): people call it Beijing time.
+_CHINA = frozenset({"Asia/Shanghai", "Asia/Chongqing", "Asia/Chungking", "Asia/Harbin", "PRC"})
+
+
+def zone_name(tz: ZoneInfo, tag: str) -> str:
+    """A time zone as people name it: ``北京时间`` / ``China Standard Time`` for China's,
+    else the locale's generic name (``英国时间`` / ``British Time``); UTC as UTC."""
+    tag = _tag(tag)
+    if tz.key in _CHINA:
+        return pgettext(tag, "time zone", "China Standard Time")
+    if tz.key in ("UTC", "Etc/UTC", "Etc/GMT", "GMT"):
+        return "UTC"
+    return get_timezone_name(tz, "long", zone_variant="generic", locale=babel_name(tag))
 
 
 def local_date(at: datetime, tz: ZoneInfo, tag: str) -> str:

@@ -94,6 +94,7 @@ def _formatters(tz: ZoneInfo, language: str) -> dict[str, Any]:
         "duration": partial(duration, language=language),
         "percent": percent,
         "local_time": local,
+        "zone_name": times.zone_name(tz, language),
         "weekday": partial(weekday, language=language),
         "long_date": partial(long_date, language=language),
         "short_date": partial(short_date, language=language),

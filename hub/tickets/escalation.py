@@ -23,11 +23,11 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from device_adapters.model import Severity
-from hub.i18n.said import duration, said_everywhere, say
+from hub.i18n.said import duration, keep, said_everywhere, say, words
 from hub.notifications.base import Notification, Recipients
 from hub.notifications.targets import ROLE_TARGETS, on_duty_users, reach
 from hub.pages.text import N_
-from hub.policy.document import ASSIGNING_TARGETS, EscalationStep, RulesDocument
+from hub.policy.document import ASSIGNING_TARGETS, EscalationStep, RulesDocument, Target
 from hub.policy.service import rules_for
 from hub.schema.alerts import AlertStatus, alerts
 from hub.schema.tickets import escalations, tickets
@@ -55,6 +55,30 @@ class Why:
 
     def bodies(self) -> dict[str, str]:
         return said_everywhere(self.message, self.params)
+
+    def kept(self) -> list[object]:
+        """As the ticket's log keeps it, for each reader to read in their language."""
+        return keep(self.message, **self.params)
+
+
+# Who a step reaches, as the ticket's log says it (the codes are the policy's).
+_TARGETS: dict[Target, str] = {
+    Target.PRIMARY: N_("the volunteer on duty"),
+    Target.BACKUP: N_("the backup volunteer"),
+    Target.GRID_WORKER: N_("the grid worker on duty"),
+    Target.ON_DUTY: N_("everyone on duty"),
+    Target.COMMUNITY_STAFF: N_("community staff"),
+    Target.PROPERTY_MANAGER: N_("property managers"),
+    Target.FAMILY: N_("the family"),
+    Target.POLICE: N_("the police"),
+}
+
+
+def _step_said(index: int, step: EscalationStep, message: str, **params: object) -> list[object]:
+    """``message`` about step ``index`` of the chain, kept with the step and who it reaches."""
+    return keep(
+        message, n=index + 1, who=words(_TARGETS.get(step.notify, step.notify.value)), **params
+    )
 
 
 OPENED = Why(N_("ticket opened"))
@@ -244,12 +268,18 @@ async def _run(
             now,
             "escalation_skipped",
             note=f"step {index + 1} ({step.notify.value}): nobody to reach",
+            said=[_step_said(index, step, N_("step %(n)s (%(who)s): nobody to reach"))],
         )
         index += 1
     if index >= len(steps):
         await _set(conn, facts.ticket_id, status=EscalationStatus.EXHAUSTED, now=now)
         await log_change(
-            conn, facts.ticket_id, now, "escalation_exhausted", note=f"{why}; no step left"
+            conn,
+            facts.ticket_id,
+            now,
+            "escalation_exhausted",
+            note=f"{why}; no step left",
+            said=[why.kept(), keep(N_("no step left"))],
         )
         if facts.community_id is not None:
             notes.append(
@@ -286,6 +316,7 @@ async def assign(
     *,
     action: str,
     note: str,
+    said: list[object] | None = None,
     bodies: dict[str, str] | None = None,
 ) -> Notification:
     """Dispatch a ticket nobody has taken to a volunteer on duty, and tell them."""
@@ -303,6 +334,7 @@ async def assign(
             from_status=facts.status,
             to_status=TicketStatus.DISPATCHED,
             note=note,
+            said=said,
         )
     return _notification(facts, "ticket.assigned", Recipients(user_ids=(assignee,)), bodies=bodies)
 
@@ -324,6 +356,15 @@ async def _first_time(
         if not candidates:
             return None
         note = f"{label}: assigned to user {candidates[0]}, on duty in grid {facts.grid_id}"
+        said: list[object] = [
+            _step_said(
+                index,
+                step,
+                N_("step %(n)s (%(who)s): assigned to user %(user)s, on duty in grid %(grid)s"),
+                user=candidates[0],
+                grid=facts.grid_id,
+            )
+        ]
         return await assign(
             conn,
             facts,
@@ -331,6 +372,7 @@ async def _first_time(
             now,
             action="dispatched" if index == 0 else "escalated",
             note=note if index == 0 else f"{note} ({why})",
+            said=said if index == 0 else [*said, why.kept()],
             bodies=why.bodies() if index > 0 else None,
         )
     people = await reach(
@@ -345,7 +387,16 @@ async def _first_time(
     if people.empty:
         return None
     await log_change(
-        conn, facts.ticket_id, now, "escalated", note=f"{label}: {why}; told {people.describe()}"
+        conn,
+        facts.ticket_id,
+        now,
+        "escalated",
+        note=f"{label}: {why}; told {people.describe()}",
+        said=[
+            _step_said(index, step, N_("step %(n)s (%(who)s)")),
+            why.kept(),
+            keep(N_("told %(people)s"), people=people.describe()),
+        ],
     )
     return _notification(
         facts, "ticket.escalated", people.recipients, bodies=why.bodies(), contacts=people.contacts

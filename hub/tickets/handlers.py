@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from device_adapters.model import Severity
 from hub.access.scope import Scope
-from hub.i18n.said import Words, every_language, words
+from hub.i18n.said import Words, every_language, keep, words
 from hub.notifications.base import Notification, Recipients
 from hub.pages.text import N_
 from hub.schema.tickets import ticket_handlers, tickets
@@ -133,6 +133,16 @@ async def add_co_handler(
         actor_id=actor.id,
         note=f"user {helper.id} ({helper.full_name}) handles it jointly"
         + (f": {note}" if note else ""),
+        said=[
+            keep(
+                N_("%(who)s (user %(id)s) handles it jointly: %(note)s")
+                if note
+                else N_("%(who)s (user %(id)s) handles it jointly"),
+                who=helper.full_name,
+                id=helper.id,
+                note=note or "",
+            )
+        ],
     )
     notification = Notification(
         kind="ticket.co_handler_added",
@@ -184,6 +194,13 @@ async def remove_co_handler(
         "co_handler_removed",
         actor_id=actor.id,
         note=f"user {user_id} ({current.full_name}) no longer handles it",
+        said=[
+            keep(
+                N_("%(who)s (user %(id)s) no longer handles it"),
+                who=current.full_name,
+                id=user_id,
+            )
+        ],
     )
     return await reload_for(conn, scope, ticket_id)
 
@@ -227,7 +244,13 @@ async def raise_to_community(
             N_("ticket %(id)s changed meanwhile; reload it and try again"), id=ticket_id
         )
     await log_change(
-        conn, ticket_id, now, "raised_to_community", actor_id=actor.id, note=f"reason: {reason}"
+        conn,
+        ticket_id,
+        now,
+        "raised_to_community",
+        actor_id=actor.id,
+        note=f"reason: {reason}",
+        said=[keep(N_("reason: %(text)s"), text=reason)],
     )
     notification = Notification(
         kind="ticket.raised",

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from device_adapters.model import Severity
-from hub.i18n.said import duration, every_language
+from hub.i18n.said import duration, every_language, keep
 from hub.notifications.base import Notification, Recipients
 from hub.pages.text import N_
 from hub.policy.document import Category
@@ -50,6 +50,11 @@ _DUE_SOON = {
 _PASSED = {
     "response": N_("the time to accept it has passed"),
     "resolve": N_("the time to resolve it has passed"),
+}
+# What the ticket's log says when a limit passes, with the time it was due.
+_LIMIT_PASSED = {
+    "response": N_("the time to accept it (%(at)s) has passed"),
+    "resolve": N_("the time to resolve it (%(at)s) has passed"),
 }
 _DUE_COLUMN = {"response": tickets.c.response_due_at, "resolve": tickets.c.resolve_due_at}
 _OVERDUE_COLUMN = {"response": "response_overdue_at", "resolve": "resolve_overdue_at"}
@@ -122,7 +127,14 @@ async def on_timer(
             )
             return f"limit moved to {due.isoformat()}", []
         minutes = max(0, round((due - now).total_seconds() / 60))
-        await log_change(conn, ticket_id, now, f"{limit}_reminder", note=f"{minutes} min left")
+        await log_change(
+            conn,
+            ticket_id,
+            now,
+            f"{limit}_reminder",
+            note=f"{minutes} min left",
+            said=[keep(_DUE_SOON[limit], span=duration(minutes * 60))],
+        )
         return "reminded", [
             _note(
                 row,
@@ -140,7 +152,12 @@ async def on_timer(
         tickets.update().where(tickets.c.id == ticket_id).values({_OVERDUE_COLUMN[limit]: now})
     )
     await log_change(
-        conn, ticket_id, now, f"{limit}_overdue", note=f"{limit} limit {due.isoformat()} passed"
+        conn,
+        ticket_id,
+        now,
+        f"{limit}_overdue",
+        note=f"{limit} limit {due.isoformat()} passed",
+        said=[keep(_LIMIT_PASSED[limit], at=due)],
     )
     return "marked overdue", [
         _note(

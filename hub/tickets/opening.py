@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from device_adapters.model import Severity
-from hub.i18n.said import every_language
+from hub.i18n.said import every_language, keep, words, written
 from hub.notifications.base import Notification, Recipients
 from hub.notifications.targets import on_duty_users
 from hub.pages.text import N_
@@ -35,6 +35,13 @@ class OpenedTicket:
     ticket_id: int
     assignee_id: int | None
     notifications: list[Notification] = field(default_factory=list)
+
+
+# Where a ticket came from, as its log says it.
+_SOURCES: dict[str, str] = {
+    TicketSource.RESIDENT: N_("a resident's report"),
+    TicketSource.STAFF: N_("staff"),
+}
 
 
 class UnknownCategory(ValueError):
@@ -106,6 +113,11 @@ async def open_ticket(
     assert result.inserted_primary_key is not None
     ticket_id = int(result.inserted_primary_key[0])
     origin = f"opened from alert {alert_id}" if alert_id is not None else f"reported ({source})"
+    said_origin = (
+        keep(N_("opened from alert %(id)s"), id=alert_id)
+        if alert_id is not None
+        else keep(N_("reported (%(source)s)"), source=words(_SOURCES.get(source, str(source))))
+    )
     await log_change(
         conn,
         ticket_id,
@@ -114,6 +126,8 @@ async def open_ticket(
         actor_id=reported_by,
         to_status=TicketStatus.REGISTERED,
         note=f"{origin}; category {category}",
+        # The category's label is the community's words, in the ticket's category_label.
+        said=[said_origin, keep(N_("category %(name)s"), name=written(cat.label))],
     )
     await limits.arm(conn, ticket_id, cat, response_due, resolve_due, now)
 
@@ -126,10 +140,11 @@ async def open_ticket(
     assert row is not None
     opened.assignee_id = row.assignee_id
     if row.assignee_id is None and not _tells_staff(opened):
-        reason = "device is not placed in the grid" if grid_id is None else "nobody on duty"
+        why = N_("device is not placed in the grid") if grid_id is None else N_("nobody on duty")
         if cat.handled_by is Handler.STAFF:
-            reason = "a staff category: for staff to dispatch"
-        await log_change(conn, ticket_id, now, "dispatch_pending", note=reason)
+            why = N_("a staff category: for staff to dispatch")
+        reason = str(why)
+        await log_change(conn, ticket_id, now, "dispatch_pending", note=reason, said=[keep(why)])
     if row.assignee_id is None and community_id is not None and not _tells_staff(opened):
         opened.notifications.append(
             Notification(
@@ -162,7 +177,14 @@ async def _dispatch_on_duty(
         users = await on_duty_users(conn, facts.grid_id, target, now)
         if users:
             note = f"assigned to user {users[0]}, on duty in grid {facts.grid_id}"
+            said = keep(
+                N_("assigned to user %(user)s, on duty in grid %(grid)s"),
+                user=users[0],
+                grid=facts.grid_id,
+            )
             return [
-                await escalation.assign(conn, facts, users[0], now, action="dispatched", note=note)
+                await escalation.assign(
+                    conn, facts, users[0], now, action="dispatched", note=note, said=[said]
+                )
             ]
     return []

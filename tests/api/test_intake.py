@@ -332,7 +332,7 @@ async def test_reports_are_rate_limited_per_address(
     limited = await client.post(url, json=_report())
     assert limited.status_code == 429
     assert int(limited.headers["retry-after"]) > 0
-    assert limited.json()["detail"].startswith("您的地址提交次数过多，请于 ")
+    assert limited.json()["detail"].startswith("您的地址提交次数过多，请于")
     page = await client.post(url, data=_report(), headers={"Accept-Language": "en"})
     assert page.status_code == 429
     assert "too many reports from your address; try again at " in page.text

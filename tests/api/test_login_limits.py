@@ -86,7 +86,7 @@ def _limited(
     assert response.status_code == 429, response.text
     assert response.headers["Retry-After"] == str(retry_after)
     at = (clock.now + timedelta(seconds=retry_after)).astimezone(SHANGHAI)
-    assert response.json()["detail"] == f"{why}，请于 今天 {at:%H:%M}（{wait}）再试"
+    assert response.json()["detail"] == f"{why}，请于今天 {at:%H:%M}（{wait}）再试"
 
 
 async def _failures(db: Database) -> list[tuple[str, str]]:
@@ -338,7 +338,7 @@ async def test_a_refusal_is_said_in_the_browsers_language_with_the_local_time(
         assert refused.status_code == 429
         assert refused.json()["detail"] == (
             "too many failed logins for this username from your address; "
-            "try again at Today 16:00 (in 2 seconds)"
+            "try again at 16:00 today (in 2 seconds)"
         )
         # The lang cookie the pages set stands in for a profile before logging in.
         attacker.cookies.set("chub_lang", "zh-CN")
@@ -348,5 +348,5 @@ async def test_a_refusal_is_said_in_the_browsers_language_with_the_local_time(
             headers=english,
         )
         assert refused.json()["detail"] == (
-            "该用户名从您的地址登录失败次数过多，请于 今天 16:00（2秒钟后）再试"
+            "该用户名从您的地址登录失败次数过多，请于今天 16:00（2秒钟后）再试"
         )

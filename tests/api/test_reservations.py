@@ -177,10 +177,10 @@ async def test_one_active_reservation_per_resident(sun: Actor) -> None:
         headers=sun.headers | {"Accept-Language": "en"},
         json={"minutes": 30},
     )
-    day = {0: "Today", 1: "Tomorrow"}[(ends.date() - today).days]
+    day = {0: "today", 1: "tomorrow"}[(ends.date() - today).days]  # a sentence: "16:00 today"
     assert english.json()["detail"] == (
         "you already have an active reservation (port 1 of E-bike pile, Building 1 "
-        f"until {day} {ends:%H:%M}); cancel it first"
+        f"until {ends:%H:%M} {day}); cancel it first"
     )
     assert (await _port(sun, 4))["availability"] == "available"
 

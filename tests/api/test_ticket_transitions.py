@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from hub.i18n.times import local_time
+from hub.i18n.times import time_in_sentence
 from hub.schema.tickets import tickets
 from hub.tickets import service
 from tests.api.conftest import Login
@@ -114,7 +114,10 @@ async def test_the_whole_workflow_from_sos_to_rating(as_user: Users, sos: tuple[
     [line] = [e for e in granted["log"] if e["action"] == "grant_extension"]
     now = datetime.now(UTC)
     said = {
-        tag: (local_time(old_due, zone, tag, now=now), local_time(new_due, zone, tag, now=now))
+        tag: (
+            time_in_sentence(old_due, zone, tag, now=now),
+            time_in_sentence(new_due, zone, tag, now=now),
+        )
         for tag in ("zh-CN", "en")
     }
     assert line["note_label"] == f"resolve by {said['en'][0]} → {said['en'][1]}"

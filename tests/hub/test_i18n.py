@@ -9,7 +9,14 @@ import pytest
 
 from hub.i18n.formats import address, phone_for_reading
 from hub.i18n.locales import check, choose, from_browser, supported
-from hub.i18n.times import iso_local, local_date, local_time, relative
+from hub.i18n.times import (
+    iso_local,
+    local_date,
+    local_time,
+    relative,
+    time_in_sentence,
+    zone_name,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -75,6 +82,26 @@ def test_times_are_the_community_s_whatever_the_machine_s_zone() -> None:
     late = datetime(2026, 12, 6, 23, 30, tzinfo=UTC)
     assert local_time(late, SHANGHAI, "zh-CN", now=now) == "今天 07:30"
     assert local_date(late, SHANGHAI, "zh-CN") == "2026年12月7日"
+
+
+def test_a_time_in_a_sentence_reads_naturally() -> None:
+    """ "try again at 13:27 today", not "at Today 13:27"; Chinese says it as it does alone."""
+    now = datetime(2026, 12, 7, 5, 0, tzinfo=UTC)  # 13:00 in Shanghai
+    at = datetime(2026, 12, 7, 5, 27, tzinfo=UTC)
+    assert time_in_sentence(at, SHANGHAI, "en", now=now) == "13:27 today"
+    assert time_in_sentence(at + timedelta(days=1), SHANGHAI, "en", now=now) == "13:27 tomorrow"
+    assert time_in_sentence(at - timedelta(days=1), SHANGHAI, "en", now=now) == "13:27 yesterday"
+    assert time_in_sentence(at, SHANGHAI, "zh-CN", now=now) == "今天 13:27"
+    assert time_in_sentence(at + timedelta(days=1), SHANGHAI, "zh-CN", now=now) == "明天 13:27"
+    assert time_in_sentence(at - timedelta(days=3), SHANGHAI, "en", now=now) == "Dec 4 13:27"
+
+
+def test_a_time_zone_is_named_as_people_name_it() -> None:
+    assert zone_name(SHANGHAI, "zh-CN") == "北京时间"
+    assert zone_name(SHANGHAI, "en") == "China Standard Time"
+    assert zone_name(ZoneInfo("Europe/London"), "zh-CN") == "英国时间"
+    assert zone_name(ZoneInfo("Europe/London"), "en") == "British Time"
+    assert zone_name(ZoneInfo("UTC"), "zh-CN") == "UTC"
 
 
 def test_relative_times_read_naturally() -> None:

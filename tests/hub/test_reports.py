@@ -841,7 +841,9 @@ async def test_daily_page(db: Database, scenario: Scenario) -> None:
     assert "Chen Jie (陈杰)" in page  # the assignee of a late ticket
     assert "3 open at the end of the day" in page
     # Made at AFTER, 2026-12-01 00:00 UTC: 08:00 in Shanghai.
-    assert "Generated Dec 1, 2026 08:00 (Asia/Shanghai)" in page
+    # The zone as people name it, not its database name.
+    assert "Generated Dec 1, 2026 08:00 (China Standard Time)" in page
+    assert "times in China Standard Time" in page and "Asia/Shanghai" not in page
     assert "Daily digest · Sunrise Garden Community" in page
     assert "Nov 2, 2026 (Monday)" in page
 
@@ -853,7 +855,8 @@ async def test_daily_page_in_chinese(db: Database, scenario: Scenario) -> None:
     assert '<html lang="zh-CN"' in page
     assert "日报 · Sunrise Garden Community (朝阳花园社区)" in page
     assert "2026年11月2日 (星期一)" in page
-    assert "由社区中枢于 2026年12月1日 08:00（Asia/Shanghai）生成。" in page
+    assert "由社区中枢于 2026年12月1日 08:00（北京时间）生成。" in page
+    assert "时间均为北京时间" in page and "Asia/Shanghai" not in page
     assert "每小时新增告警（按类型）" in page  # the chart's title
     assert "一键求助" in page and "跌倒报警" in page  # event kinds in words
     assert "3 open" not in page and "日终未结 3 件" in page
