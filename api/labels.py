@@ -2,7 +2,8 @@
 
 A device's reachability and battery, an alert's kind and severity, an event's kind:
 the answers keep their codes (``online``, ``kind``, ``severity``) for machines and gain
-``*_label`` fields for the pages (hub.devices.words has the words; an event kind's are
+``*_label`` fields for the pages (hub.devices.words has the words, hub.devices.reasons
+an availability reason's; an event kind's are
 hub.alerts.words'). Tickets have theirs
 in hub.tickets.words, charging ports in hub.chargers.words.
 """
@@ -15,6 +16,7 @@ from hub.alerts.models import AlertPublic
 from hub.alerts.words import what as kind_label
 from hub.dashboard.models import ActiveAlert, BuildingDevice, Dashboard, DeviceEvents
 from hub.devices.models import DevicePublic
+from hub.devices.reasons import reason_label
 from hub.devices.words import (
     battery_label,
     low_battery_label,
@@ -28,6 +30,7 @@ _Alert = TypeVar("_Alert", AlertPublic, ActiveAlert)
 def device(found: DevicePublic, tag: str) -> DevicePublic:
     found.online_label = online_label(found.online, tag)
     found.battery_label = battery_label(found.battery_pct, tag)
+    found.availability_reason_label = reason_label(found.availability_reason, tag)
     return found
 
 

@@ -82,7 +82,10 @@ async function loadStations() {
           Hub.el("h2", { text: c.name }),
           Hub.el("p", {
             class: "meta",
-            text: _("%(free)s of %(ports)s free", { free: c.summary.available || 0, ports: c.ports.length }),
+            // A charger that has reported no ports yet: no "0 of 0 free".
+            text: c.ports.length
+              ? _("%(free)s of %(ports)s free", { free: c.summary.available || 0, ports: c.ports.length })
+              : _("No port information yet"),
           }),
           Hub.el("ul", {}, c.ports.map((p) => portRow(c, p))),
         ))

@@ -41,8 +41,8 @@ const STATUS = {
   rated: pgettext("ticket status", "rated"),
 };
 const PRIORITY = {
-  normal: pgettext("priority", "normal"),
-  urgent: pgettext("priority", "urgent"),
+  normal: pgettext("priority", "Normal"),
+  urgent: pgettext("priority", "Urgent"),
 };
 const STREAM_KINDS = [
   "ticket.assigned", "ticket.unassigned", "ticket.escalated", "ticket.reminder",

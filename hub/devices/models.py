@@ -50,4 +50,6 @@ class DevicePublic(BaseModel):
     online_label: str | None = None
     battery_label: str | None = None
     availability_reason: str | None = None
+    # ``availability_reason`` in the reader's language (hub.devices.reasons).
+    availability_reason_label: str | None = None
     availability_changed_at: datetime | None = None

@@ -142,6 +142,9 @@ class TicketPublic(BaseModel):
     # ``status`` as a person reads it, in the reader's language (已派单 / Dispatched).
     status_label: str | None = None
     priority: str
+    priority_label: str | None = Field(
+        None, description="the priority in the reader's language (一般 / Normal)"
+    )
     source: TicketSource
     alert_id: int | None
     community_id: int | None

@@ -1,4 +1,5 @@
-"""Tickets as a reader reads them: the title and the category in their language.
+"""Tickets as a reader reads them: the title, the category and the priority in their
+language.
 
 A ticket made from words (an alarm's rule, a category's label) keeps its title in
 every language (``titles``); ``title`` is the community's language's, for machines
@@ -11,6 +12,7 @@ from collections.abc import Iterable
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.i18n.catalogs import pgettext
 from hub.policy.document import RulesDocument
 from hub.policy.service import rules_for
 from hub.tickets.models import TicketPublic
@@ -21,11 +23,22 @@ def title_in(titles: dict[str, str] | None, stored: str, language: str) -> str:
     return (titles or {}).get(language) or stored
 
 
+def priority_label(priority: str, language: str) -> str:
+    """A ticket's priority as a label, capitalised like its state's (Normal, Dispatched)."""
+    words = {
+        "normal": pgettext(language, "ticket priority", "Normal"),
+        "urgent": pgettext(language, "ticket priority", "Urgent"),
+    }
+    return words.get(priority, priority)
+
+
 async def for_reader(conn: AsyncConnection, found: Iterable[TicketPublic], language: str) -> None:
-    """Set each ticket's ``title`` and ``category_label`` in ``language`` (in place)."""
+    """Set each ticket's ``title``, ``category_label`` and ``priority_label`` in
+    ``language`` (in place)."""
     documents: dict[int | None, RulesDocument] = {}
     for ticket in found:
         ticket.title = title_in(ticket.titles, ticket.title, language)
+        ticket.priority_label = priority_label(ticket.priority, language)
         rules = documents.get(ticket.community_id)
         if rules is None:
             rules = documents[ticket.community_id] = await rules_for(conn, ticket.community_id)

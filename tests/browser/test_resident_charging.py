@@ -108,3 +108,19 @@ async def test_the_problem_report_form_checks_fields_and_files_a_ticket(
         await page.fill("#report-description", "The light stays red after plugging in.")
         await page.click("#report button[type=submit]")
         await expect(page.locator("#report-done")).to_contain_text("is registered")
+
+
+async def test_a_charger_that_reported_no_ports_says_so(
+    mosquitto: MosquittoProcess, tmp_path: Path, browser: Browser
+) -> None:
+    """Not "0 of 0 free" (共0个口，空闲0个): the pile has reported no ports yet."""
+    settings = stack_settings(tmp_path / "hub", mosquitto.host, mosquitto.port)
+    async with running_stack(settings) as stack:
+        english = await _charging_page(browser, stack.api_url, "resident.sun")
+        card = english.locator(f"[data-charger='{PILE}']")
+        await expect(card.locator(".meta")).to_have_text("No port information yet")
+        await expect(card.locator("li")).to_have_count(0)
+        chinese = await browser.new_page(viewport=PHONE, locale="zh-CN")
+        await log_in(chinese, stack.api_url, "resident.sun", via="/login", lands_on="/charging")
+        card = chinese.locator(f"[data-charger='{PILE}']")
+        await expect(card.locator(".meta")).to_have_text("暂无充电口信息")
