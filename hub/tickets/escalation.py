@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from device_adapters.model import Severity
 from hub.i18n.said import duration, keep, said_everywhere, say, words
 from hub.notifications.base import Notification, Recipients
-from hub.notifications.targets import ROLE_TARGETS, on_duty_users, reach
+from hub.notifications.targets import ROLE_TARGETS, Reach, on_duty_users, reach
 from hub.pages.text import N_
 from hub.policy.document import ASSIGNING_TARGETS, EscalationStep, RulesDocument, Target
 from hub.policy.service import rules_for
@@ -72,6 +72,22 @@ _TARGETS: dict[Target, str] = {
     Target.FAMILY: N_("the family"),
     Target.POLICE: N_("the police"),
 }
+
+
+def _told(people: Reach) -> list[list[object]]:
+    """Who was told, as the log keeps it: user numbers, roles in words, outside contacts
+    as they were written."""
+    told: list[list[object]] = []
+    if people.recipients.user_ids:
+        ids = ", ".join(map(str, people.recipients.user_ids))
+        told.append(keep(N_("told users %(ids)s"), ids=ids))
+    for target, role in ROLE_TARGETS.items():
+        if role in people.recipients.roles:
+            told.append(keep(N_("told %(who)s"), who=words(_TARGETS[target])))
+    for contact in people.contacts:
+        who = f"{contact.relation} {contact.name} ({contact.phone})"
+        told.append(keep(N_("told %(who)s"), who=who))
+    return told
 
 
 def _step_said(index: int, step: EscalationStep, message: str, **params: object) -> list[object]:
@@ -395,7 +411,7 @@ async def _first_time(
         said=[
             _step_said(index, step, N_("step %(n)s (%(who)s)")),
             why.kept(),
-            keep(N_("told %(people)s"), people=people.describe()),
+            *_told(people),
         ],
     )
     return _notification(

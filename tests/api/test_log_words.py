@@ -18,6 +18,8 @@ from tests.api.people import Actor, Users
 EN = {"Accept-Language": "en"}
 ZH = {"Accept-Language": "zh-CN"}
 HAN = re.compile(r"[\u4e00-\u9fff]")
+# The hub's English words, which a Chinese reader's notes must not show.
+ENGLISH = re.compile(r"\b(told|users?|step|community_staff|grid|alert|category|limit)\b")
 
 
 class _Clock:
@@ -65,6 +67,7 @@ async def test_the_hubs_own_log_entries_are_said_in_the_readers_language(
             # Every note is said in Chinese (user and grid numbers, names, stay as they are).
             assert entry["note_label"] != entry["note"], entry
             assert HAN.search(entry["note_label"]), entry
+            assert not ENGLISH.search(entry["note_label"]), entry
     by_action = {e["action"]: e["note_label"] for e in chinese}
     assert by_action["co_handler_added"].endswith("bring the spare key")
     assert "共同处置" in by_action["co_handler_added"]
