@@ -27,18 +27,19 @@ const WORDS = {
   close: { label: pgettext("action", "Close") },
   rate: { label: pgettext("action", "Rate"), prompt: _("How was the service?") },
 };
-// A ticket's status and priority as a person reads them, where the API gives no label.
+// A ticket's status and priority as a person reads them, where the API gives no label
+// (capitalised as the API's labels are: Dispatched, Normal).
 const STATUS = {
-  registered: pgettext("ticket status", "registered"),
-  dispatched: pgettext("ticket status", "dispatched"),
-  accepted: pgettext("ticket status", "accepted"),
-  returned: pgettext("ticket status", "returned"),
-  in_progress: pgettext("ticket status", "in progress"),
-  extension_requested: pgettext("ticket status", "extension requested"),
-  resolved: pgettext("ticket status", "resolved"),
-  verified: pgettext("ticket status", "verified"),
-  closed: pgettext("ticket status", "closed"),
-  rated: pgettext("ticket status", "rated"),
+  registered: pgettext("ticket status", "Registered"),
+  dispatched: pgettext("ticket status", "Dispatched"),
+  accepted: pgettext("ticket status", "Accepted"),
+  returned: pgettext("ticket status", "Returned"),
+  in_progress: pgettext("ticket status", "In progress"),
+  extension_requested: pgettext("ticket status", "Extension requested"),
+  resolved: pgettext("ticket status", "Resolved"),
+  verified: pgettext("ticket status", "Verified"),
+  closed: pgettext("ticket status", "Closed"),
+  rated: pgettext("ticket status", "Rated"),
 };
 const PRIORITY = {
   normal: pgettext("priority", "Normal"),
