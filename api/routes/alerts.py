@@ -17,7 +17,7 @@ from api.security import UserScope
 from hub.alerts import service
 from hub.alerts.models import AlertPublic
 from hub.alerts.service import get_alert, list_alerts
-from hub.pages.text import N_
+from hub.i18n.catalogs import N_
 from hub.schema.alerts import AlertStatus
 from hub.users.models import Role
 

@@ -31,7 +31,7 @@ from hub.dashboard.service import (
     community_zone,
     device_events,
 )
-from hub.pages.text import N_
+from hub.i18n.catalogs import N_
 from hub.users.models import Role, UserPublic
 
 router = APIRouter(tags=["dashboard"])

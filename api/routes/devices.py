@@ -19,7 +19,7 @@ from hub.access.scope import Scope
 from hub.devices.models import DevicePublic
 from hub.devices.service import DeviceFilters, get_device, list_devices
 from hub.devices.sources import move_device
-from hub.pages.text import N_
+from hub.i18n.catalogs import N_
 from hub.users.models import Role, UserPublic
 
 router = APIRouter(prefix="/api/v1/devices", tags=["devices"])

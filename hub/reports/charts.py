@@ -23,9 +23,8 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
-from hub.i18n.catalogs import gettext
+from hub.i18n.catalogs import N_, gettext
 from hub.i18n.locales import DEFAULT
-from hub.pages.text import N_
 
 # Okabe-Ito: distinguishable with the common kinds of colour blindness.
 PALETTE = (
