@@ -70,13 +70,9 @@ def _vitals(values: dict[str, Any], tag: str) -> Iterable[str | None]:
         yield pgettext(tag, "device state", "%(steps)s steps", steps=steps)
 
 
-def _worn(values: dict[str, Any], tag: str) -> str | None:
-    worn = values.get("worn")
-    if worn is False:
-        return pgettext(tag, "wristband", "Not worn")
-    if worn is True:
-        return pgettext(tag, "wristband", "Worn")
-    return None
+def _not_worn(values: dict[str, Any], tag: str) -> str | None:
+    # Worn is every reading's normal case, not news; off the wrist is.
+    return pgettext(tag, "wristband", "Not worn") if values.get("worn") is False else None
 
 
 def _lock_word(values: dict[str, Any], tag: str) -> str | None:
@@ -112,8 +108,7 @@ Facts = Iterable[str | None]
 def _wristband_state(
     state: dict[str, Any], tag: str, zone: ZoneInfo, now: datetime | None
 ) -> Facts:
-    if state.get("worn") is False:
-        yield _worn(state, tag)
+    yield _not_worn(state, tag)
     yield _battery(state, tag)
     yield from _vitals(state, tag)
     if (at := _when(state.get("position_at"), zone, tag, now)) is not None:
@@ -242,7 +237,7 @@ def _reason(code: object, tag: str) -> str | None:
 
 
 def _values_facts(values: dict[str, Any], tag: str) -> Facts:
-    yield _worn(values, tag)
+    yield _not_worn(values, tag)
     yield _lock_word(values, tag)
     door = _number(values.get("door"))
     if door is not None:
