@@ -71,7 +71,7 @@ async def devices(
         offset=offset,
         filters=filters,
     )
-    items = [labels.device(d, reader.language) for d in items]
+    items = [labels.device(d, reader.language, reader.zone) for d in items]
     return Page(items=items, total=total, limit=limit, offset=offset)
 
 
@@ -88,7 +88,7 @@ async def device(
             status.HTTP_404_NOT_FOUND,
             reader.text(N_("no device %(id)s visible to you"), id=repr(device_id)),
         )
-    return labels.device(found, reader.language)
+    return labels.device(found, reader.language, reader.zone)
 
 
 class GatewayBinding(BaseModel):
