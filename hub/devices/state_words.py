@@ -11,9 +11,9 @@ labels go next to them (``state_label``, ``values_label``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from device_adapters.model import DeviceFamily
@@ -21,7 +21,7 @@ from hub.chargers.words import port_label
 from hub.devices.health import LOW_BATTERY_PCT
 from hub.devices.state import AVAILABILITIES
 from hub.devices.words import low_battery_label
-from hub.i18n.catalogs import pgettext
+from hub.i18n.catalogs import NP_, Label, label, pgettext
 from hub.i18n.times import duration, local_time
 
 SEPARATOR = " · "
@@ -75,21 +75,25 @@ def _not_worn(values: dict[str, Any], tag: str) -> str | None:
     return pgettext(tag, "wristband", "Not worn") if values.get("worn") is False else None
 
 
+LOCK_WORDS: Final[Mapping[str, Label]] = {
+    "locked": NP_("lock", "Locked"),
+    "unlocked": NP_("lock", "Unlocked"),
+    "not_fully_locked": NP_("lock", "Not fully locked"),
+}
+
+
 def _lock_word(values: dict[str, Any], tag: str) -> str | None:
     # Zigbee2MQTT says lock_state (locked, unlocked, not_fully_locked) and state (LOCK,
     # UNLOCK); the lock folds lock.locked / lock.unlocked into lock_state too.
-    words = {
-        "locked": pgettext(tag, "lock", "Locked"),
-        "unlocked": pgettext(tag, "lock", "Unlocked"),
-        "not_fully_locked": pgettext(tag, "lock", "Not fully locked"),
-    }
     code = values.get("lock_state")
-    if isinstance(code, str) and code in words:
-        return words[code]
-    code = values.get("state")
-    if isinstance(code, str):
-        return words.get({"LOCK": "locked", "UNLOCK": "unlocked"}.get(code.upper(), ""))
-    return None
+    if not (isinstance(code, str) and code in LOCK_WORDS):
+        state = values.get("state")
+        code = (
+            {"LOCK": "locked", "UNLOCK": "unlocked"}.get(state.upper())
+            if isinstance(state, str)
+            else None
+        )
+    return label(LOCK_WORDS, code, tag) if isinstance(code, str) and code in LOCK_WORDS else None
 
 
 def _power(watts: object, tag: str) -> str | None:
@@ -205,35 +209,43 @@ def state_label(
 # ---- one event's values -----------------------------------------------------------------
 
 
+METHOD_WORDS: Final[Mapping[str, Label]] = {
+    "card": NP_("access method", "Card"),
+    "face": NP_("access method", "Face"),
+    "fingerprint": NP_("access method", "Fingerprint"),
+    "password": NP_("access method", "Password"),
+    "temporary_password": NP_("access method", "Temporary password"),
+    "key": NP_("access method", "Key"),
+    "app": NP_("access method", "Phone app"),
+    "remote": NP_("access method", "Remote"),
+    "exit_button": NP_("access method", "Exit button"),
+    "manual": NP_("access method", "By hand"),
+    "auto": NP_("access method", "Automatic"),
+    "one_touch": NP_("access method", "One touch"),
+}
+
+
 def _method(code: object, tag: str) -> str | None:
-    words = {
-        "card": pgettext(tag, "access method", "Card"),
-        "face": pgettext(tag, "access method", "Face"),
-        "fingerprint": pgettext(tag, "access method", "Fingerprint"),
-        "password": pgettext(tag, "access method", "Password"),
-        "temporary_password": pgettext(tag, "access method", "Temporary password"),
-        "key": pgettext(tag, "access method", "Key"),
-        "app": pgettext(tag, "access method", "Phone app"),
-        "remote": pgettext(tag, "access method", "Remote"),
-        "exit_button": pgettext(tag, "access method", "Exit button"),
-        "manual": pgettext(tag, "access method", "By hand"),
-        "auto": pgettext(tag, "access method", "Automatic"),
-        "one_touch": pgettext(tag, "access method", "One touch"),
-    }
-    return words.get(code) if isinstance(code, str) else None
+    return (
+        label(METHOD_WORDS, code, tag) if isinstance(code, str) and code in METHOD_WORDS else None
+    )
+
+
+REASON_WORDS: Final[Mapping[str, Label]] = {
+    "no_permission": NP_("refused because", "No permission"),
+    "invalid_card": NP_("refused because", "Invalid card"),
+    "face_not_verified": NP_("refused because", "Face not recognised"),
+    "wrong_finger": NP_("refused because", "Wrong fingerprint"),
+    "wrong_password": NP_("refused because", "Wrong password"),
+    "wrong_card": NP_("refused because", "Wrong card"),
+    "wrong_face": NP_("refused because", "Wrong face"),
+}
 
 
 def _reason(code: object, tag: str) -> str | None:
-    words = {
-        "no_permission": pgettext(tag, "refused because", "No permission"),
-        "invalid_card": pgettext(tag, "refused because", "Invalid card"),
-        "face_not_verified": pgettext(tag, "refused because", "Face not recognised"),
-        "wrong_finger": pgettext(tag, "refused because", "Wrong fingerprint"),
-        "wrong_password": pgettext(tag, "refused because", "Wrong password"),
-        "wrong_card": pgettext(tag, "refused because", "Wrong card"),
-        "wrong_face": pgettext(tag, "refused because", "Wrong face"),
-    }
-    return words.get(code) if isinstance(code, str) else None
+    return (
+        label(REASON_WORDS, code, tag) if isinstance(code, str) and code in REASON_WORDS else None
+    )
 
 
 def _values_facts(values: dict[str, Any], tag: str) -> Facts:
