@@ -1,22 +1,26 @@
 """Words for people next to the API's codes, in the reader's language.
 
-A device's reachability and battery, an alert's kind and severity, an event's kind:
-the answers keep their codes (``online``, ``kind``, ``severity``) for machines and gain
-``*_label`` fields for the pages (hub.devices.words has the words, hub.devices.reasons
-an availability reason's; an event kind's are
-hub.alerts.words'). Tickets have theirs
-in hub.tickets.words, charging ports in hub.chargers.words.
+A device's reachability, battery and state, an alert's kind and severity, an event's
+kind and values: the answers keep their codes (``online``, ``kind``, ``severity``,
+``state``, ``values``) for machines and gain ``*_label`` fields for the pages
+(hub.devices.words has the words, hub.devices.reasons an
+availability reason's; an event kind's are hub.alerts.words'; a device's
+state and an event's values are said by hub.devices.state_words, times in the
+community's zone). Tickets have theirs in hub.tickets.words, charging ports in
+hub.chargers.words.
 """
 
 from __future__ import annotations
 
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 from hub.alerts.models import AlertPublic
 from hub.alerts.words import what as kind_label
 from hub.dashboard.models import ActiveAlert, BuildingDevice, Dashboard, DeviceEvents
 from hub.devices.models import DevicePublic
 from hub.devices.reasons import reason_label
+from hub.devices.state_words import state_label, values_label
 from hub.devices.words import (
     battery_label,
     low_battery_label,
@@ -27,10 +31,11 @@ from hub.devices.words import (
 _Alert = TypeVar("_Alert", AlertPublic, ActiveAlert)
 
 
-def device(found: DevicePublic, tag: str) -> DevicePublic:
+def device(found: DevicePublic, tag: str, zone: ZoneInfo) -> DevicePublic:
     found.online_label = online_label(found.online, tag)
     found.battery_label = battery_label(found.battery_pct, tag)
     found.availability_reason_label = reason_label(found.availability_reason, tag)
+    found.state_label = state_label(found.family, found.state, tag, zone)
     return found
 
 
@@ -56,4 +61,5 @@ def dashboard(found: Dashboard, tag: str) -> Dashboard:
 def device_events(found: DeviceEvents, tag: str) -> DeviceEvents:
     for event in found.items:
         event.kind_label = kind_label(event.kind, tag)
+        event.values_label = values_label(event.values, tag)
     return found

@@ -14,7 +14,7 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.reader import Reader
-from hub.pages.text import N_
+from hub.i18n.catalogs import N_
 from hub.settings import LoginSettings
 from hub.storage.db import Database
 from hub.users.login_limits import (

@@ -15,7 +15,7 @@ from api.deps import Conn, Context
 from api.state import ApiContext
 from hub.access.scope import Scope, active_user_with_scope
 from hub.errors import Forbidden, NotAuthenticated
-from hub.pages.text import N_
+from hub.i18n.catalogs import N_
 from hub.settings import JwtSettings
 from hub.users.models import Role, UserPublic
 from hub.users.service import get_user

@@ -1,6 +1,6 @@
 """Extract the marked strings of both domains and merge them into every language's .po.
 
-``messages``: Python (``N_``, ``gettext``, ``ngettext``, ``pgettext`` and the
+``messages``: Python (``N_``, ``NP_``, ``gettext``, ``ngettext``, ``pgettext`` and the
 module-qualified ``i18n.*`` calls) and the server-rendered templates. ``pages``: the
 people's page templates and their scripts (``_``, ``ngettext``, ``pgettext`` in JS).
 English is the source language: its msgstr is filled from the msgid where empty, so
@@ -33,6 +33,7 @@ KEYWORDS = {
 # Python callers pass the language first: gettext(tag, message), pgettext(tag, ctx, msg).
 PY_KEYWORDS = {
     "N_": None,
+    "NP_": ((1, "c"), 2),
     "gettext": (2,),
     "ngettext": (2, 3),
     "pgettext": ((2, "c"), 3),
@@ -94,14 +95,25 @@ def update(domain: str, template: Catalog) -> None:
                 catalog = read_po(fp, locale=babel_name(tag), domain=domain)
         else:
             catalog = Catalog(locale=babel_name(tag), domain=domain, project="Community Hub")
+        created = catalog.creation_date
         catalog.update(template, no_fuzzy_matching=True)
+        # Keep the header's date and leave line numbers out: a re-extraction then
+        # changes a .po only where a message changed, and parallel work merges.
+        catalog.creation_date = created
         if tag == "en":
             for message in catalog:
                 if message.id and not _translated(message.string):
                     message.string = message.id
         catalog.obsolete.clear()
         with path.open("wb") as fp:
-            write_po(fp, catalog, width=100, sort_output=False, include_previous=False)
+            write_po(
+                fp,
+                catalog,
+                width=100,
+                sort_output=False,
+                include_previous=False,
+                include_lineno=False,
+            )
         untranslated = [m.id for m in catalog if m.id and not _translated(m.string)]
         print(
             f"{path.relative_to(ROOT)}: {len(catalog)} messages, {len(untranslated)} to translate"

@@ -17,7 +17,7 @@ from hub.alerts import service
 from hub.alerts.models import AlertPublic
 from hub.alerts.service import get_alert, list_alerts
 from hub.errors import Forbidden, InvalidInput
-from hub.pages.text import N_
+from hub.i18n.catalogs import N_
 from hub.schema.alerts import AlertStatus
 from hub.users.models import Role
 from hub.users.words import role_words

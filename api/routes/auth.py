@@ -25,8 +25,8 @@ from api.login_limit import Refusal, client_ip, login_limiter, refusal_detail
 from api.reader import CurrentReader, Reader, reader_for, visitor_reader
 from api.security import Authenticated, CurrentUser, create_access_token
 from hub.errors import NotAuthenticated
+from hub.i18n.catalogs import N_
 from hub.i18n.locales import check as check_locale
-from hub.pages.text import N_
 from hub.settings import JwtSettings
 from hub.users import refresh as refresh_tokens
 from hub.users.models import Role, UserPublic

@@ -21,7 +21,7 @@ from hub.commands import service
 from hub.commands.models import CommandCreate, CommandPublic
 from hub.devices.service import get_device
 from hub.errors import Forbidden, NotFound
-from hub.pages.text import N_
+from hub.i18n.catalogs import N_
 from hub.users.models import Role, UserPublic
 from hub.users.words import role_words
 

@@ -32,7 +32,7 @@ from hub.dashboard.service import (
     device_events,
 )
 from hub.errors import NotFound
-from hub.pages.text import N_
+from hub.i18n.catalogs import N_
 from hub.users.models import Role, UserPublic
 
 router = APIRouter(tags=["dashboard"])

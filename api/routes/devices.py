@@ -20,7 +20,7 @@ from hub.devices.models import DevicePublic
 from hub.devices.service import DeviceFilters, get_device, list_devices
 from hub.devices.sources import move_device
 from hub.errors import NotFound
-from hub.pages.text import N_
+from hub.i18n.catalogs import N_
 from hub.users.models import Role, UserPublic
 
 router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
@@ -72,7 +72,7 @@ async def devices(
         offset=offset,
         filters=filters,
     )
-    items = [labels.device(d, reader.language) for d in items]
+    items = [labels.device(d, reader.language, reader.zone) for d in items]
     return Page(items=items, total=total, limit=limit, offset=offset)
 
 
@@ -89,7 +89,7 @@ async def device(
             status.HTTP_404_NOT_FOUND,
             reader.text(N_("no device %(id)s visible to you"), id=repr(device_id)),
         )
-    return labels.device(found, reader.language)
+    return labels.device(found, reader.language, reader.zone)
 
 
 class GatewayBinding(BaseModel):

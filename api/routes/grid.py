@@ -14,7 +14,7 @@ from api.security import UserScope
 from hub.errors import NotFound
 from hub.grid import service
 from hub.grid.models import BuildingPublic, CommunityPublic, GridPublic, HouseholdPublic
-from hub.pages.text import N_
+from hub.i18n.catalogs import N_
 
 router = APIRouter(prefix="/api/v1", tags=["grid"])
 

@@ -16,9 +16,9 @@ from fastapi.security import OAuth2PasswordBearer
 from api.deps import Context
 from api.security import current_user
 from hub.errors import NotAuthenticated
+from hub.i18n.catalogs import N_
 from hub.notifications.live import LiveNotifier
 from hub.notifications.service import recipient_languages
-from hub.pages.text import N_
 
 router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
 

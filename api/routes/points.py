@@ -13,7 +13,7 @@ from api.reader import CurrentReader
 from api.security import CurrentUser, UserScope, require_roles
 from hub.access.scope import scope_for
 from hub.errors import Forbidden, NotFound
-from hub.pages.text import N_
+from hub.i18n.catalogs import N_
 from hub.points import service
 from hub.points.models import Leaderboard, PointsAccount
 from hub.users.models import Role, UserPublic

@@ -31,10 +31,10 @@ from api.deps import Conn, Context
 from api.reader import LANGUAGE_COOKIE, CurrentReader, Reader, VisitorReader, visitor_reader
 from api.security import UserScope, require_roles
 from api.state import ApiContext
+from hub.i18n.catalogs import N_
 from hub.i18n.locales import supported
 from hub.notifications import outbox
 from hub.pages import LanguageLink, language_links, render
-from hub.pages.text import N_
 from hub.policy.document import Category
 from hub.policy.service import rules_for
 from hub.tickets import intake

@@ -16,7 +16,7 @@ from api.deps import Conn, Context, Limit, Offset
 from api.pagination import Page
 from api.security import UserScope, require_roles
 from hub.errors import NotFound
-from hub.pages.text import N_
+from hub.i18n.catalogs import N_
 from hub.residents import service
 from hub.residents.models import (
     FamilyContactCreate,

@@ -17,7 +17,7 @@ from api.deps import Conn, Context
 from api.security import UserScope, require_roles
 from hub.access.scope import Scope
 from hub.errors import Forbidden, NotFound
-from hub.pages.text import N_
+from hub.i18n.catalogs import N_
 from hub.policy.document import RulesDocument
 from hub.policy.service import replace_rules, rules_for, stored_version
 from hub.schema.grid import communities

@@ -19,7 +19,7 @@ from hub.dashboard.service import community_zone
 from hub.devices.models import DevicePublic
 from hub.devices.service import get_device
 from hub.errors import Forbidden, InvalidInput, NotFound
-from hub.pages.text import N_
+from hub.i18n.catalogs import N_
 from hub.telemetry.charts import charts_for, draw_device_chart
 from hub.telemetry.history import Retention, choose_resolution, read_series
 from hub.telemetry.models import SCHEMA

@@ -15,8 +15,8 @@ from api.pagination import Page
 from api.reader import CurrentReader, Reader
 from api.security import CurrentUser, UserScope
 from api.state import ApiContext
+from hub.i18n.catalogs import N_
 from hub.notifications import outbox
-from hub.pages.text import N_
 from hub.residents.card import ResidentCard, resident_card
 from hub.tickets import handlers, intake, service
 from hub.tickets.models import (

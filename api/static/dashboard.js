@@ -47,17 +47,6 @@ function reachOf(online) {
   return [pgettext("device", "not reported"), "muted"];
 }
 
-function shortValue(value) {
-  const text = typeof value === "string" ? value : JSON.stringify(value);
-  return text.length > 60 ? text.slice(0, 57) + "…" : text;
-}
-
-function summarise(values) {
-  const entries = Object.entries(values || {});
-  if (!entries.length) return "—";
-  return entries.map(([k, v]) => `${k}: ${shortValue(v)}`).join(", ");
-}
-
 // An event kind the API gave no label for: its code, made readable.
 function kindLabel(kind) {
   return kind.replace(".", ": ").replaceAll("_", " ");
@@ -269,7 +258,8 @@ function historyRow(e) {
   return Hub.el("tr", { "data-kind": e.kind },
     Hub.el("td", {}, Hub.el("time", { datetime: e.received_at, text: Hub.time(e.received_at, { seconds: true }) })),
     Hub.el("td", {}, Hub.el("span", { class: `badge ${e.severity}`, text: e.kind_label || kindLabel(e.kind) })),
-    Hub.el("td", { class: "values", text: summarise(e.values) }));
+    // The hub words what the event said (known facts only); its codes stay in the API.
+    Hub.el("td", { class: "values", text: e.values_label || "—" }));
 }
 
 // The device's charts of the last 24 hours: which ones, the hub decides (by family, and
@@ -294,7 +284,7 @@ async function loadDevice() {
     ...fact(_("Reachable"), device.availability_reason ? `${reach} (${device.availability_reason})` : reach),
     ...fact(_("Battery"), device.battery_pct === null ? null : `${device.battery_pct}%`),
     ...fact(_("Last seen"), Hub.time(device.last_seen_at)),
-    ...fact(_("State"), device.state_label || summarise(device.state)),
+    ...fact(_("State"), device.state_label),
   );
   try {
     await loadTelemetry(device);

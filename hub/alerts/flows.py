@@ -24,13 +24,12 @@ from hub.alerts.service import open_or_attach_kind
 from hub.devices.models import DeviceContext
 from hub.grid.zones import community_zone
 from hub.i18n import times
-from hub.i18n.catalogs import gettext, pgettext
+from hub.i18n.catalogs import N_, gettext, pgettext
 from hub.i18n.locales import SUPPORTED
 from hub.i18n.said import every_language, keep
 from hub.i18n.said import words as said_words
 from hub.notifications.base import Notification, Recipients
 from hub.notifications.targets import reach
-from hub.pages.text import N_
 from hub.policy.document import Rule as AnyRule
 from hub.policy.document import RulesDocument
 from hub.policy.titles import DEFAULT_TITLE, DEFAULT_TITLES, NEVER_SEEN, fields_for, render

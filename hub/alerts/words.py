@@ -10,8 +10,7 @@ is shown as it is written, made readable.
 
 from __future__ import annotations
 
-from hub.i18n.catalogs import gettext
-from hub.pages.text import N_
+from hub.i18n.catalogs import N_, gettext
 
 KIND_WORDS: dict[str, str] = {
     # Any family.

@@ -29,8 +29,8 @@ from hub.chargers.models import Availability, Reservation, ReservationStatus
 from hub.chargers.service import effective_status, find_charger
 from hub.chargers.words import port_label, reservation_label
 from hub.errors import Conflict, Forbidden, NotFound
+from hub.i18n.catalogs import N_
 from hub.notifications.base import Notification
-from hub.pages.text import N_
 from hub.schema.chargers import charger_reservations
 from hub.schema.devices import devices
 from hub.schema.users import users

@@ -17,7 +17,7 @@ from device_adapters.model import (
 )
 from hub.commands.models import COMMAND_TARGETS, CommandCreate, CommandPublic
 from hub.errors import Conflict
-from hub.pages.text import N_
+from hub.i18n.catalogs import N_
 from hub.schema.commands import device_commands
 from hub.schema.devices import devices
 

@@ -133,6 +133,9 @@ class DeviceEventPublic(BaseModel):
     device_time: datetime | None = Field(description="when the device says it happened")
     received_at: datetime = Field(description="when the edge received it")
     values: dict[str, Any]
+    values_label: str | None = Field(
+        None, description="what values says, in the reader's language (known facts only)"
+    )
     alert_id: int | None
 
 

@@ -49,6 +49,8 @@ class DevicePublic(BaseModel):
     # Words for people next to the codes, in the reader's language (hub.devices.words).
     online_label: str | None = None
     battery_label: str | None = None
+    # The state in one line (hub.devices.state_words), times in the community's zone.
+    state_label: str | None = None
     availability_reason: str | None = None
     # ``availability_reason`` in the reader's language (hub.devices.reasons).
     availability_reason_label: str | None = None

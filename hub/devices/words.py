@@ -7,9 +7,12 @@ The API keeps its codes (``online``, ``severity``); these labels go next to them
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Final
+
 from device_adapters.model import Severity
 from hub.devices.health import LOW_BATTERY_PCT
-from hub.i18n.catalogs import pgettext
+from hub.i18n.catalogs import NP_, Label, label, pgettext
 
 
 def online_label(online: bool | None, tag: str) -> str:
@@ -32,13 +35,14 @@ def low_battery_label(tag: str) -> str:
     return pgettext(tag, "device", "Low battery")
 
 
+SEVERITY_WORDS: Final[Mapping[str, Label]] = {
+    Severity.CRITICAL: NP_("severity", "Critical"),
+    Severity.HIGH: NP_("severity", "High"),
+    Severity.MEDIUM: NP_("severity", "Medium"),
+    Severity.LOW: NP_("severity", "Low"),
+    Severity.INFORMATIONAL: NP_("severity", "Information"),
+}
+
+
 def severity_label(severity: Severity | str, tag: str) -> str:
-    S = Severity
-    words: dict[str, str] = {
-        S.CRITICAL: pgettext(tag, "severity", "Critical"),
-        S.HIGH: pgettext(tag, "severity", "High"),
-        S.MEDIUM: pgettext(tag, "severity", "Medium"),
-        S.LOW: pgettext(tag, "severity", "Low"),
-        S.INFORMATIONAL: pgettext(tag, "severity", "Information"),
-    }
-    return words.get(severity, str(severity))
+    return label(SEVERITY_WORDS, severity, tag)

@@ -26,7 +26,7 @@ from hub.duty.models import (
 from hub.errors import Conflict, Forbidden, InvalidInput, NotFound
 from hub.grid.service import grid_community
 from hub.grid.zones import community_zone
-from hub.pages.text import N_
+from hub.i18n.catalogs import N_
 from hub.schema.duty import duty_rota
 from hub.schema.grid import communities, grids
 from hub.schema.users import users

@@ -15,9 +15,10 @@ milliseconds. ``scripts/i18n`` extracts new strings and updates the files.
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
@@ -69,6 +70,31 @@ def ngettext(tag: str, singular: str, plural: str, n: int, /, **params: object) 
 def pgettext(tag: str, context: str, message: str, /, **params: object) -> str:
     text = str(translations(tag).pgettext(context, message))
     return text % params if params else text
+
+
+@cache
+def N_(message: str) -> str:  # the usual name of gettext's no-op marker
+    """Marks a string for the message catalog; it is translated where it is shown."""
+    return message
+
+
+class Label(NamedTuple):
+    """A message bound to its context, kept to be said later in a reader's language."""
+
+    context: str
+    message: str
+
+
+def NP_(context: str, message: str) -> Label:
+    """Marks a context-bound message for the catalog (extracted like ``pgettext``)."""
+    return Label(context, message)
+
+
+def label(table: Mapping[str, Label], code: str, tag: str) -> str:
+    """The words of ``code`` in ``tag``'s language from a table of marked labels; the
+    code itself when the table has none (a community's own code is shown as written)."""
+    found = table.get(code)
+    return str(code) if found is None else pgettext(tag, found.context, found.message)
 
 
 @cache

@@ -10,7 +10,7 @@ that same stylesheet inline.
 Autoescape is on: a value from the database cannot become markup. The words a
 person reads are in the templates, wrapped in ``_()`` (Jinja's i18n extension,
 with the message catalogs of hub.i18n), or, for the few made in Python, marked
-with :func:`hub.pages.text.N_` and translated where they are shown.
+with :func:`hub.i18n.catalogs.N_` and translated where they are shown.
 """
 
 from __future__ import annotations

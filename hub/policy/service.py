@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.errors import Conflict
-from hub.pages.text import N_
+from hub.i18n.catalogs import N_
 from hub.policy.document import STORED, RulesDocument
 from hub.schema.rules import community_rules
 

@@ -24,7 +24,7 @@ import unicodedata
 from collections.abc import Mapping
 from string import Formatter
 
-from hub.pages.text import N_
+from hub.i18n.catalogs import N_
 
 TITLE_MAX = 200  # the tickets.title column; alert summaries and notifications share it
 

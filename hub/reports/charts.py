@@ -15,6 +15,7 @@ the chart's accessible name is its title and, if given, its one-line summary.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,24 +24,26 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
-from hub.i18n.catalogs import gettext
+from hub.i18n.catalogs import N_, gettext
 from hub.i18n.locales import DEFAULT
-from hub.pages.text import N_
 
-# Okabe-Ito: distinguishable with the common kinds of colour blindness.
+# Okabe-Ito's and Tol's hues, distinguishable with the common kinds of colour blindness,
+# each at least 3:1 against the white page (WCAG 1.4.11: a bar must be seen, too).
 PALETTE = (
     "#0072B2",
-    "#E69F00",
-    "#009E73",
     "#D55E00",
-    "#CC79A7",
-    "#56B4E9",
-    "#8C6D1F",
+    "#009E73",
+    "#AA4499",
+    "#9C6B00",
+    "#332288",
+    "#882255",
     "#000000",
 )
-OTHER_COLOR = "#999999"
+OTHER_COLOR = "#767676"
 REFERENCE_COLOR = "#c62828"
 _FONT = 'font-family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif"'
+# A white line between stacked segments, so neighbours of like colours stay apart.
+_SEAM = ' stroke="#fff" stroke-width="1"'
 NOTHING_TO_SHOW = N_("nothing to show")
 OTHER_KINDS = N_("other (%(n)s kinds)")
 
@@ -55,6 +58,8 @@ class Frame:
     right: int
     top: int
     bottom: int
+    # The size of its text in viewBox units; the title is a little larger.
+    text: int = 12
 
     @property
     def plot_w(self) -> int:
@@ -69,11 +74,10 @@ class Frame:
         return self.top + self.plot_h
 
 
-# COMPACT is drawn small so that its text still reads on a phone (the SVG scales to the
-# screen, its text with it): the dashboard's and the reports' charts. WIDE is for a
-# chart only ever shown on a large screen.
-WIDE = Frame(640, 300, 44, 12, 28, 40)
-COMPACT = Frame(380, 240, 36, 8, 30, 30)
+# The SVG scales to the screen, its text with it. COMPACT is a phone's width (360 CSS
+# px) so that its 16-unit text reads at about 15 px there, large enough for older
+# eyes (app.css keeps it from growing past 28rem on a large screen).
+COMPACT = Frame(360, 280, 58, 10, 36, 36, text=16)
 
 
 @dataclass(frozen=True)
@@ -131,9 +135,9 @@ def nice_ticks(largest: float, target: int = 5) -> list[int]:
     return list(range(0, top + 1, step))
 
 
-def _text_width(text: str) -> float:
-    # A Chinese character is about twice as wide as a Latin letter at the same size.
-    return sum(12.0 if ord(c) >= 0x2E80 else 6.6 for c in text)
+def _text_width(text: str, size: float) -> float:
+    # A Chinese character is a square; a Latin letter or digit about half as wide.
+    return sum(size if ord(c) >= 0x2E80 else 0.56 * size for c in text)
 
 
 def _legend(
@@ -141,20 +145,22 @@ def _legend(
 ) -> tuple[list[str], float]:
     """Legend entries (name, colour, data-series key) in rows that wrap at the chart's
     width; returns (svg, height)."""
+    size, line = frame.text, frame.text + 8
+    swatch = round(size * 0.8)
     parts, x, row = [], float(frame.left), 0
     for name, color, key in names:
-        width = 18 + _text_width(name) + 16
+        width = swatch + 6 + _text_width(name, size) + size
         if x + width > frame.width - frame.right and x > frame.left:
             x, row = float(frame.left), row + 1
-        top = y + row * 18
+        top = y + row * line
         parts.append(
             f'<g class="legend-item" data-series="{_attr(key)}">'
-            f'<rect x="{x:.1f}" y="{top:.1f}" width="12" height="12" '
-            f'fill="{_attr(color)}"/><text x="{x + 17:.1f}" y="{top + 10.5:.1f}" '
-            f'font-size="12" fill="#333">{escape(name)}</text></g>'
+            f'<rect x="{x:.1f}" y="{top:.1f}" width="{swatch}" height="{swatch}" '
+            f'fill="{_attr(color)}"/><text x="{x + swatch + 5:.1f}" y="{top + swatch - 1:.1f}" '
+            f'font-size="{size}" fill="#333">{escape(name)}</text></g>'
         )
         x += width
-    return parts, (row + 1) * 18 if names else 0
+    return parts, (row + 1) * line if names else 0
 
 
 def _y_axis(ticks: list[int], frame: Frame, y_label: str) -> list[str]:
@@ -166,17 +172,18 @@ def _y_axis(ticks: list[int], frame: Frame, y_label: str) -> list[str]:
         out.append(
             f'<line x1="{frame.left}" y1="{y:.1f}" x2="{frame.width - frame.right}" y2="{y:.1f}" '
             f'stroke="{"#555" if tick == 0 else "#e3e3e3"}" stroke-width="1"/>'
-            f'<text x="{frame.left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end" '
+            f'<text x="{frame.left - 6}" y="{y + frame.text / 3:.1f}" font-size="{frame.text}" '
+            'text-anchor="end" '
             f'fill="#555">{tick}</text>'
         )
     out.append(
         f'<line x1="{frame.left}" y1="{frame.top}" x2="{frame.left}" y2="{frame.base}" '
         'stroke="#555" stroke-width="1"/>'
     )
-    mid = frame.top + frame.plot_h / 2
+    mid, x = frame.top + frame.plot_h / 2, frame.text
     out.append(
-        f'<text x="12" y="{mid:.1f}" font-size="11" fill="#555" '
-        f'text-anchor="middle" transform="rotate(-90 12 {mid:.1f})">{escape(y_label)}</text>'
+        f'<text x="{x}" y="{mid:.1f}" font-size="{frame.text}" fill="#555" '
+        f'text-anchor="middle" transform="rotate(-90 {x} {mid:.1f})">{escape(y_label)}</text>'
     )
     return out
 
@@ -185,7 +192,7 @@ def _nothing(frame: Frame, language: str) -> str:
     said = escape(gettext(language, NOTHING_TO_SHOW))
     return (
         f'<text x="{frame.left + frame.plot_w / 2:.1f}" y="{frame.top + frame.plot_h / 2:.1f}" '
-        f'font-size="13" text-anchor="middle" fill="#777">{said}</text>'
+        f'font-size="{frame.text + 1}" text-anchor="middle" fill="#595959">{said}</text>'
     )
 
 
@@ -198,18 +205,44 @@ def _svg(
     legend: Sequence[tuple[str, str, str]],
 ) -> Markup:
     items, legend_h = _legend(legend, frame, frame.height - 6)
-    height = frame.height + legend_h
+    size = frame.text + 2
+    lines = _wrap(title, size, frame.width - 16)
+    # A title of several lines moves the chart down by the lines it adds.
+    extra = (len(lines) - 1) * (size + 4)
+    height = frame.height + legend_h + extra
     name = f"{title}. {summary}" if summary else title
     id_attr = f' id="{_attr(element_id)}"' if element_id else ""
     desc = f"<desc>{escape(summary)}</desc>" if summary else ""
+    heading = "".join(
+        f'<text class="chart-title" x="8" y="{frame.text + 5 + k * (size + 4)}" '
+        f'font-size="{size}" font-weight="600" fill="#222">{escape(line)}</text>'
+        for k, line in enumerate(lines)
+    )
     return Markup(
         f'<svg{id_attr} class="chart" xmlns="http://www.w3.org/2000/svg" '
         f'viewBox="0 0 {frame.width} {height:.0f}" width="100%" role="img" '
         f'aria-label="{_attr(name)}" {_FONT}>'
-        f"<title>{escape(title)}</title>{desc}"
-        f'<text x="{frame.left}" y="17" font-size="14" font-weight="600" fill="#222">'
-        f"{escape(title)}</text>" + "".join(body) + "".join(items) + "</svg>"
+        f"<title>{escape(title)}</title>{desc}{heading}"
+        f'<g transform="translate(0 {extra})">' + "".join(body) + "".join(items) + "</g></svg>"
     )
+
+
+def _wrap(text: str, size: float, width: float) -> list[str]:
+    """Lines of at most ``width``: broken at spaces, or anywhere in Chinese (which has none)."""
+    lines: list[str] = []
+    line = ""
+    for piece in _pieces(text):
+        if line and _text_width((line + piece).rstrip(), size) > width:
+            lines.append(line.rstrip())
+            line = piece.lstrip()
+        else:
+            line += piece
+    return [*lines, line.rstrip()] if line.strip() or not lines else lines
+
+
+def _pieces(text: str) -> list[str]:
+    # A word with its following space, or one CJK character (each may end a line).
+    return re.findall(r"[\u2e80-\uffff]|[^\s\u2e80-\uffff]+\s*|\s+", text)
 
 
 def bar_chart(
@@ -224,7 +257,7 @@ def bar_chart(
     summary: str | None = None,
     reference: Reference | None = None,
     element_id: str | None = None,
-    frame: Frame = WIDE,
+    frame: Frame = COMPACT,
     language: str = DEFAULT,
 ) -> Markup:
     """A vertical bar chart: stacked (one column per category) or grouped (side by side).
@@ -249,7 +282,10 @@ def bar_chart(
         return frame.base - frame.plot_h * value / top
 
     out = _y_axis(ticks, frame, y_label)
-    every = max(label_every, 1)
+    # Every label that fits: as many are skipped as the widest needs room (a phone's
+    # week of "12月7日" labels at readable size would run into each other).
+    widest = max((_text_width(c, frame.text) for c in categories), default=0)
+    every = max(label_every, 1, math.ceil((widest + frame.text / 2) / max(slot, 1)))
     for i, category in enumerate(categories):
         x0 = frame.left + slot * i + (slot - column) / 2
         stack: float = 0
@@ -270,13 +306,15 @@ def bar_chart(
                 f'<rect class="bar" data-series="{_attr(s.key or s.name)}" '
                 f'data-category="{_attr(category)}" data-value="{value}" '
                 f'x="{x:.1f}" y="{y_top:.1f}" width="{width:.1f}" '
-                f'height="{max(y_bottom - y_top, 0.5):.1f}" fill="{_attr(s.color)}">'
+                f'height="{max(y_bottom - y_top, 0.5):.1f}" fill="{_attr(s.color)}"'
+                f"{_SEAM if stacked else ''}>"
                 f"<title>{escape(tip)}</title></rect>"
             )
         if ((n - 1 - i) if label_from_end else i) % every == 0:
             out.append(
-                f'<text x="{frame.left + slot * (i + 0.5):.1f}" y="{frame.base + 16}" '
-                f'font-size="11" text-anchor="middle" fill="#333">{escape(category)}</text>'
+                f'<text x="{frame.left + slot * (i + 0.5):.1f}" y="{frame.base + frame.text + 4}" '
+                f'font-size="{frame.text}" text-anchor="middle" fill="#333">'
+                f"{escape(category)}</text>"
             )
     if reference is not None and reference.value > 0:
         y = y_of(reference.value)
@@ -285,7 +323,7 @@ def bar_chart(
             f'<g class="reference" data-value="{reference.value}">'
             f'<line x1="{frame.left}" y1="{y:.1f}" x2="{right}" y2="{y:.1f}" '
             f'stroke="{REFERENCE_COLOR}" stroke-width="1.5" stroke-dasharray="5 4"/>'
-            f'<text x="{right}" y="{y - 4:.1f}" font-size="11" text-anchor="end" '
+            f'<text x="{right}" y="{y - 4:.1f}" font-size="{frame.text}" text-anchor="end" '
             f'fill="{REFERENCE_COLOR}">{escape(reference.label)}</text>'
             f"<title>{escape(reference.label)}</title></g>"
         )
@@ -326,7 +364,8 @@ def line_chart(
     mid = datetime.fromtimestamp(t0 + span / 2, tz)
     for at, anchor in ((since, "start"), (mid, "middle"), (until, "end")):
         out.append(
-            f'<text x="{x_of(at):.1f}" y="{frame.base + 15}" font-size="11" fill="#333" '
+            f'<text x="{x_of(at):.1f}" y="{frame.base + frame.text + 4}" '
+            f'font-size="{frame.text}" fill="#333" '
             f'text-anchor="{anchor}">{at.astimezone(tz).strftime("%H:%M")}</text>'
         )
     for s in series:

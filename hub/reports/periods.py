@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from hub.i18n.catalogs import N_
 from hub.i18n.said import say
-from hub.pages.text import N_
 
 
 class BadReportInput(ValueError):

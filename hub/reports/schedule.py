@@ -16,11 +16,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.i18n.catalogs import N_
 from hub.i18n.locales import choose
 from hub.i18n.said import every_language
 from hub.i18n.times import local_date
 from hub.notifications.base import Notification, Recipients
-from hub.pages.text import N_
 from hub.reports.periods import week_label, zone
 from hub.schema.grid import communities
 from hub.timers import service as timers

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.errors import NotFound
-from hub.pages.text import N_
+from hub.i18n.catalogs import N_
 from hub.reports import data
 from hub.reports.bulletin import weekly_bulletin
 from hub.reports.digest import daily_digest

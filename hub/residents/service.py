@@ -15,11 +15,10 @@ from hub.access.visibility import visible_residents
 from hub.devices.models import DeviceContext
 from hub.errors import Forbidden, InvalidInput, NotFound
 from hub.grid.service import HOUSEHOLD_PLACE, household_community
-from hub.i18n.catalogs import gettext
+from hub.i18n.catalogs import N_, gettext
 from hub.i18n.formats import address
 from hub.i18n.locales import DEFAULT, SUPPORTED, supported
 from hub.i18n.said import words
-from hub.pages.text import N_
 from hub.residents.models import (
     ActivityPublic,
     FamilyContactCreate,

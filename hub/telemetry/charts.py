@@ -15,9 +15,8 @@ from zoneinfo import ZoneInfo
 from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.i18n.catalogs import gettext, ngettext
+from hub.i18n.catalogs import N_, gettext, ngettext
 from hub.i18n.locales import DEFAULT
-from hub.pages.text import N_
 from hub.reports.charts import COMPACT, LineSeries, color_for, line_chart
 from hub.telemetry.history import read_series
 

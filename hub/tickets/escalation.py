@@ -23,10 +23,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from device_adapters.model import Severity
+from hub.i18n.catalogs import N_
 from hub.i18n.said import duration, keep, said_everywhere, say, words
 from hub.notifications.base import Notification, Recipients
 from hub.notifications.targets import ROLE_TARGETS, Reach, on_duty_users, reach
-from hub.pages.text import N_
 from hub.policy.document import ASSIGNING_TARGETS, EscalationStep, RulesDocument, Target
 from hub.policy.service import rules_for
 from hub.schema.alerts import AlertStatus, alerts

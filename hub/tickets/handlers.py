@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from device_adapters.model import Severity
 from hub.access.scope import Scope
+from hub.i18n.catalogs import N_
 from hub.i18n.said import Words, every_language, keep, words
 from hub.notifications.base import Notification, Recipients
-from hub.pages.text import N_
 from hub.schema.tickets import ticket_handlers, tickets
 from hub.tickets.models import FINISHED, TicketLevel, TicketPublic
 from hub.tickets.service import (

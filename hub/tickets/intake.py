@@ -24,9 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from device_adapters.model import Severity
 from hub.access.scope import PROPERTY_TICKET_CATEGORIES, Scope, sees_care
-from hub.i18n.catalogs import gettext
+from hub.i18n.catalogs import N_, gettext
 from hub.i18n.locales import DEFAULT, SUPPORTED, supported
-from hub.pages.text import N_
 from hub.policy.document import Category, RulesDocument
 from hub.policy.service import rules_for
 from hub.policy.titles import clip

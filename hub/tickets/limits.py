@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from device_adapters.model import Severity
+from hub.i18n.catalogs import N_
 from hub.i18n.said import duration, every_language, keep
 from hub.notifications.base import Notification, Recipients
-from hub.pages.text import N_
 from hub.policy.document import Category
 from hub.schema.grid import grids
 from hub.schema.tickets import tickets

@@ -16,7 +16,7 @@ from pydantic import (
     field_validator,
 )
 
-from hub.pages.text import N_
+from hub.i18n.catalogs import N_
 
 
 class TicketStatus(StrEnum):

@@ -14,10 +14,10 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from device_adapters.model import Severity
+from hub.i18n.catalogs import N_
 from hub.i18n.said import every_language, keep, words, written
 from hub.notifications.base import Notification, Recipients
 from hub.notifications.targets import on_duty_users
-from hub.pages.text import N_
 from hub.policy.document import Category, Handler, RulesDocument, Target
 from hub.schema.tickets import tickets
 from hub.tickets import escalation, limits

@@ -14,8 +14,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from hub.access.scope import Scope
 from hub.access.visibility import visible_tickets
 from hub.errors import Conflict, Forbidden, InvalidInput, NotFound
+from hub.i18n.catalogs import N_
 from hub.i18n.said import keep
-from hub.pages.text import N_
 from hub.points import service as points
 from hub.points.models import Award
 from hub.policy.service import rules_for

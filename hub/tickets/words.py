@@ -8,49 +8,52 @@ literal strings so that scripts/i18n finds every one (context: "ticket status" a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Final
 from zoneinfo import ZoneInfo
 
-from hub.i18n.catalogs import pgettext
+from hub.i18n.catalogs import NP_, Label, label
 from hub.i18n.said import say_kept
 from hub.tickets.models import ActionOffer, TicketAction, TicketPublic, TicketStatus
+
+STATUS_WORDS: Final[Mapping[str, Label]] = {
+    TicketStatus.REGISTERED: NP_("ticket status", "Registered"),
+    TicketStatus.DISPATCHED: NP_("ticket status", "Dispatched"),
+    TicketStatus.ACCEPTED: NP_("ticket status", "Accepted"),
+    TicketStatus.RETURNED: NP_("ticket status", "Returned"),
+    TicketStatus.IN_PROGRESS: NP_("ticket status", "In progress"),
+    TicketStatus.EXTENSION_REQUESTED: NP_("ticket status", "Extension requested"),
+    TicketStatus.RESOLVED: NP_("ticket status", "Resolved"),
+    TicketStatus.VERIFIED: NP_("ticket status", "Verified"),
+    TicketStatus.CLOSED: NP_("ticket status", "Closed"),
+    TicketStatus.RATED: NP_("ticket status", "Rated"),
+}
 
 
 def status_label(status: TicketStatus | str, tag: str) -> str:
     """A ticket state as a person reads it (已派单 / dispatched)."""
-    S = TicketStatus
-    words: dict[str, str] = {
-        S.REGISTERED: pgettext(tag, "ticket status", "Registered"),
-        S.DISPATCHED: pgettext(tag, "ticket status", "Dispatched"),
-        S.ACCEPTED: pgettext(tag, "ticket status", "Accepted"),
-        S.RETURNED: pgettext(tag, "ticket status", "Returned"),
-        S.IN_PROGRESS: pgettext(tag, "ticket status", "In progress"),
-        S.EXTENSION_REQUESTED: pgettext(tag, "ticket status", "Extension requested"),
-        S.RESOLVED: pgettext(tag, "ticket status", "Resolved"),
-        S.VERIFIED: pgettext(tag, "ticket status", "Verified"),
-        S.CLOSED: pgettext(tag, "ticket status", "Closed"),
-        S.RATED: pgettext(tag, "ticket status", "Rated"),
-    }
-    return words.get(status, str(status))
+    return label(STATUS_WORDS, status, tag)
+
+
+ACTION_WORDS: Final[Mapping[str, Label]] = {
+    TicketAction.DISPATCH: NP_("ticket action", "Dispatch"),
+    TicketAction.ACCEPT: NP_("ticket action", "Accept"),
+    TicketAction.RETURN: NP_("ticket action", "Return"),
+    TicketAction.START: NP_("ticket action", "Verify on site"),
+    TicketAction.REQUEST_EXTENSION: NP_("ticket action", "Request an extension"),
+    TicketAction.GRANT_EXTENSION: NP_("ticket action", "Grant the extension"),
+    TicketAction.REFUSE_EXTENSION: NP_("ticket action", "Refuse the extension"),
+    TicketAction.RESOLVE: NP_("ticket action", "Resolve"),
+    TicketAction.VERIFY: NP_("ticket action", "Check"),
+    TicketAction.REOPEN: NP_("ticket action", "Send back"),
+    TicketAction.CLOSE: NP_("ticket action", "Close"),
+    TicketAction.RATE: NP_("ticket action", "Rate"),
+}
 
 
 def action_label(action: TicketAction | str, tag: str) -> str:
     """A workflow action as the button a person presses says it (派单 / Dispatch)."""
-    A = TicketAction
-    words: dict[str, str] = {
-        A.DISPATCH: pgettext(tag, "ticket action", "Dispatch"),
-        A.ACCEPT: pgettext(tag, "ticket action", "Accept"),
-        A.RETURN: pgettext(tag, "ticket action", "Return"),
-        A.START: pgettext(tag, "ticket action", "Verify on site"),
-        A.REQUEST_EXTENSION: pgettext(tag, "ticket action", "Request an extension"),
-        A.GRANT_EXTENSION: pgettext(tag, "ticket action", "Grant the extension"),
-        A.REFUSE_EXTENSION: pgettext(tag, "ticket action", "Refuse the extension"),
-        A.RESOLVE: pgettext(tag, "ticket action", "Resolve"),
-        A.VERIFY: pgettext(tag, "ticket action", "Check"),
-        A.REOPEN: pgettext(tag, "ticket action", "Send back"),
-        A.CLOSE: pgettext(tag, "ticket action", "Close"),
-        A.RATE: pgettext(tag, "ticket action", "Rate"),
-    }
-    return words.get(action, str(action))
+    return label(ACTION_WORDS, action, tag)
 
 
 def labelled(ticket: TicketPublic, tag: str, zone: ZoneInfo | None = None) -> TicketPublic:

@@ -19,8 +19,7 @@ from enum import StrEnum
 from functools import partial
 
 from hub.errors import Conflict
-from hub.i18n.catalogs import pgettext
-from hub.pages.text import N_
+from hub.i18n.catalogs import N_, pgettext
 from hub.tickets import words
 from hub.tickets.models import TEXT_MAX, ActionInput, ActionOffer, InputKind
 from hub.tickets.models import TicketAction as Act

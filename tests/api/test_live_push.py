@@ -20,6 +20,7 @@ from api.state import ApiContext
 from community_hub_tools.broker.mosquitto import free_port
 from community_hub_tools.demo.seed import DEMO_PASSWORD
 from device_adapters.model import Severity
+from hub.i18n.catalogs import N_
 from hub.i18n.said import duration
 from hub.ingest.flows import Parsed, store_parsed
 from hub.notifications import (
@@ -30,7 +31,6 @@ from hub.notifications import (
     Recipients,
 )
 from hub.notifications.service import recipient_languages
-from hub.pages.text import N_
 from hub.schema.grid import communities
 from hub.schema.users import users
 from hub.settings import Settings

@@ -12,13 +12,15 @@ import asyncio
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, ViewportSize, expect
+from playwright.async_api import Browser, Page, ViewportSize, expect
 
 from community_hub_tools.sim.watch import SimulatedWatch, send_once
 from tests.browser.conftest import log_in
+from tests.browser.test_languages import local_time
 from tests.support.brokers import MosquittoProcess
 from tests.support.hubdata import volunteer_on_duty_for
 from tests.support.stack import Stack, poll, running_stack, stack_settings
@@ -30,6 +32,8 @@ WU = "8800000301"  # Wu Meifang's wristband, Building 3, grid 2
 WRISTBAND = f"watch:{SUN}"
 PHONE: ViewportSize = {"width": 390, "height": 844}
 DESK: ViewportSize = {"width": 1280, "height": 900}
+# What a machine reads and a person must not: an ISO stamp, a raw key.
+MACHINE_TEXT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d|\d\d:\d\d:\d\d[Z+]|_[a-z]")
 
 
 async def _sos_handled_and_closed(stack: Stack) -> None:
@@ -143,6 +147,8 @@ async def test_staff_see_buildings_alerts_charts_and_a_devices_history(
         # The alarm frame carries a position fix too: an SOS and a position, at one instant.
         await expect(page.locator("#history tr[data-kind='wristband.sos']")).to_have_count(1)
         await expect(page.locator("#history tr[data-kind='wristband.heartbeat']")).to_have_count(1)
+        state = await _wristband_state(stack)
+        await _state_in_words(page, state, "en")
         await page.screenshot(path=str(artifacts / "dashboard-device.png"), full_page=True)
 
         # A fall in Building 3 shows up at the next refresh, without a reload.
@@ -171,6 +177,51 @@ async def test_staff_see_buildings_alerts_charts_and_a_devices_history(
         await page.set_viewport_size(DESK)
         await page.screenshot(path=str(artifacts / "dashboard-wide.png"), full_page=True)
         assert errors == []
+
+        # In Chinese, from a browser in New York: the state in words, Shanghai's time.
+        context = await browser.new_context(
+            viewport=PHONE, locale="zh-CN", timezone_id="America/New_York"
+        )
+        chinese = await context.new_page()
+        chinese.on("pageerror", lambda error: errors.append(str(error)))
+        await log_in(chinese, stack.api_url, "staff", via="/dashboard", lands_on="/dashboard")
+        building = chinese.locator("article.building").filter(has_text="Building 1")
+        await building.locator("h3 button").click()
+        await chinese.locator(f"#devices li[data-device-id='{WRISTBAND}'] button").click()
+        await expect(chinese.locator("#device-detail")).to_be_visible()
+        await _state_in_words(chinese, await _wristband_state(stack), "zh-CN")
+        await chinese.screenshot(path=str(artifacts / "dashboard-device-zh.png"), full_page=True)
+        await context.close()
+        assert errors == []
+
+
+async def _wristband_state(stack: Stack) -> dict[str, Any]:
+    async with httpx.AsyncClient(timeout=10) as client:
+        staff = await stack.login(client, "staff")
+        found = await client.get(f"{stack.api_url}/api/v1/devices/{WRISTBAND}", headers=staff)
+    assert found.status_code == 200, found.text
+    state = found.json()["state"]
+    assert isinstance(state, dict)
+    return state
+
+
+async def _state_in_words(page: Page, state: dict[str, Any], language: str) -> None:
+    """The detail's state and history say facts in words, times in Shanghai's zone: no
+    raw key (battery_pct), no ISO stamp."""
+    shown = page.locator("#device-facts dd").nth(4)  # Device, Reachable, Battery, Last seen
+    zh = language == "zh-CN"
+    battery = "电量" if zh else "Battery"
+    await expect(shown).to_contain_text(f"{battery} {state['battery_pct']}%")
+    if "position_at" in state:
+        at = datetime.fromisoformat(state["position_at"])
+        when = local_time(at, language, datetime.now(UTC))
+        position = "位置更新于" if zh else "Position updated"
+        await expect(shown).to_contain_text(f"{position} {when}")
+    text = await shown.text_content() or ""
+    assert not MACHINE_TEXT.search(text), text
+    await expect(page.locator("#history td.values").first).to_be_visible()
+    for cell in await page.locator("#history td.values").all_text_contents():
+        assert not MACHINE_TEXT.search(cell), cell
 
 
 async def test_a_volunteer_is_told_the_dashboard_is_not_for_them(
