@@ -281,7 +281,7 @@ async function loadDevice() {
   const reach = reachOf(device.online)[0];
   $("device-facts").replaceChildren(
     ...fact(_("Device"), `${device.id} (${FAMILY[device.family] || device.family}, ${device.protocol})`),
-    ...fact(_("Reachable"), device.availability_reason ? `${reach} (${device.availability_reason})` : reach),
+    ...fact(_("Reachable"), device.availability_reason ? `${reach} (${device.availability_reason_label || device.availability_reason})` : reach),
     ...fact(_("Battery"), device.battery_pct === null ? null : `${device.battery_pct}%`),
     ...fact(_("Last seen"), Hub.time(device.last_seen_at)),
     ...fact(_("State"), device.state_label),

@@ -8,21 +8,21 @@ know (a newer edge's) is shown as it is.
 
 from __future__ import annotations
 
-from hub.i18n.catalogs import pgettext
+from collections.abc import Mapping
+from typing import Final
+
+from hub.i18n.catalogs import NP_, Label, label
+
+REASON_WORDS: Final[Mapping[str, Label]] = {
+    "connected": NP_("availability reason", "connected"),
+    "disconnected": NP_("availability reason", "disconnected"),
+    "heartbeat_timeout": NP_("availability reason", "no heartbeat in time"),
+    "bridge_online": NP_("availability reason", "online, as the Zigbee bridge says"),
+    "bridge_offline": NP_("availability reason", "offline, as the Zigbee bridge says"),
+    "reported": NP_("availability reason", "heard from"),
+}
 
 
 def reason_label(reason: str | None, tag: str) -> str | None:
     """``heartbeat_timeout`` → 心跳超时 / no heartbeat in time; None when none was given."""
-    if reason is None:
-        return None
-    words = {
-        "connected": pgettext(tag, "availability reason", "connected"),
-        "disconnected": pgettext(tag, "availability reason", "disconnected"),
-        "heartbeat_timeout": pgettext(tag, "availability reason", "no heartbeat in time"),
-        "bridge_online": pgettext(tag, "availability reason", "online, as the Zigbee bridge says"),
-        "bridge_offline": pgettext(
-            tag, "availability reason", "offline, as the Zigbee bridge says"
-        ),
-        "reported": pgettext(tag, "availability reason", "heard from"),
-    }
-    return words.get(reason, reason)
+    return None if reason is None else label(REASON_WORDS, reason, tag)

@@ -8,11 +8,12 @@ and for tickets made before titles were kept per language, which are shown as st
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.i18n.catalogs import pgettext
+from hub.i18n.catalogs import NP_, Label, label
 from hub.policy.document import RulesDocument
 from hub.policy.service import rules_for
 from hub.tickets.models import TicketPublic
@@ -23,13 +24,15 @@ def title_in(titles: dict[str, str] | None, stored: str, language: str) -> str:
     return (titles or {}).get(language) or stored
 
 
+PRIORITY_WORDS: Final[Mapping[str, Label]] = {
+    "normal": NP_("ticket priority", "Normal"),
+    "urgent": NP_("ticket priority", "Urgent"),
+}
+
+
 def priority_label(priority: str, language: str) -> str:
     """A ticket's priority as a label, capitalised like its state's (Normal, Dispatched)."""
-    words = {
-        "normal": pgettext(language, "ticket priority", "Normal"),
-        "urgent": pgettext(language, "ticket priority", "Urgent"),
-    }
-    return words.get(priority, priority)
+    return label(PRIORITY_WORDS, priority, language)
 
 
 async def for_reader(conn: AsyncConnection, found: Iterable[TicketPublic], language: str) -> None:

@@ -219,6 +219,10 @@ async def _state_in_words(page: Page, state: dict[str, Any], language: str) -> N
         await expect(shown).to_contain_text(f"{position} {when}")
     text = await shown.text_content() or ""
     assert not MACHINE_TEXT.search(text), text
+    # Why it is reachable is said in words too (心跳超时 ...), never the edge's code.
+    reach = await page.locator("#device-facts dd").nth(1).text_content() or ""
+    if zh:
+        assert not re.search(r"[a-z_]{4,}", reach), reach
     await expect(page.locator("#history td.values").first).to_be_visible()
     for cell in await page.locator("#history td.values").all_text_contents():
         assert not MACHINE_TEXT.search(cell), cell
