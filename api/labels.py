@@ -27,6 +27,7 @@ from hub.devices.words import (
     online_label,
     severity_label,
 )
+from hub.i18n.times import zone_name
 
 _Alert = TypeVar("_Alert", AlertPublic, ActiveAlert)
 
@@ -55,6 +56,7 @@ def dashboard(found: Dashboard, tag: str) -> Dashboard:
     for active in found.active_alerts:
         alert(active, tag)
     found.alert_kind_labels = {kind: kind_label(kind, tag) for kind in found.alert_kinds}
+    found.timezone_label = zone_name(ZoneInfo(found.timezone), tag)
     return found
 
 

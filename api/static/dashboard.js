@@ -191,7 +191,7 @@ function renderAlerts(data) {
 async function renderCharts(data) {
   $("days-note").textContent = _(
     "%(first)s to %(last)s (today, so far); days run midnight to midnight, %(zone)s.",
-    { first: dayOf(data.first_day), last: dayOf(data.last_day), zone: data.timezone },
+    { first: dayOf(data.first_day), last: dayOf(data.last_day), zone: data.timezone_label || data.timezone },
   );
   const community = data.community_id === null ? "" : `?community_id=${data.community_id}`;
   const [alerts, close] = await Promise.all(

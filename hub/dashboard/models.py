@@ -91,6 +91,9 @@ class Dashboard(BaseModel):
     generated_at: datetime
     community_id: int | None = Field(description="None: an admin's view of every community")
     timezone: str = Field(description="the time zone the days are counted in")
+    timezone_label: str | None = Field(
+        default=None, description="that zone as the reader names it (北京时间)"
+    )
     first_day: date
     last_day: date = Field(description="today, so far")
     buildings: list[BuildingHealth]

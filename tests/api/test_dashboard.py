@@ -279,6 +279,7 @@ async def test_staff_see_exact_counts_of_their_community(
     body = await _dashboard(client, await login("staff"))
     assert body["community_id"] == known["community"]
     assert body["timezone"] == "Asia/Shanghai"
+    assert body["timezone_label"] == "北京时间"  # as a reader names it, in their language
     assert [b["name"] for b in body["buildings"]] == [f"Building {n}" for n in (1, 2, 3, 4)]
     assert _building(body, "Building 1") == {
         "devices": 4,
@@ -464,6 +465,7 @@ async def test_an_admin_sees_one_community_or_all(
     headers = await login("admin")
     everything = await _dashboard(client, headers)
     assert everything["community_id"] is None and everything["timezone"] == "UTC"
+    assert everything["timezone_label"] == "UTC"
     assert len(everything["buildings"]) == 5
     assert everything["active_alerts_total"] == 5  # the forced gate elsewhere too
     assert everything["tickets_by_limit"]["open"] == 8
