@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from api.reader import request_reader
 from hub.errors import Conflict, Forbidden, HubError, InvalidInput, NotAuthenticated, NotFound
+from hub.i18n.catalogs import N_
 
 # The largest id a database row can have (a signed 64-bit integer).
 MAX_ID = 2**63 - 1
@@ -111,10 +112,11 @@ def complete_error_responses(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
     @app.exception_handler(OverflowError)
-    async def number_out_of_range(_request: Request, exc: OverflowError) -> JSONResponse:
+    async def number_out_of_range(request: Request, _exc: OverflowError) -> JSONResponse:
         # A number no row can have (the database's integers are 64-bit): bad input, not a crash.
         # Shaped like FastAPI's own validation errors, so clients read both alike.
-        problem = {"loc": ["request"], "msg": f"a number is out of range: {exc}", "type": "range"}
+        why = request_reader(request).text(N_("a number in the request is out of range"))
+        problem = {"loc": ["request"], "msg": why, "type": "range"}
         return JSONResponse(
             {"detail": [problem]}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
         )

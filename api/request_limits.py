@@ -24,6 +24,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.reader import Reader, request_reader
+from hub.i18n.catalogs import N_
+
 # Most validation problems one 422 lists; the count of the rest is said.
 _MAX_PROBLEMS = 20
 _MAX_MESSAGE = 200
@@ -53,7 +56,7 @@ class RequestLimits:
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_body_bytes:
-            await _answer(send, 413, self._too_large(declared))
+            await _answer(send, 413, self._too_large(scope, declared))
             return
         seen = 0
         started = False
@@ -64,11 +67,11 @@ class RequestLimits:
                 async with asyncio.timeout(self.body_timeout_s):
                     message = await receive()
             except TimeoutError:
-                raise _TooSlow(self._too_slow()) from None
+                raise _TooSlow(self._too_slow(scope)) from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_body_bytes:
-                    raise _TooLarge(self._too_large(None))
+                    raise _TooLarge(self._too_large(scope, None))
             return message
 
         async def watched_send(message: Message) -> None:
@@ -85,12 +88,26 @@ class RequestLimits:
             if not started:
                 await _answer(send, exc.status_code, str(exc.detail))
 
-    def _too_slow(self) -> str:
-        return f"the request body did not arrive within {self.body_timeout_s:g} s"
+    def _too_slow(self, scope: Scope) -> str:
+        return _reader(scope).text(
+            N_("the request body did not arrive within %(seconds)s s"),
+            seconds=f"{self.body_timeout_s:g}",
+        )
 
-    def _too_large(self, declared: int | None) -> str:
-        size = f"{declared} bytes" if declared is not None else "more"
-        return f"request body too large: {size}; at most {self.max_body_bytes} bytes"
+    def _too_large(self, scope: Scope, declared: int | None) -> str:
+        reader, limit = _reader(scope), self.max_body_bytes
+        if declared is None:
+            return reader.text(N_("request body too large: at most %(limit)s bytes"), limit=limit)
+        return reader.text(
+            N_("request body too large: %(size)s bytes; at most %(limit)s bytes"),
+            size=declared,
+            limit=limit,
+        )
+
+
+def _reader(scope: Scope) -> Reader:
+    # Said in the asker's language (cookie, ?lang=, Accept-Language): no route has run.
+    return request_reader(Request(scope))
 
 
 def _content_length(scope: Scope) -> int | None:

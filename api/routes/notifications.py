@@ -14,9 +14,12 @@ from fastapi.responses import StreamingResponse
 from fastapi.security import OAuth2PasswordBearer
 
 from api.deps import Context
+from api.reader import Reader
 from api.security import current_user
 from hub.errors import NotAuthenticated
+from hub.grid.zones import community_zone
 from hub.i18n.catalogs import N_
+from hub.i18n.locales import DEFAULT
 from hub.notifications.live import LiveNotifier
 from hub.notifications.service import recipient_languages
 
@@ -62,7 +65,10 @@ async def stream(
         language = (await recipient_languages(conn, [user.id])).get(user.id)
     live = ctx.notifier.plugin(LiveNotifier) if ctx.notifier is not None else None
     if live is None:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "live notifications are off")
+        said = Reader(language or DEFAULT, community_zone(None)).text(
+            N_("live notifications are off on this hub")
+        )
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, said)
     # One account's streams are bounded (a client once held 1,000): a new page closes
     # that account's oldest stream, so a volunteer's newest page always gets through.
     open_streams = live.streams_of(user.id)

@@ -58,17 +58,31 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
         await db.close()
 
 
+SIZE = 40 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        # No language asked for: the community's default, Chinese.
+        (b"", f"请求内容过大：{SIZE} 字节，最多 {LIMIT} 字节"),
+        (
+            b"Accept-Language: en-GB\r\n",
+            f"request body too large: {SIZE} bytes; at most {LIMIT} bytes",
+        ),
+    ],
+)
 async def test_a_body_over_the_bound_is_refused_by_its_length_without_being_read(
-    api: Api,
+    api: Api, language: bytes, said: str
 ) -> None:
     # 2 million keys, as in the review, is 40 MB: its Content-Length alone is refused,
     # before the server reads (or the client even sends) the body.
-    size = 40 * 1024 * 1024
+    size = SIZE
     reader, writer = await asyncio.open_connection("127.0.0.1", api.port)
     try:
         writer.write(
-            b"POST /api/v1/auth/refresh HTTP/1.1\r\nHost: x\r\n"
-            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n{" % size
+            b"POST /api/v1/auth/refresh HTTP/1.1\r\nHost: x\r\n%s"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n{" % (language, size)
         )
         await writer.drain()
         async with asyncio.timeout(20):
@@ -77,9 +91,7 @@ async def test_a_body_over_the_bound_is_refused_by_its_length_without_being_read
         writer.close()
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 413 ")
-    assert json.loads(body)["detail"] == (
-        f"request body too large: {size} bytes; at most {LIMIT} bytes"
-    )
+    assert json.loads(body)["detail"] == said
 
 
 async def test_a_chunked_body_is_cut_off_once_it_passes_the_bound(api: Api) -> None:
@@ -92,10 +104,10 @@ async def test_a_chunked_body_is_cut_off_once_it_passes_the_bound(api: Api) -> N
     response = await api.client.post(
         f"{api.url}/api/v1/auth/refresh",
         content=chunks(),
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", "Accept-Language": "zh-CN"},
     )
     assert response.status_code == 413
-    assert "request body too large" in response.json()["detail"]
+    assert response.json()["detail"] == f"请求内容过大：最多 {LIMIT} 字节"
 
 
 async def test_a_validation_error_names_the_field_and_never_echoes_the_input(api: Api) -> None:
@@ -124,7 +136,7 @@ async def test_a_half_sent_request_is_answered_408_and_closed(api: Api) -> None:
     finally:
         writer.close()
     assert answer.startswith(b"HTTP/1.1 408 ")
-    assert b"did not arrive within 1 s" in answer
+    assert "请求内容未在 1 秒内送达".encode() in answer
 
 
 async def test_an_account_holds_a_bounded_number_of_live_streams(api: Api) -> None:
