@@ -308,7 +308,7 @@ def test_the_police_need_a_police_contact() -> None:
     _rule(doc, "door_duress")["notify"] = ["community_staff", "police"]
     _refused(doc, "rule 'door_duress' notifies the police but no police_contact is set")
 
-    doc["police_contact"] = {"name": "Huaihai police station", "phone": "+86 21 110"}
+    doc["police_contact"] = {"name": "淮海路派出所", "phone": "+86 21 110"}
     accepted = RulesDocument.model_validate(doc)
     assert accepted.police_contact is not None
 
