@@ -26,7 +26,7 @@ from tests.support.hubdata import wristband_event
 
 Json = dict[str, Any]
 ZH, EN = {"Accept-Language": "zh-CN,zh;q=0.9"}, {"Accept-Language": "en-GB,en;q=0.8"}
-SUN_PLACE_ZH = "朝阳花园社区 · 1号楼 · 1单元101室"
+SUN_PLACE_ZH = "朝阳花园社区 · 1号楼 · 1单元 · 101室"
 SUN_PLACE_EN = "朝阳花园社区1号楼1单元101室"
 
 

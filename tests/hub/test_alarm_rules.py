@@ -827,7 +827,7 @@ async def test_no_sign_of_life_for_twelve_hours_raises_a_welfare_check(rig: Rig)
     alert = raised[zhou]
     assert alert.device_id == f"resident:{zhou}" and alert.severity == "high"
     assert alert.summary.startswith("关爱探访：周国强")
-    assert "2号楼 · 1单元202室" in alert.summary
+    assert "2号楼 · 1单元 · 202室" in alert.summary
     assert "周国强" in alert.titles["en"] and "2号楼1单元202室" in alert.titles["en"]
     (ticket,) = await rig.tickets_of(alert.id)
     assert ticket.category == "elderly_welfare" and ticket.resident_id == zhou
@@ -1241,7 +1241,7 @@ async def test_a_bad_title_stored_before_titles_were_checked_still_opens_alert_a
         (alert,) = await rig.alerts(kind)
         # The default template's title in each language: what, who and where.
         assert alert.summary.startswith(f"{what(kind, 'zh-CN')}：周国强")
-        assert alert.summary.endswith("，朝阳花园社区 · 2号楼 · 1单元202室")
+        assert alert.summary.endswith("，朝阳花园社区 · 2号楼 · 1单元 · 202室")
         assert alert.titles["en"].startswith(f"{what(kind, 'en')}: 周国强")
         assert alert.titles["en"].endswith(" at 朝阳花园社区2号楼1单元202室")
         (ticket,) = await rig.tickets_of(alert.id)

@@ -56,7 +56,7 @@ async def test_sos_opens_one_alert_and_a_ticket_for_the_volunteer_on_duty(db: Da
     # In the community's language (Simplified Chinese), the address from the largest place
     # to the smallest; and in English, as the household's address is written.
     assert opened.title.startswith("一键求助：孙丽华")
-    assert opened.title.endswith("，朝阳花园社区 · 1号楼 · 1单元101室")
+    assert opened.title.endswith("，朝阳花园社区 · 1号楼 · 1单元 · 101室")
     assert opened.titles["zh-CN"] == opened.title
     assert "孙丽华" in opened.titles["en"]
     assert opened.titles["en"].startswith("SOS: ")

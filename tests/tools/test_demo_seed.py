@@ -65,7 +65,7 @@ async def test_an_address_reads_from_the_community_down_in_every_language(
             assert wristband is not None
             found = await who_and_where(conn, wristband)
         assert found.who == "孙丽华"
-        assert found.where["zh-CN"] == "朝阳花园社区 · 1号楼 · 1单元101室"
+        assert found.where["zh-CN"] == "朝阳花园社区 · 1号楼 · 1单元 · 101室"
         assert found.where["en"] == "朝阳花园社区1号楼1单元101室"
     finally:
         await db.close()
