@@ -145,7 +145,11 @@ async def _known_times(stack: Stack) -> dict[str, datetime]:
     wang = await user_id_of(stack.hub.db, "vol.wang")
     async with httpx.AsyncClient(timeout=10) as client:
         staff = await stack.login(client, "staff")
-        body = {"title": TICKET, "description": "at the front desk", "category": "facility_repair"}
+        body = {
+            "title": TICKET,
+            "description": "门卫室反映：刷卡后门打不开",
+            "category": "facility_repair",
+        }
         ticket = await client.post(
             f"{api}/api/v1/tickets", json=body | {"grid_id": grid2}, headers=staff
         )

@@ -148,7 +148,7 @@ async def _grid_tickets(stack: Stack) -> None:
         for title, grid in ((GRID1_TICKET, "第一网格"), (GRID2_TICKET, "第二网格")):
             body = {
                 "title": title,
-                "description": "reported at the front desk",
+                "description": "居民到物业前台反映",
                 "category": "facility_repair",
                 "grid_id": grid_ids[grid],
             }
