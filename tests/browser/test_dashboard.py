@@ -185,7 +185,7 @@ async def test_staff_see_buildings_alerts_charts_and_a_devices_history(
         chinese = await context.new_page()
         chinese.on("pageerror", lambda error: errors.append(str(error)))
         await log_in(chinese, stack.api_url, "staff", via="/dashboard", lands_on="/dashboard")
-        building = chinese.locator("article.building").filter(has_text="Building 1")
+        building = chinese.locator("article.building").filter(has_text="1号楼")
         await building.locator("h3 button").click()
         await chinese.locator(f"#devices li[data-device-id='{WRISTBAND}'] button").click()
         await expect(chinese.locator("#device-detail")).to_be_visible()
