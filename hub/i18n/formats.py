@@ -6,6 +6,8 @@ import re
 from collections.abc import Iterable
 
 _DIGITS = re.compile(r"\d+")
+# A household's place in its building as a Chinese community writes it: 1单元101室.
+_UNIT_AND_ROOM = re.compile(r"(\S+?单元)\s*(\S.*)")
 
 
 def phone_for_reading(phone: str) -> str:
@@ -34,3 +36,11 @@ def address(parts: Iterable[str | None], *, separator: str = " · ") -> str:
     """An address from the largest place to the smallest (小区 · 楼栋 · 单元 · 室), the
     Chinese order, blank parts left out."""
     return separator.join(p.strip() for p in parts if p and p.strip())
+
+
+def household_parts(unit: str) -> tuple[str, ...]:
+    """A household's place in its building, as stored in one field (``1单元101室``), in
+    the parts an address is read by (``1单元``, ``101室``); written any other way, one
+    part as written."""
+    found = _UNIT_AND_ROOM.fullmatch(unit.strip())
+    return (found[1], found[2].strip()) if found else (unit,)

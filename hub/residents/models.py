@@ -198,7 +198,7 @@ class FamilyContactCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     full_name: Name
-    relation: Relation = Field(description="e.g. child, spouse, sibling, neighbour")
+    relation: Relation = Field(description="as written, e.g. 女儿, 儿子, 配偶, 邻居")
     phone: Phone
     priority: Priority = 1
 

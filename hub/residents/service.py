@@ -16,7 +16,7 @@ from hub.devices.models import DeviceContext
 from hub.errors import Forbidden, InvalidInput, NotFound
 from hub.grid.service import HOUSEHOLD_PLACE, household_community
 from hub.i18n.catalogs import N_, gettext
-from hub.i18n.formats import address
+from hub.i18n.formats import address, household_parts
 from hub.i18n.locales import DEFAULT, SUPPORTED, supported
 from hub.i18n.said import words
 from hub.residents.models import (
@@ -54,7 +54,8 @@ async def who_and_where(conn: AsyncConnection, ctx: DeviceContext) -> WhoAndWher
     """A person's name and address for titles; falls back to the device when unplaced.
 
     In Chinese the address reads from the largest place to the smallest (小区 · 楼栋 ·
-    室, hub.i18n.formats.address); in English it is the household's address as written.
+    单元 · 室, hub.i18n.formats.address); in English it is the household's address as
+    written (names of people and places as the community writes them, in any language).
     """
     who = ctx.name
     if ctx.resident_id is not None:
@@ -88,7 +89,7 @@ async def who_and_where(conn: AsyncConnection, ctx: DeviceContext) -> WhoAndWher
             )
         ).first()
         if row:
-            chinese = address((row.community, row.building, row.unit))
+            chinese = address((row.community, row.building, *household_parts(row.unit)))
             where = {tag: chinese if tag.startswith("zh") else row.address for tag in SUPPORTED}
             # The household's community: one statement less per alarm.
             locale, zone = row.locale, row.timezone

@@ -28,7 +28,7 @@ from tests.support.hubdata import (
 )
 from tests.support.postgres import PostgresServer
 
-SUN = "8800000101"  # Sun Lihua's wristband: her household is in grid 1
+SUN = "8800000101"  # 孙丽华's wristband: her household is in grid 1
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -98,7 +98,7 @@ def as_user(client: httpx.AsyncClient, login: Login, api_db: Database) -> Users:
 
 @pytest.fixture
 async def sos(api_db: Database) -> tuple[int, str]:
-    """An SOS from Sun Lihua's wristband; returns its ticket and the volunteer it went to."""
+    """An SOS from 孙丽华's wristband; returns its ticket and the volunteer it went to."""
     now = datetime.now(UTC)
     async with api_db.write() as conn:
         await store_batch(conn, [wristband_event(SUN, "wristband.sos")], [], now)

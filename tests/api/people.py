@@ -59,14 +59,14 @@ class Users:
         async with self.db.write() as conn:
             resident_id = (
                 await conn.execute(
-                    sa.select(residents.c.id).where(residents.c.full_name.like(f"{resident_name}%"))
+                    sa.select(residents.c.id).where(residents.c.full_name == resident_name)
                 )
             ).scalar_one()
             await create_user(
                 conn,
                 username=username,
                 password=DEMO_PASSWORD,
-                full_name=f"Family of {resident_name}",
+                full_name=f"{resident_name}家属",
                 role=Role.RESIDENT,
                 resident_id=resident_id,
             )

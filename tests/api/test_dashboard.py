@@ -280,8 +280,8 @@ async def test_staff_see_exact_counts_of_their_community(
     assert body["community_id"] == known["community"]
     assert body["timezone"] == "Asia/Shanghai"
     assert body["timezone_label"] == "北京时间"  # as a reader names it, in their language
-    assert [b["name"] for b in body["buildings"]] == [f"Building {n}" for n in (1, 2, 3, 4)]
-    assert _building(body, "Building 1") == {
+    assert [b["name"] for b in body["buildings"]] == [f"{n}号楼" for n in (1, 2, 3, 4)]
+    assert _building(body, "1号楼") == {
         "devices": 4,
         "online": 2,
         "offline": 1,
@@ -290,7 +290,7 @@ async def test_staff_see_exact_counts_of_their_community(
         "faulted": 1,
     }
     # The charger's port 2 is out of order; the lock's tamper alert is acknowledged, not cleared.
-    assert _building(body, "Building 2") == {
+    assert _building(body, "2号楼") == {
         "devices": 4,
         "online": 0,
         "offline": 1,
@@ -298,7 +298,7 @@ async def test_staff_see_exact_counts_of_their_community(
         "low_battery": 0,
         "faulted": 2,
     }
-    assert _building(body, "Building 3") == {  # the duress alarm at the south gate
+    assert _building(body, "3号楼") == {  # the duress alarm at the south gate
         "devices": 3,
         "online": 0,
         "offline": 0,
@@ -306,7 +306,7 @@ async def test_staff_see_exact_counts_of_their_community(
         "low_battery": 0,
         "faulted": 1,
     }
-    assert _building(body, "Building 4") == {
+    assert _building(body, "4号楼") == {
         "devices": 2,
         "online": 0,
         "offline": 0,
@@ -325,7 +325,7 @@ async def test_staff_see_exact_counts_of_their_community(
     }
     assert active[-1]["kind"] == "lock.tamper"  # the oldest last
     sos = next(a for a in active if a["kind"] == "wristband.sos")
-    assert sos["building_name"] == "Building 1" and sos["device_name"] == "Wristband of Sun Lihua"
+    assert sos["building_name"] == "1号楼" and sos["device_name"] == "孙丽华的手环"
     assert next(a for a in active if a["kind"] == "door.duress")["silent"] is True
 
     assert body["tickets_by_limit"] == {
@@ -372,8 +372,8 @@ async def test_a_property_manager_never_sees_duress_alarms(
     # Nor elderly care: the SOS and the falls are not the property's (docs/auth.md).
     assert body["active_alerts_total"] == 2
     assert {a["kind"] for a in body["active_alerts"]} == {"device.low_battery", "lock.tamper"}
-    assert _building(body, "Building 3")["faulted"] == 0
-    assert _building(body, "Building 1")["faulted"] == 0  # the SOS is no device fault
+    assert _building(body, "3号楼")["faulted"] == 0
+    assert _building(body, "1号楼")["faulted"] == 0  # the SOS is no device fault
     assert _per_day(body, 0) == {"device.low_battery": 1}
     assert _per_day(body, 3) == {"charger.smoke": 1, "lock.tamper": 1}
     assert "door.duress" not in body["alert_kinds"]
@@ -421,11 +421,11 @@ async def test_an_sos_shows_up_with_its_ticket(
     body = await _dashboard(client, await login("staff"))
     (alert,) = body["active_alerts"]
     assert alert["kind"] == "wristband.sos" and alert["ticket_id"] == ticket_id
-    assert alert["building_name"] == "Building 1"
+    assert alert["building_name"] == "1号楼"
     assert _per_day(body, 0) == {"wristband.sos": 1}
     assert body["tickets_by_limit"]["open"] == 1
     assert body["tickets_by_limit"]["on_time"] + body["tickets_by_limit"]["due_soon"] == 1
-    assert _building(body, "Building 1")["faulted"] == 1
+    assert _building(body, "1号楼")["faulted"] == 1
 
 
 @pytest.mark.parametrize("username", ["vol.li", "resident.sun"])
@@ -491,14 +491,14 @@ async def test_a_buildings_devices_include_its_households(
 ) -> None:
     headers = await login("staff")
     body = await _dashboard(client, headers)
-    b1 = next(b["building_id"] for b in body["buildings"] if b["name"] == "Building 1")
+    b1 = next(b["building_id"] for b in body["buildings"] if b["name"] == "1号楼")
     response = await client.get(f"/api/v1/dashboard/buildings/{b1}/devices", headers=headers)
     assert response.status_code == 200, response.text
     found = {d["id"]: d for d in response.json()}
     assert set(found) == {SUN, GATE_NORTH, LOCK_B1, EBIKE_B1}
     assert found[SUN] | {"last_seen_at": None} == {
         "id": SUN,
-        "name": "Wristband of Sun Lihua",
+        "name": "孙丽华的手环",
         "family": "wristband",
         "online": True,
         "battery_pct": 10,
@@ -518,7 +518,7 @@ async def test_a_buildings_devices_include_its_households(
     assert seen[SUN]["faulted"] is False and seen[SUN]["active_alerts"] == 0
     assert seen[SUN]["low_battery"] is True and seen[LOCK_B1] == found[LOCK_B1]
 
-    b2 = next(b["building_id"] for b in body["buildings"] if b["name"] == "Building 2")
+    b2 = next(b["building_id"] for b in body["buildings"] if b["name"] == "2号楼")
     charger = next(
         d
         for d in (

@@ -20,7 +20,7 @@ from tests.support.hubdata import device_event, wristband_event
 
 EN = {"Accept-Language": "en-US,en;q=0.8"}
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-SUN = "8800000101"  # Sun Lihua's wristband
+SUN = "8800000101"  # 孙丽华's wristband
 LOCK = "z2m:b1_101_front_door"  # her front door's lock
 CHARGER = "ebike:EB-B3-01"
 ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d|\d\d:\d\d:\d\d|Z\b|\+00:00")

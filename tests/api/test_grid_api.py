@@ -144,7 +144,7 @@ async def load_home(db: Database) -> Home:
             )
         )
         household_of = {
-            str(r.full_name).split(" (")[0]: int(r.household_id)
+            str(r.full_name): int(r.household_id)
             for r in await conn.execute(
                 sa.select(residents.c.full_name, residents.c.household_id)
                 .join(households, households.c.id == residents.c.household_id)
@@ -240,7 +240,7 @@ async def test_the_other_communitys_people_do_not_see_ours(
         f"/api/v1/communities/{home.community_id}",
         f"/api/v1/grids/{home.grid_ids[0]}",
         f"/api/v1/buildings/{home.building_ids[0]}",
-        f"/api/v1/households/{home.household_of['Sun Lihua']}",
+        f"/api/v1/households/{home.household_of['孙丽华']}",
     ):
         assert await status_of(actor, path) == 404, path
 
@@ -255,8 +255,8 @@ async def test_a_volunteer_sees_the_grids_they_serve_and_their_addresses(
     assert await ids(wang, "/api/v1/buildings") == set(home.building_ids[2:])
     households = await items(wang, "/api/v1/households")
     assert {h["id"] for h in households} == {
-        home.household_of["Wu Meifang"],
-        home.household_of["Zheng Jianguo"],
+        home.household_of["吴美芳"],
+        home.household_of["郑建国"],
     }
     assert set(households[0]) == {"id", "building_id", "grid_id", "community_id", "unit", "address"}
     # The same community's other grid is as closed to them as another community.
@@ -264,7 +264,7 @@ async def test_a_volunteer_sees_the_grids_they_serve_and_their_addresses(
     for path in [
         f"/api/v1/grids/{grid1}",
         f"/api/v1/buildings/{home.building_ids[0]}",
-        f"/api/v1/households/{home.household_of['Sun Lihua']}",
+        f"/api/v1/households/{home.household_of['孙丽华']}",
         *elsewhere_paths(elsewhere),
     ]:
         assert await status_of(wang, path) == 404, path
@@ -272,7 +272,7 @@ async def test_a_volunteer_sees_the_grids_they_serve_and_their_addresses(
 
     li = await as_user("vol.li")  # grid 1 only
     assert await ids(li, "/api/v1/grids") == {grid1}
-    assert await status_of(li, f"/api/v1/households/{home.household_of['Wu Meifang']}") == 404
+    assert await status_of(li, f"/api/v1/households/{home.household_of['吴美芳']}") == 404
 
     b = await as_user("vol.b")
     assert await ids(b, "/api/v1/grids") == {elsewhere.grid_id}
@@ -300,7 +300,7 @@ async def test_a_resident_sees_their_own_household_and_the_places_above_it(
     as_user: Users, elsewhere: Elsewhere, home: Home
 ) -> None:
     sun = await as_user("resident.sun")
-    own = home.household_of["Sun Lihua"]
+    own = home.household_of["孙丽华"]
     assert await ids(sun, "/api/v1/households") == {own}
     assert await ids(sun, "/api/v1/buildings") == {home.building_ids[0]}
     assert await ids(sun, "/api/v1/grids") == {home.grid_ids[0]}
@@ -308,7 +308,7 @@ async def test_a_resident_sees_their_own_household_and_the_places_above_it(
     assert await status_of(sun, f"/api/v1/households/{own}") == 200
     # Neighbours in the same grid, the next building, the other grid, the other community.
     for path in [
-        f"/api/v1/households/{home.household_of['Zhou Guoqiang']}",
+        f"/api/v1/households/{home.household_of['周国强']}",
         f"/api/v1/buildings/{home.building_ids[1]}",
         f"/api/v1/grids/{home.grid_ids[1]}",
         *elsewhere_paths(elsewhere),
@@ -325,11 +325,11 @@ async def test_filters_narrow_and_bad_filters_are_refused(as_user: Users, home: 
     grid1, grid2 = home.grid_ids
     assert await ids(staff, "/api/v1/buildings", grid_id=grid2) == set(home.building_ids[2:])
     assert await ids(staff, "/api/v1/households", building_id=home.building_ids[1]) == {
-        home.household_of["Zhou Guoqiang"],
-        home.household_of["Qian Shulan"],
+        home.household_of["周国强"],
+        home.household_of["钱淑兰"],
     }
     assert await ids(staff, "/api/v1/households", grid_id=grid1) == {
-        home.household_of[name] for name in ("Sun Lihua", "Zhou Guoqiang", "Qian Shulan")
+        home.household_of[name] for name in ("孙丽华", "周国强", "钱淑兰")
     }
     for path, params in (
         ("/api/v1/grids", {"community_id": "0"}),

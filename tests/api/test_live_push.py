@@ -128,7 +128,7 @@ async def test_the_volunteer_on_duty_hears_about_an_sos_and_the_other_does_not(
         assert event["event"] == "ticket.assigned"
         body = json.loads(event["data"])
         assert body["ticket_id"] == ticket_id and body["device_kind"] == "wristband.sos"
-        assert body["severity"] == "critical" and "Sun Lihua" in body["title"]
+        assert body["severity"] == "critical" and "孙丽华" in body["title"]
 
         # The other volunteer's next event is one addressed to them, not the SOS.
         me = await live.client.get(
@@ -169,9 +169,9 @@ async def test_each_stream_reads_titles_in_its_person_s_language(live: Live) -> 
         mine_first = await my_stream.next_event()
         assert mine_first["event"] == "ticket.assigned"
         body = json.loads(mine_first["data"])
-        assert body["title"].startswith("SOS: Sun Lihua"), body["title"]
+        assert body["title"].startswith("SOS: 孙丽华"), body["title"]
         assert body["titles"]["en"] == body["title"]
-        assert body["titles"]["zh-CN"].startswith("一键求助：Sun Lihua")
+        assert body["titles"]["zh-CN"].startswith("一键求助：孙丽华")
 
         # A critical alarm also reaches the community's staff, in the community's language.
         while (event := await staff_stream.next_event())["event"] != "alert.opened":

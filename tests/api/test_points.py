@@ -84,7 +84,7 @@ async def test_closure_pays_the_assignee_and_each_co_handler(
     assert mine["balance"] == SOS_POINTS
     entry = mine["history"]["items"][0]
     assert entry["ticket_id"] == ticket_id and entry["reason"] == "closure"
-    assert entry["points"] == SOS_POINTS and "Sun Lihua" in entry["ticket_title"]
+    assert entry["points"] == SOS_POINTS and "孙丽华" in entry["ticket_title"]
     assert (await _mine(wang))["balance"] == SOS_CO_HANDLER_POINTS
 
 

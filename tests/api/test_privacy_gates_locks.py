@@ -26,8 +26,8 @@ from hub.storage.db import Database
 from tests.api.people import Users
 
 GATE = "hik:gate-north"  # building 1, grid 1: the community's
-Z2M_LOCK = "z2m:b1_101_front_door"  # Sun Lihua's household (resident.sun's), grid 1
-TUYA_LOCK = "tuya:bf3a1c2d4e5f6a7b8c"  # Zhou Guoqiang's household, grid 1
+Z2M_LOCK = "z2m:b1_101_front_door"  # 孙丽华's household (resident.sun's), grid 1
+TUYA_LOCK = "tuya:bf3a1c2d4e5f6a7b8c"  # 周国强's household, grid 1
 
 # Who passed the gate: markers that must never reach a redacted answer.
 PASSER = "Gao Xiaoming (高晓明)"

@@ -26,7 +26,7 @@ from hub.users.service import get_user
 from tests.api.people import Login
 from tests.support.hubdata import device_event
 
-PILE = "ebike:EB-B1-01"  # Building 1 of the demo community
+PILE = "ebike:EB-B1-01"  # 1号楼 of the demo community
 
 
 @contextmanager

@@ -22,7 +22,7 @@ from hub.storage.db import Database
 from tests.api.people import Actor, Users
 from tests.support.hubdata import device_event
 
-PILE = "ebike:EB-B1-01"  # Building 1 of the demo community
+PILE = "ebike:EB-B1-01"  # 1号楼 of the demo community
 ELSEWHERE = "ebike:OTHER-01"  # a pile of another community
 # Port 1 and 4 free, 2 charging, 3 faulted.
 PORTS = {1: "available", 2: "charging", 4: "available"}
@@ -74,7 +74,7 @@ async def sun(as_user: Users) -> Actor:
 
 @pytest.fixture
 async def wu(as_user: Users) -> Actor:
-    return await as_user.family_of("Wu Meifang", "wu.family")
+    return await as_user.family_of("吴美芳", "wu.family")
 
 
 async def _reserve(
@@ -123,7 +123,7 @@ async def test_a_reserved_port_is_reserved_for_others_and_mine_for_its_owner(
 ) -> None:
     made = await _reserved(sun, 1, 30)
     assert made["device_id"] == PILE and made["port"] == 1 and made["status"] == "active"
-    assert made["charger_name"] == "E-bike pile, Building 1" and made["ended_at"] is None
+    assert made["charger_name"] == "1号楼电动车充电桩" and made["ended_at"] is None
     starts, ends = (
         datetime.fromisoformat(made["starts_at"]),
         datetime.fromisoformat(made["ends_at"]),
@@ -157,7 +157,7 @@ async def test_a_reserved_port_cannot_be_reserved_again(sun: Actor, wu: Actor) -
     response = await _reserve(wu, 1)
     assert response.status_code == 409
     # In the community's language (Chinese): no one here chose another.
-    assert response.json()["detail"] == "E-bike pile, Building 1 1 号端口已被预约"
+    assert response.json()["detail"] == "1号楼电动车充电桩 1 号端口已被预约"
 
 
 async def test_one_active_reservation_per_resident(sun: Actor) -> None:
@@ -169,8 +169,7 @@ async def test_one_active_reservation_per_resident(sun: Actor) -> None:
     today = datetime.now(SHANGHAI).date()
     day = {0: "今天", 1: "明天"}[(ends.date() - today).days]
     assert response.json()["detail"] == (
-        f"您已有一个进行中的预约（E-bike pile, Building 1 1 号端口，至 {day} {ends:%H:%M}），"
-        "请先取消"
+        f"您已有一个进行中的预约（1号楼电动车充电桩 1 号端口，至 {day} {ends:%H:%M}），请先取消"
     )
     english = await sun.client.post(
         f"/api/v1/chargers/{PILE}/ports/4/reservations",
@@ -179,7 +178,7 @@ async def test_one_active_reservation_per_resident(sun: Actor) -> None:
     )
     day = {0: "today", 1: "tomorrow"}[(ends.date() - today).days]  # a sentence: "16:00 today"
     assert english.json()["detail"] == (
-        "you already have an active reservation (port 1 of E-bike pile, Building 1 "
+        "you already have an active reservation (port 1 of 1号楼电动车充电桩 "
         f"until {ends:%H:%M} {day}); cancel it first"
     )
     assert (await _port(sun, 4))["availability"] == "available"
@@ -191,7 +190,7 @@ async def test_a_port_that_is_not_free_cannot_be_reserved(
 ) -> None:
     response = await _reserve(sun, port)
     assert response.status_code == 409
-    assert response.json()["detail"] == f"E-bike pile, Building 1 {port} 号端口不空闲：{shown}"
+    assert response.json()["detail"] == f"1号楼电动车充电桩 {port} 号端口不空闲：{shown}"
     assert (await _mine(sun))["total"] == 0
 
 

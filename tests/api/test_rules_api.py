@@ -34,7 +34,7 @@ from tests.support.hubdata import (
     wristband_event,
 )
 
-SUN, ZHOU = "8800000101", "8800000202"  # Sun Lihua's household is resident.sun's
+SUN, ZHOU = "8800000101", "8800000202"  # 孙丽华's household is resident.sun's
 SUN_LOCK = "z2m:b1_101_front_door"
 HEART_TIMER = f"cond:heart_rate_high:watch:{ZHOU}"
 

@@ -45,9 +45,9 @@ async def test_a_volunteer_sees_only_tickets_assigned_to_them(
 ) -> None:
     assert two_sos[WU] == "vol.wang"
     wang = await _tickets(client, await login("vol.wang"))
-    assert len(wang) == 1 and "Wu Meifang" in str(wang[0]["title"])
+    assert len(wang) == 1 and "吴美芳" in str(wang[0]["title"])
     grid1 = await _tickets(client, await login(two_sos[SUN]))
-    assert len(grid1) == 1 and "Sun Lihua" in str(grid1[0]["title"])
+    assert len(grid1) == 1 and "孙丽华" in str(grid1[0]["title"])
     # The backup volunteer was not assigned anything.
     assert await _tickets(client, await login("vol.zhao")) == []
     # Someone else's ticket is not found, rather than forbidden: its existence is not revealed.
@@ -84,7 +84,7 @@ async def test_a_resident_sees_only_their_household(
     devices = (await client.get("/api/v1/devices", headers=headers)).json()["items"]
     assert sorted(d["id"] for d in devices) == [f"watch:{SUN}", "z2m:b1_101_front_door"]
     tickets = await _tickets(client, headers)
-    assert len(tickets) == 1 and "Sun Lihua" in str(tickets[0]["title"])
+    assert len(tickets) == 1 and "孙丽华" in str(tickets[0]["title"])
     response = await client.get(f"/api/v1/devices/watch:{WU}", headers=headers)
     assert response.status_code == 404
 

@@ -14,7 +14,7 @@ from hub.telemetry.service import HistoryWriter, TelemetryFeed
 from tests.api.people import Login
 from tests.support.hubdata import wristband_event
 
-SUN = "8800000101"  # Sun Lihua's wristband, grid 1; resident.sun lives with her
+SUN = "8800000101"  # 孙丽华's wristband, grid 1; resident.sun lives with her
 URL = f"/api/v1/devices/watch:{SUN}/telemetry"
 
 

@@ -267,7 +267,7 @@ async def test_property_manager_acts_like_staff_in_their_community(as_user: User
     opened = await sun.client.post(
         "/api/v1/tickets",
         headers=sun.headers,
-        json={"title": "Hall light out", "description": "The hall light of Building 1 is out"},
+        json={"title": "Hall light out", "description": "The hall light of 1号楼 is out"},
     )
     assert opened.status_code == 201, opened.text
     ticket_id = opened.json()["id"]
@@ -288,7 +288,7 @@ async def test_residents_act_only_on_their_own_household(
     as_user: Users, sos: tuple[int, str]
 ) -> None:
     ticket_id, _ = sos
-    wu_family = await as_user.family_of("Wu Meifang", "family.wu")
+    wu_family = await as_user.family_of("吴美芳", "family.wu")
     sun = await as_user("resident.sun")
 
     for action, inputs in (("rate", {"score": 4}), ("accept", {})):
@@ -345,7 +345,7 @@ async def test_assignment_and_household_rules_hold_even_where_a_ticket_is_visibl
     await vol.ok(ticket_id, "resolve", note="done")
     await staff.ok(ticket_id, "verify")
     await staff.ok(ticket_id, "close")
-    wu_household = await as_user.family_of("Wu Meifang", "family.wu")
+    wu_household = await as_user.family_of("吴美芳", "family.wu")
     assert (await wu_household.get(ticket_id)).json()["actions"] == []
     response = await wu_household.do(ticket_id, "rate", score=1)
     assert response.status_code == 403 and "household" in response.json()["detail"]

@@ -20,7 +20,7 @@ from tests.api.people import Actor, Users
 
 EN = {"Accept-Language": "en-US,en;q=0.8"}
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"}
-SUN = "watch:8800000101"  # Sun Lihua's wristband (tests/api/conftest.py's sos fixture)
+SUN = "watch:8800000101"  # 孙丽华's wristband (tests/api/conftest.py's sos fixture)
 
 
 async def _get(actor: Actor, path: str, headers: dict[str, str] | None = None) -> Any:

@@ -1,7 +1,7 @@
 """Every page read on a phone, as an older volunteer or resident reads it.
 
 The hub runs on the real pipeline with the demo data and a day's worth of trouble: an
-SOS from Sun Lihua's wristband (the on-duty volunteer's ticket, with her family's phone
+SOS from 孙丽华's wristband (the on-duty volunteer's ticket, with her family's phone
 numbers), a lock's power cut and a gate pried (property alerts), a wearer who left her
 geofence, e-bike pile ports free, reserved and out of order. Each page is opened as its
 own user on a 390 x 844 phone and on the same phone at 200% zoom (a 195 CSS px wide
@@ -45,15 +45,15 @@ from tests.support.stack import Stack, poll, running_stack, stack_settings
 
 pytestmark = pytest.mark.e2e
 
-SUN = "8800000101"  # Sun Lihua's wristband, Building 1, grid 1
-ZHOU = "8800000202"  # Zhou Guoqiang's, Building 2
-PILE = "ebike:EB-B1-01"  # the e-bike pile of Building 1, Sun Lihua's household's
+SUN = "8800000101"  # 孙丽华's wristband, 1号楼, grid 1
+ZHOU = "8800000202"  # 周国强's, 2号楼
+PILE = "ebike:EB-B1-01"  # the e-bike pile of 1号楼, 孙丽华's household's
 PHONE: ViewportSize = {"width": 390, "height": 844}
 # The same phone at 200% zoom: half as many CSS pixels across and down.
 ZOOM_200: ViewportSize = {"width": 195, "height": 422}
 SIZES = (("phone", PHONE, 1), ("zoom200", ZOOM_200, 2))
 LOCALES = ("en-US", "zh-CN")
-ON_DUTY = "the volunteer on duty for Sun Lihua"
+ON_DUTY = "the volunteer on duty for 孙丽华"
 
 # axe rules excused on a page, each for a markup fix still to make: {page name: {rule: why}}.
 # Only problems that CSS cannot fix belong here; none are left.

@@ -27,8 +27,8 @@ from tests.support.stack import Stack, poll, running_stack, stack_settings
 
 pytestmark = pytest.mark.e2e
 
-SUN = "8800000101"  # Sun Lihua's wristband, Building 1, grid 1
-WU = "8800000301"  # Wu Meifang's wristband, Building 3, grid 2
+SUN = "8800000101"  # 孙丽华's wristband, 1号楼, grid 1
+WU = "8800000301"  # 吴美芳's wristband, 3号楼, grid 2
 WRISTBAND = f"watch:{SUN}"
 PHONE: ViewportSize = {"width": 390, "height": 844}
 DESK: ViewportSize = {"width": 1280, "height": 900}
@@ -37,7 +37,7 @@ MACHINE_TEXT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d|\d\d:\d\d:\d\d[Z+]|_[a-z]"
 
 
 async def _sos_handled_and_closed(stack: Stack) -> None:
-    """A heartbeat and an SOS from Sun Lihua's wristband; the SOS's ticket ends closed."""
+    """A heartbeat and an SOS from 孙丽华's wristband; the SOS's ticket ends closed."""
     api, port = stack.api_url, stack.edge_settings.watch_port
     volunteer = await volunteer_on_duty_for(stack.hub.db, SUN, datetime.now(UTC))
     watch = SimulatedWatch(SUN)
@@ -93,17 +93,17 @@ async def test_staff_see_buildings_alerts_charts_and_a_devices_history(
         # Building health: four buildings; the SOS (acknowledged, not cleared) is a fault.
         cards = page.locator("article.building")
         await expect(cards).to_have_count(4)
-        b1 = cards.filter(has_text="Building 1")
+        b1 = cards.filter(has_text="1号楼")
         await expect(b1.locator("[data-count=faulted] .n")).to_have_text("1")
         await expect(b1).to_have_attribute("data-health", "bad")
         await expect(
-            cards.filter(has_text="Building 4").locator("[data-count=faulted] .n")
+            cards.filter(has_text="4号楼").locator("[data-count=faulted] .n")
         ).to_have_text("0")
 
         # The SOS among the active alerts; nothing is open against a time limit any more.
         alert = page.locator("#alerts li.alert[data-kind='wristband.sos']")
         await expect(alert).to_be_visible()
-        await expect(alert).to_contain_text("Building 1")
+        await expect(alert).to_contain_text("1号楼")
         await expect(alert.locator("[data-status]")).to_have_text("acknowledged")
         await expect(page.locator("[data-limit=alerts] .n")).to_have_text("1")
         await expect(page.locator("[data-limit=overdue] .n")).to_have_text("0")
@@ -143,7 +143,7 @@ async def test_staff_see_buildings_alerts_charts_and_a_devices_history(
         await expect(device).to_contain_text("faulted")
         await device.locator("button").click()
         await expect(page.locator("#device-detail")).to_be_visible()
-        await expect(page.locator("#device-name")).to_have_text("Wristband of Sun Lihua")
+        await expect(page.locator("#device-name")).to_have_text("孙丽华的手环")
         # The alarm frame carries a position fix too: an SOS and a position, at one instant.
         await expect(page.locator("#history tr[data-kind='wristband.sos']")).to_have_count(1)
         await expect(page.locator("#history tr[data-kind='wristband.heartbeat']")).to_have_count(1)
@@ -151,7 +151,7 @@ async def test_staff_see_buildings_alerts_charts_and_a_devices_history(
         await _state_in_words(page, state, "en")
         await page.screenshot(path=str(artifacts / "dashboard-device.png"), full_page=True)
 
-        # A fall in Building 3 shows up at the next refresh, without a reload.
+        # A fall in 3号楼 shows up at the next refresh, without a reload.
         loads: list[int] = []
         page.on("load", lambda _: loads.append(1))
         await send_once(
@@ -169,7 +169,7 @@ async def test_staff_see_buildings_alerts_charts_and_a_devices_history(
             "data-kind", "wristband.fall"
         )
         await expect(
-            cards.filter(has_text="Building 3").locator("[data-count=faulted] .n")
+            cards.filter(has_text="3号楼").locator("[data-count=faulted] .n")
         ).to_have_text("1")
         await expect(page.locator("#device-detail")).to_be_visible()  # still open
         assert loads == [], "the page reloaded instead of refreshing its figures"
@@ -185,7 +185,7 @@ async def test_staff_see_buildings_alerts_charts_and_a_devices_history(
         chinese = await context.new_page()
         chinese.on("pageerror", lambda error: errors.append(str(error)))
         await log_in(chinese, stack.api_url, "staff", via="/dashboard", lands_on="/dashboard")
-        building = chinese.locator("article.building").filter(has_text="Building 1")
+        building = chinese.locator("article.building").filter(has_text="1号楼")
         await building.locator("h3 button").click()
         await chinese.locator(f"#devices li[data-device-id='{WRISTBAND}'] button").click()
         await expect(chinese.locator("#device-detail")).to_be_visible()

@@ -25,7 +25,7 @@ from tests.support.stack import poll, running_stack, stack_settings
 
 pytestmark = pytest.mark.e2e
 
-SUN = "8800000101"  # Sun Lihua's wristband, grid 1
+SUN = "8800000101"  # 孙丽华's wristband, grid 1
 PHONE: ViewportSize = {"width": 390, "height": 844}
 RATE = {
     "action": "rate",

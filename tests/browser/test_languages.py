@@ -36,9 +36,9 @@ pytestmark = pytest.mark.e2e
 PHONE: ViewportSize = {"width": 390, "height": 844}
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BROWSER_ZONE = "America/New_York"
-PILE = "ebike:EB-B1-01"  # the e-bike pile of Building 1
+PILE = "ebike:EB-B1-01"  # the e-bike pile of 1号楼
 LOCK = "z2m:b1_101_front_door"  # a property device: its alerts reach property managers
-TICKET = "Gate sticks, Building 3"
+TICKET = "3号楼门禁卡住了"
 LANGUAGES = ("zh-CN", "en")
 LOG_IN = {"zh-CN": "登录", "en": "Log in"}
 LOG_OUT = {"zh-CN": "退出登录", "en": "Log out"}
@@ -117,7 +117,7 @@ async def _known_times(stack: Stack) -> dict[str, datetime]:
     api = stack.api_url
     async with stack.hub.db.write() as conn:
         grid = (
-            await conn.execute(sa.select(grids.c.id).where(grids.c.name.like("Grid 1%")))
+            await conn.execute(sa.select(grids.c.id).where(grids.c.name == "第一网格"))
         ).scalar_one()
         opened = (datetime.now(UTC) - timedelta(days=3)).replace(second=0, microsecond=0)
         await conn.execute(
@@ -129,7 +129,7 @@ async def _known_times(stack: Stack) -> dict[str, datetime]:
                 opened_at=opened,
                 last_event_at=opened,
                 event_count=1,
-                summary="Front door lock forced, 1-101",
+                summary="门锁被撬：1号楼1单元101室",
                 grid_id=grid,
             )
         )
@@ -140,12 +140,16 @@ async def _known_times(stack: Stack) -> dict[str, datetime]:
         )
         await store_batch(conn, [event], [], now)
         grid2 = (
-            await conn.execute(sa.select(grids.c.id).where(grids.c.name.like("Grid 2%")))
+            await conn.execute(sa.select(grids.c.id).where(grids.c.name == "第二网格"))
         ).scalar_one()
     wang = await user_id_of(stack.hub.db, "vol.wang")
     async with httpx.AsyncClient(timeout=10) as client:
         staff = await stack.login(client, "staff")
-        body = {"title": TICKET, "description": "at the front desk", "category": "facility_repair"}
+        body = {
+            "title": TICKET,
+            "description": "门卫室反映：刷卡后门打不开",
+            "category": "facility_repair",
+        }
         ticket = await client.post(
             f"{api}/api/v1/tickets", json=body | {"grid_id": grid2}, headers=staff
         )

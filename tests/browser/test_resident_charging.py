@@ -24,12 +24,12 @@ from tests.support.stack import running_stack, stack_settings
 
 pytestmark = pytest.mark.e2e
 
-PILE = "ebike:EB-B1-01"  # the e-bike pile of Building 1
+PILE = "ebike:EB-B1-01"  # the e-bike pile of 1号楼
 PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 async def _free_ports_and_a_neighbour(db: Database) -> None:
-    """Ports 1 and 2 of the pile free; Wu Meifang's family gets a login."""
+    """Ports 1 and 2 of the pile free; 吴美芳's family gets a login."""
     now = datetime.now(UTC) - timedelta(minutes=1)
     batch = [
         device_event(
@@ -44,15 +44,13 @@ async def _free_ports_and_a_neighbour(db: Database) -> None:
     async with db.write() as conn:
         await store_batch(conn, batch, [], now)
         wu = (
-            await conn.execute(
-                sa.select(residents.c.id).where(residents.c.full_name.like("Wu Meifang%"))
-            )
+            await conn.execute(sa.select(residents.c.id).where(residents.c.full_name == "吴美芳"))
         ).scalar_one()
         await create_user(
             conn,
             username="wu.family",
             password=DEMO_PASSWORD,
-            full_name="Family of Wu Meifang",
+            full_name="吴美芳家属",
             role=Role.RESIDENT,
             resident_id=wu,
         )

@@ -38,10 +38,10 @@ pytestmark = pytest.mark.e2e
 
 PHONE: ViewportSize = {"width": 360, "height": 740}
 ELSEWHERE_PILE = "ebike:EB-ELSEWHERE-01"
-GRID1_TICKET = "Stairwell light out, Building 1"
-GRID2_TICKET = "Gate sticks, Building 3"
+GRID1_TICKET = "1号楼楼道灯不亮"
+GRID2_TICKET = "3号楼门禁卡住了"
 PAGES = ("/dashboard", "/inbox", "/charging")
-OUR_PILE = "ebike:EB-B1-01"  # the e-bike pile of Building 1
+OUR_PILE = "ebike:EB-B1-01"  # the e-bike pile of 1号楼
 
 
 @dataclass(frozen=True)
@@ -59,20 +59,20 @@ CASES = (
         "/dashboard",
         ("Dashboard", "Inbox"),
         # Admins look after every community.
-        sees=(("#buildings", "Building 1"), ("#buildings", "Building Elsewhere")),
+        sees=(("#buildings", "1号楼"), ("#buildings", "Building Elsewhere")),
     ),
     RoleCase(
         "manager",
         "/dashboard",
         ("Dashboard", "Inbox"),
-        sees=(("#buildings", "Building 1"), ("#buildings", "Building 4")),
+        sees=(("#buildings", "1号楼"), ("#buildings", "4号楼")),
         not_sees=(("#buildings", "Building Elsewhere"),),
     ),
     RoleCase(
         "staff",
         "/dashboard",
         ("Dashboard", "Inbox"),
-        sees=(("#buildings", "Building 1"), ("#buildings", "Building 4")),
+        sees=(("#buildings", "1号楼"), ("#buildings", "4号楼")),
         not_sees=(("#buildings", "Building Elsewhere"),),
     ),
     RoleCase(
@@ -83,15 +83,15 @@ CASES = (
         not_sees=(("#tickets", GRID1_TICKET),),
     ),
     RoleCase(
-        "resident.sun",  # household 1-101, Building 1
+        "resident.sun",  # household 1号楼1单元101室
         "/charging",
         ("Charging",),
         sees=(
-            ("#devices", "Front door lock, 1-101"),
-            ("#stations", "E-bike pile, Building 1"),
+            ("#devices", "1号楼1单元101室门锁"),
+            ("#stations", "1号楼电动车充电桩"),
         ),
         not_sees=(
-            ("#devices", "Front door lock, 2-202"),  # another household's
+            ("#devices", "2号楼1单元202室门锁"),  # another household's
             ("#stations", "E-bike pile, Elsewhere"),  # another community's
         ),
     ),
@@ -145,10 +145,10 @@ async def _grid_tickets(stack: Stack) -> None:
     api = f"{stack.api_url}/api/v1/tickets"
     async with httpx.AsyncClient(timeout=10) as client:
         staff = await stack.login(client, "staff")
-        for title, grid in ((GRID1_TICKET, "Grid 1 (第1网格)"), (GRID2_TICKET, "Grid 2 (第2网格)")):
+        for title, grid in ((GRID1_TICKET, "第一网格"), (GRID2_TICKET, "第二网格")):
             body = {
                 "title": title,
-                "description": "reported at the front desk",
+                "description": "居民到物业前台反映",
                 "category": "facility_repair",
                 "grid_id": grid_ids[grid],
             }

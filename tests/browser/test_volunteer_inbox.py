@@ -24,7 +24,7 @@ from tests.support.stack import running_stack, stack_settings
 
 pytestmark = pytest.mark.e2e
 
-SUN = "8800000101"  # Sun Lihua's wristband, grid 1
+SUN = "8800000101"  # 孙丽华's wristband, grid 1
 PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
@@ -50,8 +50,8 @@ async def test_an_sos_appears_live_and_the_volunteer_accepts_it(
         )
         card = page.locator("article.card").first
         await expect(card).to_be_visible(timeout=15_000)
-        await expect(card.locator("h2")).to_contain_text("Sun Lihua")
-        await expect(card).to_contain_text("Building 1")
+        await expect(card.locator("h2")).to_contain_text("孙丽华")
+        await expect(card).to_contain_text("1号楼")
         family = card.locator("a[href^='tel:137']")  # family contact
         await expect(family).to_be_visible()
         # Grouped to read aloud (hub/i18n/formats.py), whole in the tel: address.
@@ -105,7 +105,7 @@ async def test_the_inbox_catches_up_after_its_live_connection_drops(
         await context.set_offline(False)
         card = page.locator("article.card").first
         await expect(card).to_be_visible(timeout=20_000)
-        await expect(card.locator("h2")).to_contain_text("Sun Lihua")
+        await expect(card.locator("h2")).to_contain_text("孙丽华")
         await expect(page.locator("#live")).to_have_attribute("data-state", "live")
 
 

@@ -56,7 +56,7 @@ async def test_sos_frame_becomes_an_alert_and_a_ticket_for_the_volunteer_on_duty
         assert tickets["total"] == 1
         ticket = tickets["items"][0]  # type: ignore[index]
         # In the community's language (Simplified Chinese), and every language for machines.
-        assert ticket["title"].startswith("一键求助：") and "Sun Lihua" in ticket["title"]
+        assert ticket["title"].startswith("一键求助：") and "孙丽华" in ticket["title"]
         assert ticket["titles"]["en"].startswith("SOS: ") and ticket["category_label"]
 
         alert = (

@@ -51,13 +51,13 @@ from tests.support.hubdata import device_event, open_seeded_db, user_id_of, wris
 # Monday 2 March 2026, 10:00 in Shanghai (the community's time zone): vol.li's day shift.
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 
-SUN = "8800000101"  # Sun Lihua, 1-101, grid 1: lives with her daughter (resident.sun)
-ZHOU = "8800000202"  # Zhou Guoqiang, 2-202, grid 1: lives alone; gate card 8800000201
-WU = "8800000301"  # Wu Meifang, 3-301, grid 2: lives alone; gate card 8800000301
+SUN = "8800000101"  # 孙丽华, 1号楼1单元101室, grid 1: lives with her daughter (resident.sun)
+ZHOU = "8800000202"  # 周国强, 2号楼1单元202室, grid 1: lives alone; gate card 8800000201
+WU = "8800000301"  # 吴美芳, 3号楼2单元301室, grid 2: lives alone; gate card 8800000301
 ZHOU_CARD = "8800000201"
 GATE_NORTH, GATE_SOUTH = "hik:gate-north", "hik:gate-south"  # buildings 1 and 3
-SUN_LOCK = "z2m:b1_101_front_door"  # in Sun Lihua's household
-ZHOU_LOCK = "tuya:bf3a1c2d4e5f6a7b8c"  # in Zhou Guoqiang's household
+SUN_LOCK = "z2m:b1_101_front_door"  # in 孙丽华's household
+ZHOU_LOCK = "tuya:bf3a1c2d4e5f6a7b8c"  # in 周国强's household
 CHARGER_GRID1 = "CP-P1-01"  # OCPP charger in building 2 (grid 1)
 EBIKE_GRID1 = "ebike:EB-B1-01"  # e-bike pile in building 1 (grid 1)
 EBIKE_GRID2 = "ebike:EB-B3-01"  # e-bike pile in building 3 (grid 2)
@@ -308,7 +308,7 @@ def test_the_police_need_a_police_contact() -> None:
     _rule(doc, "door_duress")["notify"] = ["community_staff", "police"]
     _refused(doc, "rule 'door_duress' notifies the police but no police_contact is set")
 
-    doc["police_contact"] = {"name": "Huaihai police station", "phone": "+86 21 110"}
+    doc["police_contact"] = {"name": "淮海路派出所", "phone": "+86 21 110"}
     accepted = RulesDocument.model_validate(doc)
     assert accepted.police_contact is not None
 
@@ -358,7 +358,7 @@ async def test_an_sos_opens_one_alert_and_one_ticket_and_a_repeat_attaches(rig: 
     (alert,) = await rig.alerts("wristband.sos")
     assert alert.id == alert_id and alert.event_count == 2 and alert.status == "open"
     assert alert.rule_id == "sos" and alert.last_event_at == T0 + timedelta(minutes=1)
-    assert "Zhou Guoqiang" in alert.summary
+    assert "周国强" in alert.summary
     (ticket,) = await rig.tickets_of(alert_id)
     assert ticket.category == "elderly_sos"
 
@@ -714,7 +714,7 @@ async def test_a_wristband_off_for_thirty_minutes_raises_an_alert(rig: Rig) -> N
     await rig.tick(minutes=30)
     (alert,) = await rig.active("wristband.not_worn", f"watch:{ZHOU}")
     (ticket,) = await rig.tickets_of(alert.id)
-    assert ticket.category == "elderly_health" and "Zhou Guoqiang" in ticket.title
+    assert ticket.category == "elderly_health" and "周国强" in ticket.title
 
     rig.at(minutes=40)
     worn = await rig.send(rig.watch(ZHOU, "wristband.worn"))
@@ -813,7 +813,7 @@ async def _living_alone(rig: Rig) -> set[int]:
 
 
 async def test_no_sign_of_life_for_twelve_hours_raises_a_welfare_check(rig: Rig) -> None:
-    zhou, sun = await rig.resident_id("Zhou Guoqiang"), await rig.resident_id("Sun Lihua")
+    zhou, sun = await rig.resident_id("周国强"), await rig.resident_id("孙丽华")
     alone = await _living_alone(rig)
     assert zhou in alone and sun not in alone and len(alone) == 4
 
@@ -826,9 +826,9 @@ async def test_no_sign_of_life_for_twelve_hours_raises_a_welfare_check(rig: Rig)
     assert set(raised) == alone
     alert = raised[zhou]
     assert alert.device_id == f"resident:{zhou}" and alert.severity == "high"
-    assert alert.summary.startswith("关爱探访：Zhou Guoqiang")
-    assert "Building 2 · 202" in alert.summary
-    assert "Zhou Guoqiang" in alert.titles["en"] and "Building 2, Unit 202" in alert.titles["en"]
+    assert alert.summary.startswith("关爱探访：周国强")
+    assert "2号楼 · 1单元 · 202室" in alert.summary
+    assert "周国强" in alert.titles["en"] and "2号楼1单元202室" in alert.titles["en"]
     (ticket,) = await rig.tickets_of(alert.id)
     assert ticket.category == "elderly_welfare" and ticket.resident_id == zhou
 
@@ -839,7 +839,7 @@ async def test_no_sign_of_life_for_twelve_hours_raises_a_welfare_check(rig: Rig)
 
 
 async def test_a_gate_pass_with_their_card_moves_the_check(rig: Rig) -> None:
-    zhou = await rig.resident_id("Zhou Guoqiang")
+    zhou = await rig.resident_id("周国强")
     await rig.scheduler.sweep()
     rig.at(hours=6)
     passed = await rig.send(rig.gate("door.access_granted", card_no=ZHOU_CARD))
@@ -864,7 +864,7 @@ async def test_a_welfare_title_says_when_they_were_last_seen_in_local_time(rig: 
         "en": "{who} last seen {last_seen}",
     }
     await _store(rig.db, doc, 1)
-    zhou, wu = await rig.resident_id("Zhou Guoqiang"), await rig.resident_id("Wu Meifang")
+    zhou, wu = await rig.resident_id("周国强"), await rig.resident_id("吴美芳")
     await rig.scheduler.sweep()
     rig.at(hours=6)
     await rig.send(rig.gate("door.access_granted", card_no=ZHOU_CARD))
@@ -872,8 +872,8 @@ async def test_a_welfare_title_says_when_they_were_last_seen_in_local_time(rig: 
     raised = await _welfare_alerts(rig)
     # T0 + 6 h is 08:00 UTC: 16:00 in the community's zone (Asia/Shanghai), with its date.
     assert raised[zhou].titles == {
-        "zh-CN": "Zhou Guoqiang (周国强)最后活动：2026年3月2日 16:00",
-        "en": "Zhou Guoqiang (周国强) last seen Mar 2, 2026 16:00",
+        "zh-CN": "周国强最后活动：2026年3月2日 16:00",
+        "en": "周国强 last seen Mar 2, 2026 16:00",
     }
     assert raised[zhou].summary == raised[zhou].titles["zh-CN"]
     # Never seen at all: in words.
@@ -882,7 +882,7 @@ async def test_a_welfare_title_says_when_they_were_last_seen_in_local_time(rig: 
 
 
 async def test_a_card_nobody_registered_is_no_sign_of_life(rig: Rig) -> None:
-    zhou = await rig.resident_id("Zhou Guoqiang")
+    zhou = await rig.resident_id("周国强")
     await rig.scheduler.sweep()
     rig.at(hours=6)
     await rig.send(rig.gate("door.access_granted", card_no="1234567890"))
@@ -891,7 +891,7 @@ async def test_a_card_nobody_registered_is_no_sign_of_life(rig: Rig) -> None:
 
 
 async def test_rising_steps_move_the_check_but_a_first_count_does_not(rig: Rig) -> None:
-    wu = await rig.resident_id("Wu Meifang")
+    wu = await rig.resident_id("吴美芳")
     await rig.scheduler.sweep()
     rig.at(hours=1)
     await rig.send(rig.watch(WU, "wristband.heartbeat", steps=1200))  # a baseline only
@@ -904,7 +904,7 @@ async def test_rising_steps_move_the_check_but_a_first_count_does_not(rig: Rig) 
 
 
 async def test_rising_steps_are_a_sign_of_life(rig: Rig) -> None:
-    wu = await rig.resident_id("Wu Meifang")
+    wu = await rig.resident_id("吴美芳")
     await rig.scheduler.sweep()
     rig.at(hours=1)
     await rig.send(rig.watch(WU, "wristband.heartbeat", steps=1200))
@@ -921,7 +921,7 @@ async def test_rising_steps_are_a_sign_of_life(rig: Rig) -> None:
 
 
 async def test_their_lock_opened_is_a_sign_of_life(rig: Rig) -> None:
-    zhou = await rig.resident_id("Zhou Guoqiang")
+    zhou = await rig.resident_id("周国强")
     await rig.scheduler.sweep()
     rig.at(hours=3)
     await rig.send(rig.device(ZHOU_LOCK, DeviceFamily.LOCK, "lock.unlocked", method="fingerprint"))
@@ -932,7 +932,7 @@ async def test_their_lock_opened_is_a_sign_of_life(rig: Rig) -> None:
 
 
 async def test_a_sign_of_life_clears_the_open_check_and_restarts_the_clock(rig: Rig) -> None:
-    zhou = await rig.resident_id("Zhou Guoqiang")
+    zhou = await rig.resident_id("周国强")
     await rig.scheduler.sweep()
     await rig.tick(hours=12)
     alert = (await _welfare_alerts(rig))[zhou]
@@ -958,7 +958,7 @@ async def test_a_late_delivered_old_sign_of_life_changes_nothing(rig: Rig) -> No
     It is no sign of life within the last 12 hours: the open check stays open,
     and no second check (with a second ticket) is raised for the same silence.
     """
-    zhou = await rig.resident_id("Zhou Guoqiang")
+    zhou = await rig.resident_id("周国强")
     await rig.scheduler.sweep()
     await rig.tick(hours=12)
     alert = (await _welfare_alerts(rig))[zhou]
@@ -981,7 +981,7 @@ async def test_a_late_delivered_old_sign_of_life_changes_nothing(rig: Rig) -> No
 
 
 async def test_a_late_delivered_sign_within_the_window_clears_the_check(rig: Rig) -> None:
-    zhou = await rig.resident_id("Zhou Guoqiang")
+    zhou = await rig.resident_id("周国强")
     await rig.scheduler.sweep()
     await rig.tick(hours=12)
     alert = (await _welfare_alerts(rig))[zhou]
@@ -1002,7 +1002,7 @@ async def test_a_late_delivered_sign_within_the_window_clears_the_check(rig: Rig
 
 async def test_a_resident_seen_before_the_hub_started_is_checked_from_then(rig: Rig) -> None:
     """The first sweep starts the clock at the last sign of life already known."""
-    zhou = await rig.resident_id("Zhou Guoqiang")
+    zhou = await rig.resident_id("周国强")
     rig.at(hours=-4)
     await rig.send(rig.gate("door.access_granted", card_no=ZHOU_CARD))
     rig.at(hours=0)
@@ -1014,7 +1014,7 @@ async def test_a_resident_seen_before_the_hub_started_is_checked_from_then(rig: 
 
 
 async def test_sun_lihua_lives_with_her_daughter_and_is_never_checked(rig: Rig) -> None:
-    sun = await rig.resident_id("Sun Lihua")
+    sun = await rig.resident_id("孙丽华")
     await rig.scheduler.sweep()
     # Her household's lock opens (a sign of life for her and her daughter) ...
     rig.at(hours=1)
@@ -1240,12 +1240,10 @@ async def test_a_bad_title_stored_before_titles_were_checked_still_opens_alert_a
         assert len(outcome.alerts_opened) == 1 and len(outcome.tickets_opened) == 1
         (alert,) = await rig.alerts(kind)
         # The default template's title in each language: what, who and where.
-        assert alert.summary.startswith(f"{what(kind, 'zh-CN')}：Zhou Guoqiang")
-        assert alert.summary.endswith(
-            "，Sunrise Garden Community (朝阳花园社区) · Building 2 · 202"
-        )
-        assert alert.titles["en"].startswith(f"{what(kind, 'en')}: Zhou Guoqiang")
-        assert alert.titles["en"].endswith(" at Sunrise Garden Community, Building 2, Unit 202")
+        assert alert.summary.startswith(f"{what(kind, 'zh-CN')}：周国强")
+        assert alert.summary.endswith("，朝阳花园社区 · 2号楼 · 1单元 · 202室")
+        assert alert.titles["en"].startswith(f"{what(kind, 'en')}: 周国强")
+        assert alert.titles["en"].endswith(" at 朝阳花园社区2号楼1单元202室")
         (ticket,) = await rig.tickets_of(alert.id)
         assert ticket.title == alert.summary and ticket.titles == alert.titles
         assert f"rule {rule_id!r}: bad title template" in caplog.text
@@ -1254,7 +1252,7 @@ async def test_a_bad_title_stored_before_titles_were_checked_still_opens_alert_a
     await rig.send(rig.heart_rate(ZHOU, 130))
     await rig.tick(minutes=10)
     (alert,) = await rig.active("wristband.heart_rate_high")
-    assert "Zhou Guoqiang" in alert.summary and len(await rig.tickets_of(alert.id)) == 1
+    assert "周国强" in alert.summary and len(await rig.tickets_of(alert.id)) == 1
 
 
 async def test_a_rendered_title_is_clipped_to_its_bound(rig: Rig) -> None:
@@ -1264,6 +1262,6 @@ async def test_a_rendered_title_is_clipped_to_its_bound(rig: Rig) -> None:
     outcome = await rig.send(rig.watch(ZHOU, "wristband.sos"))
     (alert,) = await rig.alerts("wristband.sos")
     (ticket,) = await rig.tickets_of(alert.id)
-    assert len(alert.summary) == TITLE_MAX and alert.summary.startswith("Zhou Guoqiang ")
+    assert len(alert.summary) == TITLE_MAX and alert.summary.startswith("周国强 ")
     assert ticket.title == alert.summary
     assert {n.title for n in outcome.notifications} == {alert.summary}

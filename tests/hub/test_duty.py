@@ -48,7 +48,7 @@ async def test_demo_rota_routes_by_community_local_time(
     db = await open_seeded_db(tmp_path)
     try:
         assert await volunteer_on_duty_for(db, "8800000101", local_time.astimezone(UTC)) == expected
-        # Grid 2 has one volunteer all day.
+        # 第二网格 has one volunteer all day.
         assert (
             await volunteer_on_duty_for(db, "8800000301", local_time.astimezone(UTC)) == "vol.wang"
         )

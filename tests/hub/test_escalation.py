@@ -30,7 +30,7 @@ from hub.users.models import Role
 from hub.users.service import get_user
 from tests.support.hubdata import open_seeded_db, user_id_of, wristband_event
 
-SUN = "8800000101"  # Sun Lihua, grid 1: vol.li primary by day, vol.zhao backup, staff grid worker
+SUN = "8800000101"  # 孙丽华, grid 1: vol.li primary by day, vol.zhao backup, staff grid worker
 # Monday 10:00 in Shanghai: vol.li's day shift.
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
@@ -191,7 +191,7 @@ async def test_the_whole_chain_ends_with_the_family_and_a_word_to_staff(db: Data
     assert staff in escalated[0].recipients.user_ids  # the grid worker on duty, by name
     assert Role.COMMUNITY_STAFF in escalated[1].recipients.roles  # then the whole staff
     family = [n for n in heard.notes if n.contacts]
-    assert len(family) == 1 and family[0].contacts[0].relation == "child"
+    assert len(family) == 1 and family[0].contacts[0].relation == "女儿"
     assert kinds[-1] == "ticket.escalation_exhausted"
     actions = await _actions(db, ticket_id)
     assert actions.count("escalation_exhausted") == 1

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hub.i18n.formats import address, phone_for_reading
+from hub.i18n.formats import address, household_parts, phone_for_reading
 from hub.i18n.locales import check, choose, from_browser, supported
 from hub.i18n.times import (
     iso_local,
@@ -138,3 +138,14 @@ def test_addresses_go_from_the_largest_place_to_the_smallest() -> None:
         address(["幸福里小区", "3号楼", "2单元", "501室"]) == "幸福里小区 · 3号楼 · 2单元 · 501室"
     )
     assert address(["幸福里小区", None, " ", "501室"]) == "幸福里小区 · 501室"
+
+
+def test_a_household_written_as_unit_and_room_reads_as_two_parts() -> None:
+    assert household_parts("1单元101室") == ("1单元", "101室")
+    assert household_parts(" 2单元 501室 ") == ("2单元", "501室")
+    assert address(["朝阳花园社区", "1号楼", *household_parts("1单元101室")]) == (
+        "朝阳花园社区 · 1号楼 · 1单元 · 101室"
+    )
+    # Written any other way, it is kept as written.
+    for unit in ("101", "101室", "单元", "B0001"):
+        assert household_parts(unit) == (unit,)

@@ -55,12 +55,12 @@ async def test_sos_opens_one_alert_and_a_ticket_for_the_volunteer_on_duty(db: Da
     opened = outcome.tickets_opened[0]
     # In the community's language (Simplified Chinese), the address from the largest place
     # to the smallest; and in English, as the household's address is written.
-    assert opened.title.startswith("一键求助：Sun Lihua")
-    assert opened.title.endswith("，Sunrise Garden Community (朝阳花园社区) · Building 1 · 101")
+    assert opened.title.startswith("一键求助：孙丽华")
+    assert opened.title.endswith("，朝阳花园社区 · 1号楼 · 1单元 · 101室")
     assert opened.titles["zh-CN"] == opened.title
-    assert "Sun Lihua" in opened.titles["en"]
+    assert "孙丽华" in opened.titles["en"]
     assert opened.titles["en"].startswith("SOS: ")
-    assert opened.titles["en"].endswith(" at Sunrise Garden Community, Building 1, Unit 101")
+    assert opened.titles["en"].endswith(" at 朝阳花园社区1号楼1单元101室")
 
     async with db.read() as conn:
         ticket = (await conn.execute(sa.select(tickets))).one()

@@ -247,7 +247,7 @@ async def build_scenario(db: Database) -> Scenario:
         # T1: Monday, accepted in 3 min, closed in 54 min: on time.
         ids["T1"] = await _ticket(
             conn,
-            title="SOS: Sun Lihua",
+            title="SOS: 孙丽华",
             community_id=community_id,
             grid_id=g1,
             assignee=li,
@@ -259,7 +259,7 @@ async def build_scenario(db: Database) -> Scenario:
         # T2: Monday; accepted 9 min late, closed 60 min late; closed_at left NULL (log only).
         ids["T2"] = await _ticket(
             conn,
-            title="Fall: Wu Meifang",
+            title="Fall: 吴美芳",
             community_id=community_id,
             grid_id=g2,
             assignee=wang,
@@ -286,7 +286,7 @@ async def build_scenario(db: Database) -> Scenario:
         # T4: the Sunday before; due Monday 20:00; in progress all Monday, closed Thursday.
         ids["T4"] = await _ticket(
             conn,
-            title="Wristband removed: Zhou Guoqiang",
+            title="Wristband removed: 周国强",
             community_id=community_id,
             grid_id=g2,
             assignee=wang,
@@ -328,7 +328,7 @@ async def build_scenario(db: Database) -> Scenario:
         # T7: Tuesday 00:30 (Monday in UTC); accepted in time, still in progress.
         ids["T7"] = await _ticket(
             conn,
-            title="SOS: Zheng Jianguo",
+            title="SOS: 郑建国",
             community_id=community_id,
             grid_id=g2,
             assignee=wang,
@@ -610,8 +610,8 @@ async def test_daily_digest_counts_by_local_day(db: Database, scenario: Scenario
     overdue = {o.id: o for o in report.overdue}
     assert [o.id for o in report.overdue] == [t["T3"], t["T4"], t["T2"]]  # latest first
     t3 = overdue[t["T3"]]
-    assert t3.confidential and t3.status == "dispatched" and t3.assignee_name == "Chen Jie (陈杰)"
-    assert t3.grid_name == "Grid 1 (第1网格)"
+    assert t3.confidential and t3.status == "dispatched" and t3.assignee_name == "陈杰"
+    assert t3.grid_name == "第一网格"
     assert t3.response_ongoing and t3.response_late_s == (11 * 60 + 54) * 60
     assert t3.resolve_ongoing and t3.resolve_late_s == (10 * 60 + 59) * 60
     assert t3.late_s == (11 * 60 + 54) * 60
@@ -736,13 +736,13 @@ async def test_weekly_bulletin(db: Database, scenario: Scenario) -> None:
 
     assert report.overdue_total == 5  # T2 T3 T4 T6 T7
     assert [(g.grid_name, g.opened, g.closed, g.overdue) for g in report.grids] == [
-        ("Grid 1 (第1网格)", 3, 2, 2),
-        ("Grid 2 (第2网格)", 2, 2, 3),
+        ("第一网格", 3, 2, 2),
+        ("第二网格", 2, 2, 3),
     ]
     assert [(p.full_name, p.points, p.awards) for p in report.top_points] == [
-        ("Li Na (李娜)", 22, 3),
-        ("Wang Fang (王芳)", 20, 2),
-        ("Chen Jie (陈杰)", 5, 1),
+        ("李娜", 22, 3),
+        ("王芳", 20, 2),
+        ("陈杰", 5, 1),
     ]
     # T5 (closed the week before, rated Tuesday) and T6 (rated Wednesday).
     assert report.rating.count == 2 and report.rating.mean == 4.0
@@ -770,10 +770,12 @@ async def test_the_weekly_bulletin_lists_at_most_ten_earners(db: Database) -> No
             )
     async with db.read() as conn:
         report = await build_weekly(conn, 1, parse_week(WEEK), AFTER)
-    # The scenario's Li Na (22) and Wang Fang (20) lead; Chen Jie's 5 ties Extra 04's and
-    # comes first by name; Extra 00 to 03 (1 to 4 points) are left out.
+    # The scenario's 李娜 (22) and 王芳 (20) lead; 陈杰's 5 ties Extra 04's, which
+    # comes first by name (the name's characters in order), so 陈杰 is left out, and
+    # so are Extra 00 to 03 (1 to 4 points).
     assert [p.points for p in report.top_points] == [22, 20, 12, 11, 10, 9, 8, 7, 6, 5]
-    assert report.top_points[-1].full_name == "Chen Jie (陈杰)"
+    assert report.top_points[-1].full_name == "Extra 04"
+    assert "陈杰" not in {p.full_name for p in report.top_points}
 
 
 # --- The pages.
@@ -837,14 +839,14 @@ async def test_daily_page(db: Database, scenario: Scenario) -> None:
     assert {c for _, c, _ in drawn} == {"07", "10", "12", "23"}
     assert TRICKY_TITLE not in page and "Duress at the &lt;gate&gt; &amp; &#34;north&#34;" in page
     assert 'class="tag confidential"' in page and 'class="tag silent"' in page
-    assert "Sunrise Garden Community (朝阳花园社区)" in page
-    assert "Chen Jie (陈杰)" in page  # the assignee of a late ticket
+    assert "朝阳花园社区" in page
+    assert "陈杰" in page  # the assignee of a late ticket
     assert "3 open at the end of the day" in page
     # Made at AFTER, 2026-12-01 00:00 UTC: 08:00 in Shanghai.
     # The zone as people name it, not its database name.
     assert "Generated Dec 1, 2026 08:00 (China Standard Time)" in page
     assert "times in China Standard Time" in page and "Asia/Shanghai" not in page
-    assert "Daily digest · Sunrise Garden Community" in page
+    assert "Daily digest · 朝阳花园社区" in page
     assert "Nov 2, 2026 (Monday)" in page
 
 
@@ -853,7 +855,7 @@ async def test_daily_page_in_chinese(db: Database, scenario: Scenario) -> None:
     async with db.read() as conn:
         page = render_daily(await build_daily(conn, scenario.community_id, MONDAY, AFTER))
     assert '<html lang="zh-CN"' in page
-    assert "日报 · Sunrise Garden Community (朝阳花园社区)" in page
+    assert "日报 · 朝阳花园社区" in page
     assert "2026年11月2日 (星期一)" in page
     assert "由社区中枢于 2026年12月1日 08:00（北京时间）生成。" in page
     assert "时间均为北京时间" in page and "Asia/Shanghai" not in page
@@ -880,7 +882,7 @@ async def test_weekly_page(db: Database, scenario: Scenario) -> None:
         ("opened", "Mon 2", 4),
         ("opened", "Tue 3", 1),
     ]
-    assert "Li Na (李娜)" in page and "60%" in page and "25%" in page and "4.0 / 5" in page
+    assert "李娜" in page and "60%" in page and "25%" in page and "4.0 / 5" in page
     assert 'door.duress<span class="tag silent">silent</span>' in page
     assert "2026-W45: Nov 2, 2026 (Mon) to Nov 8, 2026 (Sun)" in page
     assert "2026-W45：2026年11月2日（周一）至 2026年11月8日（周日）" in chinese

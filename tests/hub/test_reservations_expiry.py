@@ -32,7 +32,7 @@ from hub.users.models import Role
 from hub.users.service import create_user, get_user
 from tests.support.hubdata import device_event, open_seeded_db, user_id_of
 
-PILE = "ebike:EB-B1-01"  # in Building 1 of the demo community
+PILE = "ebike:EB-B1-01"  # in 1号楼 of the demo community
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
 
@@ -77,15 +77,13 @@ async def _scope(db: Database, username: str) -> Scope:
 async def _wu_family(db: Database) -> Scope:
     async with db.write() as conn:
         resident_id = (
-            await conn.execute(
-                sa.select(residents.c.id).where(residents.c.full_name.like("Wu Meifang%"))
-            )
+            await conn.execute(sa.select(residents.c.id).where(residents.c.full_name == "吴美芳"))
         ).scalar_one()
         await create_user(
             conn,
             username="wu.family",
             password=DEMO_PASSWORD,
-            full_name="Family of Wu Meifang",
+            full_name="吴美芳家属",
             role=Role.RESIDENT,
             resident_id=resident_id,
         )
@@ -266,7 +264,7 @@ async def test_two_hubs_racing_for_a_port_are_told_apart_by_the_unique_index(
         won, lost = await asyncio.gather(first(), second())
     finally:
         await other.close()
-    assert lost == "port 1 of E-bike pile, Building 1 was just reserved by someone else"
+    assert lost == "port 1 of 1号楼电动车充电桩 was just reserved by someone else"
     async with db.read() as conn:
         rows = (
             await conn.execute(sa.select(charger_reservations.c.id, charger_reservations.c.user_id))

@@ -26,7 +26,7 @@ from hub.storage.db import Database
 from tests.support.hubdata import wristband_event
 from tests.support.postgres import PostgresServer
 
-SUN = "8800000101"  # Sun Lihua's wristband, seeded in grid 1
+SUN = "8800000101"  # 孙丽华's wristband, seeded in grid 1
 HELD_S = 0.5  # how long hub A keeps its transaction open while B tries
 
 

@@ -22,17 +22,17 @@ from tests.support.stack import running_stack, stack_settings
 
 pytestmark = pytest.mark.e2e
 
-SUN = "8800000101"  # Sun Lihua's wristband, Building 1
+SUN = "8800000101"  # 孙丽华's wristband, 1号楼
 WRISTBAND = f"watch:{SUN}"
 
 
 async def _wristband_detail(browser: Browser, api: str, user: str) -> tuple[Page, list[str]]:
-    """``user`` logged in on the dashboard, with Sun Lihua's wristband open; page errors."""
+    """``user`` logged in on the dashboard, with 孙丽华's wristband open; page errors."""
     page = await browser.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     await log_in(page, api, user, via="/dashboard", lands_on="/dashboard")
-    await page.locator("article.building", has_text="Building 1").locator("h3 button").click()
+    await page.locator("article.building", has_text="1号楼").locator("h3 button").click()
     await page.locator(f"#devices li[data-device-id='{WRISTBAND}'] button").click()
     return page, errors
 

@@ -60,7 +60,7 @@ from tqdm import tqdm
 from chub_mqtt.topics import event_topic
 from community_hub_tools.bench.stats import percentile
 from community_hub_tools.broker.mosquitto import MosquittoProcess, find_mosquitto, free_port
-from community_hub_tools.demo.seed import DEMO_PASSWORD, seed_demo
+from community_hub_tools.demo.seed import DEMO_PASSWORD, building_name, seed_demo
 from community_hub_tools.sim.watch import SimulatedWatch
 from device_adapters.model import Lane
 from device_adapters.watch import WatchFrame, WatchStream, decode_frame, encode_frame, to_events
@@ -79,9 +79,9 @@ LOADED_TARGET_MS = 300.0
 _SOS_KINDS = frozenset({"wristband.sos", "wristband.fall"})
 _WEARER = "Bench wearer"
 _WEARER_RE = re.compile(_WEARER + r" (\d{4})\b")
-# The grid the bench wearers live in: Building 3 is in the demo's grid 2, whose
+# The grid the bench wearers live in: 3号楼 is in the demo's 第二网格, whose
 # primary volunteer is on duty around the clock (no shift change mid-run).
-_BUILDING = "Building 3"
+_BUILDING = building_name(3)
 
 _LOAD_GATEWAY = "bench-load"
 LOAD_DEVICES = 1000  # distinct watches the background heartbeats come from
@@ -225,7 +225,7 @@ async def _prepare_database(url: str, wearers: int) -> str:
                     device_id=f"watch:{_native_id(n)}",
                     family="wristband",
                     protocol="watch",
-                    name=f"Wristband of {_wearer_name(n)}",
+                    name=f"{_wearer_name(n)}的手环",
                     household_id=household_id,
                     resident_id=int(resident.inserted_primary_key[0]),
                 )

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -148,10 +149,17 @@ def _count(family: str) -> int:
     return sum(1 for d in DEVICES if d.family.value == family)
 
 
+def _padded(text: str, columns: int) -> str:
+    # A Chinese character takes two columns of a terminal.
+    width = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return text + " " * max(1, columns - width)
+
+
 def banner(settings: Settings, edge: EdgeSettings) -> str:
     base = f"http://{settings.api.host}:{settings.api.port}"
+    # The operator's console: the people as the community names them, roles in both languages.
     accounts = "\n".join(
-        f"      {a.username:<13} {a.role.value:<17} {a.description}" for a in ACCOUNTS
+        f"      {a.username:<13} {_padded(a.full_name, 12)}{a.description}" for a in ACCOUNTS
     )
     return f"""
 Community Hub demo is running.
@@ -162,7 +170,7 @@ Community Hub demo is running.
   API docs (try it out):  {base}/docs
   Health:                 {base}/healthz
   Prometheus metrics:     {base}/metrics
-  Accounts (password for all: {DEMO_PASSWORD}):
+  Accounts 账号 (password for all 统一密码: {DEMO_PASSWORD}):
 {accounts}
   Data (SQLite):          {settings.sqlite_path}
   MQTT broker (embedded): 127.0.0.1:{settings.mqtt.port}
