@@ -97,6 +97,7 @@ class RobotNotifier:
     per_window = 20
     window_s = 60.0
     max_bytes = 4000
+    line_break = "\n"
 
     def __init__(
         self,
@@ -174,14 +175,14 @@ class RobotNotifier:
         if n.body:
             lines.append(n.body)
         lines.append(local_time(n.at, self._tz, tag))
-        return "\n".join(lines)
+        return self.line_break.join(lines)
 
     def merge(self, texts: list[str]) -> str:
         if len(texts) == 1:
             return texts[0]
         header = ngettext(
             self.language,
-            "%(n)s notifications at once (sent together: the group takes few messages a minute)",
+            "%(n)s notification at once (sent together: the group takes few messages a minute)",
             "%(n)s notifications at once (sent together: the group takes few messages a minute)",
             len(texts),
         )
@@ -250,6 +251,7 @@ class DingTalkRobot(RobotNotifier):
     vendor = "dingtalk"
     url = "https://oapi.dingtalk.com/robot/send"
     max_bytes = 4000
+    line_break = "  \n"  # DingTalk's markdown joins single lines: a hard break
 
     def __init__(
         self,

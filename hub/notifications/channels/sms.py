@@ -226,7 +226,7 @@ def tc3_authorization(
             "POST",
             "/",
             "",
-            f"content-type:{content_type}\nhost:{host}\n",
+            f"content-type:{content_type.lower()}\nhost:{host.lower()}\n",
             "content-type;host",
             hashlib.sha256(body).hexdigest(),
         ]
