@@ -58,6 +58,7 @@ class MergingSender:
         reserve: int = 2,
         max_bytes: int = 4000,
         separator: str = "\n\n",
+        min_interval_s: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if per_window < 2 or window_s <= 0:
@@ -71,6 +72,8 @@ class MergingSender:
         self._max_bytes = max_bytes
         self._separator_bytes = len(separator.encode())
         self._clock = clock
+        self._min_interval_s = min_interval_s  # a per-second limit too (Feishu: 5 a second)
+        self._last_send: float | None = None
         self._tokens = float(self.burst)
         self._stamp = clock()
         self._waiting: list[_Waiting] = []
@@ -122,7 +125,12 @@ class MergingSender:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), delay)
                 continue
+            if self._last_send is not None:
+                gap = self._last_send + self._min_interval_s - self._clock()
+                if gap > 0:
+                    await asyncio.sleep(gap)  # texts arriving meanwhile join this request
             self._tokens -= 1.0
+            self._last_send = self._clock()
             batch = self._take_batch()
             self.requests += 1
             try:

@@ -97,6 +97,7 @@ class RobotNotifier:
     per_window = 20
     window_s = 60.0
     max_bytes = 4000
+    min_interval_s = 0.0
     line_break = "\n"
 
     def __init__(
@@ -129,6 +130,7 @@ class RobotNotifier:
             per_window=per_window or self.per_window,
             window_s=window_s or self.window_s,
             max_bytes=self.max_bytes,
+            min_interval_s=self.min_interval_s,
         )
 
     @property
@@ -207,12 +209,18 @@ class RobotNotifier:
             raise ChannelError(f"{self.name}: {type(exc).__name__}") from None
         if response.status_code >= 500 or response.status_code == 429:
             raise ChannelError(f"{self.name}: HTTP {response.status_code}")
-        if not response.is_success:
-            raise ChannelError(f"{self.name}: HTTP {response.status_code}", permanent=True)
         try:
             answer = response.json()
         except ValueError:
-            raise ChannelError(f"{self.name}: answer is not JSON") from None
+            answer = None
+        if not response.is_success:
+            said = ""
+            if isinstance(answer, dict):  # some refusals come with a 4xx and the usual body
+                code = answer.get("errcode", answer.get("code"))
+                said = " " + vendor_reason(code, answer.get("errmsg", answer.get("msg")))
+            raise ChannelError(f"{self.name}: HTTP {response.status_code}{said}", permanent=True)
+        if answer is None:
+            raise ChannelError(f"{self.name}: answer is not JSON")
         if not isinstance(answer, dict):
             raise ChannelError(f"{self.name}: answer is not a JSON object")
         return answer
@@ -288,6 +296,7 @@ class FeishuRobot(RobotNotifier):
     vendor = "feishu"
     url = "https://open.feishu.cn/open-apis/bot/v2/hook/"
     per_window = 100
+    min_interval_s = 0.2  # and 5 a second
     max_bytes = 4000  # the whole body may be 20 KB; kept short to stay readable
 
     def __init__(

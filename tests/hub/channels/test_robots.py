@@ -24,13 +24,16 @@ from hub.notifications.channels import from_settings
 from hub.notifications.channels.errors import ChannelError
 from hub.notifications.channels.outcomes import outcomes_of
 from hub.notifications.channels.robots import DingTalkRobot, FeishuRobot, WeComRobot
+from hub.notifications.channels.sms import SmsNotifier
 from hub.notifications.outbox import OutboxRelay, enqueue
+from hub.runtime import HubRuntime
 from hub.schema.notifications import notification_outbox
 from hub.settings import Settings
 from hub.storage.db import Database
 from hub.users.models import Role
 from tests.hub.channels import vendors
 from tests.support.hubdata import open_seeded_db
+from tests.support.postgres import PostgresServer
 
 KEY = "693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa"
 DING_TOKEN = "ding-token-1"
@@ -80,9 +83,24 @@ async def test_wecom_robot_posts_markdown_in_chinese_and_records_it_sent(db: Dat
     assert (row["channel"], row["recipient"], row["outcome"]) == ("wecom", "group:wecom", "sent")
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    if request.param == "sqlite":
+        database = await open_seeded_db(tmp_path)
+        yield database
+        await database.close()
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    with server.fresh_database(template=server.seeded_template()) as url:
+        database = Database.open(url)
+        yield database
+        await database.close()
+
+
 async def test_an_error_code_in_a_200_answer_is_failed_and_the_outbox_retries(
-    db: Database,
+    store: Database,
 ) -> None:
+    db = store
     async with vendors.wecom(KEY) as cloud:
         robot = WeComRobot(db, key=KEY, url=f"{cloud.base_url}/cgi-bin/webhook/send")
         clock = FakeClock(datetime.now(UTC))
@@ -171,6 +189,22 @@ async def test_feishu_signed_body_is_accepted_and_frequency_limit_is_transient(
     assert (row["outcome"], row["attempts"]) == ("sent", 2)
 
 
+async def test_feishu_gets_at_most_5_requests_a_second(db: Database) -> None:
+    async with vendors.feishu(FEISHU_HOOK, FEISHU_SECRET) as cloud:
+        url = f"{cloud.base_url}/open-apis/bot/v2/hook/"
+        robot = FeishuRobot(db, hook=FEISHU_HOOK, secret=FEISHU_SECRET, url=url)
+        notes = [alarm(i) for i in range(12)]
+        tasks = []
+        for note in notes:
+            tasks.append(asyncio.create_task(robot.notify(note)))
+            await asyncio.sleep(0.03)
+        await asyncio.gather(*tasks)
+        await robot.aclose()
+    assert cloud.refused == []
+    texts = "\n".join(r["content"]["text"] for r in cloud.requests)
+    assert all(f"一键求助：孙丽华 #{i}\n" in texts for i in range(12))
+
+
 async def test_25_alarms_in_a_minute_reach_the_group_in_at_most_20_requests(
     db: Database,
 ) -> None:
@@ -243,3 +277,39 @@ async def test_robots_come_from_settings_and_secrets_stay_out_of_repr(db: Databa
         assert secret not in repr(settings)
     for channel in made:
         await channel.aclose()  # type: ignore[attr-defined]
+
+
+async def test_the_hub_registers_the_channels_its_settings_name(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        channels={  # type: ignore[arg-type]
+            "wecom_key": KEY,
+            "sms_provider": "tencent",
+            "sms_access_key_id": "AKIDx",
+            "sms_access_key_secret": "secret-key",
+            "sms_sign_name": "朝阳花园社区",
+            "sms_template_id": "1234567",
+            "sms_sdk_app_id": "1400006666",
+        },
+    )
+    runtime = HubRuntime(settings)
+    try:
+        assert runtime.notifier.plugin(WeComRobot) is not None
+        sms = runtime.notifier.plugin(SmsNotifier)
+        assert sms is not None and sms.provider.name == "tencent"
+    finally:
+        await runtime.notifier.aclose()
+        await runtime.db.close()
+
+
+def test_sms_settings_must_be_complete() -> None:
+    with pytest.raises(ValueError, match="HUB_CHANNELS_SMS_SDK_APP_ID"):
+        Settings(
+            channels={  # type: ignore[arg-type]
+                "sms_provider": "tencent",
+                "sms_access_key_id": "AKIDx",
+                "sms_access_key_secret": "secret-key",
+                "sms_sign_name": "社区",
+                "sms_template_id": "1",
+            }
+        )

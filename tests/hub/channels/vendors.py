@@ -128,14 +128,21 @@ async def dingtalk(token: str, secret: str) -> AsyncIterator[Vendor]:
 # -- Feishu custom bot ---------------------------------------------------------------------
 # POST /open-apis/bot/v2/hook/ID, {"timestamp": "S", "sign": B, "msg_type": "text",
 # "content": {"text": ...}}, B = base64(HMAC-SHA256(key="S\nsecret", msg="")), S in seconds
-# within an hour; answer {"code": 0, "msg": "success"}; 19021 sign match fail.
+# within an hour; answer {"code": 0, "msg": "success"}; 19021 sign match fail; 11232
+# frequency limited (more than 100 a minute or 5 a second).
 
 
 @asynccontextmanager
 async def feishu(hook: str, secret: str) -> AsyncIterator[Vendor]:
     vendor = Vendor()
+    arrivals: list[float] = []
 
     async def send(request: web.Request) -> web.Response:
+        now = time.monotonic()
+        arrivals.append(now)
+        if sum(1 for t in arrivals if now - t < 1.0) > 5:
+            vendor.refused.append("frequency")
+            return web.json_response({"code": 11232, "msg": "frequency limited psm"})
         if request.match_info["hook"] != hook:
             vendor.refused.append("hook")
             return web.json_response(
