@@ -22,12 +22,12 @@ from device_adapters.model import Severity
 from hub.notifications.base import Notification, NotificationHub, Recipients
 from hub.notifications.channels import from_settings
 from hub.notifications.channels.errors import ChannelError
-from hub.notifications.channels.outcomes import outcomes_of
+from hub.notifications.channels.outcomes import Outcome, outcomes_of, record
 from hub.notifications.channels.robots import DingTalkRobot, FeishuRobot, WeComRobot
 from hub.notifications.channels.sms import SmsNotifier
 from hub.notifications.outbox import OutboxRelay, enqueue
 from hub.runtime import HubRuntime
-from hub.schema.notifications import notification_outbox
+from hub.schema.notifications import notification_deliveries, notification_outbox
 from hub.settings import Settings
 from hub.storage.db import Database
 from hub.users.models import Role
@@ -313,3 +313,26 @@ def test_sms_settings_must_be_complete() -> None:
                 "sms_template_id": "1",
             }
         )
+
+
+async def test_outcomes_are_purged_with_the_outbox(db: Database) -> None:
+    clock = FakeClock(datetime.now(UTC))
+    relay = OutboxRelay(db, NotificationHub([]), clock=clock, keep_days=3)
+    old, new = alarm(1), alarm(2)
+    await record(db, old.id, "wecom", [Outcome("group:wecom", "sent")])
+    clock.at += timedelta(days=4)
+    await record(db, new.id, "wecom", [Outcome("group:wecom", "sent")])
+    async with db.write() as conn:  # recorded four days before the clock says now
+        await conn.execute(
+            notification_deliveries.update()
+            .where(notification_deliveries.c.notification_id == old.id)
+            .values(at=clock.at - timedelta(days=4))
+        )
+        await conn.execute(
+            notification_deliveries.update()
+            .where(notification_deliveries.c.notification_id == new.id)
+            .values(at=clock.at)
+        )
+    await relay.purge()
+    assert await outcomes_of(db, old.id) == []
+    assert len(await outcomes_of(db, new.id)) == 1
