@@ -172,7 +172,13 @@ class RobotNotifier:
     def render(self, n: Notification) -> str:
         """One notification as the group reads it (subclasses: markdown or text)."""
         tag = self.language
-        head = f"【{severity_words(n.severity, tag)}】{n.title}"
+        head = pgettext(
+            tag,
+            "robot message",
+            "[%(severity)s] %(title)s",
+            severity=severity_words(n.severity, tag),
+            title=n.title,
+        )
         lines = [head]
         if n.body:
             lines.append(n.body)

@@ -336,3 +336,13 @@ async def test_outcomes_are_purged_with_the_outbox(db: Database) -> None:
     await relay.purge()
     assert await outcomes_of(db, old.id) == []
     assert len(await outcomes_of(db, new.id)) == 1
+
+
+async def test_a_robot_of_an_english_speaking_group_writes_english(db: Database) -> None:
+    async with vendors.wecom(KEY) as cloud:
+        url = f"{cloud.base_url}/cgi-bin/webhook/send"
+        robot = WeComRobot(db, key=KEY, url=url, language="en")
+        await robot.notify(alarm())
+        await robot.aclose()
+    content = cloud.requests[0]["markdown"]["content"]
+    assert content.startswith("[Critical] SOS: Sun Lihua #1\nBuilding 1, 101: go now\nToday ")
