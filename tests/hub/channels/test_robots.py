@@ -149,13 +149,20 @@ async def test_dingtalk_signed_request_is_accepted_and_a_wrong_secret_is_refused
         robot = DingTalkRobot(db, access_token=DING_TOKEN, secret=DING_SECRET, url=url)
         note = alarm()
         await robot.notify(note)
+        cloud.answers.append((200, {"errcode": 130101, "errmsg": "send too fast"}))
+        busy = alarm(3)
+        with pytest.raises(ChannelError, match="130101") as too_fast:
+            await robot.notify(busy)
+        assert not too_fast.value.permanent
+        await robot.notify(busy)  # the outbox's retry
         wrong = DingTalkRobot(db, access_token=DING_TOKEN, secret="SECwrong", url=url, name="ding2")
         other = alarm(2)
         with pytest.raises(ChannelError, match="310000") as raised:
             await wrong.notify(other)
         await robot.aclose()
         await wrong.aclose()
-    assert cloud.refused == ["sign"] and len(cloud.requests) == 1
+    assert cloud.refused == ["sign"] and len(cloud.requests) == 3
+    assert [r["outcome"] for r in await outcomes_of(db, busy.id)] == ["sent"]
     markdown = cloud.requests[0]["markdown"]
     assert "一键求助：孙丽华 #1" in markdown["title"] and "请立即上门" in markdown["text"]
     assert raised.value.permanent
