@@ -21,6 +21,7 @@ from hub.notifications import (
     WebhookNotifier,
     residents_in,
 )
+from hub.notifications.channels import from_settings as channels_from_settings
 from hub.notifications.wakeup import listen_for_notifications, listens
 from hub.settings import Settings
 from hub.storage.db import Database
@@ -66,6 +67,11 @@ class HubRuntime:
             signing = notifications.webhook_secret
             secret = signing.get_secret_value() if signing else None
             self.notifier.register(WebhookNotifier(notifications.webhook_urls, secret=secret))
+        # Group robots (WeCom, DingTalk, Feishu) and SMS, each when HUB_CHANNELS_* sets it.
+        for channel in channels_from_settings(
+            self.db, settings.channels, timezone=settings.timezone
+        ):
+            self.notifier.register(channel)
         # Notifications are stored with the transaction that made them (ingest, timers,
         # API); the relay delivers them from the outbox and feeds this hub's live push
         # with every hub's. A commit here pokes it, so nothing waits for its poll.

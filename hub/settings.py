@@ -34,6 +34,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from device_adapters.model import Severity
 from edge.settings import (
     DEMO_JWT_SECRET,
     SECRET_ADVICE,
@@ -155,6 +156,69 @@ class NotificationSettings(Section):
     def plugin_timeout_s(self) -> float:
         """What each channel gets of a claim."""
         return self.claim_s * 2 / 3
+
+
+class ChannelSettings(Section):
+    """Messaging channels (hub/notifications/channels/): HUB_CHANNELS_<FIELD>.
+
+    Each is on when its credentials are set. Robots post into one group chat in
+    ``language`` (the community's); they leave out duress alarms unless
+    ``robots_include_silent`` (a staff-only group). Secrets are SecretStr: never in a
+    log line, an error or ``repr``.
+    """
+
+    language: str = "zh-CN"
+    robots_include_silent: bool = False
+    robots_min_severity: Severity = Severity.INFORMATIONAL
+    # WeCom group robot: the key of its webhook URL (…/webhook/send?key=KEY).
+    wecom_key: SecretStr | None = None
+    wecom_url: str = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"
+    # DingTalk custom robot: its access_token and, with "加签" on, the SEC… secret.
+    dingtalk_access_token: SecretStr | None = None
+    dingtalk_secret: SecretStr | None = None
+    dingtalk_url: str = "https://oapi.dingtalk.com/robot/send"
+    # Feishu custom bot: the hook id (…/bot/v2/hook/ID) and, with 签名校验 on, its secret.
+    feishu_hook: SecretStr | None = None
+    feishu_secret: SecretStr | None = None
+    feishu_url: str = "https://open.feishu.cn/open-apis/bot/v2/hook/"
+    # SMS: "aliyun" or "tencent", an approved template (its parameters: the title and the
+    # body, cut to sms_param_max_chars) and signature (签名).
+    sms_provider: Literal["aliyun", "tencent"] | None = None
+    sms_access_key_id: str | None = None  # Aliyun AccessKeyId / Tencent SecretId
+    sms_access_key_secret: SecretStr | None = None  # Aliyun AccessKeySecret / Tencent SecretKey
+    sms_sign_name: str | None = None
+    sms_template_id: str | None = None  # Aliyun TemplateCode / Tencent TemplateId
+    sms_sdk_app_id: str | None = None  # Tencent only: SmsSdkAppId
+    # Aliyun only: the template's variable names, in the order title, body.
+    sms_param_names: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["title", "body"]
+    )
+    sms_region: str | None = None  # default cn-hangzhou (Aliyun), ap-guangzhou (Tencent)
+    sms_url: str | None = None  # the vendor's endpoint (tests point it elsewhere)
+    sms_min_severity: Severity = Severity.HIGH
+    sms_param_max_chars: int = Field(default=35, ge=4, le=500)
+
+    @field_validator("sms_param_names", mode="before")
+    @classmethod
+    def _split_names(cls, value: object) -> object:
+        return split_list(value)
+
+    @model_validator(mode="after")
+    def _sms_complete(self) -> ChannelSettings:
+        if self.sms_provider is None:
+            return self
+        needed = {
+            "HUB_CHANNELS_SMS_ACCESS_KEY_ID": self.sms_access_key_id,
+            "HUB_CHANNELS_SMS_ACCESS_KEY_SECRET": self.sms_access_key_secret,
+            "HUB_CHANNELS_SMS_SIGN_NAME": self.sms_sign_name,
+            "HUB_CHANNELS_SMS_TEMPLATE_ID": self.sms_template_id,
+        }
+        if self.sms_provider == "tencent":
+            needed["HUB_CHANNELS_SMS_SDK_APP_ID"] = self.sms_sdk_app_id
+        missing = [name for name, value in needed.items() if not value]
+        if missing:
+            raise ValueError(f"SMS through {self.sms_provider} needs {', '.join(missing)}")
+        return self
 
 
 class DeadLetterSettings(Section):
@@ -361,6 +425,7 @@ class Settings(BaseSettings):
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    channels: ChannelSettings = Field(default_factory=ChannelSettings)
     dead_letters: DeadLetterSettings = Field(default_factory=DeadLetterSettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)

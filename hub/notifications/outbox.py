@@ -33,7 +33,8 @@ Both loops wake at once on ``poke`` (a commit in this process), else every
 ``poll_s`` (0.5 s: how late another hub's notification may reach this hub's
 live streams). The silent-alarm guard (:meth:`NotificationHub.guard`) runs at
 delivery and at the live push. Rows are purged ``keep_days`` after they were
-made; one still undelivered then is given up with an error in the log.
+made (with the channels' outcomes, ``notification_deliveries``); one still undelivered
+then is given up with an error in the log.
 
 Times come from the hubs' clocks (as timers' do): keep them in sync (NTP);
 a skew shortens or lengthens claims by as much.
@@ -57,6 +58,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.clock import Clock, SystemClock
 from hub.notifications.base import Notification, NotificationHub
+from hub.schema.notifications import notification_deliveries as deliveries
 from hub.schema.notifications import notification_outbox as outbox
 from hub.storage.db import Database
 from hub.storage.upsert import insert_ignoring_duplicates
@@ -563,6 +565,8 @@ class OutboxRelay:
                 )
             ).scalar_one()
             removed = (await conn.execute(outbox.delete().where(stale))).rowcount
+            # The channels' outcomes per recipient go with their notifications.
+            await conn.execute(deliveries.delete().where(deliveries.c.at < cutoff))
         self._last_purge = now
         if given_up:
             log.error(

@@ -41,3 +41,27 @@ notification_outbox = sa.Table(
     sa.Index("ix_notification_outbox_created_at", "created_at"),
     sqlite_autoincrement=True,
 )
+
+
+# What each outside channel (WeCom, DingTalk, Feishu robots; SMS) did for each person or
+# group it was to reach with a notification: ``sent``, ``failed`` (tried again) or
+# ``refused`` (for good, e.g. a bad number), with the vendor's reason. One row per
+# (notification, channel, recipient), updated on each try, so a retry of the channel
+# skips whoever already has it and an operator can see who did not.
+# ``permanent``: retrying cannot help (a phone number the vendor refuses, bad credentials).
+notification_deliveries = sa.Table(
+    "notification_deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("notification_id", sa.String(64), nullable=False),
+    sa.Column("channel", sa.String(64), nullable=False),
+    # "user:12", "contact:+8613800000000", "group:wecom" (a robot's chat group).
+    sa.Column("recipient", sa.String(128), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("permanent", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("reason", sa.String(500)),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("notification_id", "channel", "recipient"),
+    sa.Index("ix_notification_deliveries_at", "at"),
+)
