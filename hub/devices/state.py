@@ -52,6 +52,7 @@ POSITION_SOURCES = ("gps", "wifi", "lbs")
 
 
 def _coordinate(value: object, limit: float) -> float | None:
+    """A number within ±limit, else None (a bool is not a number here)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value) if -limit <= value <= limit else None
@@ -89,14 +90,13 @@ def _position(state: dict[str, Any], event: DeviceEvent) -> None:
     source = values.get("position_source")
     if source not in POSITION_SOURCES:
         source = "gps" if values.get("gps_fix") is not False else "lbs"
-    accuracy = values.get("accuracy_m")
-    usable = isinstance(accuracy, int | float) and not isinstance(accuracy, bool) and accuracy > 0
+    accuracy = _coordinate(values.get("accuracy_m"), 1e7)
     state["position"] = {
         "latitude": lat,
         "longitude": lng,
         "source": source,
         # 0 is what a watch sends when it does not say.
-        "accuracy_m": float(accuracy) if usable else None,
+        "accuracy_m": accuracy if accuracy is not None and accuracy > 0 else None,
         "at": at.isoformat(),
     }
     state["position_at"] = at.isoformat()
