@@ -8,7 +8,7 @@ residents can see their own devices' state.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from device_adapters.kinds import KINDS
@@ -49,6 +49,7 @@ def _scalar_updates(event: DeviceEvent, keys: frozenset[str] | None = None) -> d
 # without a fix must not leave half of one.
 _PLACE_KEYS = frozenset({"latitude", "longitude", "gps_fix", "position_source"})
 POSITION_SOURCES = ("gps", "wifi", "lbs")
+_CLOCK_AHEAD = timedelta(days=1)
 
 
 def _coordinate(value: object, limit: float) -> float | None:
@@ -77,6 +78,9 @@ def _position(state: dict[str, Any], event: DeviceEvent) -> None:
     """
     values = event.values
     at = event.device_time or event.received_at
+    if at > event.received_at + _CLOCK_AHEAD:
+        # A watch clock set in the future would hold every later fix back as "older".
+        at = event.received_at
     lat, lng = _coordinate(values.get("latitude"), 90), _coordinate(values.get("longitude"), 180)
     kept = state.get("position")
     kept_at = _parsed(kept.get("at")) if isinstance(kept, dict) else None

@@ -209,3 +209,16 @@ def test_a_first_report_without_a_fix_gives_no_position() -> None:
     state = _watch({}, AL_SOS_NO_FIX, datetime(2024, 5, 1, tzinfo=UTC))
     assert "position" not in state and "position_at" not in state
     assert state["no_fix_at"] == "2019-12-27T09:47:44+00:00"
+
+
+def test_a_fix_from_a_clock_in_the_future_does_not_hold_later_fixes_back() -> None:
+    now = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
+    future = device_event(
+        "watch:1", BAND, "wristband.position", {"latitude": 1.5, "longitude": 2.5}
+    )
+    future = future.model_copy(update={"received_at": now, "device_time": now.replace(year=2031)})
+    state = merge_state({}, future)
+    assert state["position"]["at"] == now.isoformat()  # taken as received
+    later = device_event("watch:1", BAND, "wristband.position", {"latitude": 3.5, "longitude": 4.5})
+    later = later.model_copy(update={"received_at": now + timedelta(minutes=1)})
+    assert merge_state(state, later)["position"]["latitude"] == 3.5
