@@ -126,7 +126,8 @@ def position_content(
     ew: str = "E",
     tail: str = ",1,0,460,0,9360,4082,131",
 ) -> str:
-    return f"{word},{date},120000,{fix},{lat},{ns},{lon},{ew},3.5,90.0,12.5,8,75,64,2500,3,{status}{tail}"
+    place = f"{fix},{lat},{ns},{lon},{ew}"
+    return f"{word},{date},120000,{place},3.5,90.0,12.5,8,75,64,2500,3,{status}{tail}"
 
 
 def position(status: str = "00000000", **kw: str) -> bytes:
