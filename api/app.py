@@ -32,6 +32,7 @@ from api.routes import (
     rules,
     telemetry,
     tickets,
+    wearer,
 )
 from api.routes import internal as internal_routes
 from api.security_headers import SecurityHeaders
@@ -75,6 +76,7 @@ def create_app(ctx: ApiContext, *, internal: bool = False) -> FastAPI:
         gateways,
         alerts,
         tickets,
+        wearer,
         dead_letters,
         notifications,
         reports,

@@ -37,7 +37,13 @@ from uuid import UUID, uuid4
 from device_adapters.event_factory import EventFactory
 from device_adapters.iw.codec import LOGIN, PROTOCOL, IwDecodeError, IwFrame
 from device_adapters.model import DeviceEvent, DeviceFamily, Scalar
-from device_adapters.watch.normalize import BODY_TEMP_RANGE_C, DECIMAL_RE, UINT_RE, present
+from device_adapters.watch.normalize import (
+    BODY_TEMP_RANGE_C,
+    DECIMAL_RE,
+    UINT_RE,
+    position_fields,
+    present,
+)
 
 _LOCATION_RE: Final = re.compile(
     r"(?P<date>[0-9]{6})(?P<fix>[AV])"
@@ -165,6 +171,8 @@ class _Location:
 
     def __init__(self, f: _Fields, received_at: datetime) -> None:
         self.values: dict[str, Scalar] = {}
+        self.latitude = self.longitude = 0.0
+        self.gps_fix = False
         self.device_time: datetime | None = None
         self.error: str | None = None
         run = f.items[0].strip() if f.items else ""
@@ -186,10 +194,9 @@ class _Location:
             self.error = f"invalid date/time {m['date']} {m['time']}"
             return
         self.device_time = device_time
+        self.latitude, self.longitude, self.gps_fix = latitude, longitude, m["fix"] == "A"
         self.values = {
-            "latitude": latitude,
-            "longitude": longitude,
-            "gps_fix": m["fix"] == "A",
+            "gps_fix": self.gps_fix,
             "speed_kmh": float(m["speed"]),
             "course_deg": float(m["course"]),
             "gsm_signal": int(m["gsm"]),
@@ -241,16 +248,17 @@ def _location(f: _Fields, make: EventFactory) -> list[DeviceEvent]:
         }
         return [make.make(alarm_kind, values)]
 
-    values = dict(loc.values)
-    values.update(_cell_and_wifi(f, _WIFI_FIELD[frame_type]))
+    network = _cell_and_wifi(f, _WIFI_FIELD[frame_type])
+    place = position_fields(
+        loc.latitude, loc.longitude, gps_fix=loc.gps_fix, wifi="wifi_count" in network
+    )
+    values = {**place, **loc.values, **network}
     if alarm_code is not None:
         values["alarm_code"] = alarm_code
     events = [make.make("wristband.position", values, loc.device_time)]
     if alarm_kind is not None:
-        # gps_fix travels with the alarm: without it a V fix's 0,0 reads as a real place.
-        alarm_values = {
-            key: loc.values[key] for key in ("latitude", "longitude", "gps_fix", "battery_pct")
-        }
+        # The alarm carries its frame's place, or says there was none (gps_fix, no place).
+        alarm_values = {**place, "battery_pct": loc.values["battery_pct"]}
         alarm_values["alarm_code"] = alarm_code
         events.append(make.make(alarm_kind, alarm_values, loc.device_time))
     return events

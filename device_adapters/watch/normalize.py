@@ -165,6 +165,26 @@ def _network_summary(fields: tuple[str, ...]) -> dict[str, Scalar]:
     return out
 
 
+def position_fields(
+    latitude: float, longitude: float, *, gps_fix: bool, wifi: bool
+) -> dict[str, Scalar]:
+    """A frame's place, or none: shared with the IW codec (docs/positions.md).
+
+    0,0 is what a watch without a fix sends (``A`` or ``V``): no place, never the Gulf of
+    Guinea. Other coordinates under ``V`` are the watch's own estimate, by Wi-Fi when it
+    lists access points, else by cell (LBS).
+    """
+    if latitude == 0.0 and longitude == 0.0:
+        return {"gps_fix": gps_fix}
+    source = "gps" if gps_fix else "wifi" if wifi else "lbs"
+    return {
+        "latitude": latitude,
+        "longitude": longitude,
+        "gps_fix": gps_fix,
+        "position_source": source,
+    }
+
+
 def present(values: Mapping[str, Scalar]) -> dict[str, Scalar]:
     """The values that were reported (None means absent); shared with other wristband codecs."""
     return {k: v for k, v in values.items() if v is not None}
@@ -193,11 +213,12 @@ def _position(f: _Fields, make: EventFactory) -> list[DeviceEvent]:
         raise f.fail(f"status is not hex: {status_hex[:32]!r}")
     status = StatusFlags(int(status_hex, 16))
     battery = f.opt_uint(12, "battery")
+    network = _network_summary(f.frame.fields[_REQUIRED_POSITION_FIELDS:])
+    wifi = isinstance(count := network.get("wifi_count"), int) and count > 0
+    place = position_fields(latitude, longitude, gps_fix=fix == "A", wifi=wifi)
 
     values: dict[str, Scalar] = {
-        "latitude": latitude,
-        "longitude": longitude,
-        "gps_fix": fix == "A",
+        **place,
         "speed_kmh": f.opt_decimal(7, "speed"),
         "course_deg": f.opt_decimal(8, "course"),
         "altitude_m": f.opt_decimal(9, "altitude"),
@@ -210,17 +231,16 @@ def _position(f: _Fields, make: EventFactory) -> list[DeviceEvent]:
         "worn": StatusFlags.TAKEN_OFF not in status,
         "in_motion": StatusFlags.IN_MOTION in status,
     }
-    values.update(_network_summary(f.frame.fields[_REQUIRED_POSITION_FIELDS:]))
+    values.update(network)
     events = [make.make("wristband.position", present(values), device_time)]
 
-    # gps_fix travels with the alarm: without it a V fix's 0,0 reads as a real place.
+    # The alarm carries its frame's place (or says there was none) and how sure it is.
     alarm_values = present(
         {
-            "latitude": latitude,
-            "longitude": longitude,
-            "gps_fix": fix == "A",
+            **place,
             "battery_pct": battery,
             "status_hex": status_hex,
+            "accuracy_m": network.get("accuracy_m"),
         }
     )
     for kind, bits in ALARM_BITS:

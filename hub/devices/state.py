@@ -8,7 +8,7 @@ residents can see their own devices' state.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from device_adapters.kinds import KINDS
@@ -45,14 +45,77 @@ def _scalar_updates(event: DeviceEvent, keys: frozenset[str] | None = None) -> d
     }
 
 
+# A wristband's place is kept whole in ``position`` (below), never key by key: a frame
+# without a fix must not leave half of one.
+_PLACE_KEYS = frozenset({"latitude", "longitude", "gps_fix", "position_source"})
+POSITION_SOURCES = ("gps", "wifi", "lbs")
+_CLOCK_AHEAD = timedelta(days=1)
+
+
+def _coordinate(value: object, limit: float) -> float | None:
+    """A number within ±limit, else None (a bool is not a number here)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if -limit <= value <= limit else None
+
+
+def _parsed(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:  # a state written by hand: the next fix replaces it
+        return None
+
+
+def _position(state: dict[str, Any], event: DeviceEvent) -> None:
+    """The latest fix, with its time, accuracy and source; a report without one keeps it.
+
+    ``position``: {latitude, longitude (WGS-84), source (gps, wifi, lbs), accuracy_m
+    (None: not said), at}; ``position_at`` is its ``at``. ``no_fix_at``: the latest
+    report without a place since that fix (the fix is older than the wearer's news).
+    A fix older than the one kept (a watch sending frames it buffered) changes nothing.
+    """
+    values = event.values
+    at = event.device_time or event.received_at
+    if at > event.received_at + _CLOCK_AHEAD:
+        # A watch clock set in the future would hold every later fix back as "older".
+        at = event.received_at
+    lat, lng = _coordinate(values.get("latitude"), 90), _coordinate(values.get("longitude"), 180)
+    kept = state.get("position")
+    kept_at = _parsed(kept.get("at")) if isinstance(kept, dict) else None
+    if lat is None or lng is None:
+        reported = event.kind == "wristband.position" or "gps_fix" in values
+        if reported and (kept_at is None or at > kept_at):
+            state["no_fix_at"] = at.isoformat()
+        return
+    if kept_at is not None and at < kept_at:
+        return
+    source = values.get("position_source")
+    if source not in POSITION_SOURCES:
+        source = "gps" if values.get("gps_fix") is not False else "lbs"
+    accuracy = _coordinate(values.get("accuracy_m"), 1e7)
+    state["position"] = {
+        "latitude": lat,
+        "longitude": lng,
+        "source": source,
+        # 0 is what a watch sends when it does not say.
+        "accuracy_m": accuracy if accuracy is not None and accuracy > 0 else None,
+        "at": at.isoformat(),
+    }
+    state["position_at"] = at.isoformat()
+    state.pop("no_fix_at", None)
+
+
 def _wristband(state: dict[str, Any], event: DeviceEvent) -> None:
-    state.update(_scalar_updates(event))
+    state.update({k: v for k, v in _scalar_updates(event).items() if k not in _PLACE_KEYS})
+    for key in _PLACE_KEYS:  # states folded before the place was kept whole
+        state.pop(key, None)
     if event.kind == "wristband.removed":
         state["worn"] = False
     elif event.kind == "wristband.worn":
         state["worn"] = True
-    if event.kind == "wristband.position" and "latitude" in event.values:
-        state["position_at"] = (event.device_time or event.received_at).isoformat()
+    _position(state, event)
 
 
 _LOCK_KEYS = frozenset({"lock_state", "state", "battery_pct"})

@@ -269,6 +269,8 @@ def _values_facts(values: dict[str, Any], tag: str) -> Facts:
             yield pgettext(tag, "wristband", "Position by cell or Wi-Fi")
         else:
             yield pgettext(tag, "wristband", "Position by GPS")
+    elif values.get("gps_fix") is False:  # a frame without a fix: no place, said so
+        yield pgettext(tag, "wristband", "No position fix")
     yield from _vitals(values, tag)
     yield _battery(values, tag)
     yield _power(values.get("power_w"), tag)

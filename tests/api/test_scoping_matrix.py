@@ -376,6 +376,12 @@ async def _alerts_and_tickets(c: Check, want: Expect, world: World) -> None:
             if response.status_code == 200:
                 c.expect(set(response.json()) >= {"full_name", "address", "contacts"}, "card")
                 c.expect("heart_rate_bpm" not in response.text, "the card shows readings")
+            # Where the wearer is: staff and the responder; her household sees the ticket
+            # but is told the place on it is not for them (docs/positions.md).
+            seen = 403 if c.role in RESIDENTS else 200
+            await c.status(
+                f"/api/v1/tickets/{ticket}/position", seen if name in want.items else 404
+            )
         if name not in want.items:
             # Acting on a ticket out of reach: not found, whatever the action.
             response = await c.client.post(

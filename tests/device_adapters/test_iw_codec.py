@@ -174,6 +174,7 @@ def test_location_golden() -> None:
         "latitude": 22.549677,  # 22° 32.9806' N
         "longitude": 114.082258,  # 114° 04.9355' E
         "gps_fix": True,
+        "position_source": "gps",
         "speed_kmh": 0.1,
         "course_deg": 323.87,
         "gsm_signal": 60,
@@ -220,6 +221,7 @@ def test_alarm_sos_golden() -> None:
         "latitude": 22.549677,
         "longitude": 114.082258,
         "gps_fix": True,
+        "position_source": "gps",
         "battery_pct": 80,
         "alarm_code": "01",
     }
@@ -335,6 +337,7 @@ def test_each_alarm_code_gives_its_event(code: str, kind: str) -> None:
         "latitude": 31.23,
         "longitude": 121.47,
         "gps_fix": True,
+        "position_source": "gps",
         "battery_pct": 88,
         "alarm_code": code,
     }
@@ -353,6 +356,7 @@ def test_built_location_fields() -> None:
         "latitude": 31.23,
         "longitude": 121.47,
         "gps_fix": True,
+        "position_source": "gps",
         "speed_kmh": 2.5,
         "course_deg": 90.0,
         "gsm_signal": 75,
@@ -371,13 +375,25 @@ def test_south_and_west_are_negative() -> None:
     assert (pos.values["latitude"], pos.values["longitude"]) == (-33.8688, -70.666667)
 
 
-def test_no_fix_reports_zero_position_with_gps_fix_false() -> None:
+def test_no_fix_gives_no_position_with_gps_fix_false() -> None:
     body = location_body(fix="V", lat="0000.0000N", lon="00000.0000E")
     pos, sos = events(encode_frame("10", body + ",01,zh-cn,00"))
     assert pos.values["gps_fix"] is False
-    assert (sos.values["latitude"], sos.values["longitude"]) == (0.0, 0.0)
+    # 0,0 is no fix, not a place in the Gulf of Guinea (docs/positions.md).
+    for event in (pos, sos):
+        assert not {"latitude", "longitude", "position_source"} & event.values.keys()
     assert sos.values["gps_fix"] is False
     assert "wifi_count" not in pos.values
+
+
+def test_a_fix_is_gps_and_a_v_with_coordinates_is_wifi_or_cell() -> None:
+    [pos] = events(encode_frame("01", location_body()))
+    assert pos.values["position_source"] == "gps"
+    [pos] = events(encode_frame("01", location_body(fix="V")))
+    assert (pos.values["gps_fix"], pos.values["position_source"]) == (False, "lbs")
+    wifi = location_body(fix="V") + ",Home|74-DE-2B-44-88-8C|97"
+    [pos] = events(encode_frame("01", wifi))
+    assert pos.values["position_source"] == "wifi"
 
 
 def test_comma_after_type_and_extra_status_digits_are_accepted() -> None:
@@ -413,6 +429,7 @@ def test_date_read_day_first_only_when_yymmdd_would_be_in_the_future() -> None:
     )
     [pos] = events(raw, received_at=datetime(2022, 12, 1, tzinfo=UTC))
     assert pos.device_time == datetime(2022, 11, 30, 20, 19, 34, tzinfo=UTC)
+    assert "latitude" not in pos.values  # V and 0,0: no fix
     assert (pos.values["battery_pct"], pos.values["working_mode"]) == (97, 3)
     assert pos.values["wifi_count"] == 2
     # Up to a day ahead of arrival is a clock, not a format, difference.

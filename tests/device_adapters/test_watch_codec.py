@@ -119,15 +119,15 @@ def position_content(
     *,
     word: str = "UD",
     date: str = "010524",
+    fix: str = "A",
     lat: str = "31.230416",
     ns: str = "N",
     lon: str = "121.473701",
     ew: str = "E",
     tail: str = ",1,0,460,0,9360,4082,131",
 ) -> str:
-    return (
-        f"{word},{date},120000,A,{lat},{ns},{lon},{ew},3.5,90.0,12.5,8,75,64,2500,3,{status}{tail}"
-    )
+    place = f"{fix},{lat},{ns},{lon},{ew}"
+    return f"{word},{date},120000,{place},3.5,90.0,12.5,8,75,64,2500,3,{status}{tail}"
 
 
 def position(status: str = "00000000", **kw: str) -> bytes:
@@ -176,6 +176,7 @@ def test_ud_fix_golden() -> None:
         "latitude": 22.571707,
         "longitude": 113.8613968,
         "gps_fix": True,
+        "position_source": "gps",
         "speed_kmh": 0.1,
         "course_deg": 0.0,
         "altitude_m": 100.0,
@@ -209,8 +210,8 @@ def test_al_sos_golden() -> None:
     pos, sos = events(AL_SOS)
     assert pos.kind == "wristband.position"
     assert pos.values["gps_fix"] is False
-    assert pos.values["latitude"] == 0.0
-    assert pos.values["longitude"] == 0.0
+    # No fix: 0,0 is not a place (docs/positions.md), so the frame gives no position.
+    assert not {"latitude", "longitude", "position_source"} & pos.values.keys()
     assert pos.values["battery_pct"] == 81
     assert pos.values["gsm_signal"] == 100
     assert pos.values["status_hex"] == "00010000"
@@ -221,11 +222,10 @@ def test_al_sos_golden() -> None:
     assert (sos.severity, sos.lane) == (Severity.CRITICAL, Lane.ALARM)
     assert sos.device_time == pos.device_time == datetime(2019, 12, 27, 9, 47, 44, tzinfo=UTC)
     assert sos.values == {
-        "latitude": 0.0,
-        "longitude": 0.0,
         "gps_fix": False,
         "battery_pct": 81,
         "status_hex": "00010000",
+        "accuracy_m": 0.0,
     }
     assert pos.event_id != sos.event_id
     assert reply_for(frame) == b"[3G*8809008845*0002*AL]"
@@ -462,6 +462,7 @@ def test_ud2_real_golden() -> None:
         "latitude": 22.761162,
         "longitude": 114.360192,
         "gps_fix": True,
+        "position_source": "gps",
         "speed_kmh": 0.0,
         "course_deg": 0.0,
         "altitude_m": 47.0,
@@ -486,6 +487,7 @@ def test_ud_lte_real_golden() -> None:
         "latitude": 32.162652,
         "longitude": 34.888748,
         "gps_fix": True,
+        "position_source": "gps",
         "speed_kmh": 30.84,
         "course_deg": 265.158,
         "altitude_m": 65.621,
@@ -511,13 +513,27 @@ def test_ud_wcdma_real_golden_without_fix() -> None:
     assert pos.device_id == "watch:0304187088"
     assert pos.device_time == datetime(2020, 7, 10, 9, 42, 2, tzinfo=UTC)
     assert pos.values["gps_fix"] is False
-    assert (pos.values["latitude"], pos.values["longitude"]) == (0.0, 0.0)
+    assert not {"latitude", "longitude", "position_source"} & pos.values.keys()
     assert pos.values["altitude_m"] == -1.0
     assert (pos.values["gsm_signal"], pos.values["battery_pct"]) == (75, 92)
     assert (pos.values["mcc"], pos.values["mnc"]) == (425, 1)
     assert (pos.values["cell_count"], pos.values["wifi_count"]) == (1, 5)
     assert pos.values["accuracy_m"] == 0.0
     assert pos.values["worn"] is True
+
+
+def test_no_fix_without_coordinates_is_no_position_whatever_the_fix_letter() -> None:
+    for fix in ("A", "V"):
+        pos, sos = events(position("00010000", fix=fix, lat="0.000000", lon="0.0000000"))
+        assert not {"latitude", "longitude", "position_source"} & pos.values.keys()
+        assert not {"latitude", "longitude", "position_source"} & sos.values.keys()
+        assert sos.kind == "wristband.sos"
+
+
+def test_a_v_frame_with_coordinates_and_cells_only_is_a_cell_position() -> None:
+    pos, sos = events(position("00010000", fix="V"))
+    assert (pos.values["latitude"], pos.values["gps_fix"]) == (31.230416, False)
+    assert pos.values["position_source"] == sos.values["position_source"] == "lbs"
 
 
 def test_wt_real_golden() -> None:
@@ -529,6 +545,8 @@ def test_wt_real_golden() -> None:
     assert pos.device_time == datetime(2017, 5, 17, 13, 38, 11, tzinfo=UTC)
     assert (pos.values["latitude"], pos.values["longitude"]) == (18.5122, 73.7750283)
     assert pos.values["gps_fix"] is False
+    # Not a GPS fix, but a place the watch gave with 5 access points listed.
+    assert pos.values["position_source"] == "wifi"
     assert pos.values["steps"] == 4262
     assert pos.values["battery_pct"] == 82
     assert pos.values["status_hex"] == "00000010"
@@ -550,8 +568,10 @@ def test_al_fall_real_golden() -> None:
         "latitude": 47.08395,
         "longitude": 15.482185,
         "gps_fix": True,
+        "position_source": "gps",
         "battery_pct": 44,
         "status_hex": "00200010",
+        "accuracy_m": 65.8,
     }
     assert reply_for(decode_frame(AL_FALL_REAL)) == b"[3G*8308373902*0002*AL]"
 

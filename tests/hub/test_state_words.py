@@ -97,6 +97,10 @@ def test_an_events_values_in_words() -> None:
     )
     fix = {"latitude": 31.2, "longitude": 121.4, "gps_fix": False, "worn": True}
     assert values_label(fix, "zh-CN") == "基站/Wi-Fi定位"
+    # An SOS without a fix says so, rather than nothing (docs/positions.md).
+    no_fix = {"gps_fix": False, "battery_pct": 81, "status_hex": "00010000"}
+    assert values_label(no_fix, "zh-CN") == "未定位 · 电量 81%"
+    assert values_label(no_fix, "en") == "No position fix · Battery 81%"
     port = {"port": 1, "availability": "charging", "remaining_min": 45, "error_code": "NoError"}
     assert values_label(port, "zh-CN") == "1号口 · 充电中 · 还需45分钟"
     assert values_label(port, "en") == "Port 1 · Charging · 45 minutes left"
