@@ -31,6 +31,7 @@ from api.routes import (
     residents,
     rules,
     telemetry,
+    ticket_deliveries,
     tickets,
     wearer,
 )
@@ -77,6 +78,7 @@ def create_app(ctx: ApiContext, *, internal: bool = False) -> FastAPI:
         alerts,
         tickets,
         wearer,
+        ticket_deliveries,
         dead_letters,
         notifications,
         reports,

@@ -62,6 +62,9 @@ notification_deliveries = sa.Table(
     sa.Column("reason", sa.String(500)),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="1"),
     sa.Column("at", UtcDateTime, nullable=False),
+    # The ticket the notification was about, if any: its page shows who was reached.
+    sa.Column("ticket_id", sa.Integer),
     sa.UniqueConstraint("notification_id", "channel", "recipient"),
     sa.Index("ix_notification_deliveries_at", "at"),
+    sa.Index("ix_notification_deliveries_ticket_id", "ticket_id"),
 )

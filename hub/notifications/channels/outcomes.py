@@ -30,8 +30,15 @@ class Outcome:
     permanent: bool = False
 
 
-async def record(db: Database, notification_id: str, channel: str, outcomes: list[Outcome]) -> None:
-    """Store outcomes; a recipient already recorded has its row updated (one more attempt)."""
+async def record(
+    db: Database,
+    notification_id: str,
+    channel: str,
+    outcomes: list[Outcome],
+    ticket_id: int | None = None,
+) -> None:
+    """Store outcomes; a recipient already recorded has its row updated (one more attempt).
+    ``ticket_id``: the ticket the notification is about, whose page lists them."""
     if not outcomes:
         return
     now = datetime.now(UTC)
@@ -57,6 +64,7 @@ async def record(db: Database, notification_id: str, channel: str, outcomes: lis
                     "reason": (o.reason or None) and o.reason[:500],
                     "attempts": attempts,
                     "at": now,
+                    "ticket_id": ticket_id,
                 },
                 ("notification_id", "channel", "recipient"),
             )

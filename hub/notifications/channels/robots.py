@@ -167,6 +167,7 @@ class RobotNotifier:
             notification.id,
             self.name,
             [outcomes.Outcome(self.recipient, outcome, reason, permanent)],
+            notification.ticket_id,
         )
 
     def render(self, n: Notification) -> str:

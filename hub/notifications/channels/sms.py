@@ -417,7 +417,9 @@ class SmsNotifier:
         if not readers:
             return
         results = await asyncio.gather(*(self._text(notification, r) for r in readers))
-        await outcomes.record(self._db, notification.id, self.name, list(results))
+        await outcomes.record(
+            self._db, notification.id, self.name, list(results), notification.ticket_id
+        )
         failed = [o for o in results if o.outcome == outcomes.FAILED]
         if failed:  # numbers refused for good are recorded, not retried: no raise for them
             raise ChannelError(

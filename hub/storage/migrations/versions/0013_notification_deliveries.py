@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(length=500), nullable=True),
         sa.Column("attempts", sa.Integer(), server_default="1", nullable=False),
         sa.Column("at", hub.storage.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("ticket_id", sa.Integer(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notification_deliveries")),
         sa.UniqueConstraint(
             "notification_id",
@@ -40,9 +41,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("notification_deliveries", schema=None) as batch_op:
         batch_op.create_index("ix_notification_deliveries_at", ["at"], unique=False)
+        batch_op.create_index("ix_notification_deliveries_ticket_id", ["ticket_id"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("notification_deliveries", schema=None) as batch_op:
+        batch_op.drop_index("ix_notification_deliveries_ticket_id")
         batch_op.drop_index("ix_notification_deliveries_at")
     op.drop_table("notification_deliveries")
