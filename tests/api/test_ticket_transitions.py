@@ -130,7 +130,9 @@ async def test_the_whole_workflow_from_sos_to_rating(as_user: Users, sos: tuple[
     [line] = [e for e in chinese.json()["log"] if e["action"] == "grant_extension"]
     assert line["note_label"] == f"办结时限 {said['zh-CN'][0]} → {said['zh-CN'][1]}"
 
-    resolved = await vol.ok(ticket_id, "resolve", note="doctor checked her; all well")
+    resolved = await vol.ok(
+        ticket_id, "resolve", note="doctor checked her; all well", disposition="accidental"
+    )
     assert resolved["status"] == "resolved" and resolved["actions"] == []
     assert (await staff.ok(ticket_id, "verify"))["status"] == "verified"
     closed = await staff.ok(ticket_id, "close")
@@ -342,7 +344,7 @@ async def test_assignment_and_household_rules_hold_even_where_a_ticket_is_visibl
     vol, staff = await as_user(on_duty), await as_user("staff")
     await vol.ok(ticket_id, "accept")
     await vol.ok(ticket_id, "start", note="on site")
-    await vol.ok(ticket_id, "resolve", note="done")
+    await vol.ok(ticket_id, "resolve", note="done", disposition="genuine")
     await staff.ok(ticket_id, "verify")
     await staff.ok(ticket_id, "close")
     wu_household = await as_user.family_of("吴美芳", "family.wu")
