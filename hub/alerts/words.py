@@ -22,6 +22,7 @@ KIND_WORDS: dict[str, str] = {
     "device.tamper": N_("device tampered with"),
     "device.offline": N_("device offline"),
     "device.false_alarms_repeated": N_("false alarms again and again"),
+    "gateway.offline": N_("gateway offline"),
     # Wristbands and watches of elderly residents.
     "wristband.heartbeat": N_("wristband heartbeat"),
     "wristband.position": N_("wristband position"),

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from device_adapters.model import CommandResult, DeadLetter, DeviceAvailability, DeviceEvent
+from hub.alerts.gateways import gateway_changed
 from hub.commands.service import apply_results
 from hub.deadletters import service as dead_letter_service
 from hub.devices.models import DeviceContext
@@ -252,6 +253,7 @@ async def store_parsed(conn: AsyncConnection, parsed: Parsed, now: datetime) -> 
         _collect(outcome, engine)
     outcome.command_results = results
     for gateway_id, online, at in parsed.gateways:
-        await record_status(conn, gateway_id, online, at)
+        if await record_status(conn, gateway_id, online, at):
+            outcome.notifications += await gateway_changed(conn, gateway_id, online, at)
     await outbox.enqueue(conn, outcome.notifications)
     return outcome
