@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from device_adapters.model import Severity
+from device_adapters.model import OutboxReport, Severity
 from hub.access.visibility import device_places
 from hub.alerts.service import clear_active, open_or_attach_kind
 from hub.devices.models import DeviceContext
@@ -28,6 +28,7 @@ from hub.schema.devices import devices
 from hub.users.models import Role
 
 KIND = "gateway.offline"
+FILLING = "gateway.outbox_filling"
 SEVERITY = Severity.HIGH
 GATEWAY_OFFLINE = "gateway_offline"  # a device's availability reason (hub.devices.reasons)
 GATEWAY_BACK = "gateway_back"
@@ -59,6 +60,86 @@ async def gateway_changed(
     return await _gone(conn, gateway_id, at)
 
 
+async def _open_for_gateway(
+    conn: AsyncConnection,
+    gateway_id: str,
+    kind: str,
+    titles: dict[str, str],
+    at: datetime,
+    placed: list[Any],
+) -> list[Notification]:
+    """One alert of ``kind`` for the gateway, placed in the grid of its first device (staff
+    and managers of that community see it in their lists); every community it serves is
+    told when it opens. ``placed``: its devices with a community (:func:`_behind`)."""
+    first = placed[0]
+    ctx = DeviceContext(
+        device_id=alert_device_id(gateway_id),
+        family="gateway",
+        name=gateway_id,
+        resident_id=None,
+        household_id=None,
+        building_id=None,
+        grid_id=first.grid_id,
+        community_id=first.community_id,
+    )
+    outcome = await open_or_attach_kind(
+        conn,
+        device_id=ctx.device_id,
+        kind=kind,
+        severity=SEVERITY,
+        at=at,
+        ctx=ctx,
+        summary=titles[DEFAULT],
+        titles=titles,
+    )
+    if not outcome.opened:
+        return []  # still open: counted as a repeat, nobody told twice
+    communities = sorted({int(r.community_id) for r in placed})
+    return [
+        Notification(
+            kind="alert.opened",
+            title=titles[DEFAULT],
+            titles=titles,
+            alert_id=outcome.alert_id,
+            device_kind=kind,
+            recipients=Recipients(roles=_TOLD, community_id=community),
+            severity=SEVERITY,
+        )
+        for community in communities
+    ]
+
+
+async def outbox_reported(conn: AsyncConnection, report: OutboxReport) -> list[Notification]:
+    """A gateway's outbox report (edge/outbox_report.py): an alert while it is filling,
+    cleared once a report says it is not."""
+    gateway_id = report.gateway_id
+    if not report.filling:
+        await clear_active(
+            conn, alert_device_id(gateway_id), FILLING, report.at, "the outbox is draining"
+        )
+        return []
+    placed = [r for r in await _behind(conn, gateway_id) if r.community_id is not None]
+    if not placed:
+        return []
+    used = round(100 * report.bytes / report.max_bytes) if report.max_bytes else 0
+    free = "?" if report.disk_free_bytes is None else str(report.disk_free_bytes // 2**20)
+    titles = {
+        language: gettext(
+            language,
+            N_(
+                "Gateway %(gateway)s is filling up: %(items)s items waiting to be sent, "
+                "%(used)s%% of its store, %(free)s MB free on its disk"
+            ),
+            gateway=gateway_id,
+            items=report.items,
+            used=used,
+            free=free,
+        )
+        for language in SUPPORTED
+    }
+    return await _open_for_gateway(conn, gateway_id, FILLING, titles, report.at, placed)
+
+
 async def _gone(conn: AsyncConnection, gateway_id: str, at: datetime) -> list[Notification]:
     behind = await _behind(conn, gateway_id)
     # Only what the gateway last said: a device heard since (through another gateway,
@@ -86,44 +167,7 @@ async def _gone(conn: AsyncConnection, gateway_id: str, at: datetime) -> list[No
         )
         for language in SUPPORTED
     }
-    first = placed[0]
-    # Placed in the grid of its first device: staff and managers of that community see
-    # it in their lists; every community it serves is told.
-    ctx = DeviceContext(
-        device_id=alert_device_id(gateway_id),
-        family="gateway",
-        name=gateway_id,
-        resident_id=None,
-        household_id=None,
-        building_id=None,
-        grid_id=first.grid_id,
-        community_id=first.community_id,
-    )
-    outcome = await open_or_attach_kind(
-        conn,
-        device_id=ctx.device_id,
-        kind=KIND,
-        severity=SEVERITY,
-        at=at,
-        ctx=ctx,
-        summary=titles[DEFAULT],
-        titles=titles,
-    )
-    if not outcome.opened:
-        return []
-    communities = sorted({int(r.community_id) for r in placed})
-    return [
-        Notification(
-            kind="alert.opened",
-            title=titles[DEFAULT],
-            titles=titles,
-            alert_id=outcome.alert_id,
-            device_kind=KIND,
-            recipients=Recipients(roles=_TOLD, community_id=community),
-            severity=SEVERITY,
-        )
-        for community in communities
-    ]
+    return await _open_for_gateway(conn, gateway_id, KIND, titles, at, placed)
 
 
 async def _back(conn: AsyncConnection, gateway_id: str, at: datetime) -> list[Notification]:
