@@ -77,7 +77,7 @@ async def test_an_edge_that_goes_away_and_fills_up_is_told_to_people(
                 SimulatedWatch(SUN).heartbeat(),
                 expect_reply=True,
             )
-            await _eventually(lambda: _online(watch), "the watch is online, heard through the edge")
+            await _eventually(lambda: _heard(watch), "the watch is heard through the edge")
             assert await alerts("gateway.offline") == []
 
             await edge.stop()
