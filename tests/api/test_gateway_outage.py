@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from device_adapters.model import DeviceAvailability
+from device_adapters.model import DeviceAvailability, OutboxReport
 from hub.ingest.flows import Parsed, store_batch, store_parsed
 from hub.notifications.outbox import OutboxRelay
 from hub.storage.db import Database
@@ -104,3 +104,55 @@ async def test_a_gateway_offline_is_one_alert_and_its_devices_are_unknown(
         await store_parsed(conn, Parsed(availability=[report]), back)
     device = await _device(as_user, "manager", f"watch:{WU}")
     assert (device["online"], device["availability_reason"]) == (True, "connected")
+
+
+def _report(at: datetime, *, filling: bool) -> OutboxReport:
+    return OutboxReport(
+        gateway_id=GATEWAY,
+        at=at,
+        items=120_000,
+        alarms=3,
+        bytes=200 * 2**20,
+        max_bytes=256 * 2**20,
+        disk_free_bytes=300 * 2**20,
+        oldest_age_s=3600.0,
+        filling=filling,
+    )
+
+
+async def test_a_filling_outbox_is_an_alert_until_it_drains(
+    as_user: Users, api_db: Database, notes: RecordingNotifier, outbox: OutboxRelay
+) -> None:
+    t0 = datetime.now(UTC) - timedelta(minutes=10)
+    async with api_db.write() as conn:
+        await store_batch(conn, [wristband_event(SUN, "wristband.heartbeat")], [], t0)
+        await store_parsed(conn, Parsed(outbox_reports=[_report(t0, filling=False)]), t0)
+    reader = await as_user("manager")
+
+    async def filling() -> list[dict[str, Any]]:
+        found = await reader.client.get(
+            "/api/v1/alerts", params={"kind": "gateway.outbox_filling"}, headers=reader.headers
+        )
+        return list(found.json()["items"])
+
+    assert await filling() == []
+    for minutes in (1, 2):  # reported again while filling: one alert
+        at = t0 + timedelta(minutes=minutes)
+        async with api_db.write() as conn:
+            await store_parsed(conn, Parsed(outbox_reports=[_report(at, filling=True)]), at)
+    [alert] = await filling()
+    assert alert["status"] == "open" and alert["event_count"] == 2
+    assert alert["titles"] == {
+        "zh-CN": f"网关 {GATEWAY} 缓存积压：120000 条数据待上传，"
+        "已占存储上限的 78%，磁盘剩余 300 MB",
+        "en": f"Gateway {GATEWAY} is filling up: 120000 items waiting to be sent, 78% of its "
+        "store, 300 MB free on its disk",
+    }
+    await outbox.deliver_due()
+    told = [n for n in notes.seen if n.device_kind == "gateway.outbox_filling"]
+    assert len(told) == 1
+    assert {r.value for r in told[0].recipients.roles} == {"property_manager", "community_staff"}
+    at = t0 + timedelta(minutes=3)
+    async with api_db.write() as conn:
+        await store_parsed(conn, Parsed(outbox_reports=[_report(at, filling=False)]), at)
+    assert [a["status"] for a in await filling()] == ["cleared"]
