@@ -167,8 +167,10 @@ async def transition_ticket(
     """Take one step of the community workflow (dispatch, accept, return, start, ...).
 
     Which fields an action needs: `reason` to return, reopen, request or refuse an
-    extension; `note` to start (the on-site verification) and resolve; `assignee_id`
-    to dispatch; `new_due_at` to grant an extension; `score` (1-5) to rate.
+    extension; `note` to start (the on-site verification) and resolve; `disposition`
+    to resolve a ticket opened from an alarm (what it was: genuine, false_alarm,
+    accidental, test, device_fault); `assignee_id` to dispatch; `new_due_at` to grant
+    an extension; `score` (1-5) to rate.
     """
     now = datetime.now(UTC)
     async with ctx.db.write() as conn:
