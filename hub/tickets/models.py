@@ -136,8 +136,10 @@ class ActionInput(BaseModel):
     max_length: int | None = None
     minimum: int | None = None
     maximum: int | None = None
-    # kind "choice": the values to choose from, in the order to show them.
+    # kind "choice": the values to choose from, in the order to show them, and what
+    # the field asks, in the reader's language.
     choices: list[InputChoice] | None = None
+    label: str | None = None
 
 
 class ActionOffer(BaseModel):

@@ -112,10 +112,11 @@ def _offer(offer: ActionOffer, tag: str) -> ActionOffer:
     inputs = [
         i.model_copy(
             update={
+                "label": gettext(tag, N_("What was the alarm?")),
                 "choices": [
                     c.model_copy(update={"label": disposition_label(c.value, tag)})
                     for c in i.choices
-                ]
+                ],
             }
         )
         if i.choices is not None and i.name == "disposition"

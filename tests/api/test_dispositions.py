@@ -53,6 +53,7 @@ async def test_resolving_an_alarm_ticket_asks_what_the_alarm_was(
     # The page is offered a choice, with the values in order and their words.
     inputs = _resolve_offer((await vol.get(ticket_id)).json())["inputs"]
     assert [(i["name"], i["kind"]) for i in inputs] == [("note", "text"), ("disposition", "choice")]
+    assert inputs[1]["label"] == "What was the alarm?"
     choices = inputs[1]["choices"]
     assert [c["value"] for c in choices] == CHOICES
     assert [c["label"] for c in choices] == [
@@ -65,8 +66,9 @@ async def test_resolving_an_alarm_ticket_asks_what_the_alarm_was(
     chinese = await vol.client.get(
         f"/api/v1/tickets/{ticket_id}", headers={**vol.headers, "Accept-Language": "zh-CN"}
     )
-    zh = _resolve_offer(chinese.json())["inputs"][1]["choices"]
-    assert [c["label"] for c in zh] == ["真实报警", "误报", "误按", "测试", "设备故障"]
+    zh = _resolve_offer(chinese.json())["inputs"][1]
+    assert zh["label"] == "报警性质"
+    assert [c["label"] for c in zh["choices"]] == ["真实报警", "误报", "误按", "测试", "设备故障"]
 
     # Without it, or with a value not on the list: refused, naming the field; nothing moves.
     said = _field_error(await vol.do(ticket_id, "resolve", note="all well"), "disposition")

@@ -38,6 +38,7 @@ async def test_each_ticket_says_what_the_caller_may_do_and_what_each_action_need
     ticket_id, on_duty = sos
     vol, staff, sun = await as_user(on_duty), await as_user("staff"), await as_user("resident.sun")
     text = {"kind": "text", "required": True, "max_length": 500, "minimum": None, "maximum": None}
+    text |= {"choices": None, "label": None}
 
     seen = (await vol.get(ticket_id)).json()
     assert seen["action_details"] == [
@@ -70,7 +71,7 @@ async def test_each_ticket_says_what_the_caller_may_do_and_what_each_action_need
     assert grant["action"] == "grant_extension" and grant["target"] == "in_progress"
     assert grant["inputs"] == [
         {"name": "new_due_at", "kind": "future_time", "required": True}
-        | {"max_length": None, "minimum": None, "maximum": None}
+        | {"max_length": None, "minimum": None, "maximum": None, "choices": None, "label": None}
     ]
     assert refuse["inputs"][0]["name"] == "reason"
     assert (await sun.get(ticket_id)).json()["action_details"] == []  # not closed yet
