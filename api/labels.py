@@ -33,7 +33,7 @@ _Alert = TypeVar("_Alert", AlertPublic, ActiveAlert)
 
 
 def device(found: DevicePublic, tag: str, zone: ZoneInfo) -> DevicePublic:
-    found.online_label = online_label(found.online, tag)
+    found.online_label = online_label(found.online, tag, found.availability_reason)
     found.battery_label = battery_label(found.battery_pct, tag)
     found.availability_reason_label = reason_label(found.availability_reason, tag)
     found.state_label = state_label(found.family, found.state, tag, zone)
@@ -47,7 +47,7 @@ def alert(found: _Alert, tag: str) -> _Alert:
 
 
 def building_device(found: BuildingDevice, tag: str) -> BuildingDevice:
-    found.online_label = online_label(found.online, tag)
+    found.online_label = online_label(found.online, tag, found.availability_reason)
     found.battery_label = low_battery_label(tag) if found.low_battery else None
     return found
 

@@ -29,6 +29,8 @@ DEAD_LETTERS_SUBSCRIPTION = f"{ROOT}/edge/+/deadletters"
 AVAILABILITY_SUBSCRIPTION = f"{ROOT}/edge/+/availability/+"
 # edge -> hub, QoS 1, retained: "online" / "offline" (the gateway's last will).
 GATEWAY_STATUS_SUBSCRIPTION = f"{ROOT}/edge/+/status"
+# Each gateway's outbox: its backlog and how full its bound and disk are (retained).
+GATEWAY_OUTBOX_SUBSCRIPTION = f"{ROOT}/edge/+/outbox"
 # edge -> hub, QoS 1, not retained: one CommandResult JSON.
 COMMAND_RESULTS_SUBSCRIPTION = f"{ROOT}/edge/+/command-results/+"
 
@@ -45,6 +47,11 @@ def dead_letter_topic(gateway_id: str) -> str:
 def gateway_status_topic(gateway_id: str) -> str:
     """Retained ``online``/``offline``; ``offline`` is also the gateway's last will."""
     return f"{ROOT}/edge/{gateway_id}/status"
+
+
+def gateway_outbox_topic(gateway_id: str) -> str:
+    """Where a gateway reports its outbox's backlog (retained, replaced every report)."""
+    return f"{ROOT}/edge/{gateway_id}/outbox"
 
 
 def alarm_client_id(hub_client_id: str) -> str:
@@ -95,7 +102,7 @@ def hub_status_subscription() -> str:
 
 def topic_kind(topic: str) -> str | None:
     """Which edge topic family a topic belongs to: events, deadletters, availability,
-    status, command-results; None for anything else."""
+    status, command-results, outbox; None for anything else."""
     parts = topic.split("/")
     if len(parts) < 4 or parts[:3] != ["chub", "v1", "edge"]:
         return None
@@ -105,6 +112,7 @@ def topic_kind(topic: str) -> str | None:
         "availability",
         "status",
         "command-results",
+        "outbox",
     ):
         return None
     return parts[4]

@@ -199,6 +199,26 @@ class CommandResult(BaseModel):
     at: AwareDatetime
 
 
+class OutboxReport(BaseModel):
+    """An edge gateway's outbox as it stands: what waits, and how near its bounds it is.
+
+    ``filling`` is the edge's own verdict against its thresholds (``EDGE_OUTBOX_WARN_RATIO``
+    of the bound, ``EDGE_DISK_FREE_WARN_BYTES`` left on the disk): over either, old
+    telemetry is about to be thinned or the disk to fill."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    gateway_id: GatewayId
+    at: AwareDatetime
+    items: int = Field(ge=0)
+    alarms: int = Field(ge=0)
+    bytes: int = Field(ge=0)
+    max_bytes: int = Field(ge=0)
+    disk_free_bytes: int | None = Field(default=None, ge=0)
+    oldest_age_s: float | None = Field(default=None, ge=0)
+    filling: bool
+
+
 class DeviceAvailability(BaseModel):
     """Whether the edge can reach a device, and why that changed."""
 

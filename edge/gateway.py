@@ -20,6 +20,7 @@ from edge.metrics import EdgeCollector, EdgeMetricsServer
 from edge.mqtt_devices import LocalMqttDevices
 from edge.ocpp_server import OcppServer
 from edge.outbox import Outbox
+from edge.outbox_report import OutboxReporter
 from edge.settings import EdgeSettings
 from edge.stream_server import StreamServer
 from edge.uplink import EventPublisher, MqttUplink
@@ -110,6 +111,8 @@ class EdgeGateway:
                 lambda: connection_stats(self.servers),
             ),
         )
+        # The outbox's backlog to the hub, before the disk fills (edge/outbox_report.py).
+        self.outbox_reporter = OutboxReporter(settings, lambda: self.outbox.stats, self.uplink)
         self._started: list[DeviceServer] = []
 
     @property
@@ -129,7 +132,7 @@ class EdgeGateway:
             self.metrics.start()
             # Before the servers, so their first connections are published and held
             # commands wait for them; stopped after them (the _started order).
-            for service in (self.availability, self.commands):
+            for service in (self.outbox_reporter, self.availability, self.commands):
                 await service.start()
                 self._started.append(service)
             for server in self.servers.values():

@@ -209,6 +209,12 @@ class EdgeSettings(BaseSettings):
     # exceed max_bytes, old telemetry is thinned; alarms are never dropped.
     edge_outbox_path: Path | None = None
     edge_outbox_max_bytes: int = Field(default=256 * 1024 * 1024, ge=4096)
+    # The outbox's report to the hub (chub/v1/edge/<id>/outbox, edge/outbox_report.py):
+    # every this many seconds; "filling" when the outbox holds this share of its bound
+    # or the disk under it has less than this many bytes free (the hub then alerts).
+    edge_outbox_report_s: float = Field(default=60.0, gt=0, le=3600)
+    edge_outbox_warn_ratio: float = Field(default=0.5, gt=0, le=1)
+    edge_disk_free_warn_bytes: int = Field(default=512 * 1024 * 1024, ge=0)
     # End-to-end acknowledgement (docs/delivery.md): an item the broker acknowledged
     # stays in the outbox until the hub confirms it has committed it; one not confirmed
     # this long after it was sent goes out again (once a hub has been online as long).

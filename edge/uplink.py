@@ -35,10 +35,11 @@ from chub_mqtt.topics import (
     committed_topic,
     dead_letter_topic,
     event_topic,
+    gateway_outbox_topic,
     gateway_status_topic,
     hub_status_subscription,
 )
-from device_adapters.model import DeadLetter, DeviceEvent
+from device_adapters.model import DeadLetter, DeviceEvent, OutboxReport
 from edge.mqtt_connection import upstream
 from edge.settings import EdgeSettings
 
@@ -185,6 +186,11 @@ class MqttUplink:
 
     async def publish_dead_letter(self, dl: DeadLetter) -> None:
         await self._publish(dead_letter_topic(self.gateway_id), dl.model_dump_json().encode())
+
+    async def publish_outbox_report(self, report: OutboxReport) -> None:
+        """Retained: a hub that starts later reads the latest at once."""
+        payload = report.model_dump_json().encode()
+        await self._publish(gateway_outbox_topic(self.gateway_id), payload, retain=True)
 
     async def _publish(
         self, topic: str, payload: bytes, *, retain: bool = False, limit_s: float | None = None

@@ -22,6 +22,7 @@ def test_the_topic_table_lists_every_topic_the_code_uses() -> None:
         topics.event_topic("{gateway_id}", Lane.TELEMETRY, "{device_id}"),
         topics.dead_letter_topic("{gateway_id}"),
         topics.gateway_status_topic("{gateway_id}"),
+        topics.gateway_outbox_topic("{gateway_id}"),
         topics.hub_status_topic("{hub_client_id}"),
         topics.committed_topic("{gateway_id}"),
         topics.EVENTS_SUBSCRIPTION,

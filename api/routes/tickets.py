@@ -15,6 +15,7 @@ from api.pagination import Page
 from api.reader import CurrentReader, Reader
 from api.security import CurrentUser, UserScope
 from api.state import ApiContext
+from hub.alerts import false_alarms
 from hub.i18n.catalogs import N_
 from hub.notifications import outbox
 from hub.residents.card import ResidentCard, resident_card
@@ -22,6 +23,7 @@ from hub.tickets import handlers, intake, service
 from hub.tickets.models import (
     CoHandlerAdd,
     RaiseRequest,
+    TicketAction,
     TicketCreate,
     TicketLevel,
     TicketPublic,
@@ -165,14 +167,24 @@ async def transition_ticket(
     """Take one step of the community workflow (dispatch, accept, return, start, ...).
 
     Which fields an action needs: `reason` to return, reopen, request or refuse an
-    extension; `note` to start (the on-site verification) and resolve; `assignee_id`
-    to dispatch; `new_due_at` to grant an extension; `score` (1-5) to rate.
+    extension; `note` to start (the on-site verification) and resolve; `disposition`
+    to resolve a ticket opened from an alarm (what it was: genuine, false_alarm,
+    accidental, test, device_fault); `assignee_id` to dispatch; `new_due_at` to grant
+    an extension; `score` (1-5) to rate.
     """
+    now = datetime.now(UTC)
     async with ctx.db.write() as conn:
         answer = await service.transition(
-            conn, ticket_id, request.action, user, scope, request, datetime.now(UTC)
+            conn, ticket_id, request.action, user, scope, request, now
         )
+        # A false alarm may be one too many for its device: staff hear of it.
+        flagged = []
+        if request.action is TicketAction.RESOLVE:
+            flagged = await false_alarms.flag_repeated(conn, answer, now)
+            await outbox.enqueue(conn, flagged)
         await for_reader(conn, [answer], reader.language)
+    if flagged:
+        _committed(ctx)
     return labelled(answer, reader.language, reader.zone)
 
 

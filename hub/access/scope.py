@@ -168,7 +168,7 @@ PROPERTY_TICKET_CATEGORIES = frozenset(
 # device.low_battery, ...), gates, locks and chargers. Wristband (SOS, fall, heart rate,
 # not worn, geofence) and welfare alerts are elderly care. Duress kinds are excluded
 # separately (they are silent).
-PROPERTY_ALERT_PREFIXES = ("device.", "door.", "lock.", "charger.")
+PROPERTY_ALERT_PREFIXES = ("device.", "door.", "lock.", "charger.", "gateway.")
 
 
 def property_alert_kind(kind: ColumnElement[str]) -> ColumnElement[bool]:

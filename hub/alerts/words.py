@@ -21,6 +21,9 @@ KIND_WORDS: dict[str, str] = {
     "device.power_cut": N_("power cut"),
     "device.tamper": N_("device tampered with"),
     "device.offline": N_("device offline"),
+    "device.false_alarms_repeated": N_("false alarms again and again"),
+    "gateway.offline": N_("gateway offline"),
+    "gateway.outbox_filling": N_("gateway store filling up"),
     # Wristbands and watches of elderly residents.
     "wristband.heartbeat": N_("wristband heartbeat"),
     "wristband.position": N_("wristband position"),

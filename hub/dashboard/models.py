@@ -117,6 +117,7 @@ class BuildingDevice(BaseModel):
     name: str
     family: DeviceFamily
     online: bool | None
+    availability_reason: str | None = None
     battery_pct: int | None
     last_seen_at: datetime | None
     low_battery: bool

@@ -432,6 +432,7 @@ async def building_devices(
             devices.c.name,
             devices.c.family,
             devices.c.online,
+            devices.c.availability_reason,
             devices.c.battery_pct,
             devices.c.last_seen_at,
             sa.func.coalesce(devices.c.battery_pct < LOW_BATTERY_PCT, False).label("low_battery"),

@@ -20,6 +20,10 @@ REASON_WORDS: Final[Mapping[str, Label]] = {
     "bridge_online": NP_("availability reason", "online, as the Zigbee bridge says"),
     "bridge_offline": NP_("availability reason", "offline, as the Zigbee bridge says"),
     "reported": NP_("availability reason", "heard from"),
+    # Set by the hub, not the edge: the gateway a device is reached through went offline
+    # (hub.alerts.gateways), and is back but the device has not reported since.
+    "gateway_offline": NP_("availability reason", "gateway offline, state unknown"),
+    "gateway_back": NP_("availability reason", "gateway back, waiting for the device to report"),
 }
 
 

@@ -14,9 +14,16 @@ from device_adapters.model import Severity
 from hub.devices.health import LOW_BATTERY_PCT
 from hub.i18n.catalogs import NP_, Label, label, pgettext
 
+# Reasons the hub gives a device it cannot know about (hub.alerts.gateways): its
+# gateway is (or was just) offline. Such a device is unknown, not "not reported yet".
+UNKNOWN_REASONS: Final = frozenset({"gateway_offline", "gateway_back"})
 
-def online_label(online: bool | None, tag: str) -> str:
-    """在线 / 离线, or 未上报 when the edge has not said yet."""
+
+def online_label(online: bool | None, tag: str, reason: str | None = None) -> str:
+    """在线 / 离线, 状态未知 when its gateway is offline, or 未上报 when the edge has not
+    said yet."""
+    if online is None and reason in UNKNOWN_REASONS:
+        return pgettext(tag, "device", "Unknown")
     if online is None:
         return pgettext(tag, "device", "Not reported yet")
     if online:

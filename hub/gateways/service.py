@@ -20,8 +20,19 @@ class GatewayPublic(BaseModel):
     changed_at: datetime
 
 
-async def record_status(conn: AsyncConnection, gateway_id: str, online: bool, at: datetime) -> None:
+async def record_status(conn: AsyncConnection, gateway_id: str, online: bool, at: datetime) -> bool:
+    """Record a gateway's status; True if it changed (a first status is a change only
+    when it is "offline": a gateway first heard online was not missing before).
+
+    A status heard again (a hub restarted reads the retained one, several hubs each read
+    it) changes nothing, so what a change starts happens once."""
+    before = (
+        await conn.execute(sa.select(gateways.c.online).where(gateways.c.id == gateway_id))
+    ).scalar()
     await upsert(conn, gateways, {"id": gateway_id, "online": online, "changed_at": at}, ["id"])
+    if before is None:
+        return not online
+    return bool(before) != online
 
 
 async def list_gateways(conn: AsyncConnection, scope: Scope) -> list[GatewayPublic]:

@@ -14,7 +14,14 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from device_adapters.model import CommandResult, DeadLetter, DeviceAvailability, DeviceEvent
+from device_adapters.model import (
+    CommandResult,
+    DeadLetter,
+    DeviceAvailability,
+    DeviceEvent,
+    OutboxReport,
+)
+from hub.alerts.gateways import gateway_changed, outbox_reported
 from hub.commands.service import apply_results
 from hub.deadletters import service as dead_letter_service
 from hub.devices.models import DeviceContext
@@ -57,6 +64,7 @@ class Parsed:
     # Each result with the gateway whose topic it came on.
     results: list[tuple[str, CommandResult]] = field(default_factory=list)
     gateways: list[tuple[str, bool, datetime]] = field(default_factory=list)
+    outbox_reports: list[OutboxReport] = field(default_factory=list)
     # Messages the ingest could not store, set aside with the error: never sampled away
     # by the dead-letter bounds (one may be an alarm).
     set_aside: list[DeadLetter] = field(default_factory=list)
@@ -252,6 +260,9 @@ async def store_parsed(conn: AsyncConnection, parsed: Parsed, now: datetime) -> 
         _collect(outcome, engine)
     outcome.command_results = results
     for gateway_id, online, at in parsed.gateways:
-        await record_status(conn, gateway_id, online, at)
+        if await record_status(conn, gateway_id, online, at):
+            outcome.notifications += await gateway_changed(conn, gateway_id, online, at)
+    for report in parsed.outbox_reports:
+        outcome.notifications += await outbox_reported(conn, report)
     await outbox.enqueue(conn, outcome.notifications)
     return outcome

@@ -37,6 +37,7 @@ from device_adapters.model import (
     DeviceAvailability,
     DeviceEvent,
     Lane,
+    OutboxReport,
     event_bound_violation,
 )
 from hub.bridge.mqtt_bridge import Incoming
@@ -136,6 +137,12 @@ def _take_command_result(parsed: Parsed, item: Incoming, _now: datetime) -> None
     parsed.results.append((gateway_of(item.topic), result))
 
 
+def _take_outbox_report(parsed: Parsed, item: Incoming, _now: datetime) -> None:
+    report = OutboxReport.model_validate_json(item.payload)
+    _agree("gateway", gateway_of(item.topic), report.gateway_id)
+    parsed.outbox_reports.append(report)
+
+
 def _take_gateway_status(parsed: Parsed, item: Incoming, now: datetime) -> None:
     if item.payload not in (b"online", b"offline"):
         raise ValueError(f"gateway status must be online or offline, on {item.topic}")
@@ -150,6 +157,7 @@ TOPIC_HANDLERS: Final[Mapping[str, Callable[[Parsed, Incoming, datetime], None]]
     "availability": _take_availability,
     "command-results": _take_command_result,
     "status": _take_gateway_status,
+    "outbox": _take_outbox_report,
 }
 
 

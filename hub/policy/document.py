@@ -337,6 +337,18 @@ def _kinds_of(rule: Rule) -> set[str]:
     return kinds
 
 
+class FalseAlarmWatch(_Strict):
+    """A device whose alarms keep turning out false is flagged to staff: ``count`` alarms
+    of ``kinds`` resolved as a false alarm or pressed by mistake within ``within_days``
+    (counted by when the alarms were raised) open one alert of ``alert_kind``."""
+
+    enabled: bool = True
+    kinds: list[AlertKind] = Field(default_factory=lambda: ["wristband.fall"], min_length=1)
+    count: int = Field(3, ge=2, le=100)
+    within_days: int = Field(7, ge=1, le=90)
+    alert_kind: AlertKind = "device.false_alarms_repeated"
+
+
 class RulesDocument(_Strict):
     """Everything a community can tune about alarms, tickets and escalation."""
 
@@ -347,6 +359,10 @@ class RulesDocument(_Strict):
     points_for_rating: dict[str, int] = Field(
         default_factory=lambda: {"5": 3, "4": 1},
         description="bonus points to the assignee by the resident's score (1-5)",
+    )
+    false_alarms: FalseAlarmWatch = Field(
+        default_factory=FalseAlarmWatch,
+        description="when a device's false alarms are flagged to staff",
     )
 
     @model_validator(mode="after")
@@ -387,6 +403,9 @@ class RulesDocument(_Strict):
                 problems.append(f"escalation chain {name!r} has no steps")
             if any(s.notify is Target.POLICE for s in chain) and self.police_contact is None:
                 problems.append(f"escalation chain {name!r} calls the police but none is set")
+        for kind in self.false_alarms.kinds:
+            if kind not in KINDS:
+                problems.append(f"false_alarms: unknown event kind {kind!r}")
         for score in self.points_for_rating:
             if score not in {"1", "2", "3", "4", "5"}:
                 problems.append(f"points_for_rating: {score!r} is not a score from 1 to 5")

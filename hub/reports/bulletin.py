@@ -11,6 +11,7 @@ from hub.reports.facts import AlertFact, TicketFact, supervised_overdue
 from hub.reports.models import (
     CommunityRef,
     DayCounts,
+    FalseAlarms,
     GridRow,
     PointsRow,
     RateStats,
@@ -43,6 +44,7 @@ def weekly_bulletin(
     grids: list[GridRef],
     points: list[PointsRow],
     now: datetime,
+    false_alarms: FalseAlarms,
 ) -> WeeklyBulletin:
     window = window_of(period, now)
     as_of = window.as_of
@@ -127,4 +129,5 @@ def weekly_bulletin(
         rating=RatingStats(
             count=len(ratings), mean=sum(ratings) / len(ratings) if ratings else None
         ),
+        false_alarms=false_alarms,
     )

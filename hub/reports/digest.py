@@ -13,6 +13,7 @@ from hub.reports.models import (
     CommunityRef,
     DailyDigest,
     DurationStats,
+    FalseAlarms,
     HourCounts,
     OverdueTicket,
     ReportWindow,
@@ -124,6 +125,7 @@ def daily_digest(
     alerts: list[AlertFact],
     tickets: list[TicketFact],
     now: datetime,
+    false_alarms: FalseAlarms,
 ) -> DailyDigest:
     window = window_of(period, now)
     as_of = window.as_of
@@ -162,4 +164,5 @@ def daily_digest(
         overdue=[overdue_row(o, as_of) for o in supervised_overdue(tickets, period.start, as_of)],
         community_level=[brief(t, as_of) for t in raised],
         time_to_close=duration_stats(closed, "close"),
+        false_alarms=false_alarms,
     )

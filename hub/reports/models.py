@@ -77,6 +77,31 @@ class OverdueTicket(TicketBrief):
     closed_at: datetime | None
 
 
+class RateStats(BaseModel):
+    numerator: int
+    denominator: int
+    rate: float | None
+
+
+class FalseAlarmRow(BaseModel):
+    """One device's or one resident's alarms disposed in the period."""
+
+    id: str = Field(description="the device id, or the resident's id")
+    name: str
+    false_alarms: int = Field(description="disposed as a false alarm or pressed by mistake")
+    disposed: int = Field(description="every alarm disposed in the period")
+    rate: float | None
+
+
+class FalseAlarms(BaseModel):
+    """Alarms whose tickets were resolved in the period, by what they turned out to be."""
+
+    total: RateStats = Field(description="false alarms + pressed by mistake, of all disposed")
+    by_disposition: dict[str, int]
+    by_device: list[FalseAlarmRow] = Field(description="highest rate first")
+    by_resident: list[FalseAlarmRow] = Field(description="highest rate first")
+
+
 class HourCounts(BaseModel):
     hour: int = Field(ge=0, le=23, description="local clock hour")
     alerts_by_kind: dict[str, int]
@@ -102,6 +127,7 @@ class DailyDigest(BaseModel):
         "or still open"
     )
     time_to_close: DurationStats = Field(description="tickets closed in the period")
+    false_alarms: FalseAlarms
 
 
 class DayCounts(BaseModel):
@@ -134,12 +160,6 @@ class RatingStats(BaseModel):
     mean: float | None
 
 
-class RateStats(BaseModel):
-    numerator: int
-    denominator: int
-    rate: float | None
-
-
 class WeeklyBulletin(BaseModel):
     report: str = "weekly_bulletin"
     community: CommunityRef
@@ -165,3 +185,4 @@ class WeeklyBulletin(BaseModel):
     grids: list[GridRow]
     top_points: list[PointsRow] = Field(description="top 10 points earners of the week")
     rating: RatingStats = Field(description="resident ratings given this week (1-5)")
+    false_alarms: FalseAlarms

@@ -55,6 +55,10 @@ def percent(stats: RateStats) -> str:
     return "–" if stats.rate is None else f"{stats.rate * 100:.0f}%"
 
 
+def percent_of(numerator: int, denominator: int) -> str:
+    return "–" if not denominator else f"{numerator / denominator * 100:.0f}%"
+
+
 def local_time(
     at: datetime | None, tz: ZoneInfo, language: str = DEFAULT, *, with_date: bool = True
 ) -> str:
@@ -93,6 +97,7 @@ def _formatters(tz: ZoneInfo, language: str) -> dict[str, Any]:
     return {
         "duration": partial(duration, language=language),
         "percent": percent,
+        "percent_of": percent_of,
         "local_time": local,
         "zone_name": times.zone_name(tz, language),
         "weekday": partial(weekday, language=language),

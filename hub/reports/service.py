@@ -11,6 +11,7 @@ from hub.i18n.catalogs import N_
 from hub.reports import data
 from hub.reports.bulletin import weekly_bulletin
 from hub.reports.digest import daily_digest
+from hub.reports.false_alarms import false_alarms, load_disposed
 from hub.reports.models import CommunityRef, DailyDigest, WeeklyBulletin
 from hub.reports.periods import (
     BadReportInput,
@@ -73,7 +74,10 @@ async def build_daily(
     tickets = await data.load_tickets(
         conn, community_id, period.start, period.end, property_only=property_only
     )
-    return daily_digest(community, period, alerts, tickets, now)
+    disposed = await load_disposed(
+        conn, community_id, period.start, period.end, property_only=property_only
+    )
+    return daily_digest(community, period, alerts, tickets, now, false_alarms(disposed))
 
 
 async def build_weekly(
@@ -101,4 +105,9 @@ async def build_weekly(
     )
     grids = await data.load_grids(conn, community_id)
     points = await data.load_points(conn, community_id, period.start, period.end)
-    return weekly_bulletin(community, period, alerts, tickets, grids, points, now)
+    disposed = await load_disposed(
+        conn, community_id, period.start, period.end, property_only=property_only
+    )
+    return weekly_bulletin(
+        community, period, alerts, tickets, grids, points, now, false_alarms(disposed)
+    )

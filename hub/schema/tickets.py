@@ -38,6 +38,9 @@ tickets = sa.Table(
     sa.Column("resolve_overdue_at", UtcDateTime),
     sa.Column("closed_at", UtcDateTime),
     sa.Column("rating", sa.Integer),
+    # What an alarm ticket's alarm was (hub.tickets.models.Disposition), set on resolving.
+    sa.Column("disposition", sa.String(16)),
+    sa.Column("disposed_at", UtcDateTime),
     # Who reported it, when that is not a logged-in user (a grid QR code form).
     sa.Column("reporter_name", sa.String(100)),
     sa.Column("reporter_phone", sa.String(32)),
@@ -47,6 +50,8 @@ tickets = sa.Table(
     # id last, the count reads the index alone and a page is read in order, not sorted.
     sa.Index("ix_tickets_community_status", "community_id", "status", "id"),
     sa.Index("ix_tickets_community_level", "community_id", "level", "id"),
+    # False-alarm rates and repeats: an alert's disposition by the alert.
+    sa.Index("ix_tickets_alert_disposition", "alert_id", "disposition"),
 )
 
 ticket_handlers = sa.Table(

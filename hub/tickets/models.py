@@ -57,6 +57,20 @@ class TicketSource(StrEnum):
     STAFF = "staff"
 
 
+class Disposition(StrEnum):
+    """What an alarm turned out to be, recorded when its ticket is resolved."""
+
+    GENUINE = "genuine"  # 真实报警
+    FALSE_ALARM = "false_alarm"  # 误报: the device raised it by itself
+    ACCIDENTAL = "accidental"  # 误按: pressed by mistake
+    TEST = "test"  # 测试
+    DEVICE_FAULT = "device_fault"  # 设备故障
+
+
+# What counts against a device or a wearer in the false-alarm rate.
+FALSE_DISPOSITIONS = frozenset({Disposition.FALSE_ALARM, Disposition.ACCIDENTAL})
+
+
 class TicketLevel(StrEnum):
     """小事不出网格，大事不出社区: handled in the grid, or raised to the community."""
 
@@ -107,6 +121,12 @@ class InputKind(StrEnum):
     USER = "user"  # a user's id (the volunteer to dispatch to)
     FUTURE_TIME = "future_time"  # a date and time after now, with a UTC offset
     SCORE = "score"  # a whole number from minimum to maximum
+    CHOICE = "choice"  # one of ``choices``' values (a select or radio buttons)
+
+
+class InputChoice(BaseModel):
+    value: str
+    label: str | None = Field(None, description="the value in the reader's language")
 
 
 class ActionInput(BaseModel):
@@ -116,6 +136,10 @@ class ActionInput(BaseModel):
     max_length: int | None = None
     minimum: int | None = None
     maximum: int | None = None
+    # kind "choice": the values to choose from, in the order to show them, and what
+    # the field asks, in the reader's language.
+    choices: list[InputChoice] | None = None
+    label: str | None = None
 
 
 class ActionOffer(BaseModel):
@@ -160,6 +184,11 @@ class TicketPublic(BaseModel):
     confidential: bool = False
     closed_at: datetime | None = None
     rating: int | None = None
+    # What the alarm turned out to be (alarm tickets, from their resolution on).
+    disposition: Disposition | None = None
+    disposition_label: str | None = Field(
+        None, description="the disposition in the reader's language"
+    )
     # Who reported it: a name and phone from a grid QR code form, or a logged-in user.
     reporter_name: str | None = None
     reporter_phone: str | None = None
@@ -196,6 +225,11 @@ class TransitionInputs(BaseModel):
         None, description="the new resolve-by time, with a UTC offset: required to grant"
     )
     score: int | None = Field(None, ge=1, le=5, description="1 (poor) to 5: required to rate")
+    disposition: Disposition | None = Field(
+        None,
+        description="what the alarm was: required to resolve a ticket opened from an alarm, "
+        "refused otherwise",
+    )
 
 
 class TicketTransitionRequest(TransitionInputs):

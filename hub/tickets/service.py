@@ -16,6 +16,7 @@ from hub.access.visibility import visible_tickets
 from hub.errors import Conflict, Forbidden, InvalidInput, NotFound
 from hub.i18n.catalogs import N_
 from hub.i18n.said import keep
+from hub.i18n.said import words as said_words
 from hub.points import service as points
 from hub.points.models import Award
 from hub.policy.service import rules_for
@@ -205,6 +206,11 @@ def available_actions(ticket: TicketPublic, scope: Scope) -> list[TicketAction]:
     return workflow.available(ticket.status, scope.role, **_ownership(ticket, scope))
 
 
+def is_alarm(ticket: TicketPublic) -> bool:
+    """An alarm ticket: one opened from an alert (its resolution says what the alarm was)."""
+    return ticket.alert_id is not None
+
+
 def _ownership(ticket: TicketPublic, scope: Scope) -> dict[str, bool]:
     return {
         "is_assignee": ticket.assignee_id is not None and ticket.assignee_id == scope.user_id,
@@ -216,7 +222,9 @@ def _ownership(ticket: TicketPublic, scope: Scope) -> dict[str, bool]:
 def _with_actions(ticket: TicketPublic, scope: Scope) -> TicketPublic:
     """The ticket with what the caller may do to it now: the actions, and for each its
     target and the inputs it needs (a page renders them without a copy of the workflow)."""
-    ticket.action_details = workflow.offers(ticket.status, scope.role, **_ownership(ticket, scope))
+    ticket.action_details = workflow.offers(
+        ticket.status, scope.role, alarm=is_alarm(ticket), **_ownership(ticket, scope)
+    )
     ticket.actions = [offer.action for offer in ticket.action_details]
     return ticket
 
@@ -323,15 +331,26 @@ async def _check_inputs(
     inputs: TransitionInputs,
     now: datetime,
 ) -> None:
-    for field in sorted(t.requires):
+    needs = t.needs(alarm=is_alarm(ticket))
+    for field in sorted(needs):
         if getattr(inputs, field.value) is None:
+            if field in t.alarm_requires:
+                raise InvalidTransitionInput(
+                    field.value,
+                    N_("required to “%(action)s” a ticket opened from an alarm: what was it?"),
+                    action=partial(words.action_label, t.action),
+                )
             raise InvalidTransitionInput(
                 field.value,
                 N_("required to “%(action)s” a ticket"),
                 action=partial(words.action_label, t.action),
             )
-    for field in sorted(workflow.ACTION_SPECIFIC_INPUTS - t.requires):
+    for field in sorted(workflow.ACTION_SPECIFIC_INPUTS - needs):
         if getattr(inputs, field.value) is not None:
+            if field in t.alarm_requires:
+                raise InvalidTransitionInput(
+                    field.value, N_("only a ticket opened from an alarm has a disposition")
+                )
             raise InvalidTransitionInput(
                 field.value,
                 N_("not used by “%(action)s”; leave it out"),
@@ -405,6 +424,14 @@ def _log_note(
             )
         else:
             said.append(keep(N_("resolve by %(new)s"), new=inputs.new_due_at))
+    if inputs.disposition is not None:
+        parts.append(f"disposition: {inputs.disposition.value}")
+        said.append(
+            keep(
+                N_("the alarm was: %(disposition)s"),
+                disposition=said_words(words.DISPOSITION_WORDS[inputs.disposition]),
+            )
+        )
     if inputs.score is not None:
         parts.append(f"score {inputs.score}/{workflow.MAX_SCORE}")
         said.append(keep(N_("score %(score)s/%(of)s"), score=inputs.score, of=workflow.MAX_SCORE))
@@ -443,6 +470,9 @@ async def transition(
         values["assignee_id"] = None  # back to the dispatcher; the log keeps who returned it
     elif action is TicketAction.GRANT_EXTENSION:
         values["resolve_due_at"] = inputs.new_due_at
+    elif action is TicketAction.RESOLVE and inputs.disposition is not None:
+        values["disposition"] = inputs.disposition.value
+        values["disposed_at"] = now
     elif action is TicketAction.CLOSE:
         values["closed_at"] = now
     elif action is TicketAction.RATE:

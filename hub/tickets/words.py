@@ -12,9 +12,15 @@ from collections.abc import Mapping
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from hub.i18n.catalogs import NP_, Label, label
+from hub.i18n.catalogs import N_, NP_, Label, gettext, label
 from hub.i18n.said import say_kept
-from hub.tickets.models import ActionOffer, TicketAction, TicketPublic, TicketStatus
+from hub.tickets.models import (
+    ActionOffer,
+    Disposition,
+    TicketAction,
+    TicketPublic,
+    TicketStatus,
+)
 
 STATUS_WORDS: Final[Mapping[str, Label]] = {
     TicketStatus.REGISTERED: NP_("ticket status", "Registered"),
@@ -56,12 +62,30 @@ def action_label(action: TicketAction | str, tag: str) -> str:
     return label(ACTION_WORDS, action, tag)
 
 
+# What an alarm turned out to be (plain messages, so a log line can keep them as words).
+DISPOSITION_WORDS: Final[Mapping[str, str]] = {
+    Disposition.GENUINE: N_("genuine alarm"),
+    Disposition.FALSE_ALARM: N_("false alarm"),
+    Disposition.ACCIDENTAL: N_("pressed by mistake"),
+    Disposition.TEST: N_("test alarm"),
+    Disposition.DEVICE_FAULT: N_("device fault"),
+}
+
+
+def disposition_label(disposition: Disposition | str, tag: str) -> str:
+    """What an alarm was as a person reads it (误报 / false alarm)."""
+    found = DISPOSITION_WORDS.get(disposition)
+    return str(disposition) if found is None else gettext(tag, found)
+
+
 def labelled(ticket: TicketPublic, tag: str, zone: ZoneInfo | None = None) -> TicketPublic:
     """The ticket with ``status_label`` and each offered action's ``label`` and
     ``target_label`` in ``tag``'s language (codes unchanged), and each log line's
     ``note_label`` (times in ``zone``, the community's) where its note was kept as
     messages (the English ``note`` otherwise)."""
     ticket.status_label = status_label(ticket.status, tag)
+    if ticket.disposition is not None:
+        ticket.disposition_label = disposition_label(ticket.disposition, tag)
     for entry in ticket.log or []:
         if entry.said and zone is not None:
             entry.note_label = say_kept(entry.said, tag, zone)
@@ -85,9 +109,24 @@ def _step(action: str, tag: str) -> str | None:
 
 
 def _offer(offer: ActionOffer, tag: str) -> ActionOffer:
+    inputs = [
+        i.model_copy(
+            update={
+                "label": gettext(tag, N_("What was the alarm?")),
+                "choices": [
+                    c.model_copy(update={"label": disposition_label(c.value, tag)})
+                    for c in i.choices
+                ],
+            }
+        )
+        if i.choices is not None and i.name == "disposition"
+        else i
+        for i in offer.inputs
+    ]
     return offer.model_copy(
         update={
             "label": action_label(offer.action, tag),
             "target_label": status_label(offer.target, tag),
+            "inputs": inputs,
         }
     )

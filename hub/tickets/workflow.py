@@ -21,7 +21,14 @@ from functools import partial
 from hub.errors import Conflict
 from hub.i18n.catalogs import N_, pgettext
 from hub.tickets import words
-from hub.tickets.models import TEXT_MAX, ActionInput, ActionOffer, InputKind
+from hub.tickets.models import (
+    TEXT_MAX,
+    ActionInput,
+    ActionOffer,
+    Disposition,
+    InputChoice,
+    InputKind,
+)
 from hub.tickets.models import TicketAction as Act
 from hub.tickets.models import TicketStatus as S
 from hub.users.models import Role
@@ -47,11 +54,14 @@ class Input(StrEnum):
     ASSIGNEE_ID = "assignee_id"
     NEW_DUE_AT = "new_due_at"
     SCORE = "score"
+    DISPOSITION = "disposition"
 
 
 # Inputs that only mean something for particular actions; reason and note are
 # free text and may accompany any action (they go into the audit trail).
-ACTION_SPECIFIC_INPUTS = frozenset({Input.ASSIGNEE_ID, Input.NEW_DUE_AT, Input.SCORE})
+ACTION_SPECIFIC_INPUTS = frozenset(
+    {Input.ASSIGNEE_ID, Input.NEW_DUE_AT, Input.SCORE, Input.DISPOSITION}
+)
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,11 @@ class Transition:
     owner: Owner
     requires: frozenset[Input]
     description: str
+    # Needed as well when the ticket was opened from an alarm (what the alarm was).
+    alarm_requires: frozenset[Input] = frozenset()
+
+    def needs(self, *, alarm: bool) -> frozenset[Input]:
+        return self.requires | self.alarm_requires if alarm else self.requires
 
 
 def _row(
@@ -73,13 +88,22 @@ def _row(
     owner: Owner,
     requires: set[Input],
     description: str,
+    alarm_requires: frozenset[Input] = frozenset(),
 ) -> Transition:
     return Transition(
-        action, frozenset(sources), target, roles, owner, frozenset(requires), description
+        action,
+        frozenset(sources),
+        target,
+        roles,
+        owner,
+        frozenset(requires),
+        description,
+        alarm_requires,
     )
 
 
 R, N, A, D, SC = Input.REASON, Input.NOTE, Input.ASSIGNEE_ID, Input.NEW_DUE_AT, Input.SCORE
+DISP = frozenset({Input.DISPOSITION})
 
 # fmt: off
 TRANSITIONS: tuple[Transition, ...] = (
@@ -98,7 +122,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     _row(Act.REFUSE_EXTENSION, {S.EXTENSION_REQUESTED}, S.IN_PROGRESS, _STAFF, Owner.ANY, {R},
          "keep the current resolve-by date"),
     _row(Act.RESOLVE, {S.IN_PROGRESS}, S.RESOLVED, _VOLUNTEER, Owner.ASSIGNEE, {N},
-         "the volunteer reports what was done"),
+         "the volunteer reports what was done (an alarm: and what it was)", DISP),
     _row(Act.VERIFY, {S.RESOLVED}, S.VERIFIED, _STAFF, Owner.ANY, set(),
          "supervision confirms the resolution"),
     _row(Act.REOPEN, {S.RESOLVED, S.VERIFIED}, S.IN_PROGRESS, _STAFF, Owner.ANY, {R},
@@ -200,17 +224,23 @@ def _input(name: Input) -> ActionInput:
         return ActionInput(name=name, kind=InputKind.FUTURE_TIME)
     if name is Input.SCORE:
         return ActionInput(name=name, kind=InputKind.SCORE, minimum=MIN_SCORE, maximum=MAX_SCORE)
+    if name is Input.DISPOSITION:
+        choices = [InputChoice(value=d.value) for d in Disposition]
+        return ActionInput(name=name, kind=InputKind.CHOICE, choices=choices)
     return ActionInput(name=name, kind=InputKind.TEXT, max_length=TEXT_MAX)
 
 
-def offers(status: S, role: Role, *, is_assignee: bool, in_household: bool) -> list[ActionOffer]:
-    """The actions a caller may take now, each with its target and the inputs it needs."""
+def offers(
+    status: S, role: Role, *, is_assignee: bool, in_household: bool, alarm: bool = False
+) -> list[ActionOffer]:
+    """The actions a caller may take now, each with its target and the inputs it needs
+    (``alarm``: the ticket was opened from an alarm, which needs its disposition)."""
     mine = available(status, role, is_assignee=is_assignee, in_household=in_household)
     return [
         ActionOffer(
             action=a,
             target=BY_ACTION[a].target,
-            inputs=[_input(i) for i in Input if i in BY_ACTION[a].requires],
+            inputs=[_input(i) for i in Input if i in BY_ACTION[a].needs(alarm=alarm)],
         )
         for a in mine
     ]

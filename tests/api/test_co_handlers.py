@@ -154,7 +154,7 @@ async def test_no_co_handlers_join_or_leave_a_closed_ticket(
     assert (await _add(staff, ticket_id, helper_id)).status_code == 201
     await vol.ok(ticket_id, "accept")
     await vol.ok(ticket_id, "start", note="on site")
-    await vol.ok(ticket_id, "resolve", note="done")
+    await vol.ok(ticket_id, "resolve", note="done", disposition="genuine")
     await staff.ok(ticket_id, "verify")
     await staff.ok(ticket_id, "close")
     manager_id = await user_id_of(api_db, "manager")

@@ -501,6 +501,7 @@ async def test_a_buildings_devices_include_its_households(
         "name": "孙丽华的手环",
         "family": "wristband",
         "online": True,
+        "availability_reason": None,
         "battery_pct": 10,
         "last_seen_at": None,
         "low_battery": True,

@@ -25,7 +25,7 @@ BONUS_FOR_5 = 3  # points_for_rating's default
 async def _to_verified(ticket_id: int, vol: Actor, staff: Actor) -> None:
     await vol.ok(ticket_id, "accept")
     await vol.ok(ticket_id, "start", note="on site")
-    await vol.ok(ticket_id, "resolve", note="all well")
+    await vol.ok(ticket_id, "resolve", note="all well", disposition="genuine")
     await staff.ok(ticket_id, "verify")
 
 

@@ -134,7 +134,7 @@ async def test_a_closed_ticket_cannot_be_raised(as_user: Users, sos: tuple[int, 
     vol, staff = await as_user(on_duty), await as_user("staff")
     await vol.ok(ticket_id, "accept")
     await vol.ok(ticket_id, "start", note="on site")
-    await vol.ok(ticket_id, "resolve", note="done")
+    await vol.ok(ticket_id, "resolve", note="done", disposition="genuine")
     await staff.ok(ticket_id, "verify")
     await staff.ok(ticket_id, "close")
     response = await _raise(staff, ticket_id, reason="too late")

@@ -38,6 +38,7 @@ async def test_each_ticket_says_what_the_caller_may_do_and_what_each_action_need
     ticket_id, on_duty = sos
     vol, staff, sun = await as_user(on_duty), await as_user("staff"), await as_user("resident.sun")
     text = {"kind": "text", "required": True, "max_length": 500, "minimum": None, "maximum": None}
+    text |= {"choices": None, "label": None}
 
     seen = (await vol.get(ticket_id)).json()
     assert seen["action_details"] == [
@@ -70,7 +71,7 @@ async def test_each_ticket_says_what_the_caller_may_do_and_what_each_action_need
     assert grant["action"] == "grant_extension" and grant["target"] == "in_progress"
     assert grant["inputs"] == [
         {"name": "new_due_at", "kind": "future_time", "required": True}
-        | {"max_length": None, "minimum": None, "maximum": None}
+        | {"max_length": None, "minimum": None, "maximum": None, "choices": None, "label": None}
     ]
     assert refuse["inputs"][0]["name"] == "reason"
     assert (await sun.get(ticket_id)).json()["action_details"] == []  # not closed yet
@@ -130,7 +131,9 @@ async def test_the_whole_workflow_from_sos_to_rating(as_user: Users, sos: tuple[
     [line] = [e for e in chinese.json()["log"] if e["action"] == "grant_extension"]
     assert line["note_label"] == f"办结时限 {said['zh-CN'][0]} → {said['zh-CN'][1]}"
 
-    resolved = await vol.ok(ticket_id, "resolve", note="doctor checked her; all well")
+    resolved = await vol.ok(
+        ticket_id, "resolve", note="doctor checked her; all well", disposition="accidental"
+    )
     assert resolved["status"] == "resolved" and resolved["actions"] == []
     assert (await staff.ok(ticket_id, "verify"))["status"] == "verified"
     closed = await staff.ok(ticket_id, "close")
@@ -342,7 +345,7 @@ async def test_assignment_and_household_rules_hold_even_where_a_ticket_is_visibl
     vol, staff = await as_user(on_duty), await as_user("staff")
     await vol.ok(ticket_id, "accept")
     await vol.ok(ticket_id, "start", note="on site")
-    await vol.ok(ticket_id, "resolve", note="done")
+    await vol.ok(ticket_id, "resolve", note="done", disposition="genuine")
     await staff.ok(ticket_id, "verify")
     await staff.ok(ticket_id, "close")
     wu_household = await as_user.family_of("吴美芳", "family.wu")

@@ -151,7 +151,7 @@ async def test_the_responder_no_longer_sees_it_once_the_work_is_done(
     assert (await _position(vol, ticket_id))[0] == 200
     await vol.ok(ticket_id, "start", note="on site, she is sitting in the hall")
     assert (await _position(vol, ticket_id))[0] == 200
-    await vol.ok(ticket_id, "resolve", note="her neighbour stays with her")
+    await vol.ok(ticket_id, "resolve", note="her neighbour stays with her", disposition="genuine")
     code, body = await _position(vol, ticket_id)
     assert code == 403
     assert body["detail"] == f"工单 {ticket_id} 办理期间，处置人才能查看佩戴者位置"

@@ -60,6 +60,8 @@ async def _sos_handled_and_closed(stack: Stack) -> None:
             (staff, "close", None),
         ):
             body = {"action": action} | ({"note": note} if note else {})
+            if action == "resolve":
+                body["disposition"] = "accidental"  # an alarm ticket says what it was
             response = await client.post(
                 f"{api}/api/v1/tickets/{ticket_id}/transitions", json=body, headers=headers
             )

@@ -83,7 +83,10 @@ async def test_a_fall_escalates_to_the_backup_who_closes_it_and_earns_points(
         for action, body in (
             ("accept", {}),
             ("start", {"note": "on site: she fell in the kitchen, conscious"}),
-            ("resolve", {"note": "helped her up, daughter called, no injury"}),
+            (
+                "resolve",
+                {"note": "helped her up, daughter called, no injury", "disposition": "genuine"},
+            ),
         ):
             step = await client.post(
                 f"{api}/api/v1/tickets/{ticket_id}/transitions",
