@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from device_adapters import iw, watch
-from device_adapters.commands import CommandRefused, StreamCommands, StreamFacts
+from device_adapters.commands import CommandBuilder, CommandRefused, StreamCommands, StreamFacts
 from device_adapters.wristband_commands import MAX_MESSAGE_UNITS
 from tests.device_adapters.test_command_builders import NOW, command
 
@@ -15,8 +15,9 @@ HEX = "5FD7613F80055DF251FA53D1"  # 志愿者已出发, UTF-16BE (PROTOCOLS.md 1
 
 def builder(adapter: object) -> StreamCommands:
     commands = getattr(adapter, "commands", None)
-    assert isinstance(commands, StreamCommands)
-    return commands
+    assert isinstance(commands, CommandBuilder)
+    stream: StreamCommands = commands
+    return stream
 
 
 def test_watch_frames_follow_the_devices_maker_code_and_index() -> None:
@@ -42,7 +43,7 @@ def test_watch_message_is_utf16be_hex_and_only_its_keyword_answers() -> None:
     assert wire.is_answer(watch.decode_frame(b"[SG*8800000015*0007*MESSAGE]"))
     assert not wire.is_answer(lk)
     call = command("wristband.monitor", "watch:8800000015", {"phone": "13800138000"})
-    assert b.build(call, FACTS).data == b"[CS*8800000015*0016*MONITOR,13800138000]"
+    assert b.build(call, FACTS).data == b"[CS*8800000015*0013*MONITOR,13800138000]"
 
 
 def test_iw_frames_carry_imei_journal_and_are_answered_by_the_same_journal() -> None:
