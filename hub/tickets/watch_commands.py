@@ -8,19 +8,24 @@ care) the resident's most recently heard one.
 
 Each becomes a device command (hub/commands) with its time to live; the edge reports
 what became of it (delivered, then accepted by the watch, timed out, expired or failed),
-read on GET /api/v1/commands/{id}. The ticket's log keeps who asked for what; a phone
-number in it is masked, since whoever sees the ticket reads its log.
+read on GET /api/v1/commands/{id}. The ticket's log keeps who asked for what (a phone
+number masked, since whoever sees the ticket reads its log), and, when the edge reports
+it (hub/ingest/flows.py), what became of it.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Final, Literal
+from uuid import UUID
 
+import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from device_adapters.model import CommandKind, Scalar
+from device_adapters.model import FINAL_COMMAND_STATUSES, CommandKind, CommandStatus, Scalar
 from device_adapters.wristband_commands import MAX_MESSAGE_UNITS, PHONE_RE, message_units
 from hub.access.scope import Scope
 from hub.commands import service as commands
@@ -28,11 +33,13 @@ from hub.commands.models import CommandCreate, CommandPublic
 from hub.errors import InvalidInput
 from hub.i18n.catalogs import N_
 from hub.i18n.said import keep
+from hub.schema.commands import device_commands
 from hub.tickets.service import load_visible, log_change
 from hub.tickets.wearer import TicketHasNoWearer, check_responder, wristband_of
 
 WatchAction = Literal["locate", "call", "message"]
 LOG_ACTION: Final = "watch_command"
+OUTCOME_ACTION: Final = "watch_command_result"
 TtlS = Annotated[
     int, Field(ge=5, le=3600, description="seconds the watch has to be reached and answer")
 ]
@@ -182,3 +189,61 @@ def commands_note(kind: str, params: dict[str, Scalar], device: str, cid: str) -
     if kind == "wristband.message":
         return f"{kind} “{params['text']}” sent to {device} (command {cid})"
     return f"{kind} sent to {device} (command {cid})"
+
+
+# -- what became of it, on the ticket's log ------------------------------------------------
+
+_TICKET_REASON: Final = re.compile(r"ticket ([0-9]+)")
+_OUTCOMES: Final[dict[str, str]] = {
+    CommandStatus.ACCEPTED.value: N_("watch %(device)s acknowledged command %(id)s"),
+    CommandStatus.TIMED_OUT.value: N_("watch %(device)s did not answer command %(id)s in time"),
+    CommandStatus.EXPIRED.value: N_(
+        "command %(id)s expired: watch %(device)s could not be reached in time"
+    ),
+    CommandStatus.REJECTED.value: N_("watch %(device)s refused command %(id)s: %(detail)s"),
+    CommandStatus.FAILED.value: N_("command %(id)s to watch %(device)s failed: %(detail)s"),
+}
+
+
+async def awaiting_outcome(conn: AsyncConnection, command_ids: Sequence[UUID]) -> list[UUID]:
+    """Of ``command_ids``, the watch commands from a ticket that have no final status yet
+    (read before results are applied, so a result sent twice is logged once)."""
+    if not command_ids:
+        return []
+    rows = await conn.execute(
+        sa.select(device_commands.c.id).where(
+            device_commands.c.id.in_(sorted(set(command_ids))),
+            device_commands.c.kind.like("wristband.%"),
+            device_commands.c.status.not_in([s.value for s in FINAL_COMMAND_STATUSES]),
+        )
+    )
+    return [row.id for row in rows]
+
+
+async def log_outcomes(conn: AsyncConnection, command_ids: Sequence[UUID], now: datetime) -> int:
+    """Log on its ticket each of ``command_ids`` that now has a final status."""
+    if not command_ids:
+        return 0
+    rows = await conn.execute(
+        sa.select(device_commands).where(
+            device_commands.c.id.in_(list(command_ids)),
+            device_commands.c.status.in_(list(_OUTCOMES)),
+        )
+    )
+    logged = 0
+    for row in rows:
+        found = _TICKET_REASON.fullmatch(row.reason or "")
+        if found is None:
+            continue
+        message = _OUTCOMES[row.status]
+        cid, detail = str(row.id), row.detail or ""
+        await log_change(
+            conn,
+            int(found.group(1)),
+            now,
+            OUTCOME_ACTION,
+            note=f"{row.kind} {row.status}: {detail}"[:1000] + f" (command {cid})",
+            said=[keep(message, device=row.device_id, id=cid, detail=detail)],
+        )
+        logged += 1
+    return logged
