@@ -47,6 +47,9 @@ CHECK_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 @dataclass(frozen=True)
 class StreamFacts:
     now: datetime
+    # The device's latest frame on its current connection (the adapter's frame type), or
+    # None: some protocols answer in the form the device speaks (a Watch's maker code).
+    last_frame: Any = None
 
 
 @dataclass(frozen=True)

@@ -170,6 +170,10 @@ CommandKind = Literal[
     "charger.unlock_connector",  # params: {"port": int}
     "ebike.start",  # params: {"port": int, "minutes": int}
     "ebike.stop",  # params: {"port": int}
+    "wristband.locate",  # params: {}
+    "wristband.call",  # params: {"phone": str}
+    "wristband.monitor",  # params: {"phone": str} (Watch protocol only)
+    "wristband.message",  # params: {"text": str}
 ]
 
 

@@ -592,7 +592,8 @@ class CommandRunner:
 
     async def _run_stream(self, held: _Held, route: _StreamRoute) -> Outcome:
         command, server = held.command, route.server
-        wire = route.commands.build(command, StreamFacts(now=datetime.now(UTC)))
+        facts = StreamFacts(now=datetime.now(UTC), last_frame=server.last_frame(command.device_id))
+        wire = route.commands.build(command, facts)
         answer = server.expect(command.device_id, wire.is_answer)
         try:
             self._handing_over(held)

@@ -122,6 +122,11 @@ class StreamServer:
         """Device ids with an open, identified connection."""
         return set(self._live)
 
+    def last_frame(self, device_id: str) -> Any:
+        """The latest frame from the device's current connection, None if it has none."""
+        conn = self._live.get(device_id)
+        return None if conn is None else conn.last_frame
+
     def peer_of(self, device_id: str) -> str | None:
         """The remote address of the device's current connection, if it has one."""
         conn = self._live.get(device_id)
@@ -305,6 +310,7 @@ class StreamServer:
             # a command; a contested claimant's frames are published, nothing more.
             if not bound_now and self._availability is not None:
                 self._availability.seen(device_id, self.adapter.family)
+            conn.last_frame = frame
             self._resolve_expected(device_id, frame)
         try:
             events = self.adapter.to_events(
@@ -499,6 +505,8 @@ class _Connection:
     # go here is StreamServer._live's business (see the module docstring).
     device_id: str | None = None
     writer: asyncio.StreamWriter | None = field(default=None, repr=False)
+    # The latest frame while this is the device's connection (a command's form follows it).
+    last_frame: Any = field(default=None, repr=False)
     # Set to end the connection after the frame being handled.
     close_reason: str | None = None
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.deps import Conn, Context, Limit, Offset
 from api.pagination import Page
-from api.security import UserScope, require_roles
+from api.security import CurrentUser, UserScope, require_roles
 from hub.access.scope import Scope
 from hub.commands import service
 from hub.commands.models import CommandCreate, CommandPublic
@@ -51,6 +51,12 @@ async def send_command(
 ) -> CommandPublic:
     async with ctx.db.read() as conn:
         await _visible_device(conn, scope, device_id)
+    if request.kind.startswith("wristband."):
+        # Calling, listening in or writing to an elderly person's watch needs a reason
+        # the hub can check: a ticket that is the caller's to handle.
+        raise Forbidden(
+            N_("a wristband is acted on from its wearer's ticket, not from the device list")
+        )
     if request.kind.startswith("lock.") and user.role not in _LOCK_ROLES:
         raise Forbidden(
             N_("role %(role)s may not lock or unlock doors"), role=role_words(user.role)
@@ -84,9 +90,14 @@ async def device_commands(
 
 @router.get("/commands/{command_id}")
 async def command(
-    command_id: UUID, _user: DeviceOperator, scope: UserScope, conn: Conn
+    command_id: UUID, user: CurrentUser, scope: UserScope, conn: Conn
 ) -> CommandPublic:
+    """A command and what became of it. For device operators on devices they see, and for
+    whoever issued it (a volunteer's watch command from their ticket)."""
     found = await service.get(conn, command_id)
+    if found is not None and found.issued_by == user.id:
+        return found
+    await require_roles(*_DEVICE_ROLES)(user)
     if found is None or await get_device(conn, scope, found.device_id) is None:
         raise NotFound(N_("no command %(id)s"), id=command_id)
     return found

@@ -28,6 +28,7 @@ from device_adapters.iw.codec import (
     reply_for,
     utc_now,
 )
+from device_adapters.iw.commands import COMMANDS
 from device_adapters.iw.normalize import ALARM_CODES, to_events
 from device_adapters.iw.stream import IwStream
 from device_adapters.model import DeviceFamily
@@ -50,6 +51,7 @@ def make_adapter(
         to_events=to_events,
         reply_for=IwReplier(clock, tz).reply_for,
         default_port=5089,
+        commands=COMMANDS,
     )
 
 

@@ -145,8 +145,13 @@ def check_tz(tz: str) -> str:
     return tz
 
 
-def reply_for(frame: IwFrame, now: datetime, tz: str = DEFAULT_TZ) -> bytes:
-    """The frame the server sends back: every upstream frame gets one.
+# The watch's answers to the platform's commands (IWAP16, 32, 40): answers get no reply
+# (an "IWBP16#" back would read as a malformed locate command).
+COMMAND_ANSWERS: Final = frozenset({"16", "32", "40"})
+
+
+def reply_for(frame: IwFrame, now: datetime, tz: str = DEFAULT_TZ) -> bytes | None:
+    """The frame the server sends back: every upstream frame but a command's answer gets one.
 
     Login gets ``IWBP00,<now as UTC yyyyMMddHHmmss>,<tz>#`` (the watch sets its clock from
     it); every other type ``IWBP<type>#``. ``now`` must be timezone-aware.
@@ -156,6 +161,8 @@ def reply_for(frame: IwFrame, now: datetime, tz: str = DEFAULT_TZ) -> bytes:
             raise ValueError("now must be timezone-aware")
         stamp = now.astimezone(UTC).strftime("%Y%m%d%H%M%S")
         return f"IWBP00,{stamp},{check_tz(tz)}#".encode("ascii")
+    if frame.frame_type in COMMAND_ANSWERS:
+        return None
     return b"IWBP" + frame.frame_type.encode("ascii") + END
 
 
@@ -174,5 +181,5 @@ class IwReplier:
         self.clock = clock
         self.tz = check_tz(tz)
 
-    def reply_for(self, frame: IwFrame) -> bytes:
+    def reply_for(self, frame: IwFrame) -> bytes | None:
         return reply_for(frame, self.clock(), self.tz)

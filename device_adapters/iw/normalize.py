@@ -349,7 +349,17 @@ def _temperature(f: _Fields, make: EventFactory) -> list[DeviceEvent]:
 
 _Handler = Callable[[_Fields, EventFactory], list[DeviceEvent]]
 
+
+def _command_answer(fields: _Fields, factory: EventFactory) -> list[DeviceEvent]:
+    # IWAP16/32/40 answer the platform's commands (device_adapters/iw/commands.py): the
+    # command runner reads them; they say nothing new about the wearer.
+    return []
+
+
 _HANDLERS: Final[dict[str, _Handler]] = {
+    "16": _command_answer,
+    "32": _command_answer,
+    "40": _command_answer,
     LOGIN: _login,
     "01": _location,
     "02": _cell_location,

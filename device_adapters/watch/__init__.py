@@ -17,6 +17,7 @@ from device_adapters.watch.codec import (
     encode_frame,
     reply_for,
 )
+from device_adapters.watch.commands import COMMANDS
 from device_adapters.watch.normalize import StatusFlags, to_events
 from device_adapters.watch.stream import MIN_BUFFER_BYTES, WatchStream
 
@@ -34,6 +35,7 @@ ADAPTER: StreamAdapter[WatchFrame] = StreamAdapter(
     to_events=to_events,
     reply_for=reply_for,
     default_port=5088,
+    commands=COMMANDS,
 )
 
 __all__ = [

@@ -49,7 +49,11 @@ POSITION_TYPES: Final = frozenset(
 # INIT/TKQ/TKQ2 only need their reply. JXTK is one fragment of a voice message (AMR audio,
 # "JXTK,<?>,<file name>,<part>,<parts>,<audio>"): the hub keeps no audio, so a fragment is
 # acknowledged (see codec._REPLIES) and gives no event; it is not dead-lettered either.
-NO_EVENT_TYPES: Final = frozenset({"INIT", "TKQ", "TKQ2", "JXTK"})
+# The last four are the watch's answers to the platform's commands (device_adapters/
+# watch/commands.py): the command runner reads them; they say nothing new about the wearer.
+NO_EVENT_TYPES: Final = frozenset(
+    {"INIT", "TKQ", "TKQ2", "JXTK", "CR", "CALL", "MONITOR", "MESSAGE"}
+)
 
 # ASCII only and bounded: float()/int() alone would accept "nan", "1_0", Arabic digits,
 # and int() raises on over 4300 digits.

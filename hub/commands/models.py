@@ -21,6 +21,11 @@ COMMAND_TARGETS: dict[str, tuple[str, frozenset[str]]] = {
     "charger.unlock_connector": ("charger", frozenset({"ocpp16"})),
     "ebike.start": ("charger", frozenset({"ebike"})),
     "ebike.stop": ("charger", frozenset({"ebike"})),
+    # Sent from a ticket (hub/tickets/watch_commands.py), not the device route.
+    "wristband.locate": ("wristband", frozenset({"watch", "iw"})),
+    "wristband.call": ("wristband", frozenset({"watch", "iw"})),
+    "wristband.monitor": ("wristband", frozenset({"watch"})),
+    "wristband.message": ("wristband", frozenset({"watch", "iw"})),
 }
 
 

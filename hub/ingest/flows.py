@@ -38,6 +38,7 @@ from hub.schema.grid import buildings, grids, households
 from hub.schema.residents import residents
 from hub.storage.locks import lock_event_ids, lock_rows
 from hub.storage.upsert import insert_ignoring_duplicates
+from hub.tickets import watch_commands
 
 # Keep IN (...) lists well under SQLite's bound-parameter limit.
 _ID_CHUNK = 500
@@ -234,7 +235,11 @@ async def store_parsed(conn: AsyncConnection, parsed: Parsed, now: datetime) -> 
     """Everything one MQTT batch carried, in one transaction."""
     reports, refused = await admit_availability(conn, parsed.availability)
     refused_letters = [refused_letter(r, now) for r in refused]
+    # Watch commands from a ticket: what became of them goes on the ticket's log.
+    result_ids = [result.command_id for _, result in parsed.results]
+    awaiting = await watch_commands.awaiting_outcome(conn, result_ids)
     results, foreign = await apply_results(conn, parsed.results)
+    await watch_commands.log_outcomes(conn, awaiting, now)
     refused_letters += [
         DeadLetter(
             dead_letter_id=uuid.uuid5(_REFUSED_NAMESPACE, result.model_dump_json() + gateway),

@@ -105,24 +105,40 @@ async def _is_co_handler(conn: AsyncConnection, ticket_id: int, user_id: int) ->
     return found.first() is not None
 
 
-async def _check_reader(conn: AsyncConnection, scope: Scope, ticket: TicketPublic) -> None:
+async def check_responder(
+    conn: AsyncConnection,
+    scope: Scope,
+    ticket: TicketPublic,
+    *,
+    not_responder: str,
+    not_open: str,
+) -> None:
+    """Staff, or the ticket's assignee or a co-handler while it is open; else Forbidden
+    with ``not_responder`` or ``not_open`` (a message id with ``%(id)s``, the ticket)."""
     if scope.role in _STAFF:
         return
     responder = ticket.assignee_id == scope.user_id or await _is_co_handler(
         conn, ticket.id, scope.user_id
     )
     if not responder:
-        raise PositionForbidden(
-            N_("only the ticket's responder and community staff see where the wearer is")
-        )
+        raise PositionForbidden(not_responder)
     if ticket.status not in OPEN_FOR_RESPONDER:
-        raise PositionForbidden(
-            N_("the wearer's position is shown to the responder only while ticket %(id)s is open"),
-            id=ticket.id,
-        )
+        raise PositionForbidden(not_open, id=ticket.id)
 
 
-async def _wristband(
+async def _check_reader(conn: AsyncConnection, scope: Scope, ticket: TicketPublic) -> None:
+    await check_responder(
+        conn,
+        scope,
+        ticket,
+        not_responder=N_("only the ticket's responder and community staff see where the wearer is"),
+        not_open=N_(
+            "the wearer's position is shown to the responder only while ticket %(id)s is open"
+        ),
+    )
+
+
+async def wristband_of(
     conn: AsyncConnection, ticket: TicketPublic
 ) -> tuple[str, int | None, dict[str, Any]] | None:
     """The alarm's wristband, else (elderly care) the resident's most recently heard one."""
@@ -226,7 +242,7 @@ async def wearer_position(
     """
     ticket = await load_visible(conn, scope, ticket_id)
     await _check_reader(conn, scope, ticket)
-    band = await _wristband(conn, ticket)
+    band = await wristband_of(conn, ticket)
     if band is None:
         raise TicketHasNoWearer(N_("ticket %(id)s concerns no wristband wearer"), id=ticket_id)
     device_id, resident_id, state = band

@@ -20,6 +20,9 @@ IwAlarm = Literal["sos", "fall", "removed"]
 # Alarm codes of IWAP10 (third-party parsers; see device_adapters.iw.normalize).
 ALARM_CODE: Final[dict[IwAlarm, str]] = {"sos": "01", "removed": "03", "fall": "05"}
 
+# Commands from the platform this watch answers: locate, call, message.
+_COMMANDS: Final = frozenset({"16", "32", "40"})
+
 SHANGHAI: Final = (31.23, 121.47)
 _MCC_CHINA, _MNC_CHINA_MOBILE = 460, 0
 
@@ -53,6 +56,11 @@ class SimulatedIwWatch:
         # Start somewhere in the neighbourhood (~300 m), then wander.
         self.lat = home[0] + self._rng.uniform(-0.003, 0.003)
         self.lon = home[1] + self._rng.uniform(-0.003, 0.003)
+        # Frames from the platform: (type, fields after the type) of each IWBP frame.
+        self.received: list[tuple[str, list[str]]] = []
+        self.messages_shown: list[str] = []
+        self.calls: list[str] = []
+        self._inbound = bytearray()
 
     @property
     def native_id(self) -> str:
@@ -93,6 +101,36 @@ class SimulatedIwWatch:
     def temperature(self) -> bytes:
         """``IWAP50,<°C>,<battery>#``."""
         return encode_frame("50", f",{self._rng.uniform(36.0, 37.4):.1f},{self.battery}")
+
+    def receive(self, data: bytes) -> list[bytes]:
+        """Bytes from the platform (``IWBP...#``); returns what the watch sends back.
+
+        Locate (16), call (32) and message (40) are answered ``IWAP<type>,<journal>#``;
+        a locate is then followed by a fresh location.
+        """
+        self._inbound += data
+        out: list[bytes] = []
+        while (end := self._inbound.find(b"#")) >= 0:
+            raw = bytes(self._inbound[: end + 1])
+            del self._inbound[: end + 1]
+            if not raw.startswith(b"IWBP") or len(raw) < 7:
+                continue
+            type_ = raw[4:6].decode("ascii")
+            fields = raw[6:-1].decode("ascii").lstrip(",").split(",")
+            self.received.append((type_, fields))
+            if type_ not in _COMMANDS or len(fields) < 2:
+                continue
+            imei, journal, *rest = fields
+            if imei != self.imei:
+                continue
+            if type_ == "40":
+                self.messages_shown.append(bytes.fromhex(rest[0]).decode("utf-16-be"))
+            elif type_ == "32":
+                self.calls.append(rest[0])
+            out.append(encode_frame(type_, f",{journal}"))
+            if type_ == "16":
+                out.append(self.location())
+        return out
 
     # -- internals ----------------------------------------------------------------------
 

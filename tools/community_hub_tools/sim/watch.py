@@ -33,6 +33,9 @@ STATUS_SOS = 0x00010000
 STATUS_FALL = 0x00200000
 ALARM_STATUS: dict[AlarmKind, int] = {"sos": STATUS_SOS, "fall": STATUS_FALL}
 
+# Commands from the platform that a watch answers with the same keyword.
+_COMMANDS = frozenset({"CR", "CALL", "MONITOR", "MESSAGE"})
+
 # Frames a watch expects an answer to, and the answer's content type.
 _EXPECTED_REPLY = {"LK": "LK", "AL": "AL"}
 
@@ -63,6 +66,11 @@ class SimulatedWatch:
         self.lat = home[0] + self._rng.uniform(-0.003, 0.003)
         self.lon = home[1] + self._rng.uniform(-0.003, 0.003)
         self._seq = 0
+        # Frames from the platform (replies and commands), and the messages shown.
+        self.received: list[WatchFrame] = []
+        self.messages_shown: list[str] = []
+        self.calls: list[tuple[str, str]] = []  # (CALL or MONITOR, number)
+        self._inbound = WatchStream()
         # Fail now, not mid-run, on an id or manufacturer no watch could send.
         encode_frame(manufacturer, device_id, "LK")
 
@@ -98,6 +106,29 @@ class SimulatedWatch:
         dia = self._rng.randint(65, 95)
         hr = self._rng.randint(58, 95)
         return self._frame(f"bphrt,{sys_},{dia},{hr},,,,")
+
+    def receive(self, data: bytes) -> list[bytes]:
+        """Bytes from the platform; returns what the watch sends back.
+
+        A command (CR, CALL, MONITOR, MESSAGE) is answered with a frame of the same
+        keyword, as PROTOCOLS.md 1a says; CR is then followed by a fresh ``UD`` fix.
+        """
+        out: list[bytes] = []
+        for item in self._inbound.feed(data):
+            if not isinstance(item, WatchFrame):
+                continue
+            self.received.append(item)
+            keyword = item.content_type
+            if keyword not in _COMMANDS:
+                continue
+            if keyword == "MESSAGE":
+                self.messages_shown.append(bytes.fromhex(item.fields[0]).decode("utf-16-be"))
+            elif keyword in ("CALL", "MONITOR"):
+                self.calls.append((keyword, item.fields[0]))
+            out.append(self._frame(keyword))
+            if keyword == "CR":
+                out.append(self.position())
+        return out
 
     # -- internals ----------------------------------------------------------------------
 
