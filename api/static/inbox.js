@@ -128,9 +128,14 @@ function wordsFor(offer) {
 }
 
 // The field for one of an action's inputs, by its kind: free text (a note, a reason),
-// a volunteer, a new date, a score.
+// a volunteer, a new date, a score, one of a list (what an alarm was).
 function inputFor(input, prompt) {
-  const label = prompt || input.name;
+  const label = input.label || prompt || input.name;
+  if (input.kind === "choice") {
+    return Hub.el("select", { "aria-label": label, "data-input": input.name },
+      Hub.el("option", { value: "", text: _("Choose: %(what)s", { what: label }) }),
+      ...(input.choices || []).map((c) => Hub.el("option", { value: c.value, text: c.label || c.value })));
+  }
   if (input.kind === "user") {
     return Hub.el("select", { "aria-label": label, "data-input": input.name },
       Hub.el("option", { value: "", text: _("loading volunteers…") }));
@@ -178,6 +183,9 @@ function readInput(field, input, prompt) {
     if (Number.isNaN(due.getTime())) return [null, _("That is not a date and time.")];
     if (due <= new Date()) return [null, _("The new resolve-by time must be in the future.")];
     return [due.toISOString(), ""];
+  }
+  if (input.kind === "choice") {
+    return raw ? [raw, ""] : [null, _("%(field)s (required)", { field: input.label || prompt || input.name })];
   }
   if (input.kind === "score") {
     const score = Number(raw);

@@ -111,3 +111,26 @@ async def test_the_inbox_shows_the_actions_the_api_says(
         await expect(buttons).to_have_count(len(after))
         shown = await buttons.evaluate_all("(bs) => bs.map((b) => b.dataset.action)")
         assert shown == after
+
+        # On site, then resolved: an alarm's ticket asks what the alarm was, as a choice
+        # the API offers (a 误报 or 误按 counts against the device in the reports).
+        start = card.locator(".action[data-for=start]")
+        await start.locator("button").click()
+        await start.locator("textarea[data-input=note]").fill("Found her at home, fine.")
+        await start.locator("button").click()
+        await expect(card.locator("[data-status]")).to_have_text("In progress")
+        resolve = card.locator(".action[data-for=resolve]")
+        await resolve.locator("button").click()
+        choice = resolve.locator("select[data-input=disposition]")
+        await expect(choice).to_be_visible()
+        await expect(choice.locator("option")).to_have_count(6)  # "choose" and five kinds
+        await resolve.locator("textarea[data-input=note]").fill("She pressed it by accident.")
+        await resolve.locator("button").click()  # no choice yet: the page asks for it
+        await expect(resolve.locator(".error")).to_contain_text("required")
+        await choice.select_option("accidental")
+        await resolve.locator("button").click()
+        await expect(card.locator("[data-status]")).to_have_text("Resolved")
+        async with httpx.AsyncClient(timeout=10) as client:
+            mine = await stack.login(client, volunteer)
+            detail = (await client.get(f"{api}/api/v1/tickets/{ticket_id}", headers=mine)).json()
+        assert detail["disposition"] == "accidental"
