@@ -68,3 +68,19 @@ notification_deliveries = sa.Table(
     sa.Index("ix_notification_deliveries_at", "at"),
     sa.Index("ix_notification_deliveries_ticket_id", "ticket_id"),
 )
+
+
+# How each person wants to be reached outside the open page (docs/channels.md): which
+# channels may carry their notifications and their quiet hours (local "HH:MM", in their
+# community's zone; an end before the start runs past midnight). No row: every channel,
+# no quiet hours. Critical alarms ignore both (hub/notifications/preferences.py).
+notification_preferences = sa.Table(
+    "notification_preferences",
+    metadata,
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    # Channels switched off, e.g. ["sms"]; what is not listed is on.
+    sa.Column("channels_off", sa.JSON, nullable=False, default=list),
+    sa.Column("quiet_start", sa.String(5)),
+    sa.Column("quiet_end", sa.String(5)),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)

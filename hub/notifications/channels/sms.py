@@ -69,6 +69,7 @@ from device_adapters.model import Severity
 from hub.notifications.base import Notification
 from hub.notifications.channels import outcomes
 from hub.notifications.channels.errors import ChannelError, vendor_reason
+from hub.notifications.preferences import preferences_of
 from hub.notifications.service import recipient_languages
 from hub.schema.users import users
 from hub.storage.db import Database
@@ -395,6 +396,10 @@ class SmsNotifier:
                 rows = list(await conn.execute(query))
             if n.silent:  # never a resident account, whatever reached the plugin
                 rows = [r for r in rows if r.role != Role.RESIDENT.value]
+            # Each person's choice of channels and quiet hours (critical alarms ignore it).
+            chosen = await preferences_of(conn, [int(r.id) for r in rows])
+            now = datetime.now(UTC)
+            rows = [r for r in rows if chosen[int(r.id)].allows("sms", n.severity, now)]
             languages = await recipient_languages(conn, [int(r.id) for r in rows])
         for r in rows:
             phone = e164(r.phone or "")

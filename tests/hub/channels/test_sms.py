@@ -11,7 +11,9 @@ number the vendor refuses for good is recorded and not retried.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -22,6 +24,7 @@ from hub.notifications.base import ExternalContact, Notification, Recipients
 from hub.notifications.channels.errors import ChannelError
 from hub.notifications.channels.outcomes import outcomes_of
 from hub.notifications.channels.sms import AliyunSms, SmsNotifier, TencentSms, e164
+from hub.notifications.preferences import save
 from hub.schema.users import users
 from hub.storage.db import Database
 from tests.hub.channels import vendors
@@ -229,3 +232,22 @@ async def test_a_silent_alarm_never_texts_a_resident_account(db: Database) -> No
     async with db.read() as conn:
         phone = (await conn.execute(sa.select(users.c.phone).where(users.c.id == sun))).scalar()
     assert phone == "13600000000"  # it had a number; it was left out on purpose
+
+
+async def test_a_persons_quiet_hours_and_channels_hold_back_all_but_critical_alarms(
+    db: Database,
+) -> None:
+    li, wang = await user_id_of(db, "vol.li"), await user_id_of(db, "vol.wang")
+    now = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai"))
+    around_now = (f"{now - timedelta(hours=1):%H:%M}", f"{now + timedelta(hours=1):%H:%M}")
+    async with db.write() as conn:
+        await save(conn, li, [], around_now, datetime.now(UTC))  # quiet right now
+        await save(conn, wang, ["sms"], None, datetime.now(UTC))  # no texts at all
+    notice = sos((li, wang)).model_copy(update={"severity": Severity.HIGH})
+    async with vendors.aliyun(ALI_ID, ALI_SECRET) as cloud:
+        channel = aliyun_channel(db, cloud.base_url)
+        await channel.notify(notice)
+        assert cloud.requests == []  # a high alarm waits for the page and the morning
+        await channel.notify(sos((li, wang)))  # an SOS reaches both all the same
+        await channel.aclose()
+    assert {r["PhoneNumbers"] for r in cloud.requests} == {"+8613920000001", "+8613920000002"}
