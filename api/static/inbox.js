@@ -137,8 +137,13 @@ const sound = {
   // Browsers start sound only from a tap: call from a click.
   unlock() {
     if (!window.AudioContext) return;
-    if (!this.audio) this.audio = new AudioContext();
+    this.make();
     if (this.audio.state === "suspended") this.audio.resume().then(() => showSoundBar());
+  },
+  make() {
+    if (this.audio || !window.AudioContext) return;
+    this.audio = new AudioContext();
+    this.audio.addEventListener("statechange", () => showSoundBar());
   },
   play(pattern) {
     if (!this.ready()) return false;
@@ -168,7 +173,6 @@ function showSoundBar() {
   const button = $("sound-toggle");
   const status = $("sound-status");
   $("sound-bar").dataset.sound = on ? (blocked ? "blocked" : "on") : "off";
-  button.setAttribute("aria-pressed", on ? "true" : "false");
   if (!on) {
     status.textContent = _("Alarms ring only once you turn the sound on.");
     button.textContent = _("Turn on alarm sound");
@@ -184,10 +188,10 @@ function showSoundBar() {
 function wireSound() {
   const button = $("sound-toggle");
   $("sound-bar").hidden = false;
-  if (sound.wanted() && window.AudioContext) sound.audio = new AudioContext(); // maybe suspended
+  if (sound.wanted()) sound.make(); // suspended until a tap, unless the browser allows it
   button.addEventListener("click", () => {
-    const blocked = sound.wanted() && !sound.ready();
-    if (sound.wanted() && !blocked) {
+    // What the button said when tapped ("on": it offered to turn the sound off).
+    if ($("sound-bar").dataset.sound === "on") {
       localStorage.setItem(SOUND_KEY, "off");
       showSoundBar();
       return;
