@@ -273,14 +273,14 @@ function updateRinging() {
     box.dataset.ticketId = String(newest.id);
     box.dataset.kind = "alarm";
     $("toast-ack").hidden = false;
-    box.hidden = false;
+    showToast(true);
     clearTimeout(toast.timer);
     const started = ids.some((id) => !ring.ids.includes(id));
     if (!ring.timer) ring.timer = setInterval(ringOnce, RING_EVERY_MS);
     if (started) ringOnce(); // a new alarm rings at once, not on the next beat
   } else {
     stopRinging();
-    if (box.dataset.kind === "alarm") box.hidden = true;
+    if (box.dataset.kind === "alarm") showToast(false);
   }
   ring.ids = ids;
 }
@@ -298,9 +298,16 @@ function toast(text) {
   $("toast-text").textContent = text;
   box.dataset.kind = "info";
   $("toast-ack").hidden = true;
-  box.hidden = false;
+  showToast(true);
   clearTimeout(toast.timer);
-  toast.timer = setTimeout(() => { if (box.dataset.kind === "info") box.hidden = true; }, 8000);
+  toast.timer = setTimeout(() => { if (box.dataset.kind === "info") showToast(false); }, 8000);
+}
+
+// The toast floats over the page's foot: while it shows, the page gets room below its
+// last card, so no button (Accept) stays hidden behind it.
+function showToast(on) {
+  $("toast").hidden = !on;
+  document.body.classList.toggle("has-toast", on);
 }
 
 function limitBadge(ticket) {

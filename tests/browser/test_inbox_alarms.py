@@ -99,12 +99,14 @@ async def _until_fix(client: httpx.AsyncClient, url: str, headers: dict[str, str
     raise AssertionError(f"{url} has no fix after 15 s")
 
 
-def _indoors(seed_from: int = 0) -> SimulatedWatch:
-    """Sun's watch, made so that its next alarm frame carries no fix (``V``, 0,0)."""
-    for seed in range(seed_from, seed_from + 1000):
-        if b",V," in SimulatedWatch(SUN, rng=random.Random(seed)).alarm("sos"):
+def _watch(*, fix: bool) -> SimulatedWatch:
+    """Sun's watch, made so that its first alarm frame has a GPS fix (``A``) or none
+    (``V``, 0,0: indoors)."""
+    for seed in range(1000):
+        frame = SimulatedWatch(SUN, rng=random.Random(seed)).alarm("sos")
+        if (b",A," in frame) == fix:
             return SimulatedWatch(SUN, rng=random.Random(seed))
-    raise AssertionError("no seed gives a frame without a fix")
+    raise AssertionError("no seed gives such a frame")
 
 
 async def test_a_waiting_sos_rings_until_acknowledged_and_again_when_pressed_again(
@@ -119,11 +121,9 @@ async def test_a_waiting_sos_rings_until_acknowledged_and_again_when_pressed_aga
         await _sound_on(page)
         assert await _count(page, "__tones") > 0, "turning the sound on plays a sample"
 
-        # The page is closed when the SOS comes (a fix first: where she is).
+        # The page is closed when the SOS comes (outdoors: the frame says where she is).
         await page.goto("about:blank")
-        watch = SimulatedWatch(SUN)
-        port = stack.edge_settings.watch_port
-        await send_once("127.0.0.1", port, watch.position(), expect_reply=False)
+        watch = _watch(fix=True)
         pressed = time.monotonic()
         await _sos(stack, watch)
         async with httpx.AsyncClient(timeout=10) as client:
@@ -204,7 +204,7 @@ async def test_after_the_network_returns_a_missed_sos_rings_and_an_offline_accep
         await context.set_offline(True)  # the phone loses its network
         await page.evaluate("state.source.close(); state.source.onerror()")
         await expect(page.locator("#live")).to_have_attribute("data-state", "down")
-        await _sos(stack, _indoors())
+        await _sos(stack, _watch(fix=False))
         tones = await _count(page, "__tones")
         await context.set_offline(False)
 
