@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -44,6 +44,9 @@ from hub.users.models import Role
 log = logging.getLogger(__name__)
 
 _SUPERVISORS = (Role.COMMUNITY_STAFF, Role.PROPERTY_MANAGER)
+# A critical alarm again on its open alert tells the ticket's holder, but not a watch
+# resending one press: repeats closer together than this are only counted.
+REPEAT_GAP = timedelta(seconds=5)
 
 
 @dataclass
@@ -121,48 +124,39 @@ async def raise_alert(
         outcome.alert_id, outcome.opened, kind, ctx.device_id, title, severity, at, titles
     )
     if not outcome.opened:
-        return raised  # a repeat: counted on the alert (and so on its open ticket)
+        # A repeat (counted on the alert). A person's alarm pressed again is news to
+        # whoever holds its ticket: they hear of it, at most once per REPEAT_GAP.
+        previous = outcome.previous_at
+        if (
+            severity is Severity.CRITICAL
+            and previous is not None
+            and _aware(at) - _aware(previous) >= REPEAT_GAP
+            and rule.ticket_category
+        ):
+            still_open = await _open_ticket_of(conn, ctx.device_id, kind)
+            if still_open is not None:
+                await _tell_repeat(conn, raised, ctx, still_open, now, N_("the alarm came again"))
+        return raised
 
     still_open = await _open_ticket_of(conn, ctx.device_id, kind) if rule.ticket_category else None
     if still_open is not None:
         # The same trouble again before its ticket was resolved: one ticket, not two.
-        await log_change(
+        await _tell_repeat(
             conn,
+            raised,
+            ctx,
             still_open,
             now,
-            "alert_repeated",
-            note=f"alert {outcome.alert_id} ({kind}) opened again while this ticket is open",
-            said=[
+            N_("the trouble is back while its ticket is still open"),
+            log_note=(
+                f"alert {outcome.alert_id} ({kind}) opened again while this ticket is open",
                 keep(
                     N_("alert %(id)s (%(kind)s) opened again while this ticket is open"),
                     id=outcome.alert_id,
                     kind=said_words(words.KIND_WORDS[kind]) if kind in words.KIND_WORDS else kind,
-                )
-            ],
+                ),
+            ),
         )
-        assignee = (
-            await conn.execute(sa.select(tickets.c.assignee_id).where(tickets.c.id == still_open))
-        ).scalar()
-        tell = (
-            Recipients(user_ids=(int(assignee),))
-            if assignee is not None
-            else Recipients(roles=(Role.COMMUNITY_STAFF,), community_id=ctx.community_id)
-        )
-        if not tell.empty and (assignee is not None or ctx.community_id is not None):
-            raised.notifications.append(
-                Notification(
-                    kind="ticket.alert_repeated",
-                    title=title,
-                    titles=titles,
-                    bodies=every_language(N_("the trouble is back while its ticket is still open")),
-                    ticket_id=still_open,
-                    alert_id=outcome.alert_id,
-                    device_kind=kind,
-                    recipients=tell,
-                    severity=severity,
-                    silent=silent,
-                )
-            )
     elif rule.ticket_category is not None:
         raised.ticket = await open_ticket(
             conn,
@@ -229,6 +223,52 @@ _UNRESOLVED = tuple(
     if s
     not in (TicketStatus.RESOLVED, TicketStatus.VERIFIED, TicketStatus.CLOSED, TicketStatus.RATED)
 )
+
+
+async def _tell_repeat(
+    conn: AsyncConnection,
+    raised: Raised,
+    ctx: DeviceContext,
+    ticket_id: int,
+    now: datetime,
+    body: str,
+    *,
+    log_note: tuple[str, list[object]] | None = None,
+) -> None:
+    """Log the repeat on the open ticket and tell its assignee (staff if nobody has it)."""
+    note, said = log_note or (
+        f"alert {raised.alert_id} ({raised.kind}) came again",
+        keep(N_("alert %(id)s came again"), id=raised.alert_id),
+    )
+    await log_change(conn, ticket_id, now, "alert_repeated", note=note, said=[said])
+    assignee = (
+        await conn.execute(sa.select(tickets.c.assignee_id).where(tickets.c.id == ticket_id))
+    ).scalar()
+    tell = (
+        Recipients(user_ids=(int(assignee),))
+        if assignee is not None
+        else Recipients(roles=(Role.COMMUNITY_STAFF,), community_id=ctx.community_id)
+    )
+    if tell.empty or (assignee is None and ctx.community_id is None):
+        return
+    raised.notifications.append(
+        Notification(
+            kind="ticket.alert_repeated",
+            title=raised.title,
+            titles=raised.titles,
+            bodies=every_language(body),
+            ticket_id=ticket_id,
+            alert_id=raised.alert_id,
+            device_kind=raised.kind,
+            recipients=tell,
+            severity=raised.severity,
+            silent=is_silent(raised.kind),
+        )
+    )
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 async def _open_ticket_of(conn: AsyncConnection, device_id: str, kind: str) -> int | None:

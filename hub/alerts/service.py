@@ -24,6 +24,8 @@ from hub.schema.tickets import tickets
 class AlertOutcome:
     alert_id: int
     opened: bool
+    # A repeat read from the store (the first of its batch): the alert's previous event.
+    previous_at: datetime | None = None
 
 
 def _coordinate(event: DeviceEvent, key: str) -> float | None:
@@ -94,7 +96,7 @@ async def open_or_attach_kind(
     if active is not None and repeats is not None:
         repeats.remember(device_id, kind, active.id)
         repeats.count(active.id, at)
-        return AlertOutcome(alert_id=active.id, opened=False)
+        return AlertOutcome(alert_id=active.id, opened=False, previous_at=active.last_event_at)
     if active is not None:
         await conn.execute(
             alerts.update()
@@ -104,7 +106,7 @@ async def open_or_attach_kind(
                 last_event_at=max(active.last_event_at, at),
             )
         )
-        return AlertOutcome(alert_id=active.id, opened=False)
+        return AlertOutcome(alert_id=active.id, opened=False, previous_at=active.last_event_at)
     result = await conn.execute(
         alerts.insert().values(
             device_id=device_id,

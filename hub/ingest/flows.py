@@ -191,6 +191,7 @@ def _collect(outcome: BatchOutcome, engine: RulesEngine) -> None:
     for raised in engine.outcome.raised:
         if not raised.opened:
             outcome.alerts_attached.append(raised.alert_id)
+            outcome.notifications += raised.notifications  # an alarm pressed again
             continue
         outcome.alerts_opened.append(raised.alert_id)
         outcome.opened_alerts.append((raised.severity.value, raised.opened_at))

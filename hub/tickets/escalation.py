@@ -37,6 +37,7 @@ from hub.timers import service as timers
 from hub.users.models import Role
 
 TIMER_KIND = "escalation"
+_UTC = ZoneInfo("UTC")
 # Ticket states in which nobody has taken the ticket yet.
 UNTAKEN = frozenset({TicketStatus.REGISTERED, TicketStatus.DISPATCHED, TicketStatus.RETURNED})
 
@@ -275,8 +276,8 @@ async def _run(
                 notes.append(note)
             break
         done = await _first_time(conn, facts, step, index, rules, now, why)
-        if done is not None:
-            notes.append(done)
+        if done:
+            notes += done
             break
         await log_change(
             conn,
@@ -363,14 +364,14 @@ async def _first_time(
     rules: RulesDocument,
     now: datetime,
     why: Why,
-) -> Notification | None:
-    """Reach a step's people for the first time; None if the step reaches nobody."""
+) -> list[Notification]:
+    """Reach a step's people for the first time; empty if the step reaches nobody."""
     label = f"step {index + 1} ({step.notify.value})"
     if step.notify in ASSIGNING_TARGETS:
         candidates = await on_duty_users(conn, facts.grid_id, step.notify, now)
         candidates = [c for c in candidates if c != facts.assignee_id] or candidates
         if not candidates:
-            return None
+            return []
         note = f"{label}: assigned to user {candidates[0]}, on duty in grid {facts.grid_id}"
         said: list[object] = [
             _step_said(
@@ -381,7 +382,7 @@ async def _first_time(
                 grid=facts.grid_id,
             )
         ]
-        return await assign(
+        assigned = await assign(
             conn,
             facts,
             candidates[0],
@@ -391,6 +392,21 @@ async def _first_time(
             said=said if index == 0 else [*said, why.kept()],
             bodies=why.bodies() if index > 0 else None,
         )
+        before = facts.assignee_id
+        if before is None or before == candidates[0] or facts.status not in UNTAKEN:
+            return [assigned]
+        # The one it was taken from still has it on their page: tell them it moved, or
+        # they tap "Accept" on a ticket they may no longer see.
+        moved = _notification(
+            facts,
+            "ticket.reassigned",
+            Recipients(user_ids=(before,)),
+            bodies={
+                tag: say(N_("given to someone else: %(why)s"), {"why": text}, tag, _UTC)
+                for tag, text in why.bodies().items()
+            },
+        )
+        return [assigned, moved]
     people = await reach(
         conn,
         [step.notify],
@@ -401,7 +417,7 @@ async def _first_time(
         at=now,
     )
     if people.empty:
-        return None
+        return []
     await log_change(
         conn,
         facts.ticket_id,
@@ -414,9 +430,15 @@ async def _first_time(
             *_told(people),
         ],
     )
-    return _notification(
-        facts, "ticket.escalated", people.recipients, bodies=why.bodies(), contacts=people.contacts
-    )
+    return [
+        _notification(
+            facts,
+            "ticket.escalated",
+            people.recipients,
+            bodies=why.bodies(),
+            contacts=people.contacts,
+        )
+    ]
 
 
 def _repeat(

@@ -117,6 +117,12 @@ async def test_no_acceptance_moves_the_ticket_to_the_backup_who_accepts(db: Data
     clock.at = T0 + timedelta(seconds=120)
     await scheduler.tick()
     assert heard.kinds_for(zhao) == ["ticket.assigned"]
+    # vol.li still has it on her page: she hears that it moved, and why.
+    assert heard.kinds_for(li) == ["ticket.reminder", "ticket.reassigned"]
+    [moved] = [n for n in heard.notes if n.kind == "ticket.reassigned"]
+    assert moved.ticket_id == ticket_id and moved.recipients.user_ids == (li,)
+    assert moved.bodies["en"].startswith("given to someone else: no acceptance within")
+    assert moved.bodies["zh-CN"].startswith("已转给他人处理：")
     row = await _ticket(db, ticket_id)
     assert (row.assignee_id, row.status) == (zhao, TicketStatus.DISPATCHED.value)
     assert "escalated" in await _actions(db, ticket_id)
@@ -284,3 +290,24 @@ async def test_an_overdue_ticket_without_a_community_is_never_sent_to_every_comm
     assert overdue[by_grid].recipients.community_id == grid_community is not None
     assert overdue[orphan].recipients.roles == (Role.ADMIN,)
     assert overdue[orphan].recipients.community_id is None
+
+
+async def test_an_sos_pressed_again_tells_the_ticket_holder_but_a_resent_press_does_not(
+    db: Database,
+) -> None:
+    li = await user_id_of(db, "vol.li")
+    ticket_id, _ = await _sos(db, T0)
+
+    async def press(at: datetime) -> list[Notification]:
+        async with db.write() as conn:
+            outcome = await store_batch(
+                conn, [wristband_event(SUN, "wristband.sos", received_at=at)], [], at
+            )
+        assert outcome.tickets_opened == []  # the same alert, the same ticket
+        return [n for n in outcome.notifications if n.kind == "ticket.alert_repeated"]
+
+    [again] = await press(T0 + timedelta(seconds=30))
+    assert again.ticket_id == ticket_id and again.recipients.user_ids == (li,)
+    assert again.bodies["en"] == "the alarm came again"
+    assert await press(T0 + timedelta(seconds=32)) == []  # 2 s later: a watch resending
+    assert (await _actions(db, ticket_id)).count("alert_repeated") == 1
