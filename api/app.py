@@ -26,6 +26,8 @@ from api.routes import (
     notifications,
     pages,
     points,
+    push,
+    pwa,
     report_form,
     reports,
     residents,
@@ -79,6 +81,7 @@ def create_app(ctx: ApiContext, *, internal: bool = False) -> FastAPI:
         wearer,
         dead_letters,
         notifications,
+        push,
         reports,
         points,
         report_form,
@@ -87,6 +90,7 @@ def create_app(ctx: ApiContext, *, internal: bool = False) -> FastAPI:
         residents,
         duty,
         pages,
+        pwa,
     ):
         app.include_router(module.router)
     if docs:

@@ -55,7 +55,7 @@ def test_a_first_version_database_upgrades_with_its_data(tmp_path: Path) -> None
     with engine.begin() as conn:
         command.upgrade(alembic_config(conn), "head")
         version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one()
-        assert version == "0013"
+        assert version == "0014"
 
 
 def test_the_models_and_the_migrations_agree(tmp_path: Path) -> None:
@@ -111,6 +111,6 @@ async def test_a_hub_killed_during_its_first_migration_starts_next_time(tmp_path
         await db.migrate()
         async with db.read() as conn:
             version = await conn.exec_driver_sql("SELECT version_num FROM alembic_version")
-            assert version.scalar_one() == "0013"
+            assert version.scalar_one() == "0014"
     finally:
         await db.close()
