@@ -53,8 +53,8 @@ const Push = (() => {
     if (!box) return;
     box.hidden = false;
     box.dataset.state = state;
-    $("push-status").textContent = text;
-    $("push-on").hidden = state !== "offer";
+    box.querySelector("#push-status").textContent = text;
+    box.querySelector("#push-on").hidden = state !== "offer";
   }
 
   async function turnOn(registration) {
@@ -129,7 +129,8 @@ const Push = (() => {
       return say("blocked", _("Notifications are blocked for this page; allow them in the browser's settings to hear alarms with the page closed."));
     }
     say("offer", _("Turn on alarm notifications to hear of an SOS with this page closed."));
-    $("push-on").addEventListener("click", () => turnOn(registration));
+    const button = $("push-on"); // gone when the page is not for this account
+    if (button) button.addEventListener("click", () => turnOn(registration));
   }
 
   return { init, ready: init() };

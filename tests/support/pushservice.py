@@ -71,6 +71,7 @@ class PushService:
     base_url: str = ""
     received: list[dict[str, Any]] = field(default_factory=list)  # decrypted payloads
     headers: list[dict[str, str]] = field(default_factory=list)
+    reached: list[str] = field(default_factory=list)  # the device of each decrypted push
     refused: list[str] = field(default_factory=list)
     answers: list[int] = field(default_factory=list)
 
@@ -137,6 +138,7 @@ async def push_service(vapid_public_key: str) -> AsyncIterator[PushService]:
             service.refused.append(f"decrypt: {exc!r}")
             return web.Response(status=400)
         service.headers.append(dict(request.headers))
+        service.reached.append(request.match_info["device"])
         return web.Response(status=service.answers.pop(0) if service.answers else 201)
 
     app = web.Application()

@@ -9,6 +9,7 @@ its VAPID key, makes the subscription's keys and hands them over through the API
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,16 +22,22 @@ import sqlalchemy as sa
 from api.app import create_app
 from api.state import ApiContext
 from community_hub_tools.demo.seed import DEMO_PASSWORD
+from device_adapters.model import Severity
 from hub.ingest.flows import store_batch
-from hub.notifications.base import NotificationHub
+from hub.notifications.base import Notification, NotificationHub, Recipients
 from hub.notifications.channels.outcomes import outcomes_of
 from hub.notifications.outbox import OutboxRelay
 from hub.notifications.push.keys import load_or_create
 from hub.notifications.push.notifier import WebPushNotifier
 from hub.schema.notifications import notification_outbox, push_subscriptions
-from hub.settings import Settings
+from hub.settings import PushSettings, Settings
 from hub.storage.db import Database
-from tests.support.hubdata import open_seeded_db, volunteer_on_duty_for, wristband_event
+from tests.support.hubdata import (
+    open_seeded_db,
+    user_id_of,
+    volunteer_on_duty_for,
+    wristband_event,
+)
 from tests.support.pushservice import BrowserKeys, PushService, push_service
 
 SUN = "8800000101"  # 孙丽华's wristband, grid 1
@@ -136,3 +143,44 @@ async def test_a_subscription_the_push_service_says_is_gone_is_forgotten(hub: Hu
         await _sos(hub.db)  # repeats attach to the open alert; nothing more is pushed
         await hub.outbox.deliver_due()
         assert len(service.received) == tried
+
+
+async def test_a_duress_alarm_is_never_pushed_to_a_resident(hub: Hub) -> None:
+    served = (await hub.api.get("/api/v1/push/key")).json()["public_key"]
+    async with push_service(served) as service:
+        await hub.phone_subscribes(service, "volunteer-phone")
+        resident_keys = service.devices["resident-phone"] = BrowserKeys()
+        answer = await hub.api.post(
+            "/api/v1/push/subscriptions",
+            json=resident_keys.subscription(service.endpoint("resident-phone")),
+            headers=await hub.log_in("resident.sun"),
+        )
+        assert answer.status_code == 204, answer.text
+        resident = await user_id_of(hub.db, "resident.sun")
+        volunteer = await user_id_of(hub.db, hub.volunteer)
+        silent = Notification(
+            kind="alert.opened",
+            title="胁迫报警",
+            recipients=Recipients(user_ids=(resident, volunteer)),
+            severity=Severity.CRITICAL,
+            silent=True,
+        )
+        # Straight to the channel too, past the hub's own guard: it keeps residents out itself.
+        channel = hub.outbox.hub.plugin(WebPushNotifier)
+        assert channel is not None
+        await channel.notify(silent)
+    assert [p["title"] for p in service.received] == ["胁迫报警"]
+    assert service.reached == ["volunteer-phone"] and service.refused == []
+
+
+def test_the_vapid_key_is_made_once_and_kept_private(tmp_path: Path) -> None:
+    made = load_or_create(PushSettings(), tmp_path)
+    assert (tmp_path / "vapid_private.pem").stat().st_mode & 0o077 == 0
+    assert load_or_create(PushSettings(), tmp_path).public_key == made.public_key
+    # A deployment's key from the settings, raw base64url as .env.example makes it.
+    raw = base64.urlsafe_b64encode(bytes(range(1, 33))).rstrip(b"=").decode()
+    given = load_or_create(PushSettings(vapid_private_key=raw), tmp_path / "other")  # type: ignore[arg-type]
+    assert given.public_key != made.public_key
+    assert not (tmp_path / "other").exists()
+    again = load_or_create(PushSettings(vapid_private_key=given.private_pem.decode()), tmp_path)  # type: ignore[arg-type]
+    assert again.public_key == given.public_key
