@@ -26,7 +26,7 @@ from device_adapters.model import Severity
 from hub.ingest.flows import store_batch
 from hub.notifications.base import Notification, NotificationHub, Recipients
 from hub.notifications.channels.outcomes import outcomes_of
-from hub.notifications.outbox import OutboxRelay
+from hub.notifications.outbox import OutboxRelay, enqueue
 from hub.notifications.push.keys import load_or_create
 from hub.notifications.push.notifier import WebPushNotifier
 from hub.schema.notifications import notification_outbox, push_subscriptions
@@ -96,7 +96,12 @@ async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
 
 async def _sos(db: Database) -> None:
     async with db.write() as conn:
-        await store_batch(conn, [wristband_event(SUN, "wristband.sos")], [], datetime.now(UTC))
+        # As the ingest stores a batch (hub/ingest/flows.py store_parsed): its
+        # notifications go into the outbox in the same transaction.
+        stored = await store_batch(
+            conn, [wristband_event(SUN, "wristband.sos")], [], datetime.now(UTC)
+        )
+        await enqueue(conn, stored.notifications)
 
 
 async def test_an_sos_reaches_the_closed_inbox_as_a_push_in_chinese(hub: Hub) -> None:
