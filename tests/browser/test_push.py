@@ -1,6 +1,9 @@
 """The inbox as an installed app, in a real Chromium: its service worker controls /inbox,
-the login outlives the tab (a second tab opens logged in), and a push for an SOS shows a
-notification that stays until touched, with an "Accept" (接单) button.
+the login outlives the tab (a second tab opens logged in, and two tabs renewing an
+expired access token at once keep the login: without the Web Lock in hub.js the second
+presents the used refresh token and the hub revokes the login, which this test saw), and
+a push for an SOS shows a notification that stays until touched, with an "Accept" (接单)
+button.
 
 The push is what the hub sends for the real SOS (its payload, made by the hub from the
 stored notification), handed to the service worker through the DevTools Protocol
@@ -32,6 +35,14 @@ from tests.support.stack import running_stack, stack_settings
 pytestmark = pytest.mark.e2e
 
 SUN = "8800000101"  # 孙丽华's wristband, grid 1
+STALE = """(() => {
+  const tokens = JSON.parse(localStorage.getItem("chub.auth"));
+  localStorage.setItem("chub.auth", JSON.stringify({ ...tokens, access: "expired" }));
+})()"""
+KEEP = """(refresh) => {
+  const tokens = JSON.parse(localStorage.getItem("chub.auth"));
+  localStorage.setItem("chub.auth", JSON.stringify({ ...tokens, refresh }));
+}"""
 SHOWN = """navigator.serviceWorker.ready
   .then((r) => r.getNotifications())
   .then((all) => all.map((n) => ({
@@ -81,6 +92,17 @@ async def test_the_installed_inbox_stays_logged_in_and_shows_a_pushed_sos(
         for tab in (again, second):
             await expect(tab.locator("#live")).to_have_attribute("data-state", "live")
             await expect(tab).to_have_url(f"{api}/inbox")
+        # Both tabs find the access token expired at once: one refreshes, the other takes
+        # the new pair (the single-use refresh token presented twice would revoke the login).
+        await again.evaluate(STALE)
+        await asyncio.gather(again.reload(), second.reload())
+        for tab in (again, second):
+            await expect(tab.locator("#live")).to_have_attribute("data-state", "live")
+            await expect(tab).to_have_url(f"{api}/inbox")
+        kept = await again.evaluate("JSON.parse(localStorage.getItem('chub.auth')).refresh")
+        still = await again.request.post(f"{api}/api/v1/auth/refresh", data={"refresh_token": kept})
+        assert still.status == 200, await still.text()
+        await again.evaluate(KEEP, (await still.json())["refresh_token"])
         await second.close()
 
         # An SOS; the push the hub makes of it reaches the worker.
