@@ -27,6 +27,8 @@ from api.routes import (
     pages,
     points,
     preferences,
+    push,
+    pwa,
     report_form,
     reports,
     residents,
@@ -83,6 +85,7 @@ def create_app(ctx: ApiContext, *, internal: bool = False) -> FastAPI:
         ticket_deliveries,
         dead_letters,
         notifications,
+        push,
         reports,
         points,
         report_form,
@@ -91,6 +94,7 @@ def create_app(ctx: ApiContext, *, internal: bool = False) -> FastAPI:
         residents,
         duty,
         pages,
+        pwa,
     ):
         app.include_router(module.router)
     if docs:

@@ -22,6 +22,8 @@ from hub.notifications import (
     residents_in,
 )
 from hub.notifications.channels import from_settings as channels_from_settings
+from hub.notifications.push.keys import load_or_create as vapid_keys
+from hub.notifications.push.notifier import WebPushNotifier
 from hub.notifications.wakeup import listen_for_notifications, listens
 from hub.settings import Settings
 from hub.storage.db import Database
@@ -72,6 +74,16 @@ class HubRuntime:
             self.db, settings.channels, timezone=settings.timezone
         ):
             self.notifier.register(channel)
+        # Web Push to the inboxes installed on phones (on unless HUB_PUSH_ENABLED=false).
+        if settings.push.enabled:
+            self.notifier.register(
+                WebPushNotifier(
+                    self.db,
+                    vapid_keys(settings.push, settings.data_dir),
+                    subject=settings.push.vapid_subject,
+                    ttl_s=settings.push.ttl_s,
+                )
+            )
         # Notifications are stored with the transaction that made them (ingest, timers,
         # API); the relay delivers them from the outbox and feeds this hub's live push
         # with every hub's. A commit here pokes it, so nothing waits for its poll.

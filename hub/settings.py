@@ -63,6 +63,7 @@ __all__ = [
     "MetricsSettings",
     "MqttSettings",
     "NotificationSettings",
+    "PushSettings",
     "QrSettings",
     "Settings",
     "TelemetrySettings",
@@ -219,6 +220,26 @@ class ChannelSettings(Section):
         if missing:
             raise ValueError(f"SMS through {self.sms_provider} needs {', '.join(missing)}")
         return self
+
+
+class PushSettings(Section):
+    """Web Push to the inbox installed on a phone (hub/notifications/push/): HUB_PUSH_<FIELD>.
+
+    On by default: it needs no vendor account, only a VAPID key pair, made once in
+    ``data_dir`` (``vapid_private.pem``) unless ``vapid_private_key`` gives one (PEM, or
+    the raw key in base64url). Several hubs on several machines must share one key.
+    """
+
+    enabled: bool = True
+    vapid_private_key: SecretStr | None = None
+    # Who runs this hub, for the push services to reach (the VAPID "sub" claim).
+    vapid_subject: str = Field(
+        default="mailto:admin@community-hub.invalid", pattern=r"^(mailto:|https:)"
+    )
+    # How long a push service keeps a message for a phone that is off (seconds).
+    ttl_s: int = Field(default=3600, ge=0, le=28 * 24 * 3600)
+    # Tests only: endpoints on http://127.0.0.1 (a local stand-in of a push service).
+    allow_loopback_http: bool = False
 
 
 class DeadLetterSettings(Section):
@@ -426,6 +447,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     channels: ChannelSettings = Field(default_factory=ChannelSettings)
+    push: PushSettings = Field(default_factory=PushSettings)
     dead_letters: DeadLetterSettings = Field(default_factory=DeadLetterSettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)

@@ -1,4 +1,4 @@
-// Shared by every page: its words and times, log in, keep the tokens for this tab, call
+// Shared by every page: its words and times, log in, keep the tokens on this device, call
 // the API, build DOM. Text always goes in through textContent, never innerHTML: ticket
 // titles and names come from devices and people.
 "use strict";
@@ -62,20 +62,29 @@ const Hub = (() => {
   // before. Never the browser's: a phone set to another zone still reads local time.
   let zone = CHUB.timezone;
 
+  // The login is kept on the device (localStorage), not per tab: the inbox installed on a
+  // phone reopens logged in, and a second tab shares it. Logging out revokes the refresh
+  // token on the hub (every token of that login) and forgets it here.
   function saved() {
     try {
-      return JSON.parse(sessionStorage.getItem(KEY) || "null");
+      return JSON.parse(localStorage.getItem(KEY) || "null");
     } catch {
       return null;
     }
   }
 
   function save(tokens) {
-    sessionStorage.setItem(KEY, JSON.stringify(tokens));
+    localStorage.setItem(KEY, JSON.stringify(tokens));
   }
 
   function clear() {
-    sessionStorage.removeItem(KEY);
+    localStorage.removeItem(KEY);
+  }
+
+  // Things to undo before logging out (push.js: this device's push subscription).
+  const leaving = [];
+  function beforeLogout(job) {
+    leaving.push(job);
   }
 
   function toLogin() {
@@ -188,10 +197,22 @@ const Hub = (() => {
     return data;
   }
 
-  // A new access token from the refresh token, if the API hands those out.
+  // A new access token from the refresh token, if the API hands those out. A refresh token
+  // is single use and the tabs share it: one tab at a time refreshes (a Web Lock), and a
+  // tab that finds the token already changed by another takes the new one.
   async function refresh() {
-    const tokens = saved();
-    if (!tokens || !tokens.refresh) return false;
+    const seen = saved();
+    if (!seen || !seen.refresh) return false;
+    if (!navigator.locks) return refreshWith(seen);
+    return navigator.locks.request("chub.refresh", async () => {
+      const now = saved();
+      if (!now || !now.refresh) return false;
+      if (now.refresh !== seen.refresh) return true;
+      return refreshWith(now);
+    });
+  }
+
+  async function refreshWith(tokens) {
     const response = await fetch("/api/v1/auth/refresh", {
       method: "POST",
       headers: headers({ "Content-Type": "application/json" }),
@@ -235,6 +256,7 @@ const Hub = (() => {
   }
 
   async function logout() {
+    for (const job of leaving) await Promise.resolve().then(job).catch(() => null);
     const tokens = saved();
     if (tokens && tokens.refresh) {
       await fetch("/api/v1/auth/logout", {
@@ -491,7 +513,7 @@ const Hub = (() => {
   wireLanguageSwitch();
 
   return {
-    api, chart, clear, el, login, logout, refresh, saved, toLogin, detailOf,
+    api, beforeLogout, chart, clear, el, login, logout, refresh, saved, toLogin, detailOf,
     PAGES, ROLE_LABEL, home, start, followAccount, rememberLanguage,
     time, when: time, clock, relative, phone, telLink,
     language: CHUB.language,

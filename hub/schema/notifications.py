@@ -84,3 +84,21 @@ notification_preferences = sa.Table(
     sa.Column("quiet_end", sa.String(5)),
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
+
+
+# Web Push subscriptions (hub/notifications/push/): one per browser or installed app on a
+# device, as its push service handed it to the page (PushSubscription.toJSON()). It belongs
+# to the user logged in when it was made; a new login on the device takes it over. The
+# push service answering 404/410 (the person revoked permission, the app was removed)
+# deletes the row. ``endpoint`` is a capability URL: whoever has it can push to the device.
+push_subscriptions = sa.Table(
+    "push_subscriptions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("endpoint", sa.String(1024), nullable=False, unique=True),
+    sa.Column("p256dh", sa.String(128), nullable=False),  # the device's P-256 key, base64url
+    sa.Column("auth", sa.String(64), nullable=False),  # its 16-byte auth secret, base64url
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_push_subscriptions_user_id", "user_id"),
+)

@@ -230,14 +230,12 @@ async def test_each_role_sees_its_pages_and_data_and_not_anothers(
         # Log out: back at the login page, and the tab's refresh token is dead.
         await page.goto(f"{api}{case.home}")
         await _wait_for_content(page, case.home)
-        refresh_token = await page.evaluate(
-            "JSON.parse(sessionStorage.getItem('chub.auth')).refresh"
-        )
+        refresh_token = await page.evaluate("JSON.parse(localStorage.getItem('chub.auth')).refresh")
         assert refresh_token
         await page.locator("#logout").click()
         await expect(page).to_have_url(f"{api}/login?bye=1")
         await expect(page.locator("#login-notice")).to_have_text("You are logged out.")
-        assert await page.evaluate("sessionStorage.getItem('chub.auth')") is None
+        assert await page.evaluate("localStorage.getItem('chub.auth')") is None
         async with httpx.AsyncClient(timeout=10) as client:
             refused = await client.post(
                 f"{api}/api/v1/auth/refresh",
@@ -258,7 +256,7 @@ def re_login(api: str, path: str) -> str:
 
 
 async def _role_of(page: Page) -> str:
-    role = await page.evaluate("JSON.parse(sessionStorage.getItem('chub.auth')).role")
+    role = await page.evaluate("JSON.parse(localStorage.getItem('chub.auth')).role")
     assert isinstance(role, str)
     return role
 

@@ -46,7 +46,9 @@ class _Server:
     def _run(self) -> None:
         async def main() -> None:
             db: Database = await open_seeded_db(self._dir)
-            app = create_app(ApiContext(db=db, settings=Settings(), notifier=NotificationHub([])))
+            # Its own data directory: GET /api/v1/push/key makes the hub's VAPID key there.
+            settings = Settings(data_dir=self._dir)
+            app = create_app(ApiContext(db=db, settings=settings, notifier=NotificationHub([])))
             config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
             self._server = uvicorn.Server(config)
             serving = asyncio.create_task(self._server.serve())

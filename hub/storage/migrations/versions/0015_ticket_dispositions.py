@@ -2,7 +2,7 @@
 mistake, a test, a device fault), and when that was said
 
 Revision ID: 0015
-Revises: 0013 (to be 0014 once that migration is merged)
+Revises: 0014
 Create Date: 2026-12-07 23:30:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import hub.storage.types
 
 revision = "0015"
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
