@@ -178,6 +178,32 @@ async def test_a_duress_alarm_is_never_pushed_to_a_resident(hub: Hub) -> None:
     assert service.reached == ["volunteer-phone"] and service.refused == []
 
 
+async def test_a_volunteer_who_switched_push_off_still_gets_an_sos(hub: Hub) -> None:
+    served = (await hub.api.get("/api/v1/push/key")).json()["public_key"]
+    async with push_service(served) as service:
+        await hub.phone_subscribes(service, "volunteer-phone")
+        volunteer = await user_id_of(hub.db, hub.volunteer)
+        headers = await hub.log_in(hub.volunteer)
+        chosen = await hub.api.put(
+            "/api/v1/auth/me/notifications", json={"channels_off": ["webpush"]}, headers=headers
+        )
+        assert chosen.status_code == 200, chosen.text
+        channel = hub.outbox.hub.plugin(WebPushNotifier)
+        assert channel is not None
+
+        def note(title: str, severity: Severity) -> Notification:
+            return Notification(
+                kind="alert.opened",
+                title=title,
+                recipients=Recipients(user_ids=(volunteer,)),
+                severity=severity,
+            )
+
+        await channel.notify(note("门禁被撬", Severity.HIGH))  # held back: their choice
+        await channel.notify(note("一键求助：孙丽华", Severity.CRITICAL))  # never held back
+    assert [p["title"] for p in service.received] == ["一键求助：孙丽华"]
+
+
 def test_the_vapid_key_is_made_once_and_kept_private(tmp_path: Path) -> None:
     made = load_or_create(PushSettings(), tmp_path)
     assert (tmp_path / "vapid_private.pem").stat().st_mode & 0o077 == 0
