@@ -126,7 +126,7 @@ async def test_others_are_refused_and_the_responder_once_the_work_is_done(
     vol = await as_user(on_duty)
     await vol.ok(ticket_id, "accept")
     await vol.ok(ticket_id, "start", note="on site")
-    await vol.ok(ticket_id, "resolve", note="her neighbour stays with her")
+    await vol.ok(ticket_id, "resolve", note="her neighbour stays with her", disposition="genuine")
     code, body = await _post(vol, ticket_id, "message", {"text": "我走了"}, lang="zh-CN")
     assert code == 403
     assert body["detail"] == f"工单 {ticket_id} 办理期间，处置人才能操作佩戴者的手表"

@@ -1,6 +1,7 @@
 """A deployment's install has no tools: the hub, the edge and the API run without
-community-hub-tools (the demo, simulators, benchmarks) or what only they need (amqtt,
-aiohttp), and the tools' subcommands say what to install.
+community-hub-tools (the demo, simulators, benchmarks) or what only they need (amqtt),
+and the tools' subcommands say what to install. (aiohttp is no longer the tools' alone:
+pywebpush, the hub's Web Push, requires it.)
 
 The subprocesses hide those packages from the import system; the tools' entry points
 stay registered, as after a half-removed install. tests/docker installs the product's
@@ -14,9 +15,7 @@ import sys
 
 # None in sys.modules: importing it fails, and find_spec says it is not installed.
 _HIDE_TOOLS = (
-    "import sys\n"
-    "for name in ('community_hub_tools', 'amqtt', 'aiohttp'):\n"
-    "    sys.modules[name] = None\n"
+    "import sys\nfor name in ('community_hub_tools', 'amqtt'):\n    sys.modules[name] = None\n"
 )
 
 
