@@ -139,6 +139,13 @@ async def test_a_waiting_sos_rings_until_acknowledged_and_again_when_pressed_aga
         toast = page.locator("#toast")
         await expect(toast).to_be_visible()
         await expect(toast).to_contain_text("孙丽华")
+        # Across the phone, its button on one line (a toast half the screen wide wrapped
+        # "Got it" a letter a line over the map links).
+        box = await toast.bounding_box()
+        button = await toast.get_by_role("button").bounding_box()
+        assert box is not None and button is not None
+        assert box["width"] >= 0.8 * PHONE["width"], box
+        assert button["height"] <= 60 and button["width"] >= button["height"], button
         assert await _count(page, "__vibrations") > 0
         # A reload takes the browser's permission to play sound: one tap gives it back.
         bar = page.locator("#sound-bar")
