@@ -154,7 +154,10 @@ async def test_a_waiting_sos_rings_until_acknowledged_and_again_when_pressed_aga
         await _grows(page, "__tones")
         # It goes on ringing, not one beep: two more rings while nobody acts.
         rings = int(await page.locator("body").get_attribute("data-rings") or 0)
-        await expect(page.locator("body")).to_have_attribute("data-rings", str(rings + 2))
+        # At least two more (on a loaded machine a third may come before the check looks).
+        await page.wait_for_function(
+            "n => Number(document.body.dataset.rings || 0) >= n", arg=rings + 2, timeout=30_000
+        )
         await page.screenshot(path=str(artifacts / "inbox-ringing.png"), full_page=True)
 
         # Where she is: her last fix, its time and source, three map apps.
