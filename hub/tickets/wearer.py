@@ -256,7 +256,7 @@ async def wearer_position(
             tag,
             "The wristband reported without a position fix %(time)s: "
             "the wearer may have moved since this fix.",
-            time=times.local_time(no_fix, zone, tag, now=now),
+            time=times.time_in_sentence(no_fix, zone, tag, now=now),
         )
     return WearerPosition(
         ticket_id=ticket_id,

@@ -7,6 +7,7 @@ ago, so the SOS opens her ticket as one from the wire would.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -119,6 +120,8 @@ async def test_an_english_reader_reads_english(
     assert body["position"]["time_label"].startswith(("Today", "Yesterday"))
     assert "minutes ago" in body["position"]["age_label"]
     assert "without a position fix" in body["note"]
+    # A time inside a sentence reads "08:43 today", not "Today 08:43".
+    assert re.search(r"fix \d\d:\d\d (today|yesterday):", body["note"]), body["note"]
     assert "name=The+wearer" in body["position"]["links"]["amap"]
 
 
